@@ -1,0 +1,74 @@
+// One error hierarchy with stable codes; every failure vmctx reports on purpose is a VmctxError.
+
+export type ErrorCode =
+  // ISO 9660 reader
+  | 'ERR_ISO_TRUNCATED'
+  | 'ERR_ISO_BAD_MAGIC'
+  | 'ERR_ISO_NO_PRIMARY'
+  | 'ERR_ISO_RECORD_OVERFLOW'
+  | 'ERR_ISO_EXTENT_OUT_OF_BOUNDS'
+  | 'ERR_ISO_DIR_LOOP'
+  | 'ERR_ISO_TOO_DEEP'
+  | 'ERR_ISO_FILE_TOO_LARGE'
+  | 'ERR_ISO_NOT_FOUND'
+  | 'ERR_ISO_WRITE'
+  // context.sh and the context
+  | 'ERR_CONTEXT_SYNTAX'
+  | 'ERR_CONTEXT_COMMAND'
+  | 'ERR_CONTEXT_TOO_LARGE'
+  | 'ERR_CONTEXT_INVALID'
+  | 'ERR_NO_CONTEXT'
+  | 'ERR_SOURCE'
+  // the target root
+  | 'ERR_PATH_ESCAPE'
+  | 'ERR_PATH_SYMLINK'
+  | 'ERR_PATH_FORBIDDEN'
+  | 'ERR_PATH_INVALID'
+  | 'ERR_PATH_OWNER'
+  | 'ERR_PATH_NOT_DIR'
+  | 'ERR_PATH_LOOP'
+  | 'ERR_UNSAFE_FILE'
+  | 'ERR_IO'
+  // running programs
+  | 'ERR_EXEC'
+  | 'ERR_EXEC_TIMEOUT'
+  // modules, state, usage
+  | 'ERR_MODULE'
+  | 'ERR_STATE'
+  | 'ERR_USAGE';
+
+export class VmctxError extends Error {
+  readonly code: ErrorCode;
+  /** Extra structured facts for logs and reports; never secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VmctxError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isVmctxError(error: unknown, code?: ErrorCode): error is VmctxError {
+  return error instanceof VmctxError && (code === undefined || error.code === code);
+}
+
+/** A one-line description of any thrown value, for logs and reports. */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof VmctxError) return { code: error.code, message: error.message };
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { code: typeof code === 'string' ? code : 'ERR_INTERNAL', message: error.message };
+  }
+  return { code: 'ERR_INTERNAL', message: String(error) };
+}
+
+/** The errno code of a Node system error, or undefined. */
+export function errnoCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

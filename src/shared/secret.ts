@@ -1,0 +1,49 @@
+// A wrapper for secret values: it prints, serialises and inspects as "<redacted>", so a secret
+// cannot reach a log line, a report or a JSON dump by accident. Only reveal() gives the value.
+import { inspect } from 'node:util';
+
+export const REDACTED = '<redacted>';
+
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  get length(): number {
+    return this.#value.length;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+/**
+ * Variables whose values are secrets: passwords and hashes, tokens, user data and start scripts
+ * (they routinely carry credentials). Matched on the whole name, case-insensitively.
+ */
+const SECRET_NAME = /(PASSW(OR)?D|PASSPHRASE|TOKEN|SECRET|PRIVATE_KEY|CREDENTIAL|USER_?DATA|START_SCRIPT|SCRIPT_EXEC)/i;
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+export function redactVariables(variables: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(variables)) out[key] = isSecretName(key) ? REDACTED : value;
+  return out;
+}
