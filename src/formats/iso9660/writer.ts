@@ -38,7 +38,7 @@ interface Node {
 const MAX_FILE = 0xffffffff;
 const JOLIET_MAX_NAME = 64;
 
-function newNode(name: string, isDirectory: boolean, parent: Node | undefined, data = new Uint8Array(0), mode = 0o644): Node {
+function newNode(name: string, isDirectory: boolean, parent: Node | undefined, data: Uint8Array = new Uint8Array(0), mode = 0o644): Node {
   return { name, isDirectory, data, mode, children: [], parent, isoName: '', dataLba: 0, dirLba: 0, dirSize: 0, jDirLba: 0, jDirSize: 0, number: 0 };
 }
 

@@ -1,0 +1,502 @@
+// Root: every file operation on the target system goes through here. Paths are resolved inside
+// the root component by component, through directory file descriptors (openat-style via
+// /proc/self/fd), so a symlink is either resolved inside the root or refused — never followed
+// out of it, and never swapped in between a check and a write. Writes are atomic and durable.
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { VmctxError, errnoCode } from '../shared/errors.js';
+
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = constants;
+const MAX_SYMLINKS = 40;
+/** Virtual file systems: reading is allowed (DMI, boot id), writing never. */
+const NO_WRITE = ['/proc', '/sys', '/dev'];
+
+export interface FileOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * A tree a user owns (a home directory). At and below `base`, symlinks are refused, every
+ * directory must belong to the user or root, and existing files must be regular, singly linked
+ * and owned by the user or root.
+ */
+export interface UserTree {
+  readonly base: string;
+  readonly uid: number;
+}
+
+export interface WriteOptions {
+  readonly mode: number;
+  readonly owner?: FileOwner | undefined;
+  readonly userTree?: UserTree | undefined;
+}
+
+export interface WriteResult {
+  readonly changed: boolean;
+  /** The final component was a symlink (inside a user tree) and was replaced by a regular file. */
+  readonly replacedSymlink: boolean;
+}
+
+export interface EntryInfo {
+  readonly type: 'file' | 'directory' | 'symlink' | 'other';
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly nlink: number;
+  readonly linkTarget?: string;
+}
+
+export interface ReadOptions {
+  readonly maxBytes?: number;
+  readonly userTree?: UserTree | undefined;
+}
+
+export interface DirOptions {
+  readonly mode: number;
+  readonly owner?: FileOwner | undefined;
+  readonly userTree?: UserTree | undefined;
+}
+
+/** The operations modules and the state store use; implemented by a directory and by a dry run. */
+export interface Root {
+  /** Host path of the root ('/' for the live system). */
+  readonly path: string;
+  readonly isLive: boolean;
+  readFile(guestPath: string, options?: ReadOptions): Promise<Buffer | undefined>;
+  readText(guestPath: string, options?: ReadOptions): Promise<string | undefined>;
+  lstat(guestPath: string): Promise<EntryInfo | undefined>;
+  readdir(guestPath: string): Promise<string[] | undefined>;
+  writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult>;
+  ensureDir(guestPath: string, options: DirOptions): Promise<boolean>;
+  remove(guestPath: string, options?: { userTree?: UserTree | undefined }): Promise<boolean>;
+  symlink(target: string, guestPath: string): Promise<boolean>;
+  /** Opens a file for appending (logs), created with `mode`; returns the handle. */
+  openAppend(guestPath: string, mode: number): Promise<FileHandle>;
+}
+
+function pathError(code: 'ERR_PATH_INVALID' | 'ERR_PATH_SYMLINK' | 'ERR_PATH_FORBIDDEN' | 'ERR_PATH_OWNER' | 'ERR_PATH_NOT_DIR' | 'ERR_PATH_LOOP' | 'ERR_UNSAFE_FILE', path: string, message: string): VmctxError {
+  return new VmctxError(code, `${path}: ${message}`, { details: { path } });
+}
+
+function splitGuestPath(guestPath: string): string[] {
+  if (!guestPath.startsWith('/')) throw pathError('ERR_PATH_INVALID', guestPath, 'guest paths must be absolute');
+  if (guestPath.includes('\0')) throw pathError('ERR_PATH_INVALID', JSON.stringify(guestPath), 'NUL byte in path');
+  return guestPath.split('/').filter((p) => p !== '' && p !== '.');
+}
+
+function fdPath(handle: FileHandle, name: string): string {
+  return `/proc/self/fd/${handle.fd}/${name}`;
+}
+
+function info(st: Stats, linkTarget?: string): EntryInfo {
+  const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+  return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink, ...(linkTarget === undefined ? {} : { linkTarget }) };
+}
+
+interface Frame {
+  readonly handle: FileHandle;
+  /** Physical guest path of this directory. */
+  readonly path: string;
+}
+
+/** An open chain of directories from the root to a parent; closed with release(). */
+class Walk {
+  constructor(
+    readonly frames: Frame[],
+    readonly name: string,
+    readonly strict: boolean,
+  ) {}
+
+  get parent(): Frame {
+    const top = this.frames.at(-1);
+    if (top === undefined) throw new VmctxError('ERR_IO', 'internal: empty walk');
+    return top;
+  }
+
+  get guestPath(): string {
+    return posix.join(this.parent.path, this.name);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.frames.map((f) => f.handle.close().catch(() => undefined)));
+  }
+}
+
+function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+export class DirectoryRoot implements Root {
+  readonly path: string;
+  readonly isLive: boolean;
+
+  constructor(hostPath: string) {
+    this.path = posix.resolve(hostPath);
+    this.isLive = this.path === '/';
+  }
+
+  /**
+   * Opens every directory down to the parent of the final component.
+   * Components before `strictFrom` resolve symlinks inside the root; later ones refuse them.
+   */
+  async #walk(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined): Promise<Walk | undefined> {
+    const parts = splitGuestPath(guestPath);
+    const name = parts.pop();
+    if (name === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'the root itself cannot be written');
+    if (name === '..') throw pathError('ERR_PATH_INVALID', guestPath, 'path ends in ".."');
+    let strictFrom = Number.POSITIVE_INFINITY;
+    if (tree !== undefined) {
+      const base = splitGuestPath(tree.base);
+      const isBelow = base.every((b, i) => parts[i] === b) && parts.length >= base.length;
+      if (!isBelow || parts.includes('..')) throw pathError('ERR_PATH_INVALID', guestPath, `not inside ${tree.base}`);
+      strictFrom = base.length - 1;
+    }
+    const rootHandle = await open(this.path, O_RDONLY | O_DIRECTORY);
+    const frames: Frame[] = [{ handle: rootHandle, path: '/' }];
+    const pending = parts.map((p, i) => ({ name: p, strict: i >= strictFrom }));
+    let links = 0;
+    try {
+      while (pending.length > 0) {
+        const step = pending.shift();
+        if (step === undefined) break;
+        const top = frames.at(-1);
+        if (top === undefined) break;
+        if (step.name === '..') {
+          if (frames.length > 1) await frames.pop()?.handle.close();
+          continue;
+        }
+        const childPath = posix.join(top.path, step.name);
+        let handle: FileHandle;
+        try {
+          handle = await open(fdPath(top.handle, step.name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        } catch (error) {
+          const code = errnoCode(error);
+          if (code === 'ENOENT') {
+            if (create === undefined) {
+              await new Walk(frames, name, false).release();
+              return undefined;
+            }
+            await this.#mkdirAt(top.handle, step.name, childPath, step.strict ? create : { mode: 0o755 });
+            pending.unshift(step);
+            continue;
+          }
+          if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
+          const st = await lstat(fdPath(top.handle, step.name));
+          if (!st.isSymbolicLink()) throw pathError('ERR_PATH_NOT_DIR', childPath, 'is not a directory');
+          if (step.strict) throw pathError('ERR_PATH_SYMLINK', childPath, 'is a symlink inside a user-owned tree; refusing to follow it');
+          if (++links > MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
+          const target = await readlink(fdPath(top.handle, step.name));
+          const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
+          if (target.startsWith('/')) while (frames.length > 1) await frames.pop()?.handle.close();
+          pending.unshift(...targetParts.map((p) => ({ name: p, strict: false })));
+          continue;
+        }
+        frames.push({ handle, path: childPath });
+        if (step.strict && tree !== undefined) {
+          const st = await handle.stat();
+          if (st.uid !== tree.uid && st.uid !== 0) {
+            throw pathError('ERR_PATH_OWNER', childPath, `is owned by uid ${st.uid}, not by the user (${tree.uid}) or root`);
+          }
+        }
+      }
+      return new Walk(frames, name, parts.length >= strictFrom);
+    } catch (error) {
+      await new Walk(frames, name, false).release();
+      throw error;
+    }
+  }
+
+  async #mkdirAt(parent: FileHandle, name: string, guestPath: string, options: DirOptions): Promise<void> {
+    try {
+      await mkdir(fdPath(parent, name), options.mode);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+      return;
+    }
+    const handle = await open(fdPath(parent, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch((error: unknown) => {
+      throw pathError('ERR_PATH_SYMLINK', guestPath, `changed while it was being created (${errnoCode(error) ?? 'error'})`);
+    });
+    try {
+      await handle.chmod(options.mode);
+      if (options.owner !== undefined) await handle.chown(options.owner.uid, options.owner.gid);
+    } finally {
+      await handle.close();
+    }
+    await parent.sync();
+  }
+
+  /** Walks to the final component, following a final symlink inside the root unless strict. */
+  async #walkFinal(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined): Promise<Walk | undefined> {
+    let path = guestPath;
+    for (let links = 0; ; links++) {
+      const walk = await this.#walk(path, create, tree);
+      if (walk === undefined || walk.strict) return walk;
+      let target: string;
+      try {
+        const st = await lstat(fdPath(walk.parent.handle, walk.name));
+        if (!st.isSymbolicLink()) return walk;
+        target = await readlink(fdPath(walk.parent.handle, walk.name));
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return walk;
+        await walk.release();
+        throw error;
+      }
+      const base = walk.parent.path;
+      await walk.release();
+      if (links >= MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
+      path = target.startsWith('/') ? target : posix.join(base, target);
+      path = posix.normalize(`/${path}`);
+    }
+  }
+
+  async readFile(guestPath: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    const walk = await this.#walkFinal(guestPath, undefined, options.userTree);
+    if (walk === undefined) return undefined;
+    try {
+      let handle: FileHandle;
+      try {
+        handle = await open(fdPath(walk.parent.handle, walk.name), O_RDONLY | O_NOFOLLOW);
+      } catch (error) {
+        const code = errnoCode(error);
+        if (code === 'ENOENT') return undefined;
+        if (code === 'ELOOP') throw pathError('ERR_PATH_SYMLINK', walk.guestPath, 'is a symlink inside a user-owned tree; not reading through it');
+        throw error;
+      }
+      try {
+        const st = await handle.stat();
+        if (st.isDirectory()) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, 'is a directory');
+        if (options.userTree !== undefined) {
+          if (!st.isFile()) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, 'is not a regular file');
+          if (st.nlink > 1) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `has ${st.nlink} hard links; refusing to read it in a user-owned tree`);
+          if (st.uid !== options.userTree.uid && st.uid !== 0) throw pathError('ERR_PATH_OWNER', walk.guestPath, `is owned by uid ${st.uid}`);
+        }
+        const limit = options.maxBytes ?? 64 * 1024 * 1024;
+        if (st.isFile() && st.size > limit) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `${st.size} bytes is over the limit of ${limit}`);
+        const chunks: Buffer[] = [];
+        let total = 0;
+        for (;;) {
+          const chunk = Buffer.alloc(Math.min(65536, limit + 1 - total));
+          const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+          if (bytesRead === 0) break;
+          total += bytesRead;
+          if (total > limit) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `more than ${limit} bytes`);
+          chunks.push(chunk.subarray(0, bytesRead));
+        }
+        return Buffer.concat(chunks);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await walk.release();
+    }
+  }
+
+  async readText(guestPath: string, options: ReadOptions = {}): Promise<string | undefined> {
+    return (await this.readFile(guestPath, options))?.toString('utf8');
+  }
+
+  async lstat(guestPath: string): Promise<EntryInfo | undefined> {
+    const walk = await this.#walk(guestPath, undefined, undefined);
+    if (walk === undefined) return undefined;
+    try {
+      const st = await lstat(fdPath(walk.parent.handle, walk.name));
+      return info(st, st.isSymbolicLink() ? await readlink(fdPath(walk.parent.handle, walk.name)) : undefined);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw error;
+    } finally {
+      await walk.release();
+    }
+  }
+
+  async readdir(guestPath: string): Promise<string[] | undefined> {
+    if (splitGuestPath(guestPath).length === 0) return (await readdir(this.path)).sort();
+    const walk = await this.#walkFinal(guestPath, undefined, undefined);
+    if (walk === undefined) return undefined;
+    try {
+      return (await readdir(fdPath(walk.parent.handle, walk.name))).sort();
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw error;
+    } finally {
+      await walk.release();
+    }
+  }
+
+  #checkWritable(walk: Walk): void {
+    const path = walk.guestPath;
+    if (NO_WRITE.some((p) => isUnder(path, p))) throw pathError('ERR_PATH_FORBIDDEN', path, 'vmctx never writes into /proc, /sys or /dev');
+  }
+
+  async writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const dirOptions: DirOptions = { mode: 0o755, owner: options.owner, userTree: options.userTree };
+    const walk = await this.#walkFinal(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...dirOptions, mode: 0o700 }, options.userTree);
+    if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
+    try {
+      this.#checkWritable(walk);
+      const dir = walk.parent.handle;
+      let replacedSymlink = false;
+      let existing: Stats | undefined;
+      try {
+        existing = await lstat(fdPath(dir, walk.name));
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+      }
+      if (existing?.isDirectory() === true) throw pathError('ERR_PATH_NOT_DIR', walk.guestPath, 'is a directory, not a file');
+      if (existing?.isSymbolicLink() === true) replacedSymlink = true;
+      if (existing?.isFile() === true && existing.nlink === 1 && (existing.mode & 0o7777) === options.mode) {
+        const sameOwner = options.owner === undefined || (existing.uid === options.owner.uid && existing.gid === options.owner.gid);
+        if (sameOwner && existing.size === bytes.length) {
+          const current = await this.#readAt(dir, walk.name, bytes.length);
+          if (current?.equals(bytes) === true) return { changed: false, replacedSymlink: false };
+        }
+      }
+      const temp = `.${walk.name.slice(0, 200)}.vmctx-${randomBytes(6).toString('hex')}`;
+      const handle = await open(fdPath(dir, temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, options.mode & 0o600);
+      try {
+        if (options.owner !== undefined) await handle.chown(options.owner.uid, options.owner.gid);
+        await handle.chmod(options.mode);
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } catch (error) {
+        await handle.close();
+        await unlink(fdPath(dir, temp)).catch(() => undefined);
+        throw error;
+      }
+      await handle.close();
+      try {
+        await rename(fdPath(dir, temp), fdPath(dir, walk.name));
+      } catch (error) {
+        await unlink(fdPath(dir, temp)).catch(() => undefined);
+        throw error;
+      }
+      await dir.sync();
+      return { changed: true, replacedSymlink };
+    } finally {
+      await walk.release();
+    }
+  }
+
+  async #readAt(dir: FileHandle, name: string, length: number): Promise<Buffer | undefined> {
+    const handle = await open(fdPath(dir, name), O_RDONLY | O_NOFOLLOW).catch(() => undefined);
+    if (handle === undefined) return undefined;
+    try {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async ensureDir(guestPath: string, options: DirOptions): Promise<boolean> {
+    const parentWalk = await this.#walk(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...options, mode: 0o700 }, options.userTree);
+    if (parentWalk === undefined) return false;
+    try {
+      this.#checkWritable(parentWalk);
+      const dir = parentWalk.parent.handle;
+      let created = false;
+      try {
+        await mkdir(fdPath(dir, parentWalk.name), options.mode);
+        created = true;
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') throw error;
+      }
+      let handle: FileHandle;
+      try {
+        handle = await open(fdPath(dir, parentWalk.name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      } catch (error) {
+        const code = errnoCode(error);
+        if (code === 'ENOTDIR' || code === 'ELOOP') {
+          const st = await lstat(fdPath(dir, parentWalk.name));
+          if (st.isSymbolicLink()) throw pathError('ERR_PATH_SYMLINK', parentWalk.guestPath, `is a symlink${options.userTree === undefined ? '' : ' inside a user-owned tree'}; refusing to use it as a directory`);
+          throw pathError('ERR_PATH_NOT_DIR', parentWalk.guestPath, 'exists and is not a directory');
+        }
+        throw error;
+      }
+      let changed = created;
+      try {
+        const st = await handle.stat();
+        if (options.userTree !== undefined && st.uid !== options.userTree.uid && st.uid !== 0) {
+          throw pathError('ERR_PATH_OWNER', parentWalk.guestPath, `is owned by uid ${st.uid}`);
+        }
+        if ((st.mode & 0o7777) !== options.mode) {
+          await handle.chmod(options.mode);
+          changed = true;
+        }
+        if (options.owner !== undefined && (st.uid !== options.owner.uid || st.gid !== options.owner.gid)) {
+          await handle.chown(options.owner.uid, options.owner.gid);
+          changed = true;
+        }
+      } finally {
+        await handle.close();
+      }
+      if (created) await dir.sync();
+      return changed;
+    } finally {
+      await parentWalk.release();
+    }
+  }
+
+  async remove(guestPath: string, options: { userTree?: UserTree | undefined } = {}): Promise<boolean> {
+    const walk = await this.#walk(guestPath, undefined, options.userTree);
+    if (walk === undefined) return false;
+    try {
+      this.#checkWritable(walk);
+      await unlink(fdPath(walk.parent.handle, walk.name));
+      await walk.parent.handle.sync();
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return false;
+      throw error;
+    } finally {
+      await walk.release();
+    }
+  }
+
+  async symlink(target: string, guestPath: string): Promise<boolean> {
+    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined);
+    if (walk === undefined) return false;
+    try {
+      this.#checkWritable(walk);
+      const dir = walk.parent.handle;
+      const current = await readlink(fdPath(dir, walk.name)).catch(() => undefined);
+      if (current === target) return false;
+      const temp = `.${walk.name.slice(0, 200)}.vmctx-${randomBytes(6).toString('hex')}`;
+      await symlink(target, fdPath(dir, temp));
+      await rename(fdPath(dir, temp), fdPath(dir, walk.name));
+      await dir.sync();
+      return true;
+    } finally {
+      await walk.release();
+    }
+  }
+
+  async openAppend(guestPath: string, mode: number): Promise<FileHandle> {
+    // Never follows a final symlink: a planted link must not make log lines land in another file.
+    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined);
+    if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
+    try {
+      this.#checkWritable(walk);
+      const handle = await open(fdPath(walk.parent.handle, walk.name), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode).catch((error: unknown) => {
+        if (errnoCode(error) === 'ELOOP') throw pathError('ERR_PATH_SYMLINK', walk.guestPath, 'is a symlink; refusing to append to it');
+        throw error;
+      });
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        await handle.close();
+        throw pathError('ERR_UNSAFE_FILE', walk.guestPath, 'is not a regular file');
+      }
+      if ((st.mode & 0o7777) !== mode) await handle.chmod(mode);
+      return handle;
+    } finally {
+      await walk.release();
+    }
+  }
+}
