@@ -30,6 +30,8 @@ export interface UserTree {
 
 export interface WriteOptions {
   readonly mode: number;
+  /** The content is a secret: dry runs and reports show that it changed, never what it holds. */
+  readonly secret?: boolean;
   readonly owner?: FileOwner | undefined;
   readonly userTree?: UserTree | undefined;
 }

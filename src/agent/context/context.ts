@@ -1,0 +1,183 @@
+// The Context: typed, normalised, immutable view of what the provider asked for. Datasources
+// produce raw variables; normaliseContext() turns them into this. Later issues add network,
+// users, passwords and scripts as further optional parts.
+import { isIP } from 'node:net';
+import { sanitiseHostname } from '../../formats/hostname.js';
+import { checkAuthorizedKey } from '../../formats/sshkeys.js';
+
+export type SourceKind = 'iso-file' | 'block-device' | 'directory';
+
+export interface SourceInfo {
+  readonly kind: SourceKind;
+  /** Host path of the ISO file, device or directory. */
+  readonly path: string;
+  readonly label?: string | undefined;
+  /** How names on the medium were read (rockridge, joliet, iso9660), for ISO media. */
+  readonly scheme?: string | undefined;
+  /** How the medium was found: "--source", "label", "device name", "iso9660 signature". */
+  readonly foundBy: string;
+  /** Files that held variables, in the order they were read. */
+  readonly variableFiles: readonly string[];
+}
+
+/** Read access to the files on the medium (scripts, FILES_DS, key files). */
+export interface MediumFiles {
+  readonly names: readonly string[];
+  read(name: string, maxBytes: number): Promise<Buffer | undefined>;
+}
+
+export interface ContextWarning {
+  readonly message: string;
+  readonly variable?: string;
+  readonly file?: string;
+  readonly line?: number;
+}
+
+export interface Dns {
+  readonly nameservers: readonly string[];
+  readonly search: readonly string[];
+}
+
+export interface SshKeys {
+  readonly keys: readonly string[];
+  /** Which variables (or medium files) the keys came from. */
+  readonly sources: readonly string[];
+}
+
+export interface Context {
+  readonly source: SourceInfo;
+  readonly instanceId: string;
+  readonly instanceIdSource: 'VMID' | 'dmi' | 'context-hash';
+  readonly variables: Readonly<Record<string, string>>;
+  readonly hostname: string | undefined;
+  readonly dns: Dns;
+  readonly sshKeys: SshKeys;
+  /** The account keys (and later users/passwords) apply to; "root" when the context names none. */
+  readonly username: string;
+  readonly warnings: readonly ContextWarning[];
+  readonly medium: MediumFiles;
+}
+
+/** What a datasource hands over before identity and normalisation. */
+export interface RawContext {
+  readonly source: SourceInfo;
+  readonly variables: Readonly<Record<string, string>>;
+  readonly lines: Readonly<Record<string, number>>;
+  readonly warnings: readonly ContextWarning[];
+  readonly medium: MediumFiles;
+}
+
+export const SSH_KEY_VARIABLES = ['SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY', 'PUBLIC_KEY', 'STRATUSLAB_REMOTE_KEY'] as const;
+/** Variables naming key files on the medium (older OpenNebula / StratusLab). */
+export const SSH_KEY_FILE_VARIABLES = ['ROOT_PUBKEY', 'USER_PUBKEY'] as const;
+const MAX_KEY_FILE = 1024 * 1024;
+const SAFE_MEDIUM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
+
+/** NIC indexes present in the context (ETH0_…, ETH3_…), sorted numerically. */
+export function nicIndexes(variables: Readonly<Record<string, string>>): number[] {
+  const found = new Set<number>();
+  for (const key of Object.keys(variables)) {
+    const m = /^ETH(\d{1,4})_/u.exec(key);
+    if (m !== null) found.add(Number(m[1]));
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+function words(value: string | undefined): string[] {
+  return (value ?? '').split(/[\s,]+/u).filter((w) => w !== '');
+}
+
+function normaliseDns(v: Readonly<Record<string, string>>, warnings: ContextWarning[]): Dns {
+  const nameservers: string[] = [];
+  const search: string[] = [];
+  const nics = nicIndexes(v);
+  const addServers = (variable: string): void => {
+    for (const w of words(v[variable])) {
+      const addr = w.replace(/^\[|\]$/gu, '');
+      if (isIP(addr) === 0) warnings.push({ variable, message: `"${w.slice(0, 64)}" is not an IP address; skipped` });
+      else if (!nameservers.includes(addr)) nameservers.push(addr);
+    }
+  };
+  const addSearch = (variable: string): void => {
+    for (const w of words(v[variable])) {
+      const s = sanitiseHostname(w);
+      if (s.name === undefined || s.changed) warnings.push({ variable, message: `"${w.slice(0, 64)}" is not a valid search domain; skipped` });
+      else if (!search.includes(s.name)) search.push(s.name);
+    }
+  };
+  addServers('DNS');
+  for (const i of nics) addServers(`ETH${i}_DNS`);
+  addSearch('SEARCH_DOMAIN');
+  for (const i of nics) addSearch(`ETH${i}_SEARCH_DOMAIN`);
+  return { nameservers, search };
+}
+
+function normaliseHostname(v: Readonly<Record<string, string>>, warnings: ContextWarning[]): string | undefined {
+  for (const variable of ['SET_HOSTNAME', 'HOSTNAME']) {
+    const raw = v[variable];
+    if (raw === undefined || raw.trim() === '') continue;
+    const s = sanitiseHostname(raw);
+    if (s.name === undefined) {
+      warnings.push({ variable, message: 'no usable characters in the hostname; ignored' });
+      continue;
+    }
+    if (s.changed) warnings.push({ variable, message: `hostname sanitised to "${s.name}"` });
+    return s.name;
+  }
+  return undefined;
+}
+
+async function normaliseKeys(raw: RawContext, warnings: ContextWarning[]): Promise<SshKeys> {
+  const keys: string[] = [];
+  const sources: string[] = [];
+  const add = (text: string, origin: string): void => {
+    let used = false;
+    text.split(/\r?\n/u).forEach((line, index) => {
+      if (line.trim() === '' || line.trim().startsWith('#')) return;
+      const check = checkAuthorizedKey(line);
+      if (!check.ok) {
+        warnings.push({ variable: origin, message: `key line ${index + 1} skipped: ${check.reason}` });
+        return;
+      }
+      used = true;
+      if (!keys.includes(check.line)) keys.push(check.line);
+    });
+    if (used) sources.push(origin);
+  };
+  for (const variable of SSH_KEY_VARIABLES) {
+    const value = raw.variables[variable];
+    if (value !== undefined) add(value, variable);
+  }
+  for (const variable of SSH_KEY_FILE_VARIABLES) {
+    const name = raw.variables[variable]?.trim();
+    if (name === undefined || name === '') continue;
+    if (!SAFE_MEDIUM_NAME.test(name)) {
+      warnings.push({ variable, message: 'not a plain file name on the medium; ignored' });
+      continue;
+    }
+    const data = await raw.medium.read(name, MAX_KEY_FILE).catch(() => undefined);
+    if (data === undefined) warnings.push({ variable, message: `${name} is not on the medium (or over 1 MiB)` });
+    else add(data.toString('utf8'), `${variable}:${name}`);
+  }
+  return { keys, sources };
+}
+
+/** Builds the immutable Context from a datasource's raw variables and the instance identity. */
+export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }): Promise<Context> {
+  const warnings: ContextWarning[] = [...raw.warnings];
+  const v = raw.variables;
+  const username = (v['USERNAME'] ?? '').trim() || 'root';
+  const context: Context = {
+    source: raw.source,
+    instanceId: identity.id,
+    instanceIdSource: identity.source,
+    variables: Object.freeze({ ...v }),
+    hostname: normaliseHostname(v, warnings),
+    dns: normaliseDns(v, warnings),
+    sshKeys: await normaliseKeys(raw, warnings),
+    username,
+    warnings,
+    medium: raw.medium,
+  };
+  return Object.freeze(context);
+}

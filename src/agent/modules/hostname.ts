@@ -1,0 +1,62 @@
+// Hostname: SET_HOSTNAME (then HOSTNAME), already sanitised in the Context. Writes /etc/hostname,
+// a managed line in /etc/hosts (replaced, never appended again), HOSTNAME= in the old RHEL
+// /etc/sysconfig/network, and sets it live with hostnamectl or hostname.
+import { hostname as currentHostname } from 'node:os';
+import { markers, replaceBlock } from '../../formats/managedblock.js';
+import { runLive } from './live.js';
+import { OutcomeBuilder, type Module } from './module.js';
+
+export const HOSTS_BLOCK = markers('#');
+const DEFAULT_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+
+export function hostsLines(name: string): string[] {
+  const short = name.split('.')[0] ?? name;
+  return [short === name ? `127.0.1.1\t${name}` : `127.0.1.1\t${name} ${short}`];
+}
+
+/** Sets or adds HOSTNAME= in a sysconfig-style file, keeping every other line. */
+export function setSysconfigHostname(text: string, name: string): string {
+  const lines = text.replace(/\n$/u, '').split('\n').filter((l, i, all) => !(l === '' && i === all.length - 1));
+  let found = false;
+  const out = lines.map((l) => {
+    if (/^\s*HOSTNAME=/u.test(l)) {
+      found = true;
+      return `HOSTNAME=${name}`;
+    }
+    return l;
+  });
+  if (!found) out.push(`HOSTNAME=${name}`);
+  return `${out.join('\n')}\n`;
+}
+
+export const hostnameModule: Module = {
+  id: 'hostname',
+  stage: 'local',
+  frequency: 'on-change',
+  onInterrupted: 'rerun',
+  description: 'hostname from SET_HOSTNAME/HOSTNAME into /etc/hostname, /etc/hosts and the running system',
+  isRelevant: (ctx) => ctx.hostname !== undefined,
+  inputs: (ctx) => ({ hostname: ctx.hostname }),
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const name = ctx.hostname;
+    if (name === undefined) return out.build();
+    const { root } = target;
+    out.changedIf('/etc/hostname', (await root.writeFile('/etc/hostname', `${name}\n`, { mode: 0o644 })).changed);
+    const hosts = (await root.readText('/etc/hosts')) ?? DEFAULT_HOSTS;
+    const nextHosts = replaceBlock(hosts, HOSTS_BLOCK, hostsLines(name), /^127\.0\.1\.1\s/u);
+    out.changedIf('/etc/hosts', (await root.writeFile('/etc/hosts', nextHosts, { mode: 0o644 })).changed);
+    const sysconfig = await root.readText('/etc/sysconfig/network');
+    if (sysconfig !== undefined) {
+      out.changedIf('/etc/sysconfig/network', (await root.writeFile('/etc/sysconfig/network', setSysconfigHostname(sysconfig, name), { mode: 0o644 })).changed);
+    }
+    if (target.live && currentHostname() !== name) {
+      await runLive(target, out, [
+        ['hostnamectl', ['set-hostname', name]],
+        ['hostname', [name]],
+      ]);
+    }
+    log.info({ hostname: name }, 'hostname set');
+    return out.build();
+  },
+};

@@ -1,0 +1,7 @@
+// The modules in the order they run within a stage.
+import { dnsModule } from './dns.js';
+import { hostnameModule } from './hostname.js';
+import type { Module } from './module.js';
+import { sshKeysModule } from './sshkeys.js';
+
+export const MODULES: readonly Module[] = [hostnameModule, dnsModule, sshKeysModule];

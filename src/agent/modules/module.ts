@@ -1,0 +1,57 @@
+// The module contract: one concern each; gets the Context and a Target, never node:fs directly.
+import type { Exec } from '../../host/exec.js';
+import type { Root } from '../../host/root.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Context } from '../context/context.js';
+
+export type Stage = 'local' | 'network' | 'final';
+export const STAGES: readonly Stage[] = ['local', 'network', 'final'];
+
+/**
+ * per-boot: once each boot; per-instance: once per instance id; once: once ever;
+ * on-change: whenever the module's inputs (or the instance) changed.
+ */
+export type Frequency = 'per-boot' | 'per-instance' | 'once' | 'on-change';
+
+export interface Target {
+  readonly root: Root;
+  readonly exec: Exec;
+  /** True when the root is the running system: live actions (hostname, reloads) are allowed. */
+  readonly live: boolean;
+}
+
+export interface ModuleOutcome {
+  /** Guest paths the module changed (empty when everything already was as wanted). */
+  readonly changed: readonly string[];
+  readonly warnings: readonly string[];
+  /** Live actions taken, as short descriptions ("hostnamectl set-hostname web-1"). */
+  readonly actions: readonly string[];
+}
+
+export interface Module {
+  readonly id: string;
+  readonly stage: Stage;
+  readonly frequency: Frequency;
+  /** After a crash between "started" and "done": run again (idempotent) or leave it. */
+  readonly onInterrupted: 'rerun' | 'skip';
+  readonly description: string;
+  isRelevant(ctx: Context): boolean;
+  /** The inputs that decide whether an on-change module runs again (hashed; never logged). */
+  inputs(ctx: Context): unknown;
+  apply(ctx: Context, target: Target, log: Logger): Promise<ModuleOutcome>;
+}
+
+/** Collects an outcome while a module works. */
+export class OutcomeBuilder {
+  readonly changed: string[] = [];
+  readonly warnings: string[] = [];
+  readonly actions: string[] = [];
+
+  changedIf(path: string, changed: boolean): void {
+    if (changed && !this.changed.includes(path)) this.changed.push(path);
+  }
+
+  build(): ModuleOutcome {
+    return { changed: this.changed, warnings: this.warnings, actions: this.actions };
+  }
+}

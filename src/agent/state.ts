@@ -1,0 +1,97 @@
+// Run state: per-module records of what ran, when, for which instance and boot, with which input
+// hash and result. Kept in one JSON file (0600) in a 0700 directory, rewritten atomically, so a
+// crash between "started" and "done" is visible on the next run.
+import { createHash } from 'node:crypto';
+import { VmctxError } from '../shared/errors.js';
+import type { Root } from '../host/root.js';
+
+export type ModuleStatus = 'started' | 'done' | 'failed' | 'interrupted';
+
+export interface ModuleRecord {
+  readonly status: ModuleStatus;
+  readonly instanceId: string;
+  readonly bootId: string;
+  readonly inputHash: string;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly durationMs?: number;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export interface StateData {
+  readonly version: 1;
+  instanceId?: string;
+  bootId?: string;
+  modules: Record<string, ModuleRecord>;
+}
+
+export function hashInputs(inputs: unknown): string {
+  return createHash('sha256').update(JSON.stringify(inputs) ?? 'undefined').digest('hex');
+}
+
+export class StateStore {
+  readonly #root: Root;
+  readonly #dir: string;
+  #data: StateData = { version: 1, modules: {} };
+  #problem: string | undefined;
+
+  constructor(root: Root, dir: string) {
+    this.#root = root;
+    this.#dir = dir.replace(/\/+$/u, '') || '';
+  }
+
+  get file(): string {
+    return `${this.#dir}/state.json`;
+  }
+
+  get data(): Readonly<StateData> {
+    return this.#data;
+  }
+
+  /** Why the stored state was unusable (it is then treated as empty), if it was. */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  async load(): Promise<void> {
+    let text: string | undefined;
+    try {
+      text = await this.#root.readText(this.file, { maxBytes: 4 * 1024 * 1024 });
+    } catch (error) {
+      this.#problem = `state file unreadable: ${(error as Error).message}`;
+      return;
+    }
+    if (text === undefined) return;
+    try {
+      const parsed = JSON.parse(text) as Partial<StateData>;
+      if (parsed.version !== 1 || typeof parsed.modules !== 'object' || parsed.modules === null) throw new Error('unknown layout');
+      this.#data = { version: 1, modules: parsed.modules, ...(parsed.instanceId === undefined ? {} : { instanceId: parsed.instanceId }), ...(parsed.bootId === undefined ? {} : { bootId: parsed.bootId }) };
+    } catch (error) {
+      this.#problem = `state file is damaged (${(error as Error).message}); starting from empty state`;
+    }
+  }
+
+  record(moduleId: string): ModuleRecord | undefined {
+    return this.#data.modules[moduleId];
+  }
+
+  async setModule(moduleId: string, record: ModuleRecord): Promise<void> {
+    this.#data.modules[moduleId] = record;
+    await this.save();
+  }
+
+  async setRun(instanceId: string, bootId: string): Promise<void> {
+    this.#data.instanceId = instanceId;
+    this.#data.bootId = bootId;
+    await this.save();
+  }
+
+  async save(): Promise<void> {
+    try {
+      if (this.#dir !== '') await this.#root.ensureDir(this.#dir, { mode: 0o700 });
+      await this.#root.writeFile(this.file, `${JSON.stringify(this.#data, null, 2)}\n`, { mode: 0o600 });
+    } catch (error) {
+      throw new VmctxError('ERR_STATE', `cannot save run state to ${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,218 @@
+// The command implementations behind the CLI: each parses nothing itself (commander did), calls
+// into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
+import { defaultProbe } from '../agent/datasources/contextmedium.js';
+import type { Stage } from '../agent/modules/module.js';
+import { StateStore } from '../agent/state.js';
+import { parseContextSh, renderContextSh, renderLegacyContextSh } from '../formats/contextsh.js';
+import { writeIso, type IsoFileInput } from '../formats/iso9660/writer.js';
+import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
+import { HostExec } from '../host/exec.js';
+import { DirectoryRoot, type Root } from '../host/root.js';
+import { VmctxError, describeError } from '../shared/errors.js';
+import { ConsoleLines, createLogger } from '../shared/logger.js';
+import { redactVariables } from '../shared/secret.js';
+import { VERSION } from '../shared/version.js';
+import { EXIT, exitCodeFor } from './exit.js';
+
+export const LOG_PATH = '/var/log/vmctx.log';
+export const STATE_DIR = '/var/lib/vmctx';
+
+export interface RunFlags {
+  source: string;
+  root: string;
+  stateDir?: string;
+  stage: Stage | 'all';
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+  waitMedium: number;
+}
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+function stateFor(flags: { root: string; stateDir?: string | undefined }, root: Root): { stateRoot: Root; stateDir: string } {
+  if (flags.stateDir !== undefined) return { stateRoot: new DirectoryRoot(flags.stateDir), stateDir: '' };
+  return { stateRoot: root, stateDir: STATE_DIR };
+}
+
+function summary(report: RunReport): string {
+  const lines = [`result: ${report.result}${report.error === undefined ? '' : ` (${report.error.code}: ${report.error.message})`}`];
+  if (report.source !== undefined) lines.push(`source: ${report.source.path} (${report.source.foundBy})`, `instance: ${report.instanceId ?? '?'} (from ${report.instanceIdSource ?? '?'})`);
+  for (const m of report.modules) {
+    const what = m.changed.length > 0 ? `: ${m.changed.join(', ')}` : m.error !== undefined ? `: ${m.error.message}` : '';
+    lines.push(`  ${m.id.padEnd(10)} ${m.status.padEnd(12)} ${String(m.durationMs).padStart(7)} ms  ${m.reason}${what}`);
+  }
+  lines.push(`total: ${report.durationMs} ms`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const realRoot = new DirectoryRoot(flags.root);
+  const root: Root = flags.dryRun ? new DryRunRoot(realRoot) : realRoot;
+  const state = stateFor(flags, realRoot);
+  const stateRoot = flags.dryRun ? new DryRunRoot(state.stateRoot) : state.stateRoot;
+  const consoleLines = new ConsoleLines(!flags.quiet);
+  let logHandle;
+  if (!flags.dryRun) {
+    try {
+      logHandle = await realRoot.openAppend(LOG_PATH, 0o600);
+    } catch (error) {
+      consoleLines.line(`warning: cannot open ${LOG_PATH}: ${describeError(error).message}; logging to the console only`);
+    }
+  }
+  const logger = createLogger(logHandle?.fd);
+  const exec = flags.dryRun ? new RecordingExec(new HostExec()) : new HostExec();
+  try {
+    const report = await runAgent({
+      root,
+      stateRoot,
+      stateDir: state.stateDir,
+      source: flags.source,
+      stage: flags.stage,
+      dryRun: flags.dryRun,
+      exec,
+      logger,
+      console: consoleLines,
+      probe: { ...defaultProbe, waitMs: flags.waitMedium },
+      version: VERSION,
+    });
+    if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
+    else out(summary(report));
+    if (flags.dryRun && root instanceof DryRunRoot) {
+      out(root.changes.length === 0 ? 'dry run: nothing would change\n' : `dry run: ${root.changes.length} change(s) would be made:\n`);
+      for (const change of root.changes) out(renderChange(change));
+      if (exec instanceof RecordingExec) for (const c of exec.commands) out(`would run: ${c.join(' ')}\n`);
+    }
+    return exitCodeFor(report.result);
+  } finally {
+    logger.flush();
+    await logHandle?.close();
+  }
+}
+
+export interface ShowFlags {
+  source: string;
+  root: string;
+  json: boolean;
+  showSecrets: boolean;
+  waitMedium: number;
+}
+
+export async function showCommand(flags: ShowFlags): Promise<number> {
+  const root = new DirectoryRoot(flags.root);
+  let loaded;
+  try {
+    loaded = await loadContext(flags.source, root, { ...defaultProbe, waitMs: flags.waitMedium });
+  } catch (error) {
+    const d = describeError(error);
+    process.stderr.write(`vmctx: ${d.code}: ${d.message}\n`);
+    return d.code === 'ERR_NO_CONTEXT' ? EXIT.noContext : d.code.startsWith('ERR_CONTEXT') || d.code.startsWith('ERR_ISO') ? EXIT.invalidContext : EXIT.internal;
+  }
+  try {
+    const ctx = loaded.context;
+    const view = {
+      source: ctx.source,
+      instanceId: ctx.instanceId,
+      variables: flags.showSecrets ? ctx.variables : redactVariables(ctx.variables),
+      context: {
+        instanceIdSource: ctx.instanceIdSource,
+        hostname: ctx.hostname ?? null,
+        dns: ctx.dns,
+        username: ctx.username,
+        sshKeys: ctx.sshKeys,
+        mediumFiles: ctx.medium.names,
+        warnings: ctx.warnings,
+      },
+    };
+    if (flags.json) {
+      out(`${JSON.stringify(view, null, 2)}\n`);
+    } else {
+      out(`source: ${ctx.source.path} (${ctx.source.foundBy}${ctx.source.label === undefined ? '' : `, label ${ctx.source.label}`})\n`);
+      out(`instance: ${ctx.instanceId} (from ${ctx.instanceIdSource})\nhostname: ${ctx.hostname ?? '-'}\n`);
+      out(`dns: ${ctx.dns.nameservers.join(' ') || '-'}; search: ${ctx.dns.search.join(' ') || '-'}\n`);
+      out(`ssh keys: ${ctx.sshKeys.keys.length} for ${ctx.username}\n`);
+      for (const w of ctx.warnings) out(`warning: ${w.variable ?? w.file ?? ''} ${w.message}\n`);
+      out('variables:\n');
+      for (const [k, v] of Object.entries(view.variables)) out(`  ${k}=${JSON.stringify(v)}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await loaded.close();
+  }
+}
+
+export async function statusCommand(flags: { root: string; stateDir?: string; json: boolean }): Promise<number> {
+  const root = new DirectoryRoot(flags.root);
+  const text = await root.readText(REPORT_PATH).catch(() => undefined);
+  const { stateRoot, stateDir } = stateFor(flags, root);
+  const state = new StateStore(stateRoot, stateDir);
+  await state.load();
+  if (text === undefined && Object.keys(state.data.modules).length === 0) {
+    process.stderr.write(`vmctx: no run recorded (${REPORT_PATH} and the state are absent)\n`);
+    return EXIT.noContext;
+  }
+  let report: RunReport | undefined;
+  try {
+    report = text === undefined ? undefined : (JSON.parse(text) as RunReport);
+  } catch {
+    process.stderr.write(`vmctx: ${REPORT_PATH} is damaged\n`);
+  }
+  if (flags.json) {
+    out(`${JSON.stringify({ lastRun: report ?? null, state: state.data }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  if (report !== undefined) out(summary(report));
+  out('state:\n');
+  for (const [id, r] of Object.entries(state.data.modules)) {
+    out(`  ${id.padEnd(10)} ${r.status.padEnd(11)} ${r.finishedAt ?? r.startedAt}  instance ${r.instanceId}${r.error === undefined ? '' : `  ${r.error.code}: ${r.error.message}`}\n`);
+  }
+  return EXIT.ok;
+}
+
+export interface MakeIsoFlags {
+  output: string;
+  vars: string[];
+  varsFile?: string;
+  files: string[];
+  label?: string;
+  stratuslab: boolean;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,63}$/u;
+
+export async function makeIsoCommand(flags: MakeIsoFlags): Promise<number> {
+  const variables: Record<string, string> = {};
+  if (flags.varsFile !== undefined) Object.assign(variables, parseContextSh(await readFile(flags.varsFile)).variables);
+  for (const spec of flags.vars) {
+    const eq = spec.indexOf('=');
+    const key = eq < 0 ? spec : spec.slice(0, eq);
+    if (eq < 0 || !NAME.test(key)) throw new VmctxError('ERR_USAGE', `--var ${JSON.stringify(spec.slice(0, 40))}: expected KEY=VALUE with a shell variable name`);
+    variables[key] = spec.slice(eq + 1);
+  }
+  const files: IsoFileInput[] = [];
+  const contextText = flags.stratuslab ? renderLegacyContextSh(variables) : renderContextSh(variables);
+  files.push({ path: 'context.sh', data: Buffer.from(contextText, 'utf8') });
+  for (const spec of flags.files) {
+    const colon = spec.lastIndexOf(':');
+    const path = colon > 0 ? spec.slice(0, colon) : spec;
+    const name = colon > 0 ? spec.slice(colon + 1) : basename(spec);
+    if (!FILE_NAME.test(name) || name === 'context.sh') {
+      throw new VmctxError('ERR_USAGE', `--file ${JSON.stringify(spec.slice(0, 80))}: the name on the medium must be a plain file name (letters, digits, . _ + -), not context.sh`);
+    }
+    if (files.some((f) => f.path === name)) throw new VmctxError('ERR_USAGE', `--file: ${name} given twice`);
+    files.push({ path: name, data: await readFile(path), mode: 0o644 });
+  }
+  const label = flags.label ?? (flags.stratuslab ? '_STRATUSLAB' : 'CONTEXT');
+  const image = writeIso(files, { volumeId: label });
+  const temp = `${flags.output}.tmp-${process.pid}`;
+  await writeFile(temp, image, { mode: 0o600 });
+  await rename(temp, flags.output);
+  process.stderr.write(`vmctx: wrote ${flags.output} (${image.length} bytes, label ${label}, ${files.length} file(s))\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,24 @@
+// Exit codes of the vmctx commands (stable: init scripts and tests rely on them).
+import type { RunResult } from '../agent/run.js';
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  noContext: 3,
+  invalidContext: 4,
+  moduleFailed: 5,
+} as const;
+
+export function exitCodeFor(result: RunResult): number {
+  switch (result) {
+    case 'ok':
+      return EXIT.ok;
+    case 'no-context':
+      return EXIT.noContext;
+    case 'invalid-context':
+      return EXIT.invalidContext;
+    case 'module-failed':
+      return EXIT.moduleFailed;
+  }
+}

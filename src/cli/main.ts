@@ -1,0 +1,105 @@
+// vmctx command line: parses flags with commander, calls one command, maps errors to exit codes.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { describeError } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
+import { makeIsoCommand, runCommand, showCommand, statusCommand } from './commands.js';
+import { EXIT } from './exit.js';
+
+function milliseconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new InvalidArgumentError('expected milliseconds from 0 to 600000');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const sourceOption = (): Option => new Option('--source <auto|PATH>', 'context medium: auto-detect, or an ISO file, block device or directory').default('auto');
+const waitOption = (): Option => new Option('--wait-medium <ms>', 'how long to wait for a context CD the system says is still appearing').argParser(milliseconds).default(3000);
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('vmctx')
+    .description('Contextualization agent for virtual machines')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('apply the context to this system (or to --root)')
+    .addOption(sourceOption())
+    .option('--root <DIR>', 'apply to this directory instead of the running system', '/')
+    .option('--state-dir <DIR>', 'keep run state here (default: <root>/var/lib/vmctx)')
+    .addOption(new Option('--stage <stage>', 'which modules to run').choices(['local', 'network', 'final', 'all']).default('all'))
+    .option('--dry-run', 'print what would change (with diffs) and change nothing', false)
+    .option('--json', 'print the run report as JSON', false)
+    .option('-q, --quiet', 'no per-module lines on stderr', false)
+    .addOption(waitOption())
+    .action(async (flags: { source: string; root: string; stateDir?: string; stage: 'local' | 'network' | 'final' | 'all'; dryRun: boolean; json: boolean; quiet: boolean; waitMedium: number }) => {
+      setExit(await runCommand(flags));
+    });
+
+  program
+    .command('show')
+    .description('print the parsed context (secrets redacted unless --show-secrets)')
+    .addOption(sourceOption())
+    .option('--root <DIR>', 'the system whose identity (DMI) is used', '/')
+    .option('--json', 'JSON output', false)
+    .option('--show-secrets', 'print passwords, tokens and user data as they are', false)
+    .addOption(waitOption())
+    .action(async (flags: { source: string; root: string; json: boolean; showSecrets: boolean; waitMedium: number }) => {
+      setExit(await showCommand(flags));
+    });
+
+  program
+    .command('status')
+    .description('the last run: source, instance, each module\'s result and duration')
+    .option('--root <DIR>', 'the system to look at', '/')
+    .option('--state-dir <DIR>', 'where the run state is kept')
+    .option('--json', 'JSON output', false)
+    .action(async (flags: { root: string; stateDir?: string; json: boolean }) => {
+      setExit(await statusCommand(flags));
+    });
+
+  program
+    .command('make-iso')
+    .description('write a context CD (ISO 9660 with Rock Ridge and Joliet) the way OpenNebula does')
+    .requiredOption('-o, --output <FILE>', 'the ISO to write')
+    .option('--var <KEY=VALUE>', 'a context variable (repeatable)', collect, [])
+    .option('--vars-file <FILE>', 'variables from a context.sh-style file')
+    .option('--file <PATH[:NAME]>', 'a file to put on the medium (repeatable)', collect, [])
+    .option('--label <LABEL>', 'volume label (default CONTEXT, or _STRATUSLAB with --stratuslab)')
+    .option('--stratuslab', 'old double-quoted context.sh and the _STRATUSLAB label', false)
+    .action(async (flags: { output: string; var: string[]; varsFile?: string; file: string[]; label?: string; stratuslab: boolean }) => {
+      setExit(await makeIsoCommand({ output: flags.output, vars: flags.var, files: flags.file, stratuslab: flags.stratuslab, ...(flags.varsFile === undefined ? {} : { varsFile: flags.varsFile }), ...(flags.label === undefined ? {} : { label: flags.label }) }));
+    });
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const d = describeError(error);
+    process.stderr.write(`vmctx: ${d.code}: ${d.message}\n`);
+    return d.code === 'ERR_USAGE' ? EXIT.usage : EXIT.internal;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`vmctx: internal error: ${String(error)}\n`);
+    process.exitCode = EXIT.internal;
+  },
+);

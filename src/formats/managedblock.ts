@@ -1,0 +1,49 @@
+// A block of lines vmctx owns inside a file someone else also edits: found by its markers,
+// replaced whole, removed when empty; every line outside it is kept exactly as it was.
+
+export interface BlockMarkers {
+  readonly begin: string;
+  readonly end: string;
+}
+
+export function markers(comment: string, name = 'vmctx'): BlockMarkers {
+  return { begin: `${comment} BEGIN ${name} managed block: changes inside are replaced`, end: `${comment} END ${name} managed block` };
+}
+
+/** Lines of the current block (without markers), or undefined when the file has none. */
+export function readBlock(text: string, m: BlockMarkers): string[] | undefined {
+  const lines = text.split('\n');
+  const start = lines.indexOf(m.begin);
+  if (start < 0) return undefined;
+  const end = lines.indexOf(m.end, start + 1);
+  return lines.slice(start + 1, end < 0 ? lines.length : end);
+}
+
+/**
+ * Replaces the block's content (or removes the block when `content` is empty). A new block is
+ * appended at the end, or placed before the first line matching `before` when given.
+ */
+export function replaceBlock(text: string, m: BlockMarkers, content: readonly string[], before?: RegExp): string {
+  const lines = text === '' ? [] : text.replace(/\n$/u, '').split('\n');
+  const kept: string[] = [];
+  let insertAt = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (line === m.begin) {
+      if (insertAt < 0) insertAt = kept.length;
+      let j = i + 1;
+      while (j < lines.length && lines[j] !== m.end) j++;
+      i = j;
+      continue;
+    }
+    kept.push(line);
+  }
+  if (insertAt < 0 && before !== undefined) {
+    const idx = kept.findIndex((l) => before.test(l));
+    if (idx >= 0) insertAt = idx;
+  }
+  if (insertAt < 0) insertAt = kept.length;
+  const block = content.length === 0 ? [] : [m.begin, ...content, m.end];
+  const out = [...kept.slice(0, insertAt), ...block, ...kept.slice(insertAt)];
+  return out.length === 0 ? '' : `${out.join('\n')}\n`;
+}
