@@ -15,8 +15,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.property.name='exec']", message: 'No shell: use execFile/spawn with an argv array.' },
         { selector: "MemberExpression[object.name='Math'][property.name='random']", message: 'Use node:crypto for random values.' },
+        { selector: "Property[key.name='shell'][value.value=true]", message: 'No shell: use execFile/spawn with an argv array.' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:child_process', 'child_process'].map((name) => ({
+            name,
+            importNames: ['exec', 'execSync'],
+            message: 'No shell: use execFile/spawn with an argv array.',
+          })),
+        },
       ],
     },
   },

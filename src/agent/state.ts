@@ -26,7 +26,7 @@ export interface StateData {
 }
 
 export function hashInputs(inputs: unknown): string {
-  return createHash('sha256').update(JSON.stringify(inputs) ?? 'undefined').digest('hex');
+  return createHash('sha256').update(JSON.stringify(inputs === undefined ? null : inputs)).digest('hex');
 }
 
 export class StateStore {
@@ -63,9 +63,14 @@ export class StateStore {
     }
     if (text === undefined) return;
     try {
-      const parsed = JSON.parse(text) as Partial<StateData>;
-      if (parsed.version !== 1 || typeof parsed.modules !== 'object' || parsed.modules === null) throw new Error('unknown layout');
-      this.#data = { version: 1, modules: parsed.modules, ...(parsed.instanceId === undefined ? {} : { instanceId: parsed.instanceId }), ...(parsed.bootId === undefined ? {} : { bootId: parsed.bootId }) };
+      const parsed = JSON.parse(text) as { version?: unknown; modules?: unknown; instanceId?: unknown; bootId?: unknown };
+      if (parsed.version !== 1 || typeof parsed.modules !== 'object' || parsed.modules === null || Array.isArray(parsed.modules)) throw new Error('unknown layout');
+      this.#data = {
+        version: 1,
+        modules: parsed.modules as Record<string, ModuleRecord>,
+        ...(typeof parsed.instanceId === 'string' ? { instanceId: parsed.instanceId } : {}),
+        ...(typeof parsed.bootId === 'string' ? { bootId: parsed.bootId } : {}),
+      };
     } catch (error) {
       this.#problem = `state file is damaged (${(error as Error).message}); starting from empty state`;
     }

@@ -3,7 +3,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import type { Exec, ExecOptions, ExecResult } from './exec.js';
+import type { Exec, ExecResult } from './exec.js';
 import type { DirOptions, EntryInfo, ReadOptions, Root, UserTree, WriteOptions, WriteResult } from './root.js';
 
 export interface PlannedChange {
@@ -129,7 +129,7 @@ export class RecordingExec implements Exec {
     return this.#inner.which(name);
   }
 
-  run(file: string, args: readonly string[], _options?: ExecOptions): Promise<ExecResult> {
+  run(file: string, args: readonly string[]): Promise<ExecResult> {
     this.commands.push([file, ...args]);
     return Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' });
   }

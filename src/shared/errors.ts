@@ -58,8 +58,8 @@ export function isVmctxError(error: unknown, code?: ErrorCode): error is VmctxEr
 export function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof VmctxError) return { code: error.code, message: error.message };
   if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { code: typeof code === 'string' ? code : 'ERR_INTERNAL', message: error.message };
+    const code = errnoCode(error);
+    return { code: code ?? 'ERR_INTERNAL', message: error.message };
   }
   return { code: 'ERR_INTERNAL', message: String(error) };
 }
@@ -67,7 +67,7 @@ export function describeError(error: unknown): { code: string; message: string }
 /** The errno code of a Node system error, or undefined. */
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
+    const code = error.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;

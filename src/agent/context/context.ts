@@ -101,7 +101,7 @@ function normaliseDns(v: Readonly<Record<string, string>>, warnings: ContextWarn
   const addSearch = (variable: string): void => {
     for (const w of words(v[variable])) {
       const s = sanitiseHostname(w);
-      if (s.name === undefined || s.changed) warnings.push({ variable, message: `"${w.slice(0, 64)}" is not a valid search domain; skipped` });
+      if (s.name === undefined || s.changed || /^[0-9]+$/u.test(s.name.split('.').at(-1) ?? '')) warnings.push({ variable, message: `"${w.slice(0, 64)}" is not a valid search domain; skipped` });
       else if (!search.includes(s.name)) search.push(s.name);
     }
   };
@@ -132,16 +132,16 @@ async function normaliseKeys(raw: RawContext, warnings: ContextWarning[]): Promi
   const sources: string[] = [];
   const add = (text: string, origin: string): void => {
     let used = false;
-    text.split(/\r?\n/u).forEach((line, index) => {
-      if (line.trim() === '' || line.trim().startsWith('#')) return;
+    for (const [index, line] of text.split(/\r?\n/u).entries()) {
+      if (line.trim() === '' || line.trim().startsWith('#')) continue;
       const check = checkAuthorizedKey(line);
       if (!check.ok) {
         warnings.push({ variable: origin, message: `key line ${index + 1} skipped: ${check.reason}` });
-        return;
+        continue;
       }
       used = true;
       if (!keys.includes(check.line)) keys.push(check.line);
-    });
+    }
     if (used) sources.push(origin);
   };
   for (const variable of SSH_KEY_VARIABLES) {

@@ -17,15 +17,8 @@ export function hostsLines(name: string): string[] {
 /** Sets or adds HOSTNAME= in a sysconfig-style file, keeping every other line. */
 export function setSysconfigHostname(text: string, name: string): string {
   const lines = text.replace(/\n$/u, '').split('\n').filter((l, i, all) => !(l === '' && i === all.length - 1));
-  let found = false;
-  const out = lines.map((l) => {
-    if (/^\s*HOSTNAME=/u.test(l)) {
-      found = true;
-      return `HOSTNAME=${name}`;
-    }
-    return l;
-  });
-  if (!found) out.push(`HOSTNAME=${name}`);
+  const out = lines.map((l) => (/^\s*HOSTNAME=/u.test(l) ? `HOSTNAME=${name}` : l));
+  if (!lines.some((l) => /^\s*HOSTNAME=/u.test(l))) out.push(`HOSTNAME=${name}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -227,7 +227,7 @@ export class IsoImage {
   /** Reads a whole file, refusing more than maxBytes (ERR_ISO_FILE_TOO_LARGE). */
   async readFile(pathOrEntry: string | IsoEntry, options: { maxBytes: number }): Promise<Buffer> {
     const entry = typeof pathOrEntry === 'string' ? await this.stat(pathOrEntry) : pathOrEntry;
-    if (entry === undefined) throw new VmctxError('ERR_ISO_NOT_FOUND', `${String(pathOrEntry)}: no such file on the medium`);
+    if (entry === undefined) throw new VmctxError('ERR_ISO_NOT_FOUND', `${typeof pathOrEntry === 'string' ? pathOrEntry : pathOrEntry.path}: no such file on the medium`);
     if (entry.isDirectory) throw new VmctxError('ERR_ISO_NOT_FOUND', `${entry.path}: is a directory`);
     if (entry.size > options.maxBytes) {
       throw new VmctxError('ERR_ISO_FILE_TOO_LARGE', `${entry.path}: ${entry.size} bytes is over the limit of ${options.maxBytes}`, {
@@ -403,7 +403,7 @@ export class IsoImage {
               need(body, p + 2, clen, code, `${where}: SL component`);
               const text = Buffer.from(body.subarray(p + 2, p + 2 + clen)).toString('utf8');
               const part = (cflags & 0x02) !== 0 ? '.' : (cflags & 0x04) !== 0 ? '..' : (cflags & 0x08) !== 0 ? '' : text;
-              if (linkContinues && linkParts.length > 0) linkParts[linkParts.length - 1] += part;
+              if (linkContinues && linkParts.length > 0) linkParts[linkParts.length - 1] = (linkParts.at(-1) ?? '') + part;
               else linkParts.push(part);
               if (linkParts.length > MAX_SYMLINK_COMPONENTS) throw isoError(code, `${where}: symlink with too many components`);
               linkContinues = (cflags & 0x01) !== 0;

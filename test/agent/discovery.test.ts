@@ -1,0 +1,159 @@
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
+import { renderContextSh } from '../../src/formats/contextsh.js';
+import { writeIso } from '../../src/formats/iso9660/writer.js';
+import { tempDir } from '../helpers/tmp.js';
+import { run } from '../helpers/tools.js';
+
+/** A fake /dev, /sys and /run: device nodes are plain ISO files (the reader does not care). */
+async function fakeSystem(): Promise<{ base: string; probe: Probe; devices: string[] }> {
+  const base = await tempDir();
+  for (const d of ['dev/disk/by-label', 'sys/class/block', 'run/udev']) await mkdir(join(base, d), { recursive: true });
+  const devices: string[] = [];
+  const probe: Probe = {
+    devDir: join(base, 'dev'),
+    sysDir: join(base, 'sys'),
+    runDir: join(base, 'run'),
+    waitMs: 10_000,
+    pollMs: 20,
+    listBlockDevices: () => Promise.resolve([...devices]),
+  };
+  return { base, probe, devices };
+}
+
+function contextIso(variables: Record<string, string>, label = 'CONTEXT', extra: Array<{ path: string; data: Buffer }> = []): Buffer {
+  return writeIso([{ path: 'context.sh', data: Buffer.from(renderContextSh(variables)) }, ...extra], { volumeId: label });
+}
+
+describe('context medium discovery', () => {
+  it('finds the medium by label first, case-insensitively', async () => {
+    const { base, probe } = await fakeSystem();
+    await writeFile(join(base, 'dev/sr0'), contextIso({ A: 'by-name' }, 'OTHER'));
+    await writeFile(join(base, 'dev/vdb'), contextIso({ A: 'by-label' }, 'context'));
+    await symlink('../../vdb', join(base, 'dev/disk/by-label/context'));
+    const found = await discoverMedium(probe);
+    expect(found?.raw.variables['A']).toBe('by-label');
+    expect(found?.raw.source.foundBy).toBe('label context');
+    await found?.close();
+  });
+
+  it('finds _STRATUSLAB by label and reads configuration.sh under context.sh', async () => {
+    const { base, probe } = await fakeSystem();
+    const iso = writeIso(
+      [
+        { path: 'context.sh', data: Buffer.from('IP_PRIVATE="10.1.1.5"\nHOSTNAME="from-context"\n') },
+        { path: 'configuration.sh', data: Buffer.from('HOSTNAME="from-configuration"\nPUBLIC_KEY="k"\n') },
+      ],
+      { volumeId: '_STRATUSLAB' },
+    );
+    await writeFile(join(base, 'dev/hdc'), iso);
+    await symlink('../../hdc', join(base, 'dev/disk/by-label/_STRATUSLAB'));
+    const found = await discoverMedium(probe);
+    expect(found?.raw.variables).toEqual({ IP_PRIVATE: '10.1.1.5', HOSTNAME: 'from-context', PUBLIC_KEY: 'k' });
+    expect(found?.raw.source.variableFiles).toEqual(['configuration.sh', 'context.sh']);
+    await found?.close();
+  });
+
+  it('falls back to /dev/hdc, /dev/sr0, /dev/cdrom by name', async () => {
+    const { base, probe } = await fakeSystem();
+    await writeFile(join(base, 'dev/sr0'), contextIso({ A: 'sr0' }, 'WHATEVER'));
+    const found = await discoverMedium(probe);
+    expect(found?.raw.source).toMatchObject({ foundBy: 'device name sr0', label: 'WHATEVER' });
+    await found?.close();
+  });
+
+  it('skips an ISO without context.sh and records why', async () => {
+    const { base, probe } = await fakeSystem();
+    await writeFile(join(base, 'dev/hdc'), writeIso([{ path: 'install.txt', data: Buffer.from('x') }]));
+    await writeFile(join(base, 'dev/sr0'), contextIso({ A: 'sr0' }));
+    const found = await discoverMedium({ ...probe, waitMs: 0 });
+    expect(found?.raw.variables['A']).toBe('sr0');
+    expect(found?.attempts[0]?.result).toMatch(/no context\.sh/);
+    await found?.close();
+  });
+
+  it('waits for a CD that appears a second later while udev is still busy', async () => {
+    const { base, probe } = await fakeSystem();
+    await writeFile(join(base, 'run/udev/queue'), '');
+    setTimeout(() => {
+      void writeFile(join(base, 'dev/sr0'), contextIso({ A: 'late' })).then(() => rm(join(base, 'run/udev/queue')));
+    }, 1000);
+    const found = await discoverMedium(probe);
+    expect(found?.raw.variables['A']).toBe('late');
+    await found?.close();
+  });
+
+  it('waits while the kernel knows a CD drive whose /dev node is not there yet', async () => {
+    const { base, probe } = await fakeSystem();
+    await mkdir(join(base, 'sys/class/block/sr0'));
+    setTimeout(() => void writeFile(join(base, 'dev/sr0'), contextIso({ A: 'node-appeared' })), 500);
+    const found = await discoverMedium(probe);
+    expect(found?.raw.variables['A']).toBe('node-appeared');
+    await found?.close();
+  });
+
+  it('does not wait when nothing is coming (the deadline is not spent)', async () => {
+    const { probe } = await fakeSystem();
+    const t0 = Date.now();
+    expect(await discoverMedium(probe)).toBeUndefined();
+    // the deadline is 10 s; returning well before it shows no wait happened
+    expect(Date.now() - t0).toBeLessThan(probe.waitMs / 2);
+  });
+
+  it('scans block devices for an ISO 9660 signature as a last resort', async () => {
+    const { base, probe, devices } = await fakeSystem();
+    await writeFile(join(base, 'dev/vda'), Buffer.alloc(70_000));
+    await writeFile(join(base, 'dev/vdc'), contextIso({ A: 'signature' }, 'CFG'));
+    devices.push('vda', 'vdc');
+    const found = await discoverMedium(probe);
+    expect(found?.raw.source.foundBy).toBe('iso9660 signature (label "CFG")');
+    await found?.close();
+  });
+
+  it('an invalid context.sh on the medium is an error, not "no medium"', async () => {
+    const { base, probe } = await fakeSystem();
+    await writeFile(join(base, 'dev/sr0'), writeIso([{ path: 'context.sh', data: Buffer.from("A='x'\n$(reboot)\n") }]));
+    await expect(discoverMedium(probe)).rejects.toMatchObject({ code: 'ERR_CONTEXT_COMMAND' });
+  });
+
+  it('a truncated ISO is reported as an attempt, not a crash', async () => {
+    const { base, probe } = await fakeSystem();
+    await writeFile(join(base, 'dev/sr0'), contextIso({ A: 'x' }).subarray(0, 35_000));
+    const found = await discoverMedium({ ...probe, waitMs: 0 });
+    expect(found).toBeUndefined();
+  });
+});
+
+describe('--source', () => {
+  it('reads a directory holding context.sh', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'context.sh'), "SET_HOSTNAME='dir-host'\n");
+    const opened = await openExplicitSource(dir);
+    expect(opened.raw.variables).toEqual({ SET_HOSTNAME: 'dir-host' });
+    expect(opened.raw.source.kind).toBe('directory');
+  });
+
+  it('reads ISO level 1 names made by genisoimage without -J/-R', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'src'));
+    await writeFile(join(dir, 'src/context.sh'), "SET_HOSTNAME='level1'\n");
+    run('genisoimage', ['-quiet', '-V', 'CONTEXT', '-o', join(dir, 'l1.iso'), join(dir, 'src')]);
+    const opened = await openExplicitSource(join(dir, 'l1.iso'));
+    expect(opened.raw.variables).toEqual({ SET_HOSTNAME: 'level1' });
+    expect(opened.raw.source.scheme).toBe('iso9660');
+    await opened.close();
+  });
+
+  it('refuses a 100 MB context.sh with a clear error', async () => {
+    const dir = await tempDir();
+    const iso = writeIso([{ path: 'context.sh', data: Buffer.alloc(100 * 1024 * 1024, 0x41) }]);
+    await writeFile(join(dir, 'big.iso'), iso);
+    await expect(openExplicitSource(join(dir, 'big.iso'))).rejects.toMatchObject({ code: 'ERR_CONTEXT_TOO_LARGE' });
+  });
+
+  it('a missing path is "no context"', async () => {
+    await expect(openExplicitSource('/nonexistent/ctx.iso')).rejects.toMatchObject({ code: 'ERR_NO_CONTEXT' });
+  });
+});

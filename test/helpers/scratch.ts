@@ -1,0 +1,28 @@
+// A small fake guest root for tests: passwd, hosts, sshd_config, /root and a user's home.
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from './tmp.js';
+
+export async function scratchRoot(options: { resolvConf?: 'file' | 'resolved' | 'none' } = {}): Promise<string> {
+  const root = join(await tempDir('vmctx-root-'), 'root');
+  await mkdir(join(root, 'etc/ssh'), { recursive: true });
+  await mkdir(join(root, 'root'), { mode: 0o700 });
+  await mkdir(join(root, 'home/alice'), { recursive: true });
+  await chown(join(root, 'home/alice'), 1000, 1000);
+  await writeFile(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n');
+  await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  await writeFile(join(root, 'etc/ssh/sshd_config'), 'Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin prohibit-password\n');
+  const resolv = options.resolvConf ?? 'file';
+  if (resolv === 'file') await writeFile(join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\noptions edns0\n');
+  return root;
+}
+
+/** A structurally valid public key line (type + base64 blob naming the type). */
+export function fakeKey(type = 'ssh-ed25519', comment = 'test@host'): string {
+  const name = Buffer.from(type);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(name.length);
+  const blob = Buffer.concat([len, name, Buffer.from([0, 0, 0, 32]), randomBytes(32)]);
+  return `${type} ${blob.toString('base64')} ${comment}`;
+}
