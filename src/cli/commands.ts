@@ -1,6 +1,6 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
@@ -57,6 +57,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const state = stateFor(flags, realRoot);
   const stateRoot = flags.dryRun ? new DryRunRoot(state.stateRoot) : state.stateRoot;
   const consoleLines = new ConsoleLines(!flags.quiet);
+  if (flags.stateDir !== undefined && !flags.dryRun) await mkdir(flags.stateDir, { recursive: true, mode: 0o700 });
   let logHandle;
   if (!flags.dryRun) {
     try {
