@@ -21,7 +21,7 @@ describe('planner', () => {
     ['failed last time', 'per-instance', done({ status: 'failed' }), true],
   ];
   for (const [name, frequency, record, run] of table) {
-    it(name, () => expect(decide(m(frequency), record, now).run).toBe(run));
+    it(name, () => { expect(decide(m(frequency), record, now).run).toBe(run); });
   }
 
   it('a crash between started and done: idempotent modules run again, others do not', () => {
