@@ -45,6 +45,8 @@ export interface RunReport {
   readonly instanceId?: string;
   readonly instanceIdSource?: string;
   readonly bootId?: string;
+  /** An earlier run that never finished (a crash or power loss), when there was one. */
+  readonly previousRunInterrupted?: { readonly startedAt: string; readonly stage: string };
   readonly warnings: readonly ContextWarning[];
   readonly modules: readonly ModuleReport[];
 }
@@ -141,10 +143,19 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
       logger.warn({ problem: state.problem }, 'state');
       console.line(`warning: ${state.problem}`);
     }
+    let interrupted: { startedAt: string; stage: string } | undefined;
+    if (!options.dryRun) {
+      const marker = await state.beginRun({ startedAt: started.toISOString(), instanceId: ctx.instanceId, bootId, stage: options.stage });
+      if (marker !== undefined) {
+        interrupted = { startedAt: marker.startedAt, stage: marker.stage };
+        logger.warn({ previousRun: interrupted }, 'the previous run was interrupted');
+        console.line(`warning: the previous run (started ${marker.startedAt}) never finished; its idempotent modules are re-applied`);
+      }
+    }
     const target = { root, exec: options.exec, live: root.isLive && !options.dryRun };
     const reports: ModuleReport[] = [];
     for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));
-    if (!options.dryRun) await state.setRun(ctx.instanceId, bootId);
+    if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);
     const failed = reports.some((r) => r.status === 'failed');
     return await finish({
       result: failed ? 'module-failed' : 'ok',
@@ -153,6 +164,7 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
       instanceId: ctx.instanceId,
       instanceIdSource: ctx.instanceIdSource,
       bootId,
+      ...(interrupted === undefined ? {} : { previousRunInterrupted: interrupted }),
       warnings: ctx.warnings,
       modules: reports,
     });
@@ -178,17 +190,20 @@ async function runModule(module: Module, ctx: Context, target: { root: Root; exe
   if (!decision.run) {
     if (decision.interrupted && !options.dryRun) {
       const previous = state.record(module.id);
-      if (previous !== undefined) await state.setModule(module.id, { ...previous, status: 'interrupted' });
+      if (previous !== undefined) await state.setModule(module.id, { ...previous, status: 'interrupted' }, true);
     }
     return { ...base, status: 'skipped', reason: decision.reason, durationMs: elapsed(), changed: [], actions: [], warnings: [] };
   }
   const startedAt = new Date().toISOString();
   const record = { instanceId: ctx.instanceId, bootId, inputHash, startedAt };
-  if (!options.dryRun) await state.setModule(module.id, { ...record, status: 'started' });
+  // A module that must not run twice has "started" on disk before it begins; an idempotent one is
+  // simply applied again after a crash, so its records are saved with the run's end.
+  const durable = module.onInterrupted === 'skip';
+  if (!options.dryRun && durable) await state.setModule(module.id, { ...record, status: 'started' }, true);
   try {
     const outcome = await module.apply(ctx, target, log);
     const durationMs = elapsed();
-    if (!options.dryRun) await state.setModule(module.id, { ...record, status: 'done', finishedAt: new Date().toISOString(), durationMs });
+    if (!options.dryRun) await state.setModule(module.id, { ...record, status: 'done', finishedAt: new Date().toISOString(), durationMs }, durable);
     for (const w of outcome.warnings) log.warn({ warning: w }, 'module warning');
     const status = outcome.changed.length > 0 || outcome.actions.length > 0 ? 'applied' : 'unchanged';
     const detail = outcome.changed.length > 0 ? `changed ${outcome.changed.join(', ')}` : 'already as wanted';
@@ -200,7 +215,7 @@ async function runModule(module: Module, ctx: Context, target: { root: Root; exe
     log.error({ err: described }, 'module failed');
     options.console.line(`${module.id}: FAILED: ${described.message}`);
     if (!options.dryRun) {
-      await state.setModule(module.id, { ...record, status: 'failed', finishedAt: new Date().toISOString(), durationMs, error: described }).catch((e: unknown) => {
+      await state.setModule(module.id, { ...record, status: 'failed', finishedAt: new Date().toISOString(), durationMs, error: described }, durable).catch((e: unknown) => {
         log.error({ err: describeError(e) }, 'cannot record the failure');
       });
     }

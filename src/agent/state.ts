@@ -18,10 +18,19 @@ export interface ModuleRecord {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
+export interface RunMarker {
+  readonly startedAt: string;
+  readonly instanceId: string;
+  readonly bootId: string;
+  readonly stage: string;
+}
+
 export interface StateData {
   readonly version: 1;
   instanceId?: string;
   bootId?: string;
+  /** Set while a run is in progress; still set on the next run means that run was interrupted. */
+  run?: RunMarker;
   modules: Record<string, ModuleRecord>;
 }
 
@@ -63,13 +72,14 @@ export class StateStore {
     }
     if (text === undefined) return;
     try {
-      const parsed = JSON.parse(text) as { version?: unknown; modules?: unknown; instanceId?: unknown; bootId?: unknown };
+      const parsed = JSON.parse(text) as { version?: unknown; modules?: unknown; instanceId?: unknown; bootId?: unknown; run?: unknown };
       if (parsed.version !== 1 || typeof parsed.modules !== 'object' || parsed.modules === null || Array.isArray(parsed.modules)) throw new Error('unknown layout');
       this.#data = {
         version: 1,
         modules: parsed.modules as Record<string, ModuleRecord>,
         ...(typeof parsed.instanceId === 'string' ? { instanceId: parsed.instanceId } : {}),
         ...(typeof parsed.bootId === 'string' ? { bootId: parsed.bootId } : {}),
+        ...(typeof parsed.run === 'object' && parsed.run !== null ? { run: parsed.run as RunMarker } : {}),
       };
     } catch (error) {
       this.#problem = `state file is damaged (${(error as Error).message}); starting from empty state`;
@@ -80,14 +90,25 @@ export class StateStore {
     return this.#data.modules[moduleId];
   }
 
-  async setModule(moduleId: string, record: ModuleRecord): Promise<void> {
+  /** Records a module's state; saved at once when `durable`, else with the next save. */
+  async setModule(moduleId: string, record: ModuleRecord, durable: boolean): Promise<void> {
     this.#data.modules[moduleId] = record;
-    await this.save();
+    if (durable) await this.save();
   }
 
-  async setRun(instanceId: string, bootId: string): Promise<void> {
+  /** Marks a run as in progress (saved); returns the marker of an earlier run that never finished. */
+  async beginRun(marker: RunMarker): Promise<RunMarker | undefined> {
+    const interrupted = this.#data.run;
+    this.#data.run = marker;
+    await this.save();
+    return interrupted;
+  }
+
+  /** Clears the in-progress marker and saves every record of the run. */
+  async endRun(instanceId: string, bootId: string): Promise<void> {
     this.#data.instanceId = instanceId;
     this.#data.bootId = bootId;
+    delete this.#data.run;
     await this.save();
   }
 

@@ -1,0 +1,8 @@
+// npm run bench: runs the benchmarks and writes bench/results/latest.json.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { benchAgent } from './agent.mjs';
+
+const results = { date: new Date().toISOString(), node: process.version, agent: await benchAgent() };
+await mkdir('bench/results', { recursive: true });
+await writeFile('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
+console.log('\nwrote bench/results/latest.json');
