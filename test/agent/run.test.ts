@@ -112,7 +112,7 @@ describe('vmctx run killed at random points (SIGKILL), then run again', () => {
       const root = await scratchRoot();
       await writeFile(join(root, 'etc/hostname'), oldFiles['etc/hostname']!);
       const child = spawn(process.execPath, [BUNDLE, 'run', '--source', iso, '--root', root, '-q'], { stdio: 'ignore' });
-      const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      const closed = new Promise<number | null>((r) => child.on('close', (c) => { r(c); }));
       const delay = 40 + ((i * 37) % 120);
       await new Promise((r) => setTimeout(r, delay));
       const killed = child.kill('SIGKILL');
