@@ -1,0 +1,31 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bootIdentity, instanceIdentity } from '../../src/agent/identity.js';
+import { DirectoryRoot } from '../../src/host/root.js';
+import { scratchRoot } from '../helpers/scratch.js';
+
+describe('instance identity', () => {
+  it('VMID first, then the DMI product UUID of the root, then a hash of the context', async () => {
+    const root = await scratchRoot();
+    const r = new DirectoryRoot(root);
+    expect(await instanceIdentity({ VMID: '17' }, r)).toEqual({ id: 'vmid-17', source: 'VMID' });
+    const hashed = await instanceIdentity({ A: '1' }, r);
+    expect(hashed.source).toBe('context-hash');
+    expect(await instanceIdentity({ A: '1' }, r)).toEqual(hashed);
+    expect((await instanceIdentity({ A: '2' }, r)).id).not.toBe(hashed.id);
+    await mkdir(join(root, 'sys/class/dmi/id'), { recursive: true });
+    await writeFile(join(root, 'sys/class/dmi/id/product_uuid'), '4C4C4544-0042-3510-8044-B4C04F4E4E32\n');
+    expect(await instanceIdentity({ A: '1' }, r)).toEqual({ id: 'dmi-4c4c4544-0042-3510-8044-b4c04f4e4e32', source: 'dmi' });
+    expect((await instanceIdentity({ VMID: '$(x)' }, r)).source).toBe('dmi');
+    await writeFile(join(root, 'sys/class/dmi/id/product_uuid'), '00000000-0000-0000-0000-000000000000\n');
+    expect((await instanceIdentity({ A: '1' }, r)).source).toBe('context-hash');
+  });
+
+  it('a scratch root gets a new boot id each run; the live system its kernel boot id', async () => {
+    const r = new DirectoryRoot(await scratchRoot());
+    expect(await bootIdentity(r)).not.toBe(await bootIdentity(r));
+    const live = new DirectoryRoot('/');
+    expect(await bootIdentity(live)).toBe(await bootIdentity(live));
+  });
+});
