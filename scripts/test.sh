@@ -12,6 +12,11 @@ command -v bsdtar >/dev/null || need+=(libarchive-tools)
 command -v dash >/dev/null || need+=(dash)
 command -v mke2fs >/dev/null && command -v e2fsck >/dev/null && command -v debugfs >/dev/null || need+=(e2fsprogs)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+# the real-guest suite (test/e2e): QEMU/TCG, debootstrap, losetup (util-linux)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v losetup >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "test: need root to install ${need[*]}" >&2; exit 1; fi
@@ -24,13 +29,22 @@ echo "test: typecheck"; npx tsc --noEmit
 echo "test: lint"; npx eslint .
 echo "test: build"; node scripts/build.mjs
 
-report=$(mktemp)
-trap 'rm -f "$report"' EXIT
+unit=$(mktemp)
+e2e=$(mktemp)
+trap 'rm -f "$unit" "$e2e"' EXIT
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+echo "test: unit and integration tests"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$unit" || status=$?
+echo "test: real-guest suite (QEMU/TCG)"
+npx vitest run --config vitest.e2e.config.ts --reporter=default --reporter=json --outputFile.json="$e2e" || status=$?
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$report" || echo "0 passed, 1 failed"
+  const fs = require("fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of process.argv.slice(1)) {
+    let r;
+    try { r = JSON.parse(fs.readFileSync(f, "utf8")); } catch { failed++; continue; }
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$unit" "$e2e"
 exit $status

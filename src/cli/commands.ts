@@ -16,6 +16,7 @@ import { ConsoleLines, createLogger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
+import { installAgent } from '../build/install.js';
 
 export const LOG_PATH = '/var/log/vmctx.log';
 export const STATE_DIR = '/var/lib/vmctx';
@@ -215,5 +216,20 @@ export async function makeIsoCommand(flags: MakeIsoFlags): Promise<number> {
   await writeFile(temp, image, { mode: 0o600 });
   await rename(temp, flags.output);
   process.stderr.write(`vmctx: wrote ${flags.output} (${image.length} bytes, label ${label}, ${files.length} file(s))\n`);
+  return EXIT.ok;
+}
+
+export interface InstallFlags {
+  root: string;
+  bundle: string;
+  node: string | false;
+}
+
+/** Installs the agent into a root (the running system by default). */
+export async function installCommand(flags: InstallFlags): Promise<number> {
+  const bundle = await readFile(flags.bundle);
+  const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readFile(flags.node) };
+  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node });
+  process.stderr.write(`vmctx: installed into ${flags.root} (${result.initSystem === 'systemd' ? 'systemd units enabled' : 'no systemd found: units not installed'}); ${result.changed.length === 0 ? 'nothing changed' : `changed ${result.changed.join(', ')}`}\n`);
   return EXIT.ok;
 }

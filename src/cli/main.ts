@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { makeIsoCommand, runCommand, showCommand, statusCommand } from './commands.js';
+import { installCommand, makeIsoCommand, runCommand, showCommand, statusCommand } from './commands.js';
 import { EXIT } from './exit.js';
 
 function milliseconds(value: string): number {
@@ -73,6 +73,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--stratuslab', 'old double-quoted context.sh and the _STRATUSLAB label', false)
     .action(async (flags: { output: string; var: string[]; varsFile?: string; file: string[]; label?: string; stratuslab: boolean }) => {
       setExit(await makeIsoCommand({ output: flags.output, vars: flags.var, files: flags.file, stratuslab: flags.stratuslab, ...(flags.varsFile === undefined ? {} : { varsFile: flags.varsFile }), ...(flags.label === undefined ? {} : { label: flags.label }) }));
+    });
+
+  program
+    .command('install')
+    .description('install the agent into this system or a root directory (bundle, launcher, runtime, units)')
+    .option('--root <DIR>', 'the root to install into', '/')
+    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', process.argv[1] ?? '')
+    .option('--node <FILE>', 'the Node binary to ship with it (default: the one running)', process.execPath)
+    .option('--no-node', "use the system's /usr/bin/node instead of shipping one")
+    .action(async (flags: { root: string; bundle: string; node: string | false }) => {
+      setExit(await installCommand(flags));
     });
 
   return program;

@@ -1,0 +1,5 @@
+// Text assets embedded at build time (vitest and the esbuild plugin in scripts/build.mjs).
+declare module '*?raw' {
+  const text: string;
+  export default text;
+}
