@@ -56,8 +56,9 @@ systemctl is-system-running --wait >/dev/null 2>&1
   systemctl show -p ActiveState -p Result -p ExecMainStatus -p ExecMainExitTimestampMonotonic vmctx-local.service
   echo "SSH-START $(systemctl show -p ExecMainStartTimestampMonotonic --value ssh.service)"
   systemd-analyze blame --no-pager | grep -E 'vmctx|ssh' 
-  journalctl -b -u vmctx-local.service --no-pager -o cat
+  journalctl -b -u vmctx-local.service --no-pager -o short-monotonic
   hostname
+  [ -f /usr/local/sbin/vmctx-e2e-extra ] && bash /usr/local/sbin/vmctx-e2e-extra
   echo "E2E-END"
 } > /dev/ttyS0 2>&1
 systemctl poweroff

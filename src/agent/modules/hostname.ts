@@ -44,10 +44,10 @@ export const hostnameModule: Module = {
       out.changedIf('/etc/sysconfig/network', (await root.writeFile('/etc/sysconfig/network', setSysconfigHostname(sysconfig, name), { mode: 0o644 })).changed);
     }
     if (target.live && currentHostname() !== name) {
-      await runLive(target, out, [
-        ['hostnamectl', ['set-hostname', name]],
-        ['hostname', [name]],
-      ]);
+      // Early in boot (the local stage) D-Bus is not up yet and hostnamectl can only fail slowly.
+      const dbus = (await root.lstat('/run/dbus/system_bus_socket')) !== undefined;
+      const hostname = ['hostname', [name]] as const;
+      await runLive(target, out, dbus ? [['hostnamectl', ['set-hostname', name]], hostname] : [hostname]);
     }
     log.info({ hostname: name }, 'hostname set');
     return out.build();
