@@ -9,7 +9,7 @@ import { normaliseContext, type Context, type ContextWarning, type SourceInfo } 
 import { defaultProbe, discoverMedium, openExplicitSource, type OpenedContext, type Probe, type SourceAttempt } from './datasources/contextmedium.js';
 import { bootIdentity, instanceIdentity } from './identity.js';
 import { MODULES } from './modules/index.js';
-import type { Frequency, Module, Stage } from './modules/module.js';
+import type { Frequency, Module, Stage, Target } from './modules/module.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
 
@@ -64,6 +64,8 @@ export interface RunOptions {
   readonly probe?: Probe;
   readonly modules?: readonly Module[];
   readonly version: string;
+  /** Lists the running system's NICs (live runs only). */
+  readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
 }
 
 export interface LoadedContext {
@@ -152,7 +154,8 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
         console.line(`warning: the previous run (started ${marker.startedAt}) never finished; its idempotent modules are re-applied`);
       }
     }
-    const target = { root, exec: options.exec, live: root.isLive && !options.dryRun };
+    const live = root.isLive && !options.dryRun;
+    const target = { root, exec: options.exec, live, ...(live && options.listNics !== undefined ? { listNics: options.listNics } : {}) };
     const reports: ModuleReport[] = [];
     for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));
     if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);
@@ -173,7 +176,7 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
   }
 }
 
-async function runModule(module: Module, ctx: Context, target: { root: Root; exec: Exec; live: boolean }, state: StateStore, bootId: string, options: RunOptions): Promise<ModuleReport> {
+async function runModule(module: Module, ctx: Context, target: Target, state: StateStore, bootId: string, options: RunOptions): Promise<ModuleReport> {
   const t0 = performance.now();
   const base = { id: module.id, stage: module.stage, frequency: module.frequency };
   const log = options.logger.child({ module: module.id });

@@ -10,6 +10,7 @@ import { parseContextSh, renderContextSh, renderLegacyContextSh } from '../forma
 import { writeIso, type IsoFileInput } from '../formats/iso9660/writer.js';
 import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
 import { HostExec } from '../host/exec.js';
+import { listGuestNics } from '../host/nics.js';
 import { DirectoryRoot, type Root } from '../host/root.js';
 import { VmctxError, describeError } from '../shared/errors.js';
 import { ConsoleLines, createLogger } from '../shared/logger.js';
@@ -82,6 +83,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       console: consoleLines,
       probe: { ...defaultProbe, waitMs: flags.waitMedium },
       version: VERSION,
+      listNics: listGuestNics,
     });
     if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
     else out(summary(report));
@@ -127,6 +129,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         dns: ctx.dns,
         username: ctx.username,
         sshKeys: ctx.sshKeys,
+        network: ctx.network,
         mediumFiles: ctx.medium.names,
         warnings: ctx.warnings,
       },

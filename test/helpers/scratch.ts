@@ -4,7 +4,7 @@ import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
 
-export async function scratchRoot(options: { resolvConf?: 'file' | 'resolved' | 'none' } = {}): Promise<string> {
+export async function scratchRoot(options: { resolvConf?: 'file' | 'resolved' | 'none'; network?: 'ifupdown' | 'none' } = {}): Promise<string> {
   const root = join(await tempDir('vmctx-root-'), 'root');
   await mkdir(join(root, 'etc/ssh'), { recursive: true });
   await mkdir(join(root, 'root'), { mode: 0o700 });
@@ -13,6 +13,12 @@ export async function scratchRoot(options: { resolvConf?: 'file' | 'resolved' | 
   await writeFile(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n');
   await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
   await writeFile(join(root, 'etc/ssh/sshd_config'), 'Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin prohibit-password\n');
+  if ((options.network ?? 'ifupdown') === 'ifupdown') {
+    await mkdir(join(root, 'sbin'));
+    await writeFile(join(root, 'sbin/ifup'), '#!/bin/sh\n', { mode: 0o755 });
+    await mkdir(join(root, 'etc/network/interfaces.d'), { recursive: true });
+    await writeFile(join(root, 'etc/network/interfaces'), 'auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n');
+  }
   const resolv = options.resolvConf ?? 'file';
   if (resolv === 'file') await writeFile(join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\noptions edns0\n');
   return root;

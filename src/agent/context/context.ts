@@ -4,6 +4,8 @@
 import { isIP } from 'node:net';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
+import { networkFromContext } from '../../network/fromcontext.js';
+import type { NetworkModel } from '../../network/model.js';
 
 export type SourceKind = 'iso-file' | 'block-device' | 'directory';
 
@@ -52,6 +54,8 @@ export interface Context {
   readonly hostname: string | undefined;
   readonly dns: Dns;
   readonly sshKeys: SshKeys;
+  /** Interfaces, addresses and routes the context asks for (NICs by MAC). */
+  readonly network: NetworkModel;
   /** The account keys (and later users/passwords) apply to; "root" when the context names none. */
   readonly username: string;
   readonly warnings: readonly ContextWarning[];
@@ -167,6 +171,11 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
   const warnings: ContextWarning[] = [...raw.warnings];
   const v = raw.variables;
   const username = (v['USERNAME'] ?? '').trim() || 'root';
+  const network = networkFromContext(v);
+  // DNS and search values were already checked (and reported) with the resolver settings
+  for (const issue of network.issues) {
+    if (!/(^|_)(DNS|SEARCH_DOMAIN)$/u.test(issue.variable)) warnings.push({ variable: issue.variable, message: issue.message });
+  }
   const context: Context = {
     source: raw.source,
     instanceId: identity.id,
@@ -175,6 +184,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     hostname: normaliseHostname(v, warnings),
     dns: normaliseDns(v, warnings),
     sshKeys: await normaliseKeys(raw, warnings),
+    network,
     username,
     warnings,
     medium: raw.medium,

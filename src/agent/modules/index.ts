@@ -2,6 +2,7 @@
 import { dnsModule } from './dns.js';
 import { hostnameModule } from './hostname.js';
 import type { Module } from './module.js';
+import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
 
-export const MODULES: readonly Module[] = [hostnameModule, dnsModule, sshKeysModule];
+export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, sshKeysModule];

@@ -1,0 +1,42 @@
+// Interface resolution: the provider's NICs (by MAC) to the guest's interface names. Pure.
+import type { InterfaceConfig, NetworkIssue, NetworkModel } from './model.js';
+
+export interface GuestNic {
+  readonly name: string;
+  readonly mac: string;
+}
+
+/** Names the kernel could have given: at most 15 characters, no slash, space or control character. */
+export function isUsableIfName(name: string): boolean {
+  return /^[A-Za-z0-9_.:-]{1,15}$/u.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * Live: every NIC with a MAC gets the name of the guest interface carrying that MAC; a MAC the
+ * guest does not have is reported and that NIC left out. Offline (no guest list): names stay the
+ * ethN guesses and the renderers match by MAC where the format allows.
+ */
+export function resolveInterfaces(model: NetworkModel, guest: readonly GuestNic[] | undefined): NetworkModel {
+  if (guest === undefined) return model;
+  const issues: NetworkIssue[] = [...model.issues];
+  const byMac = new Map<string, GuestNic>();
+  for (const nic of guest) if (!byMac.has(nic.mac.toLowerCase())) byMac.set(nic.mac.toLowerCase(), nic);
+  const interfaces: InterfaceConfig[] = [];
+  for (const nic of model.interfaces) {
+    if (nic.mac === undefined) {
+      interfaces.push(nic);
+      continue;
+    }
+    const found = byMac.get(nic.mac);
+    if (found === undefined) {
+      issues.push({ variable: `ETH${nic.index}_MAC`, message: `no interface with MAC ${nic.mac} on this system; this NIC is not configured` });
+      continue;
+    }
+    if (!isUsableIfName(found.name)) {
+      issues.push({ variable: `ETH${nic.index}_MAC`, message: `the guest names this interface ${JSON.stringify(found.name.slice(0, 40))}, which vmctx will not write into a file; skipped` });
+      continue;
+    }
+    interfaces.push({ ...nic, name: found.name, nameResolved: true });
+  }
+  return { ...model, interfaces, issues };
+}

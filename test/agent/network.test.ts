@@ -1,0 +1,178 @@
+import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Target } from '../../src/agent/modules/module.js';
+import { detectBackend, networkModule } from '../../src/agent/modules/network.js';
+import type { Exec, ExecResult } from '../../src/host/exec.js';
+import { HostExec } from '../../src/host/exec.js';
+import { DirectoryRoot } from '../../src/host/root.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { contextOf } from '../helpers/context.js';
+import { scratchRoot } from '../helpers/scratch.js';
+
+const log = createLogger(undefined);
+const NIC = { ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_GATEWAY: '10.0.0.1' };
+
+async function apply(root: string, variables: Record<string, string>, target: Partial<Target> = {}) {
+  return networkModule.apply(await contextOf(variables), { root: new DirectoryRoot(root), exec: new HostExec(), live: false, ...target }, log);
+}
+
+async function systemdRoot(kind: 'networkd-installed' | 'networkd-enabled' | 'nm-enabled'): Promise<string> {
+  const root = await scratchRoot({ network: 'none' });
+  await mkdir(join(root, 'usr/lib/systemd/system'), { recursive: true });
+  for (const unit of ['systemd-networkd.service', 'systemd-networkd.socket', 'NetworkManager.service']) await writeFile(join(root, 'usr/lib/systemd/system', unit), '[Unit]\n');
+  await mkdir(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+  if (kind === 'networkd-enabled') await symlink('/usr/lib/systemd/system/systemd-networkd.service', join(root, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service'));
+  if (kind === 'nm-enabled') await symlink('/usr/lib/systemd/system/NetworkManager.service', join(root, 'etc/systemd/system/multi-user.target.wants/NetworkManager.service'));
+  return root;
+}
+
+describe('network module: backends', () => {
+  it('detects in the documented order, NETCFG_TYPE first', async () => {
+    const root = new DirectoryRoot(await systemdRoot('nm-enabled'));
+    expect((await detectBackend(root, undefined)).backend).toBe('nm');
+    expect((await detectBackend(root, 'scripts')).backend).toBe('scripts');
+    expect((await detectBackend(new DirectoryRoot(await systemdRoot('networkd-enabled')), undefined)).backend).toBe('networkd');
+    expect(await detectBackend(new DirectoryRoot(await systemdRoot('networkd-installed')), undefined)).toMatchObject({ backend: 'networkd', enable: true });
+    expect((await detectBackend(new DirectoryRoot(await scratchRoot()), undefined)).backend).toBe('interfaces');
+    await expect(detectBackend(new DirectoryRoot(await scratchRoot({ network: 'none' })), undefined)).rejects.toMatchObject({ code: 'ERR_MODULE' });
+  });
+
+  it('enables systemd-networkd when it is installed but nothing is enabled (minimal Debian), 0644 files', async () => {
+    const root = await systemdRoot('networkd-installed');
+    const out = await apply(root, NIC);
+    expect(out.changed).toContain('/etc/systemd/network/10-vmctx-eth0.network');
+    expect((await stat(join(root, 'etc/systemd/network/10-vmctx-eth0.network'))).mode & 0o777).toBe(0o644);
+    expect(await readlink(join(root, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service'))).toBe('/usr/lib/systemd/system/systemd-networkd.service');
+    expect(await readlink(join(root, 'etc/systemd/system/sockets.target.wants/systemd-networkd.socket'))).toBe('/usr/lib/systemd/system/systemd-networkd.socket');
+  });
+
+  it('writes netplan and NetworkManager files 0600', async () => {
+    const root = await scratchRoot({ network: 'none' });
+    await apply(root, { ...NIC, NETCFG_TYPE: 'netplan' });
+    expect((await stat(join(root, 'etc/netplan/50-vmctx.yaml'))).mode & 0o777).toBe(0o600);
+    await apply(root, { ...NIC, NETCFG_TYPE: 'nm' });
+    expect((await stat(join(root, 'etc/NetworkManager/system-connections/vmctx-eth0.nmconnection'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('merges NETWORKING and GATEWAY into the old RHEL /etc/sysconfig/network, keeping HOSTNAME', async () => {
+    const root = await scratchRoot({ network: 'none' });
+    await mkdir(join(root, 'etc/sysconfig/network-scripts'), { recursive: true });
+    await writeFile(join(root, 'etc/sysconfig/network'), 'NETWORKING=no\nHOSTNAME=old.example\n');
+    await writeFile(join(root, 'etc/sysconfig/network-scripts/ifcfg-lo'), 'DEVICE=lo\n');
+    await apply(root, NIC);
+    expect(await readFile(join(root, 'etc/sysconfig/network'), 'utf8')).toBe('NETWORKING=yes\nHOSTNAME=old.example\nGATEWAY=10.0.0.1\n');
+    expect(await readFile(join(root, 'etc/sysconfig/network-scripts/ifcfg-eth0'), 'utf8')).toContain('HWADDR=52:54:00:12:34:56\n');
+    // a NIC dropped from the context: its files go, hand-written ones (ifcfg-lo) stay
+    await apply(root, { ETH1_MAC: '52:54:00:12:34:57', ETH1_IP: '10.0.1.5' });
+    expect((await readdir(join(root, 'etc/sysconfig/network-scripts'))).sort()).toEqual(['ifcfg-eth1', 'ifcfg-lo']);
+  });
+});
+
+describe('network module: ifupdown and re-runs', () => {
+  const HAND_WRITTEN = `# The loopback network interface
+auto lo
+iface lo inet loopback
+
+# a bridge the image author set up
+auto br0
+iface br0 inet manual
+    bridge_ports none
+`;
+
+  it('adds only a managed source line to a hand-written /etc/network/interfaces with a bridge', async () => {
+    const root = await scratchRoot();
+    await writeFile(join(root, 'etc/network/interfaces'), HAND_WRITTEN);
+    await apply(root, NIC);
+    const text = await readFile(join(root, 'etc/network/interfaces'), 'utf8');
+    expect(text.startsWith(HAND_WRITTEN)).toBe(true);
+    expect(text.slice(HAND_WRITTEN.length)).toBe('# BEGIN vmctx managed block: changes inside are replaced\nsource /etc/network/interfaces.d/*\n# END vmctx managed block\n');
+    expect(await readFile(join(root, 'etc/network/interfaces.d/50-vmctx'), 'utf8')).toContain('iface eth0 inet static\n    address 10.0.0.5/24\n    gateway 10.0.0.1\n');
+  });
+
+  it('warns when the hand-written file configures the same interface', async () => {
+    const root = await scratchRoot();
+    await writeFile(join(root, 'etc/network/interfaces'), 'auto eth0\niface eth0 inet dhcp\nsource /etc/network/interfaces.d/*\n');
+    const out = await apply(root, NIC);
+    expect(out.warnings.join()).toMatch(/also configures eth0/);
+    expect(await readFile(join(root, 'etc/network/interfaces'), 'utf8')).toBe('auto eth0\niface eth0 inet dhcp\nsource /etc/network/interfaces.d/*\n');
+  });
+
+  it('a second run changes nothing; a new ETH0_IP moves the address and removes nothing else', async () => {
+    const root = await systemdRoot('networkd-enabled');
+    await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
+    await writeFile(join(root, 'etc/systemd/network/50-admin.network'), '[Match]\nName=eth9\n');
+    await apply(root, { ...NIC, ETH1_MAC: '52:54:00:12:34:57', ETH1_IP: '10.0.1.5' });
+    expect((await apply(root, { ...NIC, ETH1_MAC: '52:54:00:12:34:57', ETH1_IP: '10.0.1.5' })).changed).toEqual([]);
+    const moved = await apply(root, { ...NIC, ETH0_IP: '10.0.0.99', ETH1_MAC: '52:54:00:12:34:57', ETH1_IP: '10.0.1.5' });
+    expect(moved.changed).toEqual(['/etc/systemd/network/10-vmctx-eth0.network']);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8')).toContain('Address=10.0.0.99/24');
+    const dropped = await apply(root, NIC);
+    expect(dropped.changed).toEqual(['/etc/systemd/network/10-vmctx-eth0.network', '/etc/systemd/network/10-vmctx-eth1.network']);
+    expect((await readdir(join(root, 'etc/systemd/network'))).sort()).toEqual(['10-vmctx-eth0.network', '50-admin.network']);
+  });
+});
+
+/** A scripted system: answers `ip route`, `systemctl is-active` and `networkctl` as told. */
+class ScriptedExec implements Exec {
+  readonly calls: string[] = [];
+  constructor(private readonly script: { routeAfterReload: boolean; reloadFails?: boolean }) {}
+  private reloaded = false;
+  which(name: string): Promise<string | undefined> {
+    return Promise.resolve(`/usr/bin/${name}`);
+  }
+  run(file: string, args: readonly string[]): Promise<ExecResult> {
+    const cmd = [file.split('/').pop(), ...args].join(' ');
+    this.calls.push(cmd);
+    const ok = (stdout = ''): Promise<ExecResult> => Promise.resolve({ code: 0, signal: null, stdout, stderr: '' });
+    if (cmd.startsWith('ip -4 route show default')) return ok(!this.reloaded || this.script.routeAfterReload ? 'default via 10.0.0.1 dev ens3\n' : '');
+    if (cmd.startsWith('ip -6 route')) return ok('');
+    if (cmd === 'networkctl reload') {
+      this.reloaded = true;
+      if (this.script.reloadFails === true) return Promise.resolve({ code: 1, signal: null, stdout: '', stderr: 'Failed to reload' });
+    }
+    return ok();
+  }
+}
+
+describe('network module: live apply and rollback', () => {
+  async function liveRoot(): Promise<string> {
+    const root = await systemdRoot('networkd-enabled');
+    await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
+    await writeFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), '# Managed by vmctx from the VM context; replaced at each contextualization.\n[Match]\nMACAddress=52:54:00:12:34:56\n[Network]\nAddress=10.0.0.5/24\nGateway=10.0.0.1\n');
+    return root;
+  }
+  const nics = () => Promise.resolve([{ name: 'ens3', mac: '52:54:00:12:34:56' }]);
+
+  it('reloads networkd for the interface found by MAC', async () => {
+    const root = await liveRoot();
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const out = await apply(root, { ...NIC, ETH0_IP: '10.0.0.6' }, { live: true, exec, listNics: nics });
+    expect(out.actions).toEqual(['networkctl reload', 'networkctl reconfigure ens3']);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8')).toContain('Address=10.0.0.6/24');
+  });
+
+  it('restores the previous files when the host loses its default route', async () => {
+    const root = await liveRoot();
+    const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8');
+    const exec = new ScriptedExec({ routeAfterReload: false });
+    await expect(apply(root, { ...NIC, ETH0_GATEWAY: '10.9.9.9' }, { live: true, exec, listNics: nics })).rejects.toThrow(/lost its default route; the previous network configuration was restored/);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8')).toBe(before);
+    expect(exec.calls.filter((c) => c === 'networkctl reload')).toHaveLength(2);
+  }, 20_000);
+
+  it('restores the previous files when the backend refuses the new configuration', async () => {
+    const root = await liveRoot();
+    const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8');
+    await expect(apply(root, { ...NIC, ETH0_IP: '10.0.0.7' }, { live: true, exec: new ScriptedExec({ routeAfterReload: true, reloadFails: true }), listNics: nics })).rejects.toThrow(/Failed to reload.*restored/);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8')).toBe(before);
+    expect((await lstat(join(root, 'etc/systemd/network/10-vmctx-ens3.network'))).isFile()).toBe(true);
+  });
+
+  it('skips a NIC whose MAC the guest does not have, with a warning', async () => {
+    const root = await liveRoot();
+    const out = await apply(root, { ...NIC, ETH1_MAC: '52:54:00:99:99:99', ETH1_IP: '10.0.1.5' }, { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: nics });
+    expect(out.warnings.join()).toMatch(/no interface with MAC 52:54:00:99:99:99/);
+    expect(await readdir(join(root, 'etc/systemd/network'))).toEqual(['10-vmctx-ens3.network']);
+  });
+});
