@@ -45,6 +45,11 @@ async function scratchRoot(base, n) {
   await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n');
   await writeFile(join(root, 'etc/resolv.conf'), 'nameserver 192.0.2.1\n');
   await writeFile(join(root, 'etc/ssh/sshd_config'), 'PermitRootLogin prohibit-password\n');
+  // an ifupdown system, so the network module renders the four NICs too
+  await mkdir(join(root, 'sbin'));
+  await writeFile(join(root, 'sbin/ifup'), '#!/bin/sh\n', { mode: 0o755 });
+  await mkdir(join(root, 'etc/network/interfaces.d'), { recursive: true });
+  await writeFile(join(root, 'etc/network/interfaces'), 'auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n');
   return root;
 }
 

@@ -11,6 +11,7 @@ import { writeIso, type IsoFileInput } from '../formats/iso9660/writer.js';
 import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
 import { HostExec } from '../host/exec.js';
 import { listGuestNics } from '../host/nics.js';
+import { resolveInterfaces } from '../network/resolve.js';
 import { DirectoryRoot, type Root } from '../host/root.js';
 import { VmctxError, describeError } from '../shared/errors.js';
 import { ConsoleLines, createLogger } from '../shared/logger.js';
@@ -119,6 +120,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
   }
   try {
     const ctx = loaded.context;
+    // on the running system, show the interfaces as they resolve by MAC to this guest's NICs
+    const network = root.isLive ? resolveInterfaces(ctx.network, await listGuestNics()) : ctx.network;
     const view = {
       source: ctx.source,
       instanceId: ctx.instanceId,
@@ -129,7 +132,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         dns: ctx.dns,
         username: ctx.username,
         sshKeys: ctx.sshKeys,
-        network: ctx.network,
+        network,
         mediumFiles: ctx.medium.names,
         warnings: ctx.warnings,
       },

@@ -23,6 +23,8 @@ export const OWNED: Readonly<Record<Backend, { dir: string; match: RegExp; heade
 
 const configured = (nic: InterfaceConfig): boolean => nic.ipv4.method !== 'skip' || nic.ipv6.method !== 'skip' || nic.mtu !== undefined;
 const cidr = (a: Address): string => `${a.address}/${a.prefix}`;
+/** Stable per-NIC key for formats that match by MAC: the provider's index, whatever the guest calls it. */
+export const nicKey = (nic: InterfaceConfig): string => `eth${nic.index}`;
 const origin = (nic: InterfaceConfig): string => `context NIC ETH${nic.index}${nic.mac === undefined ? '' : `, MAC ${nic.mac}`}`;
 
 function dnsOf(model: NetworkModel, nic: InterfaceConfig): { servers: string[]; search: string[] } {
@@ -52,7 +54,7 @@ export function renderNetworkd(model: NetworkModel): Rendered {
     ];
     for (const g of gateways) if (g !== undefined) lines.push('[Route]', `Gateway=${g.gw}`, ...(g.metric === undefined ? [] : [`Metric=${g.metric}`]), '');
     for (const r of nic.routes) lines.push('[Route]', `Destination=${r.to}/${r.prefix}`, `Gateway=${r.via}`, ...(r.metric === undefined ? [] : [`Metric=${r.metric}`]), '');
-    files.set(`/etc/systemd/network/10-vmctx-${nic.name}.network`, { content: `${lines.join('\n').trimEnd()}\n`, mode: 0o644 });
+    files.set(`/etc/systemd/network/10-vmctx-${nicKey(nic)}.network`, { content: `${lines.join('\n').trimEnd()}\n`, mode: 0o644 });
   }
   return { files, merges: new Map() };
 }
@@ -63,7 +65,7 @@ export function renderNetplan(model: NetworkModel): Rendered {
   const out = [`# ${HEADER}`, 'network:', '  version: 2', '  ethernets:'];
   const nics = model.interfaces.filter(configured);
   for (const nic of nics) {
-    const id = `vmctx-${nic.name}`;
+    const id = `vmctx-${nicKey(nic)}`;
     out.push(`    # ${origin(nic)}`, `    ${id}:`);
     if (nic.mac === undefined) out.push('      match:', `        name: ${q(nic.name)}`);
     else out.push('      match:', `        macaddress: ${q(nic.mac)}`);
@@ -215,7 +217,7 @@ function connectionUuid(nic: InterfaceConfig): string {
 export function renderNetworkManager(model: NetworkModel): Rendered {
   const files = new Map<string, RenderedFile>();
   for (const nic of model.interfaces.filter(configured)) {
-    const id = `vmctx-${nic.name}`;
+    const id = `vmctx-${nicKey(nic)}`;
     const lines = [`# ${HEADER}`, `# ${origin(nic)}`, '[connection]', `id=${id}`, `uuid=${connectionUuid(nic)}`, 'type=ethernet', 'autoconnect=true', 'autoconnect-priority=50'];
     if (nic.mac === undefined) lines.push(`interface-name=${nic.name}`);
     lines.push('', '[ethernet]');

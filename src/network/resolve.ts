@@ -13,10 +13,11 @@ export function isUsableIfName(name: string): boolean {
 
 /**
  * Live: every NIC with a MAC gets the name of the guest interface carrying that MAC; a MAC the
- * guest does not have is reported and that NIC left out. Offline (no guest list): names stay the
+ * guest does not have is reported, and that NIC left out unless the backend's files match by MAC
+ * themselves (networkd, netplan, NetworkManager), which then apply if the NIC appears. Offline (no guest list): names stay the
  * ethN guesses and the renderers match by MAC where the format allows.
  */
-export function resolveInterfaces(model: NetworkModel, guest: readonly GuestNic[] | undefined): NetworkModel {
+export function resolveInterfaces(model: NetworkModel, guest: readonly GuestNic[] | undefined, matchesByMac = false): NetworkModel {
   if (guest === undefined) return model;
   const issues: NetworkIssue[] = [...model.issues];
   const byMac = new Map<string, GuestNic>();
@@ -29,7 +30,13 @@ export function resolveInterfaces(model: NetworkModel, guest: readonly GuestNic[
     }
     const found = byMac.get(nic.mac);
     if (found === undefined) {
-      issues.push({ variable: `ETH${nic.index}_MAC`, message: `no interface with MAC ${nic.mac} on this system; this NIC is not configured` });
+      if (matchesByMac) {
+        // the file matches by MAC: it takes effect if (when) the NIC appears
+        issues.push({ variable: `ETH${nic.index}_MAC`, message: `no interface with MAC ${nic.mac} on this system now; its configuration matches it by MAC if it appears` });
+        interfaces.push(nic);
+      } else {
+        issues.push({ variable: `ETH${nic.index}_MAC`, message: `no interface with MAC ${nic.mac} on this system; this NIC is not configured` });
+      }
       continue;
     }
     if (!isUsableIfName(found.name)) {

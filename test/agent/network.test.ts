@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Target } from '../../src/agent/modules/module.js';
@@ -139,7 +139,9 @@ describe('network module: live apply and rollback', () => {
   async function liveRoot(): Promise<string> {
     const root = await systemdRoot('networkd-enabled');
     await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
-    await writeFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), '# Managed by vmctx from the VM context; replaced at each contextualization.\n[Match]\nMACAddress=52:54:00:12:34:56\n[Network]\nAddress=10.0.0.5/24\nGateway=10.0.0.1\n');
+    await mkdir(join(root, 'run/dbus'), { recursive: true });
+    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
+    await writeFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), '# Managed by vmctx from the VM context; replaced at each contextualization.\n[Match]\nMACAddress=52:54:00:12:34:56\n[Network]\nAddress=10.0.0.5/24\nGateway=10.0.0.1\n');
     return root;
   }
   const nics = () => Promise.resolve([{ name: 'ens3', mac: '52:54:00:12:34:56' }]);
@@ -149,30 +151,45 @@ describe('network module: live apply and rollback', () => {
     const exec = new ScriptedExec({ routeAfterReload: true });
     const out = await apply(root, { ...NIC, ETH0_IP: '10.0.0.6' }, { live: true, exec, listNics: nics });
     expect(out.actions).toEqual(['networkctl reload', 'networkctl reconfigure ens3']);
-    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8')).toContain('Address=10.0.0.6/24');
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8')).toContain('Address=10.0.0.6/24');
+  });
+
+  it('without D-Bus (minimal images) restarts systemd-networkd instead of calling networkctl', async () => {
+    const root = await liveRoot();
+    await rm(join(root, 'run/dbus'), { recursive: true });
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const out = await apply(root, { ...NIC, ETH0_IP: '10.0.0.6' }, { live: true, exec, listNics: nics });
+    expect(out.actions).toEqual(['systemctl restart systemd-networkd.service']);
   });
 
   it('restores the previous files when the host loses its default route', async () => {
     const root = await liveRoot();
-    const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8');
+    const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8');
     const exec = new ScriptedExec({ routeAfterReload: false });
     await expect(apply(root, { ...NIC, ETH0_GATEWAY: '10.9.9.9' }, { live: true, exec, listNics: nics })).rejects.toThrow(/lost its default route; the previous network configuration was restored/);
-    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8')).toBe(before);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8')).toBe(before);
     expect(exec.calls.filter((c) => c === 'networkctl reload')).toHaveLength(2);
   }, 20_000);
 
   it('restores the previous files when the backend refuses the new configuration', async () => {
     const root = await liveRoot();
-    const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8');
+    const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8');
     await expect(apply(root, { ...NIC, ETH0_IP: '10.0.0.7' }, { live: true, exec: new ScriptedExec({ routeAfterReload: true, reloadFails: true }), listNics: nics })).rejects.toThrow(/Failed to reload.*restored/);
-    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-ens3.network'), 'utf8')).toBe(before);
-    expect((await lstat(join(root, 'etc/systemd/network/10-vmctx-ens3.network'))).isFile()).toBe(true);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8')).toBe(before);
+    expect((await lstat(join(root, 'etc/systemd/network/10-vmctx-eth0.network'))).isFile()).toBe(true);
   });
 
-  it('skips a NIC whose MAC the guest does not have, with a warning', async () => {
+  it('a NIC whose MAC the guest does not have: kept (matched by MAC) for networkd, left out for ifupdown', async () => {
     const root = await liveRoot();
-    const out = await apply(root, { ...NIC, ETH1_MAC: '52:54:00:99:99:99', ETH1_IP: '10.0.1.5' }, { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: nics });
-    expect(out.warnings.join()).toMatch(/no interface with MAC 52:54:00:99:99:99/);
-    expect(await readdir(join(root, 'etc/systemd/network'))).toEqual(['10-vmctx-ens3.network']);
+    const extra = { ...NIC, ETH1_MAC: '52:54:00:99:99:99', ETH1_IP: '10.0.1.5' };
+    const out = await apply(root, extra, { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: nics });
+    expect(out.warnings.join()).toMatch(/no interface with MAC 52:54:00:99:99:99 on this system now/);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth1.network'), 'utf8')).toContain('MACAddress=52:54:00:99:99:99');
+    const eni = await scratchRoot();
+    const eniOut = await apply(eni, extra, { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: nics });
+    expect(eniOut.warnings.join()).toMatch(/no interface with MAC 52:54:00:99:99:99 on this system; this NIC is not configured/);
+    const text = await readFile(join(eni, 'etc/network/interfaces.d/50-vmctx'), 'utf8');
+    expect(text).toContain('iface ens3 inet static');
+    expect(text).not.toContain('10.0.1.5');
   });
 });

@@ -5,7 +5,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile, chmod, symlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile, chmod, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -58,6 +58,10 @@ systemctl is-system-running --wait >/dev/null 2>&1
   systemd-analyze blame --no-pager | grep -E 'vmctx|ssh' 
   journalctl -b -u vmctx-local.service --no-pager -o short-monotonic
   hostname
+  echo "ADDR $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\\n' ';')"
+  echo "ROUTE $(ip -4 route show default | tr '\\n' ';')"
+  echo "NETWORKD $(systemctl is-active systemd-networkd.service)"
+  systemctl status --no-pager -n 15 systemd-networkd.service 2>&1 | tail -20
   [ -f /usr/local/sbin/vmctx-e2e-extra ] && bash /usr/local/sbin/vmctx-e2e-extra
   echo "E2E-END"
 } > /dev/ttyS0 2>&1
@@ -166,6 +170,11 @@ export async function statGuestFile(image: string, path: string): Promise<{ mode
   return { mode: m[1] ?? '', uid: Number(u[1]), gid: Number(u[2]) };
 }
 
-export async function listWork(dir: string): Promise<string[]> {
-  return readdir(dir);
+/** Writes (replaces) a file in the powered-off image through debugfs; its directory must exist. */
+export async function writeGuestFile(image: string, workDir: string, path: string, content: string): Promise<void> {
+  const local = join(workDir, `put-${Date.now()}`);
+  await writeFile(local, content);
+  await run('debugfs', ['-w', '-R', `rm ${path}`, image]).catch(() => undefined);
+  await run('debugfs', ['-w', '-R', `write ${local} ${path}`, image]);
+  await rm(local);
 }

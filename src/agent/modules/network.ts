@@ -9,13 +9,30 @@ import { markers, replaceBlock } from '../../formats/managedblock.js';
 import { VmctxError, describeError } from '../../shared/errors.js';
 import type { Root } from '../../host/root.js';
 import type { Backend, NetworkModel } from '../../network/model.js';
-import { HEADER, OWNED, RENDERERS } from '../../network/render.js';
+import { HEADER, OWNED, RENDERERS, nicKey } from '../../network/render.js';
 import { resolveInterfaces } from '../../network/resolve.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
 const SOURCE_BLOCK = markers('#');
 const ROLLBACK_WAIT_MS = 10_000;
+/** How long the local stage waits for NICs the context names, while udev is still adding devices. */
+const NIC_WAIT_MS = 5_000;
+const MATCHES_BY_MAC: ReadonlySet<Backend> = new Set(['networkd', 'netplan', 'nm']);
+
+/** The running system's NICs, waiting (bounded) while udev is busy for the MACs the context names. */
+async function guestNics(target: Target, model: NetworkModel, wait: boolean): Promise<Array<{ name: string; mac: string }> | undefined> {
+  if (!target.live || target.listNics === undefined) return undefined;
+  if (!wait) return target.listNics();
+  const wanted = model.interfaces.map((n) => n.mac).filter((m): m is string => m !== undefined);
+  const deadline = Date.now() + NIC_WAIT_MS;
+  for (;;) {
+    const nics = await target.listNics();
+    const missing = wanted.filter((m) => !nics.some((n) => n.mac === m));
+    if (missing.length === 0 || Date.now() >= deadline || (await target.root.lstat('/run/udev/queue')) === undefined) return nics;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function exists(root: Root, path: string): Promise<boolean> {
   return (await root.lstat(path)) !== undefined;
@@ -106,7 +123,7 @@ async function serviceActive(target: Target, unit: string): Promise<boolean> {
 
 /** Brings the running system to the written configuration; returns false when the backend is not running. */
 async function applyLive(target: Target, backend: Backend, model: NetworkModel, out: OutcomeBuilder): Promise<boolean> {
-  const names = model.interfaces.map((n) => n.name);
+  const names = model.interfaces.filter((n) => n.nameResolved).map((n) => n.name);
   const run = async (program: string, args: readonly string[]): Promise<void> => {
     const path = await target.exec.which(program);
     if (path === undefined) throw new VmctxError('ERR_MODULE', `${program} is not installed`);
@@ -117,6 +134,11 @@ async function applyLive(target: Target, backend: Backend, model: NetworkModel, 
   switch (backend) {
     case 'networkd':
       if (!(await serviceActive(target, 'systemd-networkd.service'))) return false;
+      if ((await target.root.lstat('/run/dbus/system_bus_socket')) === undefined) {
+        // networkctl needs D-Bus; without it a restart re-reads the files and drops what they no longer hold
+        await run('systemctl', ['restart', 'systemd-networkd.service']);
+        return true;
+      }
       await run('networkctl', ['reload']);
       if (names.length > 0) await run('networkctl', ['reconfigure', ...names]);
       return true;
@@ -126,7 +148,7 @@ async function applyLive(target: Target, backend: Backend, model: NetworkModel, 
     case 'nm':
       if (!(await serviceActive(target, 'NetworkManager.service'))) return false;
       await run('nmcli', ['connection', 'reload']);
-      for (const n of names) await run('nmcli', ['connection', 'up', 'id', `vmctx-${n}`]);
+      for (const n of model.interfaces) await run('nmcli', ['connection', 'up', 'id', `vmctx-${nicKey(n)}`]);
       return true;
     case 'interfaces':
     case 'scripts':
@@ -162,10 +184,10 @@ export const networkModule: Module = {
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
-    const guest = target.live && target.listNics !== undefined ? await target.listNics() : undefined;
-    const model = resolveInterfaces(ctx.network, guest);
+    const { backend, enable, why } = await detectBackend(root, ctx.network.backend);
+    // formats that match by MAC need no guest names, so the boot never waits for NICs for them
+    const model = resolveInterfaces(ctx.network, await guestNics(target, ctx.network, !MATCHES_BY_MAC.has(backend)), MATCHES_BY_MAC.has(backend));
     for (const issue of model.issues) if (!ctx.network.issues.includes(issue)) out.warnings.push(`${issue.variable}: ${issue.message}`);
-    const { backend, enable, why } = await detectBackend(root, model.backend);
     const rendered = RENDERERS[backend](model);
 
     // keep what there was, for a rollback
@@ -195,6 +217,15 @@ export const networkModule: Module = {
       if (unit !== undefined) out.changedIf('/etc/systemd/system/multi-user.target.wants/systemd-networkd.service', await root.symlink(unit, '/etc/systemd/system/multi-user.target.wants/systemd-networkd.service'));
       const socket = await unitFile(root, 'systemd-networkd.socket');
       if (socket !== undefined) out.changedIf('/etc/systemd/system/sockets.target.wants/systemd-networkd.socket', await root.symlink(socket, '/etc/systemd/system/sockets.target.wants/systemd-networkd.socket'));
+      // this boot's transaction was made before the links existed: queue the start (never wait on it)
+      if (target.live) {
+        const systemctl = await target.exec.which('systemctl');
+        if (systemctl !== undefined) {
+          const r = await target.exec.run(systemctl, ['--no-block', 'start', 'systemd-networkd.socket', 'systemd-networkd.service'], { timeoutMs: 10_000 }).catch(() => undefined);
+          if (r?.code === 0) out.actions.push('systemctl --no-block start systemd-networkd');
+          else out.warnings.push('systemd-networkd was enabled but could not be started now; it starts at the next boot');
+        }
+      }
     }
 
     if (target.live && out.changed.length > 0) {

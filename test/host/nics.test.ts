@@ -1,0 +1,29 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { listGuestNics } from '../../src/host/nics.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('listGuestNics', () => {
+  it('lists Ethernet interfaces with their MAC from sysfs, skipping loopback and others', async () => {
+    const sys = await tempDir();
+    const nic = async (name: string, type: string, address: string): Promise<void> => {
+      await mkdir(join(sys, 'class/net', name), { recursive: true });
+      await writeFile(join(sys, 'class/net', name, 'type'), `${type}\n`);
+      await writeFile(join(sys, 'class/net', name, 'address'), `${address}\n`);
+    };
+    await nic('lo', '772', '00:00:00:00:00:00');
+    await nic('ens3', '1', '52:54:00:AB:CD:EF');
+    await nic('wg0', '65534', '');
+    await nic('$(reboot)', '1', '52:54:00:00:00:01');
+    expect(await listGuestNics(sys)).toEqual([
+      { name: '$(reboot)', mac: '52:54:00:00:00:01' },
+      { name: 'ens3', mac: '52:54:00:ab:cd:ef' },
+    ]);
+  });
+
+  it('reads the real system', async () => {
+    const nics = await listGuestNics();
+    for (const n of nics) expect(n.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/u);
+  });
+});
