@@ -21,7 +21,14 @@ export const OWNED: Readonly<Record<Backend, { dir: string; match: RegExp; heade
   nm: { dir: '/etc/NetworkManager/system-connections', match: /^vmctx-.+\.nmconnection$/u, headerCheck: false },
 };
 
-const configured = (nic: InterfaceConfig): boolean => nic.ipv4.method !== 'skip' || nic.ipv6.method !== 'skip' || nic.mtu !== undefined;
+/** A NIC with something to set: an address, DHCP/SLAAC, a disabled IPv6, routes or an MTU. A MAC alone is not. */
+export const configured = (nic: InterfaceConfig): boolean =>
+  nic.ipv4.method === 'dhcp' ||
+  (nic.ipv4.method === 'static' && nic.ipv4.addresses.length > 0) ||
+  ['auto', 'dhcp', 'disable'].includes(nic.ipv6.method) ||
+  (nic.ipv6.method === 'static' && nic.ipv6.addresses.length > 0) ||
+  nic.routes.length > 0 ||
+  nic.mtu !== undefined;
 const cidr = (a: Address): string => `${a.address}/${a.prefix}`;
 /** Stable per-NIC key for formats that match by MAC: the provider's index, whatever the guest calls it. */
 export const nicKey = (nic: InterfaceConfig): string => `eth${nic.index}`;

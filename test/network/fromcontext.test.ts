@@ -38,6 +38,11 @@ describe('context → network model', () => {
     expect(model.interfaces[0]?.ipv4.addresses).toEqual([{ address: '192.168.1.42', prefix: 24 }]);
   });
 
+  it('renders nothing for a NIC that has only a MAC', () => {
+    const model = networkFromContext({ ETH0_MAC: '52:54:00:12:34:56' });
+    for (const backend of BACKENDS) expect(RENDERERS[backend](model).files.size).toBe(0);
+  });
+
   it('skips EXTERNAL NICs, honours METHOD skip, and takes NETCFG_TYPE', () => {
     const model = networkFromContext({ ETH0_MAC: '52:54:00:00:00:01', ETH0_IP: '10.0.0.5', ETH0_EXTERNAL: 'YES', ETH1_MAC: '52:54:00:00:00:02', ETH1_METHOD: 'skip', ETH1_IP6_METHOD: 'skip', NETCFG_TYPE: 'netplan' });
     expect(model.interfaces.map((n) => [n.index, n.ipv4.method])).toEqual([[1, 'skip']]);

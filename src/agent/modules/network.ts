@@ -9,7 +9,7 @@ import { markers, replaceBlock } from '../../formats/managedblock.js';
 import { VmctxError, describeError } from '../../shared/errors.js';
 import type { Root } from '../../host/root.js';
 import type { Backend, NetworkModel } from '../../network/model.js';
-import { HEADER, OWNED, RENDERERS, nicKey } from '../../network/render.js';
+import { HEADER, OWNED, RENDERERS, configured, nicKey } from '../../network/render.js';
 import { resolveInterfaces } from '../../network/resolve.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
@@ -179,7 +179,7 @@ export const networkModule: Module = {
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'network interfaces, matched by MAC, in the format of the system\'s network backend',
-  isRelevant: (ctx) => ctx.network.interfaces.length > 0,
+  isRelevant: (ctx) => ctx.network.interfaces.some(configured),
   inputs: (ctx) => ctx.network,
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
