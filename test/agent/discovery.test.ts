@@ -1,4 +1,4 @@
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
@@ -21,6 +21,12 @@ async function fakeSystem(): Promise<{ base: string; probe: Probe; devices: stri
     listBlockDevices: () => Promise.resolve([...devices]),
   };
   return { base, probe, devices };
+}
+
+/** A device node appears whole (as the kernel makes it), never half-written. */
+async function appear(path: string, data: Buffer): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
 }
 
 function contextIso(variables: Record<string, string>, label = 'CONTEXT', extra: Array<{ path: string; data: Buffer }> = []): Buffer {
@@ -78,7 +84,7 @@ describe('context medium discovery', () => {
     const { base, probe } = await fakeSystem();
     await writeFile(join(base, 'run/udev/queue'), '');
     setTimeout(() => {
-      void writeFile(join(base, 'dev/sr0'), contextIso({ A: 'late' })).then(() => rm(join(base, 'run/udev/queue')));
+      void appear(join(base, 'dev/sr0'), contextIso({ A: 'late' })).then(() => rm(join(base, 'run/udev/queue')));
     }, 1000);
     const found = await discoverMedium(probe);
     expect(found?.raw.variables['A']).toBe('late');
@@ -88,7 +94,7 @@ describe('context medium discovery', () => {
   it('waits while the kernel knows a CD drive whose /dev node is not there yet', async () => {
     const { base, probe } = await fakeSystem();
     await mkdir(join(base, 'sys/class/block/sr0'));
-    setTimeout(() => void writeFile(join(base, 'dev/sr0'), contextIso({ A: 'node-appeared' })), 500);
+    setTimeout(() => void appear(join(base, 'dev/sr0'), contextIso({ A: 'node-appeared' })), 500);
     const found = await discoverMedium(probe);
     expect(found?.raw.variables['A']).toBe('node-appeared');
     await found?.close();
