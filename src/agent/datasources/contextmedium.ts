@@ -157,9 +157,12 @@ export async function discoverMedium(probe: Probe = defaultProbe): Promise<Opene
   const seen = new Set<string>();
   const deadline = Date.now() + probe.waitMs;
   for (;;) {
+    // "pending" is read before the scan: a device that appears after this check is still seen by
+    // the scan, or by the next one (checked the other way round, it could fall between the two)
+    const pending = await devicesPending(probe);
     const found = await tryCandidates([...(await labelCandidates(probe)), ...(await nameCandidates(probe))], probe, attempts, seen);
     if (found !== undefined) return found;
-    if (Date.now() >= deadline || !(await devicesPending(probe))) break;
+    if (!pending || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, probe.pollMs));
   }
   // Last resort: any block device carrying an ISO 9660 signature and a context.sh.
