@@ -155,7 +155,7 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
       }
     }
     const live = root.isLive && !options.dryRun;
-    const target = { root, exec: options.exec, live, ...(live && options.listNics !== undefined ? { listNics: options.listNics } : {}) };
+    const target = { root, exec: options.exec, live, dryRun: options.dryRun, ...(live && options.listNics !== undefined ? { listNics: options.listNics } : {}) };
     const reports: ModuleReport[] = [];
     for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));
     if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);

@@ -131,6 +131,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         hostname: ctx.hostname ?? null,
         dns: ctx.dns,
         username: ctx.username,
+        user: ctx.user,
+        password: ctx.password === undefined ? null : { source: ctx.password.source, kind: ctx.password.kind },
         sshKeys: ctx.sshKeys,
         network,
         mediumFiles: ctx.medium.names,

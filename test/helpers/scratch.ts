@@ -11,6 +11,11 @@ export async function scratchRoot(options: { resolvConf?: 'file' | 'resolved' | 
   await mkdir(join(root, 'home/alice'), { recursive: true });
   await chown(join(root, 'home/alice'), 1000, 1000);
   await writeFile(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n');
+  // what useradd -R / chpasswd -R need of a real system
+  await writeFile(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\nalice:!:19000:0:99999:7:::\n', { mode: 0o640 });
+  await writeFile(join(root, 'etc/group'), 'root:x:0:\nsudo:x:27:\nalice:x:1000:\n');
+  await writeFile(join(root, 'etc/gshadow'), 'root:*::\nsudo:*::\nalice:!::\n', { mode: 0o640 });
+  await writeFile(join(root, 'etc/login.defs'), 'UID_MIN 1000\nUID_MAX 60000\nGID_MIN 1000\nGID_MAX 60000\nUSERGROUPS_ENAB yes\nENCRYPT_METHOD SHA512\n');
   await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
   await writeFile(join(root, 'etc/ssh/sshd_config'), 'Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin prohibit-password\n');
   if ((options.network ?? 'ifupdown') === 'ifupdown') {

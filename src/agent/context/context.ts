@@ -6,6 +6,7 @@ import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
 import { networkFromContext } from '../../network/fromcontext.js';
 import type { NetworkModel } from '../../network/model.js';
+import { passwordFromContext, userFromContext, type PasswordSpec, type UserSpec } from './users.js';
 
 export type SourceKind = 'iso-file' | 'block-device' | 'directory';
 
@@ -56,8 +57,11 @@ export interface Context {
   readonly sshKeys: SshKeys;
   /** Interfaces, addresses and routes the context asks for (NICs by MAC). */
   readonly network: NetworkModel;
-  /** The account keys (and later users/passwords) apply to; "root" when the context names none. */
+  /** The account keys, sudo and the password apply to; "root" when the context names none. */
   readonly username: string;
+  readonly user: UserSpec;
+  /** The first-boot password (a Secret), from the highest-priority usable variable. */
+  readonly password: PasswordSpec | undefined;
   readonly warnings: readonly ContextWarning[];
   readonly medium: MediumFiles;
 }
@@ -170,7 +174,9 @@ async function normaliseKeys(raw: RawContext, warnings: ContextWarning[]): Promi
 export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }): Promise<Context> {
   const warnings: ContextWarning[] = [...raw.warnings];
   const v = raw.variables;
-  const username = (v['USERNAME'] ?? '').trim() || 'root';
+  const user = userFromContext(v, warnings);
+  const username = user.name;
+  const password = passwordFromContext(v, warnings);
   const network = networkFromContext(v);
   // DNS and search values were already checked (and reported) with the resolver settings
   for (const issue of network.issues) {
@@ -186,6 +192,8 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     sshKeys: await normaliseKeys(raw, warnings),
     network,
     username,
+    user,
+    password,
     warnings,
     medium: raw.medium,
   };

@@ -4,5 +4,6 @@ import { hostnameModule } from './hostname.js';
 import type { Module } from './module.js';
 import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
+import { passwordModule, usersModule } from './users.js';
 
-export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, sshKeysModule];
+export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, usersModule, passwordModule, sshKeysModule];

@@ -18,6 +18,8 @@ export interface Target {
   readonly exec: Exec;
   /** True when the root is the running system: live actions (hostname, reloads) are allowed. */
   readonly live: boolean;
+  /** A dry run: file changes are recorded, programs are not run (their output is empty). */
+  readonly dryRun?: boolean;
   /** The running system's NICs (name, MAC), when live. */
   readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
 }

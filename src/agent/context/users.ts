@@ -1,0 +1,102 @@
+// The user and first-boot password parts of the Context: USERNAME and its settings, and the
+// password variables in priority order, validated; secrets travel as Secret objects.
+import { scryptSync } from 'node:crypto';
+import { Secret } from '../../shared/secret.js';
+import type { ContextWarning } from './context.js';
+
+export interface UserSpec {
+  /** The account the context is about ("root" when it names none or an invalid one). */
+  readonly name: string;
+  /** USERNAME_SHELL, when given and plausible. */
+  readonly shell: string | undefined;
+  /** USERNAME_SUDO / GRANT_SUDO: true or false when given, undefined when not. */
+  readonly sudo: boolean | undefined;
+  /** USERNAME_PASSWORD_RESET=YES: the account's password is locked. */
+  readonly lockPassword: boolean;
+}
+
+export type PasswordSource = 'CRYPTED_PASSWORD_BASE64' | 'PASSWORD_BASE64' | 'CRYPTED_PASSWORD' | 'PASSWORD' | 'metadata';
+
+export interface PasswordSpec {
+  readonly kind: 'plain' | 'hash';
+  readonly secret: Secret;
+  readonly source: PasswordSource;
+}
+
+const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
+const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;
+/** crypt(3) hashes: $id$[params$]salt$hash, as chpasswd -e takes them. */
+const HASH = /^\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[A-Za-z0-9./$=,+-]{8,}$/u;
+const yes = (v: string | undefined): boolean => /^(yes|true|1)$/iu.test((v ?? '').trim());
+const no = (v: string | undefined): boolean => /^(no|false|0)$/iu.test((v ?? '').trim());
+
+export function userFromContext(v: Readonly<Record<string, string>>, warnings: ContextWarning[]): UserSpec {
+  const raw = (v['USERNAME'] ?? '').trim();
+  let name = 'root';
+  if (raw !== '') {
+    if (NAME.test(raw)) name = raw;
+    else warnings.push({ variable: 'USERNAME', message: `${JSON.stringify(raw.slice(0, 40))} is not a valid user name (lower-case letters, digits, _ and -, at most 32); using root` });
+  }
+  const shellRaw = (v['USERNAME_SHELL'] ?? '').trim();
+  let shell: string | undefined;
+  if (shellRaw !== '') {
+    if (SHELL.test(shellRaw) && !shellRaw.includes('..')) shell = shellRaw;
+    else warnings.push({ variable: 'USERNAME_SHELL', message: `${JSON.stringify(shellRaw.slice(0, 40))} is not an absolute path to a shell; ignored` });
+  }
+  const sudoRaw = v['USERNAME_SUDO'] ?? v['GRANT_SUDO'];
+  const sudo = yes(sudoRaw) ? true : no(sudoRaw) ? false : undefined;
+  return { name, shell, sudo, lockPassword: yes(v['USERNAME_PASSWORD_RESET']) };
+}
+
+function strictBase64(value: string): Buffer | undefined {
+  const compact = value.replace(/\s+/gu, '');
+  if (compact === '' || !/^[A-Za-z0-9+/]*={0,2}$/u.test(compact) || compact.length % 4 !== 0) return undefined;
+  return Buffer.from(compact, 'base64');
+}
+
+/** The first usable password variable, highest priority first; unusable ones are reported and skipped. */
+export function passwordFromContext(v: Readonly<Record<string, string>>, warnings: ContextWarning[]): PasswordSpec | undefined {
+  const order: Array<{ source: PasswordSource; kind: 'plain' | 'hash'; base64: boolean }> = [
+    { source: 'CRYPTED_PASSWORD_BASE64', kind: 'hash', base64: true },
+    { source: 'PASSWORD_BASE64', kind: 'plain', base64: true },
+    { source: 'CRYPTED_PASSWORD', kind: 'hash', base64: false },
+    { source: 'PASSWORD', kind: 'plain', base64: false },
+  ];
+  for (const o of order) {
+    const raw = v[o.source];
+    if (raw === undefined || raw === '') continue;
+    let value = raw;
+    if (o.base64) {
+      const decoded = strictBase64(raw);
+      if (decoded === undefined) {
+        warnings.push({ variable: o.source, message: 'is not valid base64; skipped' });
+        continue;
+      }
+      value = decoded.toString('utf8');
+      if (!Buffer.from(value, 'utf8').equals(decoded)) {
+        warnings.push({ variable: o.source, message: 'does not decode to UTF-8 text; skipped' });
+        continue;
+      }
+    }
+    if (o.kind === 'hash') value = value.trim();
+    if (value === '') continue;
+    if (/[\r\n\0]/u.test(value)) {
+      warnings.push({ variable: o.source, message: 'contains a line break or NUL, which no password tool can take; skipped' });
+      continue;
+    }
+    if (o.kind === 'hash' && (!HASH.test(value) || value.includes(':'))) {
+      warnings.push({ variable: o.source, message: 'is not a crypt(3) password hash ($6$…, $y$…); skipped' });
+      continue;
+    }
+    return { kind: o.kind, secret: new Secret(value), source: o.source };
+  }
+  return undefined;
+}
+
+/**
+ * A fingerprint of a secret for the on-change state: salted with the instance and slow to brute
+ * force, so the state file never holds a fast hash of a password.
+ */
+export function secretFingerprint(secret: Secret, salt: string): string {
+  return scryptSync(secret.reveal(), `vmctx:${salt}`, 24).toString('base64');
+}

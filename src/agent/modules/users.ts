@@ -1,0 +1,147 @@
+// Users and first-boot passwords, with the distro's own tools (useradd, usermod, chpasswd; -R for
+// an offline root), argv only. Secrets go to the tools on stdin and nowhere else.
+import { parsePasswd, type PasswdEntry } from '../../formats/passwd.js';
+import { VmctxError } from '../../shared/errors.js';
+import { REDACTED, type Secret } from '../../shared/secret.js';
+import type { Exec, ExecResult } from '../../host/exec.js';
+import { secretFingerprint } from '../context/users.js';
+import { OutcomeBuilder, type Module, type Target } from './module.js';
+
+export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
+const NO_LOGIN = /(nologin|\/false|\/sync|\/halt|\/shutdown)$/u;
+const HASH = /^\$[A-Za-z0-9]+\$[A-Za-z0-9./$=,+-]{8,}$/u;
+
+/** Runs a system tool with the root's -R when offline; the secret (if any) is scrubbed from its stderr. */
+export async function tool(target: Target, program: string, args: readonly string[], options: { stdin?: string; secret?: Secret; rootFlag?: boolean } = {}): Promise<ExecResult> {
+  const path = await target.exec.which(program);
+  if (path === undefined) throw new VmctxError('ERR_MODULE', `${program} is not installed`);
+  const rootArgs = options.rootFlag === false || target.live ? [] : ['-R', target.root.path];
+  const result = await runScrubbed(target.exec, path, [...rootArgs, ...args], options.stdin, options.secret);
+  if (result.code !== 0) throw new VmctxError('ERR_MODULE', `${program} exited with ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0]?.slice(0, 300) ?? ''}`);
+  return result;
+}
+
+async function runScrubbed(exec: Exec, path: string, args: readonly string[], stdin: string | undefined, secret: Secret | undefined): Promise<ExecResult> {
+  const r = await exec.run(path, args, { timeoutMs: 30_000, ...(stdin === undefined ? {} : { stdin }) });
+  if (secret === undefined || secret.length === 0) return r;
+  // stderr ends up in error messages and logs; stdout is the tool's answer (a hash), never logged
+  return { ...r, stderr: r.stderr.split(secret.reveal()).join(REDACTED) };
+}
+
+async function passwdEntries(target: Target): Promise<PasswdEntry[]> {
+  return parsePasswd((await target.root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
+}
+
+export const usersModule: Module = {
+  id: 'users',
+  stage: 'local',
+  frequency: 'on-change',
+  onInterrupted: 'rerun',
+  description: 'USERNAME created when missing (shell, home in /home), sudo from USERNAME_SUDO/GRANT_SUDO',
+  isRelevant: () => true,
+  inputs: (ctx) => ({ name: ctx.user.name, shell: ctx.user.shell ?? null, sudo: ctx.user.sudo ?? null }),
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const { root } = target;
+    const spec = ctx.user;
+    if (spec.name !== 'root') {
+      const existing = (await passwdEntries(target)).find((e) => e.name === spec.name);
+      const shell = spec.shell ?? ((await root.lstat('/bin/bash')) === undefined ? '/bin/sh' : '/bin/bash');
+      if (spec.shell !== undefined && (await root.lstat(spec.shell)) === undefined) out.warnings.push(`USERNAME_SHELL ${spec.shell} does not exist in this system`);
+      if (existing === undefined) {
+        const home = `/home/${spec.name}`;
+        const homeEntry = await root.lstat(home);
+        if (homeEntry?.type === 'symlink') throw new VmctxError('ERR_MODULE', `${home} is a symlink (to ${homeEntry.linkTarget ?? '?'}); refusing to create ${spec.name} with it as home`);
+        await tool(target, 'useradd', ['--create-home', '--home-dir', home, '--shell', shell, '--user-group', '--comment', 'created by vmctx', '--', spec.name]);
+        out.changedIf('/etc/passwd', true);
+        out.actions.push(`useradd ${spec.name}`);
+      } else if (spec.shell !== undefined && existing.shell !== spec.shell) {
+        await tool(target, 'usermod', ['--shell', spec.shell, '--', spec.name]);
+        out.changedIf('/etc/passwd', true);
+      }
+    }
+    if (spec.sudo === true && spec.name !== 'root') {
+      const content = `# Managed by vmctx: sudo for the context's user (USERNAME_SUDO/GRANT_SUDO).\n${spec.name} ALL=(ALL:ALL) NOPASSWD:ALL\n`;
+      const visudo = await target.exec.which('visudo');
+      if (visudo !== undefined) {
+        const check = await target.exec.run(visudo, ['-c', '-q', '-f', '-'], { stdin: content, timeoutMs: 10_000 });
+        if (check.code !== 0) throw new VmctxError('ERR_MODULE', `visudo rejected the sudoers entry: ${check.stderr.trim().slice(0, 200)}`);
+      }
+      if ((await root.lstat('/etc/sudoers.d')) === undefined) out.warnings.push('sudo does not seem to be installed (/etc/sudoers.d is missing); the entry is written anyway');
+      out.changedIf(SUDOERS_FILE, (await root.writeFile(SUDOERS_FILE, content, { mode: 0o440 })).changed);
+    } else if (await root.remove(SUDOERS_FILE)) {
+      out.changedIf(SUDOERS_FILE, true);
+    }
+    log.info({ user: spec.name, sudo: spec.sudo ?? null }, 'users');
+    return out.build();
+  },
+};
+
+/** Accounts that can log in and carry a usable password hash (a fixed password baked in the image). */
+export async function accountsWithFixedPasswords(target: Target): Promise<string[]> {
+  const shadow = (await target.root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+  const shells = new Map((await passwdEntries(target)).map((e) => [e.name, e.shell]));
+  const out: string[] = [];
+  for (const line of shadow.split('\n')) {
+    const [name, hash] = line.split(':');
+    if (name === undefined || hash === undefined || name === '') continue;
+    const shell = shells.get(name);
+    if (shell === undefined || shell === '' || NO_LOGIN.test(shell)) continue;
+    if (HASH.test(hash) || /^[A-Za-z0-9./]{13}$/u.test(hash)) out.push(name);
+  }
+  return out;
+}
+
+export const passwordModule: Module = {
+  id: 'password',
+  stage: 'local',
+  frequency: 'on-change',
+  onInterrupted: 'rerun',
+  description: 'first-boot password (per instance, again when the context\'s password changes); locks fixed image passwords',
+  isRelevant: () => true,
+  inputs: (ctx) => ({
+    user: ctx.user.name,
+    lock: ctx.user.lockPassword,
+    source: ctx.password?.source ?? null,
+    fingerprint: ctx.password === undefined ? null : secretFingerprint(ctx.password.secret, ctx.instanceId),
+  }),
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const user = ctx.user.name;
+    if (!(await passwdEntries(target)).some((e) => e.name === user)) throw new VmctxError('ERR_MODULE', `user ${user} does not exist`);
+    const password = ctx.password;
+    if (ctx.user.lockPassword) {
+      await tool(target, 'usermod', ['--lock', '--', user]);
+      out.changedIf('/etc/shadow', true);
+      out.actions.push(`password of ${user} locked (USERNAME_PASSWORD_RESET)`);
+    } else if (password !== undefined && target.dryRun === true) {
+      out.changedIf('/etc/shadow', true);
+      out.actions.push(`would set the password of ${user} from ${password.source}`);
+    } else if (password !== undefined) {
+      let hash: string;
+      if (password.kind === 'hash') hash = password.secret.reveal();
+      else if (target.live) {
+        // chpasswd hashes with the system's own method (PAM, login.defs); the secret is on stdin
+        await tool(target, 'chpasswd', [], { stdin: `${user}:${password.secret.reveal()}\n`, secret: password.secret });
+        out.changedIf('/etc/shadow', true);
+        log.info({ user, source: password.source }, 'password set');
+        return out.build();
+      } else {
+        // offline: hash on this host (the root's PAM cannot run here), then chpasswd -e -R
+        const r = await tool(target, 'openssl', ['passwd', '-6', '-stdin'], { stdin: `${password.secret.reveal()}\n`, secret: password.secret, rootFlag: false });
+        hash = r.stdout.trim();
+        if (!HASH.test(hash)) throw new VmctxError('ERR_MODULE', 'openssl passwd did not produce a SHA-512 crypt hash');
+      }
+      await tool(target, 'chpasswd', ['--encrypted'], { stdin: `${user}:${hash}\n`, secret: password.secret });
+      out.changedIf('/etc/shadow', true);
+    } else {
+      for (const name of await accountsWithFixedPasswords(target)) {
+        await tool(target, 'usermod', ['--lock', '--', name]);
+        out.changedIf('/etc/shadow', true);
+        out.warnings.push(`${name} had a fixed password from the image and the context gives none: locked (log in with a key)`);
+      }
+    }
+    log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword }, 'password');
+    return out.build();
+  },
+};
