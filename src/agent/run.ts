@@ -10,6 +10,7 @@ import { defaultProbe, discoverMedium, openExplicitSource, type OpenedContext, t
 import { bootIdentity, instanceIdentity } from './identity.js';
 import { MODULES } from './modules/index.js';
 import type { Frequency, Module, Stage, Target } from './modules/module.js';
+import type { ScriptRunner } from '../host/scripts.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
 
@@ -28,6 +29,7 @@ export interface ModuleReport {
   readonly actions: readonly string[];
   readonly warnings: readonly string[];
   readonly error?: { readonly code: string; readonly message: string };
+  readonly details?: unknown;
 }
 
 export interface RunReport {
@@ -66,6 +68,9 @@ export interface RunOptions {
   readonly version: string;
   /** Lists the running system's NICs (live runs only). */
   readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
+  /** Runs scripts; given for live runs (and by tests on scratch roots). */
+  readonly scripts?: ScriptRunner;
+  readonly scriptTimeoutMs?: number;
 }
 
 export interface LoadedContext {
@@ -155,7 +160,15 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
       }
     }
     const live = root.isLive && !options.dryRun;
-    const target = { root, exec: options.exec, live, dryRun: options.dryRun, ...(live && options.listNics !== undefined ? { listNics: options.listNics } : {}) };
+    const target: Target = {
+      root,
+      exec: options.exec,
+      live,
+      dryRun: options.dryRun,
+      ...(live && options.listNics !== undefined ? { listNics: options.listNics } : {}),
+      ...(!options.dryRun && options.scripts !== undefined ? { scripts: options.scripts } : {}),
+      ...(options.scriptTimeoutMs === undefined ? {} : { scriptTimeoutMs: options.scriptTimeoutMs }),
+    };
     const reports: ModuleReport[] = [];
     for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));
     if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);
@@ -184,6 +197,9 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
   if (!module.isRelevant(ctx)) {
     return { ...base, status: 'not-relevant', reason: 'nothing for it in the context', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
   }
+  if (module.liveOnly === true && target.scripts === undefined) {
+    return { ...base, status: 'skipped', reason: 'runs only on the running system (not for --root or --dry-run); not recorded', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
+  }
   const inputHash = hashInputs(module.inputs(ctx));
   const decision = decide(module, state.record(module.id), { instanceId: ctx.instanceId, bootId, inputHash });
   if (decision.interrupted) {
@@ -211,7 +227,7 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
     const status = outcome.changed.length > 0 || outcome.actions.length > 0 ? 'applied' : 'unchanged';
     const detail = outcome.changed.length > 0 ? `changed ${outcome.changed.join(', ')}` : 'already as wanted';
     options.console.line(`${module.id}: ${status} (${detail}; ${durationMs} ms)${outcome.warnings.length > 0 ? ` — ${outcome.warnings.join('; ')}` : ''}`);
-    return { ...base, status, reason: decision.reason, durationMs, changed: outcome.changed, actions: outcome.actions, warnings: outcome.warnings };
+    return { ...base, status, reason: decision.reason, durationMs, changed: outcome.changed, actions: outcome.actions, warnings: outcome.warnings, ...(outcome.details === undefined ? {} : { details: outcome.details }) };
   } catch (error) {
     const durationMs = elapsed();
     const described = describeError(error);

@@ -2,6 +2,7 @@
 // (a running system or a mounted root), the image builder and the e2e tests.
 import { VmctxError } from '../shared/errors.js';
 import type { Root } from '../host/root.js';
+import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';
 
 export const LIB_DIR = '/usr/lib/vmctx';
@@ -12,6 +13,7 @@ export const UNIT_DIR = '/usr/lib/systemd/system';
 
 export const UNITS: Readonly<Record<string, { text: string; wantedBy: string }>> = {
   'vmctx-local.service': { text: localUnit, wantedBy: 'sysinit.target' },
+  'vmctx-final.service': { text: finalUnit, wantedBy: 'multi-user.target' },
 };
 
 export interface InstallOptions {

@@ -11,6 +11,7 @@ import { writeIso, type IsoFileInput } from '../formats/iso9660/writer.js';
 import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
 import { HostExec } from '../host/exec.js';
 import { listGuestNics } from '../host/nics.js';
+import { HostScriptRunner } from '../host/scripts.js';
 import { resolveInterfaces } from '../network/resolve.js';
 import { DirectoryRoot, type Root } from '../host/root.js';
 import { VmctxError, describeError } from '../shared/errors.js';
@@ -85,6 +86,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       probe: { ...defaultProbe, waitMs: flags.waitMedium },
       version: VERSION,
       listNics: listGuestNics,
+      ...(realRoot.isLive ? { scripts: new HostScriptRunner() } : {}),
     });
     if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
     else out(summary(report));

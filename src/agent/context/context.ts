@@ -7,6 +7,7 @@ import { checkAuthorizedKey } from '../../formats/sshkeys.js';
 import { networkFromContext } from '../../network/fromcontext.js';
 import type { NetworkModel } from '../../network/model.js';
 import { passwordFromContext, userFromContext, type PasswordSpec, type UserSpec } from './users.js';
+import { scriptsFromContext, type ScriptSource } from './scripts.js';
 
 export type SourceKind = 'iso-file' | 'block-device' | 'directory';
 
@@ -62,6 +63,8 @@ export interface Context {
   readonly user: UserSpec;
   /** The first-boot password (a Secret), from the highest-priority usable variable. */
   readonly password: PasswordSpec | undefined;
+  /** Scripts to run in the final stage (provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data). */
+  readonly scripts: readonly ScriptSource[];
   readonly warnings: readonly ContextWarning[];
   readonly medium: MediumFiles;
 }
@@ -194,6 +197,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     username,
     user,
     password,
+    scripts: await scriptsFromContext(v, raw.medium, warnings),
     warnings,
     medium: raw.medium,
   };

@@ -5,5 +5,6 @@ import type { Module } from './module.js';
 import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
 import { passwordModule, usersModule } from './users.js';
+import { scriptsModule } from './scripts.js';
 
-export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, usersModule, passwordModule, sshKeysModule];
+export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, usersModule, passwordModule, sshKeysModule, scriptsModule];

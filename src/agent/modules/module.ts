@@ -1,5 +1,6 @@
 // The module contract: one concern each; gets the Context and a Target, never node:fs directly.
 import type { Exec } from '../../host/exec.js';
+import type { ScriptRunner } from '../../host/scripts.js';
 import type { Root } from '../../host/root.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
@@ -22,6 +23,9 @@ export interface Target {
   readonly dryRun?: boolean;
   /** The running system's NICs (name, MAC), when live. */
   readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
+  /** Runs scripts on the running system; absent for offline roots and dry runs. */
+  readonly scripts?: ScriptRunner;
+  readonly scriptTimeoutMs?: number;
 }
 
 export interface ModuleOutcome {
@@ -30,6 +34,8 @@ export interface ModuleOutcome {
   readonly warnings: readonly string[];
   /** Live actions taken, as short descriptions ("hostnamectl set-hostname web-1"). */
   readonly actions: readonly string[];
+  /** Module-specific facts for the report (no secrets). */
+  readonly details?: unknown;
 }
 
 export interface Module {
@@ -39,6 +45,8 @@ export interface Module {
   /** After a crash between "started" and "done": run again (idempotent) or leave it. */
   readonly onInterrupted: 'rerun' | 'skip';
   readonly description: string;
+  /** Runs only where target.scripts is available (the running system); skipped, unrecorded, elsewhere. */
+  readonly liveOnly?: boolean;
   isRelevant(ctx: Context): boolean;
   /** The inputs that decide whether an on-change module runs again (hashed; never logged). */
   inputs(ctx: Context): unknown;
@@ -50,12 +58,13 @@ export class OutcomeBuilder {
   readonly changed: string[] = [];
   readonly warnings: string[] = [];
   readonly actions: string[] = [];
+  details: unknown;
 
   changedIf(path: string, changed: boolean): void {
     if (changed && !this.changed.includes(path)) this.changed.push(path);
   }
 
   build(): ModuleOutcome {
-    return { changed: this.changed, warnings: this.warnings, actions: this.actions };
+    return { changed: this.changed, warnings: this.warnings, actions: this.actions, ...(this.details === undefined ? {} : { details: this.details }) };
   }
 }

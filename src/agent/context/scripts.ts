@@ -1,0 +1,65 @@
+// The scripts a context asks to run: provider init scripts on the medium (INIT_SCRIPTS, default
+// init.sh), START_SCRIPT(_BASE64), StratusLab's SCRIPT_EXEC, and #! user data. Names from the
+// context are plain file names on the medium: no "/", no "..", no leading "-".
+import type { ContextWarning, MediumFiles } from './context.js';
+
+export interface ScriptSource {
+  readonly name: string;
+  readonly body: Buffer;
+  /** The provider's own script: it may see secrets in its environment. */
+  readonly provider: boolean;
+  readonly variable: string;
+}
+
+const MEDIUM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
+const MAX_SCRIPT = 16 * 1024 * 1024;
+
+function strictBase64(value: string): Buffer | undefined {
+  const compact = value.replace(/\s+/gu, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/u.test(compact) || compact.length % 4 !== 0) return undefined;
+  return Buffer.from(compact, 'base64');
+}
+
+export async function scriptsFromContext(v: Readonly<Record<string, string>>, medium: MediumFiles, warnings: ContextWarning[]): Promise<ScriptSource[]> {
+  const out: ScriptSource[] = [];
+  const initRaw = v['INIT_SCRIPTS'];
+  const names = initRaw === undefined ? (medium.names.includes('init.sh') ? ['init.sh'] : []) : initRaw.split(/\s+/u).filter((n) => n !== '');
+  for (const name of names) {
+    if (!MEDIUM_NAME.test(name) || name.includes('..')) {
+      warnings.push({ variable: 'INIT_SCRIPTS', message: `${JSON.stringify(name.slice(0, 60))} is not a plain file name on the medium; not run` });
+      continue;
+    }
+    const body = await medium.read(name, MAX_SCRIPT).catch(() => undefined);
+    if (body === undefined) warnings.push({ variable: 'INIT_SCRIPTS', message: `${name} is not on the medium (or over 16 MiB); not run` });
+    else out.push({ name, body, provider: true, variable: 'INIT_SCRIPTS' });
+  }
+  // START_SCRIPT_BASE64 wins over START_SCRIPT
+  let start: { body: Buffer; variable: string } | undefined;
+  const b64 = v['START_SCRIPT_BASE64'];
+  if (b64 !== undefined && b64.trim() !== '') {
+    const decoded = strictBase64(b64);
+    if (decoded === undefined) warnings.push({ variable: 'START_SCRIPT_BASE64', message: 'is not valid base64; START_SCRIPT is used if given' });
+    else start = { body: decoded, variable: 'START_SCRIPT_BASE64' };
+  }
+  const plain = v['START_SCRIPT'];
+  if (start === undefined && plain !== undefined && plain.trim() !== '') start = { body: Buffer.from(plain, 'utf8'), variable: 'START_SCRIPT' };
+  if (start !== undefined) out.push({ name: 'START_SCRIPT', body: start.body, provider: false, variable: start.variable });
+  const exec = v['SCRIPT_EXEC'];
+  if (exec !== undefined && exec.trim() !== '') out.push({ name: 'SCRIPT_EXEC', body: Buffer.from(`${exec}\n`, 'utf8'), provider: false, variable: 'SCRIPT_EXEC' });
+  for (const [key, encKey] of [['USER_DATA', 'USER_DATA_ENCODING'], ['USERDATA', 'USERDATA_ENCODING']] as const) {
+    const raw = v[key];
+    if (raw === undefined || raw === '') continue;
+    let body: Buffer | undefined = Buffer.from(raw, 'utf8');
+    if ((v[encKey] ?? '').toLowerCase() === 'base64') {
+      body = strictBase64(raw);
+      if (body === undefined) {
+        warnings.push({ variable: key, message: `${encKey}=base64 but the value is not valid base64; ignored` });
+        continue;
+      }
+    }
+    if (body.subarray(0, 2).toString('latin1') === '#!') out.push({ name: key, body, provider: false, variable: key });
+    else warnings.push({ variable: key, message: 'only #! script user data is run so far (#cloud-config and MIME multipart are not yet supported); ignored' });
+    break;
+  }
+  return out;
+}

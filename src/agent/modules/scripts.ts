@@ -1,0 +1,67 @@
+// Scripts: provider init scripts, START_SCRIPT, SCRIPT_EXEC and #! user data, run once per
+// instance on the running system (never for an offline --root: a context's code must not run on
+// the image builder's host). A crash in the middle is never followed by a second run on the same
+// instance. Each script's exit status goes in the report, its output in a 0600 log.
+import { isSecretName } from '../../shared/secret.js';
+import { VmctxError } from '../../shared/errors.js';
+import type { ScriptResult } from '../../host/scripts.js';
+import { OutcomeBuilder, type Module } from './module.js';
+
+export const SCRIPT_LOG_DIR = '/var/log/vmctx/scripts';
+export const DEFAULT_SCRIPT_TIMEOUT_MS = 300_000;
+const MAX_ENV_VALUE = 64 * 1024;
+/** Variables a context must never set for a script: they change how programs and shells behave. */
+const RESERVED_ENV = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'IFS', 'ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'CDPATH', 'GLOBIGNORE', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'NODE_OPTIONS', 'PYTHONPATH', 'PERL5LIB']);
+
+export interface ScriptReport {
+  readonly name: string;
+  readonly variable: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+  readonly log: string;
+}
+
+export const scriptsModule: Module = {
+  id: 'scripts',
+  stage: 'final',
+  frequency: 'per-instance',
+  onInterrupted: 'skip',
+  liveOnly: true,
+  description: 'provider init scripts, START_SCRIPT, SCRIPT_EXEC and #! user data, once per instance',
+  isRelevant: (ctx) => ctx.scripts.length > 0,
+  inputs: (ctx) => ctx.scripts.map((s) => s.name),
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const runner = target.scripts;
+    if (runner === undefined) throw new VmctxError('ERR_MODULE', 'scripts run only on the running system');
+    const files = new Map<string, Buffer>();
+    for (const name of ctx.medium.names) {
+      const data = await ctx.medium.read(name, 64 * 1024 * 1024).catch(() => undefined);
+      if (data !== undefined && name !== 'context.sh') files.set(name, data);
+    }
+    const reports: ScriptReport[] = [];
+    for (const script of ctx.scripts) {
+      const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', VMCTX_INSTANCE_ID: ctx.instanceId };
+      for (const [key, value] of Object.entries(ctx.variables)) {
+        if (RESERVED_ENV.has(key) || value.length > MAX_ENV_VALUE) continue;
+        if (isSecretName(key) && !script.provider) continue;
+        env[key] = value;
+      }
+      const result: ScriptResult = await runner.run({ name: script.name, body: script.body, env, timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS, files: script.provider ? files : new Map() });
+      const logPath = `${SCRIPT_LOG_DIR}/${script.name}.log`;
+      const header = `# vmctx: ${script.name} (${script.variable}) run by ${result.interpreter} for instance ${ctx.instanceId}: ${result.timedOut ? 'killed at its deadline' : `exit ${result.exitCode ?? `signal ${result.signal ?? '?'}`}`} after ${result.durationMs} ms${result.outputTruncated ? '; output cut at 1 MiB' : ''}\n`;
+      await target.root.ensureDir('/var/log/vmctx', { mode: 0o700 });
+      await target.root.ensureDir(SCRIPT_LOG_DIR, { mode: 0o700 });
+      out.changedIf(logPath, (await target.root.writeFile(logPath, Buffer.concat([Buffer.from(header), result.output]), { mode: 0o600 })).changed);
+      reports.push({ name: script.name, variable: script.variable, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs, log: logPath });
+      out.actions.push(`ran ${script.name}`);
+      if (result.timedOut) out.warnings.push(`${script.name} did not finish within ${Math.round((target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS) / 1000)} s and was killed`);
+      else if (result.exitCode !== 0) out.warnings.push(`${script.name} exited with ${result.exitCode ?? `signal ${result.signal ?? '?'}`} (see ${logPath})`);
+      log.info({ script: script.name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs }, 'script ran');
+    }
+    out.details = { scripts: reports };
+    return out.build();
+  },
+};

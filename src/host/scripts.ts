@@ -1,0 +1,131 @@
+// Runs context scripts on the running system: through their interpreter (so a noexec /tmp does
+// not matter), from a private 0700 work directory holding the medium's files, with a clean
+// environment, a deadline that kills the whole process group, and bounded output. It waits for
+// the script to exit, not for its output pipes to close: a script that leaves a daemon behind
+// holding stdout does not hold the boot.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface ScriptSpec {
+  /** Short name for logs and the report ("init.sh", "START_SCRIPT"). */
+  readonly name: string;
+  readonly body: Buffer;
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  /** Files to place next to the script in its work directory (the medium's files). */
+  readonly files: ReadonlyMap<string, Buffer>;
+}
+
+export interface ScriptResult {
+  readonly name: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+  /** The first MAX_OUTPUT bytes of stdout and stderr, interleaved as they came. */
+  readonly output: Buffer;
+  readonly outputTruncated: boolean;
+  readonly interpreter: string;
+}
+
+export interface ScriptRunner {
+  run(spec: ScriptSpec): Promise<ScriptResult>;
+}
+
+export const MAX_OUTPUT = 1024 * 1024;
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
+
+/** The interpreter of a script: its shebang (absolute path, at most one argument) or /bin/sh. */
+export function interpreterOf(body: Buffer): { program: string; args: string[] } {
+  if (body[0] !== 0x23 || body[1] !== 0x21) return { program: '/bin/sh', args: [] };
+  const end = body.indexOf(0x0a);
+  const line = body.subarray(2, end < 0 ? Math.min(body.length, 256) : Math.min(end, 256)).toString('utf8').trim();
+  const m = /^(\/[A-Za-z0-9._/+-]+)(?:\s+(\S+))?\s*$/u.exec(line);
+  if (m === null) return { program: '/bin/sh', args: [] };
+  return { program: m[1] ?? '/bin/sh', args: m[2] === undefined ? [] : [m[2]] };
+}
+
+export class HostScriptRunner implements ScriptRunner {
+  readonly #base: string;
+
+  /** @param base directory for work directories (default /run/vmctx: root-only, tmpfs, no exec needed) */
+  constructor(base = '/run/vmctx') {
+    this.#base = base;
+  }
+
+  async run(spec: ScriptSpec): Promise<ScriptResult> {
+    await mkdir(this.#base, { recursive: true, mode: 0o700 });
+    const work = join(this.#base, `script-${randomBytes(6).toString('hex')}`);
+    await mkdir(work, { mode: 0o700 });
+    await chmod(work, 0o700);
+    try {
+      for (const [name, data] of spec.files) {
+        if (SAFE_NAME.test(name)) await writeFile(join(work, name), data, { mode: 0o600 });
+      }
+      const scriptPath = join(work, `.vmctx-script-${randomBytes(4).toString('hex')}`);
+      await writeFile(scriptPath, spec.body, { mode: 0o700 });
+      const { program, args } = interpreterOf(spec.body);
+      return await this.#spawn(spec, program, [...args, scriptPath], work);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  #spawn(spec: ScriptSpec, program: string, args: string[], cwd: string): Promise<ScriptResult> {
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      let truncated = false;
+      let timedOut = false;
+      const child = spawn(program, args, { cwd, env: { ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
+      const take = (d: Buffer): void => {
+        if (kept < MAX_OUTPUT) {
+          const part = d.subarray(0, MAX_OUTPUT - kept);
+          chunks.push(part);
+          kept += part.length;
+        }
+        if (kept >= MAX_OUTPUT && d.length > 0) truncated = true;
+      };
+      child.stdout.on('data', take);
+      child.stderr.on('data', take);
+      const killGroup = (): void => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup();
+      }, spec.timeoutMs);
+      let finished = false;
+      const finish = (code: number | null, signal: string | null, failure?: string): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        // let what is already in the pipes arrive, then stop listening: a daemon may hold them open
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          if (failure !== undefined) chunks.push(Buffer.from(`\nvmctx: ${failure}\n`));
+          resolve({
+            name: spec.name,
+            exitCode: code,
+            signal,
+            timedOut,
+            durationMs: Math.round(performance.now() - t0),
+            output: Buffer.concat(chunks),
+            outputTruncated: truncated,
+            interpreter: [program, ...args.slice(0, -1)].join(' '),
+          });
+        }, 50);
+      };
+      child.on('error', (error) => { finish(null, null, `could not start ${program}: ${error.message}`); });
+      child.on('exit', (code, signal) => { finish(code, signal); });
+    });
+  }
+}
