@@ -67,17 +67,17 @@ describe('vmctx run on a provider-made ISO', () => {
     const second = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(second.code).toBe(0);
     const report = JSON.parse(second.stdout) as { modules: Array<{ status: string }> };
-    expect(report.modules.map((m) => m.status)).toEqual(['skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'not-relevant']);
+    expect(report.modules.map((m) => m.status)).toEqual(['skipped', 'skipped', 'skipped', 'not-relevant', 'skipped', 'skipped', 'skipped', 'skipped', 'not-relevant']);
     expect(await snapshot(root, volatile)).toEqual(before);
 
     // forced re-application (fresh state): still byte-identical, nothing duplicated — except the
-    // password, which a fresh state sets again (per instance), with a new salt
+    // per-instance secrets a fresh state makes again: the password (new salt) and the host keys
     const fresh = join(dir, 'fresh-state');
-    const notShadow = (p: string): boolean => volatile(p) || /^\/etc\/(g?shadow|passwd|group)-?$/u.test(p);
+    const notShadow = (p: string): boolean => volatile(p) || /^\/etc\/(g?shadow|passwd|group)-?$|^\/etc\/ssh\/ssh_host_/u.test(p);
     const beforeThird = await snapshot(root, notShadow);
     const third = vmctx(['run', '--source', iso, '--root', root, '--state-dir', fresh, '--json']);
     expect(third.code).toBe(0);
-    expect((JSON.parse(third.stdout) as { modules: Array<{ status: string }> }).modules.map((m) => m.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'applied', 'unchanged', 'not-relevant']);
+    expect((JSON.parse(third.stdout) as { modules: Array<{ status: string }> }).modules.map((m) => m.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'not-relevant', 'unchanged', 'applied', 'unchanged', 'applied', 'not-relevant']);
     expect(await snapshot(root, notShadow)).toEqual(beforeThird);
   });
 
@@ -159,8 +159,8 @@ describe('vmctx run: exit codes and bad input', () => {
     const result = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(result.code).toBe(5);
     const report = JSON.parse(result.stdout) as { modules: Array<{ id: string; status: string; error?: { code: string } }> };
-    expect(report.modules.map((m) => [m.id, m.status])).toEqual([['network', 'applied'], ['hostname', 'applied'], ['dns', 'applied'], ['users', 'unchanged'], ['password', 'applied'], ['ssh-keys', 'failed'], ['scripts', 'not-relevant']]);
-    expect(report.modules[5]?.error?.code).toBe('ERR_PATH_SYMLINK');
+    expect(report.modules.map((m) => [m.id, m.status])).toEqual([['network', 'applied'], ['hostname', 'applied'], ['dns', 'applied'], ['timezone', 'not-relevant'], ['users', 'unchanged'], ['password', 'applied'], ['ssh-keys', 'failed'], ['ssh-host-keys', 'applied'], ['scripts', 'not-relevant']]);
+    expect(report.modules[6]?.error?.code).toBe('ERR_PATH_SYMLINK');
     expect(await readdir(join(root, 'etc'))).not.toContain('authorized_keys');
     // the failure is retried on the next run (and fails again, still without writing through the link)
     expect(vmctx(['run', '--source', iso, '--root', root, '-q']).code).toBe(5);
@@ -199,8 +199,8 @@ describe('vmctx show and status', () => {
     const parsed = JSON.parse(status.stdout) as { lastRun: { result: string; instanceId: string; modules: Array<{ durationMs: number }> }; state: { modules: Record<string, { status: string }> } };
     expect(parsed.lastRun.result).toBe('ok');
     expect(parsed.lastRun.instanceId).toBe('vmid-4711');
-    expect(parsed.lastRun.modules).toHaveLength(7);
-    expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done']);
+    expect(parsed.lastRun.modules).toHaveLength(9);
+    expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done']);
     expect(vmctx(['status', '--root', await scratchRoot()]).code).toBe(3);
   });
 });

@@ -178,3 +178,9 @@ export async function writeGuestFile(image: string, workDir: string, path: strin
   await run('debugfs', ['-w', '-R', `write ${local} ${path}`, image]);
   await rm(local);
 }
+
+/** The target of a symlink in the powered-off image, or undefined. */
+export async function readGuestLink(image: string, path: string): Promise<string | undefined> {
+  const { stdout } = await run('debugfs', ['-R', `stat ${path}`, image]);
+  return /Fast link dest: "([^"]*)"/u.exec(stdout)?.[1];
+}

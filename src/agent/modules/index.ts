@@ -6,5 +6,6 @@ import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
 import { passwordModule, usersModule } from './users.js';
 import { scriptsModule } from './scripts.js';
+import { hostKeysModule, timezoneModule } from './hygiene.js';
 
-export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, usersModule, passwordModule, sshKeysModule, scriptsModule];
+export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, timezoneModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, scriptsModule];

@@ -1,0 +1,66 @@
+// First-boot hygiene of a new instance: SSH host keys regenerated (keys baked into an image are
+// shared by every clone of it), and the time zone from TIMEZONE.
+import { VmctxError } from '../../shared/errors.js';
+import { OutcomeBuilder, type Module } from './module.js';
+import { tool } from './users.js';
+
+const HOST_KEY = /^ssh_host_[a-z0-9]+_key(\.pub)?$/u;
+const ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,3}$/u;
+
+export const hostKeysModule: Module = {
+  id: 'ssh-host-keys',
+  stage: 'local',
+  frequency: 'per-instance',
+  onInterrupted: 'rerun',
+  description: 'SSH host keys regenerated once per instance, before sshd starts',
+  isRelevant: () => true,
+  inputs: () => null,
+  async apply(_ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const { root } = target;
+    if ((await root.lstat('/etc/ssh/sshd_config')) === undefined) return out.build();
+    if (!target.live) {
+      // ssh-keygen -A -f ROOT writes through host paths: the directories must be real, not links
+      for (const dir of ['/etc', '/etc/ssh']) {
+        if ((await root.lstat(dir))?.type !== 'directory') throw new VmctxError('ERR_PATH_SYMLINK', `${dir} in the root is not a plain directory; not generating host keys through it`);
+      }
+    }
+    const old = ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n));
+    if (target.dryRun === true) {
+      out.actions.push(`would regenerate the SSH host keys (${old.length} files now)`);
+      return out.build();
+    }
+    for (const name of old) await root.remove(`/etc/ssh/${name}`);
+    await tool(target, 'ssh-keygen', target.live ? ['-A'] : ['-A', '-f', root.path], { rootFlag: false });
+    for (const name of ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n))) out.changedIf(`/etc/ssh/${name}`, true);
+    log.info({ removed: old.length, keys: out.changed.length }, 'SSH host keys regenerated for the new instance');
+    return out.build();
+  },
+};
+
+export const timezoneModule: Module = {
+  id: 'timezone',
+  stage: 'local',
+  frequency: 'on-change',
+  onInterrupted: 'rerun',
+  description: 'time zone from TIMEZONE (/etc/localtime, /etc/timezone, old RHEL /etc/sysconfig/clock)',
+  isRelevant: (ctx) => (ctx.variables['TIMEZONE'] ?? '').trim() !== '',
+  inputs: (ctx) => ctx.variables['TIMEZONE']?.trim() ?? null,
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const { root } = target;
+    const zone = (ctx.variables['TIMEZONE'] ?? '').trim();
+    if (!ZONE.test(zone) || zone.split('/').includes('..')) throw new VmctxError('ERR_MODULE', `TIMEZONE ${JSON.stringify(zone.slice(0, 60))} is not a zone name like Europe/Madrid`);
+    const file = `/usr/share/zoneinfo/${zone}`;
+    if ((await root.lstat(file))?.type !== 'file') throw new VmctxError('ERR_MODULE', `TIMEZONE ${zone}: ${file} does not exist in this system`);
+    out.changedIf('/etc/localtime', await root.symlink(file, '/etc/localtime'));
+    if ((await root.lstat('/etc/timezone')) !== undefined) out.changedIf('/etc/timezone', (await root.writeFile('/etc/timezone', `${zone}\n`, { mode: 0o644 })).changed);
+    const clock = await root.readText('/etc/sysconfig/clock');
+    if (clock !== undefined) {
+      const lines = clock.replace(/\n$/u, '').split('\n').filter((l) => !/^\s*ZONE=/u.test(l));
+      out.changedIf('/etc/sysconfig/clock', (await root.writeFile('/etc/sysconfig/clock', `${[...lines, `ZONE="${zone}"`].join('\n')}\n`, { mode: 0o644 })).changed);
+    }
+    log.info({ zone }, 'time zone set');
+    return out.build();
+  },
+};
