@@ -162,6 +162,21 @@ describe('network module: live apply and rollback', () => {
     expect(out.actions).toEqual(['systemctl restart systemd-networkd.service']);
   });
 
+  it('applies live through each backend\'s own tool', async () => {
+    const cases: Array<[string, string[]]> = [
+      ['netplan', ['netplan apply']],
+      ['nm', ['nmcli connection reload', 'nmcli connection up id vmctx-eth0']],
+      ['interfaces', ['ifdown ens3', 'ifup ens3']],
+      ['scripts', ['ifdown ens3', 'ifup ens3']],
+    ];
+    for (const [backend, expected] of cases) {
+      const root = await scratchRoot({ network: 'none' });
+      const exec = new ScriptedExec({ routeAfterReload: true });
+      const out = await apply(root, { ...NIC, NETCFG_TYPE: backend }, { live: true, exec, listNics: nics });
+      expect(out.actions, backend).toEqual(expected);
+    }
+  });
+
   it('restores the previous files when the host loses its default route', async () => {
     const root = await liveRoot();
     const before = await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8');
