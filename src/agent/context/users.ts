@@ -94,9 +94,10 @@ export function passwordFromContext(v: Readonly<Record<string, string>>, warning
 }
 
 /**
- * A fingerprint of a secret for the on-change state: salted with the instance and slow to brute
- * force, so the state file never holds a fast hash of a password.
+ * A fingerprint of a secret for the on-change state: salted with the instance and not a fast hash
+ * (scrypt, kept cheap — 1 MiB, ~2 ms — because it is computed on every run; the state file is
+ * root-only, like /etc/shadow itself).
  */
 export function secretFingerprint(secret: Secret, salt: string): string {
-  return scryptSync(secret.reveal(), `vmctx:${salt}`, 24).toString('base64');
+  return scryptSync(secret.reveal(), `vmctx:${salt}`, 24, { N: 1024, r: 8, p: 1 }).toString('base64');
 }
