@@ -12,6 +12,8 @@ export interface ScriptSpec {
   /** Short name for logs and the report ("init.sh", "START_SCRIPT"). */
   readonly name: string;
   readonly body: Buffer;
+  /** Run this argv directly (no shell, no script file) instead of the body. */
+  readonly argv?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   /** Files to place next to the script in its work directory (the medium's files). */
@@ -64,6 +66,8 @@ export class HostScriptRunner implements ScriptRunner {
       for (const [name, data] of spec.files) {
         if (SAFE_NAME.test(name)) await writeFile(join(work, name), data, { mode: 0o600 });
       }
+      const [command, ...rest] = spec.argv ?? [];
+      if (command !== undefined) return await this.#spawn(spec, command, [...rest, ''], work, true);
       const scriptPath = join(work, `.vmctx-script-${randomBytes(4).toString('hex')}`);
       await writeFile(scriptPath, spec.body, { mode: 0o700 });
       const { program, args } = interpreterOf(spec.body);
@@ -73,8 +77,10 @@ export class HostScriptRunner implements ScriptRunner {
     }
   }
 
-  #spawn(spec: ScriptSpec, program: string, args: string[], cwd: string): Promise<ScriptResult> {
+  #spawn(spec: ScriptSpec, program: string, argsWithScript: string[], cwd: string, isArgv = false): Promise<ScriptResult> {
     const t0 = performance.now();
+    // for an argv the trailing placeholder is dropped; for a script the last argument is its file
+    const args = isArgv ? argsWithScript.slice(0, -1) : argsWithScript;
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let kept = 0;
@@ -120,7 +126,7 @@ export class HostScriptRunner implements ScriptRunner {
             durationMs: Math.round(performance.now() - t0),
             output: Buffer.concat(chunks),
             outputTruncated: truncated,
-            interpreter: [program, ...args.slice(0, -1)].join(' '),
+            interpreter: isArgv ? 'argv (no shell)' : [program, ...args.slice(0, -1)].join(' '),
           });
         }, 50);
       };

@@ -64,15 +64,18 @@ describe('scripts module', () => {
     expect(await logOf(s, 'init.sh')).toContain('pw=provider-may-see\nlisten=8080\n');
   });
 
-  it('START_SCRIPT_BASE64 wins; the shebang is honoured (bash), sh otherwise; #! user data runs; cloud-config is reported', async () => {
+  it('START_SCRIPT_BASE64 wins; the shebang is honoured (bash), sh otherwise; #! user data and cloud-config runcmd run (a list without a shell)', async () => {
     const s = await setup();
     const b64 = Buffer.from('#!/bin/bash\necho "bash=${BASH_VERSION:+yes}"\n').toString('base64');
     const report = await s.run({ VMID: '1', START_SCRIPT_BASE64: b64, START_SCRIPT: 'echo loser', USER_DATA: Buffer.from('#!/bin/sh\necho user-data\nexit 3\n').toString('base64'), USER_DATA_ENCODING: 'base64' });
     expect(scriptsOf(report).map((r) => [r.name, r.variable, r.exitCode])).toEqual([['START_SCRIPT', 'START_SCRIPT_BASE64', 0], ['USER_DATA', 'USER_DATA', 3]]);
     expect(await logOf(s, 'START_SCRIPT')).toContain('bash=yes\n');
     expect(report.modules.find((m) => m.id === 'scripts')?.warnings.join()).toMatch(/USER_DATA exited with 3/);
-    const cc = await s.run({ VMID: '9', USER_DATA: '#cloud-config\nruncmd: [reboot]\n' });
-    expect(cc.warnings.map((w) => w.variable)).toContain('USER_DATA');
+    const cc = await s.run({ VMID: '9', USER_DATA: '#cloud-config\nruncmd:\n  - echo "runcmd as shell for $SET_HOSTNAME"\n  - [printf, "%s|", argv, "no $shell"]\nunknown_key: 1\n', SET_HOSTNAME: 'cc-host' });
+    expect(scriptsOf(cc).map((r) => [r.name, r.exitCode])).toEqual([['runcmd-1', 0], ['runcmd-2', 0]]);
+    expect(await logOf(s, 'runcmd-1')).toContain('runcmd as shell for cc-host\n');
+    expect(await logOf(s, 'runcmd-2')).toContain('argv|no $shell|');
+    expect(cc.warnings.map((w) => w.message)).toContain('cloud-config key "unknown_key" is not supported; ignored');
     expect(interpreterOf(Buffer.from('#!/usr/bin/env python3\n'))).toEqual({ program: '/usr/bin/env', args: ['python3'] });
     expect(interpreterOf(Buffer.from('#! bad path; reboot\n'))).toEqual({ program: '/bin/sh', args: [] });
   });

@@ -67,7 +67,7 @@ describe('vmctx run on a provider-made ISO', () => {
     const second = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(second.code).toBe(0);
     const report = JSON.parse(second.stdout) as { modules: Array<{ status: string }> };
-    expect(report.modules.map((m) => m.status)).toEqual(['skipped', 'skipped', 'skipped', 'not-relevant', 'skipped', 'skipped', 'skipped', 'skipped', 'not-relevant']);
+    expect(report.modules.map((m) => m.status)).toEqual(['skipped', 'skipped', 'skipped', 'not-relevant', 'skipped', 'skipped', 'skipped', 'skipped', 'not-relevant', 'not-relevant', 'not-relevant']);
     expect(await snapshot(root, volatile)).toEqual(before);
 
     // forced re-application (fresh state): still byte-identical, nothing duplicated — except the
@@ -77,7 +77,7 @@ describe('vmctx run on a provider-made ISO', () => {
     const beforeThird = await snapshot(root, notShadow);
     const third = vmctx(['run', '--source', iso, '--root', root, '--state-dir', fresh, '--json']);
     expect(third.code).toBe(0);
-    expect((JSON.parse(third.stdout) as { modules: Array<{ status: string }> }).modules.map((m) => m.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'not-relevant', 'unchanged', 'applied', 'unchanged', 'applied', 'not-relevant']);
+    expect((JSON.parse(third.stdout) as { modules: Array<{ status: string }> }).modules.map((m) => m.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'not-relevant', 'unchanged', 'applied', 'unchanged', 'applied', 'not-relevant', 'not-relevant', 'not-relevant']);
     expect(await snapshot(root, notShadow)).toEqual(beforeThird);
   });
 
@@ -159,7 +159,7 @@ describe('vmctx run: exit codes and bad input', () => {
     const result = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(result.code).toBe(5);
     const report = JSON.parse(result.stdout) as { modules: Array<{ id: string; status: string; error?: { code: string } }> };
-    expect(report.modules.map((m) => [m.id, m.status])).toEqual([['network', 'applied'], ['hostname', 'applied'], ['dns', 'applied'], ['timezone', 'not-relevant'], ['users', 'unchanged'], ['password', 'applied'], ['ssh-keys', 'failed'], ['ssh-host-keys', 'applied'], ['scripts', 'not-relevant']]);
+    expect(report.modules.map((m) => [m.id, m.status])).toEqual([['network', 'applied'], ['hostname', 'applied'], ['dns', 'applied'], ['timezone', 'not-relevant'], ['users', 'unchanged'], ['password', 'applied'], ['ssh-keys', 'failed'], ['ssh-host-keys', 'applied'], ['write-files', 'not-relevant'], ['bootcmd', 'not-relevant'], ['scripts', 'not-relevant']]);
     expect(report.modules[6]?.error?.code).toBe('ERR_PATH_SYMLINK');
     expect(await readdir(join(root, 'etc'))).not.toContain('authorized_keys');
     // the failure is retried on the next run (and fails again, still without writing through the link)
@@ -199,7 +199,7 @@ describe('vmctx show and status', () => {
     const parsed = JSON.parse(status.stdout) as { lastRun: { result: string; instanceId: string; modules: Array<{ durationMs: number }> }; state: { modules: Record<string, { status: string }> } };
     expect(parsed.lastRun.result).toBe('ok');
     expect(parsed.lastRun.instanceId).toBe('vmid-4711');
-    expect(parsed.lastRun.modules).toHaveLength(9);
+    expect(parsed.lastRun.modules).toHaveLength(11);
     expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done']);
     expect(vmctx(['status', '--root', await scratchRoot()]).code).toBe(3);
   });

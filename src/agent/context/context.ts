@@ -8,6 +8,8 @@ import { networkFromContext } from '../../network/fromcontext.js';
 import type { NetworkModel } from '../../network/model.js';
 import { passwordFromContext, userFromContext, type PasswordSpec, type UserSpec } from './users.js';
 import { scriptsFromContext, type ScriptSource } from './scripts.js';
+import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
+import { Secret } from '../../shared/secret.js';
 
 export type SourceKind = 'iso-file' | 'block-device' | 'directory';
 
@@ -63,8 +65,14 @@ export interface Context {
   readonly user: UserSpec;
   /** The first-boot password (a Secret), from the highest-priority usable variable. */
   readonly password: PasswordSpec | undefined;
-  /** Scripts to run in the final stage (provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data). */
+  /** Scripts to run in the final stage (provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data, runcmd). */
   readonly scripts: readonly ScriptSource[];
+  /** #cloud-config from the user data (merged), when there is one. */
+  readonly cloudConfig: CloudConfig | undefined;
+  /** More accounts from cloud-config `users`. */
+  readonly extraUsers: readonly CloudUser[];
+  /** Passwords from cloud-config `chpasswd` (secrets). */
+  readonly extraPasswords: ReadonlyArray<{ readonly user: string; readonly kind: 'plain' | 'hash'; readonly secret: Secret }>;
   readonly warnings: readonly ContextWarning[];
   readonly medium: MediumFiles;
 }
@@ -180,6 +188,8 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
   const user = userFromContext(v, warnings);
   const username = user.name;
   const password = passwordFromContext(v, warnings);
+  const userData = await scriptsFromContext(v, raw.medium, warnings);
+  const cloudConfig = userData.cloudConfig;
   const network = networkFromContext(v);
   // DNS and search values were already checked (and reported) with the resolver settings
   for (const issue of network.issues) {
@@ -190,14 +200,17 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     instanceId: identity.id,
     instanceIdSource: identity.source,
     variables: Object.freeze({ ...v }),
-    hostname: normaliseHostname(v, warnings),
+    hostname: normaliseHostname(cloudConfig?.hostname === undefined || v['SET_HOSTNAME'] !== undefined || v['HOSTNAME'] !== undefined ? v : { ...v, SET_HOSTNAME: cloudConfig.hostname }, warnings),
     dns: normaliseDns(v, warnings),
-    sshKeys: await normaliseKeys(raw, warnings),
+    sshKeys: await normaliseKeys(cloudConfig === undefined ? raw : { ...raw, variables: { ...raw.variables, SSH_PUBLIC_KEY: [raw.variables['SSH_PUBLIC_KEY'] ?? '', ...cloudConfig.sshAuthorizedKeys].join('\n') } }, warnings),
     network,
     username,
     user,
     password,
-    scripts: await scriptsFromContext(v, raw.medium, warnings),
+    scripts: userData.scripts,
+    cloudConfig,
+    extraUsers: cloudConfig?.users.filter((u) => u.name !== username) ?? [],
+    extraPasswords: (cloudConfig?.chpasswd ?? []).map((p) => ({ user: p.user, kind: p.kind, secret: new Secret(p.value) })),
     warnings,
     medium: raw.medium,
   };

@@ -1,11 +1,14 @@
 // The scripts a context asks to run: provider init scripts on the medium (INIT_SCRIPTS, default
 // init.sh), START_SCRIPT(_BASE64), StratusLab's SCRIPT_EXEC, and #! user data. Names from the
 // context are plain file names on the medium: no "/", no "..", no leading "-".
+import { mergeCloudConfigs, parseUserData, type CloudConfig } from '../../formats/cloudconfig.js';
 import type { ContextWarning, MediumFiles } from './context.js';
 
 export interface ScriptSource {
   readonly name: string;
   readonly body: Buffer;
+  /** A command to run as an argv (cloud-config list commands): no shell. */
+  readonly argv?: readonly string[];
   /** The provider's own script: it may see secrets in its environment. */
   readonly provider: boolean;
   readonly variable: string;
@@ -20,8 +23,23 @@ function strictBase64(value: string): Buffer | undefined {
   return Buffer.from(compact, 'base64');
 }
 
-export async function scriptsFromContext(v: Readonly<Record<string, string>>, medium: MediumFiles, warnings: ContextWarning[]): Promise<ScriptSource[]> {
+export interface UserDataResult {
+  readonly scripts: ScriptSource[];
+  readonly cloudConfig: CloudConfig | undefined;
+}
+
+/** cloud-config commands as scripts: a string is shell code (the user's, by intent), a list an argv. */
+export function commandScripts(prefix: string, commands: ReadonlyArray<string | readonly string[]>): ScriptSource[] {
+  return commands.map((c, i) =>
+    typeof c === 'string'
+      ? { name: `${prefix}-${i + 1}`, body: Buffer.from(`${c}\n`, 'utf8'), provider: false, variable: prefix }
+      : { name: `${prefix}-${i + 1}`, body: Buffer.alloc(0), argv: [...c], provider: false, variable: prefix },
+  );
+}
+
+export async function scriptsFromContext(v: Readonly<Record<string, string>>, medium: MediumFiles, warnings: ContextWarning[]): Promise<UserDataResult> {
   const out: ScriptSource[] = [];
+  let cloudConfig: CloudConfig | undefined;
   const initRaw = v['INIT_SCRIPTS'];
   const names = initRaw === undefined ? (medium.names.includes('init.sh') ? ['init.sh'] : []) : initRaw.split(/\s+/u).filter((n) => n !== '');
   for (const name of names) {
@@ -57,9 +75,12 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
         continue;
       }
     }
-    if (body.subarray(0, 2).toString('latin1') === '#!') out.push({ name: key, body, provider: false, variable: key });
-    else warnings.push({ variable: key, message: 'only #! script user data is run so far (#cloud-config and MIME multipart are not yet supported); ignored' });
+    const parts = parseUserData(body);
+    for (const issue of parts.issues) warnings.push({ variable: key, message: issue });
+    parts.scripts.forEach((s, i) => out.push({ name: parts.scripts.length === 1 && s.name === 'user-data' ? key : `${key}-${i + 1}`, body: s.body, provider: false, variable: key }));
+    cloudConfig = mergeCloudConfigs(parts.cloudConfigs);
+    if (cloudConfig !== undefined) out.push(...commandScripts('runcmd', cloudConfig.runcmd));
     break;
   }
-  return out;
+  return { scripts: out, cloudConfig };
 }

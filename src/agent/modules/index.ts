@@ -5,7 +5,11 @@ import type { Module } from './module.js';
 import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
 import { passwordModule, usersModule } from './users.js';
-import { scriptsModule } from './scripts.js';
+import { bootcmdModule, scriptsModule } from './scripts.js';
+import { writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
 
-export const MODULES: readonly Module[] = [networkModule, hostnameModule, dnsModule, timezoneModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, scriptsModule];
+export const MODULES: readonly Module[] = [
+  networkModule, hostnameModule, dnsModule, timezoneModule, usersModule, passwordModule, sshKeysModule, hostKeysModule,
+  writeFilesModule, bootcmdModule, scriptsModule,
+];

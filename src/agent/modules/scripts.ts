@@ -5,6 +5,8 @@
 import { isSecretName } from '../../shared/secret.js';
 import { VmctxError } from '../../shared/errors.js';
 import type { ScriptResult } from '../../host/scripts.js';
+import type { Context } from '../context/context.js';
+import { commandScripts, type ScriptSource } from '../context/scripts.js';
 import { OutcomeBuilder, type Module } from './module.js';
 
 export const SCRIPT_LOG_DIR = '/var/log/vmctx/scripts';
@@ -23,15 +25,25 @@ export interface ScriptReport {
   readonly log: string;
 }
 
-export const scriptsModule: Module = {
-  id: 'scripts',
-  stage: 'final',
-  frequency: 'per-instance',
-  onInterrupted: 'skip',
+interface ScriptModuleSpec {
+  readonly id: string;
+  readonly stage: Module['stage'];
+  readonly frequency: Module['frequency'];
+  readonly onInterrupted: Module['onInterrupted'];
+  readonly description: string;
+  readonly select: (ctx: Context) => readonly ScriptSource[];
+}
+
+function scriptModule(spec: ScriptModuleSpec): Module {
+  return {
+  id: spec.id,
+  stage: spec.stage,
+  frequency: spec.frequency,
+  onInterrupted: spec.onInterrupted,
   liveOnly: true,
-  description: 'provider init scripts, START_SCRIPT, SCRIPT_EXEC and #! user data, once per instance',
-  isRelevant: (ctx) => ctx.scripts.length > 0,
-  inputs: (ctx) => ctx.scripts.map((s) => s.name),
+  description: spec.description,
+  isRelevant: (ctx) => spec.select(ctx).length > 0,
+  inputs: (ctx) => spec.select(ctx).map((s) => s.name),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const runner = target.scripts;
@@ -42,14 +54,21 @@ export const scriptsModule: Module = {
       if (data !== undefined && name !== 'context.sh') files.set(name, data);
     }
     const reports: ScriptReport[] = [];
-    for (const script of ctx.scripts) {
+    for (const script of spec.select(ctx)) {
       const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', VMCTX_INSTANCE_ID: ctx.instanceId };
       for (const [key, value] of Object.entries(ctx.variables)) {
         if (RESERVED_ENV.has(key) || value.length > MAX_ENV_VALUE) continue;
         if (isSecretName(key) && !script.provider) continue;
         env[key] = value;
       }
-      const result: ScriptResult = await runner.run({ name: script.name, body: script.body, env, timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS, files: script.provider ? files : new Map() });
+      const result: ScriptResult = await runner.run({
+        name: script.name,
+        body: script.body,
+        ...(script.argv === undefined ? {} : { argv: script.argv }),
+        env,
+        timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS,
+        files: script.provider ? files : new Map(),
+      });
       const logPath = `${SCRIPT_LOG_DIR}/${script.name}.log`;
       const header = `# vmctx: ${script.name} (${script.variable}) run by ${result.interpreter} for instance ${ctx.instanceId}: ${result.timedOut ? 'killed at its deadline' : `exit ${result.exitCode ?? `signal ${result.signal ?? '?'}`}`} after ${result.durationMs} ms${result.outputTruncated ? '; output cut at 1 MiB' : ''}\n`;
       await target.root.ensureDir('/var/log/vmctx', { mode: 0o700 });
@@ -64,4 +83,23 @@ export const scriptsModule: Module = {
     out.details = { scripts: reports };
     return out.build();
   },
-};
+  };
+}
+
+export const scriptsModule = scriptModule({
+  id: 'scripts',
+  stage: 'final',
+  frequency: 'per-instance',
+  onInterrupted: 'skip',
+  description: 'provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data and cloud-config runcmd, once per instance',
+  select: (ctx) => ctx.scripts,
+});
+
+export const bootcmdModule = scriptModule({
+  id: 'bootcmd',
+  stage: 'local',
+  frequency: 'per-boot',
+  onInterrupted: 'rerun',
+  description: 'cloud-config bootcmd, early in every boot',
+  select: (ctx) => commandScripts('bootcmd', ctx.cloudConfig?.bootcmd ?? []),
+});

@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { markers, readBlock, replaceBlock } from '../../formats/managedblock.js';
 import { parsePasswd, type PasswdEntry } from '../../formats/passwd.js';
 import { expandAuthorizedKeysPath, globMatch, parseSshdConfig } from '../../formats/sshdconfig.js';
+import { checkAuthorizedKey } from '../../formats/sshkeys.js';
 import { VmctxError, isVmctxError } from '../../shared/errors.js';
 import type { Root, UserTree } from '../../host/root.js';
 import type { Context } from '../context/context.js';
@@ -60,7 +61,10 @@ export async function keyUser(ctx: Context, root: Root, warnings: string[]): Pro
 }
 
 export async function keyTarget(ctx: Context, root: Root, warnings: string[]): Promise<KeyTarget> {
-  const user = await keyUser(ctx, root, warnings);
+  return keyTargetFor(await keyUser(ctx, root, warnings), root, warnings);
+}
+
+export async function keyTargetFor(user: PasswdEntry, root: Root, warnings: string[]): Promise<KeyTarget> {
   const home = posix.normalize(user.home === '' ? '/' : user.home);
   if (!home.startsWith('/') || home === '/') throw new VmctxError('ERR_MODULE', `user ${user.name} has no usable home directory (${JSON.stringify(user.home)})`);
   const sharedFile = posix.join(home, '.ssh/authorized_keys');
@@ -95,47 +99,66 @@ export const sshKeysModule: Module = {
   onInterrupted: 'rerun',
   description: 'SSH public keys from the context into the user\'s authorized keys',
   isRelevant: () => true,
-  inputs: (ctx) => ({ user: ctx.username, keys: ctx.sshKeys.keys }),
+  inputs: (ctx) => ({ user: ctx.username, keys: ctx.sshKeys.keys, extra: ctx.extraUsers.map((u) => [u.name, u.sshAuthorizedKeys]) }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
-    const t = await keyTarget(ctx, root, out.warnings);
-    const owner = { uid: t.user.uid, gid: t.user.gid };
-    const home = posix.normalize(t.user.home);
-    const tree: UserTree = { base: home, uid: t.user.uid };
-    const keys = ctx.sshKeys.keys;
-    if ((await root.lstat(home)) === undefined) {
-      if (keys.length === 0) return out.build();
-      throw new VmctxError('ERR_MODULE', `home directory ${home} of ${t.user.name} does not exist`);
-    }
-
-    const writeBlockFile = async (path: string, content: readonly string[]): Promise<void> => {
-      const current = await readUserFile(root, path, tree, out.warnings);
-      if (content.length === 0 && readBlock(current, KEYS_BLOCK) === undefined) return;
-      const next = replaceBlock(current, KEYS_BLOCK, content);
-      if (next === '' && current === '') return;
-      await ensureDirs(root, home, posix.dirname(path), owner, tree, out);
-      const result = await root.writeFile(path, next, { mode: 0o600, owner, userTree: tree });
-      out.changedIf(path, result.changed);
-    };
-
-    if (t.ownsFile) {
-      if (keys.length > 0) {
-        await ensureDirs(root, home, posix.dirname(t.file), owner, tree, out);
-        const body = `# Managed by vmctx: keys from the VM context. This file is replaced at each contextualization.\n${keys.join('\n')}\n`;
-        out.changedIf(t.file, (await root.writeFile(t.file, body, { mode: 0o600, owner, userTree: tree })).changed);
-      } else if (await root.remove(t.file, { userTree: tree })) {
-        out.changedIf(t.file, true);
+    const primary = await keyTarget(ctx, root, out.warnings);
+    await installKeys(root, primary, ctx.sshKeys.keys, out);
+    log.info({ user: primary.user.name, file: primary.file, keys: ctx.sshKeys.keys.length, sources: ctx.sshKeys.sources }, 'authorized keys updated');
+    // cloud-config users with keys of their own
+    const passwd = parsePasswd((await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
+    for (const extra of ctx.extraUsers) {
+      if (extra.sshAuthorizedKeys.length === 0) continue;
+      const entry = passwd.find((e) => e.name === extra.name);
+      if (entry === undefined) {
+        out.warnings.push(`users[${extra.name}]: the account does not exist; its keys were not installed`);
+        continue;
       }
-      // a block left by an earlier layout would keep revoked keys alive
-      if ((await root.lstat(t.sharedFile))?.type === 'file') await writeBlockFile(t.sharedFile, []);
-    } else {
-      await writeBlockFile(t.file, keys);
+      const keys: string[] = [];
+      for (const line of extra.sshAuthorizedKeys) {
+        const check = checkAuthorizedKey(line);
+        if (check.ok) keys.push(check.line);
+        else out.warnings.push(`users[${extra.name}]: a key was skipped: ${check.reason}`);
+      }
+      await installKeys(root, await keyTargetFor(entry, root, out.warnings), keys, out);
     }
-    log.info({ user: t.user.name, file: t.file, keys: keys.length, sources: ctx.sshKeys.sources }, 'authorized keys updated');
     return out.build();
   },
 };
+
+/** Writes (or revokes) the keys of one account: the owned file or the managed block. */
+async function installKeys(root: Root, t: KeyTarget, keys: readonly string[], out: OutcomeBuilder): Promise<void> {
+  const owner = { uid: t.user.uid, gid: t.user.gid };
+  const home = posix.normalize(t.user.home);
+  const tree: UserTree = { base: home, uid: t.user.uid };
+  if ((await root.lstat(home)) === undefined) {
+    if (keys.length === 0) return;
+    throw new VmctxError('ERR_MODULE', `home directory ${home} of ${t.user.name} does not exist`);
+  }
+  const writeBlockFile = async (path: string, content: readonly string[]): Promise<void> => {
+    const current = await readUserFile(root, path, tree, out.warnings);
+    if (content.length === 0 && readBlock(current, KEYS_BLOCK) === undefined) return;
+    const next = replaceBlock(current, KEYS_BLOCK, content);
+    if (next === '' && current === '') return;
+    await ensureDirs(root, home, posix.dirname(path), owner, tree, out);
+    const result = await root.writeFile(path, next, { mode: 0o600, owner, userTree: tree });
+    out.changedIf(path, result.changed);
+  };
+  if (t.ownsFile) {
+    if (keys.length > 0) {
+      await ensureDirs(root, home, posix.dirname(t.file), owner, tree, out);
+      const body = `# Managed by vmctx: keys from the VM context. This file is replaced at each contextualization.\n${keys.join('\n')}\n`;
+      out.changedIf(t.file, (await root.writeFile(t.file, body, { mode: 0o600, owner, userTree: tree })).changed);
+    } else if (await root.remove(t.file, { userTree: tree })) {
+      out.changedIf(t.file, true);
+    }
+    // a block left by an earlier layout would keep revoked keys alive
+    if ((await root.lstat(t.sharedFile))?.type === 'file') await writeBlockFile(t.sharedFile, []);
+  } else {
+    await writeBlockFile(t.file, keys);
+  }
+}
 
 /** Creates (or fixes the modes of) each directory from the home down to `dir`, as the user's. */
 async function ensureDirs(root: Root, home: string, dir: string, owner: { uid: number; gid: number }, tree: UserTree, out: OutcomeBuilder): Promise<void> {

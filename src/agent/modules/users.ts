@@ -39,29 +39,40 @@ export const usersModule: Module = {
   onInterrupted: 'rerun',
   description: 'USERNAME created when missing (shell, home in /home), sudo from USERNAME_SUDO/GRANT_SUDO',
   isRelevant: () => true,
-  inputs: (ctx) => ({ name: ctx.user.name, shell: ctx.user.shell ?? null, sudo: ctx.user.sudo ?? null }),
+  inputs: (ctx) => ({ name: ctx.user.name, shell: ctx.user.shell ?? null, sudo: ctx.user.sudo ?? null, extra: ctx.extraUsers }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
     const spec = ctx.user;
-    if (spec.name !== 'root') {
-      const existing = (await passwdEntries(target)).find((e) => e.name === spec.name);
-      const shell = spec.shell ?? ((await root.lstat('/bin/bash')) === undefined ? '/bin/sh' : '/bin/bash');
-      if (spec.shell !== undefined && (await root.lstat(spec.shell)) === undefined) out.warnings.push(`USERNAME_SHELL ${spec.shell} does not exist in this system`);
+    const ensureUser = async (name: string, wantedShell: string | undefined, what: string): Promise<boolean> => {
+      const existing = (await passwdEntries(target)).find((e) => e.name === name);
+      const shell = wantedShell ?? ((await root.lstat('/bin/bash')) === undefined ? '/bin/sh' : '/bin/bash');
+      if (wantedShell !== undefined && (await root.lstat(wantedShell)) === undefined) out.warnings.push(`${what} shell ${wantedShell} does not exist in this system`);
       if (existing === undefined) {
-        const home = `/home/${spec.name}`;
+        const home = `/home/${name}`;
         const homeEntry = await root.lstat(home);
-        if (homeEntry?.type === 'symlink') throw new VmctxError('ERR_MODULE', `${home} is a symlink (to ${homeEntry.linkTarget ?? '?'}); refusing to create ${spec.name} with it as home`);
-        await tool(target, 'useradd', ['--create-home', '--home-dir', home, '--shell', shell, '--user-group', '--comment', 'created by vmctx', '--', spec.name]);
+        if (homeEntry?.type === 'symlink') throw new VmctxError('ERR_MODULE', `${home} is a symlink (to ${homeEntry.linkTarget ?? '?'}); refusing to create ${name} with it as home`);
+        await tool(target, 'useradd', ['--create-home', '--home-dir', home, '--shell', shell, '--user-group', '--comment', 'created by vmctx', '--', name]);
         out.changedIf('/etc/passwd', true);
-        out.actions.push(`useradd ${spec.name}`);
-      } else if (spec.shell !== undefined && existing.shell !== spec.shell) {
-        await tool(target, 'usermod', ['--shell', spec.shell, '--', spec.name]);
+        out.actions.push(`useradd ${name}`);
+        return true;
+      }
+      if (wantedShell !== undefined && existing.shell !== wantedShell) {
+        await tool(target, 'usermod', ['--shell', wantedShell, '--', name]);
         out.changedIf('/etc/passwd', true);
       }
+      return false;
+    };
+    if (spec.name !== 'root') await ensureUser(spec.name, spec.shell, 'USERNAME_SHELL:');
+    // cloud-config users: created, their password hash set or the password locked (cloud-init's default)
+    for (const user of ctx.extraUsers) {
+      await ensureUser(user.name, user.shell, `users[${user.name}]:`);
+      if (user.passwdHash !== undefined) await tool(target, 'chpasswd', ['--encrypted'], { stdin: `${user.name}:${user.passwdHash}\n` });
+      else if (user.lockPasswd) await tool(target, 'usermod', ['--lock', '--', user.name]);
     }
-    if (spec.sudo === true && spec.name !== 'root') {
-      const content = `# Managed by vmctx: sudo for the context's user (USERNAME_SUDO/GRANT_SUDO).\n${spec.name} ALL=(ALL:ALL) NOPASSWD:ALL\n`;
+    const sudoers = [...(spec.sudo === true && spec.name !== 'root' ? [spec.name] : []), ...ctx.extraUsers.filter((u) => u.sudo).map((u) => u.name)];
+    if (sudoers.length > 0) {
+      const content = `# Managed by vmctx: sudo for the context's users (USERNAME_SUDO/GRANT_SUDO, cloud-config users).\n${sudoers.map((n) => `${n} ALL=(ALL:ALL) NOPASSWD:ALL`).join('\n')}\n`;
       const visudo = await target.exec.which('visudo');
       if (visudo !== undefined) {
         const check = await target.exec.run(visudo, ['-c', '-q', '-f', '-'], { stdin: content, timeoutMs: 10_000 });
@@ -92,6 +103,23 @@ export async function accountsWithFixedPasswords(target: Target): Promise<string
   return out;
 }
 
+/** Sets a password: hashes go to chpasswd -e; plain text to chpasswd (live, PAM) or, offline, is hashed on this host first. Secrets on stdin only. */
+async function setPassword(target: Target, user: string, kind: 'plain' | 'hash', secret: Secret): Promise<void> {
+  let hash: string;
+  if (kind === 'hash') hash = secret.reveal();
+  else if (target.live) {
+    // chpasswd hashes with the system's own method (PAM, login.defs)
+    await tool(target, 'chpasswd', [], { stdin: `${user}:${secret.reveal()}\n`, secret });
+    return;
+  } else {
+    // offline: the root's PAM cannot run here
+    const r = await tool(target, 'openssl', ['passwd', '-6', '-stdin'], { stdin: `${secret.reveal()}\n`, secret, rootFlag: false });
+    hash = r.stdout.trim();
+    if (!HASH.test(hash)) throw new VmctxError('ERR_MODULE', 'openssl passwd did not produce a SHA-512 crypt hash');
+  }
+  await tool(target, 'chpasswd', ['--encrypted'], { stdin: `${user}:${hash}\n`, secret });
+}
+
 export const passwordModule: Module = {
   id: 'password',
   stage: 'local',
@@ -104,6 +132,7 @@ export const passwordModule: Module = {
     lock: ctx.user.lockPassword,
     source: ctx.password?.source ?? null,
     fingerprint: ctx.password === undefined ? null : secretFingerprint(ctx.password.secret, ctx.instanceId),
+    extra: ctx.extraPasswords.map((p) => [p.user, secretFingerprint(p.secret, ctx.instanceId)]),
   }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
@@ -118,30 +147,27 @@ export const passwordModule: Module = {
       out.changedIf('/etc/shadow', true);
       out.actions.push(`would set the password of ${user} from ${password.source}`);
     } else if (password !== undefined) {
-      let hash: string;
-      if (password.kind === 'hash') hash = password.secret.reveal();
-      else if (target.live) {
-        // chpasswd hashes with the system's own method (PAM, login.defs); the secret is on stdin
-        await tool(target, 'chpasswd', [], { stdin: `${user}:${password.secret.reveal()}\n`, secret: password.secret });
-        out.changedIf('/etc/shadow', true);
-        log.info({ user, source: password.source }, 'password set');
-        return out.build();
-      } else {
-        // offline: hash on this host (the root's PAM cannot run here), then chpasswd -e -R
-        const r = await tool(target, 'openssl', ['passwd', '-6', '-stdin'], { stdin: `${password.secret.reveal()}\n`, secret: password.secret, rootFlag: false });
-        hash = r.stdout.trim();
-        if (!HASH.test(hash)) throw new VmctxError('ERR_MODULE', 'openssl passwd did not produce a SHA-512 crypt hash');
-      }
-      await tool(target, 'chpasswd', ['--encrypted'], { stdin: `${user}:${hash}\n`, secret: password.secret });
+      await setPassword(target, user, password.kind, password.secret);
       out.changedIf('/etc/shadow', true);
-    } else {
+    } else if (ctx.extraPasswords.length === 0) {
       for (const name of await accountsWithFixedPasswords(target)) {
         await tool(target, 'usermod', ['--lock', '--', name]);
         out.changedIf('/etc/shadow', true);
         out.warnings.push(`${name} had a fixed password from the image and the context gives none: locked (log in with a key)`);
       }
     }
-    log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword }, 'password');
+    // cloud-config chpasswd
+    const existing = new Set((await passwdEntries(target)).map((e) => e.name));
+    for (const extra of ctx.extraPasswords) {
+      if (!existing.has(extra.user)) {
+        out.warnings.push(`chpasswd: user ${extra.user} does not exist; skipped`);
+        continue;
+      }
+      if (target.dryRun === true) out.actions.push(`would set the password of ${extra.user} from cloud-config chpasswd`);
+      else await setPassword(target, extra.user, extra.kind, extra.secret);
+      out.changedIf('/etc/shadow', true);
+    }
+    log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword, cloudConfigUsers: ctx.extraPasswords.length }, 'password');
     return out.build();
   },
 };

@@ -1,0 +1,55 @@
+// cloud-config write_files: each file through the Root (resolved inside the root, never into
+// /proc, /sys or /dev), with its owner and mode. A path inside a user's home is written with the
+// home's rules (no symlinks, no foreign owners), so a user's planted link cannot redirect it.
+import { posix } from 'node:path';
+import { parsePasswd } from '../../formats/passwd.js';
+import { describeError } from '../../shared/errors.js';
+import type { UserTree } from '../../host/root.js';
+import { OutcomeBuilder, type Module } from './module.js';
+
+function groupId(groupText: string, name: string): number | undefined {
+  for (const line of groupText.split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name && gid !== undefined && /^\d+$/u.test(gid)) return Number(gid);
+  }
+  return undefined;
+}
+
+export const writeFilesModule: Module = {
+  id: 'write-files',
+  stage: 'local',
+  frequency: 'per-instance',
+  onInterrupted: 'rerun',
+  description: 'cloud-config write_files, once per instance',
+  isRelevant: (ctx) => (ctx.cloudConfig?.writeFiles.length ?? 0) > 0,
+  inputs: (ctx) => ctx.cloudConfig?.writeFiles.map((f) => f.path) ?? [],
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const { root } = target;
+    const passwd = parsePasswd((await root.readText('/etc/passwd')) ?? '');
+    const groups = (await root.readText('/etc/group')) ?? '';
+    for (const file of ctx.cloudConfig?.writeFiles ?? []) {
+      const [userName = 'root', groupName] = file.owner.split(':');
+      const user = passwd.find((e) => e.name === userName);
+      const gid = groupName === undefined ? user?.gid : groupId(groups, groupName);
+      if (user === undefined || gid === undefined) {
+        out.warnings.push(`${file.path}: owner ${file.owner} does not exist; not written`);
+        continue;
+      }
+      const home = passwd.find((e) => e.uid !== 0 && e.home.length > 1 && (file.path === e.home || file.path.startsWith(`${posix.normalize(e.home)}/`)));
+      const userTree: UserTree | undefined = home === undefined ? undefined : { base: posix.normalize(home.home), uid: home.uid };
+      try {
+        let data = file.content;
+        if (file.append) {
+          const current = await root.readFile(file.path, { userTree, maxBytes: 64 * 1024 * 1024 });
+          if (current !== undefined) data = Buffer.concat([current, file.content]);
+        }
+        out.changedIf(file.path, (await root.writeFile(file.path, data, { mode: file.mode, owner: { uid: user.uid, gid }, userTree })).changed);
+      } catch (error) {
+        out.warnings.push(`${file.path}: not written: ${describeError(error).message}`);
+      }
+    }
+    log.info({ files: out.changed.length, refused: out.warnings.length }, 'write_files');
+    return out.build();
+  },
+};
