@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,6 +64,12 @@ describe('scripts module', () => {
     expect(await logOf(s, 'init.sh')).toContain('pw=provider-may-see\nlisten=8080\n');
   });
 
+  it('user scripts see the medium\'s files too, but not the OneGate token or the variable files', async () => {
+    const s = await setup({ 'app.conf': 'listen=8080\n', 'token.txt': 'onegate-secret\n' });
+    await s.run({ VMID: '1', START_SCRIPT: 'cat app.conf; for f in token.txt context.sh; do test -e $f && echo "$f visible" || echo "no $f"; done\n' });
+    expect(await logOf(s, 'START_SCRIPT')).toContain('listen=8080\nno token.txt\nno context.sh\n');
+  });
+
   it('START_SCRIPT_BASE64 wins; the shebang is honoured (bash), sh otherwise; #! user data and cloud-config runcmd run (a list without a shell)', async () => {
     const s = await setup();
     const b64 = Buffer.from('#!/bin/bash\necho "bash=${BASH_VERSION:+yes}"\n').toString('base64');
@@ -126,5 +132,37 @@ describe('scripts module', () => {
     expect(report.modules.find((m) => m.id === 'scripts')?.reason).toMatch(/runs only on the running system/);
     const state = JSON.parse(await readFile(join(root, 'var/lib/vmctx/state.json'), 'utf8')) as { modules: Record<string, unknown> };
     expect(state.modules['scripts']).toBeUndefined();
+  });
+});
+
+describe('a crash (SIGKILL) in the middle of a per-instance script', () => {
+  it('the next run reports it and does not run the script a second time', { timeout: 60_000 }, async () => {
+    const { build } = await import('esbuild');
+    const dir = await tempDir();
+    const driver = join(dir, 'driver.mjs');
+    await build({ entryPoints: ['test/helpers/script-driver.ts'], outfile: driver, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent', banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } });
+    const root = await scratchRoot();
+    const src = await tempDir();
+    const marker = join(dir, 'runs.log');
+    await writeFile(join(src, 'context.sh'), renderContextSh({ VMID: '77', START_SCRIPT: `echo started >> ${marker}\nsleep 30\necho finished >> ${marker}\n` }));
+    const child = spawn(process.execPath, [driver, root, src, join(dir, 'work')], { stdio: 'ignore' });
+    const closed = new Promise((r) => child.on('close', r));
+    for (let i = 0; i < 200 && !(await readFile(marker, 'utf8').catch(() => '')).includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await closed;
+    // the script is its own process group and outlives the killed agent (at boot, systemd's cgroup
+    // takes it down with the unit); end it here so it cannot write "finished" later
+    for (const pid of execFileSync('pgrep', ['-f', join(dir, 'work')], { encoding: 'utf8' }).trim().split('\n').filter((p) => p !== '')) {
+      try {
+        process.kill(-Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    const again = execFileSync(process.execPath, [driver, root, src, join(dir, 'work')], { encoding: 'utf8' });
+    const report = JSON.parse(again.trim().split('\n').at(-1) ?? '{}') as RunReport;
+    expect(report.previousRunInterrupted).toBeDefined();
+    expect(report.modules.find((m) => m.id === 'scripts')).toMatchObject({ status: 'skipped', reason: 'the last run was interrupted; not running it twice' });
+    expect(await readFile(marker, 'utf8')).toBe('started\n');
   });
 });

@@ -83,6 +83,13 @@ describe('password module (real chpasswd -R, hashing on the host)', () => {
     expect(await shadowOf(root, 'root')).toBe(hash);
   });
 
+  it('USERNAME_PASSWORD_EXPIRE=YES makes the user change the first-boot password at first login', async () => {
+    const root = await scratchRoot();
+    await apply(passwordModule, root, { USERNAME: 'alice', PASSWORD: 'temporary', USERNAME_PASSWORD_EXPIRE: 'YES' });
+    const fields = (await readFile(join(root, 'etc/shadow'), 'utf8')).split('\n').find((l) => l.startsWith('alice:'))?.split(':') ?? [];
+    expect(fields[2]).toBe('0');
+  });
+
   it('USERNAME_PASSWORD_RESET=YES locks the account\'s password', async () => {
     const root = await scratchRoot();
     await apply(passwordModule, root, { USERNAME: 'alice', PASSWORD: 'x' });

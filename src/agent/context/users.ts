@@ -13,6 +13,8 @@ export interface UserSpec {
   readonly sudo: boolean | undefined;
   /** USERNAME_PASSWORD_RESET=YES: the account's password is locked. */
   readonly lockPassword: boolean;
+  /** USERNAME_PASSWORD_EXPIRE=YES: the first-boot password must be changed at first login. */
+  readonly expirePassword: boolean;
 }
 
 export type PasswordSource = 'CRYPTED_PASSWORD_BASE64' | 'PASSWORD_BASE64' | 'CRYPTED_PASSWORD' | 'PASSWORD' | 'metadata';
@@ -45,7 +47,7 @@ export function userFromContext(v: Readonly<Record<string, string>>, warnings: C
   }
   const sudoRaw = v['USERNAME_SUDO'] ?? v['GRANT_SUDO'];
   const sudo = yes(sudoRaw) ? true : no(sudoRaw) ? false : undefined;
-  return { name, shell, sudo, lockPassword: yes(v['USERNAME_PASSWORD_RESET']) };
+  return { name, shell, sudo, lockPassword: yes(v['USERNAME_PASSWORD_RESET']), expirePassword: yes(v['USERNAME_PASSWORD_EXPIRE']) };
 }
 
 function strictBase64(value: string): Buffer | undefined {

@@ -48,10 +48,15 @@ function scriptModule(spec: ScriptModuleSpec): Module {
     const out = new OutcomeBuilder();
     const runner = target.scripts;
     if (runner === undefined) throw new VmctxError('ERR_MODULE', 'scripts run only on the running system');
+    // the medium's files (FILES_DS and the rest) next to every script; the variable files and the
+    // OneGate token only for the provider's own scripts
     const files = new Map<string, Buffer>();
+    const providerOnly = new Map<string, Buffer>();
     for (const name of ctx.medium.names) {
       const data = await ctx.medium.read(name, 64 * 1024 * 1024).catch(() => undefined);
-      if (data !== undefined && name !== 'context.sh') files.set(name, data);
+      if (data === undefined) continue;
+      if (['context.sh', 'configuration.sh', 'token.txt'].includes(name)) providerOnly.set(name, data);
+      else files.set(name, data);
     }
     const reports: ScriptReport[] = [];
     for (const script of spec.select(ctx)) {
@@ -67,7 +72,7 @@ function scriptModule(spec: ScriptModuleSpec): Module {
         ...(script.argv === undefined ? {} : { argv: script.argv }),
         env,
         timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS,
-        files: script.provider ? files : new Map(),
+        files: script.provider ? new Map([...files, ...providerOnly]) : files,
       });
       const logPath = `${SCRIPT_LOG_DIR}/${script.name}.log`;
       const header = `# vmctx: ${script.name} (${script.variable}) run by ${result.interpreter} for instance ${ctx.instanceId}: ${result.timedOut ? 'killed at its deadline' : `exit ${result.exitCode ?? `signal ${result.signal ?? '?'}`}`} after ${result.durationMs} ms${result.outputTruncated ? '; output cut at 1 MiB' : ''}\n`;

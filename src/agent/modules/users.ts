@@ -130,6 +130,7 @@ export const passwordModule: Module = {
   inputs: (ctx) => ({
     user: ctx.user.name,
     lock: ctx.user.lockPassword,
+    expire: ctx.user.expirePassword,
     source: ctx.password?.source ?? null,
     fingerprint: ctx.password === undefined ? null : secretFingerprint(ctx.password.secret, ctx.instanceId),
     extra: ctx.extraPasswords.map((p) => [p.user, secretFingerprint(p.secret, ctx.instanceId)]),
@@ -148,6 +149,7 @@ export const passwordModule: Module = {
       out.actions.push(`would set the password of ${user} from ${password.source}`);
     } else if (password !== undefined) {
       await setPassword(target, user, password.kind, password.secret);
+      if (ctx.user.expirePassword) await tool(target, 'chage', ['--lastday', '0', '--', user]);
       out.changedIf('/etc/shadow', true);
     } else if (ctx.extraPasswords.length === 0) {
       for (const name of await accountsWithFixedPasswords(target)) {
