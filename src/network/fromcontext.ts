@@ -9,7 +9,8 @@ type Vars = Readonly<Record<string, string>>;
 const MAX_NICS = 64;
 const MAX_ALIASES = 64;
 
-function nicIndexes(v: Vars): number[] {
+/** NIC indexes present in the context (ETH0_…, ETH3_…), sorted numerically. */
+export function nicIndexes(v: Vars): number[] {
   const found = new Set<number>();
   for (const key of Object.keys(v)) {
     const m = /^ETH(\d{1,4})_/u.exec(key);

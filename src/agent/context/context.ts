@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
-import { networkFromContext } from '../../network/fromcontext.js';
+import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
 import type { NetworkModel } from '../../network/model.js';
 import { passwordFromContext, userFromContext, type PasswordSpec, type UserSpec } from './users.js';
 import { scriptsFromContext, type ScriptSource } from './scripts.js';
@@ -91,16 +91,6 @@ export const SSH_KEY_VARIABLES = ['SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY',
 export const SSH_KEY_FILE_VARIABLES = ['ROOT_PUBKEY', 'USER_PUBKEY'] as const;
 const MAX_KEY_FILE = 1024 * 1024;
 const SAFE_MEDIUM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
-
-/** NIC indexes present in the context (ETH0_…, ETH3_…), sorted numerically. */
-export function nicIndexes(variables: Readonly<Record<string, string>>): number[] {
-  const found = new Set<number>();
-  for (const key of Object.keys(variables)) {
-    const m = /^ETH(\d{1,4})_/u.exec(key);
-    if (m !== null) found.add(Number(m[1]));
-  }
-  return [...found].sort((a, b) => a - b);
-}
 
 function words(value: string | undefined): string[] {
   return (value ?? '').split(/[\s,]+/u).filter((w) => w !== '');

@@ -1,6 +1,7 @@
 // The scripts a context asks to run: provider init scripts on the medium (INIT_SCRIPTS, default
 // init.sh), START_SCRIPT(_BASE64), StratusLab's SCRIPT_EXEC, and #! user data. Names from the
 // context are plain file names on the medium: no "/", no "..", no leading "-".
+import { decodeStrictBase64 } from '../../formats/base64.js';
 import { mergeCloudConfigs, parseUserData, type CloudConfig } from '../../formats/cloudconfig.js';
 import type { ContextWarning, MediumFiles } from './context.js';
 
@@ -16,12 +17,6 @@ export interface ScriptSource {
 
 const MEDIUM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
 const MAX_SCRIPT = 16 * 1024 * 1024;
-
-function strictBase64(value: string): Buffer | undefined {
-  const compact = value.replace(/\s+/gu, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/u.test(compact) || compact.length % 4 !== 0) return undefined;
-  return Buffer.from(compact, 'base64');
-}
 
 export interface UserDataResult {
   readonly scripts: ScriptSource[];
@@ -55,7 +50,7 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
   let start: { body: Buffer; variable: string } | undefined;
   const b64 = v['START_SCRIPT_BASE64'];
   if (b64 !== undefined && b64.trim() !== '') {
-    const decoded = strictBase64(b64);
+    const decoded = decodeStrictBase64(b64);
     if (decoded === undefined) warnings.push({ variable: 'START_SCRIPT_BASE64', message: 'is not valid base64; START_SCRIPT is used if given' });
     else start = { body: decoded, variable: 'START_SCRIPT_BASE64' };
   }
@@ -69,7 +64,7 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
     if (raw === undefined || raw === '') continue;
     let body: Buffer | undefined = Buffer.from(raw, 'utf8');
     if ((v[encKey] ?? '').toLowerCase() === 'base64') {
-      body = strictBase64(raw);
+      body = decodeStrictBase64(raw);
       if (body === undefined) {
         warnings.push({ variable: key, message: `${encKey}=base64 but the value is not valid base64; ignored` });
         continue;

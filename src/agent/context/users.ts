@@ -1,5 +1,6 @@
 // The user and first-boot password parts of the Context: USERNAME and its settings, and the
 // password variables in priority order, validated; secrets travel as Secret objects.
+import { decodeStrictBase64 } from '../../formats/base64.js';
 import { scryptSync } from 'node:crypto';
 import { Secret } from '../../shared/secret.js';
 import type { ContextWarning } from './context.js';
@@ -50,12 +51,6 @@ export function userFromContext(v: Readonly<Record<string, string>>, warnings: C
   return { name, shell, sudo, lockPassword: yes(v['USERNAME_PASSWORD_RESET']), expirePassword: yes(v['USERNAME_PASSWORD_EXPIRE']) };
 }
 
-function strictBase64(value: string): Buffer | undefined {
-  const compact = value.replace(/\s+/gu, '');
-  if (compact === '' || !/^[A-Za-z0-9+/]*={0,2}$/u.test(compact) || compact.length % 4 !== 0) return undefined;
-  return Buffer.from(compact, 'base64');
-}
-
 /** The first usable password variable, highest priority first; unusable ones are reported and skipped. */
 export function passwordFromContext(v: Readonly<Record<string, string>>, warnings: ContextWarning[]): PasswordSpec | undefined {
   const order: Array<{ source: PasswordSource; kind: 'plain' | 'hash'; base64: boolean }> = [
@@ -69,7 +64,7 @@ export function passwordFromContext(v: Readonly<Record<string, string>>, warning
     if (raw === undefined || raw === '') continue;
     let value = raw;
     if (o.base64) {
-      const decoded = strictBase64(raw);
+      const decoded = decodeStrictBase64(raw);
       if (decoded === undefined) {
         warnings.push({ variable: o.source, message: 'is not valid base64; skipped' });
         continue;
