@@ -4,10 +4,13 @@ import { VmctxError } from '../shared/errors.js';
 import type { Root } from '../host/root.js';
 import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';
+import loaderSource from '../../packaging/load.js?raw';
 
 export const LIB_DIR = '/usr/lib/vmctx';
 export const BUNDLE_PATH = `${LIB_DIR}/vmctx.js`;
 export const NODE_PATH = `${LIB_DIR}/node`;
+/** Runs the bundle with a V8 code cache (see packaging/load.js). */
+export const LOADER_PATH = `${LIB_DIR}/load.js`;
 export const LAUNCHER_PATH = '/usr/sbin/vmctx';
 export const UNIT_DIR = '/usr/lib/systemd/system';
 
@@ -29,7 +32,7 @@ export interface InstallResult {
 }
 
 export function launcher(nodePath: string): string {
-  return `#!/bin/sh\n# vmctx launcher, written by vmctx install\nexec ${nodePath} ${BUNDLE_PATH} "$@"\n`;
+  return `#!/bin/sh\n# vmctx launcher, written by vmctx install\nexec ${nodePath} ${LOADER_PATH} "$@"\n`;
 }
 
 async function detectInit(root: Root): Promise<'systemd' | 'none'> {
@@ -44,6 +47,7 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
   };
   if (options.bundle.length < 1000) throw new VmctxError('ERR_USAGE', 'the bundle to install looks empty; run `npm run build` first');
   note(BUNDLE_PATH, (await root.writeFile(BUNDLE_PATH, options.bundle, { mode: 0o644 })).changed);
+  note(LOADER_PATH, (await root.writeFile(LOADER_PATH, loaderSource, { mode: 0o644 })).changed);
   let nodePath: string;
   if ('binary' in options.node) {
     note(NODE_PATH, (await root.writeFile(NODE_PATH, options.node.binary, { mode: 0o755 })).changed);

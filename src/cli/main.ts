@@ -11,6 +11,11 @@ function milliseconds(value: string): number {
   return n;
 }
 
+/** The bundle this process runs (also when started through the loader, where argv[1] is load.js). */
+function runningBundle(): string {
+  return typeof __filename === 'string' && __filename.endsWith('.js') ? __filename : (process.argv[1] ?? '');
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -79,7 +84,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('install')
     .description('install the agent into this system or a root directory (bundle, launcher, runtime, units)')
     .option('--root <DIR>', 'the root to install into', '/')
-    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', process.argv[1] ?? '')
+    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', runningBundle())
     .option('--node <FILE>', 'the Node binary to ship with it (default: the one running)', process.execPath)
     .option('--no-node', "use the system's /usr/bin/node instead of shipping one")
     .action(async (flags: { root: string; bundle: string; node: string | false }) => {

@@ -103,6 +103,7 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
 
   it('second boot of the same disk and context: nothing re-applied (password untouched), nothing duplicated', async () => {
     const result = await boot(image, work, { cdrom: iso });
+    process.stdout.write(`second boot report:\n${result.report}\n`);
     expect(result.console).toMatch(/vmctx: context from .* instance vmid-101/u);
     expect(result.console).not.toMatch(/vmctx: (network|hostname|dns|users|password|ssh-keys): applied/u);
     expect(await readGuestFile(image, '/etc/hosts')).toBe(firstHosts);

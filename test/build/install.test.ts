@@ -1,0 +1,50 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUNDLE } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function installed(): Promise<string> {
+  const root = await tempDir('vmctx-install-');
+  await mkdir(join(root, 'usr/lib/systemd'), { recursive: true });
+  await writeFile(join(root, 'usr/lib/systemd/systemd'), '');
+  execFileSync(process.execPath, [BUNDLE, 'install', '--root', root, '--no-node'], { stdio: 'ignore' });
+  return root;
+}
+
+describe('vmctx install', () => {
+  it('installs bundle, loader, launcher and enabled units; a second install changes nothing', async () => {
+    const root = await installed();
+    expect(await readFile(join(root, 'usr/sbin/vmctx'), 'utf8')).toBe('#!/bin/sh\n# vmctx launcher, written by vmctx install\nexec /usr/bin/node /usr/lib/vmctx/load.js "$@"\n');
+    expect((await stat(join(root, 'usr/sbin/vmctx'))).mode & 0o777).toBe(0o755);
+    expect(await readFile(join(root, 'usr/lib/vmctx/vmctx.js'))).toEqual(await readFile(BUNDLE));
+    expect(await readlink(join(root, 'etc/systemd/system/sysinit.target.wants/vmctx-local.service'))).toBe('/usr/lib/systemd/system/vmctx-local.service');
+    expect(await readlink(join(root, 'etc/systemd/system/multi-user.target.wants/vmctx-final.service'))).toBe('/usr/lib/systemd/system/vmctx-final.service');
+    const again = execFileSync(process.execPath, [BUNDLE, 'install', '--root', root, '--no-node'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(again).toBe('');
+  });
+
+  it('the loader writes a V8 code cache once (0600 in a 0700 dir), reuses it, and survives a corrupt one', async () => {
+    const root = await installed();
+    const cacheDir = join(root, 'var/cache/vmctx');
+    const env = { ...process.env, VMCTX_CACHE_DIR: cacheDir };
+    const run = (): string => execFileSync(process.execPath, [join(root, 'usr/lib/vmctx/load.js'), '--version'], { env, encoding: 'utf8' }).trim();
+    expect(run()).toMatch(/^\d+\.\d+\.\d+$/u);
+    const cache = join(cacheDir, 'vmctx.js.v8cache');
+    const first = await stat(cache);
+    expect([first.mode & 0o777, (await stat(cacheDir)).mode & 0o777]).toEqual([0o600, 0o700]);
+    run();
+    expect((await stat(cache)).mtimeMs).toBe(first.mtimeMs);
+    await writeFile(cache, 'not a cache');
+    expect(run()).toMatch(/^\d+\.\d+\.\d+$/u);
+    expect((await stat(cache)).size).toBeGreaterThan(1000);
+  });
+
+  it('install run through the loader installs the bundle, not the loader', async () => {
+    const root = await installed();
+    const other = await tempDir('vmctx-install-');
+    execFileSync(process.execPath, [join(root, 'usr/lib/vmctx/load.js'), 'install', '--root', other, '--no-node'], { env: { ...process.env, VMCTX_CACHE_DIR: join(other, 'c') }, stdio: 'ignore' });
+    expect(await readFile(join(other, 'usr/lib/vmctx/vmctx.js'))).toEqual(await readFile(BUNDLE));
+  });
+});
