@@ -67,20 +67,19 @@ export class HostScriptRunner implements ScriptRunner {
         if (SAFE_NAME.test(name)) await writeFile(join(work, name), data, { mode: 0o600 });
       }
       const [command, ...rest] = spec.argv ?? [];
-      if (command !== undefined) return await this.#spawn(spec, command, [...rest, ''], work, true);
+      if (command !== undefined) return await this.#spawn(spec, command, rest, work, 'argv (no shell)');
       const scriptPath = join(work, `.vmctx-script-${randomBytes(4).toString('hex')}`);
       await writeFile(scriptPath, spec.body, { mode: 0o700 });
       const { program, args } = interpreterOf(spec.body);
-      return await this.#spawn(spec, program, [...args, scriptPath], work);
+      return await this.#spawn(spec, program, [...args, scriptPath], work, [program, ...args].join(' '));
     } finally {
       await rm(work, { recursive: true, force: true });
     }
   }
 
-  #spawn(spec: ScriptSpec, program: string, argsWithScript: string[], cwd: string, isArgv = false): Promise<ScriptResult> {
+  /** @param interpreter how the script was run, for its log header */
+  #spawn(spec: ScriptSpec, program: string, args: readonly string[], cwd: string, interpreter: string): Promise<ScriptResult> {
     const t0 = performance.now();
-    // for an argv the trailing placeholder is dropped; for a script the last argument is its file
-    const args = isArgv ? argsWithScript.slice(0, -1) : argsWithScript;
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let kept = 0;
@@ -126,7 +125,7 @@ export class HostScriptRunner implements ScriptRunner {
             durationMs: Math.round(performance.now() - t0),
             output: Buffer.concat(chunks),
             outputTruncated: truncated,
-            interpreter: isArgv ? 'argv (no shell)' : [program, ...args.slice(0, -1)].join(' '),
+            interpreter,
           });
         }, 50);
       };
