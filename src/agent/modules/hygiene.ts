@@ -2,7 +2,7 @@
 // shared by every clone of it), and the time zone from TIMEZONE.
 import { VmctxError } from '../../shared/errors.js';
 import { OutcomeBuilder, type Module } from './module.js';
-import { tool } from './users.js';
+import { tool } from './live.js';
 
 const HOST_KEY = /^ssh_host_[a-z0-9]+_key(\.pub)?$/u;
 const ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,3}$/u;

@@ -1,6 +1,9 @@
-// Live actions for modules: run a system program (argv only) on the running system, recording
-// what was done; a failure is a warning for the module's outcome, not a crash.
-import { describeError } from '../../shared/errors.js';
+// Running system programs from modules (argv only): tool() for the ones a module needs (with -R
+// for an offline root, secrets on stdin and scrubbed from errors), runLive() for live-only actions
+// whose failure is a warning, not a crash.
+import { VmctxError, describeError } from '../../shared/errors.js';
+import { REDACTED, type Secret } from '../../shared/secret.js';
+import type { Exec, ExecResult } from '../../host/exec.js';
 import type { OutcomeBuilder, Target } from './module.js';
 
 /** Runs the first of `programs` that exists; returns true when it succeeded. */
@@ -23,4 +26,21 @@ export async function runLive(target: Target, out: OutcomeBuilder, programs: Rea
   }
   out.warnings.push(failures.length === 0 ? `none of ${programs.map(([n]) => n).join(', ')} is installed; the change applies at the next boot` : failures.join('; '));
   return false;
+}
+
+/** Runs a system tool with the root's -R when offline; the secret (if any) is scrubbed from its stderr. */
+export async function tool(target: Target, program: string, args: readonly string[], options: { stdin?: string; secret?: Secret; rootFlag?: boolean } = {}): Promise<ExecResult> {
+  const path = await target.exec.which(program);
+  if (path === undefined) throw new VmctxError('ERR_MODULE', `${program} is not installed`);
+  const rootArgs = options.rootFlag === false || target.live ? [] : ['-R', target.root.path];
+  const result = await runScrubbed(target.exec, path, [...rootArgs, ...args], options.stdin, options.secret);
+  if (result.code !== 0) throw new VmctxError('ERR_MODULE', `${program} exited with ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0]?.slice(0, 300) ?? ''}`);
+  return result;
+}
+
+async function runScrubbed(exec: Exec, path: string, args: readonly string[], stdin: string | undefined, secret: Secret | undefined): Promise<ExecResult> {
+  const r = await exec.run(path, args, { timeoutMs: 30_000, ...(stdin === undefined ? {} : { stdin }) });
+  if (secret === undefined || secret.length === 0) return r;
+  // stderr ends up in error messages and logs; stdout is the tool's answer (a hash), never logged
+  return { ...r, stderr: r.stderr.split(secret.reveal()).join(REDACTED) };
 }

@@ -2,31 +2,14 @@
 // an offline root), argv only. Secrets go to the tools on stdin and nowhere else.
 import { parsePasswd, type PasswdEntry } from '../../formats/passwd.js';
 import { VmctxError } from '../../shared/errors.js';
-import { REDACTED, type Secret } from '../../shared/secret.js';
-import type { Exec, ExecResult } from '../../host/exec.js';
+import type { Secret } from '../../shared/secret.js';
 import { secretFingerprint } from '../context/users.js';
+import { tool } from './live.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
 const NO_LOGIN = /(nologin|\/false|\/sync|\/halt|\/shutdown)$/u;
 const HASH = /^\$[A-Za-z0-9]+\$[A-Za-z0-9./$=,+-]{8,}$/u;
-
-/** Runs a system tool with the root's -R when offline; the secret (if any) is scrubbed from its stderr. */
-export async function tool(target: Target, program: string, args: readonly string[], options: { stdin?: string; secret?: Secret; rootFlag?: boolean } = {}): Promise<ExecResult> {
-  const path = await target.exec.which(program);
-  if (path === undefined) throw new VmctxError('ERR_MODULE', `${program} is not installed`);
-  const rootArgs = options.rootFlag === false || target.live ? [] : ['-R', target.root.path];
-  const result = await runScrubbed(target.exec, path, [...rootArgs, ...args], options.stdin, options.secret);
-  if (result.code !== 0) throw new VmctxError('ERR_MODULE', `${program} exited with ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0]?.slice(0, 300) ?? ''}`);
-  return result;
-}
-
-async function runScrubbed(exec: Exec, path: string, args: readonly string[], stdin: string | undefined, secret: Secret | undefined): Promise<ExecResult> {
-  const r = await exec.run(path, args, { timeoutMs: 30_000, ...(stdin === undefined ? {} : { stdin }) });
-  if (secret === undefined || secret.length === 0) return r;
-  // stderr ends up in error messages and logs; stdout is the tool's answer (a hash), never logged
-  return { ...r, stderr: r.stderr.split(secret.reveal()).join(REDACTED) };
-}
 
 async function passwdEntries(target: Target): Promise<PasswdEntry[]> {
   return parsePasswd((await target.root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
