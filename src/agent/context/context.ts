@@ -121,9 +121,10 @@ function normaliseDns(v: Readonly<Record<string, string>>, warnings: ContextWarn
   return { nameservers, search };
 }
 
-function normaliseHostname(v: Readonly<Record<string, string>>, warnings: ContextWarning[]): string | undefined {
-  for (const variable of ['SET_HOSTNAME', 'HOSTNAME']) {
-    const raw = v[variable];
+/** SET_HOSTNAME, then HOSTNAME, then (when the variables give none) cloud-config's hostname. */
+function normaliseHostname(v: Readonly<Record<string, string>>, cloudConfigHostname: string | undefined, warnings: ContextWarning[]): string | undefined {
+  const candidates: Array<[string, string | undefined]> = [['SET_HOSTNAME', v['SET_HOSTNAME']], ['HOSTNAME', v['HOSTNAME']], ['USER_DATA hostname', cloudConfigHostname]];
+  for (const [variable, raw] of candidates) {
     if (raw === undefined || raw.trim() === '') continue;
     const s = sanitiseHostname(raw);
     if (s.name === undefined) {
@@ -136,7 +137,8 @@ function normaliseHostname(v: Readonly<Record<string, string>>, warnings: Contex
   return undefined;
 }
 
-async function normaliseKeys(raw: RawContext, warnings: ContextWarning[]): Promise<SshKeys> {
+/** Keys from the key variables, the key files they name on the medium, and cloud-config's list. */
+async function normaliseKeys(raw: RawContext, cloudConfigKeys: readonly string[], warnings: ContextWarning[]): Promise<SshKeys> {
   const keys: string[] = [];
   const sources: string[] = [];
   const add = (text: string, origin: string): void => {
@@ -157,6 +159,7 @@ async function normaliseKeys(raw: RawContext, warnings: ContextWarning[]): Promi
     const value = raw.variables[variable];
     if (value !== undefined) add(value, variable);
   }
+  if (cloudConfigKeys.length > 0) add(cloudConfigKeys.join('\n'), 'USER_DATA ssh_authorized_keys');
   for (const variable of SSH_KEY_FILE_VARIABLES) {
     const name = raw.variables[variable]?.trim();
     if (name === undefined || name === '') continue;
@@ -190,9 +193,9 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     instanceId: identity.id,
     instanceIdSource: identity.source,
     variables: Object.freeze({ ...v }),
-    hostname: normaliseHostname(cloudConfig?.hostname === undefined || v['SET_HOSTNAME'] !== undefined || v['HOSTNAME'] !== undefined ? v : { ...v, SET_HOSTNAME: cloudConfig.hostname }, warnings),
+    hostname: normaliseHostname(v, cloudConfig?.hostname, warnings),
     dns: normaliseDns(v, warnings),
-    sshKeys: await normaliseKeys(cloudConfig === undefined ? raw : { ...raw, variables: { ...raw.variables, SSH_PUBLIC_KEY: [raw.variables['SSH_PUBLIC_KEY'] ?? '', ...cloudConfig.sshAuthorizedKeys].join('\n') } }, warnings),
+    sshKeys: await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings),
     network,
     username,
     user,
