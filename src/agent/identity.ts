@@ -17,7 +17,8 @@ export interface InstanceIdentity {
  * belongs to (read through the root, so a scratch or image root never borrows the host's); else
  * a hash of the context's variables.
  */
-export async function instanceIdentity(variables: Readonly<Record<string, string>>, root: Root): Promise<InstanceIdentity> {
+export async function instanceIdentity(variables: Readonly<Record<string, string>>, root: Root, given?: string): Promise<InstanceIdentity> {
+  if (given !== undefined && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/u.test(given)) return { id: `iid-${given}`, source: 'metadata' };
   const vmid = variables['VMID']?.trim();
   if (vmid !== undefined && /^[A-Za-z0-9._-]{1,64}$/u.test(vmid)) return { id: `vmid-${vmid}`, source: 'VMID' };
   const dmi = (await root.readText('/sys/class/dmi/id/product_uuid', { maxBytes: 256 }).catch(() => undefined))?.trim().toLowerCase();

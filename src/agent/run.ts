@@ -3,10 +3,12 @@
 // and write the report.
 import type { Exec } from '../host/exec.js';
 import type { Root } from '../host/root.js';
-import { VmctxError, describeError } from '../shared/errors.js';
+import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
 import { normaliseContext, type Context, type ContextWarning, type SourceInfo } from './context/context.js';
 import { defaultProbe, discoverMedium, openExplicitSource, type OpenedContext, type Probe, type SourceAttempt } from './datasources/contextmedium.js';
+import { fetchMetadata, rawFromCache, readCache, writeCache } from './datasources/metadata.js';
+import { CONFIG_PATH, DEFAULT_CONFIG, loadConfig, type AgentConfig } from './config.js';
 import { bootIdentity, instanceIdentity } from './identity.js';
 import { MODULES } from './modules/index.js';
 import type { Frequency, Module, Stage, Target } from './modules/module.js';
@@ -15,8 +17,25 @@ import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
 
 export const REPORT_PATH = '/run/vmctx/report.json';
+/** Left by a local stage that found no local context: the network stage is needed. */
+export const NEED_NETWORK_PATH = '/run/vmctx/need-network';
 
-export type RunResult = 'ok' | 'no-context' | 'invalid-context' | 'module-failed';
+/** Which metadata items each module needs: when one is missing (budget ran out), the module waits. */
+const NEEDS: Readonly<Record<string, readonly string[]>> = {
+  network: ['network'],
+  hostname: ['hostname', 'user-data'],
+  dns: ['network'],
+  users: ['user-data'],
+  password: ['password', 'user-data'],
+  'ssh-keys': ['public-keys', 'user-data'],
+  timezone: ['user-data'],
+  'write-files': ['user-data'],
+  bootcmd: ['user-data'],
+  scripts: ['user-data'],
+  ephemeral: ['network'],
+};
+
+export type RunResult = 'ok' | 'no-context' | 'invalid-context' | 'module-failed' | 'metadata-incomplete';
 
 export interface ModuleReport {
   readonly id: string;
@@ -51,6 +70,8 @@ export interface RunReport {
   readonly previousRunInterrupted?: { readonly startedAt: string; readonly stage: string };
   readonly warnings: readonly ContextWarning[];
   readonly modules: readonly ModuleReport[];
+  /** Why the context is a cached or partial one (the metadata budget ran out). */
+  readonly degraded?: string;
 }
 
 export interface RunOptions {
@@ -64,6 +85,10 @@ export interface RunOptions {
   readonly logger: Logger;
   readonly console: ConsoleLines;
   readonly probe?: Probe;
+  /** The agent settings; read from <root>/etc/vmctx/config when not given. */
+  readonly config?: AgentConfig;
+  readonly metadataUrl?: string | undefined;
+  readonly metadataBudgetMs?: number | undefined;
   readonly modules?: readonly Module[];
   readonly version: string;
   /** Lists the running system's NICs (live runs only). */
@@ -76,30 +101,94 @@ export interface RunOptions {
 export interface LoadedContext {
   readonly context: Context;
   readonly attempts: readonly SourceAttempt[];
+  /** Set when the metadata budget ran out: a cached or partial context, or none at all. */
+  readonly degraded?: string | undefined;
   close(): Promise<void>;
 }
 
-/** Finds and reads the context (explicit source or discovery) and normalises it. */
-export async function loadContext(source: string, root: Root, probe: Probe = defaultProbe): Promise<LoadedContext> {
-  let opened: OpenedContext | undefined;
-  if (source === 'auto') opened = await discoverMedium(probe);
-  else opened = await openExplicitSource(source, probe.sysDir);
-  if (opened === undefined) throw new VmctxError('ERR_NO_CONTEXT', 'no context medium found (looked for labels CONTEXT/_STRATUSLAB/CDROM, /dev/hdc, /dev/sr0, /dev/cdrom and ISO 9660 block devices)');
+export interface LoadOptions {
+  /** "auto", "metadata", or a path (ISO file, block device, directory). */
+  readonly source: string;
+  readonly root: Root;
+  readonly probe?: Probe | undefined;
+  readonly config?: AgentConfig | undefined;
+  /** The local stage never waits for the network: it reads the medium and seeds only. */
+  readonly stage?: Stage | 'all' | undefined;
+  /** Where the metadata cache lives (none: no cache is read or written). */
+  readonly cache?: { readonly root: Root; readonly dir: string; readonly write: boolean } | undefined;
+  readonly bootId?: string | undefined;
+  /** Overrides the configured metadata URL and budget. */
+  readonly metadataUrl?: string | undefined;
+  readonly metadataBudgetMs?: number | undefined;
+}
+
+async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, extra: { degraded?: string | undefined } = {}): Promise<LoadedContext> {
   try {
-    const identity = await instanceIdentity(opened.raw.variables, root);
-    const context = await normaliseContext(opened.raw, identity);
-    const found = opened;
-    return { context, attempts: opened.attempts, close: () => found.close() };
+    const identity = await instanceIdentity(opened.raw.variables, root, opened.raw.instanceId);
+    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency });
+    return { context, attempts: opened.attempts, ...(extra.degraded === undefined ? {} : { degraded: extra.degraded }), close: () => opened.close() };
   } catch (error) {
     await opened.close();
     throw error;
   }
 }
 
+const noClose = (): Promise<void> => Promise.resolve();
+
+/** The metadata service, bounded by the budget; the cache when it does not answer in time. */
+async function loadMetadata(options: LoadOptions, config: AgentConfig, attempts: SourceAttempt[]): Promise<LoadedContext> {
+  const cache = options.cache === undefined ? undefined : await readCache(options.cache.root, options.cache.dir);
+  const url = options.metadataUrl ?? config.metadataUrl;
+  // the final stage uses what the network stage of this same boot fetched
+  if (cache !== undefined && options.stage === 'final' && options.bootId !== undefined && cache.bootId === options.bootId && cache.url === url) {
+    return finishLoad({ raw: rawFromCache(cache, 'fetched earlier in this boot'), attempts, close: noClose }, options.root, config);
+  }
+  const budget = options.metadataBudgetMs ?? (cache === undefined ? config.metadataBudgetFirstMs : config.metadataBudgetMs);
+  try {
+    const fetched = await fetchMetadata({ url, deadline: Date.now() + budget, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, allowImdsv1: config.allowImdsv1 });
+    for (const line of fetched.trace) attempts.push({ path: url, result: line });
+    if (fetched.missing.length === 0 && options.cache?.write === true && options.bootId !== undefined) await writeCache(options.cache.root, options.cache.dir, fetched.raw, options.bootId);
+    const degraded = fetched.missing.length === 0 ? undefined : `the metadata budget (${budget} ms) ran out before ${fetched.missing.join(', ')} arrived; the modules that need them wait for the next run`;
+    return await finishLoad({ raw: fetched.raw, attempts, close: noClose }, options.root, config, { degraded });
+  } catch (error) {
+    const timedOut = isVmctxError(error, 'ERR_METADATA_TIMEOUT') || isVmctxError(error, 'ERR_METADATA_UNREACHABLE');
+    attempts.push({ path: url, result: describeError(error).message });
+    if (timedOut && cache !== undefined) {
+      return finishLoad({ raw: rawFromCache(cache, `the metadata service did not answer within ${budget} ms`), attempts, close: noClose }, options.root, config, {
+        degraded: `the metadata service did not answer within ${budget} ms; used the copy cached ${cache.fetchedAt}`,
+      });
+    }
+    if (timedOut) throw new VmctxError('ERR_METADATA_TIMEOUT', `no context medium or seed, and the metadata service at ${url} did not answer within ${budget} ms (${describeError(error).message})`, { cause: error });
+    throw error;
+  }
+}
+
+/** Finds and reads the context (explicit source, or discovery in the configured order) and normalises it. */
+export async function loadContext(options: LoadOptions): Promise<LoadedContext> {
+  const config = options.config ?? DEFAULT_CONFIG;
+  const probe = options.probe ?? { ...defaultProbe, waitMs: config.mediumWaitMs };
+  const attempts: SourceAttempt[] = [];
+  if (options.source === 'metadata') return loadMetadata(options, config, attempts);
+  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir), options.root, config);
+  const local = config.datasources.includes('medium') || config.datasources.includes('seeds');
+  const opened = local ? await discoverMedium(probe, attempts) : undefined;
+  if (opened !== undefined) {
+    const isSeed = opened.raw.source.kind === 'nocloud' || opened.raw.source.kind === 'config-drive';
+    if ((isSeed && config.datasources.includes('seeds')) || (!isSeed && config.datasources.includes('medium'))) return finishLoad(opened, options.root, config);
+    attempts.push({ path: opened.raw.source.path, result: `not used: DATASOURCES in ${CONFIG_PATH} leaves out ${isSeed ? 'seeds' : 'medium'}` });
+    await opened.close();
+  }
+  if (config.datasources.includes('metadata') && options.stage !== 'local') return loadMetadata(options, config, attempts);
+  const tried = ['context medium (labels CONTEXT/_STRATUSLAB/CDROM, /dev/hdc, /dev/sr0, /dev/cdrom, ISO 9660 block devices)', 'seeds (labels cidata, config-2)'];
+  const why = options.stage === 'local' && config.datasources.includes('metadata') ? '; the HTTP metadata is for the network stage' : '';
+  throw new VmctxError('ERR_NO_CONTEXT', `no context found: looked for ${tried.join(' and ')}${why}`, { details: { attempts } });
+}
+
 function classify(error: unknown): RunResult {
   if (error instanceof VmctxError) {
-    if (error.code === 'ERR_NO_CONTEXT') return 'no-context';
-    if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO')) return 'invalid-context';
+    if (error.code === 'ERR_NO_CONTEXT' || error.code === 'ERR_METADATA_DISABLED') return 'no-context';
+    if (error.code === 'ERR_METADATA_TIMEOUT') return 'metadata-incomplete';
+    if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO') || error.code.startsWith('ERR_METADATA')) return 'invalid-context';
   }
   throw error;
 }
@@ -107,7 +196,6 @@ function classify(error: unknown): RunResult {
 export async function runAgent(options: RunOptions): Promise<RunReport> {
   const started = new Date();
   const { root, logger, console } = options;
-  const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage);
   const base = { vmctx: options.version, startedAt: started.toISOString(), stage: options.stage, dryRun: options.dryRun, root: root.path };
   const finish = async (fields: Omit<RunReport, keyof typeof base | 'finishedAt' | 'durationMs'>): Promise<RunReport> => {
     const finished = new Date();
@@ -124,20 +212,51 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
     return report;
   };
 
+  let config = options.config;
+  if (config === undefined) {
+    const loadedConfig = await loadConfig(root);
+    for (const w of loadedConfig.warnings) {
+      logger.warn({ warning: w }, 'configuration');
+      console.line(`warning: ${w}`);
+    }
+    config = loadedConfig.config;
+  }
+  const bootId = await bootIdentity(root);
   let loaded: LoadedContext;
   try {
-    loaded = await loadContext(options.source, root, options.probe);
+    loaded = await loadContext({
+      source: options.source,
+      root,
+      probe: options.probe ?? { ...defaultProbe, waitMs: options.stage === 'network' || options.stage === 'final' ? 0 : config.mediumWaitMs },
+      config,
+      stage: options.stage,
+      cache: { root: options.stateRoot, dir: options.stateDir, write: !options.dryRun },
+      bootId,
+      metadataUrl: options.metadataUrl,
+      metadataBudgetMs: options.metadataBudgetMs,
+    });
   } catch (error) {
     const result = classify(error);
     const described = describeError(error);
+    const attempts = error instanceof VmctxError && Array.isArray(error.details['attempts']) ? (error.details['attempts'] as SourceAttempt[]) : [];
+    // tells vmctx-network.service (ConditionPathExists) that the metadata service is this boot's only hope
+    if (result === 'no-context' && options.stage === 'local' && config.datasources.includes('metadata') && !options.dryRun) {
+      await root.writeFile(NEED_NETWORK_PATH, '', { mode: 0o644 }).catch((e: unknown) => { logger.warn({ err: describeError(e) }, 'cannot write the network-stage marker'); });
+    }
     logger.error({ err: described }, 'no usable context');
-    console.line(result === 'no-context' ? `no context: ${described.message}` : `invalid context, nothing applied: ${described.message}`);
-    return finish({ result, error: described, sourceAttempts: [], warnings: [], modules: [] });
+    console.line(result === 'no-context' ? `no context: ${described.message}` : result === 'metadata-incomplete' ? `no context in time: ${described.message}` : `invalid context, nothing applied: ${described.message}`);
+    return finish({ result, error: described, sourceAttempts: attempts, warnings: [], modules: [] });
   }
 
   try {
     const ctx = loaded.context;
-    const bootId = await bootIdentity(root);
+    // the local stage's modules run in the network stage when the context could only come over the network
+    const remote = ctx.source.kind === 'metadata' || ctx.source.kind === 'metadata-cache';
+    const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage || (options.stage === 'network' && remote && m.stage === 'local'));
+    if (loaded.degraded !== undefined) {
+      logger.warn({ degraded: loaded.degraded }, 'metadata incomplete');
+      console.line(`warning: ${loaded.degraded}`);
+    }
     console.line(`context from ${ctx.source.path} (${ctx.source.foundBy}), instance ${ctx.instanceId}`);
     logger.info({ source: ctx.source, instanceId: ctx.instanceId, instanceIdSource: ctx.instanceIdSource }, 'context loaded');
     for (const w of ctx.warnings) {
@@ -174,7 +293,8 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
     if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);
     const failed = reports.some((r) => r.status === 'failed');
     return await finish({
-      result: failed ? 'module-failed' : 'ok',
+      result: failed ? 'module-failed' : loaded.degraded !== undefined ? 'metadata-incomplete' : 'ok',
+      ...(loaded.degraded === undefined ? {} : { degraded: loaded.degraded }),
       source: ctx.source,
       sourceAttempts: loaded.attempts,
       instanceId: ctx.instanceId,
@@ -194,6 +314,15 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
   const base = { id: module.id, stage: module.stage, frequency: module.frequency };
   const log = options.logger.child({ module: module.id });
   const elapsed = (): number => Math.round((performance.now() - t0) * 10) / 10;
+  // An input that did not arrive in time: a module that acts once waits for a complete run; an
+  // on-change module applies what there is on an instance's first run (it re-applies when the
+  // rest arrives), but never on later runs, where a missing input would look like a removal.
+  const missing = (NEEDS[module.id] ?? []).filter((item) => ctx.missing.includes(item));
+  const previous = state.record(module.id);
+  const firstForInstance = previous === undefined || previous.instanceId !== ctx.instanceId;
+  if (missing.length > 0 && (module.frequency !== 'on-change' || !firstForInstance)) {
+    return { ...base, status: 'skipped', reason: `${missing.join(', ')} did not arrive from the metadata service in time; not recorded, so the next run applies it`, durationMs: elapsed(), changed: [], actions: [], warnings: [] };
+  }
   if (!module.isRelevant(ctx)) {
     return { ...base, status: 'not-relevant', reason: 'nothing for it in the context', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
   }

@@ -4,6 +4,7 @@ import { VmctxError } from '../shared/errors.js';
 import type { Root } from '../host/root.js';
 import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';
+import networkUnit from '../../systemd/vmctx-network.service?raw';
 import loaderSource from '../../packaging/load.js?raw';
 
 export const LIB_DIR = '/usr/lib/vmctx';
@@ -16,6 +17,7 @@ export const UNIT_DIR = '/usr/lib/systemd/system';
 
 export const UNITS: Readonly<Record<string, { text: string; wantedBy: string }>> = {
   'vmctx-local.service': { text: localUnit, wantedBy: 'sysinit.target' },
+  'vmctx-network.service': { text: networkUnit, wantedBy: 'multi-user.target' },
   'vmctx-final.service': { text: finalUnit, wantedBy: 'multi-user.target' },
 };
 

@@ -20,6 +20,9 @@ import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { installAgent } from '../build/install.js';
+import { loadConfig } from '../agent/config.js';
+import { MetadataServer, parseFault } from '../provider/server.js';
+import { loadTree } from '../provider/tree.js';
 
 export const LOG_PATH = '/var/log/vmctx.log';
 export const STATE_DIR = '/var/lib/vmctx';
@@ -32,7 +35,9 @@ export interface RunFlags {
   dryRun: boolean;
   json: boolean;
   quiet: boolean;
-  waitMedium: number;
+  waitMedium?: number | undefined;
+  metadataUrl?: string | undefined;
+  metadataBudget?: number | undefined;
 }
 
 function out(text: string): void {
@@ -83,7 +88,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       exec,
       logger,
       console: consoleLines,
-      probe: { ...defaultProbe, waitMs: flags.waitMedium },
+      ...(flags.waitMedium === undefined ? {} : { probe: { ...defaultProbe, waitMs: flags.waitMedium } }),
+      metadataUrl: flags.metadataUrl,
+      metadataBudgetMs: flags.metadataBudget,
       version: VERSION,
       listNics: listGuestNics,
       ...(realRoot.isLive ? { scripts: new HostScriptRunner() } : {}),
@@ -105,20 +112,36 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 export interface ShowFlags {
   source: string;
   root: string;
+  stateDir?: string | undefined;
   json: boolean;
   showSecrets: boolean;
-  waitMedium: number;
+  waitMedium?: number | undefined;
+  metadataUrl?: string | undefined;
+  metadataBudget?: number | undefined;
 }
 
 export async function showCommand(flags: ShowFlags): Promise<number> {
   const root = new DirectoryRoot(flags.root);
   let loaded;
   try {
-    loaded = await loadContext(flags.source, root, { ...defaultProbe, waitMs: flags.waitMedium });
+    const { config, warnings } = await loadConfig(root);
+    for (const w of warnings) process.stderr.write(`vmctx: warning: ${w}\n`);
+    const state = stateFor(flags, root);
+    loaded = await loadContext({
+      source: flags.source,
+      root,
+      probe: { ...defaultProbe, waitMs: flags.waitMedium ?? config.mediumWaitMs },
+      config,
+      cache: { root: state.stateRoot, dir: state.stateDir, write: false },
+      metadataUrl: flags.metadataUrl,
+      metadataBudgetMs: flags.metadataBudget,
+    });
   } catch (error) {
     const d = describeError(error);
     process.stderr.write(`vmctx: ${d.code}: ${d.message}\n`);
-    return d.code === 'ERR_NO_CONTEXT' ? EXIT.noContext : d.code.startsWith('ERR_CONTEXT') || d.code.startsWith('ERR_ISO') ? EXIT.invalidContext : EXIT.internal;
+    if (d.code === 'ERR_NO_CONTEXT' || d.code === 'ERR_METADATA_DISABLED') return EXIT.noContext;
+    if (d.code === 'ERR_METADATA_TIMEOUT') return EXIT.metadataIncomplete;
+    return d.code.startsWith('ERR_CONTEXT') || d.code.startsWith('ERR_ISO') || d.code.startsWith('ERR_METADATA') ? EXIT.invalidContext : EXIT.internal;
   }
   try {
     const ctx = loaded.context;
@@ -126,6 +149,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
     const network = root.isLive ? resolveInterfaces(ctx.network, await listGuestNics()) : ctx.network;
     const view = {
       source: ctx.source,
+      sourceAttempts: loaded.attempts,
+      ...(loaded.degraded === undefined ? {} : { degraded: loaded.degraded }),
       instanceId: ctx.instanceId,
       variables: flags.showSecrets ? ctx.variables : redactVariables(ctx.variables),
       context: {
@@ -144,7 +169,9 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
     if (flags.json) {
       out(`${JSON.stringify(view, null, 2)}\n`);
     } else {
+      for (const a of loaded.attempts) out(`looked at: ${a.path}: ${a.result}\n`);
       out(`source: ${ctx.source.path} (${ctx.source.foundBy}${ctx.source.label === undefined ? '' : `, label ${ctx.source.label}`})\n`);
+      if (loaded.degraded !== undefined) out(`warning: ${loaded.degraded}\n`);
       out(`instance: ${ctx.instanceId} (from ${ctx.instanceIdSource})\nhostname: ${ctx.hostname ?? '-'}\n`);
       out(`dns: ${ctx.dns.nameservers.join(' ') || '-'}; search: ${ctx.dns.search.join(' ') || '-'}\n`);
       out(`ssh keys: ${ctx.sshKeys.keys.length} for ${ctx.username}\n`);
@@ -241,5 +268,38 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
   const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readFile(flags.node) };
   const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node });
   process.stderr.write(`vmctx: installed into ${flags.root} (${result.initSystem === 'systemd' ? 'systemd units enabled' : 'no systemd found: units not installed'}); ${result.changed.length === 0 ? 'nothing changed' : `changed ${result.changed.join(', ')}`}\n`);
+  return EXIT.ok;
+}
+
+export interface ServeMetadataFlags {
+  from: string;
+  listen: string;
+  imdsv2: 'required' | 'optional';
+  fault: string[];
+  quiet: boolean;
+}
+
+/** Serves EC2/OpenStack metadata until SIGINT/SIGTERM. */
+export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<number> {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/u.exec(flags.listen);
+  if (m === null) throw new VmctxError('ERR_USAGE', `--listen ${flags.listen}: expected HOST:PORT (IPv6 as [ADDR]:PORT)`);
+  const host = m[1] ?? m[2] ?? '127.0.0.1';
+  const port = Number(m[3]);
+  const server = new MetadataServer({
+    tree: await loadTree(flags.from),
+    imdsv2: flags.imdsv2,
+    faults: flags.fault.map(parseFault),
+    ...(flags.quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
+  });
+  const where = await server.listen(host, port);
+  process.stderr.write(`vmctx: serving metadata from ${flags.from} on ${where.url} (IMDSv2 ${flags.imdsv2})\n`);
+  // the line tests and scripts wait for (the port matters when --listen asked for port 0)
+  out(`listening ${where.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { resolve(); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
   return EXIT.ok;
 }

@@ -8,6 +8,8 @@ export const EXIT = {
   noContext: 3,
   invalidContext: 4,
   moduleFailed: 5,
+  /** The metadata budget ran out: the run used a cached or partial context, or had none. */
+  metadataIncomplete: 6,
 } as const;
 
 export function exitCodeFor(result: RunResult): number {
@@ -20,5 +22,7 @@ export function exitCodeFor(result: RunResult): number {
       return EXIT.invalidContext;
     case 'module-failed':
       return EXIT.moduleFailed;
+    case 'metadata-incomplete':
+      return EXIT.metadataIncomplete;
   }
 }

@@ -2,7 +2,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { installCommand, makeIsoCommand, runCommand, showCommand, statusCommand } from './commands.js';
+import { installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand } from './commands.js';
+import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT } from './exit.js';
 
 function milliseconds(value: string): number {
@@ -20,8 +21,17 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-const sourceOption = (): Option => new Option('--source <auto|PATH>', 'context medium: auto-detect, or an ISO file, block device or directory').default('auto');
-const waitOption = (): Option => new Option('--wait-medium <ms>', 'how long to wait for a context CD the system says is still appearing').argParser(milliseconds).default(3000);
+const sourceOption = (): Option =>
+  new Option('--source <auto|metadata|PATH>', 'auto: context medium, then seeds (cidata, config-2), then HTTP metadata; metadata: only HTTP; or an ISO file, block device or directory').default('auto');
+const waitOption = (): Option => new Option('--wait-medium <ms>', 'how long to wait for a context CD the system says is still appearing (default 3000, or MEDIUM_WAIT_MS)').argParser(milliseconds);
+const metadataUrlOption = (): Option => new Option('--metadata-url <URL>', 'the HTTP metadata service (default http://169.254.169.254, or METADATA_URL)').argParser(metadataUrl);
+const metadataBudgetOption = (): Option => new Option('--metadata-budget <ms>', 'total time for the metadata service (default 10000 on a first boot, 3000 later)').argParser(milliseconds);
+
+function metadataUrl(value: string): string {
+  const problem = checkMetadataUrl(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vmctx')
@@ -41,7 +51,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the run report as JSON', false)
     .option('-q, --quiet', 'no per-module lines on stderr', false)
     .addOption(waitOption())
-    .action(async (flags: { source: string; root: string; stateDir?: string; stage: 'local' | 'network' | 'final' | 'all'; dryRun: boolean; json: boolean; quiet: boolean; waitMedium: number }) => {
+    .addOption(metadataUrlOption())
+    .addOption(metadataBudgetOption())
+    .action(async (flags: { source: string; root: string; stateDir?: string; stage: 'local' | 'network' | 'final' | 'all'; dryRun: boolean; json: boolean; quiet: boolean; waitMedium?: number; metadataUrl?: string; metadataBudget?: number }) => {
       setExit(await runCommand(flags));
     });
 
@@ -51,9 +63,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(sourceOption())
     .option('--root <DIR>', 'the system whose identity (DMI) is used', '/')
     .option('--json', 'JSON output', false)
+    .option('--state-dir <DIR>', 'where the cached metadata is (default: <root>/var/lib/vmctx)')
     .option('--show-secrets', 'print passwords, tokens and user data as they are', false)
     .addOption(waitOption())
-    .action(async (flags: { source: string; root: string; json: boolean; showSecrets: boolean; waitMedium: number }) => {
+    .addOption(metadataUrlOption())
+    .addOption(metadataBudgetOption())
+    .action(async (flags: { source: string; root: string; stateDir?: string; json: boolean; showSecrets: boolean; waitMedium?: number; metadataUrl?: string; metadataBudget?: number }) => {
       setExit(await showCommand(flags));
     });
 
@@ -78,6 +93,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--stratuslab', 'old double-quoted context.sh and the _STRATUSLAB label', false)
     .action(async (flags: { output: string; var: string[]; varsFile?: string; file: string[]; label?: string; stratuslab: boolean }) => {
       setExit(await makeIsoCommand({ output: flags.output, vars: flags.var, files: flags.file, stratuslab: flags.stratuslab, ...(flags.varsFile === undefined ? {} : { varsFile: flags.varsFile }), ...(flags.label === undefined ? {} : { label: flags.label }) }));
+    });
+
+  program
+    .command('serve-metadata')
+    .description('serve EC2/OpenStack-style metadata over HTTP (IMDSv2 tokens; fault injection for tests)')
+    .requiredOption('--from <DIR|FILE>', 'a directory laid out like the service, or a JSON/YAML description')
+    .option('--listen <HOST:PORT>', 'address to listen on', '127.0.0.1:8169')
+    .addOption(new Option('--imdsv2 <policy>', 'required: GETs without a token get 401; optional: IMDSv1 works too').choices(['required', 'optional']).default('optional'))
+    .option('--fault <SPEC>', 'inject a fault: kind[:arg][,path=P][,method=M][,after=N][,times=N][,retry-after=S]; kinds delay, status, drop, hang, drip, garbage, huge, redirect (repeatable)', collect, [])
+    .option('-q, --quiet', 'do not log requests', false)
+    .action(async (flags: { from: string; listen: string; imdsv2: 'required' | 'optional'; fault: string[]; quiet: boolean }) => {
+      setExit(await serveMetadataCommand(flags));
     });
 
   program

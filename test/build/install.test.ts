@@ -21,6 +21,7 @@ describe('vmctx install', () => {
     expect(await readFile(join(root, 'usr/lib/vmctx/vmctx.js'))).toEqual(await readFile(BUNDLE));
     expect(await readlink(join(root, 'etc/systemd/system/sysinit.target.wants/vmctx-local.service'))).toBe('/usr/lib/systemd/system/vmctx-local.service');
     expect(await readlink(join(root, 'etc/systemd/system/multi-user.target.wants/vmctx-final.service'))).toBe('/usr/lib/systemd/system/vmctx-final.service');
+    expect(await readlink(join(root, 'etc/systemd/system/multi-user.target.wants/vmctx-network.service'))).toBe('/usr/lib/systemd/system/vmctx-network.service');
     const again = execFileSync(process.execPath, [BUNDLE, 'install', '--root', root, '--no-node'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(again).toBe('');
   });

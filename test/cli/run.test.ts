@@ -67,7 +67,7 @@ describe('vmctx run on a provider-made ISO', () => {
     const second = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(second.code).toBe(0);
     const report = JSON.parse(second.stdout) as { modules: Array<{ status: string }> };
-    expect(report.modules.map((m) => m.status)).toEqual(['skipped', 'skipped', 'skipped', 'not-relevant', 'skipped', 'skipped', 'skipped', 'skipped', 'not-relevant', 'not-relevant', 'not-relevant']);
+    expect(Object.fromEntries(report.modules.map((m) => [m.id, m.status]))).toMatchObject({ 'network': 'skipped', 'hostname': 'skipped', 'dns': 'skipped', 'timezone': 'not-relevant', 'users': 'skipped', 'password': 'skipped', 'ssh-keys': 'skipped', 'ssh-host-keys': 'skipped', 'write-files': 'not-relevant', 'bootcmd': 'not-relevant', 'scripts': 'not-relevant', 'machine-id': 'skipped' });
     expect(await snapshot(root, volatile)).toEqual(before);
 
     // forced re-application (fresh state): still byte-identical, nothing duplicated — except the
@@ -77,7 +77,7 @@ describe('vmctx run on a provider-made ISO', () => {
     const beforeThird = await snapshot(root, notShadow);
     const third = vmctx(['run', '--source', iso, '--root', root, '--state-dir', fresh, '--json']);
     expect(third.code).toBe(0);
-    expect((JSON.parse(third.stdout) as { modules: Array<{ status: string }> }).modules.map((m) => m.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'not-relevant', 'unchanged', 'applied', 'unchanged', 'applied', 'not-relevant', 'not-relevant', 'not-relevant']);
+    expect(Object.fromEntries((JSON.parse(third.stdout) as { modules: Array<{ id: string; status: string }> }).modules.map((m) => [m.id, m.status]))).toMatchObject({ 'network': 'unchanged', 'hostname': 'unchanged', 'dns': 'unchanged', 'timezone': 'not-relevant', 'users': 'unchanged', 'password': 'applied', 'ssh-keys': 'unchanged', 'ssh-host-keys': 'applied', 'write-files': 'not-relevant', 'bootcmd': 'not-relevant', 'scripts': 'not-relevant' });
     expect(await snapshot(root, notShadow)).toEqual(beforeThird);
   });
 
@@ -129,7 +129,8 @@ describe('vmctx run: exit codes and bad input', () => {
     const explicit = vmctx(['run', '--source', empty, '--root', root, '-q']);
     expect(explicit.code).toBe(3);
     expect(explicit.stdout).toMatch(/no context\.sh/);
-    const auto = vmctx(['run', '--root', root, '--json', '-q']);
+    // the local stage: medium and seeds only, never the network (the HTTP fallback has its own tests)
+    const auto = vmctx(['run', '--root', root, '--stage', 'local', '--json', '-q']);
     expect(auto.code).toBe(3);
     expect((JSON.parse(auto.stdout) as { result: string }).result).toBe('no-context');
   });
@@ -159,8 +160,8 @@ describe('vmctx run: exit codes and bad input', () => {
     const result = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(result.code).toBe(5);
     const report = JSON.parse(result.stdout) as { modules: Array<{ id: string; status: string; error?: { code: string } }> };
-    expect(report.modules.map((m) => [m.id, m.status])).toEqual([['network', 'applied'], ['hostname', 'applied'], ['dns', 'applied'], ['timezone', 'not-relevant'], ['users', 'unchanged'], ['password', 'applied'], ['ssh-keys', 'failed'], ['ssh-host-keys', 'applied'], ['write-files', 'not-relevant'], ['bootcmd', 'not-relevant'], ['scripts', 'not-relevant']]);
-    expect(report.modules[6]?.error?.code).toBe('ERR_PATH_SYMLINK');
+    expect(Object.fromEntries(report.modules.map((m) => [m.id, m.status]))).toEqual({ network: 'applied', hostname: 'applied', dns: 'applied', timezone: 'not-relevant', 'machine-id': 'applied', 'grow-fs': 'skipped', ephemeral: 'not-relevant', users: 'unchanged', password: 'applied', 'ssh-keys': 'failed', 'ssh-host-keys': 'applied', 'write-files': 'not-relevant', bootcmd: 'not-relevant', 'init-scripts': 'not-relevant', scripts: 'not-relevant' });
+    expect(report.modules.find((m) => m.id === 'ssh-keys')?.error?.code).toBe('ERR_PATH_SYMLINK');
     expect(await readdir(join(root, 'etc'))).not.toContain('authorized_keys');
     // the failure is retried on the next run (and fails again, still without writing through the link)
     expect(vmctx(['run', '--source', iso, '--root', root, '-q']).code).toBe(5);
@@ -179,7 +180,7 @@ describe('vmctx show and status', () => {
     const shown = vmctx(['show', '--source', iso, '--json']);
     expect(shown.code).toBe(0);
     const view = JSON.parse(shown.stdout) as { source: { label: string }; instanceId: string; variables: Record<string, string>; context: { hostname: string } };
-    expect(Object.keys(view)).toEqual(['source', 'instanceId', 'variables', 'context']);
+    expect(Object.keys(view)).toEqual(['source', 'sourceAttempts', 'instanceId', 'variables', 'context']);
     expect(view.source.label).toBe('CONTEXT');
     expect(view.instanceId).toBe('vmid-4711');
     expect(view.variables['PASSWORD']).toBe('<redacted>');
@@ -199,8 +200,8 @@ describe('vmctx show and status', () => {
     const parsed = JSON.parse(status.stdout) as { lastRun: { result: string; instanceId: string; modules: Array<{ durationMs: number }> }; state: { modules: Record<string, { status: string }> } };
     expect(parsed.lastRun.result).toBe('ok');
     expect(parsed.lastRun.instanceId).toBe('vmid-4711');
-    expect(parsed.lastRun.modules).toHaveLength(11);
-    expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done']);
+    expect(parsed.lastRun.modules).toHaveLength(15);
+    expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done']);
     expect(vmctx(['status', '--root', await scratchRoot()]).code).toBe(3);
   });
 });

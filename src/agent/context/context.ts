@@ -11,7 +11,7 @@ import { scriptsFromContext, type ScriptSource } from './scripts.js';
 import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
 import { Secret } from '../../shared/secret.js';
 
-export type SourceKind = 'iso-file' | 'block-device' | 'directory';
+export type SourceKind = 'iso-file' | 'block-device' | 'directory' | 'metadata' | 'metadata-cache' | 'nocloud' | 'config-drive';
 
 export interface SourceInfo {
   readonly kind: SourceKind;
@@ -53,7 +53,7 @@ export interface SshKeys {
 export interface Context {
   readonly source: SourceInfo;
   readonly instanceId: string;
-  readonly instanceIdSource: 'VMID' | 'dmi' | 'context-hash';
+  readonly instanceIdSource: 'VMID' | 'dmi' | 'context-hash' | 'metadata';
   readonly variables: Readonly<Record<string, string>>;
   readonly hostname: string | undefined;
   readonly dns: Dns;
@@ -75,6 +75,10 @@ export interface Context {
   readonly extraPasswords: ReadonlyArray<{ readonly user: string; readonly kind: 'plain' | 'hash'; readonly secret: Secret }>;
   readonly warnings: readonly ContextWarning[];
   readonly medium: MediumFiles;
+  /** Inputs the source could not deliver this time; modules that need them wait for a later run. */
+  readonly missing: readonly string[];
+  /** How often the provider's init scripts run (INIT_SCRIPTS_FREQUENCY in /etc/vmctx/config). */
+  readonly initScriptsFrequency: 'per-instance' | 'per-boot';
 }
 
 /** What a datasource hands over before identity and normalisation. */
@@ -84,6 +88,10 @@ export interface RawContext {
   readonly lines: Readonly<Record<string, number>>;
   readonly warnings: readonly ContextWarning[];
   readonly medium: MediumFiles;
+  /** The instance id the source itself gives (metadata services, seeds); wins over VMID/DMI. */
+  readonly instanceId?: string | undefined;
+  /** Inputs the source could not deliver this time (metadata budget ran out). */
+  readonly missing?: readonly string[] | undefined;
 }
 
 export const SSH_KEY_VARIABLES = ['SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY', 'PUBLIC_KEY', 'STRATUSLAB_REMOTE_KEY'] as const;
@@ -175,7 +183,7 @@ async function normaliseKeys(raw: RawContext, cloudConfigKeys: readonly string[]
 }
 
 /** Builds the immutable Context from a datasource's raw variables and the instance identity. */
-export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }): Promise<Context> {
+export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }, settings: { initScriptsFrequency?: Context['initScriptsFrequency'] } = {}): Promise<Context> {
   const warnings: ContextWarning[] = [...raw.warnings];
   const v = raw.variables;
   const user = userFromContext(v, warnings);
@@ -206,6 +214,8 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     extraPasswords: (cloudConfig?.chpasswd ?? []).map((p) => ({ user: p.user, kind: p.kind, secret: new Secret(p.value) })),
     warnings,
     medium: raw.medium,
+    missing: raw.missing ?? [],
+    initScriptsFrequency: settings.initScriptsFrequency ?? 'per-instance',
   };
   return Object.freeze(context);
 }

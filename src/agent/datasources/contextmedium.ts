@@ -8,6 +8,8 @@ import { openByteSource, type OpenedSource } from '../../host/bytesource.js';
 import { VmctxError, describeError, errnoCode } from '../../shared/errors.js';
 import type { RawContext, SourceInfo } from '../context/context.js';
 import { directoryMedium, isoMedium, readRawContext } from './medium.js';
+import { SEED_LABELS, readConfigDrive, readNoCloud, seedLayout, type SeedReader } from './seeds.js';
+import { DirectoryRoot } from '../../host/root.js';
 
 export const MEDIUM_LABELS = ['CONTEXT', '_STRATUSLAB', 'CDROM'];
 export const DEVICE_NAMES = ['hdc', 'sr0', 'cdrom'];
@@ -70,18 +72,38 @@ async function openIso(path: string, foundBy: string, kind: SourceInfo['kind'], 
   try {
     const image = await IsoImage.open(source);
     const names = (await image.list('/')).map((e) => e.name);
-    const raw = await readRawContext(isoMedium(image, names), {
-      kind,
-      path,
-      label: image.info.volumeId,
-      scheme: image.info.scheme,
-      foundBy,
-    });
+    const info = { path, label: image.info.volumeId, scheme: image.info.scheme, foundBy };
+    const layout = names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(names);
+    let raw: RawContext;
+    if (layout === undefined) raw = await readRawContext(isoMedium(image, names), { kind, ...info });
+    else {
+      const read: SeedReader = async (p, maxBytes) => {
+        const entry = await image.stat(p);
+        if (entry === undefined || entry.isDirectory || entry.symlinkTarget !== undefined) return undefined;
+        return image.readFile(entry, { maxBytes });
+      };
+      raw = layout === 'nocloud' ? await readNoCloud(read, info) : await readConfigDrive(read, info);
+    }
     return { raw, attempts: [], close: () => source.close() };
   } catch (error) {
     await source.close();
     throw error;
   }
+}
+
+/** A directory holding context.sh, or a NoCloud / config-drive seed laid out as files. */
+async function openDirectory(path: string): Promise<OpenedContext> {
+  const root = new DirectoryRoot(path);
+  const names = (await root.readdir('/')) ?? [];
+  const layout = names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(names);
+  const info = { path, foundBy: '--source' };
+  let raw: RawContext;
+  if (layout === undefined) raw = await readRawContext(await directoryMedium(path), { kind: 'directory', ...info });
+  else {
+    const read: SeedReader = async (p, maxBytes) => ((await root.lstat(`/${p}`))?.type === 'file' ? root.readFile(`/${p}`, { maxBytes }) : undefined);
+    raw = layout === 'nocloud' ? await readNoCloud(read, info) : await readConfigDrive(read, info);
+  }
+  return { raw, attempts: [], close: () => Promise.resolve() };
 }
 
 /** Opens what --source names: an ISO file, a block device, or a directory holding context.sh. */
@@ -92,19 +114,16 @@ export async function openExplicitSource(path: string, sysDir = '/sys'): Promise
   } catch (error) {
     throw new VmctxError('ERR_NO_CONTEXT', `--source ${path}: ${describeError(error).message}`, { cause: error });
   }
-  if (st.isDirectory()) {
-    const raw = await readRawContext(await directoryMedium(path), { kind: 'directory', path, foundBy: '--source' });
-    return { raw, attempts: [], close: () => Promise.resolve() };
-  }
+  if (st.isDirectory()) return openDirectory(path);
   if (st.isFile() || st.isBlockDevice()) return openIso(path, '--source', st.isFile() ? 'iso-file' : 'block-device', sysDir);
   throw new VmctxError('ERR_SOURCE', `--source ${path}: not a file, block device or directory`);
 }
 
-async function labelCandidates(probe: Probe): Promise<Candidate[]> {
+async function labelCandidates(probe: Probe, labels: readonly string[]): Promise<Candidate[]> {
   const dir = `${probe.devDir}/disk/by-label`;
   const names = await readdir(dir).catch(() => [] as string[]);
   const out: Candidate[] = [];
-  for (const wanted of MEDIUM_LABELS) {
+  for (const wanted of labels) {
     for (const name of names) {
       if (decodeUdevLabel(name).toUpperCase() === wanted) out.push({ path: `${dir}/${name}`, foundBy: `label ${decodeUdevLabel(name)}` });
     }
@@ -131,13 +150,21 @@ async function devicesPending(probe: Probe): Promise<boolean> {
   return false;
 }
 
-/** Tries candidates in order; the first ISO with a context.sh wins. */
-async function tryCandidates(candidates: readonly Candidate[], probe: Probe, attempts: SourceAttempt[], seen: Set<string>): Promise<OpenedContext | undefined> {
+/**
+ * Tries candidates in order; the first ISO with a context.sh wins. A local seed (NoCloud, config
+ * drive) found on the way is kept in `seeds` and used only when no context medium answers.
+ */
+async function tryCandidates(candidates: readonly Candidate[], probe: Probe, attempts: SourceAttempt[], seen: Set<string>, seeds: OpenedContext[]): Promise<OpenedContext | undefined> {
   for (const c of candidates) {
     if (seen.has(c.path)) continue;
     seen.add(c.path);
     try {
       const opened = await openIso(c.path, c.foundBy, 'block-device', probe.sysDir);
+      if (opened.raw.source.kind === 'nocloud' || opened.raw.source.kind === 'config-drive') {
+        seeds.push(opened);
+        attempts.push({ path: c.path, result: `a ${opened.raw.source.kind} seed (used only when no context medium is found)` });
+        continue;
+      }
       return { ...opened, attempts: [...attempts] };
     } catch (error) {
       const code = errnoCode(error);
@@ -145,23 +172,36 @@ async function tryCandidates(candidates: readonly Candidate[], probe: Probe, att
       if (code === 'ENOMEDIUM' || code === 'ENXIO' || code === 'ENOENT') seen.delete(c.path);
       attempts.push({ path: c.path, result: describeError(error).message });
       // a medium whose context.sh is invalid is the context, and it is invalid: say so, never skip it
-      if (error instanceof VmctxError && error.code.startsWith('ERR_CONTEXT')) throw error;
+      if (error instanceof VmctxError && error.code.startsWith('ERR_CONTEXT')) {
+        for (const seed of seeds) await seed.close();
+        throw error;
+      }
     }
   }
   return undefined;
 }
 
-/** Finds the context medium; undefined when there is none (after waiting only if one is coming). */
-export async function discoverMedium(probe: Probe = defaultProbe): Promise<OpenedContext | undefined> {
-  const attempts: SourceAttempt[] = [];
+/**
+ * Finds the context medium, else a local seed; undefined when there is neither (after waiting
+ * only while one is still coming). The attempts say what was looked at and why it was not used.
+ */
+export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: SourceAttempt[] = []): Promise<OpenedContext | undefined> {
+  const attempts = attemptsOut;
   const seen = new Set<string>();
+  const seeds: OpenedContext[] = [];
   const deadline = Date.now() + probe.waitMs;
+  const pick = async (found: OpenedContext | undefined): Promise<OpenedContext | undefined> => {
+    const chosen = found ?? seeds[0];
+    for (const seed of seeds) if (seed !== chosen) await seed.close();
+    return chosen === undefined ? undefined : { ...chosen, attempts: [...attempts] };
+  };
   for (;;) {
     // "pending" is read before the scan: a device that appears after this check is still seen by
     // the scan, or by the next one (checked the other way round, it could fall between the two)
     const pending = await devicesPending(probe);
-    const found = await tryCandidates([...(await labelCandidates(probe)), ...(await nameCandidates(probe))], probe, attempts, seen);
-    if (found !== undefined) return found;
+    const candidates = [...(await labelCandidates(probe, MEDIUM_LABELS)), ...(await nameCandidates(probe)), ...(await labelCandidates(probe, SEED_LABELS))];
+    const found = await tryCandidates(candidates, probe, attempts, seen, seeds);
+    if (found !== undefined) return pick(found);
     if (!pending || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, probe.pollMs));
   }
@@ -177,7 +217,5 @@ export async function discoverMedium(probe: Probe = defaultProbe): Promise<Opene
     await src.close();
     if (label !== undefined) signed.push({ path, foundBy: `iso9660 signature (label ${JSON.stringify(label)})` });
   }
-  const found = await tryCandidates(signed, probe, attempts, seen);
-  if (found !== undefined) return found;
-  return undefined;
+  return pick(await tryCandidates(signed, probe, attempts, seen, seeds));
 }

@@ -5,11 +5,12 @@ import type { Module } from './module.js';
 import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
 import { passwordModule, usersModule } from './users.js';
-import { bootcmdModule, scriptsModule } from './scripts.js';
+import { bootInitScriptsModule, bootcmdModule, scriptsModule } from './scripts.js';
+import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
 import { writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
 
 export const MODULES: readonly Module[] = [
-  networkModule, hostnameModule, dnsModule, timezoneModule, usersModule, passwordModule, sshKeysModule, hostKeysModule,
-  writeFilesModule, bootcmdModule, scriptsModule,
+  networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule,
+  writeFilesModule, bootcmdModule, bootInitScriptsModule, scriptsModule,
 ];

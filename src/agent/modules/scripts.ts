@@ -97,7 +97,17 @@ export const scriptsModule = scriptModule({
   frequency: 'per-instance',
   onInterrupted: 'skip',
   description: 'provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data and cloud-config runcmd, once per instance',
-  select: (ctx) => ctx.scripts,
+  select: (ctx) => (ctx.initScriptsFrequency === 'per-boot' ? ctx.scripts.filter((s) => s.variable !== 'INIT_SCRIPTS') : ctx.scripts),
+});
+
+/** The provider's init scripts on every boot, as one-context could be told to (INIT_SCRIPTS_FREQUENCY=per-boot). */
+export const bootInitScriptsModule = scriptModule({
+  id: 'init-scripts',
+  stage: 'final',
+  frequency: 'per-boot',
+  onInterrupted: 'skip',
+  description: 'the provider init scripts on every boot (only with INIT_SCRIPTS_FREQUENCY=per-boot)',
+  select: (ctx) => (ctx.initScriptsFrequency === 'per-boot' ? ctx.scripts.filter((s) => s.variable === 'INIT_SCRIPTS') : []),
 });
 
 export const bootcmdModule = scriptModule({

@@ -1,0 +1,136 @@
+// /etc/vmctx/config: the agent's own settings, KEY=VALUE lines in context.sh syntax (parsed by the
+// same lexer, never executed). Unknown keys and bad values are warnings and fall back to the
+// default; a missing file is the defaults. Command-line flags win over the file.
+import { parseContextSh } from '../formats/contextsh.js';
+import type { Root } from '../host/root.js';
+import { describeError } from '../shared/errors.js';
+
+export const CONFIG_PATH = '/etc/vmctx/config';
+
+export interface AgentConfig {
+  /** Which sources `--source auto` tries, in this fixed order: medium, seeds, metadata. */
+  readonly datasources: ReadonlyArray<'medium' | 'seeds' | 'metadata'>;
+  readonly metadataUrl: string;
+  readonly metadataConnectMs: number;
+  readonly metadataRequestMs: number;
+  /** Total time for the metadata on the first boot of an instance (no cached copy yet). */
+  readonly metadataBudgetFirstMs: number;
+  /** Total time on later boots (a cached copy exists). */
+  readonly metadataBudgetMs: number;
+  readonly allowImdsv1: boolean;
+  readonly mediumWaitMs: number;
+  /** Provider init scripts (INIT_SCRIPTS / init.sh): per instance (default) or per boot. */
+  readonly initScriptsFrequency: 'per-instance' | 'per-boot';
+}
+
+export const DEFAULT_CONFIG: AgentConfig = {
+  datasources: ['medium', 'seeds', 'metadata'],
+  metadataUrl: 'http://169.254.169.254',
+  metadataConnectMs: 1000,
+  metadataRequestMs: 3000,
+  metadataBudgetFirstMs: 10_000,
+  metadataBudgetMs: 3000,
+  allowImdsv1: true,
+  mediumWaitMs: 3000,
+  initScriptsFrequency: 'per-instance',
+};
+
+export const CONFIG_TEMPLATE = `# vmctx settings (KEY=VALUE, shell syntax, never executed). Defaults shown.
+# DATASOURCES="medium seeds metadata"
+# METADATA_URL=http://169.254.169.254
+# METADATA_CONNECT_TIMEOUT_MS=1000
+# METADATA_REQUEST_TIMEOUT_MS=3000
+# METADATA_BUDGET_FIRST_BOOT_MS=10000
+# METADATA_BUDGET_MS=3000
+# METADATA_IMDSV1=allow
+# MEDIUM_WAIT_MS=3000
+# INIT_SCRIPTS_FREQUENCY=per-instance
+`;
+
+export interface LoadedConfig {
+  readonly config: AgentConfig;
+  readonly warnings: readonly string[];
+}
+
+function ms(value: string, key: string, warnings: string[], fallback: number): number {
+  if (/^\d{1,6}$/u.test(value) && Number(value) <= 600_000) return Number(value);
+  warnings.push(`${CONFIG_PATH}: ${key}="${value.slice(0, 40)}" is not milliseconds (0-600000); using ${fallback}`);
+  return fallback;
+}
+
+/** Checks a metadata URL: http only, an IP literal host (never a name to resolve). */
+export function checkMetadataUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'http:') return 'must be an http:// URL';
+  if (url.username !== '' || url.password !== '') return 'must not carry credentials';
+  return undefined;
+}
+
+export function parseConfig(text: string | Buffer): LoadedConfig {
+  const warnings: string[] = [];
+  const c: { -readonly [K in keyof AgentConfig]: AgentConfig[K] } = { ...DEFAULT_CONFIG };
+  let vars: Record<string, string>;
+  try {
+    vars = parseContextSh(typeof text === 'string' ? Buffer.from(text) : text).variables;
+  } catch (error) {
+    return { config: DEFAULT_CONFIG, warnings: [`${CONFIG_PATH}: ${describeError(error).message}; using the defaults`] };
+  }
+  for (const [key, value] of Object.entries(vars)) {
+    switch (key) {
+      case 'DATASOURCES': {
+        const list = value.split(/[\s,]+/u).filter((w) => w !== '');
+        const known = list.filter((w): w is 'medium' | 'seeds' | 'metadata' => w === 'medium' || w === 'seeds' || w === 'metadata');
+        if (known.length !== list.length || known.length === 0) warnings.push(`${CONFIG_PATH}: DATASOURCES lists unknown sources (known: medium, seeds, metadata)`);
+        if (known.length > 0) c.datasources = (['medium', 'seeds', 'metadata'] as const).filter((d) => known.includes(d));
+        break;
+      }
+      case 'METADATA_URL': {
+        const problem = checkMetadataUrl(value);
+        if (problem === undefined) c.metadataUrl = value;
+        else warnings.push(`${CONFIG_PATH}: METADATA_URL ${problem}; using ${c.metadataUrl}`);
+        break;
+      }
+      case 'METADATA_CONNECT_TIMEOUT_MS':
+        c.metadataConnectMs = ms(value, key, warnings, c.metadataConnectMs);
+        break;
+      case 'METADATA_REQUEST_TIMEOUT_MS':
+        c.metadataRequestMs = ms(value, key, warnings, c.metadataRequestMs);
+        break;
+      case 'METADATA_BUDGET_FIRST_BOOT_MS':
+        c.metadataBudgetFirstMs = ms(value, key, warnings, c.metadataBudgetFirstMs);
+        break;
+      case 'METADATA_BUDGET_MS':
+        c.metadataBudgetMs = ms(value, key, warnings, c.metadataBudgetMs);
+        break;
+      case 'MEDIUM_WAIT_MS':
+        c.mediumWaitMs = ms(value, key, warnings, c.mediumWaitMs);
+        break;
+      case 'METADATA_IMDSV1':
+        if (value === 'allow' || value === 'deny') c.allowImdsv1 = value === 'allow';
+        else warnings.push(`${CONFIG_PATH}: METADATA_IMDSV1 is allow or deny`);
+        break;
+      case 'INIT_SCRIPTS_FREQUENCY':
+        if (value === 'per-instance' || value === 'per-boot') c.initScriptsFrequency = value;
+        else warnings.push(`${CONFIG_PATH}: INIT_SCRIPTS_FREQUENCY is per-instance or per-boot`);
+        break;
+      default:
+        warnings.push(`${CONFIG_PATH}: unknown setting ${key}; ignored`);
+    }
+  }
+  return { config: c, warnings };
+}
+
+export async function loadConfig(root: Root): Promise<LoadedConfig> {
+  let text: Buffer | undefined;
+  try {
+    text = await root.readFile(CONFIG_PATH, { maxBytes: 64 * 1024 });
+  } catch (error) {
+    return { config: DEFAULT_CONFIG, warnings: [`${CONFIG_PATH}: ${describeError(error).message}; using the defaults`] };
+  }
+  return text === undefined ? { config: DEFAULT_CONFIG, warnings: [] } : parseConfig(text);
+}

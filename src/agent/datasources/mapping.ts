@@ -1,0 +1,206 @@
+// Metadata layouts (EC2/Eucalyptus, OpenStack, NoCloud) → context variables, so that every source
+// feeds the same normalisation and the same modules: instance id → the identity, hostname →
+// SET_HOSTNAME, keys → SSH_PUBLIC_KEY, user data → USER_DATA (base64, so binary and #! bodies pass
+// through the one user-data handler), password → PASSWORD, network_data.json → ETHn_* variables.
+import { isIP } from 'node:net';
+import type { ContextWarning } from '../context/context.js';
+
+export interface MappedMetadata {
+  readonly instanceId: string | undefined;
+  readonly variables: Record<string, string>;
+  readonly warnings: ContextWarning[];
+}
+
+/** Values that end up in variables: one line of printable text, bounded. */
+function clean(value: unknown, what: string, warnings: ContextWarning[], max = 4096): string | undefined {
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim();
+  if (v === '') return undefined;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/u.test(v) || v.length > max) {
+    warnings.push({ variable: what, message: 'contains control characters (a newline?) or is too long; ignored' });
+    return undefined;
+  }
+  return v;
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/u;
+
+export function checkInstanceId(value: unknown, what: string, warnings: ContextWarning[]): string | undefined {
+  const v = clean(value, what, warnings, 128);
+  if (v === undefined) return undefined;
+  if (!INSTANCE_ID.test(v)) {
+    warnings.push({ variable: what, message: 'is not a usable instance id (letters, digits, ".", "_", ":", "-"); ignored' });
+    return undefined;
+  }
+  return v;
+}
+
+/** Adds user data (bytes) as USER_DATA in base64 with its encoding flag. */
+export function setUserData(variables: Record<string, string>, data: Buffer | undefined): void {
+  if (data === undefined || data.length === 0) return;
+  variables['USER_DATA'] = data.toString('base64');
+  variables['USER_DATA_ENCODING'] = 'base64';
+}
+
+export function setPassword(variables: Record<string, string>, value: string | undefined, what: string, warnings: ContextWarning[]): void {
+  if (value === undefined) return;
+  const v = value.replace(/\r?\n$/u, '');
+  if (v === '') {
+    warnings.push({ variable: what, message: 'present but empty; no password set' });
+    return;
+  }
+  if (v.includes('\n') || v.includes('\0')) {
+    warnings.push({ variable: what, message: 'contains a newline or NUL; not used' });
+    return;
+  }
+  variables['PASSWORD'] = v;
+}
+
+/** Key lines: each becomes one line of SSH_PUBLIC_KEY (checked later like every other key). */
+export function setKeys(variables: Record<string, string>, keys: readonly string[]): void {
+  const lines = keys.flatMap((k) => k.split(/\r?\n/u)).map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length > 0) variables['SSH_PUBLIC_KEY'] = [...new Set(lines)].join('\n');
+}
+
+export interface Ec2Fetched {
+  readonly instanceId?: string | undefined;
+  readonly hostname?: string | undefined;
+  readonly localIpv4?: string | undefined;
+  readonly publicIpv4?: string | undefined;
+  readonly availabilityZone?: string | undefined;
+  readonly keys: readonly string[];
+  readonly userData?: Buffer | undefined;
+  readonly password?: string | undefined;
+  readonly ephemeral?: string | undefined;
+}
+
+export function mapEc2(f: Ec2Fetched): MappedMetadata {
+  const warnings: ContextWarning[] = [];
+  const variables: Record<string, string> = {};
+  const instanceId = checkInstanceId(f.instanceId, 'meta-data/instance-id', warnings);
+  const host = clean(f.hostname, 'meta-data/local-hostname', warnings, 255);
+  if (host !== undefined) variables['SET_HOSTNAME'] = host;
+  for (const [key, value, what] of [
+    ['EC2_LOCAL_IPV4', f.localIpv4, 'meta-data/local-ipv4'],
+    ['EC2_PUBLIC_IPV4', f.publicIpv4, 'meta-data/public-ipv4'],
+  ] as const) {
+    const v = clean(value, what, warnings, 64);
+    if (v !== undefined && isIP(v) === 4) variables[key] = v;
+    else if (v !== undefined) warnings.push({ variable: what, message: 'is not an IPv4 address; ignored' });
+  }
+  const az = clean(f.availabilityZone, 'meta-data/placement/availability-zone', warnings, 128);
+  if (az !== undefined) variables['EC2_AVAILABILITY_ZONE'] = az;
+  const eph = clean(f.ephemeral, 'meta-data/block-device-mapping/ephemeral0', warnings, 64);
+  if (eph !== undefined) {
+    if (/^(\/dev\/)?[a-z][a-z0-9]{1,15}$/u.test(eph)) variables['EPHEMERAL0_DEVICE'] = eph.replace(/^\/dev\//u, '');
+    else warnings.push({ variable: 'meta-data/block-device-mapping/ephemeral0', message: 'is not a device name; ignored' });
+  }
+  if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;
+  setKeys(variables, f.keys);
+  setUserData(variables, f.userData);
+  setPassword(variables, f.password, 'meta-data/password', warnings);
+  return { instanceId, variables, warnings };
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** OpenStack meta_data.json (+ user_data, password, network_data.json). */
+export function mapOpenStack(meta: unknown, network: unknown, userData: Buffer | undefined, password: string | undefined): MappedMetadata {
+  const warnings: ContextWarning[] = [];
+  const variables: Record<string, string> = {};
+  if (!isObject(meta)) {
+    warnings.push({ variable: 'meta_data.json', message: 'is not a JSON object; ignored' });
+    return { instanceId: undefined, variables, warnings };
+  }
+  const instanceId = checkInstanceId(meta['uuid'], 'meta_data.json uuid', warnings);
+  const host = clean(meta['hostname'], 'meta_data.json hostname', warnings, 255) ?? clean(meta['name'], 'meta_data.json name', warnings, 255);
+  if (host !== undefined) variables['SET_HOSTNAME'] = host;
+  const keys: string[] = [];
+  if (isObject(meta['public_keys'])) for (const k of Object.values(meta['public_keys'])) if (typeof k === 'string') keys.push(k);
+  if (Array.isArray(meta['keys'])) for (const k of meta['keys']) if (isObject(k) && typeof k['data'] === 'string') keys.push(k['data']);
+  setKeys(variables, keys);
+  const az = clean(meta['availability_zone'], 'meta_data.json availability_zone', warnings, 128);
+  if (az !== undefined) variables['EC2_AVAILABILITY_ZONE'] = az;
+  if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;
+  setUserData(variables, userData);
+  const adminPass = typeof meta['admin_pass'] === 'string' ? meta['admin_pass'] : undefined;
+  setPassword(variables, password ?? adminPass, password === undefined ? 'meta_data.json admin_pass' : 'openstack password', warnings);
+  if (network !== undefined) Object.assign(variables, networkDataToVariables(network, warnings));
+  return { instanceId, variables, warnings };
+}
+
+function maskFromPrefix(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join('.');
+}
+
+/** network_data.json links and networks → ETHn_MAC/IP/MASK/GATEWAY/METHOD/MTU/IP6…, services → DNS. */
+export function networkDataToVariables(doc: unknown, warnings: ContextWarning[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(doc)) {
+    warnings.push({ variable: 'network_data.json', message: 'is not a JSON object; ignored' });
+    return out;
+  }
+  const links = Array.isArray(doc['links']) ? doc['links'].filter(isObject) : [];
+  const networks = Array.isArray(doc['networks']) ? doc['networks'].filter(isObject) : [];
+  const index = new Map<string, number>();
+  for (const link of links) {
+    const id = typeof link['id'] === 'string' ? link['id'] : undefined;
+    const mac = typeof link['ethernet_mac_address'] === 'string' ? link['ethernet_mac_address'] : undefined;
+    if (id === undefined || mac === undefined || index.has(id) || index.size >= 64) continue;
+    const n = index.size;
+    index.set(id, n);
+    out[`ETH${n}_MAC`] = mac;
+    if (typeof link['mtu'] === 'number') out[`ETH${n}_MTU`] = String(link['mtu']);
+  }
+  const v4done = new Set<number>();
+  const v6done = new Set<number>();
+  for (const net of networks) {
+    const n = typeof net['link'] === 'string' ? index.get(net['link']) : undefined;
+    if (n === undefined) {
+      warnings.push({ variable: 'network_data.json', message: `network ${String(net['id']).slice(0, 40)} names no known link; ignored` });
+      continue;
+    }
+    const p = `ETH${n}_`;
+    const type = String(net['type']);
+    if (type === 'ipv4_dhcp' && !v4done.has(n)) {
+      v4done.add(n);
+      out[`${p}METHOD`] = 'dhcp';
+    } else if (type === 'ipv4' && !v4done.has(n)) {
+      v4done.add(n);
+      if (typeof net['ip_address'] === 'string') out[`${p}IP`] = net['ip_address'];
+      if (typeof net['netmask'] === 'string') out[`${p}MASK`] = net['netmask'];
+      else if (typeof net['prefix'] === 'number') out[`${p}MASK`] = maskFromPrefix(net['prefix']);
+      const routes = Array.isArray(net['routes']) ? net['routes'].filter(isObject) : [];
+      const def = routes.find((r) => r['network'] === '0.0.0.0');
+      if (def !== undefined && typeof def['gateway'] === 'string') out[`${p}GATEWAY`] = def['gateway'];
+    } else if ((type === 'ipv6_dhcp' || type === 'ipv6_slaac' || type === 'ipv6_dhcpv6-stateless' || type === 'ipv6_dhcpv6-stateful') && !v6done.has(n)) {
+      v6done.add(n);
+      out[`${p}IP6_METHOD`] = type === 'ipv6_slaac' ? 'auto' : 'dhcp';
+    } else if (type === 'ipv6' && !v6done.has(n)) {
+      v6done.add(n);
+      const addr = typeof net['ip_address'] === 'string' ? net['ip_address'] : undefined;
+      if (addr !== undefined) {
+        const [a, len] = addr.split('/');
+        out[`${p}IP6`] = a ?? '';
+        if (len !== undefined) out[`${p}IP6_PREFIX_LENGTH`] = len;
+      }
+      const routes = Array.isArray(net['routes']) ? net['routes'].filter(isObject) : [];
+      const def = routes.find((r) => r['network'] === '::');
+      if (def !== undefined && typeof def['gateway'] === 'string') out[`${p}IP6_GATEWAY`] = def['gateway'];
+    }
+    if (Array.isArray(net['dns_nameservers'])) {
+      const dns = net['dns_nameservers'].filter((d): d is string => typeof d === 'string');
+      if (dns.length > 0) out[`${p}DNS`] = dns.join(' ');
+    }
+  }
+  // links with no network at all are left unconfigured, as OpenStack means
+  for (const [, n] of index) if (!v4done.has(n) && !v6done.has(n)) out[`ETH${n}_METHOD`] = 'skip';
+  const services = Array.isArray(doc['services']) ? doc['services'].filter(isObject) : [];
+  const dns = services.filter((s) => s['type'] === 'dns' && typeof s['address'] === 'string').map((s) => String(s['address']));
+  if (dns.length > 0) out['DNS'] = dns.join(' ');
+  return out;
+}

@@ -1,0 +1,196 @@
+// Datasource: the HTTP metadata service (EC2/Eucalyptus layout, OpenStack layout when present).
+// Requests run in parallel under one budget. What could not be fetched in time is named in
+// `missing`, so the modules that need it wait for a later run instead of acting on a half
+// context; a last good copy (0600, without the password) lets a reboot during an outage keep its
+// identity.
+import type { Root } from '../../host/root.js';
+import { VmctxError, describeError, isVmctxError } from '../../shared/errors.js';
+import type { ContextWarning, MediumFiles, RawContext } from '../context/context.js';
+import { BudgetExhausted, MetadataHttp, type HttpBudget } from './http.js';
+import { mapEc2, mapOpenStack, type MappedMetadata } from './mapping.js';
+
+export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
+export const MAX_USER_DATA = 16 * 1024 * 1024;
+const MAX_SMALL = 64 * 1024;
+const MAX_JSON = 4 * 1024 * 1024;
+const MAX_KEYS = 100;
+export const CACHE_FILE = 'metadata-cache.json';
+
+/** Inputs a module can miss when the budget ran out (see run.ts for which module needs which). */
+export type MetadataItem = 'hostname' | 'public-keys' | 'user-data' | 'password' | 'network';
+
+export const EMPTY_MEDIUM: MediumFiles = { names: [], read: () => Promise.resolve(undefined) };
+
+export interface FetchedMetadata {
+  readonly raw: RawContext;
+  readonly missing: readonly MetadataItem[];
+  /** Request-level notes (retries, mode), for the report. */
+  readonly trace: readonly string[];
+}
+
+export interface MetadataOptions extends HttpBudget {
+  readonly url: string;
+  readonly allowImdsv1: boolean;
+}
+
+function text(b: Buffer | undefined): string | undefined {
+  return b?.toString('utf8');
+}
+
+function parseJson(b: Buffer | undefined, what: string, warnings: ContextWarning[]): unknown {
+  if (b === undefined) return undefined;
+  try {
+    return JSON.parse(b.toString('utf8')) as unknown;
+  } catch (error) {
+    warnings.push({ variable: what, message: `is not JSON (${describeError(error).message.slice(0, 80)}); ignored` });
+    return undefined;
+  }
+}
+
+/** Runs optional fetches; an item that fails is recorded as missing (and why), the rest go on. */
+class Collector {
+  readonly missing = new Set<MetadataItem>();
+  readonly warnings: ContextWarning[] = [];
+  budgetRanOut = false;
+
+  async optional<T>(item: MetadataItem, what: string, fetch: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fetch();
+    } catch (error) {
+      if (error instanceof BudgetExhausted) {
+        this.budgetRanOut = true;
+        this.missing.add(item);
+      } else if (isVmctxError(error, 'ERR_METADATA_UNREACHABLE') || isVmctxError(error, 'ERR_METADATA_HTTP')) {
+        this.missing.add(item);
+      }
+      this.warnings.push({ variable: what, message: describeError(error).message });
+      return undefined;
+    }
+  }
+}
+
+async function fetchEc2(http: MetadataHttp, instanceId: string, c: Collector): Promise<MappedMetadata> {
+  const md = 'latest/meta-data';
+  const small = (p: string): Promise<string | undefined> => http.get(`${md}/${p}`, MAX_SMALL).then(text);
+  const keysPromise = c.optional('public-keys', 'meta-data/public-keys', async () => {
+    const listing = await small('public-keys/');
+    if (listing === undefined) return [];
+    const indices = listing
+      .split('\n')
+      .map((l) => /^(\d{1,4})=/u.exec(l.trim())?.[1])
+      .filter((i): i is string => i !== undefined)
+      .slice(0, MAX_KEYS);
+    const perKey = await Promise.all(
+      indices.map(async (i) => {
+        const formats = ((await small(`public-keys/${i}/`)) ?? '').split('\n').map((f) => f.trim()).filter((f) => /^[a-z0-9-]{1,64}$/u.test(f));
+        const bodies = await Promise.all((formats.length > 0 ? formats : ['openssh-key']).map((f) => small(`public-keys/${i}/${f}`)));
+        return bodies.filter((b): b is string => b !== undefined);
+      }),
+    );
+    return perKey.flat();
+  });
+  const [hostname, localIpv4, publicIpv4, az, ephemeral, keys, userData, password] = await Promise.all([
+    c.optional('hostname', 'meta-data/local-hostname', async () => (await small('local-hostname')) ?? (await small('hostname'))),
+    c.optional('network', 'meta-data/local-ipv4', () => small('local-ipv4')),
+    c.optional('network', 'meta-data/public-ipv4', () => small('public-ipv4')),
+    c.optional('network', 'meta-data/placement/availability-zone', () => small('placement/availability-zone')),
+    c.optional('network', 'meta-data/block-device-mapping/ephemeral0', () => small('block-device-mapping/ephemeral0')),
+    keysPromise,
+    c.optional('user-data', 'user-data', () => http.get('latest/user-data', MAX_USER_DATA)),
+    c.optional('password', 'meta-data/password', () => small('password')),
+  ]);
+  return mapEc2({ instanceId, hostname, localIpv4, publicIpv4, availabilityZone: az, ephemeral, keys: keys ?? [], userData, password });
+}
+
+async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector): Promise<MappedMetadata> {
+  const os = 'openstack/latest';
+  const meta = parseJson(metaJson, 'meta_data.json', c.warnings);
+  const [network, userData, password] = await Promise.all([
+    c.optional('network', 'network_data.json', () => http.get(`${os}/network_data.json`, MAX_JSON)),
+    c.optional('user-data', 'openstack user_data', () => http.get(`${os}/user_data`, MAX_USER_DATA)),
+    c.optional('password', 'openstack password', () => http.get(`${os}/password`, MAX_SMALL)),
+  ]);
+  return mapOpenStack(meta, parseJson(network, 'network_data.json', c.warnings), userData, text(password));
+}
+
+/**
+ * Fetches the metadata. Throws when the service gives no instance id in the budget
+ * (ERR_METADATA_TIMEOUT), refuses access (ERR_METADATA_DISABLED) or answers nonsense.
+ */
+export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMetadata> {
+  const trace: string[] = [];
+  const http = new MetadataHttp({ baseUrl: options.url, deadline: options.deadline, connectMs: options.connectMs, requestMs: options.requestMs, allowImdsv1: options.allowImdsv1, trace: (l) => trace.push(l) });
+  const c = new Collector();
+  try {
+    // the EC2 instance id and the OpenStack document are asked for together
+    const [instanceIdBody, osMeta] = await Promise.all([
+      http.get('latest/meta-data/instance-id', MAX_SMALL),
+      http.get('openstack/latest/meta_data.json', MAX_JSON).catch((error: unknown) => {
+        if (error instanceof BudgetExhausted) throw error;
+        trace.push(`openstack/latest/meta_data.json: ${describeError(error).message}`);
+        return undefined;
+      }),
+    ]);
+    const mapped = osMeta !== undefined ? await fetchOpenStack(http, osMeta, c) : await fetchEc2(http, text(instanceIdBody)?.trim() ?? '', c);
+    const warnings = [...mapped.warnings, ...c.warnings];
+    let instanceId = mapped.instanceId;
+    if (instanceId === undefined && osMeta !== undefined) instanceId = mapEc2({ instanceId: text(instanceIdBody)?.trim(), keys: [] }).instanceId;
+    if (instanceId === undefined) throw new VmctxError('ERR_METADATA_INVALID', `metadata at ${options.url}: no usable instance id${warnings.length > 0 ? ` (${warnings.map((w) => `${w.variable ?? ''} ${w.message}`).join('; ')})` : ''}`);
+    trace.push(`mode ${http.mode}, layout ${osMeta !== undefined ? 'openstack' : 'ec2'}`);
+    const raw: RawContext = {
+      source: { kind: 'metadata', path: options.url, foundBy: `HTTP metadata (${osMeta !== undefined ? 'OpenStack' : 'EC2'} layout, ${http.mode === 'v2' ? 'IMDSv2' : 'IMDSv1'})`, variableFiles: [] },
+      variables: mapped.variables,
+      lines: {},
+      warnings,
+      medium: EMPTY_MEDIUM,
+      instanceId,
+      missing: [...c.missing],
+    };
+    return { raw, missing: [...c.missing], trace };
+  } finally {
+    http.close();
+  }
+}
+
+/** The last good metadata: variables without the password, and which boot fetched them. */
+export interface MetadataCache {
+  readonly version: 1;
+  readonly fetchedAt: string;
+  readonly bootId: string;
+  readonly url: string;
+  readonly foundBy: string;
+  readonly instanceId: string;
+  readonly variables: Record<string, string>;
+}
+
+export async function readCache(stateRoot: Root, stateDir: string): Promise<MetadataCache | undefined> {
+  const textValue = await stateRoot.readText(`${stateDir}/${CACHE_FILE}`, { maxBytes: MAX_USER_DATA * 2 }).catch(() => undefined);
+  if (textValue === undefined) return undefined;
+  try {
+    const c = JSON.parse(textValue) as MetadataCache;
+    const parsed = c as Partial<MetadataCache>;
+    if (parsed.version !== 1 || typeof parsed.instanceId !== 'string' || typeof parsed.variables !== 'object') return undefined;
+    return c;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeCache(stateRoot: Root, stateDir: string, raw: RawContext, bootId: string): Promise<void> {
+  // the password never leaves memory: /etc/shadow is the only place it may land
+  const variables = Object.fromEntries(Object.entries(raw.variables).filter(([k]) => k !== 'PASSWORD'));
+  const cache: MetadataCache = { version: 1, fetchedAt: new Date().toISOString(), bootId, url: raw.source.path, foundBy: raw.source.foundBy, instanceId: raw.instanceId ?? '', variables };
+  if (stateDir !== '') await stateRoot.ensureDir(stateDir, { mode: 0o700 });
+  await stateRoot.writeFile(`${stateDir}/${CACHE_FILE}`, `${JSON.stringify(cache)}\n`, { mode: 0o600 });
+}
+
+export function rawFromCache(cache: MetadataCache, why: string): RawContext {
+  return {
+    source: { kind: 'metadata-cache', path: cache.url, foundBy: `cached metadata from ${cache.fetchedAt} (${why})`, variableFiles: [] },
+    variables: cache.variables,
+    lines: {},
+    warnings: [],
+    medium: EMPTY_MEDIUM,
+    instanceId: cache.instanceId,
+  };
+}

@@ -1,0 +1,210 @@
+// The HTTP metadata datasource against vmctx's own server on 127.0.0.1, one test per fault the
+// issue names. Budgets are small so the suite stays quick; the bounds asserted are the budget's
+// own (a correctness property: the run gives up when told to), with generous slack.
+import { createServer, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fetchMetadata, type MetadataOptions } from '../../src/agent/datasources/metadata.js';
+import { parseFault, type MetadataServer } from '../../src/provider/server.js';
+import { closedPort, description, startServer } from '../helpers/metadata.js';
+import { fakeKey } from '../helpers/scratch.js';
+
+const servers: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+});
+
+async function serve(...args: Parameters<typeof startServer>): Promise<{ server: MetadataServer; url: string }> {
+  const started = await startServer(...args);
+  servers.push(started.server);
+  return started;
+}
+
+function opts(url: string, budgetMs = 3000, extra: Partial<MetadataOptions> = {}): MetadataOptions {
+  return { url, deadline: Date.now() + budgetMs, connectMs: 500, requestMs: 1000, allowImdsv1: true, ...extra };
+}
+
+async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
+  const t0 = Date.now();
+  try {
+    const value = await p;
+    return { ms: Date.now() - t0, value };
+  } catch (error) {
+    return { ms: Date.now() - t0, error };
+  }
+}
+
+describe('HTTP metadata: EC2 layout', () => {
+  it('IMDSv2: one token for the whole run; instance id, hostname, every key of every index and format, user data, ephemeral, password', async () => {
+    const k0 = fakeKey('ssh-rsa', 'zero');
+    const k1 = fakeKey('ssh-ed25519', 'one');
+    const k1b = fakeKey('ecdsa-sha2-nistp256', 'one-b');
+    const d = description({ password: 's3cr3t' }, [k0]);
+    const md = d['meta-data'] ?? {};
+    md['public-keys'] = [{ name: 'a', 'openssh-key': k0 }, { name: 'b', 'openssh-key': k1, 'ecdsa-key': k1b }];
+    const { server, url } = await serve(d);
+    const got = await fetchMetadata(opts(url));
+    const v = got.raw.variables;
+    expect(got.raw.instanceId).toBe('i-0123456789abcdef0');
+    expect(v['SET_HOSTNAME']).toBe('web-1.example.org');
+    expect(v['SSH_PUBLIC_KEY']?.split('\n').sort()).toEqual([k0, k1, k1b].sort());
+    expect(Buffer.from(v['USER_DATA'] ?? '', 'base64').toString()).toBe('#!/bin/sh\necho hello from user data\n');
+    expect(v['USER_DATA_ENCODING']).toBe('base64');
+    expect(v['EPHEMERAL0_DEVICE']).toBe('sda2');
+    expect(v['EC2_LOCAL_IPV4']).toBe('10.1.2.3');
+    expect(v['PASSWORD']).toBe('s3cr3t');
+    expect(got.missing).toEqual([]);
+    expect(server.requests.filter((r) => r.startsWith('PUT')).length).toBe(1);
+    expect(got.raw.source.foundBy).toMatch(/IMDSv2/);
+  });
+
+  it('falls back to IMDSv1 when the token endpoint is absent (404/405), unless policy forbids it', async () => {
+    const { url } = await serve(description(), { imdsv2: 'optional', faults: [parseFault('status:404,path=/latest/api/token')] });
+    const got = await fetchMetadata(opts(url));
+    expect(got.raw.source.foundBy).toMatch(/IMDSv1/);
+    expect(got.raw.instanceId).toBe('i-0123456789abcdef0');
+    await expect(fetchMetadata(opts(url, 3000, { allowImdsv1: false }))).rejects.toMatchObject({ code: 'ERR_METADATA_HTTP' });
+  });
+
+  it('403 on the token means metadata is disabled: stop at once', async () => {
+    const { server, url } = await serve(description(), { faults: [parseFault('status:403,path=/latest/api/token')] });
+    const r = await timed(fetchMetadata(opts(url, 5000)));
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_DISABLED' });
+    expect(server.requests).toEqual(['PUT /latest/api/token']); // one token request, shared by the parallel GETs
+  });
+
+  it('nothing listening (connection refused): gives up within the budget', async () => {
+    const port = await closedPort();
+    const r = await timed(fetchMetadata(opts(`http://127.0.0.1:${port}`, 800)));
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
+    expect(r.ms).toBeLessThan(800 + 1500);
+  });
+
+  it('a server that accepts and never answers: gives up within the budget', async () => {
+    const { url } = await serve(description(), { faults: [parseFault('hang')] });
+    const r = await timed(fetchMetadata(opts(url, 1500)));
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
+    expect(r.ms).toBeLessThan(1500 + 1500);
+  });
+
+  it('503 forever with Retry-After: 3600: retries with a capped wait, gives up within the budget', async () => {
+    const { server, url } = await serve(description(), { faults: [parseFault('status:503,retry-after=3600')] });
+    const r = await timed(fetchMetadata(opts(url, 2500)));
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
+    expect(r.ms).toBeLessThan(2500 + 1500);
+    expect(server.requests.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('503 a few times, then answers: the retries succeed', async () => {
+    const { url } = await serve(description(), { faults: [parseFault('status:503,times=3,path=/latest/meta-data/instance-id')] });
+    const got = await fetchMetadata(opts(url, 5000));
+    expect(got.raw.instanceId).toBe('i-0123456789abcdef0');
+  });
+
+  it('401 on every GET: refreshes the token once, then fails clearly', async () => {
+    const { server, url } = await serve(description(), { faults: [parseFault('status:401,method=GET')] });
+    const r = await timed(fetchMetadata(opts(url, 5000)));
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_HTTP' });
+    expect((r.error as Error).message).toMatch(/401/);
+    expect(server.requests.filter((x) => x.startsWith('PUT')).length).toBe(2);
+  });
+
+  it('a 2 GB user data: bounded read, a clear error for that item, the rest is used', async () => {
+    const { url } = await serve(description({}, [fakeKey()]), { faults: [parseFault('huge:2G,path=/latest/user-data')] });
+    const before = process.memoryUsage().rss;
+    const got = await fetchMetadata(opts(url, 5000));
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    expect(got.raw.variables['USER_DATA']).toBeUndefined();
+    expect(got.raw.warnings.map((w) => w.message).join('\n')).toMatch(/over the 16777216-byte limit/);
+    expect(got.raw.variables['SSH_PUBLIC_KEY']).toBeDefined();
+  });
+
+  it('a key list with garbage entries: the valid keys are kept, the rest never reaches the variables unchecked', async () => {
+    const good = fakeKey('ssh-ed25519', 'good');
+    const d = description();
+    (d['meta-data'] ?? {})['public-keys'] = [{ name: 'good', 'openssh-key': good }, { name: 'bad', 'openssh-key': 'not a key\ncommand="rm -rf /" ssh-rsa AAAA' }];
+    const { url } = await serve(d);
+    const got = await fetchMetadata(opts(url));
+    // every line is offered; normaliseContext checks each (see the run test below)
+    expect(got.raw.variables['SSH_PUBLIC_KEY']).toContain(good);
+  });
+
+  it('a hostname with newlines is ignored with a warning', async () => {
+    const d = description();
+    (d['meta-data'] ?? {})['local-hostname'] = 'evil\nhost';
+    const { url } = await serve(d);
+    const got = await fetchMetadata(opts(url));
+    expect(got.raw.variables['SET_HOSTNAME']).toBeUndefined();
+    expect(got.raw.warnings.some((w) => w.variable === 'meta-data/local-hostname')).toBe(true);
+  });
+
+  it('a redirect to another host is not followed', async () => {
+    let hits = 0;
+    const other: Server = createServer((_req, res) => {
+      hits += 1;
+      res.end('i-elsewhere');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.2', resolve));
+    servers.push({ close: () => new Promise<void>((resolve) => other.close(() => { resolve(); })) });
+    const port = (other.address() as { port: number }).port;
+    const { url } = await serve(description(), { imdsv2: 'optional', faults: [parseFault(`redirect:http://127.0.0.2:${port}/,path=/latest/meta-data/instance-id`)] });
+    const r = await timed(fetchMetadata(opts(url)));
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_REDIRECT' });
+    expect(hits).toBe(0);
+  });
+
+  it('a password field present but empty: no password, a warning', async () => {
+    const { url } = await serve(description({ password: '' }));
+    const got = await fetchMetadata(opts(url));
+    expect(got.raw.variables['PASSWORD']).toBeUndefined();
+    expect(got.raw.warnings.some((w) => /present but empty/u.test(w.message))).toBe(true);
+  });
+
+  it('dropped connections are retried; a slow-drip body runs into the request timeout and that item is missing', async () => {
+    const { url } = await serve(description(), { faults: [parseFault('drop,times=2,path=/latest/meta-data/instance-id'), parseFault('drip:5,path=/latest/user-data')] });
+    const got = await fetchMetadata(opts(url, 2500, { requestMs: 800 }));
+    expect(got.raw.instanceId).toBe('i-0123456789abcdef0');
+    expect(got.missing).toContain('user-data');
+  });
+
+  it('garbage bodies: an instance id that is binary junk is refused', async () => {
+    const { url } = await serve(description(), { faults: [parseFault('garbage,path=/latest/meta-data/instance-id')] });
+    await expect(fetchMetadata(opts(url))).rejects.toMatchObject({ code: 'ERR_METADATA_INVALID' });
+  });
+});
+
+describe('HTTP metadata: OpenStack layout', () => {
+  const network = {
+    links: [{ id: 'tap1', type: 'phy', ethernet_mac_address: '52:54:00:12:34:56', mtu: 1450 }],
+    networks: [{ id: 'n1', link: 'tap1', type: 'ipv4', ip_address: '10.0.2.77', netmask: '255.255.255.0', routes: [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: '10.0.2.2' }] }],
+    services: [{ type: 'dns', address: '10.0.2.3' }],
+  };
+
+  it('meta_data.json, user_data, password and network_data.json → variables and the network model', async () => {
+    const key = fakeKey();
+    const { url } = await serve({ ...description({ password: 'os-pass' }, []), openstack: { meta_data: { uuid: '3a7e2f2c-0000-4000-8000-000000000001', hostname: 'os-host', public_keys: { mine: key } }, network_data: network } });
+    const got = await fetchMetadata(opts(url));
+    const v = got.raw.variables;
+    expect(got.raw.instanceId).toBe('3a7e2f2c-0000-4000-8000-000000000001');
+    expect(v['SET_HOSTNAME']).toBe('os-host');
+    expect(v['SSH_PUBLIC_KEY']).toBe(key);
+    expect(v['ETH0_MAC']).toBe('52:54:00:12:34:56');
+    expect(v['ETH0_IP']).toBe('10.0.2.77');
+    expect(v['ETH0_GATEWAY']).toBe('10.0.2.2');
+    expect(v['ETH0_MTU']).toBe('1450');
+    expect(v['DNS']).toBe('10.0.2.3');
+    expect(v['PASSWORD']).toBe('os-pass');
+  });
+
+  it('network_data.json that is not JSON: a warning, no network, the rest is used', async () => {
+    const { url } = await serve({ ...description(), openstack: { meta_data: { uuid: 'u-1', hostname: 'h' } } }, { faults: [parseFault('garbage,path=/openstack/latest/network_data.json')] });
+    const got = await fetchMetadata(opts(url));
+    expect(got.raw.instanceId).toBe('u-1');
+    expect(got.raw.warnings.some((w) => w.variable === 'network_data.json' && /not JSON/u.test(w.message))).toBe(true);
+    expect(Object.keys(got.raw.variables).some((k) => k.startsWith('ETH'))).toBe(false);
+  });
+
+  it('meta_data.json that is not JSON and no EC2 instance id: refused as invalid', async () => {
+    const { url } = await serve({ openstack: { meta_data: { uuid: 'x' } } }, { imdsv2: 'optional', faults: [parseFault('garbage,path=/openstack/latest/meta_data.json')] });
+    await expect(fetchMetadata(opts(url))).rejects.toMatchObject({ code: 'ERR_METADATA_INVALID' });
+  });
+});

@@ -1,0 +1,110 @@
+// Local seeds on ISO images made by genisoimage and xorriso (as clouds make them), found by label,
+// mapped to the context; a context medium always wins over a seed.
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
+import { networkConfigToVariables } from '../../src/agent/datasources/seeds.js';
+import { normaliseContext } from '../../src/agent/context/context.js';
+import { renderContextSh } from '../../src/formats/contextsh.js';
+import { writeIso } from '../../src/formats/iso9660/writer.js';
+import { fakeKey } from '../helpers/scratch.js';
+import { tempDir } from '../helpers/tmp.js';
+import { run } from '../helpers/tools.js';
+
+async function fakeSystem(): Promise<{ base: string; probe: Probe }> {
+  const base = await tempDir();
+  for (const d of ['dev/disk/by-label', 'sys/class/block', 'run']) await mkdir(join(base, d), { recursive: true });
+  return { base, probe: { devDir: join(base, 'dev'), sysDir: join(base, 'sys'), runDir: join(base, 'run'), waitMs: 0, pollMs: 20, listBlockDevices: () => Promise.resolve([]) } };
+}
+
+const key = fakeKey('ssh-ed25519', 'seed');
+
+async function noCloudTree(): Promise<string> {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'meta-data'), `instance-id: iid-nocloud-1\nlocal-hostname: seeded\npublic-keys:\n  - ${key}\n`);
+  await writeFile(join(dir, 'user-data'), '#cloud-config\nruncmd:\n  - [echo, seeded]\n');
+  await writeFile(
+    join(dir, 'network-config'),
+    'version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: "52:54:00:aa:bb:cc"\n    addresses: [192.0.2.10/24]\n    gateway4: 192.0.2.1\n    nameservers:\n      addresses: [192.0.2.53]\n      search: [example.org]\n',
+  );
+  return dir;
+}
+
+async function configDriveTree(): Promise<string> {
+  const dir = await tempDir();
+  await mkdir(join(dir, 'openstack/latest'), { recursive: true });
+  await writeFile(join(dir, 'openstack/latest/meta_data.json'), JSON.stringify({ uuid: 'cd-uuid-1', hostname: 'drive-host', public_keys: { k: key } }));
+  await writeFile(
+    join(dir, 'openstack/latest/network_data.json'),
+    JSON.stringify({ links: [{ id: 'l0', ethernet_mac_address: '52:54:00:00:00:01' }], networks: [{ id: 'n0', link: 'l0', type: 'ipv4_dhcp' }] }),
+  );
+  await writeFile(join(dir, 'openstack/latest/user_data'), '#!/bin/sh\necho drive\n');
+  return dir;
+}
+
+describe('local seeds', () => {
+  it('NoCloud on a genisoimage ISO labelled cidata: identity, hostname, keys, user data, network-config v2', async () => {
+    const { base, probe } = await fakeSystem();
+    run('genisoimage', ['-quiet', '-o', join(base, 'dev/vdb'), '-V', 'cidata', '-J', '-R', await noCloudTree()]);
+    await symlink('../../vdb', join(base, 'dev/disk/by-label/cidata'));
+    const found = await discoverMedium(probe);
+    expect(found?.raw.source.kind).toBe('nocloud');
+    const ctx = await normaliseContext(found!.raw, { id: 'x', source: 'metadata' });
+    expect(found?.raw.instanceId).toBe('iid-nocloud-1');
+    expect(ctx.hostname).toBe('seeded');
+    expect(ctx.sshKeys.keys).toEqual([key]);
+    expect(ctx.cloudConfig?.runcmd).toBeDefined();
+    expect(ctx.network.interfaces[0]).toMatchObject({ mac: '52:54:00:aa:bb:cc', ipv4: { method: 'static', addresses: [{ address: '192.0.2.10', prefix: 24 }], gateway: '192.0.2.1' } });
+    expect(ctx.dns.nameservers).toEqual(['192.0.2.53']);
+    await found?.close();
+  });
+
+  it('an OpenStack config drive made by xorriso (label config-2)', async () => {
+    const { base, probe } = await fakeSystem();
+    run('xorriso', ['-as', 'mkisofs', '-quiet', '-o', join(base, 'dev/sr1'), '-V', 'config-2', '-J', '-R', await configDriveTree()]);
+    await symlink('../../sr1', join(base, 'dev/disk/by-label/config-2'));
+    const found = await discoverMedium(probe);
+    expect(found?.raw.source.kind).toBe('config-drive');
+    expect(found?.raw.instanceId).toBe('cd-uuid-1');
+    expect(found?.raw.variables).toMatchObject({ SET_HOSTNAME: 'drive-host', ETH0_MAC: '52:54:00:00:00:01', ETH0_METHOD: 'dhcp', USER_DATA_ENCODING: 'base64' });
+    await found?.close();
+  });
+
+  it('a context medium wins over a seed; the seed is named in the attempts', async () => {
+    const { base, probe } = await fakeSystem();
+    run('genisoimage', ['-quiet', '-o', join(base, 'dev/vdb'), '-V', 'cidata', '-J', '-R', await noCloudTree()]);
+    await symlink('../../vdb', join(base, 'dev/disk/by-label/cidata'));
+    await writeFile(join(base, 'dev/sr0'), writeIso([{ path: 'context.sh', data: Buffer.from(renderContextSh({ SET_HOSTNAME: 'from-context' })) }], { volumeId: 'CONTEXT' }));
+    // the seed is first in device order here: it is still only the fallback
+    await writeFile(join(base, 'dev/hdc'), await readFile(join(base, 'dev/vdb')));
+    const found = await discoverMedium(probe);
+    expect(found?.raw.source.kind).toBe('block-device');
+    expect(found?.raw.variables['SET_HOSTNAME']).toBe('from-context');
+    expect(found?.attempts.map((a) => a.result).join('\n')).toMatch(/nocloud seed/);
+    await found?.close();
+  });
+
+  it('seeds as directories with --source; a seed whose meta-data is not YAML gives warnings, not a crash', async () => {
+    const dir = await noCloudTree();
+    const opened = await openExplicitSource(dir);
+    expect(opened.raw.source.kind).toBe('nocloud');
+    await writeFile(join(dir, 'meta-data'), 'instance-id: [unclosed\n');
+    const bad = await openExplicitSource(dir);
+    expect(bad.raw.instanceId).toBeUndefined();
+    expect(bad.raw.warnings.some((w) => w.variable === 'meta-data' && /not YAML/u.test(w.message))).toBe(true);
+    const drive = await openExplicitSource(await configDriveTree());
+    expect(drive.raw.source.kind).toBe('config-drive');
+  });
+
+  it('network-config version 1 (physical + nameserver)', () => {
+    const warnings: Array<{ message: string }> = [];
+    const v = networkConfigToVariables(
+      { version: 1, config: [{ type: 'physical', name: 'eth0', mac_address: '52:54:00:12:34:56', subnets: [{ type: 'static', address: '10.0.0.5/24', gateway: '10.0.0.1' }] }, { type: 'nameserver', address: ['10.0.0.53'], search: ['lan'] }] },
+      warnings,
+    );
+    expect(v).toEqual({ ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_MASK: '24', ETH0_GATEWAY: '10.0.0.1', DNS: '10.0.0.53', SEARCH_DOMAIN: 'lan' });
+    expect(networkConfigToVariables({ version: 3 }, warnings)).toEqual({});
+    expect(warnings.at(-1)?.message).toMatch(/neither version 1 nor version 2/);
+  });
+});
