@@ -66,7 +66,7 @@ describe('vmctx run on a provider-made ISO', () => {
     const before = await snapshot(root, volatile);
     const second = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(second.code).toBe(0);
-    const report = JSON.parse(second.stdout) as { modules: Array<{ status: string }> };
+    const report = JSON.parse(second.stdout) as { modules: Array<{ id: string; status: string }> };
     expect(Object.fromEntries(report.modules.map((m) => [m.id, m.status]))).toMatchObject({ 'network': 'skipped', 'hostname': 'skipped', 'dns': 'skipped', 'timezone': 'not-relevant', 'users': 'skipped', 'password': 'skipped', 'ssh-keys': 'skipped', 'ssh-host-keys': 'skipped', 'write-files': 'not-relevant', 'bootcmd': 'not-relevant', 'scripts': 'not-relevant', 'machine-id': 'skipped' });
     expect(await snapshot(root, volatile)).toEqual(before);
 
