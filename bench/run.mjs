@@ -1,8 +1,9 @@
 // npm run bench: runs the benchmarks and writes bench/results/latest.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { benchAgent } from './agent.mjs';
+import { benchMetadata } from './metadata.mjs';
 
-const results = { date: new Date().toISOString(), node: process.version, agent: await benchAgent() };
+const results = { date: new Date().toISOString(), node: process.version, agent: await benchAgent(), metadata: await benchMetadata() };
 await mkdir('bench/results', { recursive: true });
 await writeFile('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
 console.log('\nwrote bench/results/latest.json');

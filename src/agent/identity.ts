@@ -21,7 +21,7 @@ export async function instanceIdentity(variables: Readonly<Record<string, string
   if (given !== undefined && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/u.test(given)) return { id: `iid-${given}`, source: 'metadata' };
   const vmid = variables['VMID']?.trim();
   if (vmid !== undefined && /^[A-Za-z0-9._-]{1,64}$/u.test(vmid)) return { id: `vmid-${vmid}`, source: 'VMID' };
-  const dmi = (await root.readText('/sys/class/dmi/id/product_uuid', { maxBytes: 256 }).catch(() => undefined))?.trim().toLowerCase();
+  const dmi = (await root.readText('/sys/class/dmi/id/product_uuid', { maxBytes: 4096 }).catch(() => undefined))?.trim().toLowerCase();
   if (dmi !== undefined && UUID.test(dmi) && !PLACEHOLDER_UUIDS.has(dmi)) return { id: `dmi-${dmi}`, source: 'dmi' };
   const hash = createHash('sha256');
   for (const key of Object.keys(variables).sort()) hash.update(`${key}\0${variables[key] ?? ''}\0`);

@@ -18,6 +18,10 @@ describe('instance identity', () => {
     await writeFile(join(root, 'sys/class/dmi/id/product_uuid'), '4C4C4544-0042-3510-8044-B4C04F4E4E32\n');
     expect(await instanceIdentity({ A: '1' }, r)).toEqual({ id: 'dmi-4c4c4544-0042-3510-8044-b4c04f4e4e32', source: 'dmi' });
     expect((await instanceIdentity({ VMID: '$(x)' }, r)).source).toBe('dmi');
+    // sysfs says every attribute is 4096 bytes long: a file that size must still be read
+    await writeFile(join(root, 'sys/class/dmi/id/product_uuid'), '4C4C4544-0042-3510-8044-B4C04F4E4E32\n'.padEnd(4096, ' '));
+    expect((await instanceIdentity({ A: '1' }, r)).source).toBe('dmi');
+    expect(await instanceIdentity({ A: '1' }, r, 'i-abc')).toEqual({ id: 'iid-i-abc', source: 'metadata' });
     await writeFile(join(root, 'sys/class/dmi/id/product_uuid'), '00000000-0000-0000-0000-000000000000\n');
     expect((await instanceIdentity({ A: '1' }, r)).source).toBe('context-hash');
   });

@@ -85,6 +85,8 @@ export interface ImageOptions {
   readonly withAgent: boolean;
   /** Extra files to place (guest path → content). */
   readonly files?: Readonly<Record<string, string>>;
+  /** Symbolic links to make (guest path → target), e.g. to enable units. */
+  readonly links?: Readonly<Record<string, string>>;
 }
 
 /** Stages a copy of the root, installs vmctx and the reporter, and makes an ext3 image of it. */
@@ -109,6 +111,11 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
     await mkdir(join(stage, path, '..'), { recursive: true });
     await writeFile(join(stage, path), content);
   }
+  for (const [path, target] of Object.entries(options.links ?? {})) {
+    await mkdir(join(stage, path, '..'), { recursive: true });
+    await rm(join(stage, path), { force: true });
+    await symlink(target, join(stage, path));
+  }
   const image = join(workDir, 'disk.ext3');
   await run('mke2fs', ['-F', '-q', '-t', 'ext3', '-d', stage, '-L', 'root', image, '2G']);
   await rm(stage, { recursive: true, force: true });
@@ -117,6 +124,10 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
 
 export interface BootOptions {
   readonly cdrom?: string;
+  /** Appended to the -nic user,… option (guestfwd, net=…); restrict=on is always there. */
+  readonly nicExtra?: string;
+  /** More raw disks, attached as virtio after the root disk (vdb, vdc, …). */
+  readonly disks?: readonly string[];
   readonly mac?: string;
   readonly timeoutMs?: number;
 }
@@ -137,10 +148,12 @@ export async function boot(image: string, workDir: string, options: BootOptions 
     '-kernel', kernel, '-initrd', initrd,
     '-append', 'root=/dev/vda rw console=ttyS0 systemd.show_status=false',
     '-drive', `file=${image},format=raw,if=virtio`,
-    '-nic', `user,model=virtio-net-pci,mac=${options.mac ?? '52:54:00:12:34:56'},restrict=on`,
+    '-nic', `user,model=virtio-net-pci,mac=${options.mac ?? '52:54:00:12:34:56'},restrict=on${options.nicExtra === undefined ? '' : `,${options.nicExtra}`}`,
     '-display', 'none', '-serial', `file:${log}`, '-monitor', 'none', '-no-reboot',
   ];
+  for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
   if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
+  if (options.nicExtra !== undefined && /restrict|hostfwd|smb/u.test(options.nicExtra)) throw new Error('nicExtra must not loosen restrict=on');
   const t0 = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

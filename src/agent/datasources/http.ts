@@ -67,7 +67,9 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
 
 export class MetadataHttp {
   readonly #options: HttpClientOptions;
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  // One kept-alive connection, requests queued on it: metadata services throttle concurrent
+  // clients (EC2's IMDS does), and a forwarded port (QEMU guestfwd) carries one stream only.
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 1 });
   #token: Secret | undefined;
   #mode: 'unknown' | 'v2' | 'v1' = 'unknown';
   #tokenPromise: Promise<void> | undefined;

@@ -89,27 +89,29 @@ async function fetchEc2(http: MetadataHttp, instanceId: string, c: Collector): P
     );
     return perKey.flat();
   });
-  const [hostname, localIpv4, publicIpv4, az, ephemeral, keys, userData, password] = await Promise.all([
+  // small items first (queued on one connection), the user data, the biggest and slowest, last:
+  // a slow or hung user data never starves the rest
+  const [hostname, localIpv4, publicIpv4, az, ephemeral, keys, password] = await Promise.all([
     c.optional('hostname', 'meta-data/local-hostname', async () => (await small('local-hostname')) ?? (await small('hostname'))),
     c.optional('network', 'meta-data/local-ipv4', () => small('local-ipv4')),
     c.optional('network', 'meta-data/public-ipv4', () => small('public-ipv4')),
     c.optional('network', 'meta-data/placement/availability-zone', () => small('placement/availability-zone')),
     c.optional('network', 'meta-data/block-device-mapping/ephemeral0', () => small('block-device-mapping/ephemeral0')),
     keysPromise,
-    c.optional('user-data', 'user-data', () => http.get('latest/user-data', MAX_USER_DATA)),
     c.optional('password', 'meta-data/password', () => small('password')),
   ]);
+  const userData = await c.optional('user-data', 'user-data', () => http.get('latest/user-data', MAX_USER_DATA));
   return mapEc2({ instanceId, hostname, localIpv4, publicIpv4, availabilityZone: az, ephemeral, keys: keys ?? [], userData, password });
 }
 
 async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector): Promise<MappedMetadata> {
   const os = 'openstack/latest';
   const meta = parseJson(metaJson, 'meta_data.json', c.warnings);
-  const [network, userData, password] = await Promise.all([
+  const [network, password] = await Promise.all([
     c.optional('network', 'network_data.json', () => http.get(`${os}/network_data.json`, MAX_JSON)),
-    c.optional('user-data', 'openstack user_data', () => http.get(`${os}/user_data`, MAX_USER_DATA)),
     c.optional('password', 'openstack password', () => http.get(`${os}/password`, MAX_SMALL)),
   ]);
+  const userData = await c.optional('user-data', 'openstack user_data', () => http.get(`${os}/user_data`, MAX_USER_DATA));
   return mapOpenStack(meta, parseJson(network, 'network_data.json', c.warnings), userData, text(password));
 }
 

@@ -130,7 +130,7 @@ export const growFsModule: Module = {
         out.warnings.push(`GROW_FS: no block device found for ${mp}`);
         continue;
       }
-      const partition = (await target.root.readText(`/sys/class/block/${name}/partition`, { maxBytes: 64 }))?.trim();
+      const partition = (await target.root.readText(`/sys/class/block/${name}/partition`, { maxBytes: 4096 }))?.trim();
       if (partition !== undefined && /^\d+$/u.test(partition)) {
         const parent = (await target.root.lstat(`/sys/class/block/${name}`))?.linkTarget?.split('/').at(-2);
         if (parent !== undefined && /^[A-Za-z0-9._-]+$/u.test(parent)) {
@@ -188,7 +188,7 @@ export const ephemeralModule: Module = {
     }
     const mounts = parseMountInfo((await target.root.readText('/proc/self/mountinfo', { maxBytes: 4 * 1024 * 1024 })) ?? '');
     const sysName = (await target.root.lstat(`/sys/class/block/${device}`)) === undefined ? undefined : device;
-    const devNumber = sysName === undefined ? undefined : (await target.root.readText(`/sys/class/block/${sysName}/dev`, { maxBytes: 64 }))?.trim();
+    const devNumber = sysName === undefined ? undefined : (await target.root.readText(`/sys/class/block/${sysName}/dev`, { maxBytes: 4096 }))?.trim();
     const mountedAt = mounts.filter((m) => m.source === `/dev/${device}` || (devNumber !== undefined && m.majorMinor === devNumber));
     if (mountedAt.some((m) => m.mountPoint === EPHEMERAL_MOUNT)) return out.build();
     if (mountedAt.length > 0) {
