@@ -16,6 +16,8 @@ command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/python3 ] || need+=(python3)
 command -v strace >/dev/null || need+=(strace)
 command -v useradd >/dev/null && command -v chpasswd >/dev/null || need+=(passwd)
+# visudo checks the sudoers drop-in the users module writes
+command -v visudo >/dev/null || need+=(sudo)
 # the real-guest suite (test/e2e): QEMU/TCG, debootstrap, losetup (util-linux)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need+=(qemu-utils)

@@ -10,7 +10,8 @@ export const CONFIG_PATH = '/etc/vmctx/config';
 export interface AgentConfig {
   /** Which sources `--source auto` tries, in this fixed order: medium, seeds, metadata. */
   readonly datasources: ReadonlyArray<'medium' | 'seeds' | 'metadata'>;
-  readonly metadataUrl: string;
+  /** Where the metadata service is: the EC2 addresses (IPv4, then IPv6) unless configured. */
+  readonly metadataUrl: string | readonly string[];
   readonly metadataConnectMs: number;
   readonly metadataRequestMs: number;
   /** Total time for the metadata on the first boot of an instance (no cached copy yet). */
@@ -25,7 +26,7 @@ export interface AgentConfig {
 
 export const DEFAULT_CONFIG: AgentConfig = {
   datasources: ['medium', 'seeds', 'metadata'],
-  metadataUrl: 'http://169.254.169.254',
+  metadataUrl: ['http://169.254.169.254', 'http://[fd00:ec2::254]'],
   metadataConnectMs: 1000,
   metadataRequestMs: 3000,
   metadataBudgetFirstMs: 10_000,
@@ -92,7 +93,7 @@ export function parseConfig(text: string | Buffer): LoadedConfig {
       case 'METADATA_URL': {
         const problem = checkMetadataUrl(value);
         if (problem === undefined) c.metadataUrl = value;
-        else warnings.push(`${CONFIG_PATH}: METADATA_URL ${problem}; using ${c.metadataUrl}`);
+        else warnings.push(`${CONFIG_PATH}: METADATA_URL ${problem}; using the default addresses`);
         break;
       }
       case 'METADATA_CONNECT_TIMEOUT_MS':

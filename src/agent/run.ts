@@ -140,25 +140,26 @@ async function loadMetadata(options: LoadOptions, config: AgentConfig, attempts:
   const cache = options.cache === undefined ? undefined : await readCache(options.cache.root, options.cache.dir);
   const url = options.metadataUrl ?? config.metadataUrl;
   // the final stage uses what the network stage of this same boot fetched
-  if (cache !== undefined && options.stage === 'final' && options.bootId !== undefined && cache.bootId === options.bootId && cache.url === url) {
+  const urls = typeof url === 'string' ? [url] : url;
+  if (cache !== undefined && options.stage === 'final' && options.bootId !== undefined && cache.bootId === options.bootId && urls.includes(cache.url)) {
     return finishLoad({ raw: rawFromCache(cache, 'fetched earlier in this boot'), attempts, close: noClose }, options.root, config);
   }
   const budget = options.metadataBudgetMs ?? (cache === undefined ? config.metadataBudgetFirstMs : config.metadataBudgetMs);
   try {
     const fetched = await fetchMetadata({ url, deadline: Date.now() + budget, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, allowImdsv1: config.allowImdsv1 });
-    for (const line of fetched.trace) attempts.push({ path: url, result: line });
+    for (const line of fetched.trace) attempts.push({ path: fetched.raw.source.path, result: line });
     if (fetched.missing.length === 0 && options.cache?.write === true && options.bootId !== undefined) await writeCache(options.cache.root, options.cache.dir, fetched.raw, options.bootId);
     const degraded = fetched.missing.length === 0 ? undefined : `the metadata budget (${budget} ms) ran out before ${fetched.missing.join(', ')} arrived; the modules that need them wait for the next run`;
     return await finishLoad({ raw: fetched.raw, attempts, close: noClose }, options.root, config, { degraded });
   } catch (error) {
     const timedOut = isVmctxError(error, 'ERR_METADATA_TIMEOUT') || isVmctxError(error, 'ERR_METADATA_UNREACHABLE');
-    attempts.push({ path: url, result: describeError(error).message });
+    attempts.push({ path: urls.join(' '), result: describeError(error).message });
     if (timedOut && cache !== undefined) {
       return finishLoad({ raw: rawFromCache(cache, `the metadata service did not answer within ${budget} ms`), attempts, close: noClose }, options.root, config, {
         degraded: `the metadata service did not answer within ${budget} ms; used the copy cached ${cache.fetchedAt}`,
       });
     }
-    if (timedOut) throw new VmctxError('ERR_METADATA_TIMEOUT', `no context medium or seed, and the metadata service at ${url} did not answer within ${budget} ms (${describeError(error).message})`, { cause: error });
+    if (timedOut) throw new VmctxError('ERR_METADATA_TIMEOUT', `no context medium or seed, and the metadata service at ${urls.join(' or ')} did not answer within ${budget} ms (${describeError(error).message})`, { cause: error });
     throw error;
   }
 }

@@ -19,7 +19,7 @@ async function serve(...args: Parameters<typeof startServer>): Promise<{ server:
   return started;
 }
 
-function opts(url: string, budgetMs = 3000, extra: Partial<MetadataOptions> = {}): MetadataOptions {
+function opts(url: string | string[], budgetMs = 3000, extra: Partial<MetadataOptions> = {}): MetadataOptions {
   return { url, deadline: Date.now() + budgetMs, connectMs: 500, requestMs: 1000, allowImdsv1: true, ...extra };
 }
 
@@ -77,6 +77,14 @@ describe('HTTP metadata: EC2 layout', () => {
     const r = await timed(fetchMetadata(opts(`http://127.0.0.1:${port}`, 800)));
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
     expect(r.ms).toBeLessThan(800 + 1500);
+  });
+
+  it('several addresses (169.254.169.254, then [fd00:ec2::254]): tried in turn until one answers, which is then kept', async () => {
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const { url } = await serve(description());
+    const got = await fetchMetadata(opts([dead, url], 5000));
+    expect(got.raw.instanceId).toBe('i-0123456789abcdef0');
+    expect(got.raw.source.path).toBe(url);
   });
 
   it('a server that accepts and never answers: gives up within the budget', async () => {

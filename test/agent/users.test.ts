@@ -36,6 +36,13 @@ describe('users module (real useradd -R)', () => {
     expect((await stat(join(root, 'home/bob'))).uid).toBe(uid);
     expect(await readFile(join(root, SUDOERS_FILE), 'utf8')).toContain('bob ALL=(ALL:ALL) NOPASSWD:ALL\n');
     expect((await stat(join(root, SUDOERS_FILE))).mode & 0o777).toBe(0o440);
+    // the module had the entry checked by visudo before writing it; visudo agrees with the result
+    expect(execFileSync('visudo', ['-c', '-q', '-f', join(root, SUDOERS_FILE)]).toString()).toBe('');
+    const calls: string[] = [];
+    const host = new HostExec();
+    const recording: Target = { root: new DirectoryRoot(root), live: false, exec: { which: (n) => host.which(n), run: (p, a, o) => (calls.push(`${p} ${a.join(' ')}`), host.run(p, a, o)) } };
+    await usersModule.apply(await contextOf({ USERNAME: 'bob', USERNAME_SUDO: 'YES' }), recording, log);
+    expect(calls.some((c) => /visudo -c -q -f -$/u.test(c))).toBe(true);
     expect((await apply(usersModule, root, { USERNAME: 'bob', USERNAME_SHELL: '/usr/bin/zsh', USERNAME_SUDO: 'YES' })).changed).toEqual([]);
     await apply(usersModule, root, { USERNAME: 'bob' });
     expect(await readdir(join(root, 'etc/sudoers.d'))).toEqual([]);

@@ -22,7 +22,8 @@ export interface HttpBudget {
 }
 
 export interface HttpClientOptions extends HttpBudget {
-  readonly baseUrl: string;
+  /** Where the service may be; tried in turn while none answers, then the one that did is kept. */
+  readonly baseUrls: readonly string[];
   /** Use IMDSv1 (no token) when the token endpoint is absent. */
   readonly allowImdsv1: boolean;
   /** Record of what happened, for the report (no secrets). */
@@ -74,6 +75,8 @@ export class MetadataHttp {
   #mode: 'unknown' | 'v2' | 'v1' = 'unknown';
   #tokenPromise: Promise<void> | undefined;
   #refresh: Promise<void> | undefined;
+  #base = 0;
+  #pinned = false;
 
   constructor(options: HttpClientOptions) {
     this.#options = options;
@@ -81,6 +84,11 @@ export class MetadataHttp {
 
   get mode(): string {
     return this.#mode;
+  }
+
+  /** The address that answered (or the one being tried). */
+  get baseUrl(): string {
+    return this.#options.baseUrls[this.#base] ?? '';
   }
 
   close(): void {
@@ -100,7 +108,8 @@ export class MetadataHttp {
     const remaining = this.#remaining();
     if (remaining <= 0) throw new BudgetExhausted(`${method} ${path} not started`);
     const got = await loadGot();
-    const url = new URL(path.replace(/^\/+/u, ''), `${this.#options.baseUrl.replace(/\/+$/u, '')}/`).toString();
+    const base = this.#options.baseUrls[this.#base] ?? '';
+    const url = new URL(path.replace(/^\/+/u, ''), `${base.replace(/\/+$/u, '')}/`).toString();
     const requestMs = Math.max(1, Math.min(this.#options.requestMs, remaining));
     const stream = got.stream(url, {
       method,
@@ -123,6 +132,7 @@ export class MetadataHttp {
         reject(error);
       };
       stream.on('response', (res: { statusCode: number; headers: RawResponse['headers'] }) => {
+        this.#pinned = true;
         status = res.statusCode;
         responseHeaders = res.headers;
         const declared = Number(res.headers['content-length']);
@@ -159,6 +169,8 @@ export class MetadataHttp {
         if (error instanceof BudgetExhausted) throw new BudgetExhausted(`${method} ${path}${last === '' ? '' : `, last: ${last}`}`);
         if (!(error instanceof VmctxError) || error.code !== 'ERR_METADATA_UNREACHABLE') throw error;
         last = error.message;
+        // nothing answered yet: the next try goes to the next address (169.254.169.254, then [fd00:ec2::254])
+        if (!this.#pinned && this.#options.baseUrls.length > 1) this.#base = (this.#base + 1) % this.#options.baseUrls.length;
         wait = Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
       }
       attempt += 1;

@@ -9,7 +9,8 @@ import type { ContextWarning, MediumFiles, RawContext } from '../context/context
 import { BudgetExhausted, MetadataHttp, type HttpBudget } from './http.js';
 import { mapEc2, mapOpenStack, type MappedMetadata } from './mapping.js';
 
-export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
+/** The EC2-style service's addresses: IP literals, never names to resolve. */
+export const DEFAULT_METADATA_URLS = ['http://169.254.169.254', 'http://[fd00:ec2::254]'] as const;
 export const MAX_USER_DATA = 16 * 1024 * 1024;
 const MAX_SMALL = 64 * 1024;
 const MAX_JSON = 4 * 1024 * 1024;
@@ -29,7 +30,8 @@ export interface FetchedMetadata {
 }
 
 export interface MetadataOptions extends HttpBudget {
-  readonly url: string;
+  /** One URL, or several tried in turn until one answers. */
+  readonly url: string | readonly string[];
   readonly allowImdsv1: boolean;
 }
 
@@ -121,7 +123,8 @@ async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector
  */
 export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMetadata> {
   const trace: string[] = [];
-  const http = new MetadataHttp({ baseUrl: options.url, deadline: options.deadline, connectMs: options.connectMs, requestMs: options.requestMs, allowImdsv1: options.allowImdsv1, trace: (l) => trace.push(l) });
+  const urls = typeof options.url === 'string' ? [options.url] : options.url;
+  const http = new MetadataHttp({ baseUrls: urls, deadline: options.deadline, connectMs: options.connectMs, requestMs: options.requestMs, allowImdsv1: options.allowImdsv1, trace: (l) => trace.push(l) });
   const c = new Collector();
   try {
     // the EC2 instance id and the OpenStack document are asked for together
@@ -137,10 +140,10 @@ export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMe
     const warnings = [...mapped.warnings, ...c.warnings];
     let instanceId = mapped.instanceId;
     if (instanceId === undefined && osMeta !== undefined) instanceId = mapEc2({ instanceId: text(instanceIdBody)?.trim(), keys: [] }).instanceId;
-    if (instanceId === undefined) throw new VmctxError('ERR_METADATA_INVALID', `metadata at ${options.url}: no usable instance id${warnings.length > 0 ? ` (${warnings.map((w) => `${w.variable ?? ''} ${w.message}`).join('; ')})` : ''}`);
+    if (instanceId === undefined) throw new VmctxError('ERR_METADATA_INVALID', `metadata at ${http.baseUrl}: no usable instance id${warnings.length > 0 ? ` (${warnings.map((w) => `${w.variable ?? ''} ${w.message}`).join('; ')})` : ''}`);
     trace.push(`mode ${http.mode}, layout ${osMeta !== undefined ? 'openstack' : 'ec2'}`);
     const raw: RawContext = {
-      source: { kind: 'metadata', path: options.url, foundBy: `HTTP metadata (${osMeta !== undefined ? 'OpenStack' : 'EC2'} layout, ${http.mode === 'v2' ? 'IMDSv2' : 'IMDSv1'})`, variableFiles: [] },
+      source: { kind: 'metadata', path: http.baseUrl, foundBy: `HTTP metadata (${osMeta !== undefined ? 'OpenStack' : 'EC2'} layout, ${http.mode === 'v2' ? 'IMDSv2' : 'IMDSv1'})`, variableFiles: [] },
       variables: mapped.variables,
       lines: {},
       warnings,
