@@ -16,8 +16,23 @@ const rawText = {
   },
 };
 
+/**
+ * ext2fs 4.2.5's lib/fs.js assigns to two constants in code paths vmctx never calls (realpath, read
+ * streams); Node only fails there at run time, esbuild refuses to bundle it. They become `let`.
+ */
+const ext2fsFix = {
+  name: 'ext2fs-const-fix',
+  setup(b) {
+    b.onLoad({ filter: /node_modules[\\/]ext2fs[\\/]lib[\\/]fs\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const fixed = source.replace("const path = require('path');", "let path = require('path');").replace('const toRead = Math.min(pool.length', 'let toRead = Math.min(pool.length');
+      return { contents: fixed, loader: 'js' };
+    });
+  },
+};
+
 await build({
-  plugins: [rawText],
+  plugins: [rawText, ext2fsFix],
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/vmctx.js',
   bundle: true,

@@ -21,6 +21,8 @@ import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { installAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
+import { bake } from '../build/bake.js';
+import { checkImage } from '../build/check.js';
 import { MetadataServer, parseFault } from '../provider/server.js';
 import { loadTree } from '../provider/tree.js';
 
@@ -301,5 +303,73 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
     process.once('SIGTERM', stop);
   });
   await server.close();
+  return EXIT.ok;
+}
+
+export interface BakeFlags {
+  output?: string;
+  inPlace: boolean;
+  partition?: number;
+  bundle: string;
+  node?: string;
+  sysprep: boolean;
+  skip: string[];
+  imageName?: string;
+  imageVersion?: string;
+  recipeName?: string;
+  zero: boolean;
+  dryRun: boolean;
+  force: boolean;
+  check: boolean;
+  json: boolean;
+  compress?: 'raw' | 'gz' | 'bz2' | 'zip';
+}
+
+/** `vmctx bake IMAGE`: install vmctx into an image (or lint it with --check). */
+export async function bakeCommand(image: string, flags: BakeFlags): Promise<number> {
+  if (flags.check) {
+    const { items, where } = await checkImage(image, flags.partition);
+    const failed = items.some((i) => i.status === 'FAIL');
+    if (flags.json) out(`${JSON.stringify({ image, where, ok: !failed, items }, null, 2)}\n`);
+    else {
+      out(`${image} (${where})\n`);
+      for (const i of items) out(`  ${i.status.padEnd(4)}  ${i.item.padEnd(22)} ${i.detail}\n`);
+      out(failed ? 'check: FAILED\n' : 'check: ok\n');
+    }
+    return failed ? EXIT.checkFailed : EXIT.ok;
+  }
+  const tty = process.stderr.isTTY;
+  const started = Date.now();
+  const result = await bake({
+    input: image,
+    output: flags.output,
+    inPlace: flags.inPlace,
+    partition: flags.partition,
+    bundle: await readFile(flags.bundle),
+    node: flags.node === undefined ? undefined : flags.node === 'system' ? 'system' : { binary: await readFile(flags.node), source: flags.node },
+    sysprep: flags.sysprep,
+    skip: flags.skip.flatMap((s) => s.split(',')).filter((s) => s !== ''),
+    stamp: {
+      ...(flags.imageName === undefined ? {} : { image_name: flags.imageName }),
+      ...(flags.imageVersion === undefined ? {} : { image_version: flags.imageVersion }),
+      ...(flags.recipeName === undefined ? {} : { recipe_name: flags.recipeName }),
+    },
+    zeroFree: flags.zero,
+    dryRun: flags.dryRun,
+    force: flags.force,
+    compress: flags.compress,
+    progress: tty && !flags.json ? (line: string) => process.stderr.write(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`) : undefined,
+  });
+  if (tty && !flags.json) process.stderr.write('\r\x1b[K');
+  if (flags.json) {
+    out(`${JSON.stringify(result, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  out(`${flags.dryRun ? 'would bake' : 'baked'} ${image} → ${result.output} (${result.fsKind}, ${result.where}) in ${result.durationMs} ms\n`);
+  for (const w of result.warnings) out(`warning: ${w}\n`);
+  out(`installed: ${result.installed.length === 0 ? 'nothing changed' : result.installed.join(', ')}\n`);
+  for (const s of result.sysprep) out(`sysprep ${s.step}: ${s.actions.length === 0 ? 'nothing to do' : s.actions.join('; ')}\n`);
+  out(`/etc/image-id: image_stamp=${result.stamp['image_stamp'] ?? ''} image_date=${result.stamp['image_date'] ?? ''}\n`);
+  if (result.changes !== undefined) for (const c of result.changes) out(renderChange(c));
   return EXIT.ok;
 }

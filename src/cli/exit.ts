@@ -10,6 +10,8 @@ export const EXIT = {
   moduleFailed: 5,
   /** The metadata budget ran out: the run used a cached or partial context, or had none. */
   metadataIncomplete: 6,
+  /** `bake --check` found a failing item. */
+  checkFailed: 7,
 } as const;
 
 export function exitCodeFor(result: RunResult): number {

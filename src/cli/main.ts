@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand } from './commands.js';
+import { bakeCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT } from './exit.js';
 
@@ -105,6 +105,33 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-q, --quiet', 'do not log requests', false)
     .action(async (flags: { from: string; listen: string; imdsv2: 'required' | 'optional'; fault: string[]; quiet: boolean }) => {
       setExit(await serveMetadataCommand(flags));
+    });
+
+  program
+    .command('bake')
+    .description('install vmctx into an ext2/3/4 image (raw, .gz, .bz2, .zip; whole or partitioned), clean it for publishing and stamp /etc/image-id; no root, no mount, no VM')
+    .argument('<IMAGE>', 'the image to bake (never written unless --in-place)')
+    .option('-o, --output <FILE>', 'where to write the result (default: IMAGE with -vmctx before the extension)')
+    .option('--in-place', 'change the (raw) image itself', false)
+    .option('--partition <N>', 'the partition holding the root file system (default: the only Linux one)', (v) => {
+      if (!/^[1-9]\d{0,2}$/u.test(v)) throw new InvalidArgumentError('a partition number');
+      return Number(v);
+    })
+    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', runningBundle())
+    .option('--node <FILE|system>', "a Node binary to ship (default: the image's /usr/bin/node, else the running Node when the image's glibc can run it)")
+    .option('--no-sysprep', 'do not clean the image')
+    .option('--skip <STEP>', 'leave one cleaning step out (repeatable): ssh-host-keys, machine-id, logs, utmp, histories, vmctx-state, dhcp-leases, udev-net-rules, lock-passwords, package-caches, tmp', collect, [])
+    .option('--image-name <NAME>', '/etc/image-id image_name')
+    .option('--image-version <V>', '/etc/image-id image_version')
+    .option('--recipe-name <NAME>', '/etc/image-id recipe_name')
+    .option('--no-zero', 'do not zero the free blocks')
+    .addOption(new Option('--compress <KIND>', 'output compression (default: as the input)').choices(['raw', 'gz', 'bz2', 'zip']))
+    .option('--dry-run', 'list every change and write nothing', false)
+    .option('--force', 'write even a file system whose journal needs recovery or that has errors', false)
+    .option('--check', 'lint the image (Tycoon requirements, publishing hygiene) without changing it', false)
+    .option('--json', 'JSON output', false)
+    .action(async (image: string, flags: { output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip' }) => {
+      setExit(await bakeCommand(image, flags));
     });
 
   program

@@ -43,7 +43,9 @@ export type ErrorCode =
   // modules, state, usage
   | 'ERR_MODULE'
   | 'ERR_STATE'
-  | 'ERR_USAGE';
+  | 'ERR_USAGE'
+  // images (bake)
+  | 'ERR_IMAGE';
 
 export class VmctxError extends Error {
   readonly code: ErrorCode;

@@ -11,7 +11,7 @@ export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
 const NO_LOGIN = /(nologin|\/false|\/sync|\/halt|\/shutdown)$/u;
 const HASH = /^\$[A-Za-z0-9]+\$[A-Za-z0-9./$=,+-]{8,}$/u;
 
-async function passwdEntries(target: Target): Promise<PasswdEntry[]> {
+async function passwdEntries(target: Pick<Target, 'root'>): Promise<PasswdEntry[]> {
   return parsePasswd((await target.root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
 }
 
@@ -72,7 +72,7 @@ export const usersModule: Module = {
 };
 
 /** Accounts that can log in and carry a usable password hash (a fixed password baked in the image). */
-export async function accountsWithFixedPasswords(target: Target): Promise<string[]> {
+export async function accountsWithFixedPasswords(target: Pick<Target, 'root'>): Promise<string[]> {
   const shadow = (await target.root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
   const shells = new Map((await passwdEntries(target)).map((e) => [e.name, e.shell]));
   const out: string[] = [];

@@ -1,0 +1,425 @@
+// `vmctx bake`: puts the agent into an ext2/3/4 image (raw, .gz, .bz2, .zip; whole file system or a
+// partition) without root, mount or VM: libext2fs in WebAssembly behind the Root interface.
+// The input is never written (unless --in-place): the work happens on a temporary copy next to
+// the output, renamed into place only when everything succeeded; a failure removes it.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, openSync, closeSync, ftruncateSync, writeSync, readSync } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable, type Readable } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import { VmctxError, describeError } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
+import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
+import { DryRunRoot, type PlannedChange } from '../host/dryrun.js';
+import type { Root } from '../host/root.js';
+import { FileDisk } from './disk.js';
+import { checkWritable, locateFileSystem, type Located } from './extimage.js';
+import { ImageRoot, type ExtFs } from './imageroot.js';
+import { installAgent, LAUNCHER_PATH } from './install.js';
+import { SYSPREP_STEPS } from './sysprep.js';
+
+export type Compression = 'raw' | 'gz' | 'bz2' | 'zip';
+
+export interface BakeOptions {
+  readonly input: string;
+  readonly output?: string | undefined;
+  readonly inPlace: boolean;
+  readonly partition?: number | undefined;
+  readonly bundle: Buffer;
+  /** A Node binary to ship; "system" to use the image's /usr/bin/node; undefined: decide. */
+  readonly node?: { readonly binary: Buffer; readonly source: string } | 'system' | undefined;
+  readonly sysprep: boolean;
+  /** Sysprep steps turned off by name. */
+  readonly skip: readonly string[];
+  readonly stamp: Readonly<Partial<Record<'image_name' | 'image_version' | 'recipe_name' | 'image_arch', string>>>;
+  readonly zeroFree: boolean;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly compress?: Compression | undefined;
+  readonly progress?: ((line: string) => void) | undefined;
+}
+
+export interface BakeResult {
+  readonly output: string;
+  readonly where: string;
+  readonly fsKind: string;
+  readonly installed: readonly string[];
+  readonly sysprep: ReadonlyArray<{ readonly step: string; readonly actions: readonly string[] }>;
+  readonly stamp: Readonly<Record<string, string>>;
+  readonly warnings: readonly string[];
+  readonly changes?: readonly PlannedChange[];
+  readonly durationMs: number;
+}
+
+const RC_LOCAL_LINE = `${LAUNCHER_PATH} run --stage all || true`;
+const RC_LOCAL_MARK = '# vmctx: apply the VM context';
+
+export function detectCompression(head: Buffer): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gz';
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bz2';
+  if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) return 'zip';
+  return 'raw';
+}
+
+function defaultOutput(input: string, compression: Compression, outKind: Compression): string {
+  const ext = compression === 'raw' ? '' : `.${compression}`;
+  const outExt = outKind === 'raw' ? '' : `.${outKind}`;
+  const base = ext !== '' && input.endsWith(ext) ? input.slice(0, -ext.length) : input;
+  const dot = basename(base).lastIndexOf('.');
+  const stem = dot > 0 ? base.slice(0, base.length - (basename(base).length - dot)) : base;
+  const suffix = dot > 0 ? basename(base).slice(dot) : '';
+  return `${stem}-vmctx${suffix}${outExt}`;
+}
+
+async function which(name: string): Promise<string | undefined> {
+  for (const dir of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    const p = join(dir, name);
+    if (await stat(p).then((s) => s.isFile(), () => false)) return p;
+  }
+  return undefined;
+}
+
+const ZERO_BLOCK = Buffer.alloc(64 * 1024);
+
+/** A writable that keeps all-zero blocks as holes, so a decompressed image stays sparse. */
+class SparseWriter extends Writable {
+  readonly #fd: number;
+  #pos = 0;
+  constructor(path: string) {
+    super({ highWaterMark: 4 * 1024 * 1024 });
+    this.#fd = openSync(path, 'w', 0o600);
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
+    try {
+      const block = 64 * 1024;
+      for (let off = 0; off < chunk.length; off += block) {
+        const part = chunk.subarray(off, Math.min(off + block, chunk.length));
+        if (!part.equals(ZERO_BLOCK.subarray(0, part.length))) {
+          let done = 0;
+          while (done < part.length) done += writeSync(this.#fd, part, done, part.length - done, this.#pos + done);
+        }
+        this.#pos += part.length;
+      }
+      cb();
+    } catch (error) {
+      cb(error as Error);
+    }
+  }
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // closed by _final already
+    }
+    cb(error);
+  }
+  override _final(cb: (error?: Error | null) => void): void {
+    try {
+      ftruncateSync(this.#fd, this.#pos);
+      cb();
+    } catch (error) {
+      cb(error as Error);
+    }
+  }
+}
+
+/** Runs a tool with argv only, its stdout piped into `sink`; stderr kept for the error. */
+async function toolStream(program: string, args: readonly string[], sink: Writable, input?: Readable): Promise<void> {
+  const child = spawn(program, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (input !== undefined) void pipeline(input, child.stdin).catch(() => undefined);
+  else child.stdin.end();
+  await pipeline(child.stdout, sink);
+  const code = await exited;
+  if (code !== 0) throw new VmctxError('ERR_IMAGE', `${basename(program)} ${args.join(' ')} exited with ${code ?? '?'}: ${stderr.trim().slice(0, 300)}`);
+}
+
+/** Decompresses (or copies) an image into a sparse raw file. */
+export async function decompressTo(input: string, kind: Compression, dest: string): Promise<void> {
+  if (kind === 'raw') {
+    // cp keeps holes (SEEK_HOLE) and clones where the file system can
+    await toolStream('cp', ['--sparse=always', '--reflink=auto', '--', input, dest], new Writable({ write: (_c, _e, cb) => { cb(); } }));
+    return;
+  }
+  const sink = new SparseWriter(dest);
+  if (kind === 'gz') {
+    const pigz = await which('pigz');
+    if (pigz !== undefined) await toolStream(pigz, ['-dc', '--', input], sink);
+    else await pipeline(createReadStream(input), createGunzip(), sink);
+  } else if (kind === 'bz2') {
+    const tool = (await which('lbzip2')) ?? (await which('bzip2'));
+    if (tool === undefined) throw new VmctxError('ERR_IMAGE', 'a .bz2 image needs lbzip2 or bzip2 installed');
+    await toolStream(tool, ['-dc', '--', input], sink);
+  } else {
+    const unzip = await which('unzip');
+    const bsdtar = await which('bsdtar');
+    if (unzip !== undefined) await toolStream(unzip, ['-p', '--', input], sink);
+    else if (bsdtar !== undefined) await toolStream(bsdtar, ['-xOf', input], sink);
+    else throw new VmctxError('ERR_IMAGE', 'a .zip image needs unzip or bsdtar installed');
+  }
+}
+
+async function compress(raw: string, kind: Compression, dest: string, nameInZip: string): Promise<void> {
+  if (kind === 'gz') {
+    const pigz = await which('pigz');
+    if (pigz !== undefined) await toolStream(pigz, ['-c', '--', raw], createWriteStream(dest, { mode: 0o644 }));
+    else await pipeline(createReadStream(raw), createGzip({ level: 6 }), createWriteStream(dest, { mode: 0o644 }));
+  } else if (kind === 'bz2') {
+    const tool = (await which('lbzip2')) ?? (await which('bzip2'));
+    if (tool === undefined) throw new VmctxError('ERR_IMAGE', 'writing .bz2 needs lbzip2 or bzip2 installed');
+    await toolStream(tool, ['-c', '--', raw], createWriteStream(dest, { mode: 0o644 }));
+  } else if (kind === 'zip') {
+    const zip = await which('zip');
+    if (zip === undefined) throw new VmctxError('ERR_IMAGE', 'writing .zip needs zip installed');
+    // zip reads the entry from stdin (-) and names it with -fz-/the rename below is not possible,
+    // so the raw file is linked under the wanted name in a private directory first
+    const dir = `${dest}.d`;
+    await rm(dir, { recursive: true, force: true });
+    await (await import('node:fs/promises')).mkdir(dir, { mode: 0o700 });
+    try {
+      await (await import('node:fs/promises')).link(raw, join(dir, nameInZip));
+      await toolStream(zip, ['-q', '-j', '-', join(dir, nameInZip)], createWriteStream(dest, { mode: 0o644 }));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** glibc version of the image ("2.36"), or why it could not be found. */
+async function imageLibc(root: Root): Promise<{ version?: string; musl?: boolean }> {
+  for (const dir of ['/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib/aarch64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib']) {
+    const names = (await root.readdir(dir)) ?? [];
+    if (names.some((n) => n.startsWith('ld-musl'))) return { musl: true };
+    const legacy = names.map((n) => /^libc-(\d+\.\d+)\.so$/u.exec(n)?.[1]).find((v) => v !== undefined);
+    if (legacy !== undefined) return { version: legacy };
+    if (names.includes('libc.so.6')) {
+      const data = await root.readFile(`${dir}/libc.so.6`, { maxBytes: 16 * 1024 * 1024 }).catch(() => undefined);
+      const m = data === undefined ? null : /GNU C Library [^\n]*?version (\d+\.\d+)/u.exec(data.toString('latin1'));
+      if (m?.[1] !== undefined) return { version: m[1] };
+    }
+  }
+  return {};
+}
+
+/** What the running Node needs: glibc 2.28 for Node 18-22's official builds. */
+const NODE_MIN_GLIBC = [2, 28] as const;
+
+async function chooseNode(root: Root, options: BakeOptions, warnings: string[]): Promise<{ binary: Buffer } | { system: string }> {
+  if (options.node === 'system') return { system: '/usr/bin/node' };
+  if (options.node !== undefined) return { binary: options.node.binary };
+  const own = await root.lstat('/usr/bin/node');
+  if (own !== undefined) {
+    warnings.push('the image has /usr/bin/node; vmctx uses it (vmctx needs Node 18 or later: --node PATH ships another)');
+    return { system: '/usr/bin/node' };
+  }
+  const libc = await imageLibc(root);
+  if (libc.musl === true) throw new VmctxError('ERR_IMAGE', 'the image uses musl libc and has no /usr/bin/node; give a musl build of Node with --node PATH (or install nodejs in the image)');
+  if (libc.version === undefined) throw new VmctxError('ERR_IMAGE', 'cannot tell the image\'s C library version and it has no /usr/bin/node; give a Node binary that runs there with --node PATH');
+  const [major = 0, minor = 0] = libc.version.split('.').map(Number);
+  if (major < NODE_MIN_GLIBC[0] || (major === NODE_MIN_GLIBC[0] && minor < NODE_MIN_GLIBC[1])) {
+    throw new VmctxError('ERR_IMAGE', `the image has glibc ${libc.version}; the running Node (${process.version}) needs glibc ${NODE_MIN_GLIBC.join('.')} or later. Give a Node built for older systems with --node PATH`);
+  }
+  const { readFile } = await import('node:fs/promises');
+  return { binary: await readFile(process.execPath) };
+}
+
+function stampId(): string {
+  const hex = randomBytes(4).toString('hex');
+  return `${hex.slice(0, 4)}-${hex.slice(4)}`;
+}
+
+function dateStamp(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+const STAMP_VALUE = /^[A-Za-z0-9._+:@-]{1,128}$/u;
+
+/** /etc/image-id in the Eucalyptus format (key=value lines). */
+export function renderImageId(fields: Readonly<Record<string, string>>): string {
+  return `${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+}
+
+async function installRcLocal(root: Root): Promise<boolean> {
+  const existing = (await root.readText('/etc/rc.local', { maxBytes: 1024 * 1024 })) ?? '#!/bin/sh -e\n\nexit 0\n';
+  if (existing.includes(RC_LOCAL_LINE)) {
+    const st = await root.lstat('/etc/rc.local');
+    if (st !== undefined && (st.mode & 0o111) === 0) return (await root.writeFile('/etc/rc.local', existing, { mode: 0o755 })).changed;
+    return false;
+  }
+  const lines = existing.split('\n');
+  // before the last "exit 0", as the seed documents put it; at the end when there is none
+  let at = -1;
+  for (let i = lines.length - 1; i >= 0; i--) if (/^\s*exit\s+0\s*$/u.test(lines[i] ?? '')) {
+    at = i;
+    break;
+  }
+  const hook = [RC_LOCAL_MARK, RC_LOCAL_LINE];
+  if (at === -1) lines.push(...hook);
+  else lines.splice(at, 0, ...hook);
+  const text = lines.join('\n');
+  return (await root.writeFile('/etc/rc.local', text.endsWith('\n') ? text : `${text}\n`, { mode: 0o755 })).changed;
+}
+
+export interface Ext2fsLib {
+  mount(disk: unknown, offset: number): Promise<{ promises: ExtFs }>;
+  umount(fs: unknown): Promise<void>;
+}
+
+/** The ext2fs library (CommonJS: its functions sit on the module or on its default export). */
+export async function loadExt2fs(): Promise<Ext2fsLib> {
+  const imported = (await import('ext2fs')) as Partial<Ext2fsLib> & { default?: Ext2fsLib };
+  if (typeof imported.mount === 'function' && typeof imported.umount === 'function') return { mount: imported.mount, umount: imported.umount };
+  if (imported.default !== undefined) return imported.default;
+  throw new VmctxError('ERR_IMAGE', 'the ext2fs library did not load');
+}
+
+export async function mountImage(disk: FileDisk, located: Located): Promise<{ fs: ExtFs; umount(): Promise<void> }> {
+  const ext2fs = await loadExt2fs();
+  let mounted;
+  try {
+    mounted = await ext2fs.mount(disk, located.offset);
+  } catch (error) {
+    throw new VmctxError('ERR_IMAGE', `libext2fs cannot open the file system (${located.where}): ${describeError(error).message.slice(0, 200)}`, { cause: error });
+  }
+  return { fs: mounted.promises, umount: () => ext2fs.umount(mounted) };
+}
+
+/** Punches holes where the file system said blocks are free (zeroes them when that fails). */
+async function zeroFree(path: string, disk: FileDisk, located: Located, progress: (l: string) => void): Promise<number> {
+  const fallocate = await which('fallocate');
+  let bytes = 0;
+  for (const [offset, length] of disk.discarded) {
+    const abs = located.offset + offset;
+    bytes += length;
+    if (fallocate !== undefined) {
+      const r = await new Promise<number | null>((resolve) => {
+        const c = spawn(fallocate, ['--punch-hole', '--keep-size', '--offset', String(abs), '--length', String(length), path], { stdio: 'ignore' });
+        c.on('close', resolve);
+        c.on('error', () => {
+          resolve(1);
+        });
+      });
+      if (r === 0) continue;
+    }
+    disk.zero(abs, length);
+  }
+  progress(`zeroed ${Math.round(bytes / 1024 / 1024)} MiB of free blocks (${disk.discarded.length} ranges)`);
+  return bytes;
+}
+
+export async function bake(options: BakeOptions): Promise<BakeResult> {
+  const t0 = Date.now();
+  const progress = options.progress ?? (() => undefined);
+  const warnings: string[] = [];
+  const head = Buffer.alloc(4);
+  {
+    const fd = openSync(options.input, 'r');
+    try {
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const inKind = detectCompression(head);
+  const outKind = options.compress ?? inKind;
+  if (options.inPlace && inKind !== 'raw') throw new VmctxError('ERR_USAGE', '--in-place works on raw images only');
+  const output = options.inPlace ? options.input : (options.output ?? defaultOutput(options.input, inKind, outKind));
+  if (!options.inPlace && output === options.input) throw new VmctxError('ERR_USAGE', 'the output would overwrite the input; use --in-place for that');
+  const work = options.inPlace || options.dryRun && inKind === 'raw' ? options.input : join(dirname(output), `.${basename(output)}.vmctx-${process.pid}-${randomBytes(3).toString('hex')}.raw`);
+  const temps: string[] = work === options.input ? [] : [work];
+  try {
+    if (work !== options.input) {
+      progress(inKind === 'raw' ? 'copying the image (sparse)' : `decompressing (${inKind})`);
+      await decompressTo(options.input, inKind, work);
+    }
+    const disk = FileDisk.open(work, options.dryRun ? 'overlay' : 'write');
+    let located: Located;
+    let result: Omit<BakeResult, 'output' | 'durationMs'>;
+    try {
+      located = locateFileSystem(disk, options.partition);
+      warnings.push(...checkWritable(located.superblock, options.force));
+      progress(`${located.superblock.kind} file system (${located.where}), ${Math.round((located.superblock.blocks * located.superblock.blockSize) / 1024 / 1024)} MiB`);
+      const mounted = await mountImage(disk, located);
+      const { fs } = mounted;
+      const umount = (): Promise<void> => mounted.umount();
+      let umounted = false;
+      try {
+        const image = new ImageRoot(fs, `${options.input}${located.offset === 0 ? '' : `@${located.offset}`}`);
+        const root: Root = options.dryRun ? new DryRunRoot(image) : image;
+        const node = await chooseNode(image, options, warnings);
+        progress('installing vmctx');
+        const installed = await installAgent(root, { bundle: options.bundle, node });
+        const changed = [...installed.changed];
+        if (installed.initSystem !== 'systemd' && (await installRcLocal(root))) changed.push('/etc/rc.local');
+        if ((await root.lstat(CONFIG_PATH)) === undefined) {
+          await root.writeFile(CONFIG_PATH, CONFIG_TEMPLATE, { mode: 0o644 });
+          changed.push(CONFIG_PATH);
+        }
+        const sysprep: Array<{ step: string; actions: string[] }> = [];
+        if (options.sysprep) {
+          const unknown = options.skip.filter((s) => !SYSPREP_STEPS.some((x) => x.id === s));
+          if (unknown.length > 0) throw new VmctxError('ERR_USAGE', `unknown sysprep step(s): ${unknown.join(', ')} (steps: ${SYSPREP_STEPS.map((s) => s.id).join(', ')})`);
+          for (const step of SYSPREP_STEPS) {
+            if (options.skip.includes(step.id)) continue;
+            progress(`sysprep: ${step.id}`);
+            // in a dry run the disk is an in-memory overlay: the steps run for real on it and say what they did
+            sysprep.push({ step: step.id, actions: await step.run(image) });
+          }
+        }
+        const now = new Date();
+        const stamp: Record<string, string> = {
+          image_name: options.stamp.image_name ?? basename(options.input).replace(/\.(gz|bz2|zip)$/u, '').replace(/\.(img|raw|ext[234])$/u, ''),
+          image_version: options.stamp.image_version ?? '1',
+          image_arch: options.stamp.image_arch ?? (process.arch === 'x64' ? 'x86_64' : process.arch),
+          image_file: basename(output),
+          image_stamp: stampId(),
+          image_date: dateStamp(now),
+          recipe_name: options.stamp.recipe_name ?? 'vmctx-bake',
+          vmctx_version: VERSION,
+        };
+        for (const [k, v] of Object.entries(stamp)) {
+          if (!STAMP_VALUE.test(v)) throw new VmctxError('ERR_USAGE', `${k}=${JSON.stringify(v.slice(0, 40))}: letters, digits and . _ + : @ - only`);
+        }
+        await root.writeFile('/etc/image-id', renderImageId(stamp), { mode: 0o644 });
+        changed.push('/etc/image-id');
+        if (options.zeroFree && !options.dryRun) {
+          progress('finding free blocks');
+          await fs.trim();
+        }
+        await umount();
+        umounted = true;
+        if (options.zeroFree && !options.dryRun) await zeroFree(work, disk, located, progress);
+        result = { where: located.where, fsKind: located.superblock.kind, installed: changed, sysprep, stamp, warnings, ...(root instanceof DryRunRoot ? { changes: root.changes } : {}) };
+      } finally {
+        if (!umounted) await umount().catch(() => undefined);
+      }
+      await disk.flush();
+    } finally {
+      disk.close();
+    }
+    if (!options.dryRun && work !== options.input) {
+      if (outKind === 'raw') await rename(work, output);
+      else {
+        progress(`compressing (${outKind})`);
+        const tmpOut = `${work}.${outKind}`;
+        temps.push(tmpOut);
+        await compress(work, outKind, tmpOut, basename(output).replace(/\.zip$/u, ''));
+        await rename(tmpOut, output);
+      }
+    }
+    return { output: options.dryRun ? '(dry run: nothing written)' : output, durationMs: Date.now() - t0, ...result };
+  } finally {
+    for (const t of temps) await rm(t, { force: true }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,108 @@
+// `vmctx bake --check IMAGE`: lints an image without changing it (opened through an in-memory
+// overlay): the Tycoon image requirements and the publishing hygiene items, as ok/warn/FAIL rows.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Root } from '../host/root.js';
+import { accountsWithFixedPasswords } from '../agent/modules/users.js';
+import { FileDisk } from './disk.js';
+import { locateFileSystem } from './extimage.js';
+import { ImageRoot } from './imageroot.js';
+import { BUNDLE_PATH } from './install.js';
+import { decompressTo, detectCompression, mountImage } from './bake.js';
+
+export interface CheckItem {
+  readonly status: 'ok' | 'warn' | 'FAIL';
+  readonly item: string;
+  readonly detail: string;
+}
+
+const exists = async (root: Root, p: string): Promise<boolean> => (await root.lstat(p)) !== undefined;
+
+async function anyExists(root: Root, paths: readonly string[]): Promise<string | undefined> {
+  for (const p of paths) if (await exists(root, p)) return p;
+  return undefined;
+}
+
+export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]> {
+  const out: CheckItem[] = [];
+  const add = (status: CheckItem['status'], item: string, detail: string): void => {
+    out.push({ status, item, detail });
+  };
+  add(fsKind === 'ext3' ? 'ok' : 'warn', 'file system', fsKind === 'ext3' ? 'ext3' : `${fsKind} (Tycoon asks for ext3)`);
+  const sshd = await anyExists(root, ['/usr/sbin/sshd', '/usr/bin/sshd']);
+  add(sshd === undefined ? 'FAIL' : 'ok', 'OpenSSH server', sshd ?? 'no sshd in /usr/sbin');
+  add((await exists(root, '/etc/ssh/sshd_config')) ? 'ok' : 'FAIL', 'sshd_config', '/etc/ssh/sshd_config');
+  const enabled = await anyExists(root, [
+    '/etc/systemd/system/multi-user.target.wants/ssh.service',
+    '/etc/systemd/system/multi-user.target.wants/sshd.service',
+    '/etc/systemd/system/sshd.service',
+    '/etc/rc2.d/S01ssh',
+    '/etc/rc2.d/S02ssh',
+    '/etc/rc3.d/S55sshd',
+  ]);
+  add(enabled === undefined ? 'warn' : 'ok', 'sshd enabled', enabled ?? 'no enablement link found (systemd or rc2.d/rc3.d)');
+  add((await root.lstat('/home'))?.type === 'directory' ? 'ok' : 'FAIL', '/home', 'accounts live in /home');
+  add((await exists(root, '/etc/shadow')) ? 'ok' : 'FAIL', '/etc/shadow', 'passwords in /etc/shadow');
+  add((await exists(root, '/etc/hosts')) ? 'ok' : 'FAIL', '/etc/hosts', '/etc/hosts');
+  const net = await anyExists(root, ['/etc/sysconfig/network-scripts', '/etc/network/interfaces', '/etc/netplan', '/etc/systemd/network', '/etc/NetworkManager']);
+  add(net === undefined ? 'warn' : 'ok', 'network config layout', net ?? 'none of ifcfg, ifupdown, netplan, networkd, NetworkManager');
+  const consoles = await anyExists(root, ['/etc/inittab', '/usr/lib/systemd/system/serial-getty@.service', '/lib/systemd/system/serial-getty@.service']);
+  add(consoles === undefined ? 'warn' : 'ok', 'consoles', consoles ?? 'no /etc/inittab or serial getty');
+  const keys = ((await root.readdir('/etc/ssh')) ?? []).filter((n) => /^ssh_host_.*_key$/u.test(n));
+  add(keys.length > 0 ? 'FAIL' : 'ok', 'SSH host keys', keys.length > 0 ? `${keys.join(', ')} would be shared by every clone (bake removes them)` : 'none baked in');
+  const mid = (await root.readText('/etc/machine-id', { maxBytes: 4096 }).catch(() => undefined))?.trim() ?? '';
+  add(mid === '' ? 'ok' : 'warn', 'machine-id', mid === '' ? 'empty' : 'set: clones would share it (bake empties it)');
+  const fixed = await accountsWithFixedPasswords({ root }).catch(() => [] as string[]);
+  add(fixed.length > 0 ? 'FAIL' : 'ok', 'fixed passwords', fixed.length > 0 ? `${fixed.join(', ')} can log in with a password baked into the image` : 'none');
+  const histories: string[] = [];
+  for (const home of ['/root', ...((await root.readdir('/home')) ?? []).map((n) => `/home/${n}`)]) {
+    if ((await root.lstat(`${home}/.bash_history`))?.type === 'file') histories.push(`${home}/.bash_history`);
+  }
+  add(histories.length > 0 ? 'warn' : 'ok', 'shell histories', histories.length > 0 ? histories.join(', ') : 'none');
+  const logs: string[] = [];
+  for (const name of (await root.readdir('/var/log')) ?? []) {
+    const st = await root.lstat(`/var/log/${name}`);
+    if (st?.type === 'file' && st.size > 0) logs.push(name);
+  }
+  add(logs.length > 0 ? 'warn' : 'ok', 'logs', logs.length > 0 ? `${logs.length} non-empty (${logs.slice(0, 5).join(', ')}${logs.length > 5 ? ', …' : ''})` : 'empty');
+  add((await exists(root, '/var/lib/vmctx')) ? 'warn' : 'ok', 'vmctx state', (await exists(root, '/var/lib/vmctx')) ? '/var/lib/vmctx present: the first boot would look like a reboot' : 'none');
+  add((await exists(root, BUNDLE_PATH)) ? 'ok' : 'warn', 'vmctx installed', (await exists(root, BUNDLE_PATH)) ? BUNDLE_PATH : 'not yet (vmctx bake installs it)');
+  const imageId = await root.readText('/etc/image-id', { maxBytes: 64 * 1024 }).catch(() => undefined);
+  add(imageId === undefined ? 'warn' : 'ok', '/etc/image-id', imageId === undefined ? 'absent' : (imageId.split('\n').find((l) => l.startsWith('image_stamp=')) ?? 'present'));
+  return out;
+}
+
+/** Opens the image read-only (decompressing a copy to a temporary file when it is compressed). */
+export async function checkImage(input: string, partition?: number): Promise<{ items: CheckItem[]; where: string }> {
+  const head = Buffer.alloc(4);
+  const fd = openSync(input, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const kind = detectCompression(head);
+  let path = input;
+  let temp: string | undefined;
+  if (kind !== 'raw') {
+    temp = join(tmpdir(), `vmctx-check-${process.pid}-${randomBytes(3).toString('hex')}-${basename(input)}.raw`);
+    await decompressTo(input, kind, temp);
+    path = temp;
+  }
+  const disk = FileDisk.open(path, 'overlay');
+  try {
+    const located = locateFileSystem(disk, partition);
+    const mounted = await mountImage(disk, located);
+    try {
+      return { items: await checkRoot(new ImageRoot(mounted.fs, input), located.superblock.kind), where: located.where };
+    } finally {
+      await mounted.umount();
+    }
+  } finally {
+    disk.close();
+    if (temp !== undefined) await rm(temp, { force: true });
+  }
+}

@@ -1,0 +1,271 @@
+// An ext2/3/4 file system inside an image file, opened with the ext2fs library (libext2fs compiled
+// to WebAssembly: no mount, no root, no loop device) and exposed through the same Root interface
+// the agent uses. Paths resolve inside the image: a symbolic link (absolute or relative) is
+// followed within the image's own tree, never on the host; missing parents are created 0755.
+import type { FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VmctxError, errnoCode } from '../shared/errors.js';
+import type { DirOptions, EntryInfo, ReadOptions, Root, UserTree, WriteOptions, WriteResult } from '../host/root.js';
+
+const MAX_SYMLINKS = 40;
+
+/** The subset of node-ext2fs's promise API used here. */
+export interface ExtFs {
+  lstat(path: string): Promise<{ mode: number; uid: number; gid: number; size: number; nlink: number; isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }>;
+  readlink(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
+  readFile(path: string, options?: { encoding?: null }): Promise<Buffer>;
+  writeFile(path: string, data: Buffer, options?: { mode?: number }): Promise<void>;
+  mkdir(path: string, mode?: number): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  chown(path: string, uid: number, gid: number): Promise<void>;
+  lchown(path: string, uid: number, gid: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  trim(): Promise<void>;
+}
+
+interface Resolved {
+  /** The real path inside the image (no symlinks in its directories). */
+  readonly path: string;
+  readonly parent: string;
+  readonly name: string;
+}
+
+function fsError(error: unknown, path: string): never {
+  const code = errnoCode(error);
+  if (code === 'ENOSPC') throw new VmctxError('ERR_IO', `${path}: the image's file system is full (ENOSPC)`, { cause: error, details: { errno: code } });
+  throw error;
+}
+
+export class ImageRoot implements Root {
+  readonly path: string;
+  readonly isLive = false;
+  readonly #fs: ExtFs;
+
+  constructor(fs: ExtFs, label: string) {
+    this.#fs = fs;
+    this.path = label;
+  }
+
+  get fs(): ExtFs {
+    return this.#fs;
+  }
+
+  async #lstat(path: string): Promise<Awaited<ReturnType<ExtFs['lstat']>> | undefined> {
+    try {
+      return await this.#fs.lstat(path);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves the directories of a guest path inside the image (following links within it),
+   * optionally creating missing ones. The final component is not followed.
+   */
+  async #resolve(guestPath: string, create: DirOptions | undefined, userTree?: UserTree): Promise<Resolved | undefined> {
+    if (!guestPath.startsWith('/') || guestPath.includes('\0')) throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: guest paths must be absolute, without NUL`);
+    let pending = guestPath.split('/').filter((p) => p !== '' && p !== '.');
+    if (pending.length === 0) throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: the root itself`);
+    const name = pending.pop() ?? '';
+    if (name === '..') throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: ends in ..`);
+    let current: string[] = [];
+    let hops = 0;
+    while (pending.length > 0) {
+      const part = pending.shift() ?? '';
+      if (part === '..') {
+        current.pop();
+        continue;
+      }
+      const next = `/${[...current, part].join('/')}`;
+      const st = await this.#lstat(next);
+      if (st === undefined) {
+        if (create === undefined) return undefined;
+        await this.#fs.mkdir(next, create.mode).catch((e: unknown) => fsError(e, next));
+        await this.#fs.chmod(next, create.mode);
+        if (create.owner !== undefined) await this.#fs.chown(next, create.owner.uid, create.owner.gid);
+        current.push(part);
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        if (userTree !== undefined && next.startsWith(userTree.base)) throw new VmctxError('ERR_PATH_SYMLINK', `${next}: a symlink inside a user-owned tree; refused`);
+        if (++hops > MAX_SYMLINKS) throw new VmctxError('ERR_PATH_LOOP', `${guestPath}: too many symbolic links`);
+        const target = await this.#fs.readlink(next);
+        // absolute targets mean the image's root, never the host's
+        if (target.startsWith('/')) current = [];
+        pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
+        continue;
+      }
+      if (!st.isDirectory()) throw new VmctxError('ERR_PATH_NOT_DIR', `${next}: not a directory`);
+      current.push(part);
+    }
+    const parent = `/${current.join('/')}`;
+    return { path: posix.join(parent, name), parent, name };
+  }
+
+  /** Follows the final component too (for reads), within the image. */
+  async #resolveAll(guestPath: string): Promise<string | undefined> {
+    let path = guestPath;
+    for (let i = 0; i <= MAX_SYMLINKS; i++) {
+      const r = await this.#resolve(path, undefined);
+      if (r === undefined) return undefined;
+      const st = await this.#lstat(r.path);
+      if (st?.isSymbolicLink() !== true) return r.path;
+      const target = await this.#fs.readlink(r.path);
+      path = target.startsWith('/') ? target : posix.join(r.parent, target);
+    }
+    throw new VmctxError('ERR_PATH_LOOP', `${guestPath}: too many symbolic links`);
+  }
+
+  async readFile(guestPath: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    const path = await this.#resolveAll(guestPath);
+    if (path === undefined) return undefined;
+    const st = await this.#lstat(path);
+    if (st === undefined) return undefined;
+    if (!st.isFile()) throw new VmctxError('ERR_UNSAFE_FILE', `${guestPath}: not a regular file`);
+    const limit = options.maxBytes ?? 64 * 1024 * 1024;
+    if (st.size > limit) throw new VmctxError('ERR_UNSAFE_FILE', `${guestPath}: ${st.size} bytes is over the limit of ${limit}`);
+    return this.#fs.readFile(path);
+  }
+
+  async readText(guestPath: string, options: ReadOptions = {}): Promise<string | undefined> {
+    return (await this.readFile(guestPath, options))?.toString('utf8');
+  }
+
+  async lstat(guestPath: string): Promise<EntryInfo | undefined> {
+    const r = await this.#resolve(guestPath, undefined);
+    if (r === undefined) return undefined;
+    const st = await this.#lstat(r.path);
+    if (st === undefined) return undefined;
+    const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+    const linkTarget = type === 'symlink' ? await this.#fs.readlink(r.path) : undefined;
+    return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink, ...(linkTarget === undefined ? {} : { linkTarget }) };
+  }
+
+  async readdir(guestPath: string): Promise<string[] | undefined> {
+    const path = guestPath === '/' ? '/' : await this.#resolveAll(guestPath);
+    if (path === undefined) return undefined;
+    try {
+      return (await this.#fs.readdir(path)).filter((n) => n !== '.' && n !== '..');
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw error;
+    }
+  }
+
+  async writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const r = await this.#resolve(guestPath, { mode: 0o755 }, options.userTree);
+    if (r === undefined) throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: parent could not be created`);
+    const st = await this.#lstat(r.path);
+    if (st?.isDirectory() === true) throw new VmctxError('ERR_PATH_NOT_DIR', `${guestPath}: is a directory, not a file`);
+    if (st?.isFile() === true && st.nlink === 1 && (st.mode & 0o7777) === options.mode && st.size === bytes.length) {
+      const sameOwner = options.owner === undefined || (st.uid === options.owner.uid && st.gid === options.owner.gid);
+      if (sameOwner && (await this.#fs.readFile(r.path)).equals(bytes)) return { changed: false, replacedSymlink: false };
+    }
+    // a new file beside the old one, renamed over it: an interrupted bake never leaves half a file
+    const temp = posix.join(r.parent, `.${r.name.slice(0, 200)}.vmctx-${randomBytes(6).toString('hex')}`);
+    try {
+      await this.#fs.writeFile(temp, bytes, { mode: options.mode & 0o700 });
+      await this.#fs.chmod(temp, options.mode);
+      const owner = options.owner ?? { uid: 0, gid: 0 };
+      await this.#fs.chown(temp, owner.uid, owner.gid);
+      await this.#fs.rename(temp, r.path);
+    } catch (error) {
+      await this.#fs.unlink(temp).catch(() => undefined);
+      fsError(error, guestPath);
+    }
+    return { changed: true, replacedSymlink: st?.isSymbolicLink() === true };
+  }
+
+  async ensureDir(guestPath: string, options: DirOptions): Promise<boolean> {
+    const r = await this.#resolve(guestPath, { mode: 0o755 }, options.userTree);
+    if (r === undefined) return false;
+    let st = await this.#lstat(r.path);
+    let changed = false;
+    if (st?.isSymbolicLink() === true) {
+      const real = await this.#resolveAll(guestPath);
+      st = real === undefined ? undefined : await this.#lstat(real);
+      if (st?.isDirectory() !== true) throw new VmctxError('ERR_PATH_NOT_DIR', `${guestPath}: a link to something that is not a directory`);
+      return false;
+    }
+    if (st === undefined) {
+      await this.#fs.mkdir(r.path, options.mode).catch((e: unknown) => fsError(e, guestPath));
+      changed = true;
+      st = await this.#fs.lstat(r.path);
+    }
+    if (!st.isDirectory()) throw new VmctxError('ERR_PATH_NOT_DIR', `${guestPath}: exists and is not a directory`);
+    if ((st.mode & 0o7777) !== options.mode) {
+      await this.#fs.chmod(r.path, options.mode);
+      changed = true;
+    }
+    if (options.owner !== undefined && (st.uid !== options.owner.uid || st.gid !== options.owner.gid)) {
+      await this.#fs.chown(r.path, options.owner.uid, options.owner.gid);
+      changed = true;
+    }
+    return changed;
+  }
+
+  async remove(guestPath: string): Promise<boolean> {
+    const r = await this.#resolve(guestPath, undefined);
+    if (r === undefined) return false;
+    const st = await this.#lstat(r.path);
+    if (st === undefined) return false;
+    if (st.isDirectory()) throw new VmctxError('ERR_PATH_NOT_DIR', `${guestPath}: is a directory`);
+    await this.#fs.unlink(r.path);
+    return true;
+  }
+
+  /** Removes a directory tree inside the image (no link is followed). */
+  async removeTree(guestPath: string): Promise<number> {
+    const r = await this.#resolve(guestPath, undefined);
+    if (r === undefined) return 0;
+    const walk = async (path: string): Promise<number> => {
+      const st = await this.#lstat(path);
+      if (st === undefined) return 0;
+      if (!st.isDirectory()) {
+        await this.#fs.unlink(path);
+        return 1;
+      }
+      let n = 0;
+      for (const child of await this.#fs.readdir(path)) if (child !== '.' && child !== '..') n += await walk(posix.join(path, child));
+      await this.#fs.rmdir(path);
+      return n;
+    };
+    return walk(r.path);
+  }
+
+  /** Empties a regular file (logs) keeping its mode and owner. */
+  async truncate(guestPath: string): Promise<boolean> {
+    const r = await this.#resolve(guestPath, undefined);
+    if (r === undefined) return false;
+    const st = await this.#lstat(r.path);
+    if (st?.isFile() !== true || st.size === 0) return false;
+    // (the library has no truncate: an empty file with the same mode and owner replaces it)
+    await this.writeFile(r.path, Buffer.alloc(0), { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid } });
+    return true;
+  }
+
+  async symlink(target: string, guestPath: string): Promise<boolean> {
+    const r = await this.#resolve(guestPath, { mode: 0o755 });
+    if (r === undefined) return false;
+    const st = await this.#lstat(r.path);
+    if (st?.isSymbolicLink() === true && (await this.#fs.readlink(r.path)) === target) return false;
+    if (st?.isDirectory() === true) throw new VmctxError('ERR_PATH_NOT_DIR', `${guestPath}: is a directory`);
+    if (st !== undefined) await this.#fs.unlink(r.path);
+    await this.#fs.symlink(target, r.path).catch((e: unknown) => fsError(e, guestPath));
+    await this.#fs.lchown(r.path, 0, 0).catch(() => undefined);
+    return true;
+  }
+
+  openAppend(guestPath: string): Promise<FileHandle> {
+    return Promise.reject(new VmctxError('ERR_USAGE', `${guestPath}: appending is not supported inside an image`));
+  }
+}

@@ -1,0 +1,161 @@
+// Cleaning an image for publishing, each step listed and individually switchable: per-server data
+// (host keys, machine id, leases, udev NIC names, vmctx state), traces (logs, utmp/wtmp, shell
+// histories, package caches, /tmp) and fixed passwords on accounts that can log in (locked).
+import { posix } from 'node:path';
+import type { Root } from '../host/root.js';
+import { accountsWithFixedPasswords } from '../agent/modules/users.js';
+import type { ImageRoot } from './imageroot.js';
+
+export interface SysprepStep {
+  readonly id: string;
+  readonly description: string;
+  run(root: ImageRoot | Root): Promise<string[]>;
+}
+
+/** Files in a directory (not following links), matched by name. */
+async function filesIn(root: Root, dir: string, match: (name: string) => boolean): Promise<string[]> {
+  const names = (await root.readdir(dir)) ?? [];
+  const out: string[] = [];
+  for (const name of names) {
+    if (!match(name)) continue;
+    const path = posix.join(dir, name);
+    if ((await root.lstat(path))?.type === 'file') out.push(path);
+  }
+  return out;
+}
+
+async function removeAll(root: Root, paths: readonly string[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const p of paths) if (await root.remove(p)) done.push(`removed ${p}`);
+  return done;
+}
+
+/** Every regular file below a directory (links are not followed), depth-limited. */
+async function walkFiles(root: Root, dir: string, depth = 0): Promise<string[]> {
+  if (depth > 8) return [];
+  const out: string[] = [];
+  for (const name of (await root.readdir(dir)) ?? []) {
+    const path = posix.join(dir, name);
+    const st = await root.lstat(path);
+    if (st?.type === 'file') out.push(path);
+    else if (st?.type === 'directory') out.push(...(await walkFiles(root, path, depth + 1)));
+  }
+  return out;
+}
+
+const isImage = (root: Root): root is ImageRoot => 'truncate' in root && 'removeTree' in root;
+
+export const SYSPREP_STEPS: readonly SysprepStep[] = [
+  {
+    id: 'ssh-host-keys',
+    description: 'remove SSH host keys (each instance makes its own at first boot)',
+    run: async (root) => removeAll(root, await filesIn(root, '/etc/ssh', (n) => /^ssh_host_.*_key(\.pub)?$/u.test(n))),
+  },
+  {
+    id: 'machine-id',
+    description: 'empty /etc/machine-id (systemd makes a new one at first boot); remove the D-Bus copy',
+    run: async (root) => {
+      const out: string[] = [];
+      const st = await root.lstat('/etc/machine-id');
+      if (st?.type === 'file' && st.size > 0) {
+        await root.writeFile('/etc/machine-id', '', { mode: st.mode });
+        out.push('emptied /etc/machine-id');
+      }
+      if ((await root.lstat('/var/lib/dbus/machine-id'))?.type === 'file') out.push(...(await removeAll(root, ['/var/lib/dbus/machine-id'])));
+      return out;
+    },
+  },
+  {
+    id: 'logs',
+    description: 'truncate the logs under /var/log (wtmp, btmp, lastlog included); remove rotated ones',
+    run: async (root) => {
+      const out: string[] = [];
+      for (const file of await walkFiles(root, '/var/log')) {
+        if (/\.(\d+|gz|xz|bz2|old)$/u.test(file)) out.push(...(await removeAll(root, [file])));
+        else if (isImage(root) && (await root.truncate(file))) out.push(`truncated ${file}`);
+      }
+      return out;
+    },
+  },
+  {
+    id: 'utmp',
+    description: 'remove a stale /var/run/utmp',
+    run: async (root) => removeAll(root, (await root.lstat('/var/run'))?.type === 'directory' ? ['/var/run/utmp'] : []),
+  },
+  {
+    id: 'histories',
+    description: 'remove shell histories of root and the users in /home',
+    run: async (root) => {
+      const homes = ['/root', ...((await root.readdir('/home')) ?? []).map((n) => `/home/${n}`)];
+      const out: string[] = [];
+      for (const home of homes) {
+        if ((await root.lstat(home))?.type !== 'directory') continue;
+        out.push(...(await removeAll(root, await filesIn(root, home, (n) => /^\.(bash|zsh|sh|python|mysql|psql|lesshst|viminfo)(_history)?$|^\.\w+_history$/u.test(n)))));
+      }
+      return out;
+    },
+  },
+  {
+    id: 'vmctx-state',
+    description: 'remove vmctx run state and cached metadata (/var/lib/vmctx)',
+    run: async (root) => (isImage(root) && (await root.removeTree('/var/lib/vmctx')) > 0 ? ['removed /var/lib/vmctx'] : []),
+  },
+  {
+    id: 'dhcp-leases',
+    description: 'remove DHCP leases (dhclient, NetworkManager, systemd-networkd)',
+    run: async (root) => {
+      const out: string[] = [];
+      for (const dir of ['/var/lib/dhcp', '/var/lib/dhclient', '/var/lib/NetworkManager', '/var/lib/systemd/network', '/var/lib/dhcpcd']) {
+        out.push(...(await removeAll(root, await filesIn(root, dir, (n) => /lease/u.test(n)))));
+      }
+      return out;
+    },
+  },
+  {
+    id: 'udev-net-rules',
+    description: 'remove udev persistent NIC naming (70-persistent-net.rules)',
+    run: async (root) => removeAll(root, ['/etc/udev/rules.d/70-persistent-net.rules', '/etc/udev/rules.d/75-persistent-net-generator.rules']),
+  },
+  {
+    id: 'lock-passwords',
+    description: 'lock fixed passwords of accounts that can log in (the context sets one at first boot)',
+    run: async (root) => {
+      const locked = await accountsWithFixedPasswords({ root });
+      if (locked.length === 0) return [];
+      const shadow = (await root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+      const st = await root.lstat('/etc/shadow');
+      const lines = shadow.split('\n').map((line) => {
+        const fields = line.split(':');
+        if (fields[0] !== undefined && locked.includes(fields[0]) && fields[1] !== undefined && !fields[1].startsWith('!')) fields[1] = `!${fields[1]}`;
+        return fields.join(':');
+      });
+      await root.writeFile('/etc/shadow', lines.join('\n'), { mode: st?.mode ?? 0o640, owner: st === undefined ? undefined : { uid: st.uid, gid: st.gid } });
+      return locked.map((u) => `locked the fixed password of ${u}`);
+    },
+  },
+  {
+    id: 'package-caches',
+    description: 'remove downloaded packages and package lists caches (apt, yum, dnf)',
+    run: async (root) => {
+      const out: string[] = [];
+      out.push(...(await removeAll(root, await filesIn(root, '/var/cache/apt/archives', (n) => n.endsWith('.deb')))));
+      out.push(...(await removeAll(root, await filesIn(root, '/var/cache/apt', (n) => n.endsWith('.bin')))));
+      for (const dir of ['/var/cache/yum', '/var/cache/dnf']) if (isImage(root) && (await root.removeTree(dir)) > 0) out.push(`removed ${dir}`);
+      return out;
+    },
+  },
+  {
+    id: 'tmp',
+    description: 'empty /tmp and /var/tmp',
+    run: async (root) => {
+      const out: string[] = [];
+      if (!isImage(root)) return out;
+      for (const dir of ['/tmp', '/var/tmp']) {
+        for (const name of (await root.readdir(dir)) ?? []) {
+          if ((await root.removeTree(posix.join(dir, name))) > 0) out.push(`removed ${posix.join(dir, name)}`);
+        }
+      }
+      return out;
+    },
+  },
+];
