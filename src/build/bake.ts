@@ -16,7 +16,7 @@ import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
 import { DryRunRoot, type PlannedChange } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
 import { FileDisk } from './disk.js';
-import { checkWritable, locateFileSystem, type Located } from './extimage.js';
+import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
 import { ImageRoot, type ExtFs } from './imageroot.js';
 import { installAgent, LAUNCHER_PATH } from './install.js';
 import { SYSPREP_STEPS } from './sysprep.js';
@@ -296,11 +296,11 @@ export async function mountImage(disk: FileDisk, located: Located): Promise<{ fs
 }
 
 /** Punches holes where the file system said blocks are free (zeroes them when that fails). */
-async function zeroFree(path: string, disk: FileDisk, located: Located, progress: (l: string) => void): Promise<number> {
+async function zeroFree(path: string, disk: FileDisk, progress: (l: string) => void): Promise<number> {
   const fallocate = await which('fallocate');
   let bytes = 0;
-  for (const [offset, length] of disk.discarded) {
-    const abs = located.offset + offset;
+  // the ranges are absolute already: ext2fs adds the partition offset before calling discard
+  for (const [abs, length] of disk.discarded) {
     bytes += length;
     if (fallocate !== undefined) {
       const r = await new Promise<number | null>((resolve) => {
@@ -348,6 +348,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
     let result: Omit<BakeResult, 'output' | 'durationMs'>;
     try {
       located = locateFileSystem(disk, options.partition);
+      checkComplete(located, disk.size);
       warnings.push(...checkWritable(located.superblock, options.force));
       progress(`${located.superblock.kind} file system (${located.where}), ${Math.round((located.superblock.blocks * located.superblock.blockSize) / 1024 / 1024)} MiB`);
       const mounted = await mountImage(disk, located);
@@ -358,6 +359,10 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         const image = new ImageRoot(fs, `${options.input}${located.offset === 0 ? '' : `@${located.offset}`}`);
         const root: Root = options.dryRun ? new DryRunRoot(image) : image;
         const node = await chooseNode(image, options, warnings);
+        const sb = located.superblock;
+        const needed = options.bundle.length + ('binary' in node ? node.binary.length : 0) + 1024 * 1024;
+        const free = sb.freeBlocks * sb.blockSize;
+        if (needed > free) throw new VmctxError('ERR_IO', `the image's file system is full: vmctx needs about ${Math.ceil(needed / 1048576)} MiB and ${Math.floor(free / 1048576)} MiB are free; grow it first (resize2fs) — nothing was changed`);
         progress('installing vmctx');
         const installed = await installAgent(root, { bundle: options.bundle, node });
         const changed = [...installed.changed];
@@ -399,7 +404,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         }
         await umount();
         umounted = true;
-        if (options.zeroFree && !options.dryRun) await zeroFree(work, disk, located, progress);
+        if (options.zeroFree && !options.dryRun) await zeroFree(work, disk, progress);
         result = { where: located.where, fsKind: located.superblock.kind, installed: changed, sysprep, stamp, warnings, ...(root instanceof DryRunRoot ? { changes: root.changes } : {}) };
       } finally {
         if (!umounted) await umount().catch(() => undefined);

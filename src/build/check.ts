@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Root } from '../host/root.js';
 import { accountsWithFixedPasswords } from '../agent/modules/users.js';
 import { FileDisk } from './disk.js';
-import { locateFileSystem } from './extimage.js';
+import { checkComplete, locateFileSystem } from './extimage.js';
 import { ImageRoot } from './imageroot.js';
 import { BUNDLE_PATH } from './install.js';
 import { decompressTo, detectCompression, mountImage } from './bake.js';
@@ -95,6 +95,7 @@ export async function checkImage(input: string, partition?: number): Promise<{ i
   const disk = FileDisk.open(path, 'overlay');
   try {
     const located = locateFileSystem(disk, partition);
+    checkComplete(located, disk.size);
     const mounted = await mountImage(disk, located);
     try {
       return { items: await checkRoot(new ImageRoot(mounted.fs, input), located.superblock.kind), where: located.where };

@@ -6,6 +6,7 @@ import type { FileDisk } from './disk.js';
 export interface Superblock {
   readonly blockSize: number;
   readonly blocks: number;
+  readonly freeBlocks: number;
   readonly label: string;
   readonly state: number;
   readonly compat: number;
@@ -40,6 +41,7 @@ export function parseSuperblock(buf: Buffer): Superblock | undefined {
   return {
     blockSize: 1024 << logBlock,
     blocks: buf.readUInt32LE(4),
+    freeBlocks: buf.readUInt32LE(12),
     label: buf.subarray(120, 136).toString('latin1').replace(/\0.*$/su, ''),
     state: buf.readUInt16LE(58),
     compat,
@@ -114,6 +116,14 @@ export function locateFileSystem(disk: FileDisk, partition?: number): Located {
   const [c] = found;
   if (c?.sb === undefined) throw new VmctxError('ERR_IMAGE', 'no ext file system found');
   return { offset: c.p.offset, superblock: c.sb, where: `partition ${c.p.index} (${c.p.scheme})` };
+}
+
+/** A file system that claims more blocks than the image holds was cut short (a failed copy or download). */
+export function checkComplete(located: Located, imageBytes: number): void {
+  const needed = located.superblock.blocks * located.superblock.blockSize;
+  if (located.offset + needed > imageBytes) {
+    throw new VmctxError('ERR_IMAGE', `the image is truncated: the file system (${located.where}) is ${needed} bytes but the image holds only ${imageBytes - located.offset} from its start`);
+  }
 }
 
 /** Refuses what libext2fs cannot write safely, and dirty or damaged file systems (unless forced). */

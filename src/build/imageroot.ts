@@ -15,7 +15,7 @@ export interface ExtFs {
   lstat(path: string): Promise<{ mode: number; uid: number; gid: number; size: number; nlink: number; isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }>;
   readlink(path: string): Promise<string>;
   readdir(path: string): Promise<string[]>;
-  readFile(path: string, options?: { encoding?: null }): Promise<Buffer>;
+  read(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   writeFile(path: string, data: Buffer, options?: { mode?: number }): Promise<void>;
   mkdir(path: string, mode?: number): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
@@ -26,6 +26,8 @@ export interface ExtFs {
   rmdir(path: string): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
   trim(): Promise<void>;
+  open(path: string, flags: string, mode: number): Promise<{ fd: number; close(): Promise<void> }>;
+  write(fd: number, buffer: Buffer, offset: null, length: number, position: number): Promise<unknown>;
 }
 
 interface Resolved {
@@ -35,10 +37,62 @@ interface Resolved {
   readonly name: string;
 }
 
-function fsError(error: unknown, path: string): never {
+/** libext2fs's own error codes (com_err table "ext2", base 2133571328) the library reports as UNKNOWN. */
+const EXT2_ERRORS: Readonly<Record<number, string>> = {
+  2133571398: 'no free inodes (the file system is full)',
+  2133571399: 'no free blocks for a directory (the file system is full)',
+  2133571400: 'no free blocks (the file system is full)',
+};
+
+/** Library errors as VmctxErrors that say what happened, where. */
+export function fsError(error: unknown, path: string): never {
+  if (error instanceof VmctxError) throw error;
   const code = errnoCode(error);
+  const errno = typeof error === 'object' && error !== null && 'errno' in error && typeof error.errno === 'number' ? error.errno : undefined;
   if (code === 'ENOSPC') throw new VmctxError('ERR_IO', `${path}: the image's file system is full (ENOSPC)`, { cause: error, details: { errno: code } });
-  throw error;
+  if (errno !== undefined && EXT2_ERRORS[errno] !== undefined) throw new VmctxError('ERR_IO', `${path}: ${EXT2_ERRORS[errno]}`, { cause: error, details: { ext2: errno } });
+  if (errno !== undefined && errno >= 2133571328 && errno < 2133571328 + 256) throw new VmctxError('ERR_IMAGE', `${path}: libext2fs error ${errno - 2133571328} (the file system may be damaged or truncated)`, { cause: error, details: { ext2: errno } });
+  throw new VmctxError('ERR_IMAGE', `${path}: ${error instanceof Error ? error.message.split(' args:')[0] : String(error)}`, { cause: error });
+}
+
+/**
+ * Reads a whole file as bytes. (ext2fs's readFile always decodes to a string, whatever the
+ * options say, which would corrupt binaries; this reads through a descriptor instead.)
+ */
+async function readBytes(fs: ExtFs, path: string, size: number): Promise<Buffer> {
+  const out = Buffer.alloc(size);
+  if (size === 0) return out;
+  const handle = await fs.open(path, 'r', 0);
+  try {
+    let off = 0;
+    while (off < size) {
+      const n = Math.min(1024 * 1024, size - off);
+      const { bytesRead } = await fs.read(handle.fd, out, off, n, off);
+      if (bytesRead <= 0) break;
+      off += bytesRead;
+    }
+    return off === size ? out : out.subarray(0, off);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes in 1 MiB pieces: one big write makes the WebAssembly heap grow past its limit (OOM). */
+async function writeChunked(fs: ExtFs, path: string, bytes: Buffer, mode: number): Promise<void> {
+  if (bytes.length <= 1024 * 1024) {
+    await fs.writeFile(path, bytes, { mode });
+    return;
+  }
+  const handle = await fs.open(path, 'w', mode);
+  try {
+    for (let off = 0; off < bytes.length; off += 1024 * 1024) {
+      const piece = bytes.subarray(off, Math.min(off + 1024 * 1024, bytes.length));
+      // (ext2fs's write(fd, buffer, offset, ...) ignores a numeric offset: pass each piece whole)
+      await fs.write(handle.fd, piece, null, piece.length, off);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export class ImageRoot implements Root {
@@ -131,7 +185,7 @@ export class ImageRoot implements Root {
     if (!st.isFile()) throw new VmctxError('ERR_UNSAFE_FILE', `${guestPath}: not a regular file`);
     const limit = options.maxBytes ?? 64 * 1024 * 1024;
     if (st.size > limit) throw new VmctxError('ERR_UNSAFE_FILE', `${guestPath}: ${st.size} bytes is over the limit of ${limit}`);
-    return this.#fs.readFile(path);
+    return readBytes(this.#fs, path, st.size);
   }
 
   async readText(guestPath: string, options: ReadOptions = {}): Promise<string | undefined> {
@@ -168,12 +222,12 @@ export class ImageRoot implements Root {
     if (st?.isDirectory() === true) throw new VmctxError('ERR_PATH_NOT_DIR', `${guestPath}: is a directory, not a file`);
     if (st?.isFile() === true && st.nlink === 1 && (st.mode & 0o7777) === options.mode && st.size === bytes.length) {
       const sameOwner = options.owner === undefined || (st.uid === options.owner.uid && st.gid === options.owner.gid);
-      if (sameOwner && (await this.#fs.readFile(r.path)).equals(bytes)) return { changed: false, replacedSymlink: false };
+      if (sameOwner && (await readBytes(this.#fs, r.path, st.size)).equals(bytes)) return { changed: false, replacedSymlink: false };
     }
     // a new file beside the old one, renamed over it: an interrupted bake never leaves half a file
     const temp = posix.join(r.parent, `.${r.name.slice(0, 200)}.vmctx-${randomBytes(6).toString('hex')}`);
     try {
-      await this.#fs.writeFile(temp, bytes, { mode: options.mode & 0o700 });
+      await writeChunked(this.#fs, temp, bytes, options.mode & 0o700);
       await this.#fs.chmod(temp, options.mode);
       const owner = options.owner ?? { uid: 0, gid: 0 };
       await this.#fs.chown(temp, owner.uid, owner.gid);

@@ -112,6 +112,9 @@ export function renderChange(change: PlannedChange): string {
       const after = change.after?.toString('utf8') ?? '';
       const header = `${change.before === undefined ? 'create' : 'modify'} ${change.path}${mode}\n`;
       if (change.secret === true) return `${header}  (secret content not shown)\n`;
+      // big or binary content (a bundle, a runtime) is summarised, not diffed
+      const big = (b: Buffer | undefined): boolean => b !== undefined && (b.length > 64 * 1024 || b.subarray(0, 8192).includes(0));
+      if (big(change.before) || big(change.after)) return `${header}  (${change.after?.length ?? 0} bytes${change.before === undefined ? '' : `, was ${change.before.length}`}; not shown)\n`;
       return header + createTwoFilesPatch(`a${change.path}`, `b${change.path}`, before, after, '', '', { context: 3 }).split('\n').slice(1).join('\n');
     }
   }

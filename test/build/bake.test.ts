@@ -1,0 +1,299 @@
+// vmctx bake on real ext images made at test time with mke2fs -d, checked with e2fsck -fn and by
+// reading every installed file back with debugfs (no mount anywhere).
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUNDLE, vmctx } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { run } from '../helpers/tools.js';
+
+const sha = async (p: string): Promise<string> => createHash('sha256').update(await readFile(p)).digest('hex');
+
+function debugfs(image: string, command: string): string {
+  return spawnSync('debugfs', ['-R', command, image], { encoding: 'utf8' }).stdout;
+}
+
+function e2fsck(image: string): { code: number | null; out: string } {
+  const r = spawnSync('e2fsck', ['-fn', image], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+interface TreeOptions {
+  systemd?: boolean;
+  glibc?: string;
+  rcLocal?: string | { symlinkTo: string };
+  extra?: (dir: string) => Promise<void>;
+}
+
+/** A small Debian-like root: passwd/shadow with a fixed root password, host keys, logs, history. */
+async function tree(options: TreeOptions = {}): Promise<string> {
+  const dir = await tempDir();
+  for (const d of ['etc/ssh', 'home/alice', 'root', 'var/log/apt', 'lib/x86_64-linux-gnu', 'tmp/sub', 'usr/sbin', 'var/lib/dhcp', 'var/cache/apt/archives', 'etc/udev/rules.d']) await mkdir(join(dir, d), { recursive: true });
+  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n');
+  await writeFile(join(dir, 'etc/shadow'), 'root:$6$saltsalt$0123456789abcdefghijABCDEFGHIJ0123456789abcdefghij:19000:0:99999:7:::\nalice:!:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n', { mode: 0o640 });
+  await writeFile(join(dir, 'etc/group'), 'root:x:0:\n');
+  await writeFile(join(dir, 'etc/hosts'), '127.0.0.1 localhost\n');
+  await writeFile(join(dir, 'etc/ssh/sshd_config'), 'PermitRootLogin prohibit-password\n');
+  await writeFile(join(dir, 'etc/ssh/ssh_host_ed25519_key'), 'private\n', { mode: 0o600 });
+  await writeFile(join(dir, 'etc/ssh/ssh_host_ed25519_key.pub'), 'public\n');
+  await writeFile(join(dir, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
+  await writeFile(join(dir, 'etc/udev/rules.d/70-persistent-net.rules'), 'SUBSYSTEM=="net"\n');
+  await writeFile(join(dir, 'var/log/syslog'), 'secret log line\n', { mode: 0o640 });
+  await writeFile(join(dir, 'var/log/syslog.1'), 'old\n');
+  await writeFile(join(dir, 'var/log/apt/history.log'), 'apt log\n');
+  await writeFile(join(dir, 'var/lib/dhcp/dhclient.eth0.leases'), 'lease {}\n');
+  await writeFile(join(dir, 'var/cache/apt/archives/pkg.deb'), 'deb');
+  await writeFile(join(dir, 'root/.bash_history'), 'passwd\n');
+  await writeFile(join(dir, 'home/alice/.bash_history'), 'ls\n');
+  await writeFile(join(dir, 'tmp/sub/junk'), 'junk\n');
+  await writeFile(join(dir, 'usr/sbin/sshd'), '');
+  await writeFile(join(dir, 'lib/x86_64-linux-gnu/libc.so.6'), `ELF... GNU C Library (Debian GLIBC ${options.glibc ?? '2.36'}-9) stable release version ${options.glibc ?? '2.36'}.\n`);
+  if (options.systemd !== false) {
+    await mkdir(join(dir, 'usr/lib/systemd'), { recursive: true });
+    await writeFile(join(dir, 'usr/lib/systemd/systemd'), '');
+  }
+  if (typeof options.rcLocal === 'string') {
+    await writeFile(join(dir, 'etc/rc.local'), options.rcLocal);
+    await chmod(join(dir, 'etc/rc.local'), 0o644);
+  } else if (options.rcLocal !== undefined) await symlink(options.rcLocal.symlinkTo, join(dir, 'etc/rc.local'));
+  await options.extra?.(dir);
+  return dir;
+}
+
+async function image(options: TreeOptions & { type?: string; size?: string; features?: string } = {}): Promise<{ dir: string; img: string }> {
+  const dir = await tempDir();
+  const img = join(dir, 'disk.img');
+  run('mke2fs', ['-F', '-q', '-t', options.type ?? 'ext3', ...(options.features === undefined ? [] : ['-O', options.features]), '-d', await tree(options), img, options.size ?? '64M']);
+  return { dir, img };
+}
+
+const bakeArgs = (img: string, ...more: string[]): string[] => ['bake', img, '--node', 'system', '--bundle', BUNDLE, ...more];
+
+describe('vmctx bake: a raw ext3 image', () => {
+  it('installs vmctx, cleans, stamps; e2fsck is clean; every installed file reads back; the input is untouched', async () => {
+    const { dir, img } = await image();
+    const before = await sha(img);
+    const r = vmctx(bakeArgs(img, '--image-name', 'debian-12', '--image-version', '3', '--json'));
+    expect(r.code, r.stderr).toBe(0);
+    const out = join(dir, 'disk-vmctx.img');
+    expect(await sha(img)).toBe(before);
+    expect(e2fsck(out).code).toBe(0);
+    const dumped = join(dir, 'dumped.js');
+    run('debugfs', ['-R', `dump /usr/lib/vmctx/vmctx.js ${dumped}`, out]);
+    expect(await sha(dumped)).toBe(await sha(BUNDLE));
+    expect(debugfs(out, 'cat /usr/sbin/vmctx')).toContain('exec /usr/bin/node /usr/lib/vmctx/load.js "$@"');
+    expect(debugfs(out, 'stat /usr/sbin/vmctx')).toMatch(/Mode:\s+0755/u);
+    expect(debugfs(out, 'cat /usr/lib/systemd/system/vmctx-local.service')).toContain('ExecStart=/usr/sbin/vmctx run --stage local');
+    expect(debugfs(out, 'stat /etc/systemd/system/sysinit.target.wants/vmctx-local.service')).toMatch(/Fast link dest: "\/usr\/lib\/systemd\/system\/vmctx-local.service"/u);
+    expect(debugfs(out, 'cat /etc/vmctx/config')).toContain('METADATA_BUDGET_MS');
+    const id = debugfs(out, 'cat /etc/image-id');
+    expect(id).toMatch(/^image_name=debian-12\nimage_version=3\nimage_arch=\S+\nimage_file=disk-vmctx.img\nimage_stamp=[0-9a-f]{4}-[0-9a-f]{4}\nimage_date=\d{14}\nrecipe_name=vmctx-bake\nvmctx_version=/u);
+    // sysprep
+    expect(debugfs(out, 'ls /etc/ssh')).not.toContain('ssh_host_');
+    expect(debugfs(out, 'cat /etc/machine-id')).toBe('');
+    expect(debugfs(out, 'cat /var/log/syslog')).toBe('');
+    expect(debugfs(out, 'stat /var/log/syslog')).toMatch(/Mode:\s+0640/u);
+    expect(debugfs(out, 'ls /var/log')).not.toContain('syslog.1');
+    expect(debugfs(out, 'ls /root')).not.toContain('bash_history');
+    expect(debugfs(out, 'ls /home/alice')).not.toContain('bash_history');
+    expect(debugfs(out, 'ls /var/lib/dhcp')).not.toContain('leases');
+    expect(debugfs(out, 'ls /etc/udev/rules.d')).not.toContain('70-persistent');
+    expect(debugfs(out, 'ls /tmp')).not.toContain('sub');
+    expect(debugfs(out, 'cat /etc/shadow')).toMatch(/^root:!\$6\$saltsalt\$/u);
+    const report = JSON.parse(r.stdout) as { sysprep: Array<{ step: string; actions: string[] }> };
+    expect(report.sysprep.find((s) => s.step === 'lock-passwords')?.actions).toEqual(['locked the fixed password of root']);
+    // --check agrees
+    expect(vmctx(['bake', '--check', out]).code).toBe(0);
+    const c = vmctx(['bake', '--check', img, '--json']);
+    expect(c.code).toBe(7);
+    expect((JSON.parse(c.stdout) as { items: Array<{ item: string; status: string }> }).items.filter((i) => i.status === 'FAIL').map((i) => i.item).sort()).toEqual(['SSH host keys', 'fixed passwords']);
+  });
+
+  it('the output stays sparse and free blocks are punched out', async () => {
+    const { dir, img } = await image({ size: '256M', extra: async (d) => writeFile(join(d, 'big'), Buffer.alloc(20 * 1024 * 1024, 7)) });
+    // a file deleted after the image was made leaves its data in the free blocks
+    run('debugfs', ['-w', '-R', 'rm /big', img]);
+    expect(vmctx(bakeArgs(img)).code).toBe(0);
+    const out = join(dir, 'disk-vmctx.img');
+    expect(e2fsck(out).code).toBe(0);
+    const allocated = (await stat(out)).blocks * 512;
+    expect(allocated).toBeLessThan(12 * 1024 * 1024);
+    expect((await stat(out)).size).toBe(256 * 1024 * 1024);
+  });
+
+  it('--dry-run lists every change and writes nothing', async () => {
+    const { dir, img } = await image();
+    const before = await sha(img);
+    const r = vmctx(bakeArgs(img, '--dry-run'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('create /usr/lib/vmctx/vmctx.js');
+    expect(r.stdout).toMatch(/sysprep ssh-host-keys: removed \/etc\/ssh\/ssh_host_ed25519_key/u);
+    expect(await sha(img)).toBe(before);
+    expect((await readdir(dir)).sort()).toEqual(['disk.img']);
+  });
+
+  it('baking twice is idempotent: the same files, one rc.local line (sysvinit image, rc.local before exit 0)', async () => {
+    const { dir, img } = await image({ systemd: false, rcLocal: '#!/bin/sh -e\n# local things\necho hi\nexit 0\n' });
+    expect(vmctx(bakeArgs(img)).code).toBe(0);
+    const once = join(dir, 'disk-vmctx.img');
+    const twice = join(dir, 'twice.img');
+    expect(vmctx(bakeArgs(once, '-o', twice)).code).toBe(0);
+    for (const out of [once, twice]) {
+      expect(e2fsck(out).code).toBe(0);
+      const rc = debugfs(out, 'cat /etc/rc.local');
+      expect(rc).toBe('#!/bin/sh -e\n# local things\necho hi\n# vmctx: apply the VM context\n/usr/sbin/vmctx run --stage all || true\nexit 0\n');
+      expect(debugfs(out, 'stat /etc/rc.local')).toMatch(/Mode:\s+0755/u);
+      expect(debugfs(out, 'ls /usr/lib/systemd/system 2>&1')).not.toContain('vmctx-local');
+    }
+  });
+
+  it('an /etc/rc.local or /usr/lib that is an absolute symlink resolves inside the image, never on the host', async () => {
+    const hostFile = join(await tempDir(), 'host-rc.local');
+    await writeFile(hostFile, 'host file\n');
+    const { dir, img } = await image({
+      systemd: false,
+      rcLocal: { symlinkTo: hostFile },
+      extra: async (d) => {
+        await mkdir(join(d, 'usr/lib64'), { recursive: true });
+        await symlink('/usr/lib64', join(d, 'usr/lib'));
+      },
+    });
+    const r = vmctx(bakeArgs(img));
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(hostFile, 'utf8')).toBe('host file\n');
+    const out = join(dir, 'disk-vmctx.img');
+    expect(e2fsck(out).code).toBe(0);
+    // the link is replaced by the image's own rc.local; /usr/lib/vmctx went to /usr/lib64/vmctx
+    expect(debugfs(out, 'cat /etc/rc.local')).toContain('/usr/sbin/vmctx run --stage all');
+    expect(debugfs(out, 'ls /usr/lib64')).toContain('vmctx');
+  });
+});
+
+describe('vmctx bake: compressed and partitioned images', () => {
+  for (const [kind, compressCmd] of [
+    ['gz', ['gzip', '-k']],
+    ['bz2', ['bzip2', '-k']],
+  ] as const) {
+    it(`a .${kind} image comes out as .${kind}, baked`, async () => {
+      const { dir, img } = await image();
+      run(compressCmd[0], [...compressCmd.slice(1), img]);
+      const r = vmctx(bakeArgs(`${img}.${kind}`));
+      expect(r.code, r.stderr).toBe(0);
+      const out = join(dir, `disk-vmctx.img.${kind}`);
+      run(kind === 'gz' ? 'gzip' : 'bzip2', ['-d', out]);
+      expect(e2fsck(join(dir, 'disk-vmctx.img')).code).toBe(0);
+      expect(debugfs(join(dir, 'disk-vmctx.img'), 'cat /etc/image-id')).toContain('image_file=disk-vmctx.img.');
+    });
+  }
+
+  it('a .zip image', async () => {
+    const { dir, img } = await image();
+    run('zip', ['-q', '-j', join(dir, 'disk.zip'), img]);
+    const r = vmctx(bakeArgs(join(dir, 'disk.zip')));
+    expect(r.code, r.stderr).toBe(0);
+    run('unzip', ['-q', '-o', join(dir, 'disk-vmctx.zip'), '-d', join(dir, 'x')]);
+    const [inner] = await readdir(join(dir, 'x'));
+    expect(e2fsck(join(dir, 'x', inner ?? '')).code).toBe(0);
+    expect(debugfs(join(dir, 'x', inner ?? ''), 'ls /usr/lib/vmctx')).toContain('vmctx.js');
+  });
+
+  it('a whole-disk image with an MBR: the Linux partition is found (or named with --partition)', async () => {
+    const { dir, img } = await image();
+    const disk = join(dir, 'whole.img');
+    const fsBytes = await readFile(img);
+    const mbr = Buffer.alloc(1024 * 1024);
+    mbr.writeUInt8(0x83, 446 + 4);
+    mbr.writeUInt32LE(2048, 446 + 8);
+    mbr.writeUInt32LE(fsBytes.length / 512, 446 + 12);
+    mbr.writeUInt16LE(0xaa55, 510);
+    await writeFile(disk, Buffer.concat([mbr, fsBytes]));
+    const r = vmctx(bakeArgs(disk, '--json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { where: string }).where).toBe('partition 1 (MBR)');
+    const out = join(dir, 'whole-vmctx.img');
+    const part = join(dir, 'part.img');
+    run('dd', [`if=${out}`, `of=${part}`, 'bs=1M', 'skip=1', 'status=none']);
+    expect(e2fsck(part).code).toBe(0);
+    expect(debugfs(part, 'ls /usr/lib/vmctx')).toContain('vmctx.js');
+    expect(vmctx(bakeArgs(disk, '--partition', '2')).stderr).toMatch(/no partition 2/u);
+  });
+});
+
+describe('vmctx bake: bad input', () => {
+  const noOutputLeft = async (dir: string, expected: string[]): Promise<void> => {
+    expect((await readdir(dir)).sort()).toEqual(expected.sort());
+  };
+
+  it('a zip of random bytes, an ISO, a truncated image: clear errors, nothing written', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'random.bin'), Buffer.alloc(2 * 1024 * 1024, 0x5a));
+    run('zip', ['-q', '-j', join(dir, 'random.zip'), join(dir, 'random.bin')]);
+    const z = vmctx(bakeArgs(join(dir, 'random.zip')));
+    expect(z.code).not.toBe(0);
+    expect(z.stderr).toMatch(/ERR_IMAGE: not an ext2\/3\/4 image/u);
+    const isoDir = await tempDir();
+    await writeFile(join(isoDir, 'context.sh'), "A='1'\n");
+    run('genisoimage', ['-quiet', '-o', join(dir, 'cd.iso'), isoDir]);
+    expect(vmctx(bakeArgs(join(dir, 'cd.iso'))).stderr).toMatch(/ERR_IMAGE: not an ext2\/3\/4 image/u);
+    const { img } = await image();
+    const truncated = join(dir, 'short.img');
+    await writeFile(truncated, (await readFile(img)).subarray(0, 3 * 1024 * 1024));
+    const t = vmctx(bakeArgs(truncated));
+    expect(t.code).not.toBe(0);
+    expect(t.stderr).toMatch(/ERR_IMAGE: the image is truncated/u);
+    await noOutputLeft(dir, ['random.bin', 'random.zip', 'cd.iso', 'short.img']);
+  });
+
+  it('ext4 with a feature libext2fs cannot write safely is refused, naming it', async () => {
+    const { dir, img } = await image({ type: 'ext4', features: 'inline_data' });
+    const r = vmctx(bakeArgs(img));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/cannot write safely: inlineData/u);
+    await noOutputLeft(dir, ['disk.img']);
+  });
+
+  it('a plain ext4 (Debian defaults: extents, 64bit, metadata_csum) bakes cleanly', async () => {
+    const { dir, img } = await image({ type: 'ext4' });
+    expect(vmctx(bakeArgs(img)).code).toBe(0);
+    expect(e2fsck(join(dir, 'disk-vmctx.img')).code).toBe(0);
+  });
+
+  it('a dirty journal is refused unless --force', async () => {
+    const { dir, img } = await image();
+    run('debugfs', ['-w', '-R', 'feature needs_recovery', img]);
+    const r = vmctx(bakeArgs(img));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/journal needs recovery.*--force/u);
+    await noOutputLeft(dir, ['disk.img']);
+    const forced = vmctx(bakeArgs(img, '--force'));
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(/warning: --force/u);
+  });
+
+  it('a full file system: a clear error, the input intact, no half-written output', async () => {
+    const { dir, img } = await image({ size: '8M', extra: async (d) => writeFile(join(d, 'filler'), Buffer.alloc(5 * 1024 * 1024, 1)) });
+    const before = await sha(img);
+    const big = join(dir, 'fat-bundle.js');
+    await writeFile(big, Buffer.alloc(6 * 1024 * 1024, 0x61));
+    const r = vmctx(['bake', img, '--node', 'system', '--bundle', big]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/ERR_IO: the image's file system is full: vmctx needs about \d+ MiB and \d+ MiB are free/u);
+    expect(await sha(img)).toBe(before);
+    await noOutputLeft(dir, ['disk.img', 'fat-bundle.js']);
+  });
+
+  it('an image whose glibc is too old for the running Node: a clear error naming what is needed', async () => {
+    const { img } = await image({ glibc: '2.17' });
+    const r = vmctx(['bake', img, '--bundle', BUNDLE]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/glibc 2\.17.*needs glibc 2\.28.*--node PATH/u);
+  });
+
+  it('unknown sysprep steps and an output over the input are usage errors', async () => {
+    const { img } = await image();
+    expect(vmctx(bakeArgs(img, '--skip', 'nonsense')).stderr).toMatch(/unknown sysprep step/u);
+    expect(vmctx(bakeArgs(img, '-o', img)).stderr).toMatch(/--in-place/u);
+  });
+});
