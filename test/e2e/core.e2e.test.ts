@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
+import { BUNDLE } from '../helpers/cli.js';
 import { cryptMatches } from '../helpers/tools.js';
 import { boot, buildImage, readGuestFile, readGuestLink, statGuestFile } from './guest.js';
 
@@ -80,9 +81,12 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     expect(await readGuestFile(image, '/etc/sudoers.d/90-vmctx-users')).toContain('e2euser ALL=(ALL:ALL) NOPASSWD:ALL');
     // a new instance: the image's SSH host keys were replaced before sshd started; the time zone is set
     firstHostKey = await readGuestFile(image, '/etc/ssh/ssh_host_ed25519_key.pub');
-    expect(imageHostKey).toMatch(/^ssh-ed25519 /u);
+    // vmctx bake removed the keys debootstrap made; the guest has its own now
+    expect(imageHostKey).toBeUndefined();
     expect(firstHostKey).toMatch(/^ssh-ed25519 /u);
-    expect(firstHostKey).not.toBe(imageHostKey);
+    // bake stamped the image and left it clean; the guest made its own machine id
+    expect(await readGuestFile(image, '/etc/image-id')).toMatch(/^image_name=vmctx-e2e\n[\s\S]*recipe_name=vmctx-e2e\n/u);
+    expect(await readGuestFile(image, '/etc/machine-id')).toMatch(/^[0-9a-f]{32}\n$/u);
     expect(await readGuestLink(image, '/etc/localtime')).toBe('/usr/share/zoneinfo/Europe/Madrid');
     expect(await readGuestFile(image, '/etc/timezone')).toBe('Europe/Madrid\n');
     // cloud-config: write_files once, runcmd (an argv) once per instance, bootcmd on every boot
@@ -112,6 +116,23 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     expect(await readGuestFile(image, '/etc/ssh/ssh_host_ed25519_key.pub')).toBe(firstHostKey);
     expect(await readGuestFile(image, '/root/runcmd.log')).toBe('runcmd\n');
     expect(await readGuestFile(image, '/root/bootcmd.log')).toBe('boot\nboot\n');
+  });
+
+  it('the disk booted as a clone (new VMID, StratusLab-style medium made by vmctx make-iso): per-instance work again, new host keys, no duplicates', async () => {
+    const clone = join(work, 'clone.iso');
+    const made = execFileSync(process.execPath, [BUNDLE, 'make-iso', '--stratuslab', '-o', clone, '--var', 'VMID=202', '--var', 'HOSTNAME=clone-guest', '--var', `PUBLIC_KEY=${keys[0] ?? ''}`, '--var', 'START_SCRIPT=echo clone start script >> /root/start-script.log'], { encoding: 'utf8' });
+    expect(made).toBe('');
+    const machineId = await readGuestFile(image, '/etc/machine-id');
+    const result = await boot(image, work, { cdrom: clone });
+    expect(result.console, result.console.slice(-3000)).toMatch(/vmctx: context from \/dev\/\S+ \(label _STRATUSLAB\), instance vmid-202/u);
+    expect(await readGuestFile(image, '/etc/hostname')).toBe('clone-guest\n');
+    expect(await readGuestFile(image, '/root/start-script.log')).toBe('start script ran on vmctx-guest.e2e.example\nclone start script\n');
+    const cloneKey = await readGuestFile(image, '/etc/ssh/ssh_host_ed25519_key.pub');
+    expect(cloneKey).toMatch(/^ssh-ed25519 /u);
+    expect(cloneKey).not.toBe(firstHostKey);
+    // a clone that inherited its parent's machine id gets its own
+    expect(await readGuestFile(image, '/etc/machine-id')).not.toBe(machineId);
+    expect(((await readGuestFile(image, '/etc/hosts')) ?? '').match(/clone-guest/gu)).toHaveLength(1);
   });
 
   it('a boot with neither a context medium nor a metadata service finishes normally, within the budget, and vmctx says so', async () => {

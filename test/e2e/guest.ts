@@ -96,9 +96,6 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
   await rm(stage, { recursive: true, force: true });
   await run('cp', ['-a', '--reflink=auto', rootfs, stage]);
   await rm(join(stage, '.vmctx-complete'));
-  if (options.withAgent) {
-    await run(process.execPath, [resolve('dist/vmctx.js'), 'install', '--root', stage, '--bundle', resolve('dist/vmctx.js'), '--node', process.execPath]);
-  }
   await mkdir(join(stage, 'usr/local/sbin'), { recursive: true });
   await writeFile(join(stage, 'usr/local/sbin/vmctx-e2e-report'), REPORTER);
   await chmod(join(stage, 'usr/local/sbin/vmctx-e2e-report'), 0o755);
@@ -119,6 +116,10 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
   const image = join(workDir, 'disk.ext3');
   await run('mke2fs', ['-F', '-q', '-t', 'ext3', '-d', stage, '-L', 'root', image, '2G']);
   await rm(stage, { recursive: true, force: true });
+  if (options.withAgent) {
+    // the way image authors do it: vmctx bake, no mount, no root (this Node is shipped in the image)
+    await run(process.execPath, [resolve('dist/vmctx.js'), 'bake', image, '--in-place', '--bundle', resolve('dist/vmctx.js'), '--node', process.execPath, '--image-name', 'vmctx-e2e', '--recipe-name', 'vmctx-e2e']);
+  }
   return image;
 }
 
