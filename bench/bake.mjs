@@ -33,7 +33,12 @@ function timed(cmd, args, env) {
 
 async function makeImage(base, name, size) {
   const tree = join(base, `tree-${name}`);
-  for (const d of ['etc/ssh', 'usr/lib/systemd', 'home', 'root', 'var/log']) await mkdir(join(tree, d), { recursive: true });
+  for (const d of ['etc/ssh', 'usr/lib/systemd', 'home', 'root', 'var/log', 'bin', 'tmp']) await mkdir(join(tree, d), { recursive: true });
+  // enough of an OS for libguestfs's inspection (virt-customize refuses an image without one)
+  await writeFile(join(tree, 'etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
+  await writeFile(join(tree, 'etc/debian_version'), '12.0\n');
+  await writeFile(join(tree, 'etc/fstab'), '/dev/sda / ext3 defaults 0 1\n');
+  sh('cp', ['/bin/sh', '/bin/ls', join(tree, 'bin/')]);
   await writeFile(join(tree, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
   await writeFile(join(tree, 'etc/shadow'), 'root:*:19000:0:99999:7:::\n');
   await writeFile(join(tree, 'usr/lib/systemd/systemd'), '');
@@ -71,7 +76,7 @@ export async function benchBake() {
     sh(process.execPath, [bundle, 'install', '--root', inst, '--no-node']);
     const units = ['vmctx-local.service', 'vmctx-network.service', 'vmctx-final.service'];
     const wanted = { 'vmctx-local.service': 'sysinit.target', 'vmctx-network.service': 'multi-user.target', 'vmctx-final.service': 'multi-user.target' };
-    const vcArgs = ['--format', 'raw', '--no-network', '--mkdir', '/usr/lib/vmctx', '--upload', `${join(inst, 'usr/lib/vmctx/vmctx.js')}:/usr/lib/vmctx/vmctx.js`, '--upload', `${join(inst, 'usr/lib/vmctx/load.js')}:/usr/lib/vmctx/load.js`, '--mkdir', '/usr/sbin', '--upload', `${join(inst, 'usr/sbin/vmctx')}:/usr/sbin/vmctx`, '--chmod', '0755:/usr/sbin/vmctx', '--mkdir', '/usr/lib/systemd/system'];
+    const vcArgs = ['--no-network', '--mkdir', '/usr/lib/vmctx', '--upload', `${join(inst, 'usr/lib/vmctx/vmctx.js')}:/usr/lib/vmctx/vmctx.js`, '--upload', `${join(inst, 'usr/lib/vmctx/load.js')}:/usr/lib/vmctx/load.js`, '--mkdir', '/usr/sbin', '--upload', `${join(inst, 'usr/sbin/vmctx')}:/usr/sbin/vmctx`, '--chmod', '0755:/usr/sbin/vmctx', '--mkdir', '/usr/lib/systemd/system'];
     for (const u of units) vcArgs.push('--upload', `${join(inst, 'usr/lib/systemd/system', u)}:/usr/lib/systemd/system/${u}`, '--mkdir', `/etc/systemd/system/${wanted[u]}.wants`, '--link', `/usr/lib/systemd/system/${u}:/etc/systemd/system/${wanted[u]}.wants/${u}`);
     const vc = [];
     const why = ensureVirtCustomize();
@@ -81,9 +86,9 @@ export async function benchBake() {
         const img = join(base, `vc-${i}.img`);
         sh('cp', ['--sparse=always', golden, img]);
         try {
-          vc.push(timed('virt-customize', ['-a', img, ...vcArgs], { LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' }));
+          vc.push(timed('virt-customize', ['--format', 'raw', '-a', img, ...vcArgs], { LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' }));
         } catch (error) {
-          vcError = String(error.message).slice(0, 500);
+          vcError = String(error.message).slice(-500);
           break;
         } finally {
           await rm(img);

@@ -272,7 +272,16 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
     }
     let interrupted: { startedAt: string; stage: string } | undefined;
     if (!options.dryRun) {
-      const marker = await state.beginRun({ startedAt: started.toISOString(), instanceId: ctx.instanceId, bootId, stage: options.stage });
+      let marker;
+      try {
+        marker = await state.beginRun({ startedAt: started.toISOString(), instanceId: ctx.instanceId, bootId, stage: options.stage });
+      } catch (error) {
+        // without a record of what ran, a per-instance step could run twice: nothing is applied
+        const described = describeError(error);
+        logger.error({ err: described }, 'cannot record the run state; nothing applied');
+        console.line(`cannot record the run state, so nothing is applied (nothing may run twice): ${described.message}`);
+        return await finish({ result: 'module-failed', error: described, source: ctx.source, sourceAttempts: loaded.attempts, instanceId: ctx.instanceId, instanceIdSource: ctx.instanceIdSource, bootId, warnings: ctx.warnings, modules: [] });
+      }
       if (marker !== undefined) {
         interrupted = { startedAt: marker.startedAt, stage: marker.stage };
         logger.warn({ previousRun: interrupted }, 'the previous run was interrupted');

@@ -3,7 +3,7 @@
 // home's rules (no symlinks, no foreign owners), so a user's planted link cannot redirect it.
 import { posix } from 'node:path';
 import { parsePasswd } from '../../formats/passwd.js';
-import { describeError } from '../../shared/errors.js';
+import { VmctxError, describeError } from '../../shared/errors.js';
 import type { UserTree } from '../../host/root.js';
 import { OutcomeBuilder, type Module } from './module.js';
 
@@ -28,6 +28,7 @@ export const writeFilesModule: Module = {
     const { root } = target;
     const passwd = parsePasswd((await root.readText('/etc/passwd')) ?? '');
     const groups = (await root.readText('/etc/group')) ?? '';
+    const ioErrors: string[] = [];
     for (const file of ctx.cloudConfig?.writeFiles ?? []) {
       const [userName = 'root', groupName] = file.owner.split(':');
       const user = passwd.find((e) => e.name === userName);
@@ -46,10 +47,15 @@ export const writeFilesModule: Module = {
         }
         out.changedIf(file.path, (await root.writeFile(file.path, data, { mode: file.mode, owner: { uid: user.uid, gid }, userTree })).changed);
       } catch (error) {
-        out.warnings.push(`${file.path}: not written: ${describeError(error).message}`);
+        const d = describeError(error);
+        // the system could not write (full, read-only, I/O error): the module fails and is tried
+        // again next run; a path vmctx refuses (a link out of the root, /proc) stays refused
+        if (!d.code.startsWith('ERR_PATH') && d.code !== 'ERR_UNSAFE_FILE') ioErrors.push(`${file.path}: ${d.message}`);
+        else out.warnings.push(`${file.path}: not written: ${d.message}`);
       }
     }
-    log.info({ files: out.changed.length, refused: out.warnings.length }, 'write_files');
+    log.info({ files: out.changed.length, refused: out.warnings.length, failed: ioErrors.length }, 'write_files');
+    if (ioErrors.length > 0) throw new VmctxError('ERR_IO', `write_files could not write ${ioErrors.join('; ')}${out.changed.length > 0 ? ` (written: ${out.changed.join(', ')})` : ''}`);
     return out.build();
   },
 };
