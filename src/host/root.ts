@@ -94,6 +94,25 @@ function fdPath(handle: FileHandle, name: string): string {
   return `/proc/self/fd/${handle.fd}/${name}`;
 }
 
+/**
+ * A run killed between writing its temporary file and renaming it leaves `.NAME.vmctx-XXXXXXXXXXXX`
+ * behind; the next write of NAME removes such leftovers (files and links only, never directories).
+ */
+async function removeStaleTemps(dir: FileHandle, name: string): Promise<void> {
+  const prefix = `.${name.slice(0, 200)}.vmctx-`;
+  let names: string[];
+  try {
+    names = await readdir(fdPath(dir, '.'));
+  } catch {
+    return;
+  }
+  for (const entry of names) {
+    if (!entry.startsWith(prefix) || !/^[0-9a-f]{12}$/u.test(entry.slice(prefix.length))) continue;
+    const st = await lstat(fdPath(dir, entry)).catch(() => undefined);
+    if (st !== undefined && (st.isFile() || st.isSymbolicLink())) await unlink(fdPath(dir, entry)).catch(() => undefined);
+  }
+}
+
 function info(st: Stats, linkTarget?: string): EntryInfo {
   const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
   return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink, ...(linkTarget === undefined ? {} : { linkTarget }) };
@@ -359,6 +378,7 @@ export class DirectoryRoot implements Root {
           if (current?.equals(bytes) === true) return { changed: false, replacedSymlink: false };
         }
       }
+      await removeStaleTemps(dir, walk.name);
       const temp = `.${walk.name.slice(0, 200)}.vmctx-${randomBytes(6).toString('hex')}`;
       const handle = await open(fdPath(dir, temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, options.mode & 0o600);
       try {
@@ -470,6 +490,7 @@ export class DirectoryRoot implements Root {
       const dir = walk.parent.handle;
       const current = await readlink(fdPath(dir, walk.name)).catch(() => undefined);
       if (current === target) return false;
+      await removeStaleTemps(dir, walk.name);
       const temp = `.${walk.name.slice(0, 200)}.vmctx-${randomBytes(6).toString('hex')}`;
       await symlink(target, fdPath(dir, temp));
       await rename(fdPath(dir, temp), fdPath(dir, walk.name));

@@ -17,6 +17,16 @@ async function scratch(): Promise<{ host: string; root: DirectoryRoot; outside: 
 }
 
 describe('DirectoryRoot: atomic, durable, idempotent writes', () => {
+  it('regression (crash injection, trial 33): a temporary file left by a killed write is removed by the next write of that file, nothing else is', async () => {
+    const { host, root } = await scratch();
+    await writeFile(join(host, 'etc/.machine-id.vmctx-55fed2ddf635'), 'half');
+    await symlink('/nowhere', join(host, 'etc/.machine-id.vmctx-0123456789ab'));
+    await writeFile(join(host, 'etc/.machine-id.vmctx-notours'), 'keep');
+    await writeFile(join(host, 'etc/.hostname.vmctx-aaaaaaaaaaaa'), 'other file: left for its own next write');
+    await root.writeFile('/etc/machine-id', 'id\n', { mode: 0o444 });
+    expect((await readdir(join(host, 'etc'))).sort()).toEqual(['.hostname.vmctx-aaaaaaaaaaaa', '.machine-id.vmctx-notours', 'machine-id', 'shadow']);
+  });
+
   it('writes with the exact mode whatever the umask, and reports no change when identical', async () => {
     const { host, root } = await scratch();
     const old = process.umask(0o000);
