@@ -1,7 +1,8 @@
 // Bundles the CLI into one file, dist/vmctx.js, runnable as `node dist/vmctx.js` anywhere
 // (no package.json needed next to it: it is CommonJS, and dist/package.json says so for the repo).
 import { build } from 'esbuild';
-import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
@@ -31,8 +32,53 @@ const ext2fsFix = {
   },
 };
 
+/**
+ * The agent starts on every boot and V8 parses all of a script before running it: big libraries
+ * used only off the common path must not cost every boot their parse time. Each is bundled on its
+ * own, gzipped and appended to dist/vmctx.js inside a trailing comment (V8 skips a comment almost
+ * for free); the first import() reads it back from the bundle's own file and evaluates it.
+ * ext2fs: only `vmctx bake`; got: only the HTTP metadata fallback; systeminformation: only the last
+ * resort of medium discovery (block devices with an ISO 9660 signature).
+ */
+const LAZY = { ext2fs: 'node_modules/ext2fs/index.js', got: 'got', systeminformation: 'systeminformation' };
+const payloads = {};
+for (const [name, entry] of Object.entries(LAZY)) {
+  const built = await build({
+    plugins: name === 'ext2fs' ? [ext2fsFix] : [],
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  payloads[name] = gzipSync(Buffer.from(built.outputFiles[0].text, 'utf8'), { level: 9 }).toString('base64');
+}
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${Object.keys(LAZY).join('|')})$`) }, (args) => ({ path: args.path, namespace: 'lazy-module' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-module' }, (args) => ({
+      contents: [
+        "const self = require('fs').readFileSync(__filename, 'latin1');",
+        `const open = '/*VMCTX-LAZY:${args.path}\\n';`,
+        `const begin = self.lastIndexOf(open);`,
+        `const end = self.lastIndexOf('\\nVMCTX-LAZY:${args.path}*/');`,
+        `if (begin < 0 || end < begin) throw new Error('the ${args.path} library embedded in ' + __filename + ' is missing');`,
+        "const text = require('zlib').gunzipSync(Buffer.from(self.slice(begin + open.length, end), 'base64')).toString('utf8');",
+        'const m = { exports: {} };',
+        "new Function('module', 'exports', 'require', '__filename', '__dirname', text)(m, m.exports, require, __filename, __dirname);",
+        'module.exports = m.exports;',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
-  plugins: [rawText, ext2fsFix],
+  plugins: [rawText, lazyModules],
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/vmctx.js',
   bundle: true,
@@ -45,4 +91,5 @@ await build({
   define: { __VMCTX_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
+for (const [name, payload] of Object.entries(payloads)) await appendFile('dist/vmctx.js', `/*VMCTX-LAZY:${name}\n${payload}\nVMCTX-LAZY:${name}*/\n`);
 await chmod('dist/vmctx.js', 0o755);

@@ -38,7 +38,11 @@ export class BudgetExhausted extends VmctxError {
 
 let gotModule: Promise<Got> | undefined;
 const loadGot = async (): Promise<Got> => {
-  gotModule ??= import('got').then((m) => m.default);
+  // (in the bundle got is a lazily evaluated CommonJS copy: its default export may come one level down)
+  gotModule ??= import('got').then((m) => {
+    const first = m.default as Got | { default: Got };
+    return 'stream' in first ? first : first.default;
+  });
   return gotModule;
 };
 
