@@ -185,6 +185,39 @@ export async function loadContext(options: LoadOptions): Promise<LoadedContext> 
   throw new VmctxError('ERR_NO_CONTEXT', `no context found: looked for ${tried.join(' and ')}${why}`, { details: { attempts } });
 }
 
+/** Where vmctx writes: after an interrupted run, half-written temporary files are removed here. */
+const WRITE_DIRS = [
+  '/etc', '/etc/ssh', '/etc/sudoers.d', '/etc/vmctx', '/etc/network', '/etc/network/interfaces.d', '/etc/netplan', '/etc/systemd/network',
+  '/etc/systemd/resolved.conf.d', '/etc/NetworkManager/system-connections', '/etc/NetworkManager/conf.d', '/etc/sysconfig', '/etc/sysconfig/network-scripts',
+  '/etc/resolvconf/resolv.conf.d', '/root/.ssh', '/var/log/vmctx', '/var/log/vmctx/scripts', '/run/vmctx', '/var/lib/dbus',
+];
+const TEMP = /^\..+\.vmctx-[0-9a-f]{12}$/u;
+
+/**
+ * A run killed between writing a temporary file and renaming it leaves `.NAME.vmctx-XXXXXXXXXXXX`
+ * behind. The next write of NAME removes it; this sweep catches the ones whose file is not written
+ * again (a script log of a script that is not re-run, a key file that did not change).
+ */
+async function sweepStaleTemps(root: Root, stateDir: string): Promise<string[]> {
+  const dirs = [...WRITE_DIRS, ...(stateDir === '' ? [] : [stateDir])];
+  const passwd = (await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 }).catch(() => undefined)) ?? '';
+  for (const line of passwd.split('\n')) {
+    const home = line.split(':')[5];
+    if (home !== undefined && /^\/home\/[^/]+$/u.test(home)) dirs.push(`${home}/.ssh`);
+  }
+  const removed: string[] = [];
+  for (const dir of dirs) {
+    const names = await root.readdir(dir).catch(() => undefined);
+    for (const name of names ?? []) {
+      if (!TEMP.test(name)) continue;
+      const path = `${dir}/${name}`;
+      const st = await root.lstat(path).catch(() => undefined);
+      if ((st?.type === 'file' || st?.type === 'symlink') && (await root.remove(path).catch(() => false))) removed.push(path);
+    }
+  }
+  return removed;
+}
+
 function classify(error: unknown): RunResult {
   if (error instanceof VmctxError) {
     if (error.code === 'ERR_NO_CONTEXT' || error.code === 'ERR_METADATA_DISABLED') return 'no-context';
@@ -286,6 +319,8 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
         interrupted = { startedAt: marker.startedAt, stage: marker.stage };
         logger.warn({ previousRun: interrupted }, 'the previous run was interrupted');
         console.line(`warning: the previous run (started ${marker.startedAt}) never finished; its idempotent modules are re-applied`);
+        const swept = await sweepStaleTemps(root, options.stateDir);
+        if (swept.length > 0) logger.info({ removed: swept }, 'temporary files of the interrupted run removed');
       }
     }
     const live = root.isLive && !options.dryRun;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Module } from '../../src/agent/modules/module.js';
@@ -80,6 +80,28 @@ describe('runAgent: interrupted runs', () => {
     const third = await agent(root, src, modules);
     expect(third.report.previousRunInterrupted).toBeUndefined();
     expect(calls).toEqual([]);
+  });
+
+  it('regression (crash injection, trial 138): after an interrupted run, temporary files its killed writes left are swept, even for files not written again', async () => {
+    const root = await scratchRoot();
+    const src = await tempDir();
+    await writeFile(join(src, 'context.sh'), "VMID='7'\n");
+    await agent(root, src, [counting('idem', 'rerun', [])]);
+    await mkdir(join(root, 'var/log/vmctx/scripts'), { recursive: true });
+    const stale = join(root, 'var/log/vmctx/scripts/.START_SCRIPT.log.vmctx-db1d158e3415');
+    await writeFile(stale, 'half a log');
+    await writeFile(join(root, 'home/alice/.ssh.keep'), '');
+    await mkdir(join(root, 'home/alice/.ssh'), { recursive: true });
+    await writeFile(join(root, 'home/alice/.ssh/.authorized_keys.vmctx-0123456789ab'), 'half');
+    await writeFile(join(root, 'etc/.not-ours.vmctx-x'), 'kept');
+    const statePath = join(root, 'var/lib/vmctx/state.json');
+    const state = JSON.parse(await readFile(statePath, 'utf8')) as { run?: unknown };
+    state.run = { startedAt: '2026-01-01T00:00:00.000Z', instanceId: 'vmid-7', bootId: 'b', stage: 'all' };
+    await writeFile(statePath, JSON.stringify(state));
+    await agent(root, src, [counting('idem', 'rerun', [])]);
+    expect(await readdir(join(root, 'var/log/vmctx/scripts'))).toEqual([]);
+    expect(await readdir(join(root, 'home/alice/.ssh'))).toEqual([]);
+    expect(await readdir(join(root, 'etc'))).toContain('.not-ours.vmctx-x');
   });
 
   it('a damaged state file is reported and treated as empty', async () => {
