@@ -35,7 +35,7 @@ const NEEDS: Readonly<Record<string, readonly string[]>> = {
   ephemeral: ['network'],
 };
 
-export type RunResult = 'ok' | 'no-context' | 'invalid-context' | 'module-failed' | 'metadata-incomplete';
+export type RunResult = 'ok' | 'no-context' | 'invalid-context' | 'module-failed' | 'metadata-incomplete' | 'busy';
 
 export interface ModuleReport {
   readonly id: string;
@@ -96,6 +96,8 @@ export interface RunOptions {
   /** Runs scripts; given for live runs (and by tests on scratch roots). */
   readonly scripts?: ScriptRunner;
   readonly scriptTimeoutMs?: number;
+  /** How long to wait for another run's lock (default 60 s). */
+  readonly lockWaitMs?: number;
 }
 
 export interface LoadedContext {
@@ -227,7 +229,74 @@ function classify(error: unknown): RunResult {
   throw error;
 }
 
+/** One run at a time (boot units, a manual run, a daemon): held for the whole run. */
+export const LOCK_PATH = '/run/vmctx/run.lock';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the run lock, waiting while another live run holds it; a dead holder's lock is taken over. */
+async function acquireLock(root: Root, waitMs: number, console: ConsoleLines): Promise<() => Promise<void>> {
+  const deadline = Date.now() + waitMs;
+  let said = false;
+  for (;;) {
+    let created: boolean;
+    try {
+      created = await root.createExclusive(LOCK_PATH, `${process.pid}\n`, 0o644);
+    } catch (error) {
+      // a read-only or full /run: nothing can be applied there anyway, and the state says so next
+      console.line(`warning: cannot take the run lock ${LOCK_PATH}: ${describeError(error).message}`);
+      return () => Promise.resolve();
+    }
+    if (created) {
+      return async () => {
+        await root.remove(LOCK_PATH).catch(() => undefined);
+      };
+    }
+    const held = (await root.readText(LOCK_PATH, { maxBytes: 64 }).catch(() => undefined))?.trim() ?? '';
+    const pid = Number(held);
+    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) {
+      // a crashed run's lock (or garbage): take it over, unless it changed meanwhile
+      const again = (await root.readText(LOCK_PATH, { maxBytes: 64 }).catch(() => undefined))?.trim() ?? '';
+      if (again === held) await root.remove(LOCK_PATH).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() >= deadline) throw new VmctxError('ERR_BUSY', `another vmctx run (pid ${pid}) holds ${LOCK_PATH}; gave up after ${Math.round(waitMs / 1000)} s`);
+    if (!said) {
+      console.line(`waiting for the vmctx run with pid ${pid} to finish`);
+      said = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export async function runAgent(options: RunOptions): Promise<RunReport> {
+  let release: (() => Promise<void>) | undefined;
+  if (!options.dryRun) {
+    try {
+      release = await acquireLock(options.root, options.lockWaitMs ?? 60_000, options.console);
+    } catch (error) {
+      const described = describeError(error);
+      options.logger.error({ err: described }, 'another run holds the lock');
+      options.console.line(`not run: ${described.message}`);
+      const now = new Date().toISOString();
+      return { vmctx: options.version, startedAt: now, finishedAt: now, durationMs: 0, stage: options.stage, dryRun: false, root: options.root.path, result: 'busy', error: described, sourceAttempts: [], warnings: [], modules: [] };
+    }
+  }
+  try {
+    return await runLocked(options);
+  } finally {
+    await release?.();
+  }
+}
+
+async function runLocked(options: RunOptions): Promise<RunReport> {
   const started = new Date();
   const { root, logger, console } = options;
   const base = { vmctx: options.version, startedAt: started.toISOString(), stage: options.stage, dryRun: options.dryRun, root: root.path };

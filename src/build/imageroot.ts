@@ -319,6 +319,10 @@ export class ImageRoot implements Root {
     return true;
   }
 
+  createExclusive(guestPath: string): Promise<boolean> {
+    return Promise.reject(new VmctxError('ERR_USAGE', `${guestPath}: locks are not taken inside an image`));
+  }
+
   openAppend(guestPath: string): Promise<FileHandle> {
     return Promise.reject(new VmctxError('ERR_USAGE', `${guestPath}: appending is not supported inside an image`));
   }

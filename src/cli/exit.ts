@@ -12,6 +12,8 @@ export const EXIT = {
   metadataIncomplete: 6,
   /** `bake --check` found a failing item. */
   checkFailed: 7,
+  /** Another run held the lock for the whole wait. */
+  busy: 8,
 } as const;
 
 export function exitCodeFor(result: RunResult): number {
@@ -26,5 +28,7 @@ export function exitCodeFor(result: RunResult): number {
       return EXIT.moduleFailed;
     case 'metadata-incomplete':
       return EXIT.metadataIncomplete;
+    case 'busy':
+      return EXIT.busy;
   }
 }

@@ -95,6 +95,11 @@ export class DryRunRoot implements Root {
   openAppend(): Promise<FileHandle> {
     return open('/dev/null', 'a');
   }
+
+  /** A dry run takes no lock and writes nothing. */
+  createExclusive(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
 }
 
 /** A unified diff of one planned change (text files), or a one-line summary. */

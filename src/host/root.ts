@@ -78,6 +78,8 @@ export interface Root {
   symlink(target: string, guestPath: string): Promise<boolean>;
   /** Opens a file for appending (logs), created with `mode`; returns the handle. */
   openAppend(guestPath: string, mode: number): Promise<FileHandle>;
+  /** Creates a file only if it does not exist (O_EXCL); false when it does. For locks. */
+  createExclusive(guestPath: string, data: string, mode: number): Promise<boolean>;
 }
 
 function pathError(code: 'ERR_PATH_INVALID' | 'ERR_PATH_SYMLINK' | 'ERR_PATH_FORBIDDEN' | 'ERR_PATH_OWNER' | 'ERR_PATH_NOT_DIR' | 'ERR_PATH_LOOP' | 'ERR_UNSAFE_FILE', path: string, message: string): VmctxError {
@@ -518,6 +520,29 @@ export class DirectoryRoot implements Root {
       }
       if ((st.mode & 0o7777) !== mode) await handle.chmod(mode);
       return handle;
+    } finally {
+      await walk.release();
+    }
+  }
+
+  async createExclusive(guestPath: string, data: string, mode: number): Promise<boolean> {
+    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined);
+    if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
+    try {
+      this.#checkWritable(walk);
+      let handle: FileHandle;
+      try {
+        handle = await open(fdPath(walk.parent.handle, walk.name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+      } catch (error) {
+        if (errnoCode(error) === 'EEXIST') return false;
+        throw error;
+      }
+      try {
+        await handle.writeFile(data);
+      } finally {
+        await handle.close();
+      }
+      return true;
     } finally {
       await walk.release();
     }

@@ -43,6 +43,7 @@ export type ErrorCode =
   // modules, state, usage
   | 'ERR_MODULE'
   | 'ERR_STATE'
+  | 'ERR_BUSY'
   | 'ERR_USAGE'
   // images (bake)
   | 'ERR_IMAGE';

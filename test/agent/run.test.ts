@@ -104,6 +104,47 @@ describe('runAgent: interrupted runs', () => {
     expect(await readdir(join(root, 'etc'))).toContain('.not-ours.vmctx-x');
   });
 
+  it('one run at a time: a live holder of the run lock makes the run wait, then give up (exit "busy"); a dead holder\'s lock is taken over', async () => {
+    const root = await scratchRoot();
+    const src = await tempDir();
+    await writeFile(join(src, 'context.sh'), "VMID='7'\n");
+    await mkdir(join(root, 'run/vmctx'), { recursive: true });
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await writeFile(join(root, 'run/vmctx/run.lock'), `${String(holder.pid)}\n`);
+      const calls: string[] = [];
+      const busy = await runAgent({
+        root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: src, stage: 'all', dryRun: false,
+        exec: new HostExec(), logger: createLogger(undefined), console: new ConsoleLines(false), modules: [counting('idem', 'rerun', calls)], version: 'test', lockWaitMs: 300,
+      });
+      expect(busy.result).toBe('busy');
+      expect(busy.error?.code).toBe('ERR_BUSY');
+      expect(calls).toEqual([]);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const calls: string[] = [];
+    const { report } = await agent(root, src, [counting('idem', 'rerun', calls)]);
+    expect(report.result).toBe('ok');
+    expect(calls).toEqual(['idem']);
+    expect(await readdir(join(root, 'run/vmctx'))).not.toContain('run.lock');
+  });
+
+  it('two runs started together (the unit and a manual run): one waits for the other, the per-instance script runs once', { timeout: 60_000 }, async () => {
+    const { build } = await import('esbuild');
+    const dir = await tempDir();
+    const driver = join(dir, 'driver.mjs');
+    await build({ entryPoints: ['test/helpers/script-driver.ts'], outfile: driver, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent', banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } });
+    const root = await scratchRoot();
+    const src = await tempDir();
+    const marker = join(dir, 'runs.log');
+    await writeFile(join(src, 'context.sh'), `VMID='8'\nSTART_SCRIPT='echo ran >> ${marker}; sleep 1'\n`);
+    const start = (): Promise<number | null> => new Promise((resolve) => spawn(process.execPath, [driver, root, src, join(dir, 'work')], { stdio: 'ignore' }).on('close', resolve));
+    expect(await Promise.all([start(), start()])).toEqual([0, 0]);
+    expect(await readFile(marker, 'utf8')).toBe('ran\n');
+  });
+
   it('a damaged state file is reported and treated as empty', async () => {
     const root = await scratchRoot();
     const src = await tempDir();
