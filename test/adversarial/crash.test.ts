@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { fakeKey, scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
+import { buildScriptDriver } from '../helpers/driver.js';
 import { vmctx } from '../helpers/cli.js';
 
 const TRIALS = Number(process.env['CRASH_TRIALS'] ?? 200);
@@ -107,10 +108,8 @@ async function runDriver(root: string, src: string, work: string, killAfterMs?: 
 }
 
 beforeAll(async () => {
-  const { build } = await import('esbuild');
   const dir = await tempDir();
-  driver = join(dir, 'driver.mjs');
-  await build({ entryPoints: ['test/helpers/script-driver.ts'], outfile: driver, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent', banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } });
+  driver = await buildScriptDriver();
   template = await scratchRoot();
   await mkdir(join(template, 'etc/sudoers.d'), { recursive: true });
   // the reference: one uninterrupted run

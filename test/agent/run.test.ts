@@ -13,6 +13,7 @@ import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
 import { BUNDLE } from '../helpers/cli.js';
 import { fakeKey, scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
+import { buildScriptDriver } from '../helpers/driver.js';
 
 function counting(id: string, onInterrupted: 'rerun' | 'skip', calls: string[]): Module {
   return {
@@ -132,10 +133,8 @@ describe('runAgent: interrupted runs', () => {
   });
 
   it('two runs started together (the unit and a manual run): one waits for the other, the per-instance script runs once', { timeout: 60_000 }, async () => {
-    const { build } = await import('esbuild');
     const dir = await tempDir();
-    const driver = join(dir, 'driver.mjs');
-    await build({ entryPoints: ['test/helpers/script-driver.ts'], outfile: driver, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent', banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } });
+    const driver = await buildScriptDriver();
     const root = await scratchRoot();
     const src = await tempDir();
     const marker = join(dir, 'runs.log');

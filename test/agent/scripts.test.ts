@@ -11,6 +11,7 @@ import { HostScriptRunner, interpreterOf } from '../../src/host/scripts.js';
 import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
 import { scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
+import { buildScriptDriver } from '../helpers/driver.js';
 
 interface Setup {
   root: string;
@@ -137,10 +138,8 @@ describe('scripts module', () => {
 
 describe('a crash (SIGKILL) in the middle of a per-instance script', () => {
   it('the next run reports it and does not run the script a second time', { timeout: 60_000 }, async () => {
-    const { build } = await import('esbuild');
     const dir = await tempDir();
-    const driver = join(dir, 'driver.mjs');
-    await build({ entryPoints: ['test/helpers/script-driver.ts'], outfile: driver, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent', banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } });
+    const driver = await buildScriptDriver();
     const root = await scratchRoot();
     const src = await tempDir();
     const marker = join(dir, 'runs.log');

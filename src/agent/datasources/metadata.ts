@@ -39,7 +39,8 @@ function text(b: Buffer | undefined): string | undefined {
   return b?.toString('utf8');
 }
 
-function parseJson(b: Buffer | undefined, what: string, warnings: ContextWarning[]): unknown {
+/** A JSON document from a source; not JSON is a warning naming it, never an error. */
+export function parseJson(b: Buffer | undefined, what: string, warnings: ContextWarning[]): unknown {
   if (b === undefined) return undefined;
   try {
     return JSON.parse(b.toString('utf8')) as unknown;

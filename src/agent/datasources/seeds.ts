@@ -5,7 +5,7 @@
 import { parse as parseYaml } from 'yaml';
 import { describeError } from '../../shared/errors.js';
 import type { ContextWarning, RawContext, SourceInfo } from '../context/context.js';
-import { EMPTY_MEDIUM } from './metadata.js';
+import { EMPTY_MEDIUM, parseJson } from './metadata.js';
 import { checkInstanceId, mapOpenStack, setKeys, setUserData } from './mapping.js';
 import { MAX_USER_DATA } from './metadata.js';
 
@@ -156,16 +156,7 @@ export async function readNoCloud(read: SeedReader, source: Omit<SourceInfo, 'va
 export async function readConfigDrive(read: SeedReader, source: Omit<SourceInfo, 'variableFiles' | 'kind'>): Promise<RawContext> {
   const warnings: ContextWarning[] = [];
   const os = 'openstack/latest';
-  const json = async (name: string): Promise<unknown> => {
-    const b = await read(`${os}/${name}`, MAX_DOC);
-    if (b === undefined) return undefined;
-    try {
-      return JSON.parse(b.toString('utf8')) as unknown;
-    } catch (error) {
-      warnings.push({ variable: name, message: `is not JSON (${describeError(error).message.slice(0, 80)}); ignored` });
-      return undefined;
-    }
-  };
+  const json = async (name: string): Promise<unknown> => parseJson(await read(`${os}/${name}`, MAX_DOC), name, warnings);
   const meta = await json('meta_data.json');
   const network = await json('network_data.json');
   const userData = await read(`${os}/user_data`, MAX_USER_DATA);
