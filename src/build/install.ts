@@ -68,3 +68,27 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
   }
   return { changed, initSystem };
 }
+
+/**
+ * Removes what installAgent put in (bundle, loader, runtime, launcher, units and their links, and
+ * the code cache). The run state, the logs and /etc/vmctx/config stay: they are the system's
+ * record of what was applied, and an administrator's settings. Files vmctx did not write (a unit
+ * someone edited in place is still vmctx's name, so it goes; anything else) are not touched.
+ */
+export async function uninstallAgent(root: Root): Promise<{ removed: string[] }> {
+  const removed: string[] = [];
+  const rm = async (path: string): Promise<void> => {
+    if (await root.remove(path)) removed.push(path);
+  };
+  for (const [name, unit] of Object.entries(UNITS)) {
+    const wants = `/etc/systemd/system/${unit.wantedBy}.wants/${name}`;
+    if ((await root.lstat(wants))?.type === 'symlink') await rm(wants);
+    await rm(`${UNIT_DIR}/${name}`);
+  }
+  const launcherText = await root.readText(LAUNCHER_PATH, { maxBytes: 4096 }).catch(() => undefined);
+  // the launcher is removed only when it is vmctx's own
+  if (launcherText?.includes('# vmctx launcher, written by vmctx install') === true) await rm(LAUNCHER_PATH);
+  for (const path of [BUNDLE_PATH, LOADER_PATH, NODE_PATH]) await rm(path);
+  for (const name of (await root.readdir('/var/cache/vmctx')) ?? []) if (name.startsWith('vmctx.js.')) await rm(`/var/cache/vmctx/${name}`);
+  return { removed };
+}

@@ -19,7 +19,7 @@ import { ConsoleLines, createLogger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
-import { installAgent } from '../build/install.js';
+import { installAgent, uninstallAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
 import { bake } from '../build/bake.js';
 import { checkImage } from '../build/check.js';
@@ -371,5 +371,12 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
   for (const s of result.sysprep) out(`sysprep ${s.step}: ${s.actions.length === 0 ? 'nothing to do' : s.actions.join('; ')}\n`);
   out(`/etc/image-id: image_stamp=${result.stamp['image_stamp'] ?? ''} image_date=${result.stamp['image_date'] ?? ''}\n`);
   if (result.changes !== undefined) for (const c of result.changes) out(renderChange(c));
+  return EXIT.ok;
+}
+
+/** Removes the agent from this system or a root directory (state, logs and config stay). */
+export async function uninstallCommand(flags: { root: string }): Promise<number> {
+  const { removed } = await uninstallAgent(new DirectoryRoot(flags.root));
+  process.stderr.write(`vmctx: uninstalled from ${flags.root}: ${removed.length === 0 ? 'nothing was installed' : `removed ${removed.join(', ')}`}; run state, logs and /etc/vmctx/config kept\n`);
   return EXIT.ok;
 }

@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { bakeCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand } from './commands.js';
+import { bakeCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT } from './exit.js';
 
@@ -143,6 +143,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-node', "use the system's /usr/bin/node instead of shipping one")
     .action(async (flags: { root: string; bundle: string; node: string | false }) => {
       setExit(await installCommand(flags));
+    });
+
+  program
+    .command('uninstall')
+    .description('remove the agent from this system or a root directory (its run state, logs and /etc/vmctx/config stay)')
+    .option('--root <DIR>', 'the root to remove it from', '/')
+    .action(async (flags: { root: string }) => {
+      setExit(await uninstallCommand(flags));
     });
 
   return program;

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE } from '../helpers/cli.js';
+import { BUNDLE, snapshot } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 async function installed(): Promise<string> {
@@ -47,5 +47,35 @@ describe('vmctx install', () => {
     const other = await tempDir('vmctx-install-');
     execFileSync(process.execPath, [join(root, 'usr/lib/vmctx/load.js'), 'install', '--root', other, '--no-node'], { env: { ...process.env, VMCTX_CACHE_DIR: join(other, 'c') }, stdio: 'ignore' });
     expect(await readFile(join(other, 'usr/lib/vmctx/vmctx.js'))).toEqual(await readFile(BUNDLE));
+  });
+});
+
+describe('vmctx uninstall', () => {
+  it('removes exactly what install put in; state, logs and config stay; a second uninstall changes nothing', async () => {
+    const root = await tempDir('vmctx-uninstall-');
+    await mkdir(join(root, 'usr/lib/systemd'), { recursive: true });
+    await writeFile(join(root, 'usr/lib/systemd/systemd'), '');
+    await mkdir(join(root, 'etc/vmctx'), { recursive: true });
+    await writeFile(join(root, 'etc/vmctx/config'), 'METADATA_BUDGET_MS=2000\n');
+    await mkdir(join(root, 'var/lib/vmctx'), { recursive: true });
+    await writeFile(join(root, 'var/lib/vmctx/state.json'), '{}');
+    const before = await snapshot(root);
+    execFileSync(process.execPath, [BUNDLE, 'install', '--root', root, '--no-node'], { stdio: 'ignore' });
+    expect(await snapshot(root)).not.toEqual(before);
+    const out = execFileSync(process.execPath, [BUNDLE, 'uninstall', '--root', root], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out).toBe('');
+    // the directories install created may stay empty; every file and link it wrote is gone
+    const after = Object.fromEntries(Object.entries(await snapshot(root)).filter(([k]) => !k.endsWith('/')));
+    expect(after).toEqual(Object.fromEntries(Object.entries(before).filter(([k]) => !k.endsWith('/'))));
+    const again = spawnSync(process.execPath, [BUNDLE, 'uninstall', '--root', root], { encoding: 'utf8' });
+    expect(again.stderr).toMatch(/nothing was installed/u);
+  });
+
+  it('leaves a launcher that is not its own', async () => {
+    const root = await tempDir('vmctx-uninstall-');
+    await mkdir(join(root, 'usr/sbin'), { recursive: true });
+    await writeFile(join(root, 'usr/sbin/vmctx'), '#!/bin/sh\necho somebody else\n');
+    execFileSync(process.execPath, [BUNDLE, 'uninstall', '--root', root], { stdio: 'ignore' });
+    expect(await readFile(join(root, 'usr/sbin/vmctx'), 'utf8')).toContain('somebody else');
   });
 });
