@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, openSync, closeSync, ftruncateSync, writeSync, readSync } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
@@ -15,6 +15,7 @@ import { VERSION } from '../shared/version.js';
 import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
 import { DryRunRoot, type PlannedChange } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
+import { HostExec } from '../host/exec.js';
 import { FileDisk } from './disk.js';
 import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
 import { ImageRoot, type ExtFs } from './imageroot.js';
@@ -64,6 +65,18 @@ export function detectCompression(head: Buffer): Compression {
   return 'raw';
 }
 
+/** The compression of an image file, from its first bytes. */
+export function imageCompression(path: string): Compression {
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return detectCompression(head);
+}
+
 function defaultOutput(input: string, compression: Compression, outKind: Compression): string {
   const ext = compression === 'raw' ? '' : `.${compression}`;
   const outExt = outKind === 'raw' ? '' : `.${outKind}`;
@@ -74,13 +87,8 @@ function defaultOutput(input: string, compression: Compression, outKind: Compres
   return `${stem}-vmctx${suffix}${outExt}`;
 }
 
-async function which(name: string): Promise<string | undefined> {
-  for (const dir of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
-    const p = join(dir, name);
-    if (await stat(p).then((s) => s.isFile(), () => false)) return p;
-  }
-  return undefined;
-}
+const host = new HostExec();
+const which = (name: string): Promise<string | undefined> => host.which(name);
 
 const ZERO_BLOCK = Buffer.alloc(64 * 1024);
 
@@ -185,9 +193,9 @@ async function compress(raw: string, kind: Compression, dest: string, nameInZip:
     // so the raw file is linked under the wanted name in a private directory first
     const dir = `${dest}.d`;
     await rm(dir, { recursive: true, force: true });
-    await (await import('node:fs/promises')).mkdir(dir, { mode: 0o700 });
+    await mkdir(dir, { mode: 0o700 });
     try {
-      await (await import('node:fs/promises')).link(raw, join(dir, nameInZip));
+      await link(raw, join(dir, nameInZip));
       await toolStream(zip, ['-q', '-j', '-', join(dir, nameInZip)], createWriteStream(dest, { mode: 0o644 }));
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -229,7 +237,6 @@ async function chooseNode(root: Root, options: BakeOptions, warnings: string[]):
   if (major < NODE_MIN_GLIBC[0] || (major === NODE_MIN_GLIBC[0] && minor < NODE_MIN_GLIBC[1])) {
     throw new VmctxError('ERR_IMAGE', `the image has glibc ${libc.version}; the running Node (${process.version}) needs glibc ${NODE_MIN_GLIBC.join('.')} or later. Give a Node built for older systems with --node PATH`);
   }
-  const { readFile } = await import('node:fs/promises');
   return { binary: await readFile(process.execPath) };
 }
 
@@ -322,16 +329,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   const t0 = Date.now();
   const progress = options.progress ?? (() => undefined);
   const warnings: string[] = [];
-  const head = Buffer.alloc(4);
-  {
-    const fd = openSync(options.input, 'r');
-    try {
-      readSync(fd, head, 0, 4, 0);
-    } finally {
-      closeSync(fd);
-    }
-  }
-  const inKind = detectCompression(head);
+  const inKind = imageCompression(options.input);
   const outKind = options.compress ?? inKind;
   if (options.inPlace && inKind !== 'raw') throw new VmctxError('ERR_USAGE', '--in-place works on raw images only');
   const output = options.inPlace ? options.input : (options.output ?? defaultOutput(options.input, inKind, outKind));

@@ -1,6 +1,5 @@
 // `vmctx bake --check IMAGE`: lints an image without changing it (opened through an in-memory
 // overlay): the Tycoon image requirements and the publishing hygiene items, as ok/warn/FAIL rows.
-import { closeSync, openSync, readSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,7 @@ import { FileDisk } from './disk.js';
 import { checkComplete, locateFileSystem } from './extimage.js';
 import { ImageRoot } from './imageroot.js';
 import { BUNDLE_PATH } from './install.js';
-import { decompressTo, detectCompression, mountImage } from './bake.js';
+import { decompressTo, imageCompression, mountImage } from './bake.js';
 
 export interface CheckItem {
   readonly status: 'ok' | 'warn' | 'FAIL';
@@ -77,14 +76,7 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
 
 /** Opens the image read-only (decompressing a copy to a temporary file when it is compressed). */
 export async function checkImage(input: string, partition?: number): Promise<{ items: CheckItem[]; where: string }> {
-  const head = Buffer.alloc(4);
-  const fd = openSync(input, 'r');
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const kind = detectCompression(head);
+  const kind = imageCompression(input);
   let path = input;
   let temp: string | undefined;
   if (kind !== 'raw') {

@@ -9,7 +9,7 @@ import type { ImageRoot } from './imageroot.js';
 export interface SysprepStep {
   readonly id: string;
   readonly description: string;
-  run(root: ImageRoot | Root): Promise<string[]>;
+  run(root: ImageRoot): Promise<string[]>;
 }
 
 /** Files in a directory (not following links), matched by name. */
@@ -43,8 +43,6 @@ async function walkFiles(root: Root, dir: string, depth = 0): Promise<string[]> 
   return out;
 }
 
-const isImage = (root: Root): root is ImageRoot => 'truncate' in root && 'removeTree' in root;
-
 export const SYSPREP_STEPS: readonly SysprepStep[] = [
   {
     id: 'ssh-host-keys',
@@ -72,7 +70,7 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
       const out: string[] = [];
       for (const file of await walkFiles(root, '/var/log')) {
         if (/\.(\d+|gz|xz|bz2|old)$/u.test(file)) out.push(...(await removeAll(root, [file])));
-        else if (isImage(root) && (await root.truncate(file))) out.push(`truncated ${file}`);
+        else if (await root.truncate(file)) out.push(`truncated ${file}`);
       }
       return out;
     },
@@ -98,7 +96,7 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
   {
     id: 'vmctx-state',
     description: 'remove vmctx run state and cached metadata (/var/lib/vmctx)',
-    run: async (root) => (isImage(root) && (await root.removeTree('/var/lib/vmctx')) > 0 ? ['removed /var/lib/vmctx'] : []),
+    run: async (root) => ((await root.removeTree('/var/lib/vmctx')) > 0 ? ['removed /var/lib/vmctx'] : []),
   },
   {
     id: 'dhcp-leases',
@@ -140,7 +138,7 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
       const out: string[] = [];
       out.push(...(await removeAll(root, await filesIn(root, '/var/cache/apt/archives', (n) => n.endsWith('.deb')))));
       out.push(...(await removeAll(root, await filesIn(root, '/var/cache/apt', (n) => n.endsWith('.bin')))));
-      for (const dir of ['/var/cache/yum', '/var/cache/dnf']) if (isImage(root) && (await root.removeTree(dir)) > 0) out.push(`removed ${dir}`);
+      for (const dir of ['/var/cache/yum', '/var/cache/dnf']) if ((await root.removeTree(dir)) > 0) out.push(`removed ${dir}`);
       return out;
     },
   },
@@ -149,7 +147,6 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
     description: 'empty /tmp and /var/tmp',
     run: async (root) => {
       const out: string[] = [];
-      if (!isImage(root)) return out;
       for (const dir of ['/tmp', '/var/tmp']) {
         for (const name of (await root.readdir(dir)) ?? []) {
           if ((await root.removeTree(posix.join(dir, name))) > 0) out.push(`removed ${posix.join(dir, name)}`);

@@ -8,7 +8,7 @@ import { openByteSource, type OpenedSource } from '../../host/bytesource.js';
 import { VmctxError, describeError, errnoCode } from '../../shared/errors.js';
 import type { RawContext, SourceInfo } from '../context/context.js';
 import { directoryMedium, isoMedium, readRawContext } from './medium.js';
-import { SEED_LABELS, readConfigDrive, readNoCloud, seedLayout, type SeedReader } from './seeds.js';
+import { SEED_LABELS, readSeed, seedLayout, type SeedReader } from './seeds.js';
 import { DirectoryRoot } from '../../host/root.js';
 
 export const MEDIUM_LABELS = ['CONTEXT', '_STRATUSLAB', 'CDROM'];
@@ -82,7 +82,7 @@ async function openIso(path: string, foundBy: string, kind: SourceInfo['kind'], 
         if (entry === undefined || entry.isDirectory || entry.symlinkTarget !== undefined) return undefined;
         return image.readFile(entry, { maxBytes });
       };
-      raw = layout === 'nocloud' ? await readNoCloud(read, info) : await readConfigDrive(read, info);
+      raw = await readSeed(layout, read, info);
     }
     return { raw, attempts: [], close: () => source.close() };
   } catch (error) {
@@ -101,7 +101,7 @@ async function openDirectory(path: string): Promise<OpenedContext> {
   if (layout === undefined) raw = await readRawContext(await directoryMedium(path), { kind: 'directory', ...info });
   else {
     const read: SeedReader = async (p, maxBytes) => ((await root.lstat(`/${p}`))?.type === 'file' ? root.readFile(`/${p}`, { maxBytes }) : undefined);
-    raw = layout === 'nocloud' ? await readNoCloud(read, info) : await readConfigDrive(read, info);
+    raw = await readSeed(layout, read, info);
   }
   return { raw, attempts: [], close: () => Promise.resolve() };
 }

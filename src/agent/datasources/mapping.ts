@@ -104,8 +104,8 @@ export function mapEc2(f: Ec2Fetched): MappedMetadata {
   return { instanceId, variables, warnings };
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+export type Json = Record<string, unknown>;
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** OpenStack meta_data.json (+ user_data, password, network_data.json). */
 export function mapOpenStack(meta: unknown, network: unknown, userData: Buffer | undefined, password: string | undefined): MappedMetadata {

@@ -5,9 +5,8 @@
 import { parse as parseYaml } from 'yaml';
 import { describeError } from '../../shared/errors.js';
 import type { ContextWarning, RawContext, SourceInfo } from '../context/context.js';
-import { EMPTY_MEDIUM, parseJson } from './metadata.js';
-import { checkInstanceId, mapOpenStack, setKeys, setUserData } from './mapping.js';
-import { MAX_USER_DATA } from './metadata.js';
+import { EMPTY_MEDIUM, MAX_USER_DATA, parseJson } from './metadata.js';
+import { checkInstanceId, isObject, mapOpenStack, setKeys, setUserData } from './mapping.js';
 
 export const SEED_LABELS = ['CIDATA', 'CONFIG-2'];
 const MAX_DOC = 4 * 1024 * 1024;
@@ -15,8 +14,6 @@ const MAX_DOC = 4 * 1024 * 1024;
 /** Reads a file of the seed by its path ("openstack/latest/meta_data.json"); undefined when absent. */
 export type SeedReader = (path: string, maxBytes: number) => Promise<Buffer | undefined>;
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function yamlDoc(b: Buffer | undefined, what: string, warnings: ContextWarning[]): unknown {
   if (b === undefined) return undefined;
@@ -169,4 +166,9 @@ export async function readConfigDrive(read: SeedReader, source: Omit<SourceInfo,
     medium: EMPTY_MEDIUM,
     instanceId: mapped.instanceId,
   };
+}
+
+/** Reads a seed of the given layout. */
+export async function readSeed(layout: 'nocloud' | 'config-drive', read: SeedReader, source: Omit<SourceInfo, 'variableFiles' | 'kind'>): Promise<RawContext> {
+  return layout === 'nocloud' ? readNoCloud(read, source) : readConfigDrive(read, source);
 }

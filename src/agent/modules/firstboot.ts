@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { VmctxError } from '../../shared/errors.js';
 import type { Root } from '../../host/root.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
+import { tool } from './live.js';
 
 const MACHINE_ID = /^[0-9a-f]{32}$/u;
 export const MACHINE_ID_MARKER = '/var/lib/vmctx/machine-id.instance';
@@ -93,13 +94,8 @@ const GROWERS: Readonly<Record<string, (dev: string, mountPoint: string) => read
   xfs: (_dev, mp) => ['xfs_growfs', [mp]],
 };
 
-async function run(target: Target, program: string, args: readonly string[], okCodes: readonly number[] = [0]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const path = await target.exec.which(program);
-  if (path === undefined) throw new VmctxError('ERR_MODULE', `${program} is not installed`);
-  const r = await target.exec.run(path, args, { timeoutMs: 120_000 });
-  if (r.code === null || !okCodes.includes(r.code)) throw new VmctxError('ERR_MODULE', `${program} ${args.join(' ')} exited with ${r.code ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n')[0]?.slice(0, 200) ?? ''}`);
-  return r;
-}
+/** Live-only tools: no -R, a longer deadline (a resize can take a while), some non-zero codes allowed. */
+const run = (target: Target, program: string, args: readonly string[], okCodes: readonly number[] = [0]): ReturnType<typeof tool> => tool(target, program, args, { rootFlag: false, okCodes, timeoutMs: 120_000 });
 
 export const growFsModule: Module = {
   id: 'grow-fs',

@@ -29,17 +29,17 @@ export async function runLive(target: Target, out: OutcomeBuilder, programs: Rea
 }
 
 /** Runs a system tool with the root's -R when offline; the secret (if any) is scrubbed from its stderr. */
-export async function tool(target: Target, program: string, args: readonly string[], options: { stdin?: string; secret?: Secret; rootFlag?: boolean } = {}): Promise<ExecResult> {
+export async function tool(target: Target, program: string, args: readonly string[], options: { stdin?: string; secret?: Secret; rootFlag?: boolean; okCodes?: readonly number[]; timeoutMs?: number } = {}): Promise<ExecResult> {
   const path = await target.exec.which(program);
   if (path === undefined) throw new VmctxError('ERR_MODULE', `${program} is not installed`);
   const rootArgs = options.rootFlag === false || target.live ? [] : ['-R', target.root.path];
-  const result = await runScrubbed(target.exec, path, [...rootArgs, ...args], options.stdin, options.secret);
-  if (result.code !== 0) throw new VmctxError('ERR_MODULE', `${program} exited with ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0]?.slice(0, 300) ?? ''}`);
+  const result = await runScrubbed(target.exec, path, [...rootArgs, ...args], options.stdin, options.secret, options.timeoutMs);
+  if (result.code === null || !(options.okCodes ?? [0]).includes(result.code)) throw new VmctxError('ERR_MODULE', `${program} exited with ${result.code ?? result.signal ?? '?'}: ${result.stderr.trim().split('\n')[0]?.slice(0, 300) ?? ''}`);
   return result;
 }
 
-async function runScrubbed(exec: Exec, path: string, args: readonly string[], stdin: string | undefined, secret: Secret | undefined): Promise<ExecResult> {
-  const r = await exec.run(path, args, { timeoutMs: 30_000, ...(stdin === undefined ? {} : { stdin }) });
+async function runScrubbed(exec: Exec, path: string, args: readonly string[], stdin: string | undefined, secret: Secret | undefined, timeoutMs = 30_000): Promise<ExecResult> {
+  const r = await exec.run(path, args, { timeoutMs, ...(stdin === undefined ? {} : { stdin }) });
   if (secret === undefined || secret.length === 0) return r;
   // stderr ends up in error messages and logs; stdout is the tool's answer (a hash), never logged
   return { ...r, stderr: r.stderr.split(secret.reveal()).join(REDACTED) };
