@@ -219,10 +219,21 @@ async function imageLibc(root: Root): Promise<{ version?: string; musl?: boolean
   return {};
 }
 
+const ELF_MACHINES: Readonly<Record<number, string>> = { 0x03: 'i386', 0x28: 'armhf', 0x3e: 'x86_64', 0xb7: 'aarch64', 0xf3: 'riscv64' };
+const NODE_ARCH: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386', arm: 'armhf', riscv64: 'riscv64' };
+
+/** The image's architecture, from the ELF header of its /bin/sh (links followed inside the image). */
+async function imageArch(root: Root): Promise<string | undefined> {
+  const elf = await root.readFile('/bin/sh', { maxBytes: 64 * 1024 * 1024 }).catch(() => undefined);
+  if (elf === undefined || elf.length < 20 || elf.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const machine = elf[5] === 2 ? elf.readUInt16BE(18) : elf.readUInt16LE(18);
+  return ELF_MACHINES[machine];
+}
+
 /** What the running Node needs: glibc 2.28 for Node 18-22's official builds. */
 const NODE_MIN_GLIBC = [2, 28] as const;
 
-async function chooseNode(root: Root, options: BakeOptions, warnings: string[]): Promise<{ binary: Buffer } | { system: string }> {
+async function chooseNode(root: Root, options: BakeOptions, warnings: string[], arch: string | undefined): Promise<{ binary: Buffer } | { system: string }> {
   if (options.node === 'system') return { system: '/usr/bin/node' };
   if (options.node !== undefined) return { binary: options.node.binary };
   const own = await root.lstat('/usr/bin/node');
@@ -230,6 +241,8 @@ async function chooseNode(root: Root, options: BakeOptions, warnings: string[]):
     warnings.push('the image has /usr/bin/node; vmctx uses it (vmctx needs Node 18 or later: --node PATH ships another)');
     return { system: '/usr/bin/node' };
   }
+  const hostArch = NODE_ARCH[process.arch] ?? process.arch;
+  if (arch !== undefined && arch !== hostArch) throw new VmctxError('ERR_IMAGE', `the image is ${arch} and the running Node is ${hostArch}; give a Node binary for ${arch} with --node PATH (or install nodejs in the image)`);
   const libc = await imageLibc(root);
   if (libc.musl === true) throw new VmctxError('ERR_IMAGE', 'the image uses musl libc and has no /usr/bin/node; give a musl build of Node with --node PATH (or install nodejs in the image)');
   if (libc.version === undefined) throw new VmctxError('ERR_IMAGE', 'cannot tell the image\'s C library version and it has no /usr/bin/node; give a Node binary that runs there with --node PATH');
@@ -356,7 +369,9 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
       try {
         const image = new ImageRoot(fs, `${options.input}${located.offset === 0 ? '' : `@${located.offset}`}`);
         const root: Root = options.dryRun ? new DryRunRoot(image) : image;
-        const node = await chooseNode(image, options, warnings);
+        const arch = await imageArch(image);
+        if (arch === undefined && options.stamp.image_arch === undefined) warnings.push('cannot tell the image\'s architecture from /bin/sh; image_arch is this host\'s');
+        const node = await chooseNode(image, options, warnings, arch);
         const sb = located.superblock;
         const needed = options.bundle.length + ('binary' in node ? node.binary.length : 0) + 1024 * 1024;
         const free = sb.freeBlocks * sb.blockSize;
@@ -384,7 +399,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         const stamp: Record<string, string> = {
           image_name: options.stamp.image_name ?? basename(options.input).replace(/\.(gz|bz2|zip)$/u, '').replace(/\.(img|raw|ext[234])$/u, ''),
           image_version: options.stamp.image_version ?? '1',
-          image_arch: options.stamp.image_arch ?? (process.arch === 'x64' ? 'x86_64' : process.arch),
+          image_arch: options.stamp.image_arch ?? arch ?? NODE_ARCH[process.arch] ?? process.arch,
           image_file: basename(output),
           image_stamp: stampId(),
           image_date: dateStamp(now),

@@ -291,6 +291,23 @@ describe('vmctx bake: bad input', () => {
     expect(r.stderr).toMatch(/glibc 2\.17.*needs glibc 2\.28.*--node PATH/u);
   });
 
+  it('the image\'s architecture comes from its /bin/sh; the running Node is not shipped into an image of another one', async () => {
+    const elf = Buffer.alloc(64);
+    elf.writeUInt32BE(0x7f454c46, 0);
+    elf[4] = 2;
+    elf[5] = 1;
+    // an architecture other than this host's
+    const [machine, other] = process.arch === 'arm64' ? [0x3e, 'x86_64'] : [0xb7, 'aarch64'];
+    elf.writeUInt16LE(machine, 18);
+    const { dir, img } = await image({ extra: async (d) => { await mkdir(join(d, 'bin'), { recursive: true }); await writeFile(join(d, 'bin/dash'), elf); await symlink('dash', join(d, 'bin/sh')); } });
+    const r = vmctx(['bake', img, '--bundle', BUNDLE]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`the image is ${other} and the running Node is`);
+    expect(r.stderr).toContain(`give a Node binary for ${other} with --node PATH`);
+    expect(vmctx(bakeArgs(img)).code).toBe(0);
+    expect(debugfs(join(dir, 'disk-vmctx.img'), 'cat /etc/image-id')).toContain(`image_arch=${other}\n`);
+  });
+
   it('unknown sysprep steps and an output over the input are usage errors', async () => {
     const { img } = await image();
     expect(vmctx(bakeArgs(img, '--skip', 'nonsense')).stderr).toMatch(/unknown sysprep step/u);
