@@ -4,7 +4,7 @@
 // the output, renamed into place only when everything succeeded; a failure removes it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, openSync, closeSync, ftruncateSync, writeSync, readSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, closeSync, ftruncateSync, statSync, writeSync, readSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -134,6 +134,31 @@ class SparseWriter extends Writable {
   }
 }
 
+/** A progress bar line: `label [#####.....]  42%`. */
+export function bar(label: string, done: number, total: number): string {
+  const f = total > 0 ? Math.min(1, done / total) : 0;
+  const width = 30;
+  const n = Math.round(f * width);
+  return `${label} [${'#'.repeat(n)}${'.'.repeat(width - n)}] ${String(Math.round(f * 100)).padStart(3)}%`;
+}
+
+/** Reads a file as a stream, reporting how much of it has been read (at most every 200 ms). */
+function meteredRead(path: string, total: number, label: string, progress: ((line: string) => void) | undefined): Readable {
+  const stream = createReadStream(path);
+  if (progress === undefined) return stream;
+  let done = 0;
+  let last = 0;
+  stream.on('data', (chunk: Buffer | string) => {
+    done += chunk.length;
+    const now = Date.now();
+    if (now - last >= 200 || done >= total) {
+      last = now;
+      progress(bar(label, done, total));
+    }
+  });
+  return stream;
+}
+
 /** Runs a tool with argv only, its stdout piped into `sink`; stderr kept for the error. */
 async function toolStream(program: string, args: readonly string[], sink: Writable, input?: Readable): Promise<void> {
   const child = spawn(program, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -153,22 +178,24 @@ async function toolStream(program: string, args: readonly string[], sink: Writab
 }
 
 /** Decompresses (or copies) an image into a sparse raw file. */
-export async function decompressTo(input: string, kind: Compression, dest: string): Promise<void> {
+export async function decompressTo(input: string, kind: Compression, dest: string, progress?: (line: string) => void): Promise<void> {
   if (kind === 'raw') {
     // cp keeps holes (SEEK_HOLE) and clones where the file system can
     await toolStream('cp', ['--sparse=always', '--reflink=auto', '--', input, dest], new Writable({ write: (_c, _e, cb) => { cb(); } }));
     return;
   }
   const sink = new SparseWriter(dest);
+  const source = (): Readable => meteredRead(input, statSync(input).size, `decompressing (${kind})`, progress);
   if (kind === 'gz') {
     const pigz = await which('pigz');
-    if (pigz !== undefined) await toolStream(pigz, ['-dc', '--', input], sink);
-    else await pipeline(createReadStream(input), createGunzip(), sink);
+    if (pigz !== undefined) await toolStream(pigz, ['-dc'], sink, source());
+    else await pipeline(source(), createGunzip(), sink);
   } else if (kind === 'bz2') {
     const tool = (await which('lbzip2')) ?? (await which('bzip2'));
     if (tool === undefined) throw new VmctxError('ERR_IMAGE', 'a .bz2 image needs lbzip2 or bzip2 installed');
-    await toolStream(tool, ['-dc', '--', input], sink);
+    await toolStream(tool, ['-dc'], sink, source());
   } else {
+    // a zip is read by seeking: no byte count to show, only the step
     const unzip = await which('unzip');
     const bsdtar = await which('bsdtar');
     if (unzip !== undefined) await toolStream(unzip, ['-p', '--', input], sink);
@@ -177,15 +204,16 @@ export async function decompressTo(input: string, kind: Compression, dest: strin
   }
 }
 
-async function compress(raw: string, kind: Compression, dest: string, nameInZip: string): Promise<void> {
+async function compress(raw: string, kind: Compression, dest: string, nameInZip: string, progress?: (line: string) => void): Promise<void> {
+  const source = (): Readable => meteredRead(raw, statSync(raw).size, `compressing (${kind})`, progress);
   if (kind === 'gz') {
     const pigz = await which('pigz');
-    if (pigz !== undefined) await toolStream(pigz, ['-c', '--', raw], createWriteStream(dest, { mode: 0o644 }));
-    else await pipeline(createReadStream(raw), createGzip({ level: 6 }), createWriteStream(dest, { mode: 0o644 }));
+    if (pigz !== undefined) await toolStream(pigz, ['-c'], createWriteStream(dest, { mode: 0o644 }), source());
+    else await pipeline(source(), createGzip({ level: 6 }), createWriteStream(dest, { mode: 0o644 }));
   } else if (kind === 'bz2') {
     const tool = (await which('lbzip2')) ?? (await which('bzip2'));
     if (tool === undefined) throw new VmctxError('ERR_IMAGE', 'writing .bz2 needs lbzip2 or bzip2 installed');
-    await toolStream(tool, ['-c', '--', raw], createWriteStream(dest, { mode: 0o644 }));
+    await toolStream(tool, ['-c'], createWriteStream(dest, { mode: 0o644 }), source());
   } else if (kind === 'zip') {
     const zip = await which('zip');
     if (zip === undefined) throw new VmctxError('ERR_IMAGE', 'writing .zip needs zip installed');
@@ -319,9 +347,11 @@ export async function mountImage(disk: FileDisk, located: Located): Promise<{ fs
 async function zeroFree(path: string, disk: FileDisk, progress: (l: string) => void): Promise<number> {
   const fallocate = await which('fallocate');
   let bytes = 0;
+  const total = disk.discarded.reduce((sum, [, length]) => sum + length, 0);
   // the ranges are absolute already: ext2fs adds the partition offset before calling discard
   for (const [abs, length] of disk.discarded) {
     bytes += length;
+    progress(bar('zeroing free blocks', bytes, total));
     if (fallocate !== undefined) {
       const r = await new Promise<number | null>((resolve) => {
         const c = spawn(fallocate, ['--punch-hole', '--keep-size', '--offset', String(abs), '--length', String(length), path], { stdio: 'ignore' });
@@ -352,7 +382,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   try {
     if (work !== options.input) {
       progress(inKind === 'raw' ? 'copying the image (sparse)' : `decompressing (${inKind})`);
-      await decompressTo(options.input, inKind, work);
+      await decompressTo(options.input, inKind, work, options.progress);
     }
     const disk = FileDisk.open(work, options.dryRun ? 'overlay' : 'write');
     let located: Located;
@@ -432,7 +462,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         progress(`compressing (${outKind})`);
         const tmpOut = `${work}.${outKind}`;
         temps.push(tmpOut);
-        await compress(work, outKind, tmpOut, basename(output).replace(/\.zip$/u, ''));
+        await compress(work, outKind, tmpOut, basename(output).replace(/\.zip$/u, ''), options.progress);
         await rename(tmpOut, output);
       }
     }

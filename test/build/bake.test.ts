@@ -188,6 +188,16 @@ describe('vmctx bake: compressed and partitioned images', () => {
     });
   }
 
+  it('progress bars for decompressing, zeroing and compressing (what the CLI shows when stderr is a TTY)', async () => {
+    const { bake, bar } = await import('../../src/build/bake.js');
+    expect(bar('x', 1, 4)).toBe(`x [${'#'.repeat(8)}${'.'.repeat(22)}]  25%`);
+    const { img } = await image();
+    run('gzip', ['-k', img]);
+    const lines: string[] = [];
+    await bake({ input: `${img}.gz`, inPlace: false, bundle: await readFile(BUNDLE), node: 'system', sysprep: false, skip: [], stamp: {}, zeroFree: true, dryRun: false, force: false, progress: (l) => lines.push(l) });
+    for (const step of ['decompressing (gz)', 'zeroing free blocks', 'compressing (gz)']) expect(lines.filter((l) => l.startsWith(`${step} [`)).at(-1), step).toMatch(/\] 100%$/u);
+  });
+
   it('a .zip image', async () => {
     const { dir, img } = await image();
     run('zip', ['-q', '-j', join(dir, 'disk.zip'), img]);
