@@ -82,8 +82,21 @@ export interface Root {
   createExclusive(guestPath: string, data: string, mode: number): Promise<boolean>;
 }
 
-function pathError(code: 'ERR_PATH_INVALID' | 'ERR_PATH_SYMLINK' | 'ERR_PATH_FORBIDDEN' | 'ERR_PATH_OWNER' | 'ERR_PATH_NOT_DIR' | 'ERR_PATH_LOOP' | 'ERR_UNSAFE_FILE', path: string, message: string): VmctxError {
+function pathError(code: 'ERR_PATH_INVALID' | 'ERR_PATH_SYMLINK' | 'ERR_PATH_FORBIDDEN' | 'ERR_PATH_OWNER' | 'ERR_PATH_NOT_DIR' | 'ERR_PATH_LOOP' | 'ERR_PATH_CHANGED' | 'ERR_UNSAFE_FILE', path: string, message: string): VmctxError {
   return new VmctxError(code, `${path}: ${message}`, { details: { path } });
+}
+
+/**
+ * readlink of an entry lstat just saw as a symlink. Someone may have swapped it for a file or a
+ * directory in between (EINVAL): that is a path changing under us, refused by name.
+ */
+async function readlinkSeen(hostPath: string, guestPath: string): Promise<string> {
+  try {
+    return await readlink(hostPath);
+  } catch (error) {
+    if (errnoCode(error) === 'EINVAL') throw pathError('ERR_PATH_CHANGED', guestPath, 'changed while being resolved (a symlink a moment ago, something else now); refusing');
+    throw error;
+  }
 }
 
 function splitGuestPath(guestPath: string): string[] {
@@ -212,7 +225,7 @@ export class DirectoryRoot implements Root {
           if (!st.isSymbolicLink()) throw pathError('ERR_PATH_NOT_DIR', childPath, 'is not a directory');
           if (step.strict) throw pathError('ERR_PATH_SYMLINK', childPath, 'is a symlink inside a user-owned tree; refusing to follow it');
           if (++links > MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
-          const target = await readlink(fdPath(top.handle, step.name));
+          const target = await readlinkSeen(fdPath(top.handle, step.name), childPath);
           const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
           if (target.startsWith('/')) while (frames.length > 1) await frames.pop()?.handle.close();
           pending.unshift(...targetParts.map((p) => ({ name: p, strict: false })));
@@ -262,7 +275,7 @@ export class DirectoryRoot implements Root {
       try {
         const st = await lstat(fdPath(walk.parent.handle, walk.name));
         if (!st.isSymbolicLink()) return walk;
-        target = await readlink(fdPath(walk.parent.handle, walk.name));
+        target = await readlinkSeen(fdPath(walk.parent.handle, walk.name), guestPath);
       } catch (error) {
         if (errnoCode(error) === 'ENOENT') return walk;
         await walk.release();
@@ -327,7 +340,7 @@ export class DirectoryRoot implements Root {
     if (walk === undefined) return undefined;
     try {
       const st = await lstat(fdPath(walk.parent.handle, walk.name));
-      return info(st, st.isSymbolicLink() ? await readlink(fdPath(walk.parent.handle, walk.name)) : undefined);
+      return info(st, st.isSymbolicLink() ? await readlinkSeen(fdPath(walk.parent.handle, walk.name), guestPath) : undefined);
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
       throw error;

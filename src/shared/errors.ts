@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'ERR_PATH_OWNER'
   | 'ERR_PATH_NOT_DIR'
   | 'ERR_PATH_LOOP'
+  | 'ERR_PATH_CHANGED'
   | 'ERR_UNSAFE_FILE'
   | 'ERR_IO'
   // running programs

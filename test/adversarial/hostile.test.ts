@@ -35,6 +35,32 @@ async function owners(dir: string, rel = ''): Promise<Array<{ path: string; uid:
 }
 
 describe('hostile guest user: ~/.ssh swapped for symlinks while keys are written', () => {
+  // Found by the 300-round run in session 3: a symlink swapped for a directory between lstat and
+  // readlink surfaced as a raw EINVAL. Now it is ERR_PATH_CHANGED; this hammers that window alone.
+  it('regression EINVAL-readlink-race: an entry flipping between symlink and directory is only ever a named error', { timeout: 120_000 }, async () => {
+    const root = await scratchRoot();
+    const p = join(root, 'home/alice/flip');
+    const swapper = spawn(process.execPath, ['-e', `const fs = require('fs'); const p = ${JSON.stringify(p)};
+      for (let i = 0; ; i++) { try { fs.rmSync(p, { recursive: true, force: true }); } catch {} try { if (i % 2) fs.mkdirSync(p); else fs.symlinkSync('/etc', p); } catch {} }`], { stdio: 'ignore' });
+    const r = new DirectoryRoot(root);
+    const codes = new Set<string>();
+    try {
+      for (let i = 0; i < 3000; i++) {
+        for (const op of [() => r.lstat('/home/alice/flip'), () => r.readText('/home/alice/flip/hostname')]) {
+          try {
+            await op();
+            codes.add('ok');
+          } catch (error) {
+            codes.add(describeError(error).code);
+          }
+        }
+      }
+    } finally {
+      swapper.kill('SIGKILL');
+    }
+    for (const code of codes) expect(['ok', 'ERR_PATH_CHANGED', 'ERR_PATH_NOT_DIR', 'ERR_PATH_SYMLINK', 'ENOENT', 'EISDIR', 'ERR_UNSAFE_FILE']).toContain(code);
+  });
+
   it(`${ROUNDS} writes against a swapping loop: nothing outside the user's tree, no root-owned user path`, { timeout: 300_000 }, async () => {
     const root = await scratchRoot();
     const outside = await tempDir();
@@ -78,7 +104,7 @@ describe('hostile guest user: ~/.ssh swapped for symlinks while keys are written
     // nothing in the user's home is root's (a planted path never became root-owned)
     for (const e of await owners(home)) if (!e.link) expect(e, JSON.stringify(e)).toMatchObject({ uid: 1000 });
     // the refusals are named errors, never crashes of another kind
-    for (const code of outcomes.keys()) expect(['written', 'ERR_PATH_SYMLINK', 'ERR_PATH_OWNER', 'ERR_PATH_NOT_DIR', 'ERR_PATH_INVALID', 'ERR_UNSAFE_FILE', 'ENOENT', 'ERR_PATH_LOOP']).toContain(code);
+    for (const code of outcomes.keys()) expect(['written', 'ERR_PATH_SYMLINK', 'ERR_PATH_OWNER', 'ERR_PATH_NOT_DIR', 'ERR_PATH_INVALID', 'ERR_UNSAFE_FILE', 'ENOENT', 'ERR_PATH_LOOP', 'ERR_PATH_CHANGED']).toContain(code);
     expect(outcomes.get('written') ?? 0).toBeGreaterThan(0);
   });
 });
