@@ -23,6 +23,8 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v losetup >/dev/null || need+=(util-linux)
+command -v rpmbuild >/dev/null && command -v rpm >/dev/null || need+=(rpm)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "test: need root to install ${need[*]}" >&2; exit 1; fi

@@ -93,9 +93,13 @@ export interface RunOptions {
   readonly version: string;
   /** Lists the running system's NICs (live runs only). */
   readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
+  /** The NIC list is complete (the daemon runs after boot): a NIC that is not there was removed. */
+  readonly nicsSettled?: boolean;
   /** Runs scripts; given for live runs (and by tests on scratch roots). */
   readonly scripts?: ScriptRunner;
   readonly scriptTimeoutMs?: number;
+  /** Called with the context once it is loaded (the daemon remembers what it applied). */
+  readonly onContext?: (ctx: Context) => void;
   /** How long to wait for another run's lock (default 60 s). */
   readonly lockWaitMs?: number;
 }
@@ -353,6 +357,7 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
 
   try {
     const ctx = loaded.context;
+    options.onContext?.(ctx);
     // the local stage's modules run in the network stage when the context could only come over the network
     const remote = ctx.source.kind === 'metadata' || ctx.source.kind === 'metadata-cache';
     const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage || (options.stage === 'network' && remote && m.stage === 'local'));
@@ -398,7 +403,9 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
       exec: options.exec,
       live,
       dryRun: options.dryRun,
-      ...(live && options.listNics !== undefined ? { listNics: options.listNics } : {}),
+      // the CLI gives the host's NICs only for the running system; tests give a scratch root's
+      ...(!options.dryRun && options.listNics !== undefined ? { listNics: options.listNics } : {}),
+      ...(options.nicsSettled === true ? { nicsSettled: true } : {}),
       ...(!options.dryRun && options.scripts !== undefined ? { scripts: options.scripts } : {}),
       ...(options.scriptTimeoutMs === undefined ? {} : { scriptTimeoutMs: options.scriptTimeoutMs }),
     };
@@ -443,7 +450,8 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
   if (module.liveOnly === true && target.scripts === undefined) {
     return { ...base, status: 'skipped', reason: 'runs only on the running system (not for --root or --dry-run); not recorded', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
   }
-  const inputHash = hashInputs(module.inputs(ctx));
+  const live = module.liveInputs === undefined ? undefined : await module.liveInputs(ctx, target);
+  const inputHash = hashInputs(live === undefined ? module.inputs(ctx) : { inputs: module.inputs(ctx), live });
   const decision = decide(module, state.record(module.id), { instanceId: ctx.instanceId, bootId, inputHash });
   if (decision.interrupted) {
     log.warn({ reason: decision.reason }, 'previous run interrupted');

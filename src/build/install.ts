@@ -1,11 +1,16 @@
 // Puts the agent into a root through the Root interface: the same code serves `vmctx install`
 // (a running system or a mounted root), the image builder and the e2e tests.
 import { VmctxError } from '../shared/errors.js';
+import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
 import type { Root } from '../host/root.js';
 import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';
 import networkUnit from '../../systemd/vmctx-network.service?raw';
+import daemonUnit from '../../systemd/vmctx-daemon.service?raw';
 import loaderSource from '../../packaging/load.js?raw';
+import udevRule from '../../packaging/90-vmctx.rules?raw';
+import initScript from '../../packaging/sysvinit/vmctx-final?raw';
+import initLocalScript from '../../packaging/sysvinit/vmctx-local?raw';
 
 export const LIB_DIR = '/usr/lib/vmctx';
 export const BUNDLE_PATH = `${LIB_DIR}/vmctx.js`;
@@ -19,13 +24,29 @@ export const UNITS: Readonly<Record<string, { text: string; wantedBy: string }>>
   'vmctx-local.service': { text: localUnit, wantedBy: 'sysinit.target' },
   'vmctx-network.service': { text: networkUnit, wantedBy: 'multi-user.target' },
   'vmctx-final.service': { text: finalUnit, wantedBy: 'multi-user.target' },
+  'vmctx-daemon.service': { text: daemonUnit, wantedBy: 'multi-user.target' },
 };
+
+/** Tells the daemon when a CD changes or a NIC comes or goes (see packaging/90-vmctx.rules). */
+export const UDEV_RULE_PATH = '/usr/lib/udev/rules.d/90-vmctx.rules';
+/** LSB init scripts for systems without systemd (enabled by the packages with update-rc.d). */
+export const INIT_SCRIPTS: Readonly<Record<string, string>> = {
+  '/etc/init.d/vmctx-local': initLocalScript,
+  '/etc/init.d/vmctx-final': initScript,
+};
+export { udevRule };
 
 export interface InstallOptions {
   /** The bundle (dist/vmctx.js) to install. */
   readonly bundle: Uint8Array;
   /** A Node runtime binary to ship under /usr/lib/vmctx, or the image's own `node` on PATH. */
   readonly node: { readonly binary: Uint8Array } | { readonly system: string };
+  /**
+   * The tree a package ships (deb, rpm, tarball): every unit and both init scripts whatever the
+   * root looks like, the default /etc/vmctx/config, and nothing enabled — the package's
+   * maintainer scripts enable what the system it lands on uses.
+   */
+  readonly packageLayout?: boolean;
 }
 
 export interface InstallResult {
@@ -58,7 +79,19 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
     nodePath = options.node.system;
   }
   note(LAUNCHER_PATH, (await root.writeFile(LAUNCHER_PATH, launcher(nodePath), { mode: 0o755 })).changed);
+  note(UDEV_RULE_PATH, (await root.writeFile(UDEV_RULE_PATH, udevRule, { mode: 0o644 })).changed);
+  if (options.packageLayout === true) {
+    for (const [path, text] of Object.entries(INIT_SCRIPTS)) note(path, (await root.writeFile(path, text, { mode: 0o755 })).changed);
+    for (const [name, unit] of Object.entries(UNITS)) note(`${UNIT_DIR}/${name}`, (await root.writeFile(`${UNIT_DIR}/${name}`, unit.text, { mode: 0o644 })).changed);
+    note(CONFIG_PATH, (await root.writeFile(CONFIG_PATH, CONFIG_TEMPLATE, { mode: 0o644 })).changed);
+    return { changed, initSystem: 'none' };
+  }
   const initSystem = await detectInit(root);
+  if (initSystem !== 'systemd' && (await root.lstat('/etc/init.d')) !== undefined) {
+    // for `service vmctx status` and update-rc.d; bake activates vmctx through rc.local, which
+    // needs no tool run inside the image
+    for (const [path, text] of Object.entries(INIT_SCRIPTS)) note(path, (await root.writeFile(path, text, { mode: 0o755 })).changed);
+  }
   if (initSystem === 'systemd') {
     for (const [name, unit] of Object.entries(UNITS)) {
       note(`${UNIT_DIR}/${name}`, (await root.writeFile(`${UNIT_DIR}/${name}`, unit.text, { mode: 0o644 })).changed);
@@ -84,6 +117,12 @@ export async function uninstallAgent(root: Root): Promise<{ removed: string[] }>
     const wants = `/etc/systemd/system/${unit.wantedBy}.wants/${name}`;
     if ((await root.lstat(wants))?.type === 'symlink') await rm(wants);
     await rm(`${UNIT_DIR}/${name}`);
+  }
+  await rm(UDEV_RULE_PATH);
+  for (const [path, text] of Object.entries(INIT_SCRIPTS)) {
+    // only our own scripts (unchanged or edited, they carry the LSB name)
+    const current = await root.readText(path, { maxBytes: 1024 * 1024 }).catch(() => undefined);
+    if (current !== undefined && (current === text || current.includes('# Provides:          vmctx'))) await rm(path);
   }
   const launcherText = await root.readText(LAUNCHER_PATH, { maxBytes: 4096 }).catch(() => undefined);
   // the launcher is removed only when it is vmctx's own

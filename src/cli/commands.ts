@@ -14,7 +14,7 @@ import { listGuestNics } from '../host/nics.js';
 import { HostScriptRunner } from '../host/scripts.js';
 import { resolveInterfaces } from '../network/resolve.js';
 import { DirectoryRoot, type Root } from '../host/root.js';
-import { VmctxError, describeError } from '../shared/errors.js';
+import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
 import { ConsoleLines, createLogger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
@@ -24,6 +24,10 @@ import { loadConfig } from '../agent/config.js';
 import { bake } from '../build/bake.js';
 import { checkImage } from '../build/check.js';
 import { MetadataServer, parseFault } from '../provider/server.js';
+import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
+import { MODULES } from '../agent/modules/index.js';
+import { hashInputs } from '../agent/state.js';
+import type { Context } from '../agent/context/context.js';
 import { loadTree } from '../provider/tree.js';
 
 export const LOG_PATH = '/var/log/vmctx.log';
@@ -94,8 +98,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       metadataUrl: flags.metadataUrl,
       metadataBudgetMs: flags.metadataBudget,
       version: VERSION,
-      listNics: listGuestNics,
-      ...(realRoot.isLive ? { scripts: new HostScriptRunner() } : {}),
+      ...(realRoot.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),
     });
     if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
     else out(summary(report));
@@ -262,13 +265,18 @@ export interface InstallFlags {
   root: string;
   bundle: string;
   node: string | false;
+  packageLayout?: boolean;
 }
 
 /** Installs the agent into a root (the running system by default). */
 export async function installCommand(flags: InstallFlags): Promise<number> {
   const bundle = await readFile(flags.bundle);
   const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readFile(flags.node) };
-  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node });
+  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node, packageLayout: flags.packageLayout === true });
+  if (flags.packageLayout === true) {
+    process.stderr.write(`vmctx: package tree in ${flags.root}: ${result.changed.join(', ')}\n`);
+    return EXIT.ok;
+  }
   process.stderr.write(`vmctx: installed into ${flags.root} (${result.initSystem === 'systemd' ? 'systemd units enabled' : 'no systemd found: units not installed'}); ${result.changed.length === 0 ? 'nothing changed' : `changed ${result.changed.join(', ')}`}\n`);
   return EXIT.ok;
 }
@@ -379,4 +387,132 @@ export async function uninstallCommand(flags: { root: string }): Promise<number>
   const { removed } = await uninstallAgent(new DirectoryRoot(flags.root));
   process.stderr.write(`vmctx: uninstalled from ${flags.root}: ${removed.length === 0 ? 'nothing was installed' : `removed ${removed.join(', ')}`}; run state, logs and /etc/vmctx/config kept\n`);
   return EXIT.ok;
+}
+
+export interface DaemonFlags {
+  source: string;
+  root: string;
+  stateDir?: string | undefined;
+  once: boolean;
+  notify?: string | undefined;
+  metadataUrl?: string | undefined;
+  pollInterval?: number | undefined;
+  debounce?: number | undefined;
+  quiet: boolean;
+}
+
+/** What the daemon re-applies: the modules that follow their inputs, never once-only work. */
+const ON_CHANGE = MODULES.filter((m) => m.frequency === 'on-change');
+/** Triggers after which an unchanged context means there is nothing to do. */
+const CONTEXT_ONLY = new Set(['media', 'metadata-poll']);
+
+function fingerprint(ctx: Context): string {
+  return hashInputs({ instanceId: ctx.instanceId, variables: ctx.variables, missing: ctx.missing });
+}
+
+/**
+ * `vmctx daemon`: re-applies the on-change modules when the context CD changes, a NIC comes or
+ * goes, or (remote contexts) the metadata changes. `--once`: one check, then exit. `--notify R`:
+ * tell a running daemon (what the udev rule runs); quiet and exit 0 when none runs.
+ */
+export async function daemonCommand(flags: DaemonFlags): Promise<number> {
+  const realRoot = new DirectoryRoot(flags.root);
+  if (flags.notify !== undefined) {
+    if (!REASON.test(flags.notify)) throw new VmctxError('ERR_USAGE', `--notify takes one short lower-case word (e.g. media, net), not ${JSON.stringify(flags.notify.slice(0, 40))}`);
+    await notifyDaemon(`${realRoot.path === '/' ? '' : realRoot.path}${DAEMON_SOCKET}`, flags.notify);
+    return EXIT.ok;
+  }
+  const state = stateFor(flags, realRoot);
+  if (flags.stateDir !== undefined) await mkdir(flags.stateDir, { recursive: true, mode: 0o700 });
+  const consoleLines = new ConsoleLines(!flags.quiet);
+  let logHandle;
+  try {
+    logHandle = await realRoot.openAppend(LOG_PATH, 0o600);
+  } catch (error) {
+    consoleLines.line(`warning: cannot open ${LOG_PATH}: ${describeError(error).message}; logging to the console only`);
+  }
+  const logger = createLogger(logHandle?.fd);
+  let applied: string | undefined;
+  let lastCode: number = EXIT.ok;
+  const check = async (reasons: readonly string[]): Promise<CheckOutcome> => {
+    const { config } = await loadConfig(realRoot);
+    const probe = { ...defaultProbe, waitMs: 0 };
+    if (applied !== undefined && reasons.every((r) => CONTEXT_ONLY.has(r))) {
+      let loaded;
+      try {
+        loaded = await loadContext({ source: flags.source, root: realRoot, probe, config, stage: 'all', cache: { root: state.stateRoot, dir: state.stateDir, write: false }, metadataUrl: flags.metadataUrl });
+      } catch (error) {
+        if (isVmctxError(error, 'ERR_NO_CONTEXT') || isVmctxError(error, 'ERR_METADATA_DISABLED')) return { ran: false, summary: 'no context now; what was applied stays', remote: false };
+        throw error;
+      }
+      const remote = loaded.context.source.kind === 'metadata' || loaded.context.source.kind === 'metadata-cache';
+      const same = fingerprint(loaded.context) === applied;
+      await loaded.close();
+      if (same) return { ran: false, summary: 'context unchanged', remote };
+    }
+    let ctx: Context | undefined;
+    const report = await runAgent({
+      root: realRoot,
+      stateRoot: state.stateRoot,
+      stateDir: state.stateDir,
+      source: flags.source,
+      stage: 'all',
+      dryRun: false,
+      exec: new HostExec(),
+      logger,
+      console: new ConsoleLines(false),
+      probe,
+      config,
+      metadataUrl: flags.metadataUrl,
+      modules: ON_CHANGE,
+      nicsSettled: true,
+      version: VERSION,
+      onContext: (c) => (ctx = c),
+      ...(realRoot.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),
+    });
+    lastCode = exitCodeFor(report.result);
+    const loadedCtx = ctx;
+    if (loadedCtx !== undefined && report.result !== 'module-failed') applied = fingerprint(loadedCtx);
+    const remote = report.source?.kind === 'metadata' || report.source?.kind === 'metadata-cache';
+    const changed = report.modules.filter((m) => m.status === 'applied').map((m) => `${m.id} (${m.changed.join(', ') || m.actions.join(', ')})`);
+    const failed = report.modules.filter((m) => m.status === 'failed').map((m) => `${m.id}: ${m.error?.message ?? 'failed'}`);
+    if (report.result === 'no-context') return { ran: false, summary: 'no context; nothing applied', remote: false };
+    const summary = [changed.length > 0 ? `applied ${changed.join('; ')}` : 'nothing to change', ...failed.map((f) => `FAILED ${f}`), ...(report.error === undefined ? [] : [report.error.message])].join('; ');
+    return { ran: true, summary, remote };
+  };
+  const daemon = new Daemon({
+    root: realRoot,
+    check,
+    logger,
+    console: consoleLines,
+    ...(flags.pollInterval === undefined ? {} : { pollMs: flags.pollInterval * 1000 }),
+    ...(flags.debounce === undefined ? {} : { debounceMs: flags.debounce }),
+  });
+  try {
+    if (flags.once) {
+      const outcome = await check(['once']);
+      consoleLines.line(`daemon --once: ${outcome.summary}`);
+      return outcome.ran ? lastCode : EXIT.ok;
+    }
+    await daemon.start();
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        process.off('SIGHUP', hup);
+        resolve();
+      };
+      const hup = (): void => { daemon.trigger('sighup'); };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGHUP', hup);
+    });
+    consoleLines.line('daemon: stopping');
+    await daemon.stop();
+    logger.info({ checks: daemon.checks }, 'daemon stopped');
+    return EXIT.ok;
+  } finally {
+    logger.flush();
+    await logHandle?.close();
+  }
 }

@@ -2,13 +2,19 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { bakeCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand } from './commands.js';
+import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT } from './exit.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new InvalidArgumentError('expected milliseconds from 0 to 600000');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 86_400_000) throw new InvalidArgumentError('expected a positive whole number');
   return n;
 }
 
@@ -135,13 +141,30 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('daemon')
+    .description('stay running and re-apply what changes: a swapped context CD, a NIC plugged in or out, the metadata')
+    .option('--root <DIR>', 'the system to keep configured', '/')
+    .option('--state-dir <DIR>', 'keep run state here (default: <root>/var/lib/vmctx)')
+    .addOption(sourceOption())
+    .option('--once', 'one check (re-apply what changed), then exit', false)
+    .option('--notify <REASON>', 'tell the running daemon something changed (run by the udev rule); quiet when none runs')
+    .addOption(metadataUrlOption())
+    .addOption(new Option('--poll-interval <SECONDS>', 'metadata poll interval while the context comes from the metadata service').argParser(positiveInt).default(60))
+    .addOption(new Option('--debounce <MS>', 'quiet time after a trigger before a check').argParser(positiveInt).hideHelp())
+    .option('-q, --quiet', 'no lines on stderr', false)
+    .action(async (flags: { source: string; root: string; stateDir?: string; once: boolean; notify?: string; metadataUrl?: string; pollInterval?: number; debounce?: number; quiet: boolean }) => {
+      setExit(await daemonCommand(flags));
+    });
+
+  program
     .command('install')
     .description('install the agent into this system or a root directory (bundle, launcher, runtime, units)')
     .option('--root <DIR>', 'the root to install into', '/')
     .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', runningBundle())
     .option('--node <FILE>', 'the Node binary to ship with it (default: the one running)', process.execPath)
     .option('--no-node', "use the system's /usr/bin/node instead of shipping one")
-    .action(async (flags: { root: string; bundle: string; node: string | false }) => {
+    .addOption(new Option('--package-layout', 'the tree a package ships: all units and init scripts, default config, nothing enabled').hideHelp())
+    .action(async (flags: { root: string; bundle: string; node: string | false; packageLayout?: boolean }) => {
       setExit(await installCommand(flags));
     });
 

@@ -26,6 +26,11 @@ export interface Target {
   /** Runs scripts on the running system; absent for offline roots and dry runs. */
   readonly scripts?: ScriptRunner;
   readonly scriptTimeoutMs?: number;
+  /**
+   * The NIC list is complete (the daemon, after boot, after udev settled): a NIC the context names
+   * that is not there was removed, and its files go, even for formats that match by MAC.
+   */
+  readonly nicsSettled?: boolean;
 }
 
 export interface ModuleOutcome {
@@ -50,6 +55,8 @@ export interface Module {
   isRelevant(ctx: Context): boolean;
   /** The inputs that decide whether an on-change module runs again (hashed; never logged). */
   inputs(ctx: Context): unknown;
+  /** Facts of the running system that are inputs too (live runs only), e.g. which NICs are there. */
+  liveInputs?(ctx: Context, target: Target): Promise<unknown>;
   apply(ctx: Context, target: Target, log: Logger): Promise<ModuleOutcome>;
 }
 

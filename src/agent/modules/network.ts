@@ -22,7 +22,7 @@ const MATCHES_BY_MAC: ReadonlySet<Backend> = new Set(['networkd', 'netplan', 'nm
 
 /** The running system's NICs, waiting (bounded) while udev is busy for the MACs the context names. */
 async function guestNics(target: Target, model: NetworkModel, wait: boolean): Promise<Array<{ name: string; mac: string }> | undefined> {
-  if (!target.live || target.listNics === undefined) return undefined;
+  if (target.listNics === undefined) return undefined;
   if (!wait) return target.listNics();
   const wanted = model.interfaces.map((n) => n.mac).filter((m): m is string => m !== undefined);
   const deadline = Date.now() + NIC_WAIT_MS;
@@ -181,12 +181,23 @@ export const networkModule: Module = {
   description: 'network interfaces, matched by MAC, in the format of the system\'s network backend',
   isRelevant: (ctx) => ctx.network.interfaces.some(configured),
   inputs: (ctx) => ctx.network,
+  // which of the context's NICs the system has (and their names): a hot-plugged or removed NIC
+  // makes the module run again
+  async liveInputs(ctx, target) {
+    if (target.listNics === undefined) return undefined;
+    const wanted = new Set(ctx.network.interfaces.map((n) => n.mac).filter((m): m is string => m !== undefined));
+    if (wanted.size === 0) return undefined;
+    const nics = await target.listNics();
+    return nics.filter((n) => wanted.has(n.mac.toLowerCase())).map((n) => `${n.mac.toLowerCase()}=${n.name}`).sort();
+  },
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
     const { backend, enable, why } = await detectBackend(root, ctx.network.backend);
     // formats that match by MAC need no guest names, so the boot never waits for NICs for them
-    const model = resolveInterfaces(ctx.network, await guestNics(target, ctx.network, !MATCHES_BY_MAC.has(backend)), MATCHES_BY_MAC.has(backend));
+    // once the NIC list is complete (the daemon), a NIC that is not there was removed: its files go
+    const keepAbsent = MATCHES_BY_MAC.has(backend) && target.nicsSettled !== true;
+    const model = resolveInterfaces(ctx.network, await guestNics(target, ctx.network, !MATCHES_BY_MAC.has(backend)), keepAbsent);
     for (const issue of model.issues) if (!ctx.network.issues.includes(issue)) out.warnings.push(`${issue.variable}: ${issue.message}`);
     const rendered = RENDERERS[backend](model);
 

@@ -1,0 +1,311 @@
+// The reconfiguration daemon: its scheduler (debounce, no overlap, no lost update, survives a
+// failing check), its socket, and the whole `vmctx daemon` process on a scratch root — a changed
+// context medium, NICs plugged in and out, metadata polled from a real server on 127.0.0.1.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DAEMON_SOCKET, Daemon, notifyDaemon, type CheckOutcome } from '../../src/agent/daemon.js';
+import { MODULES } from '../../src/agent/modules/index.js';
+import { runAgent } from '../../src/agent/run.js';
+import { HostExec } from '../../src/host/exec.js';
+import { DirectoryRoot } from '../../src/host/root.js';
+import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
+import type { MetadataServer } from '../../src/provider/server.js';
+import { treeFromDescription } from '../../src/provider/tree.js';
+import { BUNDLE, vmctx } from '../helpers/cli.js';
+import { description, startServer } from '../helpers/metadata.js';
+import { fakeKey, scratchRoot } from '../helpers/scratch.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const quiet = { logger: createLogger(undefined), console: new ConsoleLines(false) };
+
+async function until(what: string, test: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const daemons: Daemon[] = [];
+const children: ChildProcess[] = [];
+const servers: MetadataServer[] = [];
+afterEach(async () => {
+  for (const d of daemons.splice(0)) await d.stop();
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const s of servers.splice(0)) await s.close();
+});
+
+async function daemonWith(check: (reasons: readonly string[]) => Promise<CheckOutcome>, options: { debounceMs?: number; maxDelayMs?: number; pollMs?: number } = {}): Promise<{ daemon: Daemon; root: string }> {
+  const root = await tempDir('vmctx-d-');
+  const daemon = new Daemon({ root: new DirectoryRoot(root), check, ...quiet, ...options });
+  daemons.push(daemon);
+  return { daemon, root };
+}
+
+describe('daemon scheduler', () => {
+  it('a NIC flapping ten times a second for 3 s is a handful of checks, and the last event is never lost', async () => {
+    const seen: string[][] = [];
+    const { daemon } = await daemonWith(async (reasons) => {
+      seen.push([...reasons]);
+      await sleep(30);
+      return { ran: true, summary: 'x', remote: false };
+    }, { debounceMs: 300, maxDelayMs: 1000 });
+    for (let i = 0; i < 30; i++) {
+      daemon.trigger(i === 29 ? 'last' : 'net');
+      await sleep(100);
+    }
+    await daemon.idle();
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.length).toBeLessThanOrEqual(5);
+    expect(seen.at(-1)).toContain('last');
+  });
+
+  it('never runs two checks at once; a trigger during a check runs one more check after it', async () => {
+    let running = 0;
+    let overlap = false;
+    const seen: string[][] = [];
+    const { daemon } = await daemonWith(async (reasons) => {
+      running += 1;
+      if (running > 1) overlap = true;
+      seen.push([...reasons]);
+      await sleep(300);
+      running -= 1;
+      return { ran: true, summary: 'x', remote: false };
+    }, { debounceMs: 10 });
+    daemon.trigger('media');
+    await until('the first check', () => seen.length === 1);
+    daemon.trigger('net');
+    daemon.trigger('net');
+    await daemon.idle();
+    expect(overlap).toBe(false);
+    expect(seen).toEqual([['media'], ['net']]);
+  });
+
+  it('outlives a check that throws', async () => {
+    let n = 0;
+    const { daemon } = await daemonWith(() => {
+      n += 1;
+      if (n === 1) return Promise.reject(new Error('the CD went away while being read'));
+      return Promise.resolve({ ran: true, summary: 'x', remote: false });
+    }, { debounceMs: 10 });
+    daemon.trigger('media');
+    await daemon.idle();
+    daemon.trigger('media');
+    await daemon.idle();
+    expect(n).toBe(2);
+  });
+
+  it('polls only while the context is remote', async () => {
+    let remote = true;
+    const seen: string[][] = [];
+    const { daemon } = await daemonWith((reasons) => {
+      seen.push([...reasons]);
+      return Promise.resolve({ ran: false, summary: 'x', remote });
+    }, { debounceMs: 10, pollMs: 100 });
+    daemon.trigger('start');
+    await until('three polls', () => seen.filter((r) => r.includes('metadata-poll')).length >= 3);
+    remote = false;
+    await daemon.idle();
+    const count = seen.length;
+    await sleep(400);
+    expect(seen.length - count).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('daemon socket', () => {
+  it('takes triggers from `--notify` clients, refuses malformed ones and a second daemon, and takes over a dead one\'s socket', async () => {
+    const seen: string[][] = [];
+    const { daemon, root } = await daemonWith((reasons) => {
+      seen.push([...reasons]);
+      return Promise.resolve({ ran: true, summary: 'x', remote: false });
+    }, { debounceMs: 10 });
+    await daemon.start();
+    await daemon.idle();
+    expect(seen).toEqual([['start']]);
+    expect((await stat(join(root, DAEMON_SOCKET))).mode & 0o777).toBe(0o600);
+    expect(await notifyDaemon(join(root, DAEMON_SOCKET), 'media')).toBe(true);
+    await daemon.idle();
+    expect(seen.at(-1)).toEqual(['media']);
+    await expect(notifyDaemon(join(root, DAEMON_SOCKET), 'rm -rf /')).rejects.toThrow(/not a trigger name/);
+    // a raw client sending junk gets an error and triggers nothing
+    const { createConnection } = await import('node:net');
+    const reply = await new Promise<string>((resolve) => {
+      const s = createConnection(join(root, DAEMON_SOCKET));
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      s.on('close', () => { resolve(text); });
+      s.write(`${'A'.repeat(100)}\n`);
+    });
+    expect(reply).toMatch(/^error/);
+    const second = new Daemon({ root: new DirectoryRoot(root), check: () => Promise.resolve({ ran: false, summary: '', remote: false }), ...quiet });
+    await expect(second.start()).rejects.toThrow(/another vmctx daemon/);
+    const before = seen.length;
+    await daemon.stop();
+    expect(existsSync(join(root, DAEMON_SOCKET))).toBe(false);
+    expect(await notifyDaemon(join(root, DAEMON_SOCKET), 'media')).toBe(false);
+    expect(seen.length).toBe(before);
+    // a socket file left by a killed daemon is taken over
+    const { createServer } = await import('node:net');
+    const stale = createServer();
+    await new Promise<void>((r) => stale.listen(join(root, DAEMON_SOCKET), () => { r(); }));
+    await new Promise<void>((r) => stale.close(() => { r(); }));
+    await writeFile(join(root, 'marker'), '');
+    const third = new Daemon({ root: new DirectoryRoot(root), check: () => Promise.resolve({ ran: false, summary: '', remote: false }), ...quiet });
+    daemons.push(third);
+    await third.start();
+    expect(await notifyDaemon(join(root, DAEMON_SOCKET), 'net')).toBe(true);
+  });
+});
+
+/** Starts `vmctx daemon` on a scratch root and returns when it listens. */
+async function startDaemonProcess(args: readonly string[]): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [BUNDLE, 'daemon', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+  await until('the daemon to listen', () => text.includes('listening on') || child.exitCode !== null);
+  if (child.exitCode !== null) throw new Error(`the daemon exited: ${text}`);
+  return { child, output: () => text };
+}
+
+async function writeContext(dir: string, vars: Record<string, string>): Promise<void> {
+  // replaced whole, as a swapped medium is
+  const temp = join(dir, '.context.sh.new');
+  await writeFile(temp, Object.entries(vars).map(([k, v]) => `${k}='${v}'\n`).join(''));
+  await rename(temp, join(dir, 'context.sh'));
+}
+
+describe('vmctx daemon (the process, on a scratch root)', () => {
+  it('a changed medium: only the changed modules run; a password the user changed and per-instance work are left alone; SIGTERM stops it cleanly', async () => {
+    const root = await scratchRoot();
+    const medium = await tempDir('vmctx-medium-');
+    const key1 = fakeKey('ssh-ed25519', 'first@host');
+    const key2 = fakeKey('ssh-ed25519', 'second@host');
+    const base = { VMID: '301', SET_HOSTNAME: 'web-1', SSH_PUBLIC_KEY: key1, PASSWORD: 'first-boot-pw', START_SCRIPT: 'touch /tmp/never-here' };
+    await writeContext(medium, base);
+    const boot = vmctx(['run', '--root', root, '--source', medium, '--quiet']);
+    expect(boot.code, boot.stderr).toBe(0);
+    // the user changes the password after the first boot
+    const shadow = (await readFile(join(root, 'etc/shadow'), 'utf8')).replace(/^root:[^:]*:/mu, 'root:$6$userchosen$abc:');
+    await writeFile(join(root, 'etc/shadow'), shadow);
+    const state0 = JSON.parse(await readFile(join(root, 'var/lib/vmctx/state.json'), 'utf8')) as { modules: Record<string, { finishedAt?: string }> };
+
+    const { child, output } = await startDaemonProcess(['--root', root, '--source', medium, '--debounce', '50']);
+    await until('the first check', () => /daemon: start:/u.test(output()));
+    expect(output()).toMatch(/daemon: start: nothing to change/u);
+
+    await writeContext(medium, { ...base, SSH_PUBLIC_KEY: `${key1}\n${key2}`, SET_HOSTNAME: 'web-2' });
+    expect(vmctx(['daemon', '--root', root, '--notify', 'media']).code).toBe(0);
+    await until('the new key', async () => (await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).includes(key2));
+    await until('the log line', () => /daemon: media: applied/u.test(output()));
+    expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('web-2\n');
+    expect(output()).toMatch(/hostname/u);
+    expect(output()).not.toMatch(/network \(|users \(|password \(/u);
+    expect(await readFile(join(root, 'etc/shadow'), 'utf8')).toBe(shadow);
+    const state1 = JSON.parse(await readFile(join(root, 'var/lib/vmctx/state.json'), 'utf8')) as { modules: Record<string, { finishedAt?: string }> };
+    for (const id of ['scripts', 'ssh-host-keys', 'machine-id', 'write-files']) expect(state1.modules[id]).toEqual(state0.modules[id]);
+
+    // the same medium again: nothing runs
+    expect(vmctx(['daemon', '--root', root, '--notify', 'media']).code).toBe(0);
+    await sleep(500);
+    expect(output().match(/daemon: media:/gu)?.length).toBe(1);
+
+    // a key removed from the context is removed from authorized_keys
+    await writeContext(medium, { ...base, SSH_PUBLIC_KEY: key2, SET_HOSTNAME: 'web-2' });
+    expect(vmctx(['daemon', '--root', root, '--notify', 'media']).code).toBe(0);
+    await until('the old key to go', async () => !(await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).includes(key1));
+
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    expect(existsSync(join(root, DAEMON_SOCKET))).toBe(false);
+    expect(existsSync(join(root, 'run/vmctx/run.lock'))).toBe(false);
+  });
+
+  it('metadata: keys added and removed are applied within one poll interval; the service going away is survived', async () => {
+    const root = await scratchRoot();
+    const key1 = fakeKey('ssh-ed25519', 'one@host');
+    const key2 = fakeKey('ssh-ed25519', 'two@host');
+    const { server, url } = await startServer(description({}, [key1]));
+    servers.push(server);
+    // not spawnSync: the server runs in this process
+    const boot = await new Promise<number | null>((resolve) => spawn(process.execPath, [BUNDLE, 'run', '--root', root, '--source', 'metadata', '--metadata-url', url, '--quiet'], { stdio: 'ignore' }).on('exit', resolve));
+    expect(boot).toBe(0);
+    const { child, output } = await startDaemonProcess(['--root', root, '--source', 'metadata', '--metadata-url', url, '--poll-interval', '1', '--debounce', '50']);
+    await until('the first check', () => /daemon: start:/u.test(output()));
+    server.setTree(treeFromDescription(description({}, [key1, key2])));
+    await until('the added key', async () => (await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).includes(key2), 5000);
+    server.setTree(treeFromDescription(description({}, [key2])));
+    await until('the removed key', async () => !(await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).includes(key1), 5000);
+    const polls = server.requests.length;
+    await sleep(2500);
+    // unchanged metadata: polled, nothing re-applied
+    expect(server.requests.length).toBeGreaterThan(polls);
+    expect(output().match(/daemon: metadata-poll: applied/gu)?.length).toBe(2);
+    await server.close();
+    servers.splice(0);
+    await sleep(3000);
+    expect(child.exitCode).toBeNull();
+    expect(await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).toContain(key2);
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((r) => child.on('exit', r))).toBe(0);
+  }, 30_000);
+
+  it('--once: one check, exit code of the run; --notify without a daemon is quiet and exits 0', async () => {
+    const root = await scratchRoot();
+    const medium = await tempDir('vmctx-medium-');
+    await writeContext(medium, { VMID: '7', SET_HOSTNAME: 'once-1' });
+    expect(vmctx(['run', '--root', root, '--source', medium, '--quiet']).code).toBe(0);
+    await writeContext(medium, { VMID: '7', SET_HOSTNAME: 'once-2' });
+    const once = vmctx(['daemon', '--once', '--root', root, '--source', medium]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(once.stderr).toMatch(/applied hostname/u);
+    expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('once-2\n');
+    const none = vmctx(['daemon', '--root', root, '--notify', 'net']);
+    expect(none).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(vmctx(['daemon', '--root', root, '--notify', '$(id)']).code).toBe(2);
+  });
+});
+
+describe('NIC hot-plug (networkd, MAC-matched files, the daemon\'s settled NIC list)', () => {
+  it('a NIC plugged in gets its configuration, a NIC removed loses vmctx\'s file', async () => {
+    const root = await scratchRoot({ network: 'none' });
+    await mkdir(join(root, 'usr/lib/systemd/system'), { recursive: true });
+    await writeFile(join(root, 'usr/lib/systemd/system/systemd-networkd.service'), '[Unit]\n');
+    const medium = await tempDir('vmctx-medium-');
+    await writeContext(medium, { VMID: '9', ETH0_MAC: '02:00:00:00:00:01', ETH0_IP: '10.0.0.2', ETH0_MASK: '255.255.255.0', ETH1_MAC: '02:00:00:00:00:02', ETH1_IP: '10.1.0.2', ETH1_MASK: '255.255.255.0' });
+    let nics = [{ name: 'eth0', mac: '02:00:00:00:00:01' }];
+    const run = () =>
+      runAgent({
+        root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: medium, stage: 'all', dryRun: false,
+        exec: new HostExec(), ...quiet, version: 'test', modules: MODULES.filter((m) => m.frequency === 'on-change'), nicsSettled: true,
+        listNics: () => Promise.resolve(nics),
+      });
+    const files = async (): Promise<string[]> => {
+      const { readdir } = await import('node:fs/promises');
+      return (await readdir(join(root, 'etc/systemd/network'))).filter((n) => n.includes('vmctx')).sort();
+    };
+    let report = await run();
+    expect(report.modules.find((m) => m.id === 'network')?.status).toBe('applied');
+    const one = await files();
+    expect(one).toHaveLength(1);
+    nics = [...nics, { name: 'eth1', mac: '02:00:00:00:00:02' }];
+    report = await run();
+    expect(report.modules.find((m) => m.id === 'network')?.reason).toBe('inputs changed');
+    const two = await files();
+    expect(two).toHaveLength(2);
+    expect(await readFile(join(root, 'etc/systemd/network', two.find((n) => !one.includes(n)) ?? ''), 'utf8')).toContain('10.1.0.2');
+    // an unrelated NIC changes nothing
+    nics = [...nics, { name: 'eth9', mac: '02:00:00:00:00:99' }];
+    report = await run();
+    expect(report.modules.find((m) => m.id === 'network')?.status).toBe('skipped');
+    nics = nics.filter((n) => n.name !== 'eth1');
+    report = await run();
+    expect(await files()).toEqual(one);
+  });
+});
