@@ -252,6 +252,8 @@ if [ -n "$UNINSTALL" ]; then
 		case "$f" in ./etc/vmctx/config) continue ;; esac
 		rm -f "$R/\${f#./}"
 	done
+	grep -q '^# vmctx launcher' "$R/usr/sbin/vmctx" 2>/dev/null && rm -f "$R/usr/sbin/vmctx"
+	rm -rf "$R/var/cache/vmctx"
 	for d in rc0.d rc1.d rc2.d rc3.d rc4.d rc5.d rc6.d rcS.d; do rm -f "$R/etc/$d/"[SK][0-9][0-9]vmctx-local "$R/etc/$d/"[SK][0-9][0-9]vmctx-final; done
 	if [ -f "$R/etc/rc.local" ]; then sed -i '/# vmctx: apply the VM context/d; /\\/usr\\/sbin\\/vmctx run --stage all/d' "$R/etc/rc.local"; fi
 	echo "vmctx removed from $ROOT (state in /var/lib/vmctx and /etc/vmctx/config kept)"

@@ -12,26 +12,44 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const CACHE = process.env['VMCTX_E2E_CACHE'] ?? '/var/cache/vmctx-e2e';
-export const RECIPE = {
-  suite: 'bookworm',
-  variant: 'minbase',
-  mirror: 'http://deb.debian.org/debian',
-  include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname'],
-};
-const recipeHash = createHash('sha256').update(JSON.stringify(RECIPE)).digest('hex').slice(0, 12);
-export const ROOTFS = join(CACHE, `rootfs-${recipeHash}`);
+/** nodejs is there for the packages (Depends: nodejs); the baked agent ships its own Node. */
+export const RECIPES = {
+  systemd: {
+    suite: 'bookworm',
+    variant: 'minbase',
+    mirror: 'http://deb.debian.org/debian',
+    include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs'],
+  },
+  // an image without systemd: sysvinit as init, ifupdown for the network, /etc/rc.local at the end of the boot
+  sysvinit: {
+    suite: 'bookworm',
+    variant: 'minbase',
+    mirror: 'http://deb.debian.org/debian',
+    include: ['sysvinit-core', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'ifupdown', 'procps', 'nodejs'],
+  },
+} as const;
+export type Flavour = keyof typeof RECIPES;
+export const RECIPE = RECIPES.systemd;
+
+export function rootfsPath(flavour: Flavour = 'systemd'): string {
+  const hash = createHash('sha256').update(JSON.stringify(RECIPES[flavour])).digest('hex').slice(0, 12);
+  return join(CACHE, `rootfs-${hash}`);
+}
+export const ROOTFS = rootfsPath('systemd');
 
 /** Builds the cached debootstrap root when it is missing (about a minute). */
-export async function ensureRootfs(): Promise<string> {
-  if (existsSync(join(ROOTFS, '.vmctx-complete'))) return ROOTFS;
+export async function ensureRootfs(flavour: Flavour = 'systemd'): Promise<string> {
+  const rootfs = rootfsPath(flavour);
+  const recipe = RECIPES[flavour];
+  if (existsSync(join(rootfs, '.vmctx-complete'))) return rootfs;
   await mkdir(CACHE, { recursive: true });
-  const temp = `${ROOTFS}.tmp-${process.pid}`;
+  const temp = `${rootfs}.tmp-${process.pid}`;
   await rm(temp, { recursive: true, force: true });
-  await run('debootstrap', [`--variant=${RECIPE.variant}`, `--include=${RECIPE.include.join(',')}`, RECIPE.suite, temp, RECIPE.mirror], { maxBuffer: 64 * 1024 * 1024 });
-  await writeFile(join(temp, '.vmctx-complete'), JSON.stringify(RECIPE));
-  await rm(ROOTFS, { recursive: true, force: true });
-  await rename(temp, ROOTFS);
-  return ROOTFS;
+  await run('debootstrap', [`--variant=${recipe.variant}`, `--include=${recipe.include.join(',')}`, recipe.suite, temp, recipe.mirror], { maxBuffer: 64 * 1024 * 1024 });
+  await writeFile(join(temp, '.vmctx-complete'), JSON.stringify(recipe));
+  await rm(rootfs, { recursive: true, force: true });
+  await rename(temp, rootfs);
+  return rootfs;
 }
 
 export function kernelAndInitrd(rootfs: string): { kernel: string; initrd: string } {
@@ -80,9 +98,28 @@ ExecStart=/usr/bin/systemd-run --no-block /usr/local/sbin/vmctx-e2e-report
 WantedBy=multi-user.target
 `;
 
+/** For images without systemd: run from inittab once runlevel 2 (and so rc.local) is done. */
+const SYSV_REPORTER = `#!/bin/sh
+{
+  echo "E2E-BEGIN"
+  echo "INIT $(cat /proc/1/comm)"
+  hostname
+  echo "ADDR $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\\n' ';')"
+  echo "ROUTE $(ip -4 route show default | tr '\\n' ';')"
+  echo "SSHD $(pidof sshd >/dev/null && echo running)"
+  /etc/init.d/vmctx-final status >/dev/null 2>&1; echo "LSB-STATUS $?"
+  /usr/sbin/vmctx status 2>&1 | head -40
+  echo "E2E-END"
+} > /dev/ttyS0 2>&1
+sync
+/sbin/poweroff
+`;
+
 export interface ImageOptions {
   /** Install vmctx (the built bundle and this Node) into the image. */
   readonly withAgent: boolean;
+  /** systemd (default) or sysvinit as init. */
+  readonly flavour?: Flavour;
   /** Extra files to place (guest path → content). */
   readonly files?: Readonly<Record<string, string>>;
   /** Symbolic links to make (guest path → target), e.g. to enable units. */
@@ -91,17 +128,26 @@ export interface ImageOptions {
 
 /** Stages a copy of the root, installs vmctx and the reporter, and makes an ext3 image of it. */
 export async function buildImage(workDir: string, options: ImageOptions): Promise<string> {
-  const rootfs = await ensureRootfs();
+  const flavour = options.flavour ?? 'systemd';
+  const rootfs = await ensureRootfs(flavour);
   const stage = join(workDir, 'stage');
   await rm(stage, { recursive: true, force: true });
   await run('cp', ['-a', '--reflink=auto', rootfs, stage]);
   await rm(join(stage, '.vmctx-complete'));
   await mkdir(join(stage, 'usr/local/sbin'), { recursive: true });
-  await writeFile(join(stage, 'usr/local/sbin/vmctx-e2e-report'), REPORTER);
-  await chmod(join(stage, 'usr/local/sbin/vmctx-e2e-report'), 0o755);
-  await writeFile(join(stage, 'etc/systemd/system/vmctx-e2e-report.service'), REPORT_UNIT);
-  await mkdir(join(stage, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
-  await symlink('/etc/systemd/system/vmctx-e2e-report.service', join(stage, 'etc/systemd/system/multi-user.target.wants/vmctx-e2e-report.service'));
+  if (flavour === 'systemd') {
+    await writeFile(join(stage, 'usr/local/sbin/vmctx-e2e-report'), REPORTER);
+    await chmod(join(stage, 'usr/local/sbin/vmctx-e2e-report'), 0o755);
+    await writeFile(join(stage, 'etc/systemd/system/vmctx-e2e-report.service'), REPORT_UNIT);
+    await mkdir(join(stage, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+    await symlink('/etc/systemd/system/vmctx-e2e-report.service', join(stage, 'etc/systemd/system/multi-user.target.wants/vmctx-e2e-report.service'));
+  } else {
+    await writeFile(join(stage, 'usr/local/sbin/vmctx-e2e-report'), SYSV_REPORTER);
+    await chmod(join(stage, 'usr/local/sbin/vmctx-e2e-report'), 0o755);
+    // after `l2:2:wait:/etc/init.d/rc 2` (which ends with rc.local) has finished
+    const inittab = await readFile(join(stage, 'etc/inittab'), 'utf8');
+    await writeFile(join(stage, 'etc/inittab'), `${inittab.replace(/^([1-6]):(\d+):respawn:\/sbin\/getty.*$/gmu, '#$&')}e2:2:once:/usr/local/sbin/vmctx-e2e-report\n`);
+  }
   // a root password nobody knows, and no getty on the serial console to wait for
   await writeFile(join(stage, 'etc/hostname'), 'debian-image\n');
   for (const [path, content] of Object.entries(options.files ?? {})) {
@@ -125,6 +171,13 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
 
 export interface BootOptions {
   readonly cdrom?: string;
+  /** Which root's kernel to boot (default: the systemd one). */
+  readonly flavour?: Flavour;
+  /**
+   * Runs while the guest is up, with a QEMU monitor (HMP) and a way to wait for console text;
+   * the guest still powers itself off when its reporter is done.
+   */
+  readonly during?: (guest: RunningGuest) => Promise<void>;
   /** Appended to the -nic user,… option (guestfwd, net=…); restrict=on is always there. */
   readonly nicExtra?: string;
   /** More raw disks, attached as virtio after the root disk (vdb, vdc, …). */
@@ -141,16 +194,24 @@ export interface BootResult {
 }
 
 /** Boots the image under TCG until the guest powers itself off (or the timeout). */
+export interface RunningGuest {
+  /** Sends one HMP command and returns its output. */
+  monitor(command: string): Promise<string>;
+  /** Resolves when the console shows text matching the pattern (rejects after the timeout). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+}
+
 export async function boot(image: string, workDir: string, options: BootOptions = {}): Promise<BootResult> {
-  const { kernel, initrd } = kernelAndInitrd(ROOTFS);
+  const { kernel, initrd } = kernelAndInitrd(rootfsPath(options.flavour ?? 'systemd'));
   const log = join(workDir, `console-${Date.now()}.log`);
+  const monitorPath = join(workDir, `monitor-${Date.now()}.sock`);
   const args = [
     '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', '2', '-m', '1024',
     '-kernel', kernel, '-initrd', initrd,
     '-append', 'root=/dev/vda rw console=ttyS0 systemd.show_status=false',
     '-drive', `file=${image},format=raw,if=virtio`,
     '-nic', `user,model=virtio-net-pci,mac=${options.mac ?? '52:54:00:12:34:56'},restrict=on${options.nicExtra === undefined ? '' : `,${options.nicExtra}`}`,
-    '-display', 'none', '-serial', `file:${log}`, '-monitor', 'none', '-no-reboot',
+    '-display', 'none', '-serial', `file:${log}`, '-monitor', options.during === undefined ? 'none' : `unix:${monitorPath},server=on,wait=off`, '-no-reboot',
   ];
   for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
   if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
@@ -160,12 +221,68 @@ export async function boot(image: string, workDir: string, options: BootOptions 
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timeout = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  let duringError: Error | undefined;
+  if (options.during !== undefined) {
+    let exited = false;
+    void closed.then(() => (exited = true));
+    const guest: RunningGuest = {
+      monitor: (command) => hmp(monitorPath, command),
+      async waitFor(pattern, ms = 240_000) {
+        const deadline = Date.now() + ms;
+        for (;;) {
+          const text = existsSync(log) ? await readFile(log, 'utf8') : '';
+          const m = pattern.exec(text);
+          if (m !== null) return m;
+          if (exited || Date.now() > deadline) throw new Error(`the console never showed ${String(pattern)}${exited ? ' (the guest is gone)' : ''}\n--- console tail ---\n${text.slice(-3000)}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+    };
+    try {
+      await options.during(guest);
+    } catch (error) {
+      duringError = error instanceof Error ? error : new Error(JSON.stringify(error));
+      child.kill('SIGKILL');
+    }
+  }
+  const code = await closed;
   clearTimeout(timeout);
+  if (duringError !== undefined) throw duringError;
   const consoleText = existsSync(log) ? await readFile(log, 'utf8') : '';
   if (code !== 0) throw new Error(`qemu exited with ${code}: ${stderr.slice(0, 2000)}\n--- console tail ---\n${consoleText.slice(-4000)}`);
   const m = /E2E-BEGIN\r?\n([\s\S]*?)E2E-END/u.exec(consoleText);
   return { console: consoleText, wallMs: Date.now() - t0, report: m?.[1] ?? '' };
+}
+
+/** One human-monitor command over the monitor's unix socket; the reply up to the next prompt. */
+async function hmp(path: string, command: string): Promise<string> {
+  const { createConnection } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    let text = '';
+    let sent = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`monitor: no answer to ${command}`));
+    }, 15_000);
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (!sent && text.includes('(qemu) ')) {
+        sent = true;
+        text = '';
+        socket.write(`${command}\n`);
+      } else if (sent && text.includes('(qemu) ')) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(text);
+      }
+    });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
 }
 
 /** Reads a file out of the powered-off image (no mount). Undefined when absent. */

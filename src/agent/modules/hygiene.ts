@@ -2,7 +2,7 @@
 // shared by every clone of it), and the time zone from TIMEZONE.
 import { VmctxError } from '../../shared/errors.js';
 import { OutcomeBuilder, type Module } from './module.js';
-import { tool } from './live.js';
+import { restartIfRunning, tool } from './live.js';
 
 const HOST_KEY = /^ssh_host_[a-z0-9]+_key(\.pub)?$/u;
 const ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,3}$/u;
@@ -34,6 +34,8 @@ export const hostKeysModule: Module = {
     await tool(target, 'ssh-keygen', target.live ? ['-A'] : ['-A', '-f', root.path], { rootFlag: false });
     for (const name of ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n))) out.changedIf(`/etc/ssh/${name}`, true);
     log.info({ removed: old.length, keys: out.changed.length }, 'SSH host keys regenerated for the new instance');
+    // an sshd already running (or one that failed at boot for want of keys, without systemd) takes the new keys
+    await restartIfRunning(target, out, ['ssh.service', 'sshd.service'], ['ssh', 'sshd']);
     return out.build();
   },
 };

@@ -44,3 +44,28 @@ async function runScrubbed(exec: Exec, path: string, args: readonly string[], st
   // stderr ends up in error messages and logs; stdout is the tool's answer (a hash), never logged
   return { ...r, stderr: r.stderr.split(secret.reveal()).join(REDACTED) };
 }
+
+/** Whether systemd is the running init (its runtime directory exists). */
+export async function systemdRunning(target: Target): Promise<boolean> {
+  return (await target.root.lstat('/run/systemd/system')) !== undefined;
+}
+
+/**
+ * A service that runs already must pick up what a module changed (sshd and new host keys). With
+ * systemd: `try-restart --no-block` (a unit still waiting to start — ordered after vmctx at boot —
+ * just starts later, and the boot never waits on it). Without systemd (sysvinit, the rc.local hook
+ * runs after the services): the init script's `restart`, which also starts a service that failed
+ * to start for want of what the module just made.
+ */
+export async function restartIfRunning(target: Target, out: OutcomeBuilder, units: readonly string[], initScripts: readonly string[]): Promise<void> {
+  if (!target.live || target.dryRun === true) return;
+  if (await systemdRunning(target)) {
+    await runLive(target, out, [['systemctl', ['--no-block', 'try-restart', ...units]]]);
+    return;
+  }
+  for (const name of initScripts) {
+    if ((await target.root.lstat(`/etc/init.d/${name}`))?.type !== 'file') continue;
+    await runLive(target, out, [['invoke-rc.d', [name, 'restart']], ['service', [name, 'restart']]], 30_000);
+    return;
+  }
+}

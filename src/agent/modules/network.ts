@@ -12,6 +12,7 @@ import type { Backend, NetworkModel } from '../../network/model.js';
 import { HEADER, OWNED, RENDERERS, configured, nicKey } from '../../network/render.js';
 import { resolveInterfaces } from '../../network/resolve.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
+import { systemdRunning } from './live.js';
 
 const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
 const SOURCE_BLOCK = markers('#');
@@ -114,7 +115,14 @@ async function hasDefaultRoute(target: Target): Promise<boolean> {
   return (r?.stdout.trim() ?? '') !== '' || (r6?.stdout.trim() ?? '') !== '';
 }
 
+/** Without systemd, what tells that the network service has run (ifupdown's state, RHEL's lock). */
+const SYSV_ACTIVE: Readonly<Record<string, string>> = { 'networking.service': '/run/network/ifstate', 'network.service': '/var/lock/subsys/network' };
+
 async function serviceActive(target: Target, unit: string): Promise<boolean> {
+  if (!(await systemdRunning(target))) {
+    const marker = SYSV_ACTIVE[unit];
+    return marker !== undefined && (await target.root.lstat(marker)) !== undefined;
+  }
   const systemctl = await target.exec.which('systemctl');
   if (systemctl === undefined) return false;
   const r = await target.exec.run(systemctl, ['is-active', '--quiet', unit], { timeoutMs: 5000 }).catch(() => undefined);
