@@ -117,6 +117,7 @@ export class Daemon {
   /** Something may have changed: a check runs once things have been quiet for a moment. */
   trigger(reason: string): void {
     if (this.stopped) return;
+    this.options.logger.info({ reason }, 'daemon: trigger');
     if (this.pending.size === 0) this.firstPendingAt = Date.now();
     this.pending.add(reason);
     if (this.running !== undefined) return; // picked up when the current check ends

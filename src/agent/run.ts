@@ -245,6 +245,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The pid of the live run holding the lock, if one does. */
+export async function lockHolder(root: Root): Promise<number | undefined> {
+  const pid = Number((await root.readText(LOCK_PATH, { maxBytes: 64 }).catch(() => undefined))?.trim());
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
 /** Takes the run lock, waiting while another live run holds it; a dead holder's lock is taken over. */
 async function acquireLock(root: Root, waitMs: number, console: ConsoleLines): Promise<() => Promise<void>> {
   const deadline = Date.now() + waitMs;

@@ -2,7 +2,7 @@
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
+import { lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
 import type { Stage } from '../agent/modules/module.js';
 import { StateStore } from '../agent/state.js';
@@ -196,7 +196,7 @@ export async function statusCommand(flags: { root: string; stateDir?: string; js
   const { stateRoot, stateDir } = stateFor(flags, root);
   const state = new StateStore(stateRoot, stateDir);
   await state.load();
-  if (text === undefined && Object.keys(state.data.modules).length === 0) {
+  if (text === undefined && Object.keys(state.data.modules).length === 0 && state.data.run === undefined) {
     process.stderr.write(`vmctx: no run recorded (${REPORT_PATH} and the state are absent)\n`);
     return EXIT.noContext;
   }
@@ -211,6 +211,13 @@ export async function statusCommand(flags: { root: string; stateDir?: string; js
     return EXIT.ok;
   }
   if (report !== undefined) out(summary(report));
+  // a run that holds no lock any more and never cleared its marker crashed or was killed
+  const unfinished = state.data.run;
+  const holder = await lockHolder(root);
+  if (holder !== undefined) out(`a run is in progress (pid ${holder})\n`);
+  else if (unfinished !== undefined) {
+    out(`last run: stage ${unfinished.stage}, started ${unfinished.startedAt}, never finished (crashed or killed); the next run re-applies what is safe to. See the journal (journalctl -u 'vmctx-*') and ${LOG_PATH}\n`);
+  }
   out('state:\n');
   for (const [id, r] of Object.entries(state.data.modules)) {
     out(`  ${id.padEnd(10)} ${r.status.padEnd(11)} ${r.finishedAt ?? r.startedAt}  instance ${r.instanceId}${r.error === undefined ? '' : `  ${r.error.code}: ${r.error.message}`}\n`);

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IsoImage } from '../../src/formats/iso9660/reader.js';
 import { bufferSource } from '../../src/formats/iso9660/source.js';
-import { snapshot, vmctx } from '../helpers/cli.js';
+import { BUNDLE, snapshot, vmctx } from '../helpers/cli.js';
 import { scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/tools.js';
@@ -203,6 +204,38 @@ describe('vmctx show and status', () => {
     expect(parsed.lastRun.modules).toHaveLength(15);
     expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done']);
     expect(vmctx(['status', '--root', await scratchRoot()]).code).toBe(3);
+  });
+
+  it('status after a run that was killed half way: says the run never finished (the crash is visible, not silent)', async () => {
+    const dir = await tempDir();
+    const iso = await providerIso(dir, await realKeys(dir));
+    let killedMidRun = false;
+    let root = '';
+    for (let attempt = 0; attempt < 40 && !killedMidRun; attempt++) {
+      root = await scratchRoot();
+      const child = spawn(process.execPath, [BUNDLE, 'run', '--source', iso, '--root', root, '-q'], { stdio: 'ignore' });
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      let done = false;
+      void exited.then(() => (done = true));
+      while (!done) {
+        const text = await readFile(join(root, 'var/lib/vmctx/state.json'), 'utf8').catch(() => '');
+        if (text.includes('"run"')) {
+          child.kill('SIGKILL');
+          killedMidRun = (await exited) === null;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await exited;
+    }
+    expect(killedMidRun).toBe(true);
+    const status = vmctx(['status', '--root', root]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^last run: stage all, started \S+, never finished \(crashed or killed\)/mu);
+    // the next run says so too, and finishes; then status is quiet about it
+    const next = vmctx(['run', '--source', iso, '--root', root]);
+    expect(next.stderr).toMatch(/the previous run \(started \S+\) never finished/u);
+    expect(vmctx(['status', '--root', root]).stdout).not.toMatch(/never finished/u);
   });
 });
 

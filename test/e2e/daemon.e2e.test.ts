@@ -21,7 +21,12 @@ echo "DAEMON $(systemctl is-active vmctx-daemon.service)"
 for i in $(seq 1 120); do [ -S /run/vmctx/daemon.sock ] && break; sleep 0.5; done
 echo "POLL $(cat /sys/block/sr0/events_poll_msecs 2>/dev/null)"
 echo "E2E-DAEMON-READY"
-for i in $(seq 1 240); do [ "$(hostname)" = daemon-b ] && break; sleep 0.5; done
+for i in $(seq 1 180); do [ "$(hostname)" = daemon-b ] && break; sleep 0.5; done
+if [ "$(hostname)" != daemon-b ]; then
+  echo "SWAP-NOT-APPLIED"; journalctl -b -u vmctx-daemon.service --no-pager -o cat | tail -20
+  udevadm info /dev/sr0 | grep -E 'ID_CDROM|ID_FS' ; cat /sys/block/sr0/events /sys/block/sr0/events_poll_msecs
+  blkid /dev/sr0; journalctl -b --no-pager -o cat | grep -iE 'udev|sr0|cdrom' | tail -10
+fi
 echo "E2E-SWAP-APPLIED $(hostname)"
 for i in $(seq 1 240); do ip -o -4 addr show | grep -q 10.0.3.15 && break; sleep 0.5; done
 echo "E2E-NIC-APPLIED $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\\n' ';')"
@@ -61,8 +66,9 @@ describe('vmctx-daemon in a running guest', () => {
         const cd = /^(\S+) \(#block\d+\): .*a\.iso/mu.exec(block)?.[1] ?? /^(ide\d-cd\d)/mu.exec(block)?.[1];
         expect(cd, block).toBeDefined();
         let t0 = Date.now();
-        await guest.monitor(`change ${cd ?? ''} ${b}`);
-        await guest.waitFor(/E2E-SWAP-APPLIED/u, 120_000);
+        const changed = await guest.monitor(`change ${cd ?? ''} ${b} raw read-only`);
+        expect(changed).not.toMatch(/error|could not/iu);
+        await guest.waitFor(/E2E-SWAP-APPLIED/u, 150_000);
         timings['swap'] = Date.now() - t0;
         t0 = Date.now();
         // restrict=on: the hot-plugged NIC, like the first, reaches nothing but the host
