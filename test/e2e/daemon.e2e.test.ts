@@ -66,6 +66,8 @@ describe('vmctx-daemon in a running guest', () => {
         const cd = /^(\S+) \(#block\d+\): .*a\.iso/mu.exec(block)?.[1] ?? /^(ide\d-cd\d)/mu.exec(block)?.[1];
         expect(cd, block).toBeDefined();
         let t0 = Date.now();
+        // the guest keeps the tray locked: force it open first (as a provider's "update device" does)
+        expect(await guest.monitor(`eject -f ${cd ?? ''}`)).not.toMatch(/error|could not/iu);
         const changed = await guest.monitor(`change ${cd ?? ''} ${b} raw read-only`);
         expect(changed).not.toMatch(/error|could not/iu);
         await guest.waitFor(/E2E-SWAP-APPLIED/u, 150_000);
