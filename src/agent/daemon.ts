@@ -7,14 +7,22 @@
 // Bursts are debounced (a NIC flapping ten times a second is one run), runs never overlap (a
 // trigger during a run schedules one more run after it: no lost update), and the run lock keeps it
 // out of the way of the boot units and manual runs.
+import { watch, type FSWatcher } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { unlink } from 'node:fs/promises';
+import { readdir, rm, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
 
 export const DAEMON_SOCKET = '/run/vmctx/daemon.sock';
+/**
+ * udev drops an empty file named after the trigger here (`: > /run/vmctx/triggers/media`): udev
+ * runs its programs with MemoryDenyWriteExecute, under which Node (a JIT) cannot start, so the rule
+ * uses /bin/sh, and the daemon hears of it through inotify (no polling). Root-only (0700); exists
+ * only while the daemon runs, which is what the rule tests for.
+ */
+export const TRIGGER_DIR = '/run/vmctx/triggers';
 /** What a trigger may be called: one short word (udev passes "media" or "net"). */
 export const REASON = /^[a-z][a-z0-9-]{0,31}$/u;
 const MAX_LINE = 64;
@@ -49,6 +57,7 @@ export class Daemon {
   private pollTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private server: Server | undefined;
+  private watcher: FSWatcher | undefined;
   private stopped = false;
   /** How many checks ran (for tests and the log). */
   checks = 0;
@@ -86,9 +95,27 @@ export class Daemon {
     });
     server.on('error', (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon socket error'); });
     this.server = server;
+    await this.options.root.ensureDir(TRIGGER_DIR, { mode: 0o700 });
+    this.watcher = watch(this.triggerDir, () => void this.drainTriggers());
+    this.watcher.on('error', (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon trigger directory error'); });
+    await this.drainTriggers();
     this.options.logger.info({ socket: path }, 'daemon started');
     this.options.console.line(`daemon: listening on ${path}`);
     this.trigger('start');
+  }
+
+  get triggerDir(): string {
+    return posix.join(this.options.root.path, TRIGGER_DIR);
+  }
+
+  /** Takes every trigger file out of the directory (each names a reason) and triggers for it. */
+  private async drainTriggers(): Promise<void> {
+    const names = await readdir(this.triggerDir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!(await unlink(posix.join(this.triggerDir, name)).then(() => true, () => false))) continue; // taken by a concurrent drain
+      if (REASON.test(name)) this.trigger(name);
+      else this.options.logger.warn({ length: name.length }, 'daemon: malformed trigger file ignored');
+    }
   }
 
   private accept(socket: Socket): void {
@@ -174,6 +201,9 @@ export class Daemon {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    this.watcher?.close();
+    this.watcher = undefined;
+    await rm(this.triggerDir, { recursive: true, force: true });
     const server = this.server;
     this.server = undefined;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => { resolve(); }));

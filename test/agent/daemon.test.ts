@@ -1,12 +1,12 @@
 // The reconfiguration daemon: its scheduler (debounce, no overlap, no lost update, survives a
 // failing check), its socket, and the whole `vmctx daemon` process on a scratch root — a changed
 // context medium, NICs plugged in and out, metadata polled from a real server on 127.0.0.1.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DAEMON_SOCKET, Daemon, notifyDaemon, type CheckOutcome } from '../../src/agent/daemon.js';
+import { DAEMON_SOCKET, Daemon, TRIGGER_DIR, notifyDaemon, type CheckOutcome } from '../../src/agent/daemon.js';
 import { MODULES } from '../../src/agent/modules/index.js';
 import { runAgent } from '../../src/agent/run.js';
 import { HostExec } from '../../src/host/exec.js';
@@ -158,6 +158,34 @@ describe('daemon socket', () => {
     daemons.push(third);
     await third.start();
     expect(await notifyDaemon(join(root, DAEMON_SOCKET), 'net')).toBe(true);
+  });
+});
+
+describe('daemon trigger files (what the udev rule drops: udev cannot start Node)', () => {
+  it('an empty file named after the event triggers a check (inotify, no polling); junk names are dropped; the directory goes with the daemon', async () => {
+    const seen: string[][] = [];
+    const { daemon, root } = await daemonWith((reasons) => {
+      seen.push([...reasons]);
+      return Promise.resolve({ ran: true, summary: 'x', remote: false });
+    }, { debounceMs: 10 });
+    await daemon.start();
+    await daemon.idle();
+    const dir = join(root, TRIGGER_DIR);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    // exactly what the rule runs
+    const rule = await readFile('packaging/90-vmctx.rules', 'utf8');
+    const command = /RUN\+="\/bin\/sh -c '(: > \/run\/vmctx\/triggers\/media)'"/u.exec(rule)?.[1];
+    expect(command).toBeDefined();
+    spawnSync('/bin/sh', ['-c', (command ?? '').replace('/run/vmctx', join(root, 'run/vmctx'))]);
+    await until('the media check', () => seen.some((r) => r.includes('media')));
+    await writeFile(join(dir, 'BAD NAME;rm'), '');
+    await writeFile(join(dir, 'net'), '');
+    await until('the net check', () => seen.some((r) => r.includes('net')));
+    await daemon.idle();
+    expect(seen.flat()).not.toContain('BAD NAME;rm');
+    expect(await readdir(dir)).toEqual([]);
+    await daemon.stop();
+    expect(existsSync(dir)).toBe(false);
   });
 });
 

@@ -19,7 +19,7 @@ const keys: string[] = [];
 const EXTRA = `
 echo "DAEMON $(systemctl is-active vmctx-daemon.service)"
 for i in $(seq 1 120); do [ -S /run/vmctx/daemon.sock ] && break; sleep 0.5; done
-echo "POLL $(cat /sys/block/sr0/events_poll_msecs 2>/dev/null)"
+echo "POLL $(cat /sys/block/sr0/events_poll_msecs 2>/dev/null) TRIGGERS $(stat -c %a /run/vmctx/triggers 2>&1)"
 echo "E2E-DAEMON-READY"
 for i in $(seq 1 180); do [ "$(hostname)" = daemon-b ] && break; sleep 0.5; done
 if [ "$(hostname)" != daemon-b ]; then
