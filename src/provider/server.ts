@@ -109,6 +109,11 @@ export class MetadataServer {
     this.#faults = faults.map((fault) => ({ fault, seen: 0 }));
   }
 
+  /** The IMDSv2 tokens handed out so far (for secret-hygiene checks: none may show up anywhere). */
+  issuedTokens(): string[] {
+    return [...this.#tokens.keys()];
+  }
+
   setTree(tree: MetadataTree): void {
     this.#tree = tree;
   }
