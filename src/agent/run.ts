@@ -15,6 +15,7 @@ import type { Frequency, Module, Stage, Target } from './modules/module.js';
 import type { ScriptRunner } from '../host/scripts.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
+import type { GuestNic } from '../network/resolve.js';
 
 export const REPORT_PATH = '/run/vmctx/report.json';
 /** Left by a local stage that found no local context: the network stage is needed. */
@@ -92,7 +93,7 @@ export interface RunOptions {
   readonly modules?: readonly Module[];
   readonly version: string;
   /** Lists the running system's NICs (live runs only). */
-  readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
+  readonly listNics?: () => Promise<GuestNic[]>;
   /** The NIC list is complete (the daemon runs after boot): a NIC that is not there was removed. */
   readonly nicsSettled?: boolean;
   /** Runs scripts; given for live runs (and by tests on scratch roots). */

@@ -15,7 +15,10 @@ export async function listGuestNics(sysDir = '/sys'): Promise<GuestNic[]> {
     const read = (attr: string): Promise<string> => readFile(`${sysDir}/class/net/${name}/${attr}`, 'utf8').then((s) => s.trim(), () => '');
     if ((await read('type')) !== ARPHRD_ETHER) continue;
     const mac = (await read('address')).toLowerCase();
-    if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/u.test(mac) && mac !== '00:00:00:00:00:00') out.push({ name, mac });
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/u.test(mac) || mac === '00:00:00:00:00:00') continue;
+    const ifindex = Number(await read('ifindex'));
+    const physical = await readFile(`${sysDir}/class/net/${name}/device/uevent`).then(() => true, () => false);
+    out.push({ name, mac, ...(Number.isInteger(ifindex) && ifindex > 0 ? { ifindex } : {}), physical });
   }
   return out;
 }

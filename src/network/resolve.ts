@@ -4,6 +4,10 @@ import type { InterfaceConfig, NetworkIssue, NetworkModel } from './model.js';
 export interface GuestNic {
   readonly name: string;
   readonly mac: string;
+  /** The kernel's interface index (probe order), when known. */
+  readonly ifindex?: number;
+  /** Backed by a device (not a bridge, veth, bond…), when known. */
+  readonly physical?: boolean;
 }
 
 /** Names the kernel could have given: at most 15 characters, no slash, space or control character. */
@@ -23,9 +27,17 @@ export function resolveInterfaces(model: NetworkModel, guest: readonly GuestNic[
   const byMac = new Map<string, GuestNic>();
   for (const nic of guest) if (!byMac.has(nic.mac.toLowerCase())) byMac.set(nic.mac.toLowerCase(), nic);
   const interfaces: InterfaceConfig[] = [];
+  // a NIC the context names without a MAC (StratusLab's IP_PRIVATE/IP_PUBLIC, ETHn without
+  // ETHn_MAC) is the guest's n-th physical NIC in probe order, among those no MAC claimed: that is
+  // what "eth0" meant when the kernel named it so; its MAC then anchors the file
+  const claimed = new Set(model.interfaces.map((n) => n.mac).filter((m): m is string => m !== undefined));
+  const positional = guest.filter((g) => g.physical !== false && !claimed.has(g.mac.toLowerCase())).sort((a, b) => (a.ifindex ?? 0) - (b.ifindex ?? 0) || a.name.localeCompare(b.name));
+  const withoutMac = model.interfaces.filter((n) => n.mac === undefined).sort((a, b) => a.index - b.index);
   for (const nic of model.interfaces) {
     if (nic.mac === undefined) {
-      interfaces.push(nic);
+      const found = positional[withoutMac.indexOf(nic)];
+      if (found !== undefined && isUsableIfName(found.name)) interfaces.push({ ...nic, mac: found.mac.toLowerCase(), name: found.name, nameResolved: true });
+      else interfaces.push(nic);
       continue;
     }
     const found = byMac.get(nic.mac);

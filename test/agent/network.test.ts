@@ -13,7 +13,9 @@ import { scratchRoot } from '../helpers/scratch.js';
 const log = createLogger(undefined);
 const NIC = { ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_GATEWAY: '10.0.0.1' };
 
-async function apply(root: string, variables: Record<string, string>, target: Partial<Target> = {}) {
+async function apply(root: string, variables: Record<string, string>, target: Partial<Target> = {}, init: 'systemd' | 'sysvinit' = 'systemd') {
+  // the live tests model a running systemd unless they say otherwise
+  if (target.live === true && init === 'systemd') await mkdir(join(root, 'run/systemd/system'), { recursive: true });
   return networkModule.apply(await contextOf(variables), { root: new DirectoryRoot(root), exec: new HostExec(), live: false, ...target }, log);
 }
 
@@ -175,6 +177,18 @@ describe('network module: live apply and rollback', () => {
       const out = await apply(root, { ...NIC, NETCFG_TYPE: backend }, { live: true, exec, listNics: nics });
       expect(out.actions, backend).toEqual(expected);
     }
+  });
+
+  it('without systemd (sysvinit): ifupdown\'s state tells that networking ran; then ifup, else the files wait for the next boot', async () => {
+    const root = await scratchRoot();
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const idle = await apply(root, NIC, { live: true, exec, listNics: nics }, 'sysvinit');
+    expect(idle.actions).toEqual(['interfaces is not running: the configuration applies when it starts']);
+    expect(exec.calls.some((c) => c.startsWith('systemctl'))).toBe(false);
+    await mkdir(join(root, 'run/network'), { recursive: true });
+    await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
+    const up = await apply(root, { ...NIC, ETH0_IP: '10.0.0.9' }, { live: true, exec, listNics: nics }, 'sysvinit');
+    expect(up.actions).toEqual(['ifdown ens3', 'ifup ens3']);
   });
 
   it('restores the previous files when the host loses its default route', async () => {

@@ -2,7 +2,7 @@
 // in (bake sees no systemd and adds the /etc/rc.local hook, as the seed documents do it), booted
 // with a context CD made by `vmctx make-iso`. The same first-boot result as with the units.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE } from '../helpers/cli.js';
@@ -81,4 +81,25 @@ describe('a Debian guest with sysvinit (no systemd): vmctx through the rc.local 
     expect(await readGuestFile(image, '/root/start-script.log')).toBe('start script ran on sysv-guest.e2e.example\n');
     expect(((await readGuestFile(image, '/home/sysvuser/.ssh/authorized_keys')) ?? '').split(key)).toHaveLength(2);
   });
+  it('the disk booted with a StratusLab medium (_STRATUSLAB, double-quoted context.sh, configuration.sh, init.sh): a new instance, the old variables understood', async () => {
+    const medium = join(work, 'stratuslab');
+    await mkdir(medium, { recursive: true });
+    // StratusLab's own style: double quotes, the network in configuration.sh, a provider init.sh
+    await writeFile(join(medium, 'configuration.sh'), 'IP_PRIVATE="10.0.2.16"\nNETMASK_PRIVATE="/24"\nDEFAULT_GATEWAY="10.0.2.2"\n');
+    await writeFile(join(medium, 'init.sh'), '#!/bin/sh\necho "init.sh ran for $HOSTNAME" >> /root/stratuslab-init.log\n');
+    const iso = join(work, 'stratuslab.iso');
+    execFileSync(process.execPath, [BUNDLE, 'make-iso', '--stratuslab', '-o', iso, '--var', 'VMID=402', '--var', 'HOSTNAME=stratus-node', '--var', `PUBLIC_KEY=${key}`, '--file', join(medium, 'configuration.sh'), '--file', join(medium, 'init.sh')]);
+    const result = await boot(image, work, { cdrom: iso, flavour: 'sysvinit' });
+    process.stdout.write(`sysvinit StratusLab boot report:\n${result.report}\n`);
+    expect(result.console, result.console.slice(-3000)).toMatch(/context from \/dev\/\S+ \(label _STRATUSLAB\), instance vmid-402/u);
+    expect(result.report).toMatch(/^stratus-node$/mu);
+    // IP_PRIVATE on the first NIC (no MAC in StratusLab contexts: by position), "/24" understood
+    expect(result.report).toMatch(/ADDR \S+ 10\.0\.2\.16\/24;/u);
+    expect(result.report).toMatch(/ROUTE default via 10\.0\.2\.2 /u);
+    expect(((await readGuestFile(image, '/root/.ssh/authorized_keys')) ?? '').split(key)).toHaveLength(2);
+    expect(await readGuestFile(image, '/root/stratuslab-init.log')).toBe('init.sh ran for stratus-node\n');
+    // the earlier instance's START_SCRIPT did not run again
+    expect(await readGuestFile(image, '/root/start-script.log')).toBe('start script ran on sysv-guest.e2e.example\n');
+  });
+
 });

@@ -14,11 +14,14 @@ describe('listGuestNics', () => {
     };
     await nic('lo', '772', '00:00:00:00:00:00');
     await nic('ens3', '1', '52:54:00:AB:CD:EF');
+    await writeFile(join(sys, 'class/net/ens3/ifindex'), '2\n');
+    await mkdir(join(sys, 'class/net/ens3/device'));
+    await writeFile(join(sys, 'class/net/ens3/device/uevent'), 'DRIVER=virtio_net\n');
     await nic('wg0', '65534', '');
     await nic('$(reboot)', '1', '52:54:00:00:00:01');
     expect(await listGuestNics(sys)).toEqual([
-      { name: '$(reboot)', mac: '52:54:00:00:00:01' },
-      { name: 'ens3', mac: '52:54:00:ab:cd:ef' },
+      { name: '$(reboot)', mac: '52:54:00:00:00:01', physical: false },
+      { name: 'ens3', mac: '52:54:00:ab:cd:ef', ifindex: 2, physical: true },
     ]);
   });
 

@@ -91,6 +91,22 @@ describe('interface resolution by MAC', () => {
     expect(resolved.issues.map((i) => i.variable)).toEqual(['ETH1_MAC', 'ETH2_MAC']);
   });
 
+  it('a NIC without a MAC (StratusLab IP_PRIVATE/IP_PUBLIC) is the n-th physical NIC in probe order not claimed by a MAC, anchored by its MAC', () => {
+    const legacy = networkFromContext({ IP_PRIVATE: '10.0.2.15', NETMASK_PRIVATE: '24', IP_PUBLIC: '192.0.2.10', NETMASK_PUBLIC: '255.255.255.0' });
+    const guest = [
+      { name: 'br0', mac: '02:00:00:00:00:09', ifindex: 1, physical: false },
+      { name: 'ens4', mac: '52:54:00:00:00:0b', ifindex: 3, physical: true },
+      { name: 'ens3', mac: '52:54:00:00:00:0a', ifindex: 2, physical: true },
+    ];
+    const resolved = resolveInterfaces(legacy, guest);
+    expect(resolved.interfaces.map((n) => [n.index, n.name, n.mac, n.nameResolved])).toEqual([[0, 'ens3', '52:54:00:00:00:0a', true], [1, 'ens4', '52:54:00:00:00:0b', true]]);
+    const rendered = RENDERERS.networkd(resolved);
+    expect([...rendered.files.values()].map((f) => f.content).join('\n')).toMatch(/MACAddress=52:54:00:00:00:0a[\s\S]*Address=10\.0\.2\.15\/24/u);
+    // a NIC claimed by a MAC elsewhere in the context is not taken twice
+    const mixed = networkFromContext({ ETH0_IP: '10.0.0.5', ETH1_MAC: '52:54:00:00:00:0a', ETH1_IP: '10.0.1.5' });
+    expect(resolveInterfaces(mixed, guest).interfaces.map((n) => [n.index, n.name])).toEqual([[0, 'ens4'], [1, 'ens3']]);
+  });
+
   it('offline, the ethN guesses stay and renderers match by MAC', () => {
     expect(resolveInterfaces(model, undefined).interfaces.map((n) => n.name)).toEqual(['eth0', 'eth1', 'eth2']);
   });

@@ -4,6 +4,7 @@ import type { ScriptRunner } from '../../host/scripts.js';
 import type { Root } from '../../host/root.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
+import type { GuestNic } from '../../network/resolve.js';
 
 export type Stage = 'local' | 'network' | 'final';
 export const STAGES: readonly Stage[] = ['local', 'network', 'final'];
@@ -22,7 +23,7 @@ export interface Target {
   /** A dry run: file changes are recorded, programs are not run (their output is empty). */
   readonly dryRun?: boolean;
   /** The running system's NICs (name, MAC), when live. */
-  readonly listNics?: () => Promise<Array<{ name: string; mac: string }>>;
+  readonly listNics?: () => Promise<GuestNic[]>;
   /** Runs scripts on the running system; absent for offline roots and dry runs. */
   readonly scripts?: ScriptRunner;
   readonly scriptTimeoutMs?: number;

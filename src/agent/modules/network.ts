@@ -10,7 +10,7 @@ import { VmctxError, describeError } from '../../shared/errors.js';
 import type { Root } from '../../host/root.js';
 import type { Backend, NetworkModel } from '../../network/model.js';
 import { HEADER, OWNED, RENDERERS, configured, nicKey } from '../../network/render.js';
-import { resolveInterfaces } from '../../network/resolve.js';
+import { resolveInterfaces, type GuestNic } from '../../network/resolve.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 import { systemdRunning } from './live.js';
 
@@ -22,7 +22,7 @@ const NIC_WAIT_MS = 5_000;
 const MATCHES_BY_MAC: ReadonlySet<Backend> = new Set(['networkd', 'netplan', 'nm']);
 
 /** The running system's NICs, waiting (bounded) while udev is busy for the MACs the context names. */
-async function guestNics(target: Target, model: NetworkModel, wait: boolean): Promise<Array<{ name: string; mac: string }> | undefined> {
+async function guestNics(target: Target, model: NetworkModel, wait: boolean): Promise<GuestNic[] | undefined> {
   if (target.listNics === undefined) return undefined;
   if (!wait) return target.listNics();
   const wanted = model.interfaces.map((n) => n.mac).filter((m): m is string => m !== undefined);
@@ -30,7 +30,10 @@ async function guestNics(target: Target, model: NetworkModel, wait: boolean): Pr
   for (;;) {
     const nics = await target.listNics();
     const missing = wanted.filter((m) => !nics.some((n) => n.mac === m));
-    if (missing.length === 0 || Date.now() >= deadline || (await target.root.lstat('/run/udev/queue')) === undefined) return nics;
+    // NICs named without a MAC are taken by position: wait until there are enough of them
+    const withoutMac = model.interfaces.filter((n) => n.mac === undefined).length;
+    const unclaimed = nics.filter((n) => n.physical !== false && !wanted.includes(n.mac)).length;
+    if ((missing.length === 0 && unclaimed >= withoutMac) || Date.now() >= deadline || (await target.root.lstat('/run/udev/queue')) === undefined) return nics;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -205,7 +208,8 @@ export const networkModule: Module = {
     // formats that match by MAC need no guest names, so the boot never waits for NICs for them
     // once the NIC list is complete (the daemon), a NIC that is not there was removed: its files go
     const keepAbsent = MATCHES_BY_MAC.has(backend) && target.nicsSettled !== true;
-    const model = resolveInterfaces(ctx.network, await guestNics(target, ctx.network, !MATCHES_BY_MAC.has(backend)), keepAbsent);
+    const positional = ctx.network.interfaces.some((n) => n.mac === undefined);
+    const model = resolveInterfaces(ctx.network, await guestNics(target, ctx.network, !MATCHES_BY_MAC.has(backend) || positional), keepAbsent);
     for (const issue of model.issues) if (!ctx.network.issues.includes(issue)) out.warnings.push(`${issue.variable}: ${issue.message}`);
     const rendered = RENDERERS[backend](model);
 
