@@ -27,6 +27,13 @@ export const RECIPES = {
     mirror: 'http://deb.debian.org/debian',
     include: ['sysvinit-core', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'ifupdown', 'procps', 'nodejs'],
   },
+  // the boot benchmark's peer: the same root with Debian's cloud-init (its OpenNebula datasource)
+  cloudinit: {
+    suite: 'bookworm',
+    variant: 'minbase',
+    mirror: 'http://deb.debian.org/debian',
+    include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs', 'cloud-init'],
+  },
 } as const;
 export type Flavour = keyof typeof RECIPES;
 export const RECIPE = RECIPES.systemd;
@@ -73,7 +80,7 @@ systemctl is-system-running --wait >/dev/null 2>&1
   systemd-analyze critical-chain ssh.service
   systemctl show -p ActiveState -p Result -p ExecMainStatus -p ExecMainExitTimestampMonotonic vmctx-local.service
   echo "SSH-START $(systemctl show -p ExecMainStartTimestampMonotonic --value ssh.service)"
-  systemd-analyze blame --no-pager | grep -E 'vmctx|ssh' 
+  systemd-analyze blame --no-pager | grep -E 'vmctx|ssh|cloud-' 
   journalctl -b -u vmctx-local.service --no-pager -o short-monotonic
   hostname
   echo "ADDR $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\\n' ';')"
@@ -135,7 +142,7 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
   await run('cp', ['-a', '--reflink=auto', rootfs, stage]);
   await rm(join(stage, '.vmctx-complete'));
   await mkdir(join(stage, 'usr/local/sbin'), { recursive: true });
-  if (flavour === 'systemd') {
+  if (flavour !== 'sysvinit') {
     await writeFile(join(stage, 'usr/local/sbin/vmctx-e2e-report'), REPORTER);
     await chmod(join(stage, 'usr/local/sbin/vmctx-e2e-report'), 0o755);
     await writeFile(join(stage, 'etc/systemd/system/vmctx-e2e-report.service'), REPORT_UNIT);

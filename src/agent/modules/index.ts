@@ -9,8 +9,11 @@ import { bootInitScriptsModule, bootcmdModule, scriptsModule } from './scripts.j
 import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
 import { writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
+import { hookModules } from './hooks.js';
 
 export const MODULES: readonly Module[] = [
   networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule,
   writeFilesModule, bootcmdModule, bootInitScriptsModule, scriptsModule,
+  // the image's own hooks, after everything built in
+  ...hookModules,
 ];

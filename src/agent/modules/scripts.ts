@@ -5,9 +5,10 @@
 import { isSecretName } from '../../shared/secret.js';
 import { VmctxError } from '../../shared/errors.js';
 import type { ScriptResult } from '../../host/scripts.js';
+import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
 import { commandScripts, type ScriptSource } from '../context/scripts.js';
-import { OutcomeBuilder, type Module } from './module.js';
+import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const SCRIPT_LOG_DIR = '/var/log/vmctx/scripts';
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 300_000;
@@ -34,6 +35,52 @@ interface ScriptModuleSpec {
   readonly select: (ctx: Context) => readonly ScriptSource[];
 }
 
+/** The environment a script gets: a clean base, the context's variables (secrets only when allowed). */
+export function scriptEnv(ctx: Context, secrets: boolean): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', VMCTX_INSTANCE_ID: ctx.instanceId };
+  for (const [key, value] of Object.entries(ctx.variables)) {
+    if (RESERVED_ENV.has(key) || value.length > MAX_ENV_VALUE) continue;
+    if (isSecretName(key) && !secrets) continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+export interface ScriptToRun {
+  readonly name: string;
+  /** Where it came from, for the log header and the report (START_SCRIPT, scripts.d/per-boot, …). */
+  readonly variable: string;
+  readonly body: Buffer;
+  readonly argv?: readonly string[];
+  /** Whether it may see the context's secrets. */
+  readonly secrets: boolean;
+  readonly files: ReadonlyMap<string, Buffer>;
+}
+
+/** Runs one script with the scripts' rules (deadline, 0600 log of the first 1 MiB, report line). */
+export async function executeScript(ctx: Context, target: Target, log: Logger, out: OutcomeBuilder, script: ScriptToRun, logName = script.name): Promise<ScriptReport> {
+  const runner = target.scripts;
+  if (runner === undefined) throw new VmctxError('ERR_MODULE', 'scripts run only on the running system');
+  const result: ScriptResult = await runner.run({
+    name: script.name,
+    body: script.body,
+    ...(script.argv === undefined ? {} : { argv: script.argv }),
+    env: scriptEnv(ctx, script.secrets),
+    timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS,
+    files: script.files,
+  });
+  const logPath = `${SCRIPT_LOG_DIR}/${logName}.log`;
+  const header = `# vmctx: ${script.name} (${script.variable}) run by ${result.interpreter} for instance ${ctx.instanceId}: ${result.timedOut ? 'killed at its deadline' : `exit ${result.exitCode ?? `signal ${result.signal ?? '?'}`}`} after ${result.durationMs} ms${result.outputTruncated ? '; output cut at 1 MiB' : ''}\n`;
+  await target.root.ensureDir('/var/log/vmctx', { mode: 0o700 });
+  await target.root.ensureDir(SCRIPT_LOG_DIR, { mode: 0o700 });
+  out.changedIf(logPath, (await target.root.writeFile(logPath, Buffer.concat([Buffer.from(header), result.output]), { mode: 0o600 })).changed);
+  out.actions.push(`ran ${script.name}`);
+  if (result.timedOut) out.warnings.push(`${script.name} did not finish within ${Math.round((target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS) / 1000)} s and was killed`);
+  else if (result.exitCode !== 0) out.warnings.push(`${script.name} exited with ${result.exitCode ?? `signal ${result.signal ?? '?'}`} (see ${logPath})`);
+  log.info({ script: script.name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs }, 'script ran');
+  return { name: script.name, variable: script.variable, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs, log: logPath };
+}
+
 function scriptModule(spec: ScriptModuleSpec): Module {
   return {
   id: spec.id,
@@ -46,8 +93,7 @@ function scriptModule(spec: ScriptModuleSpec): Module {
   inputs: (ctx) => spec.select(ctx).map((s) => s.name),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
-    const runner = target.scripts;
-    if (runner === undefined) throw new VmctxError('ERR_MODULE', 'scripts run only on the running system');
+    if (target.scripts === undefined) throw new VmctxError('ERR_MODULE', 'scripts run only on the running system');
     // the medium's files (FILES_DS and the rest) next to every script; the variable files and the
     // OneGate token only for the provider's own scripts
     const files = new Map<string, Buffer>();
@@ -60,30 +106,7 @@ function scriptModule(spec: ScriptModuleSpec): Module {
     }
     const reports: ScriptReport[] = [];
     for (const script of spec.select(ctx)) {
-      const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', VMCTX_INSTANCE_ID: ctx.instanceId };
-      for (const [key, value] of Object.entries(ctx.variables)) {
-        if (RESERVED_ENV.has(key) || value.length > MAX_ENV_VALUE) continue;
-        if (isSecretName(key) && !script.provider) continue;
-        env[key] = value;
-      }
-      const result: ScriptResult = await runner.run({
-        name: script.name,
-        body: script.body,
-        ...(script.argv === undefined ? {} : { argv: script.argv }),
-        env,
-        timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS,
-        files: script.provider ? new Map([...files, ...providerOnly]) : files,
-      });
-      const logPath = `${SCRIPT_LOG_DIR}/${script.name}.log`;
-      const header = `# vmctx: ${script.name} (${script.variable}) run by ${result.interpreter} for instance ${ctx.instanceId}: ${result.timedOut ? 'killed at its deadline' : `exit ${result.exitCode ?? `signal ${result.signal ?? '?'}`}`} after ${result.durationMs} ms${result.outputTruncated ? '; output cut at 1 MiB' : ''}\n`;
-      await target.root.ensureDir('/var/log/vmctx', { mode: 0o700 });
-      await target.root.ensureDir(SCRIPT_LOG_DIR, { mode: 0o700 });
-      out.changedIf(logPath, (await target.root.writeFile(logPath, Buffer.concat([Buffer.from(header), result.output]), { mode: 0o600 })).changed);
-      reports.push({ name: script.name, variable: script.variable, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs, log: logPath });
-      out.actions.push(`ran ${script.name}`);
-      if (result.timedOut) out.warnings.push(`${script.name} did not finish within ${Math.round((target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS) / 1000)} s and was killed`);
-      else if (result.exitCode !== 0) out.warnings.push(`${script.name} exited with ${result.exitCode ?? `signal ${result.signal ?? '?'}`} (see ${logPath})`);
-      log.info({ script: script.name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs }, 'script ran');
+      reports.push(await executeScript(ctx, target, log, out, { name: script.name, variable: script.variable, body: script.body, ...(script.argv === undefined ? {} : { argv: script.argv }), secrets: script.provider, files: script.provider ? new Map([...files, ...providerOnly]) : files }));
     }
     out.details = { scripts: reports };
     return out.build();
