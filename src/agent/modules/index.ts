@@ -10,9 +10,10 @@ import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
 import { writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
 import { hookModules } from './hooks.js';
+import { templatesModule } from './templates.js';
 
 export const MODULES: readonly Module[] = [
-  networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule,
+  networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, templatesModule,
   writeFilesModule, bootcmdModule, bootInitScriptsModule, scriptsModule,
   // the image's own hooks, after everything built in
   ...hookModules,
