@@ -19,6 +19,7 @@ import { HostExec } from '../host/exec.js';
 import { FileDisk } from './disk.js';
 import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
 import { ImageRoot, type ExtFs } from './imageroot.js';
+import { addDiskAliases, addHooks, addTemplate, readHooksDir, readTemplateSpec } from './authoring.js';
 import { installAgent, LAUNCHER_PATH } from './install.js';
 import { SYSPREP_STEPS } from './sysprep.js';
 
@@ -41,6 +42,12 @@ export interface BakeOptions {
   readonly force: boolean;
   readonly compress?: Compression | undefined;
   readonly progress?: ((line: string) => void) | undefined;
+  /** A directory of boot hooks ({per-boot,per-instance,once}/NAME) to put in /etc/vmctx/scripts.d. */
+  readonly scripts?: string | undefined;
+  /** SRC:GUESTPATH pairs for /etc/vmctx/templates. */
+  readonly templates?: readonly string[] | undefined;
+  /** Install the udev rule giving xvd* and vd* disks sd* aliases. */
+  readonly udevAliases?: boolean | undefined;
 }
 
 export interface BakeResult {
@@ -379,6 +386,9 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   if (!options.inPlace && output === options.input) throw new VmctxError('ERR_USAGE', 'the output would overwrite the input; use --in-place for that');
   const work = options.inPlace || options.dryRun && inKind === 'raw' ? options.input : join(dirname(output), `.${basename(output)}.vmctx-${process.pid}-${randomBytes(3).toString('hex')}.raw`);
   const temps: string[] = work === options.input ? [] : [work];
+  // what the author adds is read and checked before the image is touched
+  const hooks = options.scripts === undefined ? [] : await readHooksDir(options.scripts);
+  const templates = await Promise.all((options.templates ?? []).map(readTemplateSpec));
   try {
     if (work !== options.input) {
       progress(inKind === 'raw' ? 'copying the image (sparse)' : `decompressing (${inKind})`);
@@ -414,6 +424,9 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
           await root.writeFile(CONFIG_PATH, CONFIG_TEMPLATE, { mode: 0o644 });
           changed.push(CONFIG_PATH);
         }
+        changed.push(...(await addHooks(root, hooks)));
+        for (const t of templates) changed.push(await addTemplate(root, t));
+        if (options.udevAliases === true) changed.push(...(await addDiskAliases(root)));
         const sysprep: Array<{ step: string; actions: string[] }> = [];
         if (options.sysprep) {
           const unknown = options.skip.filter((s) => !SYSPREP_STEPS.some((x) => x.id === s));

@@ -338,6 +338,9 @@ export interface BakeFlags {
   check: boolean;
   json: boolean;
   compress?: 'raw' | 'gz' | 'bz2' | 'zip';
+  scripts?: string;
+  template: string[];
+  udevAliases: boolean;
 }
 
 /** `vmctx bake IMAGE`: install vmctx into an image (or lint it with --check). */
@@ -372,6 +375,9 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
     zeroFree: flags.zero,
     dryRun: flags.dryRun,
     force: flags.force,
+    scripts: flags.scripts,
+    templates: flags.template,
+    udevAliases: flags.udevAliases,
     compress: flags.compress,
     progress: tty && !flags.json ? (line: string) => process.stderr.write(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`) : undefined,
   });

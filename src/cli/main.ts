@@ -135,8 +135,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--dry-run', 'list every change and write nothing', false)
     .option('--force', 'write even a file system whose journal needs recovery or that has errors', false)
     .option('--check', 'lint the image (Tycoon requirements, publishing hygiene) without changing it', false)
+    .option('--scripts <DIR>', 'boot hooks to add: DIR/{per-boot,per-instance,once}/NAME go to /etc/vmctx/scripts.d (0755, root)')
+    .option('--template <SRC:GUESTPATH>', 'a template rendered at boot into GUESTPATH with the context\'s values (repeatable)', collect, [])
+    .option('--udev-aliases', 'a udev rule giving xvd*/vd* disks sd* aliases, for software that hard-codes /dev/sdX', false)
     .option('--json', 'JSON output', false)
-    .action(async (image: string, flags: { output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip' }) => {
+    .action(async (image: string, flags: { output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean }) => {
       setExit(await bakeCommand(image, flags));
     });
 

@@ -324,3 +324,59 @@ describe('vmctx bake: bad input', () => {
     expect(vmctx(bakeArgs(img, '-o', img)).stderr).toMatch(/--in-place/u);
   });
 });
+
+describe('vmctx bake: the image author\'s additions (--scripts, --template, --udev-aliases)', () => {
+  it('hooks land 0755 root:root in scripts.d, templates as .tmpl, the disk-alias rule and helper; e2fsck is clean', async () => {
+    const { dir, img } = await image();
+    const hooks = join(dir, 'hooks');
+    await mkdir(join(hooks, 'per-instance'), { recursive: true });
+    await mkdir(join(hooks, 'per-boot'), { recursive: true });
+    await writeFile(join(hooks, 'per-instance', '10-setup'), '#!/bin/sh\necho setup\n', { mode: 0o600 });
+    await writeFile(join(hooks, 'per-boot', '50-every'), '#!/bin/sh\necho boot\n');
+    const tmpl = join(dir, 'httpd.conf.tmpl');
+    await writeFile(tmpl, 'ServerName ${VMCTX_HOSTNAME}\n');
+    const r = vmctx(bakeArgs(img, '--in-place', '--scripts', hooks, '--template', `${tmpl}:/etc/httpd/conf/httpd.conf`, '--udev-aliases'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(e2fsck(img).code).toBe(0);
+    expect(debugfs(img, 'cat /etc/vmctx/scripts.d/per-instance/10-setup')).toBe('#!/bin/sh\necho setup\n');
+    expect(debugfs(img, 'stat /etc/vmctx/scripts.d/per-instance/10-setup')).toMatch(/Mode:\s+0755/u);
+    expect(debugfs(img, 'stat /etc/vmctx/scripts.d/per-boot/50-every')).toMatch(/User:\s+0\s+Group:\s+0/u);
+    expect(debugfs(img, 'cat /etc/vmctx/templates/etc/httpd/conf/httpd.conf.tmpl')).toBe('ServerName ${VMCTX_HOSTNAME}\n');
+    expect(debugfs(img, 'cat /usr/lib/udev/rules.d/61-vmctx-disk-aliases.rules')).toContain('PROGRAM="/usr/lib/vmctx/disk-alias %k", SYMLINK+="%c"');
+    expect(debugfs(img, 'stat /usr/lib/vmctx/disk-alias')).toMatch(/Mode:\s+0755/u);
+  });
+
+  it('refuses a hooks directory with an unknown frequency, a bad hook name, a template path with ..; the image is unchanged', async () => {
+    const { dir, img } = await image();
+    const before = await sha(img);
+    const hooks = join(dir, 'hooks');
+    await mkdir(join(hooks, 'sometimes'), { recursive: true });
+    expect(vmctx(bakeArgs(img, '--in-place', '--scripts', hooks)).stderr).toMatch(/"sometimes" is not one of per-boot, per-instance, once/u);
+    const tmpl = join(dir, 't.tmpl');
+    await writeFile(tmpl, 'x');
+    expect(vmctx(bakeArgs(img, '--in-place', '--template', `${tmpl}:/etc/../../x`)).stderr).toMatch(/expected SRC:\/absolute\/guest\/path/u);
+    expect(await sha(img)).toBe(before);
+  });
+});
+
+describe('the disk-alias helper (the udev rule\'s logic, on fixtures)', () => {
+  it('xvd*/vd* names and partitions map to sd*; anything else, or a real sd device of that name, gives nothing', async () => {
+    const { DISK_ALIAS_HELPER_TEXT } = await import('../../src/build/authoring.js');
+    const dir = await tempDir();
+    await writeFile(join(dir, 'disk-alias'), DISK_ALIAS_HELPER_TEXT, { mode: 0o755 });
+    const dev = join(dir, 'dev');
+    await mkdir(dev);
+    await writeFile(join(dev, 'sdc'), ''); // a real /dev/sdc exists
+    await symlink('vdd', join(dev, 'sdd')); // an earlier alias of ours
+    const alias = (name: string): { code: number | null; out: string } => {
+      const r = spawnSync(join(dir, 'disk-alias'), [name], { encoding: 'utf8', env: { VMCTX_DEV_DIR: dev } });
+      return { code: r.status, out: r.stdout };
+    };
+    expect(alias('vda')).toEqual({ code: 0, out: 'sda\n' });
+    expect(alias('vda1')).toEqual({ code: 0, out: 'sda1\n' });
+    expect(alias('xvdb2')).toEqual({ code: 0, out: 'sdb2\n' });
+    expect(alias('xvdaa')).toEqual({ code: 0, out: 'sdaa\n' });
+    expect(alias('vdd')).toEqual({ code: 0, out: 'sdd\n' });
+    for (const name of ['vdc', 'sda', 'nvme0n1', 'vd', 'vda;reboot', 'vd$(id)', 'loop0']) expect(alias(name).code, name).toBe(1);
+  });
+});

@@ -3,7 +3,7 @@
 // hot-plugged (`device_add`). vmctx-daemon, woken by its udev rule, applies only what changed:
 // the new hostname and key, then the new NIC's address — never the start script or the password.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE } from '../helpers/cli.js';
@@ -18,6 +18,7 @@ const keys: string[] = [];
 // printed inside the reporter's E2E-BEGIN/E2E-END block, once the boot is done
 const EXTRA = `
 echo "DAEMON $(systemctl is-active vmctx-daemon.service)"
+echo "SDA-ALIAS $(readlink /dev/sda)"
 for i in $(seq 1 120); do [ -S /run/vmctx/daemon.sock ] && break; sleep 0.5; done
 echo "POLL $(cat /sys/block/sr0/events_poll_msecs 2>/dev/null) TRIGGERS $(stat -c %a /run/vmctx/triggers 2>&1)"
 echo "E2E-DAEMON-READY"
@@ -41,7 +42,16 @@ function iso(name: string, vars: Record<string, string>): string {
 
 beforeAll(async () => {
   work = await tempDir('vmctx-e2e-daemon-');
-  image = await buildImage(work, { withAgent: true, files: { '/usr/local/sbin/vmctx-e2e-extra': EXTRA } });
+  // the image author's additions: a boot hook, a template, the sd* disk aliases
+  const hooks = join(work, 'hooks');
+  await mkdir(join(hooks, 'per-instance'), { recursive: true });
+  await writeFile(join(hooks, 'per-instance', '10-mark'), '#!/bin/sh\necho "hook ran on $SET_HOSTNAME" >> /root/hook.log\n');
+  await writeFile(join(work, 'motd.tmpl'), 'This is ${VMCTX_HOSTNAME} (${VMCTX_INSTANCE_ID})\n');
+  image = await buildImage(work, {
+    withAgent: true,
+    files: { '/usr/local/sbin/vmctx-e2e-extra': EXTRA },
+    bakeArgs: ['--scripts', hooks, '--template', `${join(work, 'motd.tmpl')}:/etc/motd.vmctx`, '--udev-aliases'],
+  });
   for (const name of ['d1', 'd2']) {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@e2e`, '-f', join(work, name)]);
     keys.push((await readFile(join(work, `${name}.pub`), 'utf8')).trim());
@@ -95,6 +105,12 @@ describe('vmctx-daemon in a running guest', () => {
     const authorized = (await readGuestFile(image, '/root/.ssh/authorized_keys')) ?? '';
     for (const k of keys) expect(authorized.split(k)).toHaveLength(2);
     expect(await readGuestFile(image, '/root/start-script.log')).toBe('start\n');
+    // the image's hook ran once, after the built-in modules; the template followed the hostname
+    expect(await readGuestFile(image, '/root/hook.log')).toBe('hook ran on daemon-a\n');
+    expect(await readGuestFile(image, '/etc/motd.vmctx')).toBe('This is daemon-b (vmid-501)\n');
+    expect(result.report).toMatch(/daemon: media: .*templates \(\/etc\/motd\.vmctx\)/u);
+    // --udev-aliases: the virtio root disk also answers to /dev/sda
+    expect(result.report).toMatch(/^SDA-ALIAS vda$/mu);
     expect(result.console.includes(PASSWORD)).toBe(false);
   });
 });

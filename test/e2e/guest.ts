@@ -127,6 +127,8 @@ export interface ImageOptions {
   readonly withAgent: boolean;
   /** systemd (default) or sysvinit as init. */
   readonly flavour?: Flavour;
+  /** More `vmctx bake` arguments (--scripts, --template, --udev-aliases). */
+  readonly bakeArgs?: readonly string[];
   /** Extra files to place (guest path → content). */
   readonly files?: Readonly<Record<string, string>>;
   /** Symbolic links to make (guest path → target), e.g. to enable units. */
@@ -171,7 +173,7 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
   await rm(stage, { recursive: true, force: true });
   if (options.withAgent) {
     // the way image authors do it: vmctx bake, no mount, no root (this Node is shipped in the image)
-    await run(process.execPath, [resolve('dist/vmctx.js'), 'bake', image, '--in-place', '--bundle', resolve('dist/vmctx.js'), '--node', process.execPath, '--image-name', 'vmctx-e2e', '--recipe-name', 'vmctx-e2e']);
+    await run(process.execPath, [resolve('dist/vmctx.js'), 'bake', image, '--in-place', '--bundle', resolve('dist/vmctx.js'), '--node', process.execPath, '--image-name', 'vmctx-e2e', '--recipe-name', 'vmctx-e2e', ...(options.bakeArgs ?? [])]);
   }
   return image;
 }
