@@ -19,6 +19,7 @@ import { HostExec } from '../host/exec.js';
 import { FileDisk } from './disk.js';
 import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
 import { ImageRoot, type ExtFs } from './imageroot.js';
+import { installCommand, runInImage, runPrerequisites } from './chroot.js';
 import { addDiskAliases, addHooks, addTemplate, readHooksDir, readTemplateSpec } from './authoring.js';
 import { installAgent, LAUNCHER_PATH } from './install.js';
 import { SYSPREP_STEPS } from './sysprep.js';
@@ -48,6 +49,13 @@ export interface BakeOptions {
   readonly templates?: readonly string[] | undefined;
   /** Install the udev rule giving xvd* and vd* disks sd* aliases. */
   readonly udevAliases?: boolean | undefined;
+  /** Commands to run in a chroot of the image (as root, on loop devices), before vmctx goes in. */
+  readonly run?: readonly string[] | undefined;
+  /** Packages to install with the image's package manager (the same way). */
+  readonly install?: readonly string[] | undefined;
+  readonly runTimeoutSeconds?: number | undefined;
+  /** Where the commands' output goes (default: stderr). */
+  readonly runOutput?: ((chunk: Buffer) => void) | undefined;
 }
 
 export interface BakeResult {
@@ -379,6 +387,13 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   const t0 = Date.now();
   const progress = options.progress ?? (() => undefined);
   const warnings: string[] = [];
+  // --run/--install need root and loop devices: said before anything else is looked at
+  const commands = [...(options.install === undefined || options.install.length === 0 ? [] : [installCommand(options.install)]), ...(options.run ?? [])];
+  if (commands.length > 0) {
+    if (options.dryRun) throw new VmctxError('ERR_USAGE', '--run and --install change the image: they have no dry run');
+    const missing = runPrerequisites(options.input);
+    if (missing !== undefined) throw new VmctxError('ERR_PRIVILEGE', `--run/--install: ${missing}. Nothing was changed`);
+  }
   const inKind = imageCompression(options.input);
   const outKind = options.compress ?? inKind;
   if (options.inPlace && inKind !== 'raw') throw new VmctxError('ERR_USAGE', '--in-place works on raw images only');
@@ -393,6 +408,23 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
     if (work !== options.input) {
       progress(inKind === 'raw' ? 'copying the image (sparse)' : `decompressing (${inKind})`);
       await decompressTo(options.input, inKind, work, options.progress);
+    }
+    if (commands.length > 0) {
+      // the commands first: what they install (a distribution's nodejs, say) is there when vmctx goes in
+      const probe = FileDisk.open(work, 'overlay');
+      let where: Located;
+      try {
+        where = locateFileSystem(probe, options.partition);
+        checkComplete(where, probe.size);
+        warnings.push(...checkWritable(where.superblock, options.force));
+      } finally {
+        probe.close();
+      }
+      progress(`running ${commands.length} command(s) in a chroot of the image`);
+      const status = await runInImage({ image: work, offset: where.offset, commands, timeoutSeconds: options.runTimeoutSeconds ?? 1800, output: options.runOutput ?? ((c) => process.stderr.write(c)) });
+      if (status !== 0) {
+        throw new VmctxError('ERR_RUN_FAILED', `a command in the image ${status === 124 ? 'did not finish in time and was killed' : `exited with ${status}`}; ${work === options.input ? 'the image keeps what it did before failing' : 'nothing was written'}`);
+      }
     }
     const disk = FileDisk.open(work, options.dryRun ? 'overlay' : 'write');
     let located: Located;

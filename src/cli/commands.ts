@@ -341,6 +341,9 @@ export interface BakeFlags {
   scripts?: string;
   template: string[];
   udevAliases: boolean;
+  run: string[];
+  install?: string[];
+  runTimeout: number;
 }
 
 /** `vmctx bake IMAGE`: install vmctx into an image (or lint it with --check). */
@@ -378,6 +381,9 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
     scripts: flags.scripts,
     templates: flags.template,
     udevAliases: flags.udevAliases,
+    run: flags.run,
+    install: flags.install,
+    runTimeoutSeconds: flags.runTimeout,
     compress: flags.compress,
     progress: tty && !flags.json ? (line: string) => process.stderr.write(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`) : undefined,
   });

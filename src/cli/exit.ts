@@ -14,6 +14,8 @@ export const EXIT = {
   checkFailed: 7,
   /** Another run held the lock for the whole wait. */
   busy: 8,
+  /** `bake --run/--install`: a command in the image failed or timed out. */
+  runFailed: 9,
 } as const;
 
 export function exitCodeFor(result: RunResult): number {

@@ -138,8 +138,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--scripts <DIR>', 'boot hooks to add: DIR/{per-boot,per-instance,once}/NAME go to /etc/vmctx/scripts.d (0755, root)')
     .option('--template <SRC:GUESTPATH>', 'a template rendered at boot into GUESTPATH with the context\'s values (repeatable)', collect, [])
     .option('--udev-aliases', 'a udev rule giving xvd*/vd* disks sd* aliases, for software that hard-codes /dev/sdX', false)
+    .option('--run <CMD>', 'run CMD in a chroot of the image (root and loop devices needed; /proc, /sys, /dev bound, the host\'s resolv.conf borrowed), before vmctx goes in (repeatable)', collect, [])
+    .option('--install <PKG...>', 'install packages with the image\'s apt-get/dnf/yum the same way')
+    .addOption(new Option('--run-timeout <SECONDS>', 'deadline for each --run command').argParser(positiveInt).default(1800))
     .option('--json', 'JSON output', false)
-    .action(async (image: string, flags: { output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean }) => {
+    .action(async (image: string, flags: { output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
       setExit(await bakeCommand(image, flags));
     });
 
@@ -194,7 +197,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const d = describeError(error);
     process.stderr.write(`vmctx: ${d.code}: ${d.message}\n`);
-    return d.code === 'ERR_USAGE' ? EXIT.usage : EXIT.internal;
+    if (d.code === 'ERR_RUN_FAILED') return EXIT.runFailed;
+    return d.code === 'ERR_USAGE' || d.code === 'ERR_PRIVILEGE' ? EXIT.usage : EXIT.internal;
   }
 }
 

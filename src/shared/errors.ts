@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'ERR_PATH_NOT_DIR'
   | 'ERR_PATH_LOOP'
   | 'ERR_PATH_CHANGED'
+  | 'ERR_PRIVILEGE'
+  | 'ERR_RUN_FAILED'
   | 'ERR_UNSAFE_FILE'
   | 'ERR_IO'
   // running programs

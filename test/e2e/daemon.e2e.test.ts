@@ -31,6 +31,8 @@ fi
 echo "E2E-SWAP-APPLIED $(hostname)"
 for i in $(seq 1 240); do ip -o -4 addr show | grep -q 10.0.3.15 && break; sleep 0.5; done
 echo "E2E-NIC-APPLIED $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\\n' ';')"
+# the daemon logs its line once the whole check is done, which can be after the address is up
+for i in $(seq 1 120); do journalctl -b -u vmctx-daemon.service -o cat | grep -q 'daemon: net:' && break; sleep 0.5; done
 journalctl -b -u vmctx-daemon.service --no-pager -o cat | tail -20
 `;
 
