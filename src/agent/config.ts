@@ -1,6 +1,7 @@
 // /etc/vmctx/config: the agent's own settings, KEY=VALUE lines in context.sh syntax (parsed by the
 // same lexer, never executed). Unknown keys and bad values are warnings and fall back to the
 // default; a missing file is the defaults. Command-line flags win over the file.
+import { isIP } from 'node:net';
 import { parseContextSh } from '../formats/contextsh.js';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
@@ -69,6 +70,8 @@ export function checkMetadataUrl(value: string): string | undefined {
   }
   if (url.protocol !== 'http:') return 'must be an http:// URL';
   if (url.username !== '' || url.password !== '') return 'must not carry credentials';
+  // a name would be resolved through DNS, which whoever spoofs the network can answer
+  if (isIP(url.hostname.replace(/^\[|\]$/gu, '')) === 0) return `must name the service by IP address, not by a name to resolve (${url.hostname.slice(0, 60)})`;
   return undefined;
 }
 
