@@ -27,12 +27,13 @@ export const RECIPES = {
     mirror: 'http://deb.debian.org/debian',
     include: ['sysvinit-core', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'ifupdown', 'procps', 'nodejs'],
   },
-  // the boot benchmark's peer: the same root with Debian's cloud-init (its OpenNebula datasource)
+  // the boot benchmark's peer: the same root with Debian's cloud-init (its OpenNebula datasource);
+  // python3-cffi-backend named because debootstrap does not resolve the virtual package it provides
   cloudinit: {
     suite: 'bookworm',
     variant: 'minbase',
     mirror: 'http://deb.debian.org/debian',
-    include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs', 'cloud-init'],
+    include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs', 'cloud-init', 'python3-cffi-backend'],
   },
 } as const;
 export type Flavour = keyof typeof RECIPES;
