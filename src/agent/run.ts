@@ -454,6 +454,9 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
   if (!module.isRelevant(ctx)) {
     return { ...base, status: 'not-relevant', reason: 'nothing for it in the context', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
   }
+  if (module.hasWork !== undefined && !(await module.hasWork(ctx, target))) {
+    return { ...base, status: 'not-relevant', reason: 'nothing for it on this system', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
+  }
   if (module.liveOnly === true && target.scripts === undefined) {
     return { ...base, status: 'skipped', reason: 'runs only on the running system (not for --root or --dry-run); not recorded', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
   }

@@ -107,7 +107,17 @@ describe('hooks in /etc/vmctx/scripts.d', () => {
   it('no scripts.d: nothing to do, nothing fails', async () => {
     const s = await setup();
     const report = await s.run({ VMID: '1' });
-    expect(mod(report, 'hooks-per-boot')?.status).toBe('unchanged');
+    expect(mod(report, 'hooks-per-boot')?.status).toBe('not-relevant');
     expect(report.result).toBe('ok');
+  });
+
+  // Found by the crash-injection suite (CI run of session 3, trial 128): a kill inside hooks-once,
+  // which had no hook to run, left it "interrupted" for good. A hook module with nothing to run
+  // now records nothing, so there is nothing to interrupt.
+  it('regression crash-trial-128: hook modules without hooks leave no record in the state', async () => {
+    const s = await setup();
+    await s.run({ VMID: '1' });
+    const state = JSON.parse(await readFile(join(s.root, 'var/lib/vmctx/state.json'), 'utf8')) as { modules: Record<string, unknown> };
+    expect(Object.keys(state.modules).filter((id) => id.startsWith('hooks-'))).toEqual([]);
   });
 });

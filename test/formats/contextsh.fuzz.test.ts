@@ -21,7 +21,7 @@ import { tempDir } from '../helpers/tmp.js';
 const which = (tool: string): string => spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
 const STRACE = which('strace');
 const DASH = which('dash');
-const RUNS = Number(process.env['CONTEXTSH_FUZZ_RUNS'] ?? 1500);
+const RUNS = Number(process.env['CONTEXTSH_FUZZ_RUNS'] ?? 2000);
 const NAMES = ['A', 'B', 'C_1'];
 // no lowercase word can be a dash builtin: command words are made of these
 const WORDS = ['xq', 'zz', 'qx1'];

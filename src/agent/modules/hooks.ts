@@ -30,6 +30,8 @@ function hooksModule(frequency: HookFrequency): Module {
     liveOnly: true,
     description: `the image's hooks in ${dir}, in name order`,
     isRelevant: () => true,
+    // nothing recorded (and nothing to be interrupted) while the image has no hooks of this kind
+    hasWork: async (_ctx, target) => ((await target.root.readdir(dir)) ?? []).some((n) => !n.startsWith('.')),
     inputs: () => null,
     async apply(ctx: Context, target, log) {
       const out = new OutcomeBuilder();

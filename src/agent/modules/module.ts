@@ -54,6 +54,8 @@ export interface Module {
   /** Runs only where target.scripts is available (the running system); skipped, unrecorded, elsewhere. */
   readonly liveOnly?: boolean;
   isRelevant(ctx: Context): boolean;
+  /** For modules whose work is on the target (hooks, templates): false when there is none there. */
+  hasWork?(ctx: Context, target: Target): Promise<boolean>;
   /** The inputs that decide whether an on-change module runs again (hashed; never logged). */
   inputs(ctx: Context): unknown;
   /** Facts of the running system that are inputs too (live runs only), e.g. which NICs are there. */

@@ -125,6 +125,7 @@ export const templatesModule: Module = {
   onInterrupted: 'rerun',
   description: `files rendered from ${TEMPLATE_DIR}/<path>.tmpl with the context's values`,
   isRelevant: () => true,
+  hasWork: async (_ctx, target) => (await target.root.lstat(TEMPLATE_DIR)) !== undefined,
   inputs: (ctx) => templateValues(ctx),
   // the templates themselves are inputs too: a changed template is rendered again
   async liveInputs(_ctx, target) {
