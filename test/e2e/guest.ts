@@ -81,6 +81,7 @@ systemctl is-system-running --wait >/dev/null 2>&1
   systemd-analyze critical-chain ssh.service
   systemctl show -p ActiveState -p Result -p ExecMainStatus -p ExecMainExitTimestampMonotonic vmctx-local.service
   echo "SSH-START $(systemctl show -p ExecMainStartTimestampMonotonic --value ssh.service)"
+  echo "MULTI-USER-AT $(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)"
   systemd-analyze blame --no-pager | grep -E 'vmctx|ssh|cloud-' 
   journalctl -b -u vmctx-local.service --no-pager -o short-monotonic
   hostname
