@@ -2,6 +2,7 @@
 // every unusable item reported and skipped, unknown keys reported, never fatal. Pure.
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
+import { shown } from '../shared/errors.js';
 
 export interface CloudUser {
   readonly name: string;
@@ -123,7 +124,8 @@ function fileContent(entry: Obj, issues: string[], where: string): Buffer | unde
 export function parseCloudConfig(text: string, issues: string[]): CloudConfig | undefined {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { schema: 'core', maxAliasCount: 100, prettyErrors: false });
+    // logLevel error: the library would print its warnings (with bits of the document) on the console
+    doc = parseYaml(text, { schema: 'core', maxAliasCount: 100, prettyErrors: false, logLevel: 'error' });
   } catch (error) {
     issues.push(`cloud-config is not YAML: ${(error as Error).message.split('\n')[0]?.slice(0, 200) ?? ''}`);
     return undefined;
@@ -200,7 +202,7 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
       if (content === undefined) return;
       const mode = f['permissions'] === undefined ? 0o644 : permissions(f['permissions']);
       if (mode === undefined) {
-        issues.push(`${where}: permissions ${JSON.stringify(String(f['permissions']).slice(0, 10))} are not octal; skipped`);
+        issues.push(`${where}: permissions ${JSON.stringify(shown(f['permissions'], 10))} are not octal; skipped`);
         return;
       }
       const owner = str(f['owner']) ?? 'root:root';

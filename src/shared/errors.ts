@@ -86,3 +86,15 @@ export function errnoCode(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A short, printable account of a value from a document (never throws, whatever the value is). */
+export function shown(value: unknown, max = 40): string {
+  if (typeof value === 'string') return value.slice(0, max);
+  try {
+    // undefined for undefined, functions and symbols
+    const json = JSON.stringify(value) as string | undefined;
+    return (json ?? typeof value).slice(0, max);
+  } catch {
+    return typeof value;
+  }
+}

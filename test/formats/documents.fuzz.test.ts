@@ -4,7 +4,7 @@
 // or warnings) or throws a coded VmctxError — never another exception, never a stack overflow —
 // and a normalised context comes out the other side with only what passed the checks.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { normaliseContext } from '../../src/agent/context/context.js';
 import { mapOpenStack, networkDataToVariables } from '../../src/agent/datasources/mapping.js';
 import { parseJson } from '../../src/agent/datasources/metadata.js';
@@ -84,6 +84,27 @@ describe('metadata JSON and network documents (fuzzed)', () => {
     survives(() => mapOpenStack(proto, undefined, undefined, undefined));
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     survives(() => parseJson(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), 'meta_data.json', warnings));
+  });
+});
+
+describe('regressions found by the long run', () => {
+  // test:long, 100 000 documents, case 17 827: a value String() cannot convert (an object without a
+  // prototype) crashed the network_data.json mapping with a TypeError
+  it('regression doc-fuzz-17827: odd values in network_data.json are described, never converted blindly', () => {
+    const warnings: ContextWarning[] = [];
+    expect(() => networkDataToVariables({ networks: [{ id: Object.create(null) as object, type: Object.create(null) as object }] }, warnings)).not.toThrow();
+    expect(warnings.map((w) => w.message).join(' ')).toMatch(/network \{\} names no known link/u);
+  });
+
+  // the same run printed the YAML library's own warnings (with bits of the document) on stderr
+  it('regression yaml-warnings: the YAML library never prints to the console', () => {
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      parseCloudConfig('%FOO bar\n---\nx: !!python/object y\n', []);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

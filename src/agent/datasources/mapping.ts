@@ -4,6 +4,7 @@
 // through the one user-data handler), password → PASSWORD, network_data.json → ETHn_* variables.
 import { isIP } from 'node:net';
 import type { ContextWarning } from '../context/context.js';
+import { shown } from '../../shared/errors.js';
 
 export interface MappedMetadata {
   readonly instanceId: string | undefined;
@@ -161,11 +162,11 @@ export function networkDataToVariables(doc: unknown, warnings: ContextWarning[])
   for (const net of networks) {
     const n = typeof net['link'] === 'string' ? index.get(net['link']) : undefined;
     if (n === undefined) {
-      warnings.push({ variable: 'network_data.json', message: `network ${String(net['id']).slice(0, 40)} names no known link; ignored` });
+      warnings.push({ variable: 'network_data.json', message: `network ${shown(net['id'])} names no known link; ignored` });
       continue;
     }
     const p = `ETH${n}_`;
-    const type = String(net['type']);
+    const type = typeof net['type'] === 'string' ? net['type'] : '';
     if (type === 'ipv4_dhcp' && !v4done.has(n)) {
       v4done.add(n);
       out[`${p}METHOD`] = 'dhcp';

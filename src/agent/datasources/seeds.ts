@@ -18,7 +18,7 @@ export type SeedReader = (path: string, maxBytes: number) => Promise<Buffer | un
 function yamlDoc(b: Buffer | undefined, what: string, warnings: ContextWarning[]): unknown {
   if (b === undefined) return undefined;
   try {
-    return parseYaml(b.toString('utf8'), { maxAliasCount: 100 }) as unknown;
+    return parseYaml(b.toString('utf8'), { maxAliasCount: 100, logLevel: 'error' }) as unknown;
   } catch (error) {
     warnings.push({ variable: what, message: `is not YAML (${describeError(error).message.split('\n')[0]?.slice(0, 100) ?? ''}); ignored` });
     return undefined;
