@@ -239,14 +239,23 @@ class Lexer {
     }
   }
 
-  /** At a `$`: rejects command substitution; keeps parameter expansions literally, with a warning. */
+  /**
+   * At a `$`: rejects command substitution; keeps parameter expansions literally, with a warning.
+   * Line continuations between the `$` and what follows are removed first, as the shell does:
+   * `"$\<newline>(reboot)"` is a command substitution to dash.
+   */
   #dollar(): string {
-    const next = this.#peek(1);
+    let p = this.#pos + 1;
+    while (this.#s[p] === '\\' && this.#s[p + 1] === '\n') {
+      p += 2;
+      this.#line++;
+    }
+    const next = this.#s[p] ?? '';
     if (next === '(') throw command(this.#line, '"$(" command substitution would run a command');
     if (next === '{') {
-      const close = this.#s.indexOf('}', this.#pos + 2);
+      const close = this.#s.indexOf('}', p + 1);
       if (close < 0) throw syntax(this.#line, 'unterminated "${"');
-      const text = this.#s.slice(this.#pos, close + 1);
+      const text = `$${this.#s.slice(p, close + 1)}`;
       if (text.includes('$(') || text.includes('`')) throw command(this.#line, `"${text}" contains a command substitution`);
       if (/["'\n]/u.test(text)) throw syntax(this.#line, `"${text}" is a parameter expansion vmctx cannot keep literally`);
       this.#warn(this.#line, `"${text}" is kept literally (vmctx does not expand variables)`);
@@ -254,9 +263,9 @@ class Lexer {
       return text;
     }
     if (NAME_START.test(next)) {
-      let end = this.#pos + 2;
+      let end = p + 1;
       while (end < this.#s.length && NAME_CHAR.test(this.#s[end] ?? '')) end++;
-      const text = this.#s.slice(this.#pos, end);
+      const text = `$${this.#s.slice(p, end)}`;
       this.#warn(this.#line, `"${text}" is kept literally (vmctx does not expand variables)`);
       this.#pos = end;
       return text;
@@ -264,10 +273,10 @@ class Lexer {
     if (/[0-9]/u.test(next) || SPECIAL_PARAMS.has(next)) {
       const text = `$${next}`;
       this.#warn(this.#line, `"${text}" is kept literally (vmctx does not expand variables)`);
-      this.#pos += 2;
+      this.#pos = p + 1;
       return text;
     }
-    this.#pos++;
+    this.#pos = p;
     return '$';
   }
 }

@@ -61,6 +61,31 @@ describe('context.sh: the reference vectors', () => {
   }
 });
 
+// Found by the long differential run (test:long, 50 000 files): "$" followed by a line
+// continuation. The shell removes backslash-newline first, so `$\<nl>?` is `$?` and
+// `"$\<nl>(reboot)"` is a command substitution; vmctx took the "$" as a plain character.
+describe('regression contextsh-fuzz-continuation: "$", then a line continuation', () => {
+  it('a command substitution split by a line continuation is rejected whole', () => {
+    for (const input of ['A="$\\\n(reboot)"\n', 'A=$\\\n(reboot)\n', 'A="$\\\n\\\n(id)"\n', 'A="${X:-$\\\n(id)}"\n']) {
+      let code = 'accepted';
+      try {
+        parseContextSh(b(input));
+      } catch (error) {
+        code = (error as { code?: string }).code ?? 'other';
+      }
+      expect(code, JSON.stringify(input)).toMatch(/^ERR_CONTEXT_(COMMAND|SYNTAX)$/u);
+    }
+  });
+  it('a parameter split by a line continuation is kept literally, with the warning', async () => {
+    const r = parseContextSh(b('A=$\\\n?!\nB="$\\\nHOME/x"\n'));
+    expect(r.variables).toEqual({ A: '$?!', B: '$HOME/x' });
+    expect(r.warnings.map((w) => w.message).join(' ')).toMatch(/"\$\?" is kept literally[\s\S]*"\$HOME" is kept literally/u);
+    // and dash agrees that these are expansions (so a literal is the conservative reading)
+    const dir = await tempDir();
+    expect(dashValues(dir, b('A=$\\\n?!\n'), ['A'])[0]).toBe('0!');
+  });
+});
+
 describe('context.sh: expansions are kept literally with a warning', () => {
   it('keeps $VAR, ${VAR} and $1 in legacy double-quoted values', () => {
     const result = parseContextSh(b('A="$HOME/x"\nB="${PATH:-/bin}"\nC=$1\n'));
