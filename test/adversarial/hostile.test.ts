@@ -4,7 +4,7 @@
 // every refusal must be a clean, named error. Also: the modes of every file vmctx writes do not
 // depend on the umask it runs under.
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sshKeysModule } from '../../src/agent/modules/sshkeys.js';
@@ -66,7 +66,10 @@ describe('hostile guest user: ~/.ssh swapped for symlinks while keys are written
     const outside = await tempDir();
     const etcBefore = (await readdir(join(root, 'etc'))).sort();
     const home = join(root, 'home/alice');
-    // the attacker (uid 1000 in a real guest; here a loop that keeps swapping the entry)
+    // the attacker: uid 1000, as in a real guest (the scratch root's parent lets it through). As
+    // root, its own mkdir-then-chown could be cut off by the final kill and leave a root-owned
+    // directory that vmctx never made (seen once in CI)
+    await chmod(join(root, '..'), 0o711);
     const swapper = spawn(
       process.execPath,
       [
@@ -76,10 +79,10 @@ describe('hostile guest user: ~/.ssh swapped for symlinks while keys are written
          for (let i = 0; ; i++) {
            try { fs.rmSync(p, { recursive: true, force: true }); } catch {}
            const t = targets[i % targets.length];
-           try { if (t === null) { fs.mkdirSync(p, { mode: 0o700 }); fs.chownSync(p, 1000, 1000); } else fs.symlinkSync(t, p); } catch {}
+           try { if (t === null) fs.mkdirSync(p, { mode: 0o700 }); else fs.symlinkSync(t, p); } catch {}
          }`,
       ],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', uid: 1000, gid: 1000 },
     );
     const target: Target = { root: new DirectoryRoot(root), exec: new HostExec(), live: false };
     const log = createLogger(undefined);
@@ -106,6 +109,8 @@ describe('hostile guest user: ~/.ssh swapped for symlinks while keys are written
     // the refusals are named errors, never crashes of another kind
     for (const code of outcomes.keys()) expect(['written', 'ERR_PATH_SYMLINK', 'ERR_PATH_OWNER', 'ERR_PATH_NOT_DIR', 'ERR_PATH_INVALID', 'ERR_UNSAFE_FILE', 'ENOENT', 'ERR_PATH_LOOP', 'ERR_PATH_CHANGED']).toContain(code);
     expect(outcomes.get('written') ?? 0).toBeGreaterThan(0);
+    // the attacker really got in the way (some writes were refused)
+    expect([...outcomes.keys()].filter((k) => k !== 'written').length).toBeGreaterThan(0);
   });
 });
 
