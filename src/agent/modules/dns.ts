@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { markers, replaceBlock } from '../../formats/managedblock.js';
 import type { Root } from '../../host/root.js';
 import type { Dns } from '../context/context.js';
-import { runLive } from './live.js';
+import { runLive, unlinkIfSymlink } from './live.js';
 import { OutcomeBuilder, type Module } from './module.js';
 
 export type ResolverStack = 'plain' | 'systemd-resolved' | 'resolvconf' | 'networkmanager';
@@ -30,7 +30,7 @@ export async function detectResolverStack(root: Root): Promise<{ stack: Resolver
     if (RESOLVED_TARGETS.includes(target)) return { stack: 'systemd-resolved' };
     if (RESOLVCONF_TARGETS.includes(target)) return { stack: 'resolvconf' };
     if (target.startsWith('/run/NetworkManager/') || target.startsWith('/var/run/NetworkManager/')) return { stack: 'networkmanager' };
-    return { stack: 'plain', note: `/etc/resolv.conf is a symlink to ${target}; writing through it inside the root` };
+    return { stack: 'plain', note: `/etc/resolv.conf is a symlink to ${target}, which no resolver vmctx knows uses; the link is replaced by a file` };
   }
   if (entry?.type === 'file') {
     const head = (await root.readText('/etc/resolv.conf', { maxBytes: 1024 * 1024 })) ?? '';
@@ -112,7 +112,11 @@ export const dnsModule: Module = {
         break;
       }
       case 'plain': {
-        const previous = (await root.readText('/etc/resolv.conf', { maxBytes: 1024 * 1024 })) ?? '';
+        const entry = await root.lstat('/etc/resolv.conf');
+        const linked = entry?.type === 'symlink' || (entry?.nlink ?? 1) > 1;
+        // options/sortlist are kept from a file of our own kind only, never read through a strange link
+        const previous = linked ? '' : ((await root.readText('/etc/resolv.conf', { maxBytes: 1024 * 1024 })) ?? '');
+        await unlinkIfSymlink(root, '/etc/resolv.conf', out);
         out.changedIf('/etc/resolv.conf', (await root.writeFile('/etc/resolv.conf', renderResolvConf(dns, previous), { mode: 0o644 })).changed);
         break;
       }

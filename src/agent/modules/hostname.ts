@@ -3,7 +3,7 @@
 // /etc/sysconfig/network, and sets it live with hostnamectl or hostname.
 import { hostname as currentHostname } from 'node:os';
 import { markers, replaceBlock } from '../../formats/managedblock.js';
-import { runLive } from './live.js';
+import { runLive, unlinkIfSymlink } from './live.js';
 import { OutcomeBuilder, type Module } from './module.js';
 
 export const HOSTS_BLOCK = markers('#');
@@ -35,8 +35,13 @@ export const hostnameModule: Module = {
     const name = ctx.hostname;
     if (name === undefined) return out.build();
     const { root } = target;
+    await unlinkIfSymlink(root, '/etc/hostname', out);
+    await unlinkIfSymlink(root, '/etc/hosts', out);
     out.changedIf('/etc/hostname', (await root.writeFile('/etc/hostname', `${name}\n`, { mode: 0o644 })).changed);
-    const hosts = (await root.readText('/etc/hosts')) ?? DEFAULT_HOSTS;
+    // a hard-linked /etc/hosts could be another file's content (/etc/shadow's): never carried over
+    const links = (await root.lstat('/etc/hosts'))?.nlink ?? 1;
+    if (links > 1) out.warnings.push(`/etc/hosts has ${links} hard links; its content is not carried over`);
+    const hosts = (links > 1 ? undefined : await root.readText('/etc/hosts')) ?? DEFAULT_HOSTS;
     const nextHosts = replaceBlock(hosts, HOSTS_BLOCK, hostsLines(name), /^127\.0\.1\.1\s/u);
     out.changedIf('/etc/hosts', (await root.writeFile('/etc/hosts', nextHosts, { mode: 0o644 })).changed);
     const sysconfig = await root.readText('/etc/sysconfig/network');

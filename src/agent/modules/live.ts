@@ -5,6 +5,7 @@ import { VmctxError, describeError } from '../../shared/errors.js';
 import { REDACTED, type Secret } from '../../shared/secret.js';
 import type { Exec, ExecResult } from '../../host/exec.js';
 import type { OutcomeBuilder, Target } from './module.js';
+import type { Root } from '../../host/root.js';
 
 /** Runs the first of `programs` that exists; returns true when it succeeded. */
 export async function runLive(target: Target, out: OutcomeBuilder, programs: ReadonlyArray<readonly [string, readonly string[]]>, timeoutMs = 15_000): Promise<boolean> {
@@ -68,4 +69,15 @@ export async function restartIfRunning(target: Target, out: OutcomeBuilder, unit
     await runLive(target, out, [['invoke-rc.d', [name, 'restart']], ['service', [name, 'restart']]], 30_000);
     return;
   }
+}
+
+/**
+ * A file vmctx owns that is a symlink (to /etc/shadow, say, in a careless or hostile image) is
+ * replaced by a file of its own, never written through: the link goes, with a warning.
+ */
+export async function unlinkIfSymlink(root: Root, path: string, out: OutcomeBuilder): Promise<void> {
+  const st = await root.lstat(path);
+  if (st?.type !== 'symlink') return;
+  await root.remove(path);
+  out.warnings.push(`${path} was a symlink to ${st.linkTarget ?? '?'}; replaced by a file (never written through)`);
 }
