@@ -3,12 +3,11 @@
 // through the Root interface: into an image without mounting it, or into a directory.
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { HOOKS_DIR, HOOK_FREQUENCIES } from '../agent/modules/hooks.js';
+import { HOOKS_DIR, HOOK_FREQUENCIES, HOOK_NAME } from '../agent/modules/hooks.js';
 import { TEMPLATE_DIR } from '../agent/modules/templates.js';
 import type { Root } from '../host/root.js';
 import { VmctxError } from '../shared/errors.js';
 
-const HOOK_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/u;
 const ROOT_OWNER = { uid: 0, gid: 0 };
 
 export interface HookFile {

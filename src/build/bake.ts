@@ -391,7 +391,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   const commands = [...(options.install === undefined || options.install.length === 0 ? [] : [installCommand(options.install)]), ...(options.run ?? [])];
   if (commands.length > 0) {
     if (options.dryRun) throw new VmctxError('ERR_USAGE', '--run and --install change the image: they have no dry run');
-    const missing = runPrerequisites(options.input);
+    const missing = await runPrerequisites(options.input);
     if (missing !== undefined) throw new VmctxError('ERR_PRIVILEGE', `--run/--install: ${missing}. Nothing was changed`);
   }
   const inKind = imageCompression(options.input);

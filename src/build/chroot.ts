@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HostExec } from '../host/exec.js';
 import { VmctxError } from '../shared/errors.js';
 
 /** A package name as apt and dnf take it (no options, no shell). */
@@ -92,15 +93,12 @@ export function installCommand(packages: readonly string[]): string {
     + `else echo "vmctx: the image has no apt-get, dnf or yum" >&2; exit 127; fi`;
 }
 
-function which(tool: string): boolean {
-  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' }).status === 0;
-}
-
 /** Says what is missing for --run (root, loop devices, the tools), or nothing. */
-export function runPrerequisites(image: string): string | undefined {
+export async function runPrerequisites(image: string): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'it needs root (loop devices, mount, chroot); run it as root, or bake without --run/--install';
   if (!existsSync('/dev/loop-control')) return 'this system has no loop devices (/dev/loop-control)';
-  for (const tool of ['unshare', 'mount', 'umount', 'chroot', 'timeout', 'losetup']) if (!which(tool)) return `${tool} is not installed`;
+  const exec = new HostExec();
+  for (const tool of ['unshare', 'mount', 'umount', 'chroot', 'timeout', 'losetup']) if ((await exec.which(tool)) === undefined) return `${tool} is not installed`;
   const attached = spawnSync('losetup', ['-j', image], { encoding: 'utf8' }).stdout.trim();
   if (attached !== '') return `the image is attached to a loop device already (${attached.split(':')[0] ?? ''}): it is in use elsewhere; unmount and detach it first`;
   return undefined;

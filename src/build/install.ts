@@ -34,7 +34,6 @@ export const INIT_SCRIPTS: Readonly<Record<string, string>> = {
   '/etc/init.d/vmctx-local': initLocalScript,
   '/etc/init.d/vmctx-final': initScript,
 };
-export { udevRule };
 
 export interface InstallOptions {
   /** The bundle (dist/vmctx.js) to install. */

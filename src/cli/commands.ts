@@ -1,6 +1,6 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
@@ -15,7 +15,7 @@ import { HostScriptRunner } from '../host/scripts.js';
 import { resolveInterfaces } from '../network/resolve.js';
 import { DirectoryRoot, type Root } from '../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
-import { ConsoleLines, createLogger } from '../shared/logger.js';
+import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
@@ -66,6 +66,24 @@ function summary(report: RunReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The agent's log file under the root; on failure, a console warning and console-only logging. */
+async function openLog(root: DirectoryRoot, consoleLines: ConsoleLines, write = true): Promise<{ logger: Logger; close(): Promise<void> }> {
+  let handle: FileHandle | undefined;
+  try {
+    if (write) handle = await root.openAppend(LOG_PATH, 0o600);
+  } catch (error) {
+    consoleLines.line(`warning: cannot open ${LOG_PATH}: ${describeError(error).message}; logging to the console only`);
+  }
+  const logger = createLogger(handle?.fd);
+  return {
+    logger,
+    async close() {
+      logger.flush();
+      await handle?.close();
+    },
+  };
+}
+
 export async function runCommand(flags: RunFlags): Promise<number> {
   const realRoot = new DirectoryRoot(flags.root);
   const root: Root = flags.dryRun ? new DryRunRoot(realRoot) : realRoot;
@@ -73,15 +91,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const stateRoot = flags.dryRun ? new DryRunRoot(state.stateRoot) : state.stateRoot;
   const consoleLines = new ConsoleLines(!flags.quiet);
   if (flags.stateDir !== undefined && !flags.dryRun) await mkdir(flags.stateDir, { recursive: true, mode: 0o700 });
-  let logHandle;
-  if (!flags.dryRun) {
-    try {
-      logHandle = await realRoot.openAppend(LOG_PATH, 0o600);
-    } catch (error) {
-      consoleLines.line(`warning: cannot open ${LOG_PATH}: ${describeError(error).message}; logging to the console only`);
-    }
-  }
-  const logger = createLogger(logHandle?.fd);
+  // a dry run writes nothing, not even the log
+  const log = await openLog(realRoot, consoleLines, !flags.dryRun);
+  const { logger } = log;
   const exec = flags.dryRun ? new RecordingExec(new HostExec()) : new HostExec();
   try {
     const report = await runAgent({
@@ -109,8 +121,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     }
     return exitCodeFor(report.result);
   } finally {
-    logger.flush();
-    await logHandle?.close();
+    await log.close();
   }
 }
 
@@ -444,13 +455,8 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
   const state = stateFor(flags, realRoot);
   if (flags.stateDir !== undefined) await mkdir(flags.stateDir, { recursive: true, mode: 0o700 });
   const consoleLines = new ConsoleLines(!flags.quiet);
-  let logHandle;
-  try {
-    logHandle = await realRoot.openAppend(LOG_PATH, 0o600);
-  } catch (error) {
-    consoleLines.line(`warning: cannot open ${LOG_PATH}: ${describeError(error).message}; logging to the console only`);
-  }
-  const logger = createLogger(logHandle?.fd);
+  const log = await openLog(realRoot, consoleLines);
+  const { logger } = log;
   let applied: string | undefined;
   let lastCode: number = EXIT.ok;
   const check = async (reasons: readonly string[]): Promise<CheckOutcome> => {
@@ -531,7 +537,6 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
     logger.info({ checks: daemon.checks }, 'daemon stopped');
     return EXIT.ok;
   } finally {
-    logger.flush();
-    await logHandle?.close();
+    await log.close();
   }
 }

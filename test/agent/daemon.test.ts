@@ -116,15 +116,21 @@ describe('daemon scheduler', () => {
   });
 });
 
+/** A started daemon whose checks only record their reasons (the first one: "start"). */
+async function startedRecordingDaemon(): Promise<{ daemon: Daemon; root: string; seen: string[][] }> {
+  const seen: string[][] = [];
+  const { daemon, root } = await daemonWith((reasons) => {
+    seen.push([...reasons]);
+    return Promise.resolve({ ran: true, summary: 'x', remote: false });
+  }, { debounceMs: 10 });
+  await daemon.start();
+  await daemon.idle();
+  return { daemon, root, seen };
+}
+
 describe('daemon socket', () => {
   it('takes triggers from `--notify` clients, refuses malformed ones and a second daemon, and takes over a dead one\'s socket', async () => {
-    const seen: string[][] = [];
-    const { daemon, root } = await daemonWith((reasons) => {
-      seen.push([...reasons]);
-      return Promise.resolve({ ran: true, summary: 'x', remote: false });
-    }, { debounceMs: 10 });
-    await daemon.start();
-    await daemon.idle();
+    const { daemon, root, seen } = await startedRecordingDaemon();
     expect(seen).toEqual([['start']]);
     expect((await stat(join(root, DAEMON_SOCKET))).mode & 0o777).toBe(0o600);
     expect(await notifyDaemon(join(root, DAEMON_SOCKET), 'media')).toBe(true);
@@ -163,13 +169,7 @@ describe('daemon socket', () => {
 
 describe('daemon trigger files (what the udev rule drops: udev cannot start Node)', () => {
   it('an empty file named after the event triggers a check (inotify, no polling); junk names are dropped; the directory goes with the daemon', async () => {
-    const seen: string[][] = [];
-    const { daemon, root } = await daemonWith((reasons) => {
-      seen.push([...reasons]);
-      return Promise.resolve({ ran: true, summary: 'x', remote: false });
-    }, { debounceMs: 10 });
-    await daemon.start();
-    await daemon.idle();
+    const { daemon, root, seen } = await startedRecordingDaemon();
     const dir = join(root, TRIGGER_DIR);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     // exactly what the rule runs

@@ -10,12 +10,13 @@
 import { interpreterOf } from '../../host/scripts.js';
 import type { Context } from '../context/context.js';
 import { executeScript, type ScriptReport } from './scripts.js';
+import { rootOnlyProblem } from './live.js';
 import { OutcomeBuilder, type Module } from './module.js';
 
 export const HOOKS_DIR = '/etc/vmctx/scripts.d';
 export const HOOK_FREQUENCIES = ['per-boot', 'per-instance', 'once'] as const;
 export type HookFrequency = (typeof HOOK_FREQUENCIES)[number];
-const HOOK_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/u;
+export const HOOK_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/u;
 const MAX_HOOK = 16 * 1024 * 1024;
 const SECRETS_OPT_IN = /^#\s*vmctx-env:\s*secrets\s*$/mu;
 
@@ -53,8 +54,9 @@ function hooksModule(frequency: HookFrequency): Module {
           out.warnings.push(`${path}: not run (not executable; chmod +x to enable it)`);
           continue;
         }
-        if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
-          out.warnings.push(`${path}: not run (owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}: a hook must be root's and writable only by root)`);
+        const owner = rootOnlyProblem(st);
+        if (owner !== undefined) {
+          out.warnings.push(`${path}: not run (${owner}: a hook must be root's and writable only by root)`);
           continue;
         }
         const body = await root.readFile(path, { maxBytes: MAX_HOOK });

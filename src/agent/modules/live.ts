@@ -81,3 +81,9 @@ export async function unlinkIfSymlink(root: Root, path: string, out: OutcomeBuil
   await root.remove(path);
   out.warnings.push(`${path} was a symlink to ${st.linkTarget ?? '?'}; replaced by a file (never written through)`);
 }
+
+/** A file the boot runs or renders as root must be root's and writable by nobody else. */
+export function rootOnlyProblem(st: { uid: number; mode: number }): string | undefined {
+  if (st.uid === 0 && (st.mode & 0o022) === 0) return undefined;
+  return `owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}`;
+}

@@ -16,6 +16,7 @@ import { isSecretName } from '../../shared/secret.js';
 import type { Root } from '../../host/root.js';
 import type { Context } from '../context/context.js';
 import { OutcomeBuilder, type Module } from './module.js';
+import { rootOnlyProblem } from './live.js';
 
 export const TEMPLATE_DIR = '/etc/vmctx/templates';
 const MAX_TEMPLATES = 1000;
@@ -145,8 +146,9 @@ export const templatesModule: Module = {
     for (const t of await findTemplates(root, out.warnings)) {
       const st = await root.lstat(t.template);
       if (st === undefined) continue;
-      if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
-        failures.push(`${t.template}: owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}; a template must be root's and writable only by root`);
+      const owner = rootOnlyProblem(st);
+      if (owner !== undefined) {
+        failures.push(`${t.template}: ${owner}; a template must be root's and writable only by root`);
         continue;
       }
       const data = await root.readFile(t.template, { maxBytes: MAX_TEMPLATE });
