@@ -16,7 +16,7 @@ const NAME = 'vmctx';
 const OUT = resolve('dist/packages');
 const WORK = resolve('dist/package-work');
 const BUNDLE = resolve('dist/vmctx.js');
-const UNITS = ['vmctx-local.service', 'vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service'];
+const UNITS = ['vmctx-local.service', 'vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service', 'vmctx-hostkeys.service'];
 const CONFLICTS = ['cloud-init', 'one-context', 'opennebula-context'];
 const SUMMARY = 'contextualization agent for virtual machines';
 const DESCRIPTION = `Applies a VM's context at boot: network (every NIC, matched by MAC, in the
@@ -274,7 +274,7 @@ chmod 0755 "$R/usr/sbin/vmctx" "$R/etc/init.d/vmctx-local" "$R/etc/init.d/vmctx-
 if [ -x "$R/usr/lib/systemd/systemd" ] || [ -x "$R/lib/systemd/systemd" ]; then
 	mkdir -p "$R/etc/systemd/system/sysinit.target.wants" "$R/etc/systemd/system/multi-user.target.wants"
 	ln -sf /usr/lib/systemd/system/vmctx-local.service "$R/etc/systemd/system/sysinit.target.wants/vmctx-local.service"
-	for u in vmctx-network.service vmctx-final.service vmctx-daemon.service; do
+	for u in vmctx-network.service vmctx-final.service vmctx-daemon.service vmctx-hostkeys.service; do
 		ln -sf "/usr/lib/systemd/system/$u" "$R/etc/systemd/system/multi-user.target.wants/$u"
 	done
 	echo "vmctx installed into $ROOT: systemd units enabled"

@@ -20,6 +20,8 @@ import type { GuestNic } from '../network/resolve.js';
 export const REPORT_PATH = '/run/vmctx/report.json';
 /** Left by a local stage that found no local context: the network stage is needed. */
 export const NEED_NETWORK_PATH = '/run/vmctx/need-network';
+/** Left by a local or network stage after which no final-stage module would run this boot. */
+export const FINAL_IDLE_PATH = '/run/vmctx/final-idle';
 
 /** Which metadata items each module needs: when one is missing (budget ran out), the module waits. */
 const NEEDS: Readonly<Record<string, readonly string[]>> = {
@@ -57,6 +59,8 @@ export interface RunReport {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;
+  /** Where a boot's time went: the runtime starting up before the run, and finding and reading the context. */
+  readonly timings?: { readonly processToRunMs: number; readonly contextMs?: number };
   readonly stage: Stage | 'all';
   readonly dryRun: boolean;
   readonly root: string;
@@ -309,11 +313,15 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
 
 async function runLocked(options: RunOptions): Promise<RunReport> {
   const started = new Date();
+  // performance.now() counts from the process's start
+  const runAt = performance.now();
+  let contextMs: number | undefined;
   const { root, logger, console } = options;
   const base = { vmctx: options.version, startedAt: started.toISOString(), stage: options.stage, dryRun: options.dryRun, root: root.path };
   const finish = async (fields: Omit<RunReport, keyof typeof base | 'finishedAt' | 'durationMs'>): Promise<RunReport> => {
     const finished = new Date();
-    const report: RunReport = { ...base, finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), ...fields };
+    const timings = { processToRunMs: Math.round(runAt), ...(contextMs === undefined ? {} : { contextMs }) };
+    const report: RunReport = { ...base, finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), timings, ...fields };
     if (!options.dryRun) {
       try {
         await root.writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
@@ -364,6 +372,7 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
 
   try {
     const ctx = loaded.context;
+    contextMs = Math.round(performance.now() - runAt);
     options.onContext?.(ctx);
     // the local stage's modules run in the network stage when the context could only come over the network
     const remote = ctx.source.kind === 'metadata' || ctx.source.kind === 'metadata-cache';
@@ -419,6 +428,7 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
     const reports: ModuleReport[] = [];
     for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));
     if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);
+    if (!options.dryRun && (options.stage === 'local' || options.stage === 'network')) await noteFinalStage(options.modules ?? MODULES, ctx, target, state, bootId, logger);
     const failed = reports.some((r) => r.status === 'failed');
     return await finish({
       result: failed ? 'module-failed' : loaded.degraded !== undefined ? 'metadata-incomplete' : 'ok',
@@ -437,11 +447,12 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
   }
 }
 
-async function runModule(module: Module, ctx: Context, target: Target, state: StateStore, bootId: string, options: RunOptions): Promise<ModuleReport> {
-  const t0 = performance.now();
-  const base = { id: module.id, stage: module.stage, frequency: module.frequency };
-  const log = options.logger.child({ module: module.id });
-  const elapsed = (): number => Math.round((performance.now() - t0) * 10) / 10;
+type Plan =
+  | { readonly kind: 'skipped' | 'not-relevant'; readonly reason: string }
+  | { readonly kind: 'decided'; readonly decision: ReturnType<typeof decide>; readonly inputHash: string };
+
+/** What the planner makes of a module in this run, before anything is applied. */
+async function plan(module: Module, ctx: Context, target: Target, state: StateStore, bootId: string): Promise<Plan> {
   // An input that did not arrive in time: a module that acts once waits for a complete run; an
   // on-change module applies what there is on an instance's first run (it re-applies when the
   // rest arrives), but never on later runs, where a missing input would look like a removal.
@@ -449,20 +460,47 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
   const previous = state.record(module.id);
   const firstForInstance = previous === undefined || previous.instanceId !== ctx.instanceId;
   if (missing.length > 0 && (module.frequency !== 'on-change' || !firstForInstance)) {
-    return { ...base, status: 'skipped', reason: `${missing.join(', ')} did not arrive from the metadata service in time; not recorded, so the next run applies it`, durationMs: elapsed(), changed: [], actions: [], warnings: [] };
+    return { kind: 'skipped', reason: `${missing.join(', ')} did not arrive from the metadata service in time; not recorded, so the next run applies it` };
   }
-  if (!module.isRelevant(ctx)) {
-    return { ...base, status: 'not-relevant', reason: 'nothing for it in the context', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
-  }
-  if (module.hasWork !== undefined && !(await module.hasWork(ctx, target))) {
-    return { ...base, status: 'not-relevant', reason: 'nothing for it on this system', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
-  }
-  if (module.liveOnly === true && target.scripts === undefined) {
-    return { ...base, status: 'skipped', reason: 'runs only on the running system (not for --root or --dry-run); not recorded', durationMs: elapsed(), changed: [], actions: [], warnings: [] };
-  }
+  if (!module.isRelevant(ctx)) return { kind: 'not-relevant', reason: 'nothing for it in the context' };
+  if (module.hasWork !== undefined && !(await module.hasWork(ctx, target))) return { kind: 'not-relevant', reason: 'nothing for it on this system' };
+  if (module.liveOnly === true && target.scripts === undefined) return { kind: 'skipped', reason: 'runs only on the running system (not for --root or --dry-run); not recorded' };
   const live = module.liveInputs === undefined ? undefined : await module.liveInputs(ctx, target);
   const inputHash = hashInputs(live === undefined ? module.inputs(ctx) : { inputs: module.inputs(ctx), live });
-  const decision = decide(module, state.record(module.id), { instanceId: ctx.instanceId, bootId, inputHash });
+  return { kind: 'decided', decision: decide(module, state.record(module.id), { instanceId: ctx.instanceId, bootId, inputHash }), inputHash };
+}
+
+/**
+ * After the local (or network) stage: when no final-stage module would run this boot, says so in
+ * FINAL_IDLE_PATH, and vmctx-final.service (ConditionPathExists=!) does not start a runtime just to
+ * find nothing to do. Without the file (this stage crashed, say) the final stage runs as always.
+ */
+async function noteFinalStage(modules: readonly Module[], ctx: Context, target: Target, state: StateStore, bootId: string, logger: Logger): Promise<void> {
+  try {
+    let idle = true;
+    for (const module of modules.filter((m) => m.stage === 'final')) {
+      const planned = await plan(module, ctx, target, state, bootId);
+      if (planned.kind === 'decided' && planned.decision.run) {
+        idle = false;
+        break;
+      }
+    }
+    if (idle) await target.root.writeFile(FINAL_IDLE_PATH, '', { mode: 0o644 });
+    else await target.root.remove(FINAL_IDLE_PATH);
+  } catch (error) {
+    logger.warn({ err: describeError(error) }, 'cannot tell whether the final stage has work; it runs');
+    await target.root.remove(FINAL_IDLE_PATH).catch(() => undefined);
+  }
+}
+
+async function runModule(module: Module, ctx: Context, target: Target, state: StateStore, bootId: string, options: RunOptions): Promise<ModuleReport> {
+  const t0 = performance.now();
+  const base = { id: module.id, stage: module.stage, frequency: module.frequency };
+  const log = options.logger.child({ module: module.id });
+  const elapsed = (): number => Math.round((performance.now() - t0) * 10) / 10;
+  const planned = await plan(module, ctx, target, state, bootId);
+  if (planned.kind !== 'decided') return { ...base, status: planned.kind, reason: planned.reason, durationMs: elapsed(), changed: [], actions: [], warnings: [] };
+  const { decision, inputHash } = planned;
   if (decision.interrupted) {
     log.warn({ reason: decision.reason }, 'previous run interrupted');
     options.console.line(`${module.id}: ${decision.reason}`);

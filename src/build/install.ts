@@ -1,5 +1,9 @@
 // Puts the agent into a root through the Root interface: the same code serves `vmctx install`
 // (a running system or a mounted root), the image builder and the e2e tests.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VmctxError } from '../shared/errors.js';
 import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
 import type { Root } from '../host/root.js';
@@ -7,6 +11,7 @@ import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';
 import networkUnit from '../../systemd/vmctx-network.service?raw';
 import daemonUnit from '../../systemd/vmctx-daemon.service?raw';
+import hostKeysUnit from '../../systemd/vmctx-hostkeys.service?raw';
 import loaderSource from '../../packaging/load.js?raw';
 import udevRule from '../../packaging/90-vmctx.rules?raw';
 import initScript from '../../packaging/sysvinit/vmctx-final?raw';
@@ -25,6 +30,7 @@ export const UNITS: Readonly<Record<string, { text: string; wantedBy: string }>>
   'vmctx-network.service': { text: networkUnit, wantedBy: 'multi-user.target' },
   'vmctx-final.service': { text: finalUnit, wantedBy: 'multi-user.target' },
   'vmctx-daemon.service': { text: daemonUnit, wantedBy: 'multi-user.target' },
+  'vmctx-hostkeys.service': { text: hostKeysUnit, wantedBy: 'multi-user.target' },
 };
 
 /** Tells the daemon when a CD changes or a NIC comes or goes (see packaging/90-vmctx.rules). */
@@ -46,6 +52,38 @@ export interface InstallOptions {
    * maintainer scripts enable what the system it lands on uses.
    */
   readonly packageLayout?: boolean;
+  /** The V8 code cache for this bundle and runtime (buildCodeCache), so the first boot skips compiling it. */
+  readonly codeCache?: Uint8Array;
+}
+
+/** The V8 code cache load.js keeps (and rewrites when V8 rejects it). */
+export const CODE_CACHE_PATH = '/var/cache/vmctx/vmctx.js.v8cache';
+
+/**
+ * Makes the code cache the first boot would otherwise make for itself (compiling the 1.3 MB bundle
+ * costs about half a second of an emulated guest's first boot): the shipped runtime runs the
+ * bundle once, here, through the same loader. Only that binary's cache is any use (V8 checks its
+ * version and flags, and the source), so a runtime this host cannot run, or the image's own Node,
+ * gets none, and the guest makes it on its first run as before. Undefined when none was made.
+ */
+export async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['node']): Promise<Uint8Array | undefined> {
+  if (!('binary' in node)) return undefined;
+  const work = await mkdtemp(join(tmpdir(), 'vmctx-codecache-'));
+  try {
+    let runtime = process.execPath;
+    const own = await readFile(process.execPath).catch(() => undefined);
+    if (own === undefined || !Buffer.from(node.binary.buffer, node.binary.byteOffset, node.binary.byteLength).equals(own)) {
+      runtime = join(work, 'node');
+      await writeFile(runtime, node.binary, { mode: 0o700 });
+    }
+    await writeFile(join(work, 'vmctx.js'), bundle);
+    await writeFile(join(work, 'load.js'), loaderSource);
+    const ran = spawnSync(runtime, [join(work, 'load.js'), '--version'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, stdio: 'ignore', timeout: 30_000 });
+    if (ran.status !== 0) return undefined;
+    return await readFile(join(work, 'cache', 'vmctx.js.v8cache')).catch(() => undefined);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 export interface InstallResult {
@@ -78,6 +116,10 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
     nodePath = options.node.system;
   }
   note(LAUNCHER_PATH, (await root.writeFile(LAUNCHER_PATH, launcher(nodePath), { mode: 0o755 })).changed);
+  if (options.codeCache !== undefined && options.packageLayout !== true) {
+    await root.ensureDir('/var/cache/vmctx', { mode: 0o700 });
+    note(CODE_CACHE_PATH, (await root.writeFile(CODE_CACHE_PATH, options.codeCache, { mode: 0o600 })).changed);
+  }
   note(UDEV_RULE_PATH, (await root.writeFile(UDEV_RULE_PATH, udevRule, { mode: 0o644 })).changed);
   if (options.packageLayout === true) {
     for (const [path, text] of Object.entries(INIT_SCRIPTS)) note(path, (await root.writeFile(path, text, { mode: 0o755 })).changed);

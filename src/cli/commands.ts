@@ -19,7 +19,7 @@ import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
-import { installAgent, uninstallAgent } from '../build/install.js';
+import { buildCodeCache, installAgent, uninstallAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
 import { bake } from '../build/bake.js';
 import { checkImage } from '../build/check.js';
@@ -62,7 +62,8 @@ function summary(report: RunReport): string {
     const what = m.changed.length > 0 ? `: ${m.changed.join(', ')}` : m.error !== undefined ? `: ${m.error.message}` : '';
     lines.push(`  ${m.id.padEnd(10)} ${m.status.padEnd(12)} ${String(m.durationMs).padStart(7)} ms  ${m.reason}${what}`);
   }
-  lines.push(`total: ${report.durationMs} ms`);
+  const t = report.timings;
+  lines.push(`total: ${report.durationMs} ms${t === undefined ? '' : ` (context after ${t.contextMs ?? '-'} ms; the runtime started ${t.processToRunMs} ms before the run)`}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -290,7 +291,8 @@ export interface InstallFlags {
 export async function installCommand(flags: InstallFlags): Promise<number> {
   const bundle = await readFile(flags.bundle);
   const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readFile(flags.node) };
-  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node, packageLayout: flags.packageLayout === true });
+  const codeCache = flags.packageLayout === true ? undefined : await buildCodeCache(bundle, node);
+  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node, packageLayout: flags.packageLayout === true, ...(codeCache === undefined ? {} : { codeCache }) });
   if (flags.packageLayout === true) {
     process.stderr.write(`vmctx: package tree in ${flags.root}: ${result.changed.join(', ')}\n`);
     return EXIT.ok;

@@ -42,6 +42,24 @@ describe('vmctx install', () => {
     expect((await stat(cache)).size).toBeGreaterThan(1000);
   });
 
+  it('an install that ships this Node ships the code cache too, and the first run of the guest uses it as it is', async () => {
+    const root = await tempDir('vmctx-install-');
+    await mkdir(join(root, 'usr/lib/systemd'), { recursive: true });
+    await writeFile(join(root, 'usr/lib/systemd/systemd'), '');
+    execFileSync(process.execPath, [BUNDLE, 'install', '--root', root, '--node', process.execPath], { stdio: 'ignore' });
+    const cacheDir = join(root, 'var/cache/vmctx');
+    const cache = join(cacheDir, 'vmctx.js.v8cache');
+    const baked = await readFile(cache);
+    expect([(await stat(cache)).mode & 0o777, (await stat(cacheDir)).mode & 0o777]).toEqual([0o600, 0o700]);
+    // the shipped runtime with the shipped loader: V8 takes the cache (a rejected one is rewritten)
+    const out = execFileSync(join(root, 'usr/lib/vmctx/node'), [join(root, 'usr/lib/vmctx/load.js'), '--version'], { env: { ...process.env, VMCTX_CACHE_DIR: cacheDir }, encoding: 'utf8' });
+    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/u);
+    expect(await readFile(cache)).toEqual(baked);
+    // the image's own Node: no cache can be made for it here
+    const system = await installed();
+    expect(await stat(join(system, 'var/cache/vmctx/vmctx.js.v8cache')).catch(() => undefined)).toBeUndefined();
+  });
+
   it('install run through the loader installs the bundle, not the loader', async () => {
     const root = await installed();
     const other = await tempDir('vmctx-install-');

@@ -48,6 +48,7 @@ beforeAll(async () => {
 describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J -R -V CONTEXT)', () => {
   let firstHosts: string | undefined;
   let firstHostKey: string | undefined;
+  let firstRsaKey: string | undefined;
   let firstKeys: string | undefined;
 
   it('first boot: hostname, hosts line, DNS, USERNAME with keys, password and sudo; sshd started after vmctx', async () => {
@@ -84,6 +85,10 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     // vmctx bake removed the keys debootstrap made; the guest has its own now
     expect(imageHostKey).toBeUndefined();
     expect(firstHostKey).toMatch(/^ssh-ed25519 /u);
+    expect(await readGuestFile(image, '/etc/ssh/ssh_host_ecdsa_key.pub')).toMatch(/^ecdsa-sha2-nistp256 /u);
+    // RSA came after the boot, from vmctx-hostkeys.service at idle priority (the reporter waits for it)
+    firstRsaKey = await readGuestFile(image, '/etc/ssh/ssh_host_rsa_key.pub');
+    expect(firstRsaKey).toMatch(/^ssh-rsa /u);
     // bake stamped the image and left it clean; the guest made its own machine id
     expect(await readGuestFile(image, '/etc/image-id')).toMatch(/^image_name=vmctx-e2e\n[\s\S]*recipe_name=vmctx-e2e\n/u);
     expect(await readGuestFile(image, '/etc/machine-id')).toMatch(/^[0-9a-f]{32}\n$/u);
@@ -114,6 +119,7 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     expect(await readGuestFile(image, '/home/e2euser/.ssh/authorized_keys')).toBe(firstKeys);
     expect(await readGuestFile(image, '/root/start-script.log')).toBe('start script ran on vmctx-guest.e2e.example\n');
     expect(await readGuestFile(image, '/etc/ssh/ssh_host_ed25519_key.pub')).toBe(firstHostKey);
+    expect(await readGuestFile(image, '/etc/ssh/ssh_host_rsa_key.pub')).toBe(firstRsaKey);
     expect(await readGuestFile(image, '/root/runcmd.log')).toBe('runcmd\n');
     expect(await readGuestFile(image, '/root/bootcmd.log')).toBe('boot\nboot\n');
   });
@@ -130,6 +136,9 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     const cloneKey = await readGuestFile(image, '/etc/ssh/ssh_host_ed25519_key.pub');
     expect(cloneKey).toMatch(/^ssh-ed25519 /u);
     expect(cloneKey).not.toBe(firstHostKey);
+    const cloneRsa = await readGuestFile(image, '/etc/ssh/ssh_host_rsa_key.pub');
+    expect(cloneRsa).toMatch(/^ssh-rsa /u);
+    expect(cloneRsa).not.toBe(firstRsaKey);
     // a clone that inherited its parent's machine id gets its own
     expect(await readGuestFile(image, '/etc/machine-id')).not.toBe(machineId);
     expect(((await readGuestFile(image, '/etc/hosts')) ?? '').match(/clone-guest/gu)).toHaveLength(1);

@@ -15,7 +15,7 @@ const VERSION = (JSON.parse(execFileSync('cat', ['package.json'], { encoding: 'u
 const DEB_NAME = `vmctx_${VERSION}_all.deb`;
 const RPM = join(PACKAGES, `vmctx-${VERSION}-1.noarch.rpm`);
 const TARBALL = join(PACKAGES, `vmctx-${VERSION}.tar.gz`);
-const UNITS = ['vmctx-local.service', 'vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service'];
+const UNITS = ['vmctx-local.service', 'vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service', 'vmctx-hostkeys.service'];
 const FILES: Record<string, number> = {
   '/usr/lib/vmctx/vmctx.js': 0o644,
   '/usr/lib/vmctx/load.js': 0o644,
@@ -67,7 +67,7 @@ describe('the .deb', () => {
     for (const [path, want] of Object.entries(FILES)) expect(((await mode(root, path)) ?? 0) & 0o7777, path).toBe(want);
     // deb-systemd-helper links through /lib (merged /usr on bookworm)
     expect(await readlink(join(root, 'etc/systemd/system/sysinit.target.wants/vmctx-local.service'))).toMatch(/^(\/usr)?\/lib\/systemd\/system\/vmctx-local\.service$/u);
-    for (const u of ['vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service']) {
+    for (const u of ['vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service', 'vmctx-hostkeys.service']) {
       expect(await readlink(join(root, `etc/systemd/system/multi-user.target.wants/${u}`))).toBe(`/lib/systemd/system/${u}`.replace(/^\/lib/u, (await readlink(join(root, 'etc/systemd/system/sysinit.target.wants/vmctx-local.service'))).startsWith('/usr') ? '/usr/lib' : '/lib'));
     }
     const version = sh('chroot', [root, '/usr/sbin/vmctx', '--version']);
