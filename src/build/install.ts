@@ -1,7 +1,7 @@
 // Puts the agent into a root through the Root interface: the same code serves `vmctx install`
 // (a running system or a mounted root), the image builder and the e2e tests.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmctxError } from '../shared/errors.js';
@@ -66,6 +66,13 @@ export const CODE_CACHE_PATH = '/var/cache/vmctx/vmctx.js.v8cache';
  * version and flags, and the source), so a runtime this host cannot run, or the image's own Node,
  * gets none, and the guest makes it on its first run as before. Undefined when none was made.
  */
+/** What the warm-up run applies (to nothing: a dry run): a typical OpenNebula context. */
+const WARM_UP_CONTEXT = [
+  "VMID='1'", "SET_HOSTNAME='warm-up'", "NETWORK='YES'", "ETH0_MAC='02:00:00:00:00:01'", "ETH0_IP='192.0.2.2'", "ETH0_MASK='255.255.255.0'",
+  "ETH0_GATEWAY='192.0.2.1'", "DNS='192.0.2.1'", "USERNAME='warmup'", "PASSWORD='not-a-secret'",
+  "SSH_PUBLIC_KEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2sta2V5LWZvci13YXJtLXVwLW9ubHktMDAwMDAwMA== warm-up'", '',
+].join('\n');
+
 export async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['node']): Promise<Uint8Array | undefined> {
   if (!('binary' in node)) return undefined;
   const work = await mkdtemp(join(tmpdir(), 'vmctx-codecache-'));
@@ -78,8 +85,15 @@ export async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['n
     }
     await writeFile(join(work, 'vmctx.js'), bundle);
     await writeFile(join(work, 'load.js'), loaderSource);
-    const ran = spawnSync(runtime, [join(work, 'load.js'), '--version'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, stdio: 'ignore', timeout: 30_000 });
-    if (ran.status !== 0) return undefined;
+    // A dry run of the local stage into an empty scratch root (it changes nothing, starts no
+    // program): the cache then holds the functions a boot's run compiles, not only the top level.
+    await mkdir(join(work, 'root/etc'), { recursive: true });
+    await writeFile(join(work, 'root/etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    await mkdir(join(work, 'context'));
+    await writeFile(join(work, 'context/context.sh'), WARM_UP_CONTEXT);
+    const args = [join(work, 'load.js'), 'run', '--stage', 'local', '--dry-run', '--root', join(work, 'root'), '--source', join(work, 'context')];
+    const ran = spawnSync(runtime, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, stdio: 'ignore', timeout: 30_000 });
+    if (ran.error !== undefined || ran.signal !== null) return undefined;
     return await readFile(join(work, 'cache', 'vmctx.js.v8cache')).catch(() => undefined);
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -21,14 +21,10 @@ import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { buildCodeCache, installAgent, uninstallAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
-import { bake } from '../build/bake.js';
-import { checkImage } from '../build/check.js';
-import { MetadataServer, parseFault } from '../provider/server.js';
 import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
 import { MODULES } from '../agent/modules/index.js';
 import { hashInputs } from '../agent/state.js';
 import type { Context } from '../agent/context/context.js';
-import { loadTree } from '../provider/tree.js';
 
 export const LOG_PATH = '/var/log/vmctx.log';
 export const STATE_DIR = '/var/lib/vmctx';
@@ -315,6 +311,9 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
   if (m === null) throw new VmctxError('ERR_USAGE', `--listen ${flags.listen}: expected HOST:PORT (IPv6 as [ADDR]:PORT)`);
   const host = m[1] ?? m[2] ?? '127.0.0.1';
   const port = Number(m[3]);
+  // the provider and image tools are loaded only by their commands: the agent's boot runs never pay for them
+  const { MetadataServer, parseFault } = await import('../provider/server.js');
+  const { loadTree } = await import('../provider/tree.js');
   const server = new MetadataServer({
     tree: await loadTree(flags.from),
     imdsv2: flags.imdsv2,
@@ -361,6 +360,8 @@ export interface BakeFlags {
 
 /** `vmctx bake IMAGE`: install vmctx into an image (or lint it with --check). */
 export async function bakeCommand(image: string, flags: BakeFlags): Promise<number> {
+  const { bake } = await import('../build/bake.js');
+  const { checkImage } = await import('../build/check.js');
   if (flags.check) {
     const { items, where } = await checkImage(image, flags.partition);
     const failed = items.some((i) => i.status === 'FAIL');

@@ -2,10 +2,12 @@
 // vmctx-final.service does not start a runtime for nothing), and on a new instance with systemd
 // the slow RSA host key is left to vmctx-hostkeys.service, after the boot.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFERRED_KEYS_MARKER, hostKeysModule } from '../../src/agent/modules/hygiene.js';
+import { defaultRouteIn } from '../../src/agent/modules/network.js';
+import { fileSystemBytes } from '../../src/agent/modules/firstboot.js';
 import { FINAL_IDLE_PATH, runAgent, type RunReport } from '../../src/agent/run.js';
 import type { Stage } from '../../src/agent/modules/module.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
@@ -103,5 +105,35 @@ describe('ssh-host-keys on a running system', () => {
     await hostKeysModule.apply(await contextOf({}), { root: new DirectoryRoot(root), exec, live: true }, createLogger(undefined));
     expect(await keys(root)).toEqual(['ssh_host_ecdsa_key', 'ssh_host_ecdsa_key.pub', 'ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'ssh_host_rsa_key', 'ssh_host_rsa_key.pub']);
     expect(await exists(join(root, DEFERRED_KEYS_MARKER))).toBe(false);
+  });
+});
+
+describe('the default route, read from /proc (no program started)', () => {
+  const V4_HEAD = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n';
+  const LO6 = '00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n';
+  it('sees an IPv4 or IPv6 default route, not a subnet route nor the kernel\'s unreachable default on lo', () => {
+    expect(defaultRouteIn(`${V4_HEAD}eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n`, LO6)).toBe(true);
+    expect(defaultRouteIn(`${V4_HEAD}eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n`, LO6)).toBe(false);
+    expect(defaultRouteIn(V4_HEAD, `${LO6}00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0\n`)).toBe(true);
+    expect(defaultRouteIn(V4_HEAD, 'fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000002 00000000 00000001     eth0\n')).toBe(false);
+    expect(defaultRouteIn('', '')).toBe(false);
+  });
+});
+
+describe('grow-fs reads the file system size from its superblock', () => {
+  it('ext3 made by mke2fs (and an XFS superblock): block count × block size; anything else: unknown', async () => {
+    const dir = await tempDir();
+    const image = join(dir, 'fs.img');
+    execFileSync('truncate', ['-s', '24M', image]);
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext3', '-b', '4096', image, '5000']);
+    const head = (await readFile(image)).subarray(0, 2048);
+    expect(fileSystemBytes('ext3', head)).toBe(5000 * 4096);
+    expect(fileSystemBytes('xfs', head)).toBeUndefined();
+    expect(fileSystemBytes('ext4', Buffer.alloc(2048))).toBeUndefined();
+    const xfs = Buffer.alloc(2048);
+    xfs.write('XFSB', 0, 'latin1');
+    xfs.writeUInt32BE(4096, 4);
+    xfs.writeBigUInt64BE(262144n, 8);
+    expect(fileSystemBytes('xfs', xfs)).toBe(262144 * 4096);
   });
 });

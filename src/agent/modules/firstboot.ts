@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { VmctxError } from '../../shared/errors.js';
 import type { Root } from '../../host/root.js';
+import { openByteSource } from '../../host/bytesource.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 import { tool } from './live.js';
 
@@ -95,6 +96,40 @@ const GROWERS: Readonly<Record<string, (dev: string, mountPoint: string) => read
 };
 
 /** Live-only tools: no -R, a longer deadline (a resize can take a while), some non-zero codes allowed. */
+/** Less room than this left on the device is not worth growing into (partition alignment leaves up to 1 MiB). */
+const GROW_SLACK = 1024 * 1024;
+
+/**
+ * The file system's size from its superblock (ext2/3/4: block count × block size; XFS: data
+ * blocks × block size), from the first 2 KiB of the device; undefined for anything else.
+ */
+export function fileSystemBytes(fsType: string, head: Uint8Array): number | undefined {
+  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (/^ext[234]$/u.test(fsType) && b.length >= 2048 && b.readUInt16LE(1024 + 0x38) === 0xef53) {
+    const blockSize = 1024 * 2 ** b.readUInt32LE(1024 + 24);
+    const hi = (b.readUInt32LE(1024 + 0x60) & 0x80) !== 0 ? b.readUInt32LE(1024 + 0x150) : 0;
+    return (hi * 2 ** 32 + b.readUInt32LE(1024 + 4)) * blockSize;
+  }
+  if (fsType === 'xfs' && b.length >= 16 && b.toString('latin1', 0, 4) === 'XFSB') return Number(b.readBigUInt64BE(8)) * b.readUInt32BE(4);
+  return undefined;
+}
+
+/** The file system on /dev/NAME already fills it (within GROW_SLACK); false when that cannot be told. */
+async function fillsDevice(target: Target, fsType: string, name: string): Promise<boolean> {
+  const sectors = Number((await target.root.readText(`/sys/class/block/${name}/size`, { maxBytes: 4096 }))?.trim());
+  if (!Number.isSafeInteger(sectors) || sectors <= 0) return false;
+  const source = await openByteSource(`${target.root.path.replace(/\/+$/u, '')}/dev/${name}`).catch(() => undefined);
+  if (source === undefined) return false;
+  try {
+    const fsBytes = fileSystemBytes(fsType, await source.read(0, 2048));
+    return fsBytes !== undefined && fsBytes > 0 && sectors * 512 - fsBytes < GROW_SLACK;
+  } catch {
+    return false;
+  } finally {
+    await source.close();
+  }
+}
+
 const run = (target: Target, program: string, args: readonly string[], okCodes: readonly number[] = [0]): ReturnType<typeof tool> => tool(target, program, args, { rootFlag: false, okCodes, timeoutMs: 120_000 });
 
 export const growFsModule: Module = {
@@ -139,6 +174,8 @@ export const growFsModule: Module = {
           }
         }
       }
+      // already filling its device (every boot after the first): no program to start
+      if (await fillsDevice(target, entry.fsType, name)) continue;
       const [program, args] = grower(`/dev/${name}`, mp);
       const r = await run(target, program, args);
       if (!/Nothing to do|already/iu.test(r.stdout + r.stderr)) {
