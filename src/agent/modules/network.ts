@@ -147,11 +147,24 @@ export function defaultRouteIn(route: string, ipv6Route: string): boolean {
 /** Without systemd, what tells that the network service has run (ifupdown's state, RHEL's lock). */
 const SYSV_ACTIVE: Readonly<Record<string, string>> = { 'networking.service': '/run/network/ifstate', 'network.service': '/var/lock/subsys/network' };
 
+/**
+ * A file a network service writes in /run (a tmpfs: this boot only) once it runs (networkd its
+ * state file, ifup its ifstate; not the directories, which tmpfiles may make first). Without it the
+ * service has not started this boot — so in the local stage, ordered before them, no systemctl is
+ * started to ask (early in an emulated boot that costs a few tenths of a second).
+ */
+const RAN_MARKER: Readonly<Record<string, string>> = {
+  'systemd-networkd.service': '/run/systemd/netif/state',
+  'networking.service': '/run/network/ifstate',
+};
+
 async function serviceActive(target: Target, unit: string): Promise<boolean> {
   if (!(await systemdRunning(target))) {
     const marker = SYSV_ACTIVE[unit];
     return marker !== undefined && (await target.root.lstat(marker)) !== undefined;
   }
+  const ran = RAN_MARKER[unit];
+  if (ran !== undefined && (await target.root.lstat(ran)) === undefined) return false;
   const systemctl = await target.exec.which('systemctl');
   if (systemctl === undefined) return false;
   const r = await target.exec.run(systemctl, ['is-active', '--quiet', unit], { timeoutMs: 5000 }).catch(() => undefined);
