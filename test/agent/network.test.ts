@@ -143,6 +143,9 @@ describe('network module: live apply and rollback', () => {
     await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
     await mkdir(join(root, 'run/dbus'), { recursive: true });
     await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
+    // networkd runs: its state file is there
+    await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
+    await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
     await writeFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), '# Managed by vmctx from the VM context; replaced at each contextualization.\n[Match]\nMACAddress=52:54:00:12:34:56\n[Network]\nAddress=10.0.0.5/24\nGateway=10.0.0.1\n');
     return root;
   }
@@ -154,6 +157,16 @@ describe('network module: live apply and rollback', () => {
     const out = await apply(root, { ...NIC, ETH0_IP: '10.0.0.6' }, { live: true, exec, listNics: nics });
     expect(out.actions).toEqual(['networkctl reload', 'networkctl reconfigure ens3']);
     expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8')).toContain('Address=10.0.0.6/24');
+  });
+
+  it('in the local stage (networkd has not started this boot: no state file) nothing is asked or reloaded; the files wait for it', async () => {
+    const root = await liveRoot();
+    await rm(join(root, 'run/systemd/netif/state'));
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const out = await apply(root, { ...NIC, ETH0_IP: '10.0.0.7' }, { live: true, exec, listNics: nics });
+    expect(exec.calls.filter((c) => c.startsWith('systemctl') || c.startsWith('networkctl'))).toEqual([]);
+    expect(out.actions).toEqual(['networkd is not running: the configuration applies when it starts']);
+    expect(await readFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), 'utf8')).toContain('Address=10.0.0.7/24');
   });
 
   it('without D-Bus (minimal images) restarts systemd-networkd instead of calling networkctl', async () => {
@@ -173,6 +186,8 @@ describe('network module: live apply and rollback', () => {
     ];
     for (const [backend, expected] of cases) {
       const root = await scratchRoot({ network: 'none' });
+      await mkdir(join(root, 'run/network'), { recursive: true });
+      await writeFile(join(root, 'run/network/ifstate'), 'ens3=ens3\n');
       const exec = new ScriptedExec({ routeAfterReload: true });
       const out = await apply(root, { ...NIC, NETCFG_TYPE: backend }, { live: true, exec, listNics: nics });
       expect(out.actions, backend).toEqual(expected);
