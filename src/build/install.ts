@@ -63,8 +63,9 @@ export const CODE_CACHE_PATH = '/var/cache/vmctx/vmctx.js.v8cache';
  * Makes the code cache the first boot would otherwise make for itself (compiling the 1.3 MB bundle
  * costs about half a second of an emulated guest's first boot): the shipped runtime runs the
  * bundle once, here, through the same loader. Only that binary's cache is any use (V8 checks its
- * version and flags, and the source), so a runtime this host cannot run, or the image's own Node,
- * gets none, and the guest makes it on its first run as before. Undefined when none was made.
+ * version and flags, and the source), and only the Node running vmctx now is run for it: another
+ * --node binary, or the image's own Node, gets none (the guest makes it on its first run, as
+ * before). Undefined when none was made.
  */
 /** What the warm-up run applies (to nothing: a dry run): a typical OpenNebula context. */
 const WARM_UP_CONTEXT = [
@@ -77,12 +78,10 @@ export async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['n
   if (!('binary' in node)) return undefined;
   const work = await mkdtemp(join(tmpdir(), 'vmctx-codecache-'));
   try {
-    let runtime = process.execPath;
+    // only this very runtime, already trusted to run vmctx here: a --node binary is shipped, never run
     const own = await readFile(process.execPath).catch(() => undefined);
-    if (own === undefined || !Buffer.from(node.binary.buffer, node.binary.byteOffset, node.binary.byteLength).equals(own)) {
-      runtime = join(work, 'node');
-      await writeFile(runtime, node.binary, { mode: 0o700 });
-    }
+    if (own === undefined || !Buffer.from(node.binary.buffer, node.binary.byteOffset, node.binary.byteLength).equals(own)) return undefined;
+    const runtime = process.execPath;
     await writeFile(join(work, 'vmctx.js'), bundle);
     await writeFile(join(work, 'load.js'), loaderSource);
     // A dry run of the local stage into an empty scratch root (it changes nothing, starts no
