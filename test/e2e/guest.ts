@@ -251,11 +251,11 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timeout = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
   const closed = new Promise<number | null>((r) => child.on('close', r));
-  let stalled = false;
+  const stall = { hit: false };
   const stallCheck = setTimeout(() => {
     void readFile(log, 'utf8').catch(() => '').then((text) => {
       if (/Run \/init as init process/u.test(text)) return;
-      stalled = true;
+      stall.hit = true;
       child.kill('SIGKILL');
     });
   }, KERNEL_STALL_MS);
@@ -286,7 +286,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   const code = await closed;
   clearTimeout(timeout);
   clearTimeout(stallCheck);
-  if (stalled) return 'kernel-stalled';
+  if (stall.hit) return 'kernel-stalled';
   if (duringError !== undefined) throw duringError;
   const consoleText = existsSync(log) ? await readFile(log, 'utf8') : '';
   if (code !== 0) throw new Error(`qemu exited with ${code}: ${stderr.slice(0, 2000)}\n--- console tail ---\n${consoleText.slice(-4000)}`);
