@@ -91,5 +91,9 @@ await build({
   define: { __VMCTX_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
+// The loader runs the bundle as a vm.Script, which has no dynamic-import callback: an import() of
+// a module esbuild leaves outside the bundle (a built-in) would fail there at run time only.
+const left = /[^\w.$]import\(\s*["'`]([^"'`]+)/u.exec(await readFile('dist/vmctx.js', 'utf8'));
+if (left !== null) throw new Error(`dist/vmctx.js keeps an import() of ${left[1]}: the loader cannot run it; use a static import`);
 for (const [name, payload] of Object.entries(payloads)) await appendFile('dist/vmctx.js', `/*VMCTX-LAZY:${name}\n${payload}\nVMCTX-LAZY:${name}*/\n`);
 await chmod('dist/vmctx.js', 0o755);

@@ -4,7 +4,7 @@
 // and the run's overall budget (a deadline shared by all requests). Bodies are read with a byte
 // cap; redirects are never followed. Retries (connection errors, 429/5xx) back off with a cap and
 // honour a capped Retry-After, always inside the budget.
-import type { Agent } from 'node:http';
+import { Agent } from 'node:http';
 import type { Got } from 'got';
 import { VmctxError, errnoCode } from '../../shared/errors.js';
 import { Secret } from '../../shared/secret.js';
@@ -74,7 +74,8 @@ export class MetadataHttp {
   readonly #options: HttpClientOptions;
   // One kept-alive connection, requests queued on it: metadata services throttle concurrent
   // clients (EC2's IMDS does), and a forwarded port (QEMU guestfwd) carries one stream only.
-  // (node:http is loaded with got, on the first request: the local stage never needs it)
+  // (made on the first request; node:http itself is loaded with the bundle: an import() of a
+  // built-in stays an import() in the bundle, which the loader's vm.Script cannot run)
   #agent: Agent | undefined;
   #token: Secret | undefined;
   #mode: 'unknown' | 'v2' | 'v1' = 'unknown';
@@ -113,7 +114,7 @@ export class MetadataHttp {
     const remaining = this.#remaining();
     if (remaining <= 0) throw new BudgetExhausted(`${method} ${path} not started`);
     const got = await loadGot();
-    this.#agent ??= new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
+    this.#agent ??= new Agent({ keepAlive: true, maxSockets: 1 });
     const base = this.#options.baseUrls[this.#base] ?? '';
     const url = new URL(path.replace(/^\/+/u, ''), `${base.replace(/\/+$/u, '')}/`).toString();
     const requestMs = Math.max(1, Math.min(this.#options.requestMs, remaining));
