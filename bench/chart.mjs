@@ -1,5 +1,5 @@
-// Draws bench/results/boot.svg from a boot benchmark result (bench/results/boot.json, or the boot
-// part of latest.json): per image, the time to multi-user.target, split into the kernel and
+// Draws a chart (default bench/results/boot.svg; `node bench/chart.mjs IN.json OUT.svg`) from a boot
+// benchmark result (bench/results/boot.json, or the boot part of latest.json): per image, the time to multi-user.target, split into the kernel and
 // userspace, with the agent units' time before multi-user marked. Plain SVG, no dependencies.
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
@@ -43,6 +43,7 @@ export function bootChart(result) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const file = process.argv[2] ?? 'bench/results/boot.json';
   const data = JSON.parse(await readFile(file, 'utf8'));
-  await writeFile('bench/results/boot.svg', bootChart(data.boot ?? data));
-  console.log('wrote bench/results/boot.svg');
+  const out = process.argv[3] ?? 'bench/results/boot.svg';
+  await writeFile(out, bootChart(data.boot ?? data));
+  console.log(`wrote ${out}`);
 }
