@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { median } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const bundle = resolve('dist/vmctx.js');
@@ -66,10 +67,6 @@ function timed(args) {
   return { ms, rssMiB, status: r.status };
 }
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fmt = (a) => `median ${median(a).toFixed(1)}  min ${Math.min(...a).toFixed(1)}  max ${Math.max(...a).toFixed(1)}`;
 
 export async function benchAgent() {

@@ -8,15 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { median } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_BAKE_RUNS ?? 5);
 const VC_RUNS = Number(process.env.BENCH_VC_RUNS ?? 3);
 const bundle = resolve('dist/vmctx.js');
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fmt = (a) => `median ${median(a).toFixed(0)}  min ${Math.min(...a).toFixed(0)}  max ${Math.max(...a).toFixed(0)}`;
 
 function sh(cmd, args, env = {}) {

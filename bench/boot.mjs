@@ -12,13 +12,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { bootChart } from './chart.mjs';
+import { median } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_BOOT_RUNS ?? 3);
-
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** "1min 2.345s", "12.345s" or "345ms" → seconds. */
 function seconds(text) {

@@ -3,16 +3,13 @@
 // userspace, with the agent units' time before multi-user marked. Plain SVG, no dependencies.
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import { median } from './stats.mjs';
 
 const LABELS = { none: 'no agent', vmctx: 'vmctx', 'node-floor': 'bare Node + 1 host key', 'cloud-init': 'cloud-init 22.4' };
 const esc = (t) => String(t).replace(/[&<>"]/gu, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
 export function bootChart(result) {
   const names = Object.keys(LABELS).filter((n) => result[n] !== undefined);
-  const median = (a) => {
-    const s = [...a].sort((x, y) => x - y);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   const rows = names.map((n) => {
     const r = result[n];
     return { label: LABELS[n], total: r.medianToMultiUserS, kernel: median(r.samples.map((x) => x.kernel)), agent: r.medianUnitsBeforeMultiUserS ?? r.medianUnitsS };

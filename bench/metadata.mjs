@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { median } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const GIVE_UP_RUNS = Number(process.env.BENCH_GIVE_UP_RUNS ?? 3);
@@ -20,10 +21,6 @@ function key(type, comment) {
   return `${type} ${Buffer.concat([len, name, randomBytes(36)]).toString('base64')} ${comment}`;
 }
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fmt = (a) => `median ${median(a).toFixed(1)}  min ${Math.min(...a).toFixed(1)}  max ${Math.max(...a).toFixed(1)}`;
 
 async function scratchRoot(base, name) {

@@ -21,7 +21,7 @@ import { checkComplete, checkWritable, locateFileSystem, type Located } from './
 import { ImageRoot, type ExtFs } from './imageroot.js';
 import { installCommand, runInImage, runPrerequisites } from './chroot.js';
 import { addDiskAliases, addHooks, addTemplate, readHooksDir, readTemplateSpec } from './authoring.js';
-import { buildCodeCache, installAgent, LAUNCHER_PATH } from './install.js';
+import { installAgent, LAUNCHER_PATH } from './install.js';
 import { SYSPREP_STEPS } from './sysprep.js';
 
 export type Compression = 'raw' | 'gz' | 'bz2' | 'zip';
@@ -449,8 +449,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         const free = sb.freeBlocks * sb.blockSize;
         if (needed > free) throw new VmctxError('ERR_IO', `the image's file system is full: vmctx needs about ${Math.ceil(needed / 1048576)} MiB and ${Math.floor(free / 1048576)} MiB are free; grow it first (resize2fs) — nothing was changed`);
         progress('installing vmctx');
-        const codeCache = options.dryRun ? undefined : await buildCodeCache(options.bundle, node);
-        const installed = await installAgent(root, { bundle: options.bundle, node, ...(codeCache === undefined ? {} : { codeCache }) });
+        const installed = await installAgent(root, { bundle: options.bundle, node });
         const changed = [...installed.changed];
         if (installed.initSystem !== 'systemd' && (await installRcLocal(root))) changed.push('/etc/rc.local');
         if ((await root.lstat(CONFIG_PATH)) === undefined) {

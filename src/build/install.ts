@@ -52,8 +52,6 @@ export interface InstallOptions {
    * maintainer scripts enable what the system it lands on uses.
    */
   readonly packageLayout?: boolean;
-  /** The V8 code cache for this bundle and runtime (buildCodeCache), so the first boot skips compiling it. */
-  readonly codeCache?: Uint8Array;
 }
 
 /** The V8 code cache load.js keeps (and rewrites when V8 rejects it). */
@@ -129,9 +127,11 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
     nodePath = options.node.system;
   }
   note(LAUNCHER_PATH, (await root.writeFile(LAUNCHER_PATH, launcher(nodePath), { mode: 0o755 })).changed);
-  if (options.codeCache !== undefined && options.packageLayout !== true) {
+  // the first boot skips compiling the bundle (a package's runtime is the target's: no cache)
+  const codeCache = options.packageLayout === true ? undefined : await buildCodeCache(options.bundle, options.node);
+  if (codeCache !== undefined) {
     await root.ensureDir('/var/cache/vmctx', { mode: 0o700 });
-    note(CODE_CACHE_PATH, (await root.writeFile(CODE_CACHE_PATH, options.codeCache, { mode: 0o600 })).changed);
+    note(CODE_CACHE_PATH, (await root.writeFile(CODE_CACHE_PATH, codeCache, { mode: 0o600 })).changed);
   }
   note(UDEV_RULE_PATH, (await root.writeFile(UDEV_RULE_PATH, udevRule, { mode: 0o644 })).changed);
   if (options.packageLayout === true) {

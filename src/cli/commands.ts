@@ -13,13 +13,13 @@ import { HostExec } from '../host/exec.js';
 import { listGuestNics } from '../host/nics.js';
 import { HostScriptRunner } from '../host/scripts.js';
 import { resolveInterfaces } from '../network/resolve.js';
-import { DirectoryRoot, type Root } from '../host/root.js';
+import { DirectoryRoot, onHost, type Root } from '../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
 import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
-import { buildCodeCache, installAgent, uninstallAgent } from '../build/install.js';
+import { installAgent, uninstallAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
 import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
 import { MODULES } from '../agent/modules/index.js';
@@ -287,8 +287,7 @@ export interface InstallFlags {
 export async function installCommand(flags: InstallFlags): Promise<number> {
   const bundle = await readFile(flags.bundle);
   const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readFile(flags.node) };
-  const codeCache = flags.packageLayout === true ? undefined : await buildCodeCache(bundle, node);
-  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node, packageLayout: flags.packageLayout === true, ...(codeCache === undefined ? {} : { codeCache }) });
+  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node, packageLayout: flags.packageLayout === true });
   if (flags.packageLayout === true) {
     process.stderr.write(`vmctx: package tree in ${flags.root}: ${result.changed.join(', ')}\n`);
     return EXIT.ok;
@@ -452,7 +451,7 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
   const realRoot = new DirectoryRoot(flags.root);
   if (flags.notify !== undefined) {
     if (!REASON.test(flags.notify)) throw new VmctxError('ERR_USAGE', `--notify takes one short lower-case word (e.g. media, net), not ${JSON.stringify(flags.notify.slice(0, 40))}`);
-    await notifyDaemon(`${realRoot.path === '/' ? '' : realRoot.path}${DAEMON_SOCKET}`, flags.notify);
+    await notifyDaemon(onHost(realRoot, DAEMON_SOCKET), flags.notify);
     return EXIT.ok;
   }
   const state = stateFor(flags, realRoot);

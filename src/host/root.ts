@@ -64,6 +64,14 @@ export interface DirOptions {
 }
 
 /** The operations modules and the state store use; implemented by a directory and by a dry run. */
+/**
+ * A guest path as a path on this host, for what must be named by host path (a program's argument,
+ * a device to open): no link resolution, so only for paths the caller checked through the Root.
+ */
+export function onHost(root: Pick<Root, 'path'>, guestPath: string): string {
+  return `${root.path.replace(/\/+$/u, '')}${guestPath}`;
+}
+
 export interface Root {
   /** Host path of the root ('/' for the live system). */
   readonly path: string;

@@ -74,9 +74,7 @@ export class MetadataHttp {
   readonly #options: HttpClientOptions;
   // One kept-alive connection, requests queued on it: metadata services throttle concurrent
   // clients (EC2's IMDS does), and a forwarded port (QEMU guestfwd) carries one stream only.
-  // (made on the first request; node:http itself is loaded with the bundle: an import() of a
-  // built-in stays an import() in the bundle, which the loader's vm.Script cannot run)
-  #agent: Agent | undefined;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 1 });
   #token: Secret | undefined;
   #mode: 'unknown' | 'v2' | 'v1' = 'unknown';
   #tokenPromise: Promise<void> | undefined;
@@ -98,7 +96,7 @@ export class MetadataHttp {
   }
 
   close(): void {
-    this.#agent?.destroy();
+    this.#agent.destroy();
   }
 
   #remaining(): number {
@@ -114,7 +112,6 @@ export class MetadataHttp {
     const remaining = this.#remaining();
     if (remaining <= 0) throw new BudgetExhausted(`${method} ${path} not started`);
     const got = await loadGot();
-    this.#agent ??= new Agent({ keepAlive: true, maxSockets: 1 });
     const base = this.#options.baseUrls[this.#base] ?? '';
     const url = new URL(path.replace(/^\/+/u, ''), `${base.replace(/\/+$/u, '')}/`).toString();
     const requestMs = Math.max(1, Math.min(this.#options.requestMs, remaining));

@@ -3,7 +3,7 @@
 // ephemeral disk mounted when it carries a file system (never formatted).
 import { randomBytes } from 'node:crypto';
 import { VmctxError } from '../../shared/errors.js';
-import type { Root } from '../../host/root.js';
+import { onHost, type Root } from '../../host/root.js';
 import { openByteSource } from '../../host/bytesource.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 import { tool } from './live.js';
@@ -118,7 +118,7 @@ export function fileSystemBytes(fsType: string, head: Uint8Array): number | unde
 async function fillsDevice(target: Target, fsType: string, name: string): Promise<boolean> {
   const sectors = Number((await target.root.readText(`/sys/class/block/${name}/size`, { maxBytes: 4096 }))?.trim());
   if (!Number.isSafeInteger(sectors) || sectors <= 0) return false;
-  const source = await openByteSource(`${target.root.path.replace(/\/+$/u, '')}/dev/${name}`).catch(() => undefined);
+  const source = await openByteSource(onHost(target.root, `/dev/${name}`)).catch(() => undefined);
   if (source === undefined) return false;
   try {
     const fsBytes = fileSystemBytes(fsType, await source.read(0, 2048));

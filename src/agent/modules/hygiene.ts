@@ -2,7 +2,8 @@
 // shared by every clone of it), and the time zone from TIMEZONE.
 import { VmctxError } from '../../shared/errors.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
-import { restartIfRunning, systemdRunning, tool } from './live.js';
+import { onHost } from '../../host/root.js';
+import { restartIfRunning, systemdRunning, tool, unitFile } from './live.js';
 
 const HOST_KEY = /^ssh_host_[a-z0-9]+_key(\.pub)?$/u;
 const ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,3}$/u;
@@ -13,14 +14,12 @@ const KEY_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
 const DEFERRABLE: ReadonlySet<string> = new Set(['rsa']);
 /** The local stage leaves this for vmctx-hostkeys.service (systemd/vmctx-hostkeys.service). */
 export const DEFERRED_KEYS_MARKER = '/run/vmctx/hostkeys-deferred';
-const DEFERRED_KEYS_UNITS = ['/usr/lib/systemd/system/vmctx-hostkeys.service', '/lib/systemd/system/vmctx-hostkeys.service', '/etc/systemd/system/vmctx-hostkeys.service'];
 
 /** The RSA key can wait for vmctx-hostkeys.service: systemd runs, and the unit is installed and enabled. */
 async function canDefer(target: Target): Promise<boolean> {
   if (!target.live || !(await systemdRunning(target))) return false;
   if ((await target.root.lstat('/etc/systemd/system/multi-user.target.wants/vmctx-hostkeys.service')) === undefined) return false;
-  for (const path of DEFERRED_KEYS_UNITS) if ((await target.root.lstat(path)) !== undefined) return true;
-  return false;
+  return (await unitFile(target.root, 'vmctx-hostkeys.service')) !== undefined || (await target.root.lstat('/etc/systemd/system/vmctx-hostkeys.service')) !== undefined;
 }
 
 export const hostKeysModule: Module = {
@@ -51,8 +50,7 @@ export const hostKeysModule: Module = {
       const defer = await canDefer(target);
       const now = KEY_TYPES.filter((t) => !(defer && DEFERRABLE.has(t)));
       // each type is its own process: they run side by side (the boot has more than one CPU)
-      const dir = `${root.path.replace(/\/+$/u, '')}/etc/ssh`;
-      await Promise.all(now.map((type) => tool(target, 'ssh-keygen', ['-q', '-t', type, '-N', '', '-f', `${dir}/ssh_host_${type}_key`], { rootFlag: false, stdin: '' })));
+      await Promise.all(now.map((type) => tool(target, 'ssh-keygen', ['-q', '-t', type, '-N', '', '-f', onHost(root, `/etc/ssh/ssh_host_${type}_key`)], { rootFlag: false, stdin: '' })));
       if (defer) {
         await root.writeFile(DEFERRED_KEYS_MARKER, '', { mode: 0o600 });
         out.actions.push(`${KEY_TYPES.filter((t) => !now.includes(t)).join(', ')} host key left to vmctx-hostkeys.service (after the boot, at idle priority)`);

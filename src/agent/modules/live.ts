@@ -46,6 +46,15 @@ async function runScrubbed(exec: Exec, path: string, args: readonly string[], st
   return { ...r, stderr: r.stderr.split(secret.reveal()).join(REDACTED) };
 }
 
+/** Where packages put systemd units. */
+const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
+
+/** The guest path of a unit a package installed, if any. */
+export async function unitFile(root: Root, unit: string): Promise<string | undefined> {
+  for (const dir of UNIT_DIRS) if ((await root.lstat(`${dir}/${unit}`)) !== undefined) return `${dir}/${unit}`;
+  return undefined;
+}
+
 /** Whether systemd is the running init (its runtime directory exists). */
 export async function systemdRunning(target: Target): Promise<boolean> {
   return (await target.root.lstat('/run/systemd/system')) !== undefined;

@@ -12,9 +12,8 @@ import type { Backend, NetworkModel } from '../../network/model.js';
 import { HEADER, OWNED, RENDERERS, configured, nicKey } from '../../network/render.js';
 import { resolveInterfaces, type GuestNic } from '../../network/resolve.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
-import { systemdRunning } from './live.js';
+import { systemdRunning, unitFile } from './live.js';
 
-const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
 const SOURCE_BLOCK = markers('#');
 const ROLLBACK_WAIT_MS = 10_000;
 /** How long the local stage waits for NICs the context names, while udev is still adding devices. */
@@ -54,10 +53,6 @@ async function enabled(root: Root, unit: string, alias?: string): Promise<boolea
   return anyExists(root, links);
 }
 
-async function unitFile(root: Root, unit: string): Promise<string | undefined> {
-  for (const dir of UNIT_DIRS) if (await exists(root, `${dir}/${unit}`)) return `${dir}/${unit}`;
-  return undefined;
-}
 
 export async function detectBackend(root: Root, forced: Backend | undefined): Promise<{ backend: Backend; enable: boolean; why: string }> {
   if (forced !== undefined) return { backend: forced, enable: false, why: 'NETCFG_TYPE' };
