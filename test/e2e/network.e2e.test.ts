@@ -1,16 +1,21 @@
 // Real guest, network: a minimal Debian (systemd-networkd installed, not enabled; no ifupdown,
-// netplan or NetworkManager) boots with an OpenNebula context CD whose ETH0_MAC is the guest NIC's
-// MAC and a static address. It must come up with exactly that address, gateway and DNS on the
-// first boot and after a reboot; a changed ETH0_IP applied at run time moves the address live.
+// netplan or NetworkManager) boots with an OpenNebula context CD made by `vmctx make-iso` whose
+// ETH0_MAC is the guest NIC's MAC and a static address. It must come up with exactly that address,
+// gateway and DNS on the first boot and after a reboot, with the root key, the USERNAME user (key
+// and password) and START_SCRIPT run once; a changed ETH0_IP applied at run time moves the address
+// live.
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderContextSh } from '../../src/formats/contextsh.js';
+import { BUNDLE } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { cryptMatches } from '../helpers/tools.js';
 import { boot, buildImage, readGuestFile, writeGuestFile } from './guest.js';
 
 const MAC = '52:54:00:ab:cd:ef';
+const PASSWORD = 'Net-Guest-Passw0rd';
 // QEMU user networking: 10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3; DHCP would give .15
 const CONTEXT = {
   VMID: '202',
@@ -24,7 +29,11 @@ const CONTEXT = {
   // a second NIC the guest does not have: reported and skipped, the rest applies
   ETH1_MAC: '52:54:00:00:00:99',
   ETH1_IP: '192.168.99.5',
+  USERNAME: 'netuser',
+  PASSWORD,
+  START_SCRIPT: 'echo "start script ran on $SET_HOSTNAME" >> /root/start-script.log',
 };
+let key = '';
 
 let work: string;
 let image: string;
@@ -33,11 +42,11 @@ let iso: string;
 beforeAll(async () => {
   work = await tempDir('vmctx-e2e-net-');
   image = await buildImage(work, { withAgent: true });
-  const src = join(work, 'ctx');
-  await mkdir(src);
-  await writeFile(join(src, 'context.sh'), renderContextSh(CONTEXT));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'net@e2e', '-f', join(work, 'key')]);
+  key = (await readFile(join(work, 'key.pub'), 'utf8')).trim();
+  // the provider side: an OpenNebula-style CONTEXT medium made by vmctx itself, on /dev/sr0
   iso = join(work, 'ctx.iso');
-  execFileSync('genisoimage', ['-quiet', '-J', '-R', '-V', 'CONTEXT', '-o', iso, src]);
+  execFileSync(process.execPath, [BUNDLE, 'make-iso', '-o', iso, ...Object.entries({ ...CONTEXT, SSH_PUBLIC_KEY: key }).flatMap(([k, v]) => ['--var', `${k}=${v}`])]);
 }, 600_000);
 
 function field(report: string, name: string): string {
@@ -58,16 +67,25 @@ describe('network in a real guest (systemd-networkd)', () => {
     expect(result.console).toMatch(/ETH1_MAC: no interface with MAC 52:54:00:00:00:99 on this system/u);
     networkFile = await readGuestFile(image, '/etc/systemd/network/10-vmctx-eth0.network');
     expect(networkFile).toContain(`MACAddress=${MAC}`);
+    expect(await readGuestFile(image, '/etc/hostname')).toBe('net-guest\n');
+    // the root key, and the USERNAME user with the same key and the context's password
+    expect(await readGuestFile(image, '/root/.ssh/authorized_keys')).toContain(key);
+    expect(await readGuestFile(image, '/home/netuser/.ssh/authorized_keys')).toContain(key);
+    const hash = ((await readGuestFile(image, '/etc/shadow')) ?? '').split('\n').find((l) => l.startsWith('netuser:'))?.split(':')[1] ?? '';
+    expect(cryptMatches(hash, PASSWORD)).toBe(true);
+    expect(await readGuestFile(image, '/root/start-script.log')).toBe('start script ran on net-guest\n');
   });
 
   it('second boot: the same address, nothing re-applied', async () => {
     const result = await boot(image, work, { cdrom: iso, mac: MAC });
     expect(field(result.report, 'ADDR')).toMatch(/^\S+ 10\.0\.2\.77\/24;$/u);
     expect(result.console).not.toMatch(/vmctx: network: applied/u);
+    // START_SCRIPT ran once per instance, not again on a reboot
+    expect(await readGuestFile(image, '/root/start-script.log')).toBe('start script ran on net-guest\n');
   });
 
   it('a changed ETH0_IP applied at run time moves the address live and removes nothing else', async () => {
-    const changed = renderContextSh({ ...CONTEXT, ETH0_IP: '10.0.2.88' });
+    const changed = renderContextSh({ ...CONTEXT, SSH_PUBLIC_KEY: key, ETH0_IP: '10.0.2.88' });
     const hook = `#!/bin/bash
 mkdir -p /root/ctx2
 cat > /root/ctx2/context.sh <<'CTX'
