@@ -15,6 +15,7 @@ export const EPHEMERAL_MOUNT = '/media/ephemeral0';
 export const machineIdModule: Module = {
   id: 'machine-id',
   stage: 'local',
+  lane: 'system',
   frequency: 'per-instance',
   onInterrupted: 'rerun',
   description: 'a new /etc/machine-id when the image has none or a clone inherited its parent\'s',
@@ -135,6 +136,7 @@ const run = (target: Target, program: string, args: readonly string[], okCodes: 
 export const growFsModule: Module = {
   id: 'grow-fs',
   stage: 'local',
+  lane: 'disk',
   frequency: 'per-boot',
   onInterrupted: 'rerun',
   liveOnly: true,
@@ -198,6 +200,7 @@ export function deviceCandidates(name: string): string[] {
 export const ephemeralModule: Module = {
   id: 'ephemeral',
   stage: 'local',
+  lane: 'accounts',
   frequency: 'per-boot',
   onInterrupted: 'rerun',
   liveOnly: true,
