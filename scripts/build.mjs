@@ -77,8 +77,26 @@ const lazyModules = {
   },
 };
 
+/**
+ * vmctx logs through pino to a file (sonic-boom) and never uses a pino transport, which would run
+ * in a worker thread: thread-stream is left out, and pino's one other use of worker_threads (is
+ * this the main thread?) is answered without loading it on every boot.
+ */
+const noWorkers = {
+  name: 'no-workers',
+  setup(b) {
+    b.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'no-workers' }));
+    b.onResolve({ filter: /^worker_threads$/ }, (args) => (/[\\/]node_modules[\\/]pino[\\/]/u.test(args.importer) ? { path: 'worker_threads', namespace: 'no-workers' } : undefined));
+    b.onLoad({ filter: /^thread-stream$/, namespace: 'no-workers' }, () => ({
+      contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the vmctx bundle'); } };",
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /^worker_threads$/, namespace: 'no-workers' }, () => ({ contents: 'module.exports = { isMainThread: true };', loader: 'js' }));
+  },
+};
+
 await build({
-  plugins: [rawText, lazyModules],
+  plugins: [rawText, lazyModules, noWorkers],
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/vmctx.js',
   bundle: true,

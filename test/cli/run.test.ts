@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -120,6 +120,22 @@ describe('vmctx run on a provider-made ISO', () => {
     expect(result.stdout).toContain('+nameserver 10.0.0.2');
     expect(result.stdout).toContain('create /root/.ssh/authorized_keys (mode 0600)');
     expect(await snapshot(root)).toEqual(before);
+  });
+});
+
+describe('what a boot from a context medium loads', () => {
+  it('neither node:http (only the metadata fallback needs it) nor worker_threads (pino transports are left out)', async () => {
+    const dir = await tempDir();
+    const root = await scratchRoot();
+    await writeFile(join(dir, 'context.sh'), "VMID='3'\nSET_HOSTNAME='quiet'\n");
+    const probe = join(dir, 'probe.cjs');
+    await writeFile(probe, "process.on('exit', () => process.stderr.write('BUILTINS ' + process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join(' ') + '\\n'));\n");
+    const r = spawnSync(process.execPath, ['-r', probe, BUNDLE, 'run', '--source', dir, '--root', root, '-q'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = (/BUILTINS (.*)/u.exec(r.stderr)?.[1] ?? '').split(' ');
+    // the probe saw the run: its own tools were loaded
+    expect(loaded).toContain('child_process');
+    for (const name of ['http', '_http_agent', 'worker_threads', 'internal/worker']) expect(loaded, name).not.toContain(name);
   });
 });
 

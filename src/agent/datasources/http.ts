@@ -4,7 +4,7 @@
 // and the run's overall budget (a deadline shared by all requests). Bodies are read with a byte
 // cap; redirects are never followed. Retries (connection errors, 429/5xx) back off with a cap and
 // honour a capped Retry-After, always inside the budget.
-import { Agent } from 'node:http';
+import type { Agent } from 'node:http';
 import type { Got } from 'got';
 import { VmctxError, errnoCode } from '../../shared/errors.js';
 import { Secret } from '../../shared/secret.js';
@@ -74,7 +74,8 @@ export class MetadataHttp {
   readonly #options: HttpClientOptions;
   // One kept-alive connection, requests queued on it: metadata services throttle concurrent
   // clients (EC2's IMDS does), and a forwarded port (QEMU guestfwd) carries one stream only.
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  // node:http loads with the first metadata client: a boot from a context medium never needs it
+  readonly #agent: Agent = new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, maxSockets: 1 });
   #token: Secret | undefined;
   #mode: 'unknown' | 'v2' | 'v1' = 'unknown';
   #tokenPromise: Promise<void> | undefined;
