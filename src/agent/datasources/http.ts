@@ -5,6 +5,7 @@
 // cap; redirects are never followed. Retries (connection errors, 429/5xx) back off with a cap and
 // honour a capped Retry-After, always inside the budget.
 import type { Agent } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Got } from 'got';
 import { VmctxError, errnoCode } from '../../shared/errors.js';
 import { Secret } from '../../shared/secret.js';
@@ -74,8 +75,9 @@ export class MetadataHttp {
   readonly #options: HttpClientOptions;
   // One kept-alive connection, requests queued on it: metadata services throttle concurrent
   // clients (EC2's IMDS does), and a forwarded port (QEMU guestfwd) carries one stream only.
-  // node:http loads with the first metadata client: a boot from a context medium never needs it
-  readonly #agent: Agent = new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, maxSockets: 1 });
+  // node:http loads with the first metadata client: a boot from a context medium never needs it.
+  // (createRequire, not process.getBuiltinModule: an image's own Node may be 18; a built-in needs no base path)
+  readonly #agent: Agent = new (createRequire('/')('node:http') as typeof import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
   #token: Secret | undefined;
   #mode: 'unknown' | 'v2' | 'v1' = 'unknown';
   #tokenPromise: Promise<void> | undefined;
