@@ -425,8 +425,8 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
       ...(!options.dryRun && options.scripts !== undefined ? { scripts: options.scripts } : {}),
       ...(options.scriptTimeoutMs === undefined ? {} : { scriptTimeoutMs: options.scriptTimeoutMs }),
     };
-    // a dry run goes in list order: its diffs read as one story
-    const reports = await runInLanes(modules, !options.dryRun, (module) => runModule(module, ctx, target, state, bootId, options));
+    const reports: ModuleReport[] = [];
+    for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));
     if (!options.dryRun) await state.endRun(ctx.instanceId, bootId);
     if (!options.dryRun && (options.stage === 'local' || options.stage === 'network')) await noteFinalStage(options.modules ?? MODULES, ctx, target, state, bootId, logger);
     const failed = reports.some((r) => r.status === 'failed');
@@ -445,40 +445,6 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
   } finally {
     await loaded.close();
   }
-}
-
-/**
- * Runs the modules in list order, except that modules of different lanes run side by side (see
- * Module.lane). The reports keep the list order. When one throws (its state could not be saved),
- * the modules that depend on it do not run, and the others already under way finish first: the
- * run never ends while a module is still working.
- */
-export async function runInLanes<R>(modules: readonly Module[], parallel: boolean, runOne: (module: Module) => Promise<R>): Promise<R[]> {
-  const reports: R[] = [];
-  if (!parallel) {
-    for (const module of modules) reports.push(await runOne(module));
-    return reports;
-  }
-  const started: Array<Promise<void>> = [];
-  let barrier: Promise<unknown> = Promise.resolve();
-  let lanes = new Map<string, Promise<void>>();
-  for (const [i, module] of modules.entries()) {
-    const after = module.lane === undefined ? Promise.all([barrier, ...lanes.values()]) : (lanes.get(module.lane) ?? barrier);
-    const done = after.then(async () => {
-      reports[i] = await runOne(module);
-    });
-    started.push(done);
-    if (module.lane === undefined) {
-      barrier = done;
-      lanes = new Map();
-    } else {
-      lanes.set(module.lane, done);
-    }
-  }
-  const settled = await Promise.allSettled(started);
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure !== undefined) throw failure.reason;
-  return reports;
 }
 
 type Plan =

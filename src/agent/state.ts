@@ -43,7 +43,6 @@ export class StateStore {
   readonly #dir: string;
   #data: StateData = { version: 1, modules: {} };
   #problem: string | undefined;
-  #saving: Promise<void> = Promise.resolve();
 
   constructor(root: Root, dir: string) {
     this.#root = root;
@@ -113,17 +112,7 @@ export class StateStore {
     await this.save();
   }
 
-  /**
-   * Saves one at a time, each with the records as they are when its turn comes: modules of
-   * different lanes record side by side, and an earlier, older save must never land last.
-   */
   async save(): Promise<void> {
-    const turn = this.#saving.then(() => this.#write());
-    this.#saving = turn.catch(() => undefined);
-    return turn;
-  }
-
-  async #write(): Promise<void> {
     try {
       if (this.#dir !== '') await this.#root.ensureDir(this.#dir, { mode: 0o700 });
       await this.#root.writeFile(this.file, `${JSON.stringify(this.#data, null, 2)}\n`, { mode: 0o600 });

@@ -8,10 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFERRED_KEYS_MARKER, hostKeysModule } from '../../src/agent/modules/hygiene.js';
 import { defaultRouteIn } from '../../src/agent/modules/network.js';
 import { fileSystemBytes } from '../../src/agent/modules/firstboot.js';
-import { FINAL_IDLE_PATH, runAgent, runInLanes, type RunReport } from '../../src/agent/run.js';
-import { MODULES } from '../../src/agent/modules/index.js';
-import type { Lane, Module, Stage } from '../../src/agent/modules/module.js';
-import { StateStore, type ModuleRecord } from '../../src/agent/state.js';
+import { FINAL_IDLE_PATH, runAgent, type RunReport } from '../../src/agent/run.js';
+import type { Stage } from '../../src/agent/modules/module.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { HostExec, type Exec, type ExecOptions, type ExecResult } from '../../src/host/exec.js';
 import { DirectoryRoot } from '../../src/host/root.js';
@@ -137,113 +135,5 @@ describe('grow-fs reads the file system size from its superblock', () => {
     xfs.writeUInt32BE(4096, 4);
     xfs.writeBigUInt64BE(262144n, 8);
     expect(fileSystemBytes('xfs', xfs)).toBe(262144 * 4096);
-  });
-});
-
-describe('independent modules run side by side (lanes)', () => {
-  const lane = (id: string, l?: Lane): Module => ({
-    id, stage: 'local', frequency: 'per-boot', onInterrupted: 'rerun', description: id, ...(l === undefined ? {} : { lane: l }),
-    isRelevant: () => true, inputs: () => null, apply: () => Promise.reject(new Error('not used')),
-  });
-  /** A gate each module opens when it starts; a module can wait for another's start, with a deadline. */
-  const gates = (): { open: (id: string) => void; started: (id: string) => Promise<void>; log: string[] } => {
-    const waiting = new Map<string, () => void>();
-    const opened = new Set<string>();
-    const log: string[] = [];
-    return {
-      log,
-      open: (id) => { opened.add(id); waiting.get(id)?.(); },
-      started: (id) => opened.has(id) ? Promise.resolve() : new Promise<void>((resolve, reject) => {
-        waiting.set(id, resolve);
-        setTimeout(() => { reject(new Error(`${id} never started alongside`)); }, 5000);
-      }),
-    };
-  };
-
-  it('a module of one lane runs while a module of the other lane is still working; a module without a lane waits for both', async () => {
-    const g = gates();
-    const modules = [lane('net', 'system'), lane('users', 'accounts'), lane('keys', 'system'), lane('write-files')];
-    const reports = await runInLanes(modules, true, async (m) => {
-      g.open(m.id);
-      g.log.push(`start ${m.id}`);
-      // net and users each wait until the other has started: run one after the other, they would never finish
-      if (m.id === 'net') await g.started('users');
-      if (m.id === 'users') await g.started('net');
-      await new Promise((r) => setTimeout(r, m.id === 'users' ? 60 : 5));
-      g.log.push(`end ${m.id}`);
-      return m.id;
-    });
-    expect(reports).toEqual(['net', 'users', 'keys', 'write-files']);
-    // keys follows net in its lane; write-files starts only after everything before it ended
-    expect(g.log.indexOf('start keys')).toBeGreaterThan(g.log.indexOf('end net'));
-    expect(g.log.indexOf('start write-files')).toBeGreaterThan(Math.max(g.log.indexOf('end users'), g.log.indexOf('end keys')));
-  });
-
-  it('not in parallel (a dry run): strictly in list order', async () => {
-    const log: string[] = [];
-    await runInLanes([lane('a', 'system'), lane('b', 'accounts'), lane('c')], false, async (m) => {
-      log.push(`start ${m.id}`);
-      await new Promise((r) => setTimeout(r, 5));
-      log.push(`end ${m.id}`);
-    });
-    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
-  });
-
-  it('a module that throws: what depends on it does not run, the other lane finishes before the run ends', async () => {
-    const log: string[] = [];
-    const run = runInLanes([lane('a', 'system'), lane('b', 'accounts'), lane('a2', 'system'), lane('c')], true, async (m) => {
-      if (m.id === 'a') throw new Error('state not saved');
-      await new Promise((r) => setTimeout(r, 50));
-      log.push(m.id);
-    });
-    await expect(run).rejects.toThrow('state not saved');
-    expect(log).toEqual(['b']);
-  });
-
-  it('the built-in modules that share files share a lane (network, hostname; users, password, ssh-keys)', () => {
-    const laneOf = (id: string): Lane | undefined => MODULES.find((m) => m.id === id)?.lane;
-    // /etc/hosts and /etc/sysconfig/network: hostname and network; host keys carry the hostname
-    for (const id of ['network', 'hostname', 'dns', 'ssh-host-keys']) expect(laneOf(id), id).toBe('system');
-    // /etc/passwd, /etc/shadow, home directories (on an ephemeral disk, too)
-    for (const id of ['ephemeral', 'users', 'password', 'ssh-keys']) expect(laneOf(id), id).toBe('accounts');
-    expect(laneOf('grow-fs')).toBe('disk');
-    // anything user-given can touch any file: no lane
-    for (const id of ['write-files', 'bootcmd', 'templates', 'scripts']) expect(laneOf(id), id).toBeUndefined();
-  });
-
-  it('state saves from two lanes at once: the file ends with both records (an older save never lands last)', async () => {
-    const dir = await tempDir();
-    const real = new DirectoryRoot(dir);
-    let firstWrite: (() => void) | undefined;
-    let firstEntered: () => void = () => undefined;
-    const entered = new Promise<void>((r) => { firstEntered = r; });
-    let writes = 0;
-    // the first save's write is held until the second save has had every chance to write
-    const slow = new Proxy(real, {
-      get(target, key) {
-        if (key === 'writeFile') {
-          return async (...args: Parameters<DirectoryRoot['writeFile']>) => {
-            writes += 1;
-            if (writes === 1) {
-              firstEntered();
-              await new Promise<void>((r) => { firstWrite = r; setTimeout(r, 200); });
-            }
-            return target.writeFile(...args);
-          };
-        }
-        const v = Reflect.get(target, key, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    const state = new StateStore(slow, '/state');
-    const rec = (id: string): ModuleRecord => ({ status: 'started', instanceId: 'i', bootId: 'b', inputHash: id, startedAt: 'now' });
-    const one = state.setModule('users', rec('users'), true);
-    await entered;
-    const two = state.setModule('network', rec('network'), true);
-    await new Promise((r) => setTimeout(r, 50));
-    firstWrite?.();
-    await Promise.all([one, two]);
-    const saved = JSON.parse(await readFile(join(dir, 'state/state.json'), 'utf8')) as { modules: Record<string, unknown> };
-    expect(Object.keys(saved.modules).sort()).toEqual(['network', 'users']);
   });
 });

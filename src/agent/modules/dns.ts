@@ -82,7 +82,6 @@ export function renderNetworkManagerDropIn(dns: Dns): string {
 export const dnsModule: Module = {
   id: 'dns',
   stage: 'local',
-  lane: 'system',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'nameservers and search domains for the resolver stack the system uses',

@@ -15,7 +15,6 @@ export const EPHEMERAL_MOUNT = '/media/ephemeral0';
 export const machineIdModule: Module = {
   id: 'machine-id',
   stage: 'local',
-  lane: 'system',
   frequency: 'per-instance',
   onInterrupted: 'rerun',
   description: 'a new /etc/machine-id when the image has none or a clone inherited its parent\'s',
@@ -136,7 +135,6 @@ const run = (target: Target, program: string, args: readonly string[], okCodes: 
 export const growFsModule: Module = {
   id: 'grow-fs',
   stage: 'local',
-  lane: 'disk',
   frequency: 'per-boot',
   onInterrupted: 'rerun',
   liveOnly: true,
@@ -200,7 +198,6 @@ export function deviceCandidates(name: string): string[] {
 export const ephemeralModule: Module = {
   id: 'ephemeral',
   stage: 'local',
-  lane: 'accounts',
   frequency: 'per-boot',
   onInterrupted: 'rerun',
   liveOnly: true,

@@ -25,7 +25,6 @@ export function setSysconfigHostname(text: string, name: string): string {
 export const hostnameModule: Module = {
   id: 'hostname',
   stage: 'local',
-  lane: 'system',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'hostname from SET_HOSTNAME/HOSTNAME into /etc/hostname, /etc/hosts and the running system',

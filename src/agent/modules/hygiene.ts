@@ -25,7 +25,6 @@ async function canDefer(target: Target): Promise<boolean> {
 export const hostKeysModule: Module = {
   id: 'ssh-host-keys',
   stage: 'local',
-  lane: 'system',
   frequency: 'per-instance',
   onInterrupted: 'rerun',
   description: 'SSH host keys regenerated once per instance, before sshd starts (RSA at idle priority after the boot, with systemd)',
@@ -68,7 +67,6 @@ export const hostKeysModule: Module = {
 export const timezoneModule: Module = {
   id: 'timezone',
   stage: 'local',
-  lane: 'system',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'time zone from TIMEZONE (/etc/localtime, /etc/timezone, old RHEL /etc/sysconfig/clock)',

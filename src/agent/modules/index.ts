@@ -1,4 +1,4 @@
-// The modules in the order they run within a stage (modules of different lanes side by side: Module.lane).
+// The modules in the order they run within a stage.
 import { dnsModule } from './dns.js';
 import { hostnameModule } from './hostname.js';
 import type { Module } from './module.js';

@@ -7,13 +7,6 @@ import type { Context } from '../context/context.js';
 import type { GuestNic } from '../../network/resolve.js';
 
 export type Stage = 'local' | 'network' | 'final';
-/**
- * system: the network, names and machine identity (/etc/hosts, /etc/sysconfig/network and the
- * network files are shared within it); accounts: mounts, users, passwords and their keys
- * (/etc/passwd, /etc/shadow, home directories); disk: growing the root file system (online, and
- * on a big disk the longest step, so nothing waits behind it).
- */
-export type Lane = 'system' | 'accounts' | 'disk';
 export const STAGES: readonly Stage[] = ['local', 'network', 'final'];
 
 /**
@@ -60,12 +53,6 @@ export interface Module {
   readonly description: string;
   /** Runs only where target.scripts is available (the running system); skipped, unrecorded, elsewhere. */
   readonly liveOnly?: boolean;
-  /**
-   * Modules of different lanes touch different files and need nothing of each other, so they run
-   * side by side (each lane in list order). A module without a lane waits for every module before
-   * it, and every module after it waits for it.
-   */
-  readonly lane?: Lane;
   isRelevant(ctx: Context): boolean;
   /** For modules whose work is on the target (hooks, templates): false when there is none there. */
   hasWork?(ctx: Context, target: Target): Promise<boolean>;

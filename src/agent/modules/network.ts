@@ -221,7 +221,6 @@ const wantsDefaultRoute = (model: NetworkModel): boolean =>
 export const networkModule: Module = {
   id: 'network',
   stage: 'local',
-  lane: 'system',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'network interfaces, matched by MAC, in the format of the system\'s network backend',

@@ -95,7 +95,6 @@ async function readUserFile(root: Root, path: string, tree: UserTree, warnings: 
 export const sshKeysModule: Module = {
   id: 'ssh-keys',
   stage: 'local',
-  lane: 'accounts',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'SSH public keys from the context into the user\'s authorized keys',

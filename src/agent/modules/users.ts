@@ -18,7 +18,6 @@ async function passwdEntries(target: Pick<Target, 'root'>): Promise<PasswdEntry[
 export const usersModule: Module = {
   id: 'users',
   stage: 'local',
-  lane: 'accounts',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'USERNAME created when missing (shell, home in /home), sudo from USERNAME_SUDO/GRANT_SUDO',
@@ -107,7 +106,6 @@ async function setPassword(target: Target, user: string, kind: 'plain' | 'hash',
 export const passwordModule: Module = {
   id: 'password',
   stage: 'local',
-  lane: 'accounts',
   frequency: 'on-change',
   onInterrupted: 'rerun',
   description: 'first-boot password (per instance, again when the context\'s password changes); locks fixed image passwords',
