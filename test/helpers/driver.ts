@@ -13,7 +13,8 @@ export async function buildScriptDriver(): Promise<string> {
     format: 'esm',
     target: 'node20',
     logLevel: 'silent',
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+    // names of its own: the bundled code may import createRequire itself (esbuild does not see the banner)
+    banner: { js: "import { createRequire as __driverCreateRequire } from 'module'; const require = __driverCreateRequire(import.meta.url);" },
   });
   return driver;
 }
