@@ -1,6 +1,7 @@
-// Draws a chart (default bench/results/boot.svg; `node bench/chart.mjs IN.json OUT.svg`) from a boot
-// benchmark result (bench/results/boot.json, or the boot part of latest.json): per image, the time to multi-user.target, split into the kernel and
-// userspace, with the agent units' time before multi-user marked. Plain SVG, no dependencies.
+// Draws a chart (default bench/results/boot.svg; `node bench/chart.mjs IN.json OUT.svg`) from a
+// boot benchmark result (bench/results/boot.json, or the boot part of latest.json): per image, the
+// time to multi-user.target, split into the kernel and userspace, with the agent units' time before
+// multi-user marked. Plain SVG, no dependencies.
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { median } from './stats.mjs';

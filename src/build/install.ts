@@ -57,6 +57,13 @@ export interface InstallOptions {
 /** The V8 code cache load.js keeps (and rewrites when V8 rejects it). */
 export const CODE_CACHE_PATH = '/var/cache/vmctx/vmctx.js.v8cache';
 
+/** What the warm-up run applies (to nothing: a dry run): a typical OpenNebula context. */
+const WARM_UP_CONTEXT = [
+  "VMID='1'", "SET_HOSTNAME='warm-up'", "NETWORK='YES'", "ETH0_MAC='02:00:00:00:00:01'", "ETH0_IP='192.0.2.2'", "ETH0_MASK='255.255.255.0'",
+  "ETH0_GATEWAY='192.0.2.1'", "DNS='192.0.2.1'", "USERNAME='warmup'", "PASSWORD='not-a-secret'",
+  "SSH_PUBLIC_KEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2sta2V5LWZvci13YXJtLXVwLW9ubHktMDAwMDAwMA== warm-up'", '',
+].join('\n');
+
 /**
  * Makes the code cache the first boot would otherwise make for itself (compiling the 1.3 MB bundle
  * costs about half a second of an emulated guest's first boot): the shipped runtime runs the
@@ -65,21 +72,13 @@ export const CODE_CACHE_PATH = '/var/cache/vmctx/vmctx.js.v8cache';
  * --node binary, or the image's own Node, gets none (the guest makes it on its first run, as
  * before). Undefined when none was made.
  */
-/** What the warm-up run applies (to nothing: a dry run): a typical OpenNebula context. */
-const WARM_UP_CONTEXT = [
-  "VMID='1'", "SET_HOSTNAME='warm-up'", "NETWORK='YES'", "ETH0_MAC='02:00:00:00:00:01'", "ETH0_IP='192.0.2.2'", "ETH0_MASK='255.255.255.0'",
-  "ETH0_GATEWAY='192.0.2.1'", "DNS='192.0.2.1'", "USERNAME='warmup'", "PASSWORD='not-a-secret'",
-  "SSH_PUBLIC_KEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2sta2V5LWZvci13YXJtLXVwLW9ubHktMDAwMDAwMA== warm-up'", '',
-].join('\n');
-
-export async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['node']): Promise<Uint8Array | undefined> {
+async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['node']): Promise<Uint8Array | undefined> {
   if (!('binary' in node)) return undefined;
+  // only this very runtime, already trusted to run vmctx here: a --node binary is shipped, never run
+  const own = await readFile(process.execPath).catch(() => undefined);
+  if (own === undefined || !Buffer.from(node.binary.buffer, node.binary.byteOffset, node.binary.byteLength).equals(own)) return undefined;
   const work = await mkdtemp(join(tmpdir(), 'vmctx-codecache-'));
   try {
-    // only this very runtime, already trusted to run vmctx here: a --node binary is shipped, never run
-    const own = await readFile(process.execPath).catch(() => undefined);
-    if (own === undefined || !Buffer.from(node.binary.buffer, node.binary.byteOffset, node.binary.byteLength).equals(own)) return undefined;
-    const runtime = process.execPath;
     await writeFile(join(work, 'vmctx.js'), bundle);
     await writeFile(join(work, 'load.js'), loaderSource);
     // A dry run of the local stage into an empty scratch root (it changes nothing, starts no
@@ -89,7 +88,7 @@ export async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['n
     await mkdir(join(work, 'context'));
     await writeFile(join(work, 'context/context.sh'), WARM_UP_CONTEXT);
     const args = [join(work, 'load.js'), 'run', '--stage', 'local', '--dry-run', '--root', join(work, 'root'), '--source', join(work, 'context')];
-    const ran = spawnSync(runtime, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, stdio: 'ignore', timeout: 30_000 });
+    const ran = spawnSync(process.execPath, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, stdio: 'ignore', timeout: 30_000 });
     if (ran.error !== undefined || ran.signal !== null) return undefined;
     return await readFile(join(work, 'cache', 'vmctx.js.v8cache')).catch(() => undefined);
   } finally {

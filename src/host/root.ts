@@ -63,7 +63,6 @@ export interface DirOptions {
   readonly userTree?: UserTree | undefined;
 }
 
-/** The operations modules and the state store use; implemented by a directory and by a dry run. */
 /**
  * A guest path as a path on this host, for what must be named by host path (a program's argument,
  * a device to open): no link resolution, so only for paths the caller checked through the Root.
@@ -72,6 +71,7 @@ export function onHost(root: Pick<Root, 'path'>, guestPath: string): string {
   return `${root.path.replace(/\/+$/u, '')}${guestPath}`;
 }
 
+/** The operations modules and the state store use; implemented by a directory and by a dry run. */
 export interface Root {
   /** Host path of the root ('/' for the live system). */
   readonly path: string;

@@ -53,7 +53,6 @@ async function enabled(root: Root, unit: string, alias?: string): Promise<boolea
   return anyExists(root, links);
 }
 
-
 export async function detectBackend(root: Root, forced: Backend | undefined): Promise<{ backend: Backend; enable: boolean; why: string }> {
   if (forced !== undefined) return { backend: forced, enable: false, why: 'NETCFG_TYPE' };
   if (await anyExists(root, ['/usr/sbin/netplan', '/sbin/netplan'])) return { backend: 'netplan', enable: false, why: 'netplan is installed' };
