@@ -72,12 +72,6 @@ function readdirSyncSorted(dir: string): string[] {
   return execFileSync('ls', ['-1', dir], { encoding: 'utf8' }).split('\n').filter((n) => n !== '').sort();
 }
 
-/**
- * The report goes to the console whole, again when a write fails: a serial getty starting late
- * hangs the console up (vhangup), and a report written straight to it was lost once.
- */
-const TO_CONSOLE = 'for i in 1 2 3 4 5; do cat /run/vmctx-e2e-report > /dev/ttyS0 2>/dev/null && break; sleep 1; done';
-
 /** The report script: waits for the boot to finish, prints markers on the console, powers off. */
 const REPORTER = `#!/bin/sh
 systemctl is-system-running --wait >/dev/null 2>&1
@@ -99,8 +93,7 @@ systemctl is-system-running --wait >/dev/null 2>&1
   systemctl status --no-pager -n 15 systemd-networkd.service 2>&1 | tail -20
   [ -f /usr/local/sbin/vmctx-e2e-extra ] && bash /usr/local/sbin/vmctx-e2e-extra
   echo "E2E-END"
-} > /run/vmctx-e2e-report 2>&1
-${TO_CONSOLE}
+} > /dev/ttyS0 2>&1
 systemctl poweroff
 `;
 
@@ -128,8 +121,7 @@ const SYSV_REPORTER = `#!/bin/sh
   /etc/init.d/vmctx-final status >/dev/null 2>&1; echo "LSB-STATUS $?"
   /usr/sbin/vmctx status 2>&1 | head -40
   echo "E2E-END"
-} > /run/vmctx-e2e-report 2>&1
-${TO_CONSOLE}
+} > /dev/ttyS0 2>&1
 sync
 /sbin/poweroff
 `;
@@ -298,8 +290,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   if (duringError !== undefined) throw duringError;
   const consoleText = existsSync(log) ? await readFile(log, 'utf8') : '';
   if (code !== 0) throw new Error(`qemu exited with ${code}: ${stderr.slice(0, 2000)}\n--- console tail ---\n${consoleText.slice(-4000)}`);
-  // the last whole report (an earlier copy may have been cut off by a hang-up)
-  const m = [...consoleText.matchAll(/E2E-BEGIN\r?\n((?:(?!E2E-BEGIN)[\s\S])*?)E2E-END/gu)].at(-1);
+  const m = /E2E-BEGIN\r?\n([\s\S]*?)E2E-END/u.exec(consoleText);
   return { console: consoleText, wallMs: Date.now() - t0, report: m?.[1] ?? '' };
 }
 
