@@ -24,6 +24,11 @@ const TRIALS = Number(process.env['CRASH_TRIALS'] ?? 200);
 const PARALLEL = 2;
 /** An uninterrupted run every this many trials keeps the kill points spread over runs as long as they are now. */
 const CALIBRATE_EVERY = 20;
+/**
+ * A killed agent's own children (ssh-keygen making a host key) outlive it for a moment and may
+ * still be writing into the scratch root while it is removed (ENOTEMPTY): try again, briefly.
+ */
+const SCRATCH_RM = { recursive: true, force: true, maxRetries: 20, retryDelay: 100 } as const;
 const PASSWORD = 'Crash-Test-Passw0rd';
 /** Files the run manages whose content is deterministic (shadow is checked by shape: salts are random). */
 const MANAGED = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/network/interfaces.d/50-vmctx', '/home/alice/.ssh/authorized_keys', '/etc/sudoers.d/90-vmctx-users', '/etc/app.conf', '/etc/passwd', '/etc/group'];
@@ -160,7 +165,7 @@ describe('crash injection (SIGKILL at spread-out points, then a second run)', ()
       const c = await prepare();
       const r = await runDriver(c.root, c.src, join(c.dir, 'work'));
       if (r.code === 0) fullRuns.push(r.ms);
-      await rm(c.dir, { recursive: true, force: true });
+      await rm(c.dir, SCRATCH_RM);
     };
     const estimate = (): number => median(fullRuns.slice(-3));
     await Promise.all(Array.from({ length: PARALLEL }, calibrate));
@@ -192,7 +197,7 @@ describe('crash injection (SIGKILL at spread-out points, then a second run)', ()
       }
       const left = await temps(root);
       if (left.length > 0) failures.push(`trial ${i}: temporary files left after the second run: ${left.join(', ')}`);
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, SCRATCH_RM);
     };
     let next = 0;
     await Promise.all(
