@@ -72,7 +72,12 @@ function readdirSyncSorted(dir: string): string[] {
   return execFileSync('ls', ['-1', dir], { encoding: 'utf8' }).split('\n').filter((n) => n !== '').sort();
 }
 
-/** The report script: waits for the boot to finish, prints markers on the console, powers off. */
+/**
+ * The report script: waits for the boot to finish, prints markers on a serial port of its own,
+ * powers off. It writes to /dev/ttyS1 (the host's report file), not the console: ttyS1 has no
+ * getty and no kernel messages, so a serial getty starting on ttyS0 cannot hang the reporter's
+ * tty up in the middle of a report (seen once in about eight CI runs as an empty report).
+ */
 const REPORTER = `#!/bin/sh
 systemctl is-system-running --wait >/dev/null 2>&1
 {
@@ -93,7 +98,7 @@ systemctl is-system-running --wait >/dev/null 2>&1
   systemctl status --no-pager -n 15 systemd-networkd.service 2>&1 | tail -20
   [ -f /usr/local/sbin/vmctx-e2e-extra ] && bash /usr/local/sbin/vmctx-e2e-extra
   echo "E2E-END"
-} > /dev/ttyS0 2>&1
+} > /dev/ttyS1 2>&1
 systemctl poweroff
 `;
 
@@ -121,7 +126,7 @@ const SYSV_REPORTER = `#!/bin/sh
   /etc/init.d/vmctx-final status >/dev/null 2>&1; echo "LSB-STATUS $?"
   /usr/sbin/vmctx status 2>&1 | head -40
   echo "E2E-END"
-} > /dev/ttyS0 2>&1
+} > /dev/ttyS1 2>&1
 sync
 /sbin/poweroff
 `;
@@ -200,6 +205,7 @@ export interface BootOptions {
 }
 
 export interface BootResult {
+  /** The console (ttyS0), then the reporter's own port (ttyS1): everything the guest printed. */
   readonly console: string;
   readonly wallMs: number;
   /** The text between the reporter's markers (empty when the guest never got there). */
@@ -233,6 +239,8 @@ export async function boot(image: string, workDir: string, options: BootOptions 
 async function bootOnce(image: string, workDir: string, options: BootOptions): Promise<BootResult | 'kernel-stalled'> {
   const { kernel, initrd } = kernelAndInitrd(rootfsPath(options.flavour ?? 'systemd'));
   const log = join(workDir, `console-${Date.now()}.log`);
+  const reportLog = join(workDir, `report-${Date.now()}.log`);
+  const readBoth = async (): Promise<string> => `${existsSync(log) ? await readFile(log, 'utf8') : ''}\n${existsSync(reportLog) ? await readFile(reportLog, 'utf8') : ''}`;
   const monitorPath = join(workDir, `monitor-${Date.now()}.sock`);
   const args = [
     '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', '2', '-m', '1024',
@@ -240,7 +248,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
     '-append', 'root=/dev/vda rw console=ttyS0 systemd.show_status=false',
     '-drive', `file=${image},format=raw,if=virtio`,
     '-nic', `user,model=virtio-net-pci,mac=${options.mac ?? '52:54:00:12:34:56'},restrict=on${options.nicExtra === undefined ? '' : `,${options.nicExtra}`}`,
-    '-display', 'none', '-serial', `file:${log}`, '-monitor', options.during === undefined ? 'none' : `unix:${monitorPath},server=on,wait=off`, '-no-reboot',
+    '-display', 'none', '-serial', `file:${log}`, '-serial', `file:${reportLog}`, '-monitor', options.during === undefined ? 'none' : `unix:${monitorPath},server=on,wait=off`, '-no-reboot',
   ];
   for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
   if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
@@ -268,7 +276,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
       async waitFor(pattern, ms = 240_000) {
         const deadline = Date.now() + ms;
         for (;;) {
-          const text = existsSync(log) ? await readFile(log, 'utf8') : '';
+          const text = await readBoth();
           const m = pattern.exec(text);
           if (m !== null) return m;
           if (exited || Date.now() > deadline) throw new Error(`the console never showed ${String(pattern)}${exited ? ' (the guest is gone)' : ''}\n--- console tail ---\n${text.slice(-3000)}`);
@@ -288,7 +296,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   clearTimeout(stallCheck);
   if (stall.hit) return 'kernel-stalled';
   if (duringError !== undefined) throw duringError;
-  const consoleText = existsSync(log) ? await readFile(log, 'utf8') : '';
+  const consoleText = await readBoth();
   if (code !== 0) throw new Error(`qemu exited with ${code}: ${stderr.slice(0, 2000)}\n--- console tail ---\n${consoleText.slice(-4000)}`);
   const m = /E2E-BEGIN\r?\n([\s\S]*?)E2E-END/u.exec(consoleText);
   return { console: consoleText, wallMs: Date.now() - t0, report: m?.[1] ?? '' };
