@@ -115,7 +115,7 @@ describe('vmctx make-iso --nocloud / --config-drive', () => {
     expect(readAs(show(theirs))).toEqual(readAs(shown));
   });
 
-  it('NoCloud from --instance-id/--hostname, and --label cidata alone makes a seed (no context.sh) that show reads as one', async () => {
+  it('NoCloud from --instance-id/--hostname', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'ud'), USER_DATA);
     const generated = join(dir, 'gen.iso');
@@ -123,7 +123,10 @@ describe('vmctx make-iso --nocloud / --config-drive', () => {
     const shown = show(generated);
     expect(shown.instanceId).toBe('iid-1');
     expect(shown.context['hostname']).toBe('web-1');
+  });
 
+  it('--label cidata alone makes a seed (no context.sh, which made show ignore the seed), read as one', async () => {
+    const dir = await tempDir();
     const byLabel = join(dir, 'label.iso');
     const made = vmctx(['make-iso', '-o', byLabel, '--label', 'cidata']);
     expect(made.code).toBe(0);
