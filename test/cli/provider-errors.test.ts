@@ -67,3 +67,11 @@ describe('serve-metadata: a port in use', () => {
     }
   });
 });
+
+describe('serve-metadata: a missing --from', () => {
+  it('is exit 2 naming the option and the file, the errno code not in the message', () => {
+    const r = vmctx(['serve-metadata', '--from', '/nonexistent/md.json', '--listen', '127.0.0.1:0']);
+    expect(r.stderr).toBe("vmctx: ERR_USAGE: --from /nonexistent/md.json: no such file or directory, lstat '/nonexistent/md.json'\n");
+    expect(r.code).toBe(2);
+  });
+});
