@@ -55,6 +55,12 @@ async function isoNames(path: string): Promise<string[]> {
   return out.sort();
 }
 
+/** The files another reader (isoinfo, from genisoimage) sees through Rock Ridge or Joliet, as the kernel's mount would. */
+function isoinfoFiles(path: string, scheme: '-R' | '-J'): string[] {
+  const listed = run('isoinfo', [scheme, '-f', '-i', path]).toString().split('\n').filter((l) => l !== '');
+  return listed.filter((l) => !listed.some((other) => other.startsWith(`${l}/`))).map((l) => l.slice(1)).sort();
+}
+
 describe('seed files (pure)', () => {
   it('NoCloud: meta-data generated from --instance-id/--hostname, user-data always there (empty when none), network-config only when given', () => {
     const seed = noCloudFiles({ instanceId: 'iid-abc', hostname: 'web-1' });
@@ -97,6 +103,10 @@ describe('vmctx make-iso --nocloud / --config-drive', () => {
     expect(made.code).toBe(0);
     expect(made.stderr).toMatch(/label cidata, NoCloud seed, instance iid-seed-7/u);
     expect(await isoNames(ours)).toEqual(['meta-data', 'network-config', 'user-data']);
+    expect(isoinfoFiles(ours, '-R')).toEqual(['meta-data', 'network-config', 'user-data']);
+    expect(isoinfoFiles(ours, '-J')).toEqual(['meta-data', 'network-config', 'user-data']);
+    expect(run('isoinfo', ['-d', '-i', ours]).toString()).toMatch(/^Volume id: cidata$/mu);
+    expect(run('isoinfo', ['-R', '-x', '/user-data', '-i', ours]).toString()).toBe(USER_DATA);
     const image = await IsoImage.open(bufferSource(await readFile(ours)));
     expect(image.info.volumeId).toBe('cidata');
 
@@ -153,6 +163,9 @@ describe('vmctx make-iso --nocloud / --config-drive', () => {
       'openstack/latest/network_data.json',
       'openstack/latest/user_data',
     ]);
+    expect(isoinfoFiles(ours, '-R')).toEqual(await isoNames(ours));
+    expect(isoinfoFiles(ours, '-J')).toEqual(await isoNames(ours));
+    expect(run('isoinfo', ['-d', '-i', ours]).toString()).toMatch(/^Volume id: config-2$/mu);
     const image = await IsoImage.open(bufferSource(await readFile(ours)));
     expect(image.info.volumeId).toBe('config-2');
     const ec2 = JSON.parse((await image.readFile((await image.stat('ec2/latest/meta-data.json'))!, { maxBytes: 4096 })).toString()) as Record<string, string>;
