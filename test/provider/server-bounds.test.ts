@@ -173,7 +173,7 @@ describe('serve-metadata bounds', () => {
     expect(() => new MetadataServer({ tree: new Map(), imdsv2: 'optional', limits: { tokens: 0 } })).toThrow(/limit tokens must be a positive whole number/u);
   });
 
-  it('100 000 token requests leave memory flat (default limits): heap after forced GC, token map and log sizes', { timeout: 120_000 }, async () => {
+  it('100 000 token requests leave memory flat (default limits): heap after forced GC, token map and log sizes', { timeout: 300_000 }, async () => {
     const { server, port } = await start();
     // warm up: code paths compiled, sockets and buffers of the first requests allocated
     await pipelinedTokens(port, 2000, 8);
