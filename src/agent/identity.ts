@@ -12,13 +12,27 @@ export interface InstanceIdentity {
   readonly source: Context['instanceIdSource'];
 }
 
+/** The namespace of ids a source gives (HTTP metadata, NoCloud, config drive). */
+const GIVEN_PREFIX = 'iid-';
+
 /**
- * VMID from the context when it has one; else the DMI/SMBIOS product UUID of the machine the root
+ * The instance id for an id a source gives: `iid-<id>`, or the id as given when it already
+ * carries that prefix (NoCloud's customary `iid-local01` stays `iid-local01`, as cloud-init uses
+ * it, instead of `iid-iid-local01`). Every id without the prefix (EC2 `i-…`, OpenStack UUIDs,
+ * NoCloud ids like `web-1`) keeps the form earlier versions gave it, so the state of deployed
+ * instances, which is keyed on this id, still matches.
+ */
+export function givenInstanceId(given: string): string {
+  return given.startsWith(GIVEN_PREFIX) && given.length > GIVEN_PREFIX.length ? given : `${GIVEN_PREFIX}${given}`;
+}
+
+/**
+ * The id a source gave (see givenInstanceId); else VMID from the context when it has one; else the DMI/SMBIOS product UUID of the machine the root
  * belongs to (read through the root, so a scratch or image root never borrows the host's); else
  * a hash of the context's variables.
  */
 export async function instanceIdentity(variables: Readonly<Record<string, string>>, root: Root, given?: string): Promise<InstanceIdentity> {
-  if (given !== undefined && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/u.test(given)) return { id: `iid-${given}`, source: 'metadata' };
+  if (given !== undefined && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/u.test(given)) return { id: givenInstanceId(given), source: 'metadata' };
   const vmid = variables['VMID']?.trim();
   if (vmid !== undefined && /^[A-Za-z0-9._-]{1,64}$/u.test(vmid)) return { id: `vmid-${vmid}`, source: 'VMID' };
   const dmi = (await root.readText('/sys/class/dmi/id/product_uuid', { maxBytes: 4096 }).catch(() => undefined))?.trim().toLowerCase();

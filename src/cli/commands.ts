@@ -1,7 +1,8 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
-import { mkdir, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
 import type { Stage } from '../agent/modules/module.js';
@@ -240,14 +241,62 @@ export interface MakeIsoFlags {
   files: string[];
   label?: string;
   stratuslab: boolean;
+  /** A NoCloud seed (label cidata) or an OpenStack config drive (label config-2) instead of a context CD. */
+  nocloud?: boolean;
+  configDrive?: boolean;
+  userData?: string;
+  metaData?: string;
+  networkConfig?: string;
+  instanceId?: string;
+  hostname?: string;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,63}$/u;
+/** Input files make-iso reads (context.sh, documents, files for the medium) are at most this big. */
+const MAX_INPUT = 64 * 1024 * 1024;
 
-export async function makeIsoCommand(flags: MakeIsoFlags): Promise<number> {
+/** What went wrong with a path, in words (the errno text without its code and call). */
+function pathProblem(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'not permitted',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'a component of the path is not a directory',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    ELOOP: 'too many symbolic links',
+    ENAMETOOLONG: 'name too long',
+  };
+  return words[code] ?? describeError(error).message;
+}
+
+/** Reads an input file named by an option; a problem is a usage error naming the option and the file. */
+async function readInput(option: string, path: string): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (error) {
+    throw new VmctxError('ERR_USAGE', `${option} ${path}: ${pathProblem(error)}`, { cause: error });
+  }
+  if (data.length > MAX_INPUT) throw new VmctxError('ERR_USAGE', `${option} ${path}: larger than ${MAX_INPUT} bytes`);
+  return data;
+}
+
+/** The context CD's files: context.sh from the variables, plus --file entries. */
+async function contextCdFiles(flags: MakeIsoFlags): Promise<IsoFileInput[]> {
   const variables: Record<string, string> = {};
-  if (flags.varsFile !== undefined) Object.assign(variables, parseContextSh(await readFile(flags.varsFile)).variables);
+  if (flags.varsFile !== undefined) {
+    const text = await readInput('--vars-file', flags.varsFile);
+    try {
+      Object.assign(variables, parseContextSh(text).variables);
+    } catch (error) {
+      throw new VmctxError('ERR_USAGE', `--vars-file ${flags.varsFile}: ${describeError(error).message}`, { cause: error });
+    }
+  }
   for (const spec of flags.vars) {
     const eq = spec.indexOf('=');
     const key = eq < 0 ? spec : spec.slice(0, eq);
@@ -265,14 +314,75 @@ export async function makeIsoCommand(flags: MakeIsoFlags): Promise<number> {
       throw new VmctxError('ERR_USAGE', `--file ${JSON.stringify(spec.slice(0, 80))}: the name on the medium must be a plain file name (letters, digits, . _ + -), not context.sh`);
     }
     if (files.some((f) => f.path === name)) throw new VmctxError('ERR_USAGE', `--file: ${name} given twice`);
-    files.push({ path: name, data: await readFile(path), mode: 0o644 });
+    files.push({ path: name, data: await readInput('--file', path), mode: 0o644 });
   }
-  const label = flags.label ?? (flags.stratuslab ? '_STRATUSLAB' : 'CONTEXT');
+  return files;
+}
+
+/** Writes the image next to the output and renames it into place; messages name the output, never the temporary file. */
+async function writeOutput(output: string, image: Buffer): Promise<void> {
+  const temp = join(dirname(output), `.${basename(output)}.vmctx-${randomBytes(6).toString('hex')}`);
+  try {
+    // 0600: a context CD can hold passwords; 'wx': never through a planted file or link
+    await writeFile(temp, image, { mode: 0o600, flag: 'wx' });
+    await rename(temp, output);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    const input = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ELOOP', 'ENAMETOOLONG'].includes(code);
+    const problem = code === 'ENOENT' ? `the directory ${dirname(output)} does not exist` : pathProblem(error);
+    throw new VmctxError(input ? 'ERR_USAGE' : 'ERR_IO', `-o ${output}: cannot write it: ${problem}`, { cause: error });
+  }
+}
+
+export async function makeIsoCommand(flags: MakeIsoFlags): Promise<number> {
+  const { SEED_LABEL, configDriveFiles, noCloudFiles, seedKindForLabel } = await import('../provider/media.js');
+  if (flags.nocloud === true && flags.configDrive === true) throw new VmctxError('ERR_USAGE', '--nocloud and --config-drive: one medium is one kind');
+  const asked = flags.nocloud === true ? 'nocloud' : flags.configDrive === true ? 'config-drive' : undefined;
+  const byLabel = flags.label === undefined ? undefined : seedKindForLabel(flags.label);
+  if (asked !== undefined && flags.label !== undefined && byLabel !== asked) {
+    throw new VmctxError('ERR_USAGE', `--label ${flags.label}: ${asked === 'nocloud' ? 'a NoCloud seed is found by the label cidata' : 'a config drive is found by the label config-2'}; leave --label out`);
+  }
+  // a cidata or config-2 label is a seed: cloud-init and vmctx read seeds there, never a context.sh
+  const kind = asked ?? byLabel;
+  const seedOptions = (
+    [
+      ['--user-data', flags.userData],
+      ['--meta-data', flags.metaData],
+      ['--network-config', flags.networkConfig],
+      ['--instance-id', flags.instanceId],
+      ['--hostname', flags.hostname],
+    ] as const
+  ).filter(([, v]) => v !== undefined).map(([name]) => name);
+  let files: IsoFileInput[];
+  let label: string;
+  let what: string;
+  if (kind === undefined) {
+    if (seedOptions.length > 0) throw new VmctxError('ERR_USAGE', `${seedOptions.join(', ')}: options of a seed medium; add --nocloud or --config-drive`);
+    files = await contextCdFiles(flags);
+    label = flags.label ?? (flags.stratuslab ? '_STRATUSLAB' : 'CONTEXT');
+    what = `${files.length} file(s)`;
+  } else {
+    const contextOptions = [...(flags.vars.length > 0 ? ['--var'] : []), ...(flags.varsFile === undefined ? [] : ['--vars-file']), ...(flags.files.length > 0 ? ['--file'] : []), ...(flags.stratuslab ? ['--stratuslab'] : [])];
+    if (contextOptions.length > 0) {
+      throw new VmctxError('ERR_USAGE', `${contextOptions.join(', ')}: these make a context.sh, which a ${kind === 'nocloud' ? 'NoCloud seed (label cidata)' : 'config drive (label config-2)'} does not have; give --user-data, --meta-data (or --instance-id, --hostname) and --network-config`);
+    }
+    const doc = async (option: string, path: string | undefined): Promise<{ data: Buffer; from: string } | undefined> => (path === undefined ? undefined : { data: await readInput(option, path), from: path });
+    const input = {
+      userData: await doc('--user-data', flags.userData),
+      metaData: await doc('--meta-data', flags.metaData),
+      networkConfig: await doc('--network-config', flags.networkConfig),
+      instanceId: flags.instanceId,
+      hostname: flags.hostname,
+    };
+    const seed = kind === 'nocloud' ? noCloudFiles(input) : configDriveFiles(input);
+    files = seed.files;
+    label = flags.label ?? SEED_LABEL[kind];
+    what = `${kind === 'nocloud' ? 'NoCloud seed' : 'config drive'}, instance ${seed.instanceId}: ${files.map((f) => f.path).join(', ')}`;
+  }
   const image = writeIso(files, { volumeId: label });
-  const temp = `${flags.output}.tmp-${process.pid}`;
-  await writeFile(temp, image, { mode: 0o600 });
-  await rename(temp, flags.output);
-  process.stderr.write(`vmctx: wrote ${flags.output} (${image.length} bytes, label ${label}, ${files.length} file(s))\n`);
+  await writeOutput(flags.output, image);
+  process.stderr.write(`vmctx: wrote ${flags.output} (${image.length} bytes, label ${label}, ${what})\n`);
   return EXIT.ok;
 }
 
@@ -319,7 +429,23 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
     faults: flags.fault.map(parseFault),
     ...(flags.quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
   });
-  const where = await server.listen(host, port);
+  let where;
+  try {
+    where = await server.listen(host, port);
+  } catch (error) {
+    await server.close().catch(() => undefined);
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    const why: Record<string, string> = {
+      EADDRINUSE: 'the port is in use (another process listens there); choose another port, or port 0 for any free one',
+      EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+      EADDRNOTAVAIL: 'not an address of this machine',
+      ENOTFOUND: 'no such host',
+      EAI_AGAIN: 'the host name does not resolve now',
+    };
+    const reason = why[code];
+    if (reason === undefined) throw error;
+    throw new VmctxError('ERR_USAGE', `--listen ${flags.listen}: cannot listen there: ${reason}`, { cause: error });
+  }
   process.stderr.write(`vmctx: serving metadata from ${flags.from} on ${where.url} (IMDSv2 ${flags.imdsv2})\n`);
   // the line tests and scripts wait for (the port matters when --listen asked for port 0)
   out(`listening ${where.url}\n`);

@@ -90,15 +90,23 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('make-iso')
-    .description('write a context CD (ISO 9660 with Rock Ridge and Joliet) the way OpenNebula does')
+    .description('write a context CD (ISO 9660 with Rock Ridge and Joliet) the way OpenNebula does, or a NoCloud seed (--nocloud) or an OpenStack config drive (--config-drive)')
     .requiredOption('-o, --output <FILE>', 'the ISO to write')
     .option('--var <KEY=VALUE>', 'a context variable (repeatable)', collect, [])
     .option('--vars-file <FILE>', 'variables from a context.sh-style file')
     .option('--file <PATH[:NAME]>', 'a file to put on the medium (repeatable)', collect, [])
-    .option('--label <LABEL>', 'volume label (default CONTEXT, or _STRATUSLAB with --stratuslab)')
+    .option('--label <LABEL>', 'volume label (default CONTEXT, or _STRATUSLAB with --stratuslab; cidata or config-2 make a seed, never a context.sh)')
     .option('--stratuslab', 'old double-quoted context.sh and the _STRATUSLAB label', false)
-    .action(async (flags: { output: string; var: string[]; varsFile?: string; file: string[]; label?: string; stratuslab: boolean }) => {
-      setExit(await makeIsoCommand({ output: flags.output, vars: flags.var, files: flags.file, stratuslab: flags.stratuslab, ...(flags.varsFile === undefined ? {} : { varsFile: flags.varsFile }), ...(flags.label === undefined ? {} : { label: flags.label }) }));
+    .option('--nocloud', 'a NoCloud seed like cloud-localds makes: label cidata, user-data, meta-data, network-config', false)
+    .option('--config-drive', 'an OpenStack config drive: label config-2, openstack/{2012-08-10,latest}/meta_data.json, user_data, network_data.json, ec2/latest/meta-data.json', false)
+    .option('--user-data <FILE>', 'seed: the user data (cloud-config, script, MIME); NoCloud gets an empty one without it')
+    .option('--meta-data <FILE>', 'seed: the meta-data (NoCloud: YAML with instance-id; config drive: meta_data.json with uuid)')
+    .option('--network-config <FILE>', 'seed: network config (NoCloud: version 1 or 2 YAML; config drive: network_data.json)')
+    .option('--instance-id <ID>', 'seed without --meta-data: the instance id (default iid-local01 for NoCloud, as cloud-localds; a random UUID for a config drive)')
+    .option('--hostname <NAME>', 'seed without --meta-data: the host name (local-hostname; hostname and name)')
+    .action(async (flags: { output: string; var: string[]; varsFile?: string; file: string[]; label?: string; stratuslab: boolean; nocloud: boolean; configDrive: boolean; userData?: string; metaData?: string; networkConfig?: string; instanceId?: string; hostname?: string }) => {
+      const { var: vars, file: files, ...rest } = flags;
+      setExit(await makeIsoCommand({ ...rest, vars, files }));
     });
 
   program

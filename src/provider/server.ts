@@ -67,12 +67,37 @@ export function parseFault(spec: string): Fault {
   return fault;
 }
 
+/**
+ * What the server keeps, bounded: any client may ask for tokens and requests, so nothing it keeps
+ * grows with their number.
+ */
+export interface MetadataServerLimits {
+  /** Live IMDSv2 tokens of one client (by remote address); a new one evicts that client's oldest. */
+  readonly tokensPerClient: number;
+  /** Live tokens of all clients together; a new one evicts the oldest of all. */
+  readonly tokens: number;
+  /** Requests kept in `requests` (the most recent ones). */
+  readonly requestLog: number;
+  /** How often expired tokens are swept out (they are also dropped when met). */
+  readonly sweepMs: number;
+}
+
+export const DEFAULT_LIMITS: MetadataServerLimits = { tokensPerClient: 64, tokens: 16_384, requestLog: 1000, sweepMs: 60_000 };
+
 export interface MetadataServerOptions {
   readonly tree: MetadataTree;
   readonly imdsv2: 'required' | 'optional';
   readonly faults?: readonly Fault[];
   /** Called for each request (method, path, status); tokens are never passed. */
   readonly log?: (line: string) => void;
+  readonly limits?: Partial<MetadataServerLimits>;
+  /** The clock token expiry is measured with (ms since the epoch); tests inject one. */
+  readonly now?: () => number;
+}
+
+interface TokenRecord {
+  readonly expires: number;
+  readonly client: string;
 }
 
 interface ActiveFault {
@@ -82,19 +107,34 @@ interface ActiveFault {
 
 export class MetadataServer {
   readonly #server: Server;
-  readonly #tokens = new Map<string, number>();
+  /** Live tokens, oldest first (a Map keeps insertion order). */
+  readonly #tokens = new Map<string, TokenRecord>();
+  /** Each client's live tokens, oldest first. */
+  readonly #byClient = new Map<string, string[]>();
   readonly #sockets = new Set<Socket>();
   #faults: ActiveFault[] = [];
   #tree: MetadataTree;
   readonly #imdsv2: 'required' | 'optional';
   readonly #log: (line: string) => void;
-  /** Requests seen, by "METHOD path" (for tests). */
-  readonly requests: string[] = [];
+  readonly #limits: MetadataServerLimits;
+  readonly #now: () => number;
+  #sweeper: NodeJS.Timeout | undefined;
+  #lastFullSweep = -Infinity;
+  /** The request log: a ring of the last `limits.requestLog` requests. */
+  readonly #ring: string[] = [];
+  #ringNext = 0;
+  /** Requests seen since the start (the log keeps only the most recent). */
+  requestCount = 0;
 
   constructor(options: MetadataServerOptions) {
     this.#tree = options.tree;
     this.#imdsv2 = options.imdsv2;
     this.#log = options.log ?? (() => undefined);
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    for (const [name, value] of Object.entries(this.#limits)) {
+      if (!Number.isInteger(value) || value < 1) throw new VmctxError('ERR_USAGE', `metadata server limit ${name} must be a positive whole number, not ${String(value)}`);
+    }
+    this.#now = options.now ?? Date.now;
     this.setFaults(options.faults ?? []);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => res.destroy());
@@ -109,9 +149,79 @@ export class MetadataServer {
     this.#faults = faults.map((fault) => ({ fault, seen: 0 }));
   }
 
-  /** The IMDSv2 tokens handed out so far (for secret-hygiene checks: none may show up anywhere). */
+  /** The live IMDSv2 tokens (for secret-hygiene checks: none may show up anywhere). */
   issuedTokens(): string[] {
     return [...this.#tokens.keys()];
+  }
+
+  /** The most recent requests, oldest first, as "METHOD path" (at most `limits.requestLog`). */
+  get requests(): string[] {
+    return [...this.#ring.slice(this.#ringNext), ...this.#ring.slice(0, this.#ringNext)];
+  }
+
+  /** How many live tokens there are, in all and for the busiest client (for tests and bounds checks). */
+  tokenStats(): { tokens: number; clients: number; mostForOneClient: number } {
+    let most = 0;
+    for (const list of this.#byClient.values()) most = Math.max(most, list.length);
+    return { tokens: this.#tokens.size, clients: this.#byClient.size, mostForOneClient: most };
+  }
+
+  /** Drops every expired token (also done on a timer while listening, and when a token is met). */
+  sweepExpired(): number {
+    const now = this.#now();
+    let dropped = 0;
+    for (const [token, record] of this.#tokens) {
+      if (record.expires <= now) {
+        this.#forget(token, record);
+        dropped += 1;
+      }
+    }
+    this.#lastFullSweep = now;
+    return dropped;
+  }
+
+  #forget(token: string, record: TokenRecord): void {
+    this.#tokens.delete(token);
+    const list = this.#byClient.get(record.client);
+    if (list === undefined) return;
+    const at = list.indexOf(token);
+    if (at !== -1) list.splice(at, 1);
+    if (list.length === 0) this.#byClient.delete(record.client);
+  }
+
+  /** A new token for a client: its own expired tokens go first, then its oldest over the limit, then the oldest of all. */
+  #issue(client: string, ttlSeconds: number): string {
+    const now = this.#now();
+    const own = this.#byClient.get(client) ?? [];
+    for (const token of [...own]) {
+      const record = this.#tokens.get(token);
+      if (record !== undefined && (record.expires <= now || own.length >= this.#limits.tokensPerClient)) this.#forget(token, record);
+    }
+    if (this.#tokens.size >= this.#limits.tokens) {
+      // a full sweep at most once a second of the clock; otherwise the oldest live token goes
+      if (now - this.#lastFullSweep >= 1000) this.sweepExpired();
+      while (this.#tokens.size >= this.#limits.tokens) {
+        const oldest = this.#tokens.entries().next().value;
+        if (oldest === undefined) break;
+        this.#forget(oldest[0], oldest[1]);
+      }
+    }
+    const token = randomBytes(32).toString('base64url');
+    this.#tokens.set(token, { expires: now + ttlSeconds * 1000, client });
+    const list = this.#byClient.get(client);
+    if (list === undefined) this.#byClient.set(client, [token]);
+    else list.push(token);
+    return token;
+  }
+
+  #record(line: string): void {
+    this.requestCount += 1;
+    if (this.#ring.length < this.#limits.requestLog) {
+      this.#ring.push(line);
+      return;
+    }
+    this.#ring[this.#ringNext] = line;
+    this.#ringNext = (this.#ringNext + 1) % this.#limits.requestLog;
   }
 
   setTree(tree: MetadataTree): void {
@@ -123,12 +233,15 @@ export class MetadataServer {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => { resolve(); });
     });
+    this.#sweeper ??= setInterval(() => { this.sweepExpired(); }, this.#limits.sweepMs).unref();
     const addr = this.#server.address() as AddressInfo;
     const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     return { host: addr.address, port: addr.port, url: `http://${h}:${addr.port}` };
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
   }
@@ -149,7 +262,7 @@ export class MetadataServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
-    this.requests.push(`${method} ${path}`);
+    this.#record(`${method} ${path}`);
     const done = (status: number, body: string | Buffer, headers: Record<string, string> = {}): void => {
       this.#log(`${method} ${path} ${status}`);
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)), ...headers });
@@ -196,8 +309,7 @@ export class MetadataServer {
         done(400, 'missing or invalid token TTL\n');
         return;
       }
-      const token = randomBytes(32).toString('base64url');
-      this.#tokens.set(token, Date.now() + ttl * 1000);
+      const token = this.#issue(req.socket.remoteAddress ?? 'unknown', ttl);
       done(200, token, { [TOKEN_TTL_HEADER]: String(ttl) });
       return;
     }
@@ -207,8 +319,9 @@ export class MetadataServer {
     }
     const tokenHeader = req.headers[TOKEN_HEADER];
     if (tokenHeader !== undefined) {
-      const expiry = typeof tokenHeader === 'string' ? this.#tokens.get(tokenHeader) : undefined;
-      if (expiry === undefined || expiry < Date.now()) {
+      const record = typeof tokenHeader === 'string' ? this.#tokens.get(tokenHeader) : undefined;
+      if (record !== undefined && record.expires <= this.#now()) this.#forget(tokenHeader as string, record);
+      if (record === undefined || record.expires <= this.#now()) {
         done(401, 'unauthorized\n');
         return;
       }

@@ -4,7 +4,7 @@
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { VmctxError } from '../shared/errors.js';
+import { VmctxError, describeError } from '../shared/errors.js';
 
 /** Path (no leading or trailing slash) → file body. Directories are implied by their files. */
 export type MetadataTree = Map<string, Buffer>;
@@ -120,11 +120,14 @@ export async function treeFromDirectory(dir: string): Promise<MetadataTree> {
 
 /** Reads a description file (.json, .yaml or .yml) or a directory. */
 export async function loadTree(from: string): Promise<MetadataTree> {
+  const unreadable = (error: unknown): VmctxError => new VmctxError('ERR_USAGE', `--from ${from}: ${describeError(error).message}`, { cause: error });
   const st = await lstat(from).catch((error: unknown) => {
-    throw new VmctxError('ERR_USAGE', `--from ${from}: ${error instanceof Error ? error.message : String(error)}`);
+    throw unreadable(error);
   });
   if (st.isDirectory()) return treeFromDirectory(from);
-  const text = await readFile(from, 'utf8');
+  const text = await readFile(from, 'utf8').catch((error: unknown) => {
+    throw unreadable(error);
+  });
   let parsed: unknown;
   try {
     parsed = from.endsWith('.json') ? JSON.parse(text) : parseYaml(text);

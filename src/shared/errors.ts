@@ -73,9 +73,21 @@ export function describeError(error: unknown): { code: string; message: string }
   if (error instanceof VmctxError) return { code: error.code, message: error.message };
   if (error instanceof Error) {
     const code = errnoCode(error);
-    return { code: code ?? 'ERR_INTERNAL', message: error.message };
+    return { code: code ?? 'ERR_INTERNAL', message: code === undefined ? error.message : withoutCode(error.message, code) };
   }
   return { code: 'ERR_INTERNAL', message: String(error) };
+}
+
+/**
+ * A Node system error's message without its code, which the description carries already
+ * ("ENOENT: no such file or directory, open 'x'" → "no such file or directory, open 'x'";
+ * "listen EADDRINUSE: address already in use ::1:80" → "address already in use ::1:80 (listen)").
+ */
+function withoutCode(message: string, code: string): string {
+  if (message.startsWith(`${code}: `)) return message.slice(code.length + 2);
+  const call = /^([A-Za-z_][\w]*) /u.exec(message);
+  if (call !== null && message.startsWith(`${code}: `, call[0].length)) return `${message.slice(call[0].length + code.length + 2)} (${call[1] ?? ''})`;
+  return message;
 }
 
 /** The errno code of a Node system error, or undefined. */

@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
 import { networkConfigToVariables } from '../../src/agent/datasources/seeds.js';
 import { normaliseContext } from '../../src/agent/context/context.js';
+import { loadContext } from '../../src/agent/run.js';
+import { DirectoryRoot } from '../../src/host/root.js';
+import { scratchRoot } from '../helpers/scratch.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { writeIso } from '../../src/formats/iso9660/writer.js';
 import { fakeKey } from '../helpers/scratch.js';
@@ -95,6 +98,19 @@ describe('local seeds', () => {
     expect(bad.raw.warnings.some((w) => w.variable === 'meta-data' && /not YAML/u.test(w.message))).toBe(true);
     const drive = await openExplicitSource(await configDriveTree());
     expect(drive.raw.source.kind).toBe('config-drive');
+  });
+
+  it('a NoCloud instance-id is used as given (iid-nocloud-1, not iid-iid-nocloud-1); an EC2-style one keeps its iid- namespace', async () => {
+    const root = new DirectoryRoot(await scratchRoot());
+    const dir = await noCloudTree();
+    const loaded = await loadContext({ source: dir, root });
+    expect(loaded.context.instanceId).toBe('iid-nocloud-1');
+    expect(loaded.context.instanceIdSource).toBe('metadata');
+    await loaded.close();
+    await writeFile(join(dir, 'meta-data'), 'instance-id: i-0abc\nlocal-hostname: seeded\n');
+    const ec2 = await loadContext({ source: dir, root });
+    expect(ec2.context.instanceId).toBe('iid-i-0abc');
+    await ec2.close();
   });
 
   it('network-config version 1 (physical + nameserver)', () => {
