@@ -2,7 +2,9 @@
 // a DNS server?" gets the same answer, because they all use the codecs in src/formats/.
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mapOpenStack } from '../../src/agent/datasources/mapping.js';
+import { fetchMetadata } from '../../src/agent/datasources/metadata.js';
 import { dnsModule } from '../../src/agent/modules/dns.js';
 import { passwordModule, usersModule } from '../../src/agent/modules/users.js';
 import { parseCloudConfig } from '../../src/formats/cloudconfig.js';
@@ -12,7 +14,8 @@ import { HostExec } from '../../src/host/exec.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { contextOf } from '../helpers/context.js';
-import { scratchRoot } from '../helpers/scratch.js';
+import { description, startServer } from '../helpers/metadata.js';
+import { fakeKey, scratchRoot } from '../helpers/scratch.js';
 import { cryptMatches } from '../helpers/tools.js';
 
 const log = createLogger(undefined);
@@ -128,5 +131,42 @@ describe('DNS servers: one codec for DNS / ETHn_DNS in the context, the network 
     expect(netplan).toMatch(/addresses: \["?fe80::1"?\]/u);
     expect(networkd).toContain('DNS=fe80::1\n');
     expect(netplan + networkd).not.toContain('%');
+  });
+});
+
+describe('metadata key entries: one entry is one key (issue 17.9)', () => {
+  const servers: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+  });
+  const k0 = fakeKey('ssh-ed25519', 'zero');
+  const smuggled = fakeKey('ssh-rsa', 'smuggled');
+  const k1 = fakeKey('ssh-ed25519', 'one');
+
+  it('EC2 (real HTTP on 127.0.0.1): public-keys/0/openssh-key with a second line keeps the first, warns naming the entry', async () => {
+    const d = description({}, []);
+    (d['meta-data'] ?? {})['public-keys'] = [{ name: 'a', 'openssh-key': `${k0}\n${smuggled}\n` }, { name: 'b', 'openssh-key': `${k1}\n` }];
+    const { server, url } = await startServer(d);
+    servers.push(server);
+    const got = await fetchMetadata({ url, deadline: Date.now() + 5000, connectMs: 500, requestMs: 2000, allowImdsv1: true });
+    expect(got.raw.variables['SSH_PUBLIC_KEY']?.split('\n')).toEqual([k0, k1]);
+    expect(got.raw.warnings).toContainEqual({ variable: 'meta-data/public-keys/0/openssh-key', message: 'holds 2 lines, but a key entry is one key: only its first line was kept' });
+    // a trailing newline (as most servers send) is not a second line
+    expect(got.raw.warnings.filter((w) => (w.variable ?? '').includes('public-keys/1'))).toEqual([]);
+  });
+
+  it('OpenStack: public_keys{name} and keys[].data likewise; the warning names the key', () => {
+    const mapped = mapOpenStack({ uuid: 'u-1', public_keys: { mykey: `${k0}\r\n${smuggled}` }, keys: [{ name: 'other', type: 'ssh', data: `\n${k1}\n\n${smuggled}\n` }] }, undefined, undefined, undefined);
+    expect(mapped.variables['SSH_PUBLIC_KEY']?.split('\n')).toEqual([k0, k1]);
+    expect(mapped.warnings).toEqual([
+      { variable: 'meta_data.json public_keys["mykey"]', message: 'holds 2 lines, but a key entry is one key: only its first line was kept' },
+      { variable: 'meta_data.json keys[0].data ("other")', message: 'holds 2 lines, but a key entry is one key: only its first line was kept' },
+    ]);
+  });
+
+  it("OpenNebula's SSH_PUBLIC_KEY stays a list, one key per line", async () => {
+    const ctx = await contextOf({ SSH_PUBLIC_KEY: `${k0}\n${k1}\n` });
+    expect(ctx.sshKeys.keys).toEqual([k0, k1]);
+    expect(ctx.warnings).toEqual([]);
   });
 });
