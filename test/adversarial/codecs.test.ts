@@ -2,8 +2,12 @@
 // a DNS server?" gets the same answer, because they all use the codecs in src/formats/.
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mapOpenStack } from '../../src/agent/datasources/mapping.js';
+import { showCommand } from '../../src/cli/commands.js';
+import { renderContextSh } from '../../src/formats/contextsh.js';
+import { isSecretName, REDACTED } from '../../src/shared/secret.js';
+import { tempDir } from '../helpers/tmp.js';
 import { fetchMetadata } from '../../src/agent/datasources/metadata.js';
 import { dnsModule } from '../../src/agent/modules/dns.js';
 import { passwordModule, usersModule } from '../../src/agent/modules/users.js';
@@ -168,5 +172,50 @@ describe('metadata key entries: one entry is one key (issue 17.9)', () => {
     const ctx = await contextOf({ SSH_PUBLIC_KEY: `${k0}\n${k1}\n` });
     expect(ctx.sshKeys.keys).toEqual([k0, k1]);
     expect(ctx.warnings).toEqual([]);
+  });
+});
+
+describe('secret variable names (issue 17.9)', () => {
+  const table: Array<[string, boolean]> = [
+    ['API_KEY', true], ['ACCESS_KEY', true], ['X_API_KEY', true], ['STRIPE_APIKEY', true], ['AWS_ACCESS_KEY_ID', true], ['AWS_SECRET_ACCESS_KEY', true],
+    ['GITHUB_TOKEN', true], ['ONEGATE_TOKEN', true], ['MY_SECRET_THING', true], ['SECRET', true], ['DB_PASSWORD', true], ['PASSWORD_BASE64', true],
+    ['CRYPTED_PASSWORD', true], ['SMTP_PASS', true], ['PASS', true], ['api_key', true], ['USER_DATA', true], ['START_SCRIPT_BASE64', true], ['SSH_PRIVATE_KEY', true],
+    ['SSH_PUBLIC_KEY', false], ['BYPASS_PROXY', false], ['PASSIVE_MODE', false], ['SET_HOSTNAME', false], ['ETH0_DNS', false], ['KEYBOARD', false], ['ACCESS_LOG', false],
+  ];
+  for (const [name, secret] of table) {
+    it(`${name} is ${secret ? '' : 'not '}a secret`, () => {
+      expect(isSecretName(name)).toBe(secret);
+    });
+  }
+
+  it('vmctx show redacts API_KEY, ACCESS_KEY, *_TOKEN, *SECRET*, *PASSWORD* (text and --json), and shows them with --show-secrets', async () => {
+    const medium = await tempDir('vmctx-show-secrets-');
+    const root = await scratchRoot();
+    const secrets = { API_KEY: 'sk-live-api-0f3c', ACCESS_KEY: 'AKIA-access-77e1', CI_TOKEN: 'ci-token-41aa', APP_SECRET_SALT: 'salt-9c2d', ADMIN_PASSWORD_HINT: 'hint-5b17' };
+    await writeFile(join(medium, 'context.sh'), renderContextSh({ VMID: '7', APP_NAME: 'shown-app', ...secrets }));
+    const show = async (json: boolean, showSecrets: boolean): Promise<string> => {
+      const chunks: string[] = [];
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        chunks.push(String(chunk));
+        return true;
+      });
+      try {
+        expect(await showCommand({ source: medium, root, json, showSecrets })).toBe(0);
+      } finally {
+        spy.mockRestore();
+      }
+      return chunks.join('');
+    };
+    const text = await show(false, false);
+    const json = await show(true, false);
+    expect(text).toContain('APP_NAME="shown-app"');
+    for (const [name, value] of Object.entries(secrets)) {
+      expect(text).not.toContain(value);
+      expect(json).not.toContain(value);
+      expect(text).toContain(`${name}=${JSON.stringify(REDACTED)}`);
+      expect((JSON.parse(json) as { variables: Record<string, string> }).variables[name]).toBe(REDACTED);
+    }
+    const shown = JSON.parse(await show(true, true)) as { variables: Record<string, string> };
+    for (const [name, value] of Object.entries(secrets)) expect(shown.variables[name]).toBe(value);
   });
 });
