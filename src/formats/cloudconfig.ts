@@ -3,6 +3,7 @@
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { shown } from '../shared/errors.js';
+import { classifyPassword, isCryptField } from './crypt.js';
 
 export interface CloudUser {
   readonly name: string;
@@ -48,7 +49,6 @@ export interface UserDataParts {
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
 const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;
-const HASH = /^\$(1|2[abxy]|5|6|7|y|gy)\$[A-Za-z0-9./$=,+-]{8,}$/u;
 const KNOWN = new Set(['hostname', 'fqdn', 'ssh_authorized_keys', 'users', 'chpasswd', 'write_files', 'runcmd', 'bootcmd', 'password', 'ssh_pwauth']);
 const MAX_FILE = 16 * 1024 * 1024;
 const MAX_PARTS = 64;
@@ -152,7 +152,7 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
       const shell = str(entry['shell']);
       if (shell !== undefined && !SHELL.test(shell)) issues.push(`${where}: shell ${JSON.stringify(shell.slice(0, 40))} is not an absolute path; ignored`);
       const passwd = str(entry['passwd']) ?? str(entry['hashed_passwd']);
-      if (passwd !== undefined && !HASH.test(passwd)) issues.push(`${where}: passwd is not a crypt(3) hash; ignored`);
+      if (passwd !== undefined && !isCryptField(passwd)) issues.push(`${where}: passwd is not a crypt(3) hash; ignored`);
       const sudo = entry['sudo'];
       users.push({
         name,
@@ -160,7 +160,7 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
         shell: shell !== undefined && SHELL.test(shell) ? shell : undefined,
         sshAuthorizedKeys: keys(entry['ssh_authorized_keys'], `${where}.ssh_authorized_keys`, issues),
         lockPasswd: entry['lock_passwd'] === undefined ? true : truthy(entry['lock_passwd']),
-        passwdHash: passwd !== undefined && HASH.test(passwd) ? passwd : undefined,
+        passwdHash: passwd !== undefined && isCryptField(passwd) ? passwd : undefined,
       });
     });
   } else if (rawUsers !== undefined) issues.push('users: not a list; ignored');
@@ -181,7 +181,9 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
         issues.push(`chpasswd: random passwords for ${user} are not supported; skipped`);
         continue;
       }
-      chpasswd.push({ user, kind: HASH.test(value) ? 'hash' : 'plain', value });
+      const read = classifyPassword(value);
+      if (read.kind === 'invalid') issues.push(`chpasswd: the value for ${user} ${read.reason}; skipped`);
+      else chpasswd.push({ user, kind: read.kind, value });
     }
   } else if (cp !== undefined) issues.push('chpasswd: not a mapping; ignored');
   const writeFiles: CloudFile[] = [];

@@ -49,6 +49,8 @@ class Lexer {
   #line = 1;
   readonly warnings: ContextWarning[] = [];
   readonly assignments: RawAssignment[] = [];
+  /** Names made read-only (`readonly NAME[=value]`), with the line that did it. */
+  readonly #readonly = new Map<string, number>();
   #crWarned = false;
 
   constructor(text: string) {
@@ -105,10 +107,24 @@ class Lexer {
     }
   }
 
+  /**
+   * dash stops (exit 2, "NAME: is read only") at any assignment to a read-only variable: a plain
+   * assignment, `export NAME=…` or `readonly NAME=…`, even of the same value. vmctx gives dash's
+   * values only, so such a file is rejected whole, naming the line.
+   */
+  #assign(name: string, bytes: string, line: number): void {
+    const since = this.#readonly.get(name);
+    if (since !== undefined) {
+      throw syntax(line, `"${name}" is read-only (readonly on line ${since}); a shell stops here, so the whole file is rejected`);
+    }
+    this.assignments.push({ name, bytes, line });
+  }
+
   /** One simple command: optional export/readonly, then assignments only. */
   #command(): void {
     let words = 0;
     let exporting = false;
+    let readonly = false;
     for (;;) {
       if (this.#skipBlanks()) {
         if (this.#peek() === '\n') {
@@ -124,15 +140,20 @@ class Lexer {
       if (name !== undefined) {
         this.#pos += name.length + 1;
         const value = this.#word(true);
-        this.assignments.push({ name, bytes: value, line });
+        this.#assign(name, value, line);
+        // `readonly A=1 A=2` fails at the second A, as dash handles the arguments in order
+        if (readonly) this.#readonly.set(name, line);
       } else {
         const start = this.#pos;
         const word = this.#word(false);
         const literal = this.#s.slice(start, this.#pos);
         if (words === 0 && (literal === 'export' || literal === 'readonly')) {
           exporting = true;
+          readonly = literal === 'readonly';
         } else if (exporting && /^[A-Za-z_][A-Za-z0-9_]*$/u.test(literal)) {
           // `export NAME` marks a variable without assigning it: nothing to record.
+          // `readonly NAME` makes it read-only from here on (set or not), as in dash.
+          if (readonly && !this.#readonly.has(literal)) this.#readonly.set(literal, line);
         } else {
           const shown = word.length > 40 ? `${word.slice(0, 40)}…` : word;
           const what = /^[0-9][A-Za-z0-9_]*=/u.test(literal) ? `"${literal.split('=')[0] ?? ''}" is not a valid variable name, so` : '';

@@ -56,3 +56,15 @@ export function checkAuthorizedKey(input: string): KeyCheck {
   const normalised = [options, type, b64, comment].filter((p) => p !== '').join(' ');
   return { ok: true, line: normalised, type };
 }
+
+/**
+ * One metadata key entry (EC2 `public-keys/N/openssh-key`, OpenStack `keys[].data` or
+ * `public_keys{name}`) holds one key, so it is one line: blank lines around it are dropped; a
+ * second line would become another authorized_keys line nobody named, so only the first is
+ * kept and the caller reports how many were dropped. (OpenNebula's SSH_PUBLIC_KEY is a list, one
+ * key per line, and does not come through here.)
+ */
+export function singleKeyEntry(entry: string): { readonly line: string | undefined; readonly dropped: number } {
+  const lines = entry.split(/\r?\n|\r/u).map((l) => l.trim()).filter((l) => l !== '');
+  return { line: lines[0], dropped: Math.max(0, lines.length - 1) };
+}

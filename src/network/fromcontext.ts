@@ -1,6 +1,7 @@
 // Context variables → network model: OpenNebula's ETHx_* (and aliases), StratusLab's and older
 // OpenNebula's IP_PRIVATE/IP_PUBLIC/IP_EXTRA. Every invalid value is reported against its
 // variable and that item is skipped; everything else still applies. Pure.
+import { formatNameserver, parseNameserver } from '../formats/dns.js';
 import { isIPv4Address, isIPv6Address, ipFromLegacyMac, networkOf, normaliseMac, parseCidr, parseMask } from './ip.js';
 import { BACKENDS, safeToken, type Address, type Backend, type InterfaceConfig, type Ipv4Method, type Ipv6Method, type NetworkIssue, type NetworkModel, type Route } from './model.js';
 
@@ -100,7 +101,24 @@ class Collector {
 }
 
 const isSearchDomain = (d: string): boolean => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/u.test(d) && !/^[\d.]+$/u.test(d);
-const isNameserver = (d: string): boolean => isIPv4Address(d) || isIPv6Address(d);
+
+/**
+ * DNS servers of one variable, read by the shared codec (src/formats/dns.ts) and reported with its
+ * reason. `onLink`: a NIC's own list, where the NIC is the scope of a link-local server, so the
+ * zone of `fe80::1%eth0` is left out (netplan and NetworkManager take no zone there).
+ */
+function nameservers(c: Collector, v: Vars, key: string, onLink: boolean): string[] {
+  const out: string[] = [];
+  for (const w of (v[key] ?? '').split(/[\s,]+/u).filter((x) => x !== '')) {
+    const r = parseNameserver(w);
+    if (!r.ok) c.bad(key, w, r.reason);
+    else {
+      const text = onLink ? r.server.address : formatNameserver(r.server);
+      if (!out.includes(text)) out.push(text);
+    }
+  }
+  return out;
+}
 
 function openNebulaNic(v: Vars, i: number, c: Collector, seenMacs: Map<string, number>): InterfaceConfig | undefined {
   const p = `ETH${i}_`;
@@ -175,7 +193,7 @@ function openNebulaNic(v: Vars, i: number, c: Collector, seenMacs: Map<string, n
     ipv6: { method: v6method, addresses: v6addresses, ...(v6gateway === undefined ? {} : { gateway: v6gateway }), ...(v6metric === undefined ? {} : { metric: v6metric }) },
     ...(mtu === undefined ? {} : { mtu }),
     routes: c.routes(v, `${p}ROUTES`),
-    dns: c.words(v, `${p}DNS`, isNameserver, 'an IP address'),
+    dns: nameservers(c, v, `${p}DNS`, true),
     search: c.words(v, `${p}SEARCH_DOMAIN`, isSearchDomain, 'a domain name'),
     ...(vlan === undefined ? {} : { vlan }),
   };
@@ -243,7 +261,7 @@ export function networkFromContext(v: Vars): NetworkModel {
   }
   return {
     interfaces,
-    nameservers: c.words(v, 'DNS', isNameserver, 'an IP address'),
+    nameservers: nameservers(c, v, 'DNS', false),
     search: c.words(v, 'SEARCH_DOMAIN', isSearchDomain, 'a domain name'),
     ...(backend === undefined ? {} : { backend }),
     issues: c.issues,

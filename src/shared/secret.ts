@@ -33,10 +33,12 @@ export class Secret {
 }
 
 /**
- * Variables whose values are secrets: passwords and hashes, tokens, user data and start scripts
- * (they routinely carry credentials). Matched on the whole name, case-insensitively.
+ * Variables whose values are secrets: passwords and hashes, tokens, API and access keys, user data
+ * and start scripts (they routinely carry credentials). A name is a secret when any of these
+ * appears anywhere in it, case-insensitively (`DB_PASSWORD`, `ONEGATE_TOKEN`, `AWS_SECRET_ACCESS_KEY`,
+ * `X_API_KEY`, `STRIPE_APIKEY`), or `PASS` as a whole word (`SMTP_PASS`, not `BYPASS`).
  */
-const SECRET_NAME = /(PASSW(OR)?D|PASSPHRASE|TOKEN|SECRET|PRIVATE_KEY|CREDENTIAL|USER_?DATA|START_SCRIPT|SCRIPT_EXEC)/i;
+const SECRET_NAME = /(PASSW(OR)?D|PASSPHRASE|TOKEN|SECRET|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL|USER_?DATA|START_SCRIPT|SCRIPT_EXEC)|(^|_)PASS(_|$)/iu;
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);

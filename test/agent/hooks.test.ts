@@ -3,7 +3,7 @@
 // the hooks that must not run (not executable, a bad #! line, writable by others, a symlink)
 // reported while the rest run.
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgent, type RunReport } from '../../src/agent/run.js';
@@ -53,6 +53,13 @@ async function setup(): Promise<Setup> {
 }
 
 const mod = (r: RunReport, id: string) => r.modules.find((m) => m.id === id);
+
+/** Every regular file's text under dir ('' when dir is absent). */
+async function readTree(dir: string): Promise<string> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const texts = await Promise.all(entries.filter((e) => e.isFile()).map((e) => readFile(join(e.parentPath, e.name), 'utf8')));
+  return texts.join('\n');
+}
 
 describe('hooks in /etc/vmctx/scripts.d', () => {
   it('run in name order after the built-in modules, with the context but no secrets unless the hook opts in', async () => {
@@ -119,5 +126,30 @@ describe('hooks in /etc/vmctx/scripts.d', () => {
     await s.run({ VMID: '1' });
     const state = JSON.parse(await readFile(join(s.root, 'var/lib/vmctx/state.json'), 'utf8')) as { modules: Record<string, unknown> };
     expect(Object.keys(state.modules).filter((id) => id.startsWith('hooks-'))).toEqual([]);
+  });
+  it('secret-named variables (API_KEY, ACCESS_KEY, *_TOKEN, *SECRET*, *PASSWORD*, *_PASS) stay out of a hook\'s environment, its log, the report and the state unless it opts in', async () => {
+    const s = await setup();
+    const secrets: Record<string, string> = {
+      API_KEY: 'sk-live-api-0f3c', ACCESS_KEY: 'AKIA-access-77e1', GITHUB_TOKEN: 'ghp-token-41aa', MY_SECRET_THING: 'my-secret-9c2d',
+      DB_PASSWORD_X: 'db-pw-5b17', X_API_KEY: 'x-api-c0de', SMTP_PASS: 'smtp-pass-1e2f', aws_access_key_id: 'aws-id-8d8d',
+    };
+    await s.hook('per-instance', '10-env', '#!/bin/sh\nenv > "$MARKS/env"\nenv\n');
+    await s.hook('per-instance', '20-optin', '#!/bin/sh\n# vmctx-env: secrets\nenv > "$MARKS/env-optin"\n');
+    const report = await s.run({ VMID: '1', APP_NAME: 'shown-app', BYPASS_PROXY: 'shown-bypass', ...secrets });
+    expect(mod(report, 'hooks-per-instance')?.status).toBe('applied');
+    const env = await readFile(join(s.marks, 'env'), 'utf8');
+    expect(env).toContain('APP_NAME=shown-app');
+    expect(env).toContain('BYPASS_PROXY=shown-bypass');
+    const optin = await readFile(join(s.marks, 'env-optin'), 'utf8');
+    const everywhere = [
+      env,
+      JSON.stringify(report),
+      await readFile(join(s.root, 'var/log/vmctx/scripts/hooks-per-instance-10-env.log'), 'utf8'),
+      ...(await Promise.all(['var/lib/vmctx', 'run/vmctx'].map(async (d) => readTree(join(s.root, d))))),
+    ].join('\n');
+    for (const [name, value] of Object.entries(secrets)) {
+      expect(everywhere, name).not.toContain(value);
+      expect(optin, name).toContain(`${name}=${value}`);
+    }
   });
 });

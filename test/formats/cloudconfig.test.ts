@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseCloudConfig, parseUserData } from '../../src/formats/cloudconfig.js';
 
-const hash = '$6$saltsalt$0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHIJ0123456789abcdefghij';
+const hash = '$6$yXPOofzarzVg.NJg$n.HGmajdWu3KC.Bol2iUvZlnObMb2stnBOLnlZCNvDYCkQuAGCKD.rFPQ4C.Eqy9JocIZD94ywapdGdPBQ6mz0';
 
 describe('cloud-config subset', () => {
   it('reads the supported keys, validates each item and reports what it skips', () => {

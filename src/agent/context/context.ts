@@ -1,7 +1,7 @@
 // The Context: typed, normalised, immutable view of what the provider asked for. Datasources
 // produce raw variables; normaliseContext() turns them into this. Later issues add network,
 // users, passwords and scripts as further optional parts.
-import { isIP } from 'node:net';
+import { formatNameserver, parseNameserver } from '../../formats/dns.js';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
 import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
@@ -110,9 +110,9 @@ function normaliseDns(v: Readonly<Record<string, string>>, warnings: ContextWarn
   const nics = nicIndexes(v);
   const addServers = (variable: string): void => {
     for (const w of words(v[variable])) {
-      const addr = w.replace(/^\[|\]$/gu, '');
-      if (isIP(addr) === 0) warnings.push({ variable, message: `"${w.slice(0, 64)}" is not an IP address; skipped` });
-      else if (!nameservers.includes(addr)) nameservers.push(addr);
+      const r = parseNameserver(w);
+      if (!r.ok) warnings.push({ variable, message: `"${w.slice(0, 64)}" ${r.reason}; skipped` });
+      else if (!nameservers.includes(formatNameserver(r.server))) nameservers.push(formatNameserver(r.server));
     }
   };
   const addSearch = (variable: string): void => {

@@ -1,6 +1,7 @@
 // The user and first-boot password parts of the Context: USERNAME and its settings, and the
 // password variables in priority order, validated; secrets travel as Secret objects.
 import { decodeStrictBase64 } from '../../formats/base64.js';
+import { isCryptField } from '../../formats/crypt.js';
 import { scryptSync } from 'node:crypto';
 import { Secret } from '../../shared/secret.js';
 import type { ContextWarning } from './context.js';
@@ -28,8 +29,6 @@ export interface PasswordSpec {
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
 const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;
-/** crypt(3) hashes: $id$[params$]salt$hash, as chpasswd -e takes them. */
-const HASH = /^\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[A-Za-z0-9./$=,+-]{8,}$/u;
 const yes = (v: string | undefined): boolean => /^(yes|true|1)$/iu.test((v ?? '').trim());
 const no = (v: string | undefined): boolean => /^(no|false|0)$/iu.test((v ?? '').trim());
 
@@ -81,8 +80,8 @@ export function passwordFromContext(v: Readonly<Record<string, string>>, warning
       warnings.push({ variable: o.source, message: 'contains a line break or NUL, which no password tool can take; skipped' });
       continue;
     }
-    if (o.kind === 'hash' && (!HASH.test(value) || value.includes(':'))) {
-      warnings.push({ variable: o.source, message: 'is not a crypt(3) password hash ($6$…, $y$…); skipped' });
+    if (o.kind === 'hash' && !isCryptField(value)) {
+      warnings.push({ variable: o.source, message: 'is not a crypt(5) password hash ($6$…, $y$…) or lock marker; skipped' });
       continue;
     }
     return { kind: o.kind, secret: new Secret(value), source: o.source };

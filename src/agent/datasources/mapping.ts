@@ -4,6 +4,7 @@
 // through the one user-data handler), password → PASSWORD, network_data.json → ETHn_* variables.
 import { isIP } from 'node:net';
 import type { ContextWarning } from '../context/context.js';
+import { singleKeyEntry } from '../../formats/sshkeys.js';
 import { shown } from '../../shared/errors.js';
 
 export interface MappedMetadata {
@@ -59,6 +60,23 @@ export function setPassword(variables: Record<string, string>, value: string | u
   variables['PASSWORD'] = v;
 }
 
+/** One key from metadata, with where it came from (for the warnings). */
+export interface KeyEntry {
+  readonly name: string;
+  readonly data: string;
+}
+
+/** Key entries, one key each: a second line in an entry is dropped and reported with the entry's name. */
+export function keyEntryLines(entries: readonly KeyEntry[], warnings: ContextWarning[]): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    const { line, dropped } = singleKeyEntry(e.data);
+    if (dropped > 0) warnings.push({ variable: e.name, message: `holds ${dropped + 1} lines, but a key entry is one key: only its first line was kept` });
+    if (line !== undefined) out.push(line);
+  }
+  return out;
+}
+
 /** Key lines: each becomes one line of SSH_PUBLIC_KEY (checked later like every other key). */
 export function setKeys(variables: Record<string, string>, keys: readonly string[]): void {
   const lines = keys.flatMap((k) => k.split(/\r?\n/u)).map((l) => l.trim()).filter((l) => l !== '');
@@ -71,7 +89,7 @@ export interface Ec2Fetched {
   readonly localIpv4?: string | undefined;
   readonly publicIpv4?: string | undefined;
   readonly availabilityZone?: string | undefined;
-  readonly keys: readonly string[];
+  readonly keys: readonly KeyEntry[];
   readonly userData?: Buffer | undefined;
   readonly password?: string | undefined;
   readonly ephemeral?: string | undefined;
@@ -99,7 +117,7 @@ export function mapEc2(f: Ec2Fetched): MappedMetadata {
     else warnings.push({ variable: 'meta-data/block-device-mapping/ephemeral0', message: 'is not a device name; ignored' });
   }
   if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;
-  setKeys(variables, f.keys);
+  setKeys(variables, keyEntryLines(f.keys, warnings));
   setUserData(variables, f.userData);
   setPassword(variables, f.password, 'meta-data/password', warnings);
   return { instanceId, variables, warnings };
@@ -119,10 +137,16 @@ export function mapOpenStack(meta: unknown, network: unknown, userData: Buffer |
   const instanceId = checkInstanceId(meta['uuid'], 'meta_data.json uuid', warnings);
   const host = clean(meta['hostname'], 'meta_data.json hostname', warnings, 255) ?? clean(meta['name'], 'meta_data.json name', warnings, 255);
   if (host !== undefined) variables['SET_HOSTNAME'] = host;
-  const keys: string[] = [];
-  if (isObject(meta['public_keys'])) for (const k of Object.values(meta['public_keys'])) if (typeof k === 'string') keys.push(k);
-  if (Array.isArray(meta['keys'])) for (const k of meta['keys']) if (isObject(k) && typeof k['data'] === 'string') keys.push(k['data']);
-  setKeys(variables, keys);
+  const keys: KeyEntry[] = [];
+  if (isObject(meta['public_keys'])) {
+    for (const [name, k] of Object.entries(meta['public_keys'])) if (typeof k === 'string') keys.push({ name: `meta_data.json public_keys[${JSON.stringify(shown(name, 40))}]`, data: k });
+  }
+  if (Array.isArray(meta['keys'])) {
+    meta['keys'].forEach((k, i) => {
+      if (isObject(k) && typeof k['data'] === 'string') keys.push({ name: `meta_data.json keys[${i}].data${typeof k['name'] === 'string' ? ` (${JSON.stringify(shown(k['name'], 40))})` : ''}`, data: k['data'] });
+    });
+  }
+  setKeys(variables, keyEntryLines(keys, warnings));
   const az = clean(meta['availability_zone'], 'meta_data.json availability_zone', warnings, 128);
   if (az !== undefined) variables['EC2_AVAILABILITY_ZONE'] = az;
   if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;

@@ -7,7 +7,7 @@ import type { Root } from '../../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFiles, RawContext } from '../context/context.js';
 import { BudgetExhausted, MetadataHttp, type HttpBudget } from './http.js';
-import { mapEc2, mapOpenStack, type MappedMetadata } from './mapping.js';
+import { mapEc2, mapOpenStack, type KeyEntry, type MappedMetadata } from './mapping.js';
 
 /** The EC2-style service's addresses: IP literals, never names to resolve. */
 export const DEFAULT_METADATA_URLS = ['http://169.254.169.254', 'http://[fd00:ec2::254]'] as const;
@@ -86,8 +86,8 @@ async function fetchEc2(http: MetadataHttp, instanceId: string, c: Collector): P
     const perKey = await Promise.all(
       indices.map(async (i) => {
         const formats = ((await small(`public-keys/${i}/`)) ?? '').split('\n').map((f) => f.trim()).filter((f) => /^[a-z0-9-]{1,64}$/u.test(f));
-        const bodies = await Promise.all((formats.length > 0 ? formats : ['openssh-key']).map((f) => small(`public-keys/${i}/${f}`)));
-        return bodies.filter((b): b is string => b !== undefined);
+        const bodies = await Promise.all((formats.length > 0 ? formats : ['openssh-key']).map(async (f) => ({ name: `meta-data/public-keys/${i}/${f}`, data: await small(`public-keys/${i}/${f}`) })));
+        return bodies.filter((b): b is KeyEntry => b.data !== undefined);
       }),
     );
     return perKey.flat();

@@ -2,8 +2,10 @@
 // applied the way the root's resolver stack expects: a plain /etc/resolv.conf is rewritten
 // atomically; systemd-resolved gets a resolved.conf.d drop-in (its stub symlink stays);
 // resolvconf gets a managed block in its base file; NetworkManager a global-dns drop-in.
-// Public resolvers are never added: only what the context names.
+// Public resolvers are never added: only what the context names. Servers come parsed by
+// src/formats/dns.ts: a link-local `fe80::1%eth0` keeps its zone where the format takes one.
 import { posix } from 'node:path';
+import { nameserverOf } from '../../formats/dns.js';
 import { markers, replaceBlock } from '../../formats/managedblock.js';
 import type { Root } from '../../host/root.js';
 import type { Dns } from '../context/context.js';
@@ -107,7 +109,12 @@ export const dnsModule: Module = {
         break;
       }
       case 'networkmanager': {
-        out.changedIf(NM_DROPIN, (await root.writeFile(NM_DROPIN, renderNetworkManagerDropIn(dns), { mode: 0o644 })).changed);
+        // NetworkManager's global DNS is not bound to an interface; a link-local server with a zone
+        // is not written there rather than written without the zone it needs
+        const zoned = dns.nameservers.filter((n) => nameserverOf(n)?.zone !== undefined);
+        for (const n of zoned) out.warnings.push(`nameserver ${n}: a link-local server with an interface is not written into NetworkManager's global DNS (set it on the connection); skipped`);
+        const nm = { ...dns, nameservers: dns.nameservers.filter((n) => !zoned.includes(n)) };
+        out.changedIf(NM_DROPIN, (await root.writeFile(NM_DROPIN, renderNetworkManagerDropIn(nm), { mode: 0o644 })).changed);
         if (out.changed.length > 0) await runLive(target, out, [['nmcli', ['general', 'reload']]]);
         break;
       }

@@ -1,5 +1,6 @@
 // Users and first-boot passwords, with the distro's own tools (useradd, usermod, chpasswd; -R for
 // an offline root), argv only. Secrets go to the tools on stdin and nowhere else.
+import { parseCryptHash, shadowFieldAllowsLogin } from '../../formats/crypt.js';
 import { parsePasswd, type PasswdEntry } from '../../formats/passwd.js';
 import { VmctxError } from '../../shared/errors.js';
 import type { Secret } from '../../shared/secret.js';
@@ -9,7 +10,6 @@ import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
 const NO_LOGIN = /(nologin|\/false|\/sync|\/halt|\/shutdown)$/u;
-const HASH = /^\$[A-Za-z0-9]+\$[A-Za-z0-9./$=,+-]{8,}$/u;
 
 async function passwdEntries(target: Pick<Target, 'root'>): Promise<PasswdEntry[]> {
   return parsePasswd((await target.root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
@@ -81,7 +81,7 @@ export async function accountsWithFixedPasswords(target: Pick<Target, 'root'>): 
     if (name === undefined || hash === undefined || name === '') continue;
     const shell = shells.get(name);
     if (shell === undefined || shell === '' || NO_LOGIN.test(shell)) continue;
-    if (HASH.test(hash) || /^[A-Za-z0-9./]{13}$/u.test(hash)) out.push(name);
+    if (shadowFieldAllowsLogin(hash)) out.push(name);
   }
   return out;
 }
@@ -98,7 +98,7 @@ async function setPassword(target: Target, user: string, kind: 'plain' | 'hash',
     // offline: the root's PAM cannot run here
     const r = await tool(target, 'openssl', ['passwd', '-6', '-stdin'], { stdin: `${secret.reveal()}\n`, secret, rootFlag: false });
     hash = r.stdout.trim();
-    if (!HASH.test(hash)) throw new VmctxError('ERR_MODULE', 'openssl passwd did not produce a SHA-512 crypt hash');
+    if (parseCryptHash(hash) !== 'sha512crypt') throw new VmctxError('ERR_MODULE', 'openssl passwd did not produce a SHA-512 crypt hash');
   }
   await tool(target, 'chpasswd', ['--encrypted'], { stdin: `${user}:${hash}\n`, secret });
 }
