@@ -234,9 +234,14 @@ export class IsoImage {
         details: { path: entry.path, size: entry.size, limit: options.maxBytes },
       });
     }
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of this.stream(entry)) chunks.push(chunk);
-    return Buffer.concat(chunks, entry.size);
+    // one buffer of the final size: never the chunks and their concatenation at once
+    const out = Buffer.alloc(entry.size);
+    let done = 0;
+    for await (const chunk of this.stream(entry)) {
+      out.set(chunk, done);
+      done += chunk.length;
+    }
+    return out;
   }
 
   /** Streams a file of any size in chunks; never holds more than one chunk. */
@@ -448,6 +453,14 @@ export class IsoImage {
     }
     return info;
   }
+}
+
+/**
+ * Identifies a file's bytes: names whose extents are all the same (hard links made by
+ * genisoimage -cache-inodes or xorriso -hardlinks) share one key, so a budget counts them once.
+ */
+export function extentKey(entry: IsoEntry): string {
+  return entry.extents.map((e) => `${e.offset}+${e.length}`).join(',');
 }
 
 function provisionalInfo(primary: Descriptor, volumeBytes: number): VolumeInfo {
