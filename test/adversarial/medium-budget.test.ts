@@ -8,8 +8,10 @@ import { link, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/agent/config.js';
 import { openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
+import { HostScriptRunner, type StreamedFile } from '../../src/host/scripts.js';
 import { describeError, VmctxError } from '../../src/shared/errors.js';
 import { buildScriptDriver } from '../helpers/driver.js';
 import { scratchRoot } from '../helpers/scratch.js';
@@ -136,6 +138,50 @@ describe('a medium of 300 hard-linked 1 MiB names (issue 17 item 4)', () => {
     expect(error).toBeInstanceOf(VmctxError);
     expect(describeError(error)).toMatchObject({ code: 'ERR_CONTEXT_TOO_LARGE', message: expect.stringMatching(/\/context\.sh on .* would pass the medium's budget of 65536 bytes/u) as unknown });
     expect(((error as VmctxError).cause as VmctxError).code).toBe('ERR_MEDIUM_BUDGET');
+  });
+});
+
+describe('the budget\'s other edges', () => {
+  it('MEDIUM_MAX_BYTES in /etc/vmctx/config: bytes or K/M/G, 64 MiB by default, a bad value warned about', () => {
+    expect(parseConfig('').config.mediumMaxBytes).toBe(64 * MiB);
+    expect(parseConfig('MEDIUM_MAX_BYTES=3M\n').config.mediumMaxBytes).toBe(3 * MiB);
+    expect(parseConfig('MEDIUM_MAX_BYTES=200000\n').config.mediumMaxBytes).toBe(200_000);
+    const bad = parseConfig('MEDIUM_MAX_BYTES=lots\n');
+    expect(bad.config.mediumMaxBytes).toBe(64 * MiB);
+    expect(bad.warnings).toEqual([expect.stringContaining('MEDIUM_MAX_BYTES="lots" is not a size from 64K to 16G')]);
+  });
+
+  it('INIT_SCRIPTS naming one 8 MiB script 25 times holds it once (it ran 25 times within bounded memory)', { timeout: 180_000 }, async () => {
+    const src = join(await tempDir(), 'src');
+    await mkdir(src);
+    // a valid script that is mostly one long comment line
+    await writeFile(join(src, 'init.sh'), Buffer.concat([Buffer.from('#!/bin/sh\n#'), Buffer.alloc(8 * MiB, 0x61), Buffer.from('\necho ran\n')]));
+    await writeFile(join(src, 'context.sh'), renderContextSh({ VMID: '1', INIT_SCRIPTS: Array.from({ length: 25 }, () => 'init.sh').join(' ') }));
+    const m = await measure(await iso(src));
+    // before: every name read whole again, 25 × 8 MiB kept at once (≈ 290 MB RSS)
+    expect(m.maxRssKb).toBeLessThan(150 * 1024);
+    const scripts = (scriptsModule(m)?.details as { scripts: Array<{ exitCode: number }> }).scripts;
+    expect(scripts.map((x) => x.exitCode)).toEqual(Array.from({ length: 25 }, () => 0));
+  });
+
+  it('the script runner: a medium file failing while it is copied is removed and reported; the other files are placed and the script runs', async () => {
+    const work = await tempDir();
+    const failing: StreamedFile = {
+      size: 2 * MiB,
+      key: 'broken',
+      async *chunks() {
+        yield Buffer.alloc(MiB, 1);
+        throw new VmctxError('ERR_ISO_TRUNCATED', 'image ends at byte 1048576');
+      },
+    };
+    const fine: StreamedFile = { size: 3, key: 'fine', async *chunks() { yield Buffer.from('abc'); } };
+    const result = await new HostScriptRunner(work).run({
+      name: 'probe', body: Buffer.from('ls; cat fine.txt same.txt\n'), env: { PATH: '/usr/bin:/bin' }, timeoutMs: 20_000,
+      files: new Map<string, Buffer | StreamedFile>([['broken.bin', failing], ['fine.txt', fine], ['same.txt', fine], ['bad name', Buffer.from('x')]]),
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.output.toString()).toBe('fine.txt\nsame.txt\nabcabc');
+    expect(result.fileProblems).toEqual(['broken.bin: not placed next to the script (image ends at byte 1048576)', '"bad name": not a plain file name; not placed next to the script']);
   });
 });
 
