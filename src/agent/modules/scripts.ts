@@ -124,7 +124,7 @@ async function mediumFiles(ctx: Context, out: OutcomeBuilder): Promise<{ files: 
   if (firstOver !== undefined) {
     const more = overBudget.slice(1);
     const list = more.slice(0, MAX_FILE_WARNINGS).join(', ') + (more.length > MAX_FILE_WARNINGS ? `, … (${more.length - MAX_FILE_WARNINGS} more)` : '');
-    out.warnings.push(`ERR_MEDIUM_BUDGET: ${firstOver.message}; not placed next to the scripts${more.length === 0 ? '' : `, nor ${more.length} more file(s) past it: ${list}`}`);
+    out.warnings.push(`ERR_MEDIUM_BUDGET: ${firstOver.message}${more.length === 0 ? '' : `, nor were ${more.length} more file(s) past it: ${list}`}`);
   }
   out.warnings.push(...problems.slice(0, MAX_FILE_WARNINGS));
   if (problems.length > MAX_FILE_WARNINGS) out.warnings.push(`… and ${problems.length - MAX_FILE_WARNINGS} more files of the medium not placed next to the scripts`);
