@@ -21,6 +21,8 @@ export interface AgentConfig {
   readonly metadataBudgetMs: number;
   readonly allowImdsv1: boolean;
   readonly mediumWaitMs: number;
+  /** The bytes vmctx takes from one context medium or seed, all its files together. */
+  readonly mediumMaxBytes: number;
   /** Provider init scripts (INIT_SCRIPTS / init.sh): per instance (default) or per boot. */
   readonly initScriptsFrequency: 'per-instance' | 'per-boot';
 }
@@ -34,6 +36,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   metadataBudgetMs: 3000,
   allowImdsv1: true,
   mediumWaitMs: 3000,
+  mediumMaxBytes: 64 * 1024 * 1024,
   initScriptsFrequency: 'per-instance',
 };
 
@@ -46,6 +49,7 @@ export const CONFIG_TEMPLATE = `# vmctx settings (KEY=VALUE, shell syntax, never
 # METADATA_BUDGET_MS=3000
 # METADATA_IMDSV1=allow
 # MEDIUM_WAIT_MS=3000
+# MEDIUM_MAX_BYTES=64M
 # INIT_SCRIPTS_FREQUENCY=per-instance
 `;
 
@@ -57,6 +61,15 @@ export interface LoadedConfig {
 function ms(value: string, key: string, warnings: string[], fallback: number): number {
   if (/^\d{1,6}$/u.test(value) && Number(value) <= 600_000) return Number(value);
   warnings.push(`${CONFIG_PATH}: ${key}="${value.slice(0, 40)}" is not milliseconds (0-600000); using ${fallback}`);
+  return fallback;
+}
+
+/** A byte count: digits with an optional K, M or G (powers of 1024), from 64K to 16G. */
+function bytes(value: string, key: string, warnings: string[], fallback: number): number {
+  const m = /^(\d{1,11})([KMG]?)$/u.exec(value.trim().toUpperCase());
+  const n = m === null ? NaN : Number(m[1]) * 1024 ** ['', 'K', 'M', 'G'].indexOf(m[2] ?? '');
+  if (n >= 64 * 1024 && n <= 16 * 1024 ** 3) return n;
+  warnings.push(`${CONFIG_PATH}: ${key}="${value.slice(0, 40)}" is not a size from 64K to 16G (bytes, or with K, M or G); using ${fallback}`);
   return fallback;
 }
 
@@ -113,6 +126,9 @@ export function parseConfig(text: string | Buffer): LoadedConfig {
         break;
       case 'MEDIUM_WAIT_MS':
         c.mediumWaitMs = ms(value, key, warnings, c.mediumWaitMs);
+        break;
+      case 'MEDIUM_MAX_BYTES':
+        c.mediumMaxBytes = bytes(value, key, warnings, c.mediumMaxBytes);
         break;
       case 'METADATA_IMDSV1':
         if (value === 'allow' || value === 'deny') c.allowImdsv1 = value === 'allow';

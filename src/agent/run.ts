@@ -178,10 +178,10 @@ async function loadMetadata(options: LoadOptions, config: AgentConfig, attempts:
 /** Finds and reads the context (explicit source, or discovery in the configured order) and normalises it. */
 export async function loadContext(options: LoadOptions): Promise<LoadedContext> {
   const config = options.config ?? DEFAULT_CONFIG;
-  const probe = options.probe ?? { ...defaultProbe, waitMs: config.mediumWaitMs };
+  const probe = { ...(options.probe ?? { ...defaultProbe, waitMs: config.mediumWaitMs }), mediumMaxBytes: config.mediumMaxBytes };
   const attempts: SourceAttempt[] = [];
   if (options.source === 'metadata') return loadMetadata(options, config, attempts);
-  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir), options.root, config);
+  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir, { mediumMaxBytes: config.mediumMaxBytes }), options.root, config);
   const local = config.datasources.includes('medium') || config.datasources.includes('seeds');
   const opened = local ? await discoverMedium(probe, attempts) : undefined;
   if (opened !== undefined) {

@@ -1,11 +1,13 @@
 // Runs context scripts on the running system: through their interpreter (so a noexec /tmp does
-// not matter), from a private 0700 work directory holding the medium's files, with a clean
+// not matter), from a private 0700 work directory holding the medium's files (streamed from the
+// medium, one copy per distinct file: names sharing their bytes are hard links), with a clean
 // environment, a deadline that kills the whole process group, and bounded output. It waits for
 // the script to exit, not for its output pipes to close: a script that leaves a daemon behind
 // holding stdout does not hold the boot.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, link, mkdir, open, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface ScriptSpec {
@@ -17,7 +19,14 @@ export interface ScriptSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   /** Files to place next to the script in its work directory (the medium's files). */
-  readonly files: ReadonlyMap<string, Buffer>;
+  readonly files: ReadonlyMap<string, Buffer | StreamedFile>;
+}
+
+/** A file copied into the work directory as it is read; files with the same key are the same bytes. */
+export interface StreamedFile {
+  readonly size: number;
+  readonly key: string;
+  chunks(): AsyncIterable<Uint8Array>;
 }
 
 export interface ScriptResult {
@@ -30,6 +39,8 @@ export interface ScriptResult {
   readonly output: Buffer;
   readonly outputTruncated: boolean;
   readonly interpreter: string;
+  /** Files that could not be placed in the work directory, with why (the script ran without them). */
+  readonly fileProblems?: readonly string[];
 }
 
 export interface ScriptRunner {
@@ -49,6 +60,56 @@ export function interpreterOf(body: Buffer): { program: string; args: string[] }
   return { program: m[1] ?? '/bin/sh', args: m[2] === undefined ? [] : [m[2]] };
 }
 
+/** Writes one streamed file, created new (never through a link), holding one chunk at a time. */
+async function streamTo(path: string, file: StreamedFile): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    let done = 0;
+    for await (const chunk of file.chunks()) {
+      if (done + chunk.length > file.size) throw new Error(`gave more than its ${file.size} bytes`);
+      await handle.write(chunk, 0, chunk.length, done);
+      done += chunk.length;
+    }
+    if (done !== file.size) throw new Error(`ended after ${done} of its ${file.size} bytes`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Places the files in the work directory: buffers written, streamed files copied as they are read,
+ * once per key (the other names are hard links to that copy). A file that fails is removed and
+ * named in the result; the others are still placed.
+ */
+async function placeFiles(work: string, files: ReadonlyMap<string, Buffer | StreamedFile>): Promise<string[]> {
+  const problems: string[] = [];
+  const copies = new Map<string, string>();
+  for (const [name, data] of files) {
+    if (!SAFE_NAME.test(name)) {
+      problems.push(`${JSON.stringify(name.slice(0, 60))}: not a plain file name; not placed next to the script`);
+      continue;
+    }
+    const path = join(work, name);
+    try {
+      if (Buffer.isBuffer(data)) {
+        await writeFile(path, data, { mode: 0o600, flag: 'wx' });
+        continue;
+      }
+      const first = copies.get(data.key);
+      if (first !== undefined) {
+        await link(first, path);
+        continue;
+      }
+      await streamTo(path, data);
+      copies.set(data.key, path);
+    } catch (error) {
+      await unlink(path).catch(() => undefined);
+      problems.push(`${name}: not placed next to the script (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  return problems;
+}
+
 export class HostScriptRunner implements ScriptRunner {
   readonly #base: string;
 
@@ -63,15 +124,14 @@ export class HostScriptRunner implements ScriptRunner {
     await mkdir(work, { mode: 0o700 });
     await chmod(work, 0o700);
     try {
-      for (const [name, data] of spec.files) {
-        if (SAFE_NAME.test(name)) await writeFile(join(work, name), data, { mode: 0o600 });
-      }
+      const fileProblems = await placeFiles(work, spec.files);
+      const withProblems = (result: ScriptResult): ScriptResult => (fileProblems.length === 0 ? result : { ...result, fileProblems });
       const [command, ...rest] = spec.argv ?? [];
-      if (command !== undefined) return await this.#spawn(spec, command, rest, work, 'argv (no shell)');
+      if (command !== undefined) return withProblems(await this.#spawn(spec, command, rest, work, 'argv (no shell)'));
       const scriptPath = join(work, `.vmctx-script-${randomBytes(4).toString('hex')}`);
       await writeFile(scriptPath, spec.body, { mode: 0o700 });
       const { program, args } = interpreterOf(spec.body);
-      return await this.#spawn(spec, program, [...args, scriptPath], work, [program, ...args].join(' '));
+      return withProblems(await this.#spawn(spec, program, [...args, scriptPath], work, [program, ...args].join(' ')));
     } finally {
       await rm(work, { recursive: true, force: true });
     }

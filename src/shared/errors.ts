@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_CONTEXT_INVALID'
   | 'ERR_NO_CONTEXT'
   | 'ERR_SOURCE'
+  | 'ERR_MEDIUM_BUDGET'
   // HTTP metadata
   | 'ERR_METADATA_UNREACHABLE'
   | 'ERR_METADATA_TIMEOUT'

@@ -1,7 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IsoImage, readVolumeLabel } from '../../src/formats/iso9660/reader.js';
+import { IsoImage, extentKey, readVolumeLabel } from '../../src/formats/iso9660/reader.js';
 import { bufferSource } from '../../src/formats/iso9660/source.js';
 import { writeIso } from '../../src/formats/iso9660/writer.js';
 import { isVmctxError } from '../../src/shared/errors.js';
@@ -53,6 +53,26 @@ describe('ISO 9660 reader on images made by real tools', () => {
       if (v.exactNames) expect(names).toEqual(['Mixed-Case_Name.conf', 'context.sh', 'init.sh', 'scripts']);
       else expect(names).toContain('context.sh');
       expect(await readVolumeLabel(bufferSource(await readFile(iso)))).toBe('CONTEXT');
+    });
+  }
+
+  for (const tool of ['genisoimage', 'xorriso'] as const) {
+    it(`${tool}: hard-linked names share one extent key, other files (even with equal bytes) do not`, async () => {
+      const dir = await tempDir();
+      const src = join(dir, 'src');
+      await mkdir(src);
+      await writeFile(join(src, 'a.bin'), Buffer.alloc(5000, 1));
+      await link(join(src, 'a.bin'), join(src, 'b.bin'));
+      await writeFile(join(src, 'c.bin'), Buffer.alloc(5000, 1));
+      const iso = join(dir, 'links.iso');
+      if (tool === 'genisoimage') run(tool, ['-quiet', '-R', '-cache-inodes', '-o', iso, src]);
+      else run(tool, ['-report_about', 'SORRY', '-rockridge', 'on', '-hardlinks', 'on', '-outdev', iso, '-map', src, '/']);
+      const image = await open(iso);
+      const [a, b, c] = await Promise.all(['a.bin', 'b.bin', 'c.bin'].map(async (n) => image.stat(n)));
+      if (a === undefined || b === undefined || c === undefined) throw new Error('a file is missing');
+      expect(extentKey(a)).toBe(extentKey(b));
+      expect(extentKey(a)).not.toBe(extentKey(c));
+      expect((await image.readFile(b, { maxBytes: 5000 })).equals(Buffer.alloc(5000, 1))).toBe(true);
     });
   }
 

@@ -30,6 +30,15 @@ export interface SourceInfo {
 export interface MediumFiles {
   readonly names: readonly string[];
   read(name: string, maxBytes: number): Promise<Buffer | undefined>;
+  /** A plain file to copy without holding it in memory (charged to the medium's byte budget); undefined when absent or not a plain file. */
+  open?(name: string): Promise<MediumFile | undefined>;
+}
+
+/** A file on the medium, read only when its chunks are pulled. Files with the same key hold the same bytes. */
+export interface MediumFile {
+  readonly size: number;
+  readonly key: string;
+  chunks(): AsyncIterable<Uint8Array>;
 }
 
 export interface ContextWarning {

@@ -3,6 +3,7 @@
 // context are plain file names on the medium: no "/", no "..", no leading "-".
 import { decodeStrictBase64 } from '../../formats/base64.js';
 import { mergeCloudConfigs, parseUserData, type CloudConfig } from '../../formats/cloudconfig.js';
+import { describeError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFiles } from './context.js';
 
 export interface ScriptSource {
@@ -42,8 +43,16 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
       warnings.push({ variable: 'INIT_SCRIPTS', message: `${JSON.stringify(name.slice(0, 60))} is not a plain file name on the medium; not run` });
       continue;
     }
-    const body = await medium.read(name, MAX_SCRIPT).catch(() => undefined);
-    if (body === undefined) warnings.push({ variable: 'INIT_SCRIPTS', message: `${name} is not on the medium (or over 16 MiB); not run` });
+    let body: Buffer | undefined;
+    try {
+      body = await medium.read(name, MAX_SCRIPT);
+    } catch (error) {
+      // over 16 MiB, past the medium's byte budget, a link, unreadable: said, and not run
+      const d = describeError(error);
+      warnings.push({ variable: 'INIT_SCRIPTS', message: `${name} could not be read (${d.code}: ${d.message}); not run` });
+      continue;
+    }
+    if (body === undefined) warnings.push({ variable: 'INIT_SCRIPTS', message: `${name} is not on the medium; not run` });
     else out.push({ name, body, provider: true, variable: 'INIT_SCRIPTS' });
   }
   // START_SCRIPT_BASE64 wins over START_SCRIPT

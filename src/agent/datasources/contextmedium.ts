@@ -3,11 +3,11 @@
 // device. Waits for a late device only while the system says one is still coming (udev queue
 // busy, or a CD drive known to the kernel without its /dev node yet), up to a deadline.
 import { readdir, stat } from 'node:fs/promises';
-import { IsoImage, readVolumeLabel } from '../../formats/iso9660/reader.js';
+import { IsoImage, extentKey, readVolumeLabel } from '../../formats/iso9660/reader.js';
 import { openByteSource, type OpenedSource } from '../../host/bytesource.js';
 import { VmctxError, describeError, errnoCode } from '../../shared/errors.js';
 import type { RawContext, SourceInfo } from '../context/context.js';
-import { directoryMedium, isoMedium, readRawContext } from './medium.js';
+import { DEFAULT_MEDIUM_MAX_BYTES, MediumBudget, directoryMedium, isoMedium, readRawContext } from './medium.js';
 import { SEED_LABELS, readSeed, seedLayout, type SeedReader } from './seeds.js';
 import { DirectoryRoot } from '../../host/root.js';
 
@@ -22,6 +22,8 @@ export interface Probe {
   /** How long to wait for a medium that the system says is still coming. */
   readonly waitMs: number;
   readonly pollMs: number;
+  /** The bytes vmctx takes from one medium, all its files together (default 64 MiB). */
+  readonly mediumMaxBytes?: number;
   /** Names of all block devices (sr0, vda, …); defaults to systeminformation's list. */
   readonly listBlockDevices: () => Promise<string[]>;
 }
@@ -67,23 +69,31 @@ interface Candidate {
   readonly foundBy: string;
 }
 
-async function openIso(path: string, foundBy: string, kind: SourceInfo['kind'], sysDir: string): Promise<OpenedContext> {
+/**
+ * A seed's files through the same budget as a context medium's: the seed reader names paths below
+ * the top ("openstack/latest/user_data"); a link is not followed (absent, as before).
+ */
+function isoSeedReader(image: IsoImage, budget: MediumBudget): SeedReader {
+  return async (p, maxBytes) => {
+    const entry = await image.stat(p);
+    if (entry === undefined || entry.isDirectory || entry.symlinkTarget !== undefined) return undefined;
+    if (entry.size > maxBytes) return image.readFile(entry, { maxBytes }); // refused with ERR_ISO_FILE_TOO_LARGE
+    budget.charge(extentKey(entry), entry.size, entry.path);
+    return image.readFile(entry, { maxBytes });
+  };
+}
+
+async function openIso(path: string, foundBy: string, kind: SourceInfo['kind'], sysDir: string, maxBytes: number): Promise<OpenedContext> {
   const source: OpenedSource = await openByteSource(path, sysDir);
   try {
     const image = await IsoImage.open(source);
     const names = (await image.list('/')).map((e) => e.name);
     const info = { path, label: image.info.volumeId, scheme: image.info.scheme, foundBy };
+    const budget = new MediumBudget(maxBytes, path);
     const layout = names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(names);
     let raw: RawContext;
-    if (layout === undefined) raw = await readRawContext(isoMedium(image, names), { kind, ...info });
-    else {
-      const read: SeedReader = async (p, maxBytes) => {
-        const entry = await image.stat(p);
-        if (entry === undefined || entry.isDirectory || entry.symlinkTarget !== undefined) return undefined;
-        return image.readFile(entry, { maxBytes });
-      };
-      raw = await readSeed(layout, read, info);
-    }
+    if (layout === undefined) raw = await readRawContext(isoMedium(image, names, budget), { kind, ...info });
+    else raw = await readSeed(layout, isoSeedReader(image, budget), info);
     return { raw, attempts: [], close: () => source.close() };
   } catch (error) {
     await source.close();
@@ -92,30 +102,38 @@ async function openIso(path: string, foundBy: string, kind: SourceInfo['kind'], 
 }
 
 /** A directory holding context.sh, or a NoCloud / config-drive seed laid out as files. */
-async function openDirectory(path: string): Promise<OpenedContext> {
+async function openDirectory(path: string, maxBytes: number): Promise<OpenedContext> {
   const root = new DirectoryRoot(path);
   const names = (await root.readdir('/')) ?? [];
   const layout = names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(names);
   const info = { path, foundBy: '--source' };
+  const budget = new MediumBudget(maxBytes, path);
   let raw: RawContext;
-  if (layout === undefined) raw = await readRawContext(await directoryMedium(path), { kind: 'directory', ...info });
+  if (layout === undefined) raw = await readRawContext(await directoryMedium(path, budget), { kind: 'directory', ...info });
   else {
-    const read: SeedReader = async (p, maxBytes) => ((await root.lstat(`/${p}`))?.type === 'file' ? root.readFile(`/${p}`, { maxBytes }) : undefined);
+    const read: SeedReader = async (p, limit) => {
+      const entry = await root.lstat(`/${p}`);
+      if (entry?.type !== 'file') return undefined;
+      // charged with its size before the read (a larger file is refused by the read's own limit)
+      if (entry.size <= limit) budget.charge(`/${p}`, entry.size, `/${p}`);
+      return root.readFile(`/${p}`, { maxBytes: Math.min(limit, Math.max(entry.size, 0)) });
+    };
     raw = await readSeed(layout, read, info);
   }
   return { raw, attempts: [], close: () => Promise.resolve() };
 }
 
 /** Opens what --source names: an ISO file, a block device, or a directory holding context.sh. */
-export async function openExplicitSource(path: string, sysDir = '/sys'): Promise<OpenedContext> {
+export async function openExplicitSource(path: string, sysDir = '/sys', options: { mediumMaxBytes?: number | undefined } = {}): Promise<OpenedContext> {
   let st;
   try {
     st = await stat(path);
   } catch (error) {
     throw new VmctxError('ERR_NO_CONTEXT', `--source ${path}: ${describeError(error).message}`, { cause: error });
   }
-  if (st.isDirectory()) return openDirectory(path);
-  if (st.isFile() || st.isBlockDevice()) return openIso(path, '--source', st.isFile() ? 'iso-file' : 'block-device', sysDir);
+  const maxBytes = options.mediumMaxBytes ?? DEFAULT_MEDIUM_MAX_BYTES;
+  if (st.isDirectory()) return openDirectory(path, maxBytes);
+  if (st.isFile() || st.isBlockDevice()) return openIso(path, '--source', st.isFile() ? 'iso-file' : 'block-device', sysDir, maxBytes);
   throw new VmctxError('ERR_SOURCE', `--source ${path}: not a file, block device or directory`);
 }
 
@@ -159,7 +177,7 @@ async function tryCandidates(candidates: readonly Candidate[], probe: Probe, att
     if (seen.has(c.path)) continue;
     seen.add(c.path);
     try {
-      const opened = await openIso(c.path, c.foundBy, 'block-device', probe.sysDir);
+      const opened = await openIso(c.path, c.foundBy, 'block-device', probe.sysDir, probe.mediumMaxBytes ?? DEFAULT_MEDIUM_MAX_BYTES);
       if (opened.raw.source.kind === 'nocloud' || opened.raw.source.kind === 'config-drive') {
         seeds.push(opened);
         attempts.push({ path: c.path, result: `a ${opened.raw.source.kind} seed (used only when no context medium is found)` });

@@ -3,8 +3,8 @@
 // the image builder's host). A crash in the middle is never followed by a second run on the same
 // instance. Each script's exit status goes in the report, its output in a 0600 log.
 import { isSecretName } from '../../shared/secret.js';
-import { VmctxError } from '../../shared/errors.js';
-import type { ScriptResult } from '../../host/scripts.js';
+import { VmctxError, describeError } from '../../shared/errors.js';
+import type { ScriptResult, StreamedFile } from '../../host/scripts.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
 import { commandScripts, type ScriptSource } from '../context/scripts.js';
@@ -13,6 +13,9 @@ import { OutcomeBuilder, type Module, type Target } from './module.js';
 export const SCRIPT_LOG_DIR = '/var/log/vmctx/scripts';
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 300_000;
 const MAX_ENV_VALUE = 64 * 1024;
+/** The most names of the medium placed next to a script (each is a file in the tmpfs work directory). */
+export const MAX_WORK_FILES = 10_000;
+const MAX_FILE_WARNINGS = 20;
 /** Variables a context must never set for a script: they change how programs and shells behave. */
 const RESERVED_ENV = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'IFS', 'ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'CDPATH', 'GLOBIGNORE', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'NODE_OPTIONS', 'PYTHONPATH', 'PERL5LIB']);
 
@@ -54,7 +57,7 @@ export interface ScriptToRun {
   readonly argv?: readonly string[];
   /** Whether it may see the context's secrets. */
   readonly secrets: boolean;
-  readonly files: ReadonlyMap<string, Buffer>;
+  readonly files: ReadonlyMap<string, Buffer | StreamedFile>;
 }
 
 /** Runs one script with the scripts' rules (deadline, 0600 log of the first 1 MiB, report line). */
@@ -75,10 +78,58 @@ export async function executeScript(ctx: Context, target: Target, log: Logger, o
   await target.root.ensureDir(SCRIPT_LOG_DIR, { mode: 0o700 });
   out.changedIf(logPath, (await target.root.writeFile(logPath, Buffer.concat([Buffer.from(header), result.output]), { mode: 0o600 })).changed);
   out.actions.push(`ran ${script.name}`);
+  for (const problem of result.fileProblems ?? []) if (!out.warnings.includes(problem)) out.warnings.push(problem);
   if (result.timedOut) out.warnings.push(`${script.name} did not finish within ${Math.round((target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS) / 1000)} s and was killed`);
   else if (result.exitCode !== 0) out.warnings.push(`${script.name} exited with ${result.exitCode ?? `signal ${result.signal ?? '?'}`} (see ${logPath})`);
   log.info({ script: script.name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs }, 'script ran');
   return { name: script.name, variable: script.variable, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs, log: logPath };
+}
+
+interface BudgetReport {
+  readonly code: 'ERR_MEDIUM_BUDGET';
+  readonly limit: unknown;
+  /** The file at which the medium's budget was passed, then other files that did not fit (the first 100). */
+  readonly notCopied: readonly string[];
+  readonly notCopiedCount: number;
+}
+
+/**
+ * The medium's files as they will be copied (read from the medium only when a script's work
+ * directory is filled), within the medium's byte budget. What is not copied is a warning: the
+ * first file past the budget with the budget, the others by name; a link or unreadable file each.
+ */
+async function mediumFiles(ctx: Context, out: OutcomeBuilder): Promise<{ files: Map<string, Buffer | StreamedFile>; providerOnly: Map<string, Buffer | StreamedFile>; budget: BudgetReport | undefined }> {
+  const files = new Map<string, Buffer | StreamedFile>();
+  const providerOnly = new Map<string, Buffer | StreamedFile>();
+  const overBudget: string[] = [];
+  let firstOver: VmctxError | undefined;
+  const problems: string[] = [];
+  const names = ctx.medium.names;
+  if (names.length > MAX_WORK_FILES) out.warnings.push(`the medium has ${names.length} names; only the first ${MAX_WORK_FILES} are placed next to the scripts`);
+  for (const name of names.slice(0, MAX_WORK_FILES)) {
+    let data: Buffer | StreamedFile | undefined;
+    try {
+      data = ctx.medium.open === undefined ? await ctx.medium.read(name, 64 * 1024 * 1024) : await ctx.medium.open(name);
+    } catch (error) {
+      if (error instanceof VmctxError && error.code === 'ERR_MEDIUM_BUDGET') {
+        firstOver ??= error;
+        overBudget.push(name);
+      } else problems.push(`${name}: not placed next to the scripts: ${describeError(error).message}`);
+      continue;
+    }
+    if (data === undefined) continue;
+    if (['context.sh', 'configuration.sh', 'token.txt'].includes(name)) providerOnly.set(name, data);
+    else files.set(name, data);
+  }
+  if (firstOver !== undefined) {
+    const more = overBudget.slice(1);
+    const list = more.slice(0, MAX_FILE_WARNINGS).join(', ') + (more.length > MAX_FILE_WARNINGS ? `, … (${more.length - MAX_FILE_WARNINGS} more)` : '');
+    out.warnings.push(`ERR_MEDIUM_BUDGET: ${firstOver.message}${more.length === 0 ? '' : `, nor were ${more.length} more file(s) past it: ${list}`}`);
+  }
+  out.warnings.push(...problems.slice(0, MAX_FILE_WARNINGS));
+  if (problems.length > MAX_FILE_WARNINGS) out.warnings.push(`… and ${problems.length - MAX_FILE_WARNINGS} more files of the medium not placed next to the scripts`);
+  const budget: BudgetReport | undefined = firstOver === undefined ? undefined : { code: 'ERR_MEDIUM_BUDGET', limit: firstOver.details['limit'], notCopied: overBudget.slice(0, 100), notCopiedCount: overBudget.length };
+  return { files, providerOnly, budget };
 }
 
 function scriptModule(spec: ScriptModuleSpec): Module {
@@ -96,19 +147,12 @@ function scriptModule(spec: ScriptModuleSpec): Module {
     if (target.scripts === undefined) throw new VmctxError('ERR_MODULE', 'scripts run only on the running system');
     // the medium's files (FILES_DS and the rest) next to every script; the variable files and the
     // OneGate token only for the provider's own scripts
-    const files = new Map<string, Buffer>();
-    const providerOnly = new Map<string, Buffer>();
-    for (const name of ctx.medium.names) {
-      const data = await ctx.medium.read(name, 64 * 1024 * 1024).catch(() => undefined);
-      if (data === undefined) continue;
-      if (['context.sh', 'configuration.sh', 'token.txt'].includes(name)) providerOnly.set(name, data);
-      else files.set(name, data);
-    }
+    const { files, providerOnly, budget } = await mediumFiles(ctx, out);
     const reports: ScriptReport[] = [];
     for (const script of spec.select(ctx)) {
       reports.push(await executeScript(ctx, target, log, out, { name: script.name, variable: script.variable, body: script.body, ...(script.argv === undefined ? {} : { argv: script.argv }), secrets: script.provider, files: script.provider ? new Map([...files, ...providerOnly]) : files }));
     }
-    out.details = { scripts: reports };
+    out.details = { scripts: reports, ...(budget === undefined ? {} : { mediumBudget: budget }) };
     return out.build();
   },
   };

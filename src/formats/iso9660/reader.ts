@@ -61,6 +61,12 @@ interface RockInfo {
   isRelocated?: boolean;
 }
 
+interface Directory {
+  readonly entries: readonly IsoEntry[];
+  readonly exact: ReadonlyMap<string, IsoEntry>;
+  readonly folded: ReadonlyMap<string, IsoEntry>;
+}
+
 interface Descriptor {
   readonly volumeId: string;
   readonly blockSize: number;
@@ -121,7 +127,7 @@ export class IsoImage {
   readonly #source: ByteSource;
   readonly #root: RawRecord;
   readonly #suspSkip: number;
-  readonly #directoryCache = new Map<number, IsoEntry[]>();
+  readonly #directoryCache = new Map<number, Directory>();
   #entryBudget = MAX_ENTRIES;
 
   private constructor(source: ByteSource, info: VolumeInfo, root: RawRecord, suspSkip: number) {
@@ -198,10 +204,11 @@ export class IsoImage {
     for (let depth = 0; depth < parts.length; depth++) {
       const part = parts[depth] ?? '';
       if (!current.isDirectory) return undefined;
-      const children = await this.#readDirectory(current, depth);
-      const found = children.find((c) => c.name === part) ?? children.find((c) => c.name.toLowerCase() === part.toLowerCase());
+      // by the directory's name index: a lookup per name, however many names the directory has
+      const children = await this.#loadDirectory(current, depth);
+      const found = children.exact.get(part) ?? children.folded.get(part.toLowerCase());
       if (found === undefined) return undefined;
-      current = found;
+      current = rebase(found, current.path);
     }
     return current;
   }
@@ -234,9 +241,14 @@ export class IsoImage {
         details: { path: entry.path, size: entry.size, limit: options.maxBytes },
       });
     }
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of this.stream(entry)) chunks.push(chunk);
-    return Buffer.concat(chunks, entry.size);
+    // one buffer of the final size: never the chunks and their concatenation at once
+    const out = Buffer.alloc(entry.size);
+    let done = 0;
+    for await (const chunk of this.stream(entry)) {
+      out.set(chunk, done);
+      done += chunk.length;
+    }
+    return out;
   }
 
   /** Streams a file of any size in chunks; never holds more than one chunk. */
@@ -285,11 +297,16 @@ export class IsoImage {
   }
 
   async #readDirectory(dir: IsoEntry, depth: number): Promise<IsoEntry[]> {
+    return (await this.#loadDirectory(dir, depth)).entries.map((e) => rebase(e, dir.path));
+  }
+
+  /** A directory's entries (with the paths of the first way it was reached) and its name index, read once. */
+  async #loadDirectory(dir: IsoEntry, depth: number): Promise<Directory> {
     if (depth >= MAX_DEPTH) throw new VmctxError('ERR_ISO_TOO_DEEP', `${dir.path}: directories nested deeper than ${MAX_DEPTH}`);
     const extent = dir.extents[0];
-    if (extent === undefined) return [];
+    if (extent === undefined) return { entries: [], exact: new Map(), folded: new Map() };
     const cached = this.#directoryCache.get(extent.offset);
-    if (cached !== undefined) return cached.map((e) => rebase(e, dir.path));
+    if (cached !== undefined) return cached;
     if (extent.length > MAX_DIRECTORY_BYTES) {
       throw isoError('ERR_ISO_RECORD_OVERFLOW', `${dir.path}: directory of ${extent.length} bytes is over the limit of ${MAX_DIRECTORY_BYTES}`);
     }
@@ -344,8 +361,17 @@ export class IsoImage {
       entries.push(entry);
     }
     if (pending !== undefined) throw isoError('ERR_ISO_RECORD_OVERFLOW', `${dir.path}: multi-extent file "${pending.name}" has no final record`);
-    this.#directoryCache.set(extent.offset, entries);
-    return entries;
+    // the first entry of a name wins, exactly as a scan in directory order would find it
+    const exact = new Map<string, IsoEntry>();
+    const folded = new Map<string, IsoEntry>();
+    for (const e of entries) {
+      if (!exact.has(e.name)) exact.set(e.name, e);
+      const lower = e.name.toLowerCase();
+      if (!folded.has(lower)) folded.set(lower, e);
+    }
+    const loaded: Directory = { entries, exact, folded };
+    this.#directoryCache.set(extent.offset, loaded);
+    return loaded;
   }
 
   async #relocatedLength(lba: number, where: string): Promise<number> {
@@ -448,6 +474,14 @@ export class IsoImage {
     }
     return info;
   }
+}
+
+/**
+ * Identifies a file's bytes: names whose extents are all the same (hard links made by
+ * genisoimage -cache-inodes or xorriso -hardlinks) share one key, so a budget counts them once.
+ */
+export function extentKey(entry: IsoEntry): string {
+  return entry.extents.map((e) => `${e.offset}+${e.length}`).join(',');
 }
 
 function provisionalInfo(primary: Descriptor, volumeBytes: number): VolumeInfo {
