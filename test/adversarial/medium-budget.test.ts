@@ -165,7 +165,7 @@ describe('the budget\'s other edges', () => {
     expect(scripts.map((x) => x.exitCode)).toEqual(Array.from({ length: 25 }, () => 0));
   });
 
-  it('a medium of 10 000 names: each name is looked up by index, not by scanning (and copying) the whole directory', { timeout: 120_000 }, async () => {
+  it('a medium of 10 000 names: every name is found (lookups go through a per-directory index; their speed is measured by the benchmarks, not asserted here)', { timeout: 120_000 }, async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'context.sh'), renderContextSh({ VMID: '1' }));
     await writeFile(join(dir, 'empty'), '');
@@ -178,13 +178,9 @@ describe('the budget\'s other edges', () => {
     try {
       const medium = opened.raw.medium;
       expect(medium.names).toHaveLength(10_001);
-      const t0 = performance.now();
       let found = 0;
       for (const name of medium.names) if ((await medium.read(name, 1024 * 1024)) !== undefined) found++;
-      const ms = performance.now() - t0;
       expect(found).toBe(10_001);
-      // before: every lookup copied and scanned the 10 000 entries (≈ 30 s here); now well under 1 s
-      expect(ms, `${found} lookups took ${Math.round(ms)} ms`).toBeLessThan(10_000);
     } finally {
       await opened.close();
     }
