@@ -13,7 +13,7 @@ function self(): { uid: number; gid: number } {
 /**
  * Makes `guestPath` a directory of vmctx's own: created with `mode` (and root's) when missing;
  * when it exists but another user owns it or group/others can write it, chowned to root and
- * made go-w, and every entry in it that is not root's (a link, a file, a directory someone
+ * made go-w (and no wider than `mode`), and every entry in it that is not root's (a link, a file, a directory someone
  * planted) removed, since vmctx never leaves such things there. A link or a non-directory in its
  * place is refused (ERR_PATH_SYMLINK / ERR_PATH_NOT_DIR). Returns what was repaired, one line each.
  */
@@ -30,7 +30,8 @@ export async function ensureOwnDir(root: Root, guestPath: string, mode: number):
   const writable = (st.mode & 0o022) !== 0;
   if (!foreignOwner && !writable) return [];
   const repairs: string[] = [];
-  const fixedMode = st.mode & 0o7777 & ~0o022;
+  // never wider than wanted: whatever else was opened up (setuid, sticky, group or world bits) goes too
+  const fixedMode = st.mode & mode & 0o7777 & ~0o022;
   // on an open descriptor of the directory itself (Root never follows a final link for ensureDir)
   await root.ensureDir(guestPath, { mode: fixedMode, owner: foreignOwner ? me : { uid: st.uid, gid: st.gid } });
   repairs.push(`${guestPath} was ${foreignOwner ? `owned by uid ${st.uid}` : 'root\'s'} with mode ${(st.mode & 0o7777).toString(8)}; made root's, mode ${fixedMode.toString(8)}`);

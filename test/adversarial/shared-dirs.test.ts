@@ -2,11 +2,12 @@
 // /var/tmp, a world-writable drop directory), home paths spelled differently (`/home//alice`,
 // a trailing slash in /etc/passwd, a link into the home), and vmctx's own directories handed to
 // that user with links to /etc/shadow in them. /etc/shadow must stay byte for byte, mode and owner.
-import { chmod, chown, lchown, link, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, lchown, link, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderContextSh } from '../../src/formats/contextsh.js';
-import { vmctx } from '../helpers/cli.js';
+import { BUNDLE, vmctx } from '../helpers/cli.js';
 import { scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -203,9 +204,29 @@ describe("item 3: vmctx's own directories owned by another user are repaired bef
     expect(r.code, r.stderr).toBe(0);
     expect(await shadowOf(root)).toEqual(before);
     const st = await stat(state);
-    expect([st.uid, st.mode & 0o7777]).toEqual([0, 0o755]);
+    expect([st.uid, st.mode & 0o7777]).toEqual([0, 0o700]);
     expect((await lstat(join(state, 'state.json'))).isFile()).toBe(true);
     expect(r.stderr).toMatch(/cannot open \/var\/log\/vmctx.log: .*2 hard links/u);
     expect(r.stderr).toMatch(/repaired: \/var\/lib\/vmctx was owned by uid 1000 with mode 777/u);
+  });
+
+  it("the code cache directory of uid 1000: the loader neither reads nor writes it, and a run repairs it", async () => {
+    const root = await scratchRoot();
+    execFileSync(process.execPath, [BUNDLE, 'install', '--root', root, '--no-node'], { stdio: 'ignore' });
+    const cache = await sharedDir(root, 'var/cache/vmctx', 0o777);
+    await chown(cache, 1000, 1000);
+    await writeFile(join(cache, 'vmctx.js.v8cache'), 'planted by uid 1000');
+    await chown(join(cache, 'vmctx.js.v8cache'), 1000, 1000);
+    const version = execFileSync(process.execPath, [join(root, 'usr/lib/vmctx/load.js'), '--version'], { env: { ...process.env, VMCTX_CACHE_DIR: cache }, encoding: 'utf8' });
+    expect(version.trim()).toMatch(/^\d+\.\d+\.\d+$/u);
+    // nothing written into the other user's directory (before: a root-made cache renamed over the planted one)
+    expect(await readdir(cache)).toEqual(['vmctx.js.v8cache']);
+    expect(await readFile(join(cache, 'vmctx.js.v8cache'), 'utf8')).toBe('planted by uid 1000');
+    const r = vmctx(['run', '--root', root, '--source', await medium("write_files:\n  - path: /etc/motd\n    content: 'hi'\n"), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const st = await stat(cache);
+    expect([st.uid, st.mode & 0o7777]).toEqual([0, 0o700]);
+    expect(await readdir(cache)).toEqual([]);
+    expect(r.stderr).toMatch(/repaired: \/var\/cache\/vmctx\/vmctx.js.v8cache \(a file of uid 1000\) removed/u);
   });
 });

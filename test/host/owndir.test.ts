@@ -51,8 +51,8 @@ describe("ensureOwnDir: vmctx's own directories are root's and writable by no on
     const { host, root } = await scratch();
     await mkdir(join(host, 'var/log/vmctx'), { recursive: true });
     await chmod(join(host, 'var/log/vmctx'), 0o777);
-    expect(await ensureOwnDir(root, '/var/log/vmctx', 0o700)).toEqual(["/var/log/vmctx was root's with mode 777; made root's, mode 755"]);
-    expect((await stat(join(host, 'var/log/vmctx'))).mode & 0o7777).toBe(0o755);
+    expect(await ensureOwnDir(root, '/var/log/vmctx', 0o700)).toEqual(["/var/log/vmctx was root's with mode 777; made root's, mode 700"]);
+    expect((await stat(join(host, 'var/log/vmctx'))).mode & 0o7777).toBe(0o700);
   });
 
   it('refuses a link or a file in its place', async () => {
