@@ -11,9 +11,26 @@ const bundle = path.join(__dirname, 'vmctx.js');
 const cacheDir = process.env.VMCTX_CACHE_DIR || '/var/cache/vmctx';
 const cacheFile = path.join(cacheDir, 'vmctx.js.v8cache');
 const source = fs.readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
+// only a directory no one but root (vmctx's user) owns or can write: a cache someone else could
+// plant would be code run as root, and a link there would take the new cache's write elsewhere
+function ownDir() {
+  try {
+    const st = fs.lstatSync(cacheDir);
+    const me = process.geteuid ? process.geteuid() : 0;
+    return st.isDirectory() && (st.uid === 0 || st.uid === me) && (st.mode & 0o022) === 0;
+  } catch (error) {
+    return false;
+  }
+}
 let cached;
 try {
-  cached = fs.readFileSync(cacheFile);
+  const fd = fs.openSync(cacheFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    cached = ownDir() && st.isFile() && st.nlink === 1 && st.uid === (process.geteuid ? process.geteuid() : 0) ? fs.readFileSync(fd) : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 } catch (error) {
   cached = undefined;
 }
@@ -22,8 +39,9 @@ if (cached === undefined || script.cachedDataRejected) {
   process.once('exit', () => {
     try {
       fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+      if (!ownDir()) return; // vmctx repairs it (chown root, chmod go-w) in its run
       const temp = `${cacheFile}.${process.pid}`;
-      fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+      fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
       fs.renameSync(temp, cacheFile);
     } catch (error) {
       // a read-only or full disk: run without a cache next time too

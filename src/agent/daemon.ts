@@ -14,6 +14,7 @@ import { posix } from 'node:path';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
+import { ensureOwnDir } from '../host/owndir.js';
 
 export const DAEMON_SOCKET = '/run/vmctx/daemon.sock';
 /**
@@ -79,7 +80,7 @@ export class Daemon {
   async start(): Promise<void> {
     const path = this.socketPath;
     if (await answers(path)) throw new Error(`another vmctx daemon is listening on ${path}`);
-    await this.options.root.ensureDir('/run/vmctx', { mode: 0o755 });
+    for (const repaired of await ensureOwnDir(this.options.root, '/run/vmctx', 0o755)) this.options.logger.warn({ repaired }, 'own directory repaired');
     await unlink(path).catch(() => undefined);
     const server = createServer((socket) => { this.accept(socket); });
     server.maxConnections = 16;
@@ -95,7 +96,7 @@ export class Daemon {
     });
     server.on('error', (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon socket error'); });
     this.server = server;
-    await this.options.root.ensureDir(TRIGGER_DIR, { mode: 0o700 });
+    for (const repaired of await ensureOwnDir(this.options.root, TRIGGER_DIR, 0o700)) this.options.logger.warn({ repaired }, 'own directory repaired');
     this.watcher = watch(this.triggerDir, () => void this.drainTriggers());
     this.watcher.on('error', (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon trigger directory error'); });
     await this.drainTriggers();

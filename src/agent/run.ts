@@ -13,6 +13,7 @@ import { bootIdentity, instanceIdentity } from './identity.js';
 import { MODULES } from './modules/index.js';
 import type { Frequency, Module, Stage, Target } from './modules/module.js';
 import type { ScriptRunner } from '../host/scripts.js';
+import { ensureOwnDir } from '../host/owndir.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
 import type { GuestNic } from '../network/resolve.js';
@@ -22,6 +23,8 @@ export const REPORT_PATH = '/run/vmctx/report.json';
 export const NEED_NETWORK_PATH = '/run/vmctx/need-network';
 /** Left by a local or network stage after which no final-stage module would run this boot. */
 export const FINAL_IDLE_PATH = '/run/vmctx/final-idle';
+/** Where the loader keeps its V8 code cache (packaging/load.js). */
+const CODE_CACHE_DIR = '/var/cache/vmctx';
 
 /** Which metadata items each module needs: when one is missing (budget ran out), the module waits. */
 const NEEDS: Readonly<Record<string, readonly string[]>> = {
@@ -291,8 +294,29 @@ async function acquireLock(root: Root, waitMs: number, console: ConsoleLines): P
   }
 }
 
+/** Repairs vmctx's own directories before anything is read or written there; what was repaired, as warnings. */
+async function ownDirs(options: RunOptions): Promise<ContextWarning[]> {
+  const repaired: ContextWarning[] = [];
+  const dirs: [Root, string, number][] = [[options.root, '/run/vmctx', 0o755], ...(options.stateDir === '' ? [] : [[options.stateRoot, options.stateDir, 0o700] as [Root, string, number]])];
+  // the loader's code cache (made at install, when it was): repaired where it is, never created
+  if ((await options.root.lstat(CODE_CACHE_DIR).catch(() => undefined)) !== undefined) dirs.push([options.root, CODE_CACHE_DIR, 0o700]);
+  for (const [root, dir, mode] of dirs) {
+    try {
+      for (const message of await ensureOwnDir(root, dir, mode)) repaired.push({ message: `repaired: ${message}` });
+    } catch (error) {
+      repaired.push({ message: `vmctx's own directory ${dir} is unusable: ${describeError(error).message}` });
+    }
+  }
+  for (const w of repaired) {
+    options.logger.warn({ warning: w }, 'own directory');
+    options.console.line(`warning: ${w.message}`);
+  }
+  return repaired;
+}
+
 export async function runAgent(options: RunOptions): Promise<RunReport> {
   let release: (() => Promise<void>) | undefined;
+  const repaired = options.dryRun ? [] : await ownDirs(options);
   if (!options.dryRun) {
     try {
       release = await acquireLock(options.root, options.lockWaitMs ?? 60_000, options.console);
@@ -301,17 +325,17 @@ export async function runAgent(options: RunOptions): Promise<RunReport> {
       options.logger.error({ err: described }, 'another run holds the lock');
       options.console.line(`not run: ${described.message}`);
       const now = new Date().toISOString();
-      return { vmctx: options.version, startedAt: now, finishedAt: now, durationMs: 0, stage: options.stage, dryRun: false, root: options.root.path, result: 'busy', error: described, sourceAttempts: [], warnings: [], modules: [] };
+      return { vmctx: options.version, startedAt: now, finishedAt: now, durationMs: 0, stage: options.stage, dryRun: false, root: options.root.path, result: 'busy', error: described, sourceAttempts: [], warnings: repaired, modules: [] };
     }
   }
   try {
-    return await runLocked(options);
+    return await runLocked(options, repaired);
   } finally {
     await release?.();
   }
 }
 
-async function runLocked(options: RunOptions): Promise<RunReport> {
+async function runLocked(options: RunOptions, repaired: readonly ContextWarning[]): Promise<RunReport> {
   const started = new Date();
   // performance.now() counts from the process's start
   const runAt = performance.now();
@@ -321,10 +345,10 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
   const finish = async (fields: Omit<RunReport, keyof typeof base | 'finishedAt' | 'durationMs'>): Promise<RunReport> => {
     const finished = new Date();
     const timings = { processToRunMs: Math.round(runAt), ...(contextMs === undefined ? {} : { contextMs }) };
-    const report: RunReport = { ...base, finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), timings, ...fields };
+    const report: RunReport = { ...base, finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), timings, ...fields, warnings: [...repaired, ...fields.warnings] };
     if (!options.dryRun) {
       try {
-        await root.writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
+        await root.writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644, noFollow: true });
       } catch (error) {
         logger.error({ err: describeError(error) }, 'cannot write the report');
         console.line(`cannot write ${REPORT_PATH}: ${describeError(error).message}`);
@@ -363,7 +387,7 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
     const attempts = error instanceof VmctxError && Array.isArray(error.details['attempts']) ? (error.details['attempts'] as SourceAttempt[]) : [];
     // tells vmctx-network.service (ConditionPathExists) that the metadata service is this boot's only hope
     if (result === 'no-context' && options.stage === 'local' && config.datasources.includes('metadata') && !options.dryRun) {
-      await root.writeFile(NEED_NETWORK_PATH, '', { mode: 0o644 }).catch((e: unknown) => { logger.warn({ err: describeError(e) }, 'cannot write the network-stage marker'); });
+      await root.writeFile(NEED_NETWORK_PATH, '', { mode: 0o644, noFollow: true }).catch((e: unknown) => { logger.warn({ err: describeError(e) }, 'cannot write the network-stage marker'); });
     }
     logger.error({ err: described }, 'no usable context');
     console.line(result === 'no-context' ? `no context: ${described.message}` : result === 'metadata-incomplete' ? `no context in time: ${described.message}` : `invalid context, nothing applied: ${described.message}`);
@@ -485,7 +509,7 @@ async function noteFinalStage(modules: readonly Module[], ctx: Context, target: 
         break;
       }
     }
-    if (idle) await target.root.writeFile(FINAL_IDLE_PATH, '', { mode: 0o644 });
+    if (idle) await target.root.writeFile(FINAL_IDLE_PATH, '', { mode: 0o644, noFollow: true });
     else await target.root.remove(FINAL_IDLE_PATH);
   } catch (error) {
     logger.warn({ err: describeError(error) }, 'cannot tell whether the final stage has work; it runs');

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { VmctxError } from '../shared/errors.js';
 import type { Root } from '../host/root.js';
+import { ensureOwnDir } from '../host/owndir.js';
 
 export type ModuleStatus = 'started' | 'done' | 'failed' | 'interrupted';
 
@@ -43,6 +44,7 @@ export class StateStore {
   readonly #dir: string;
   #data: StateData = { version: 1, modules: {} };
   #problem: string | undefined;
+  readonly #repairs: string[] = [];
 
   constructor(root: Root, dir: string) {
     this.#root = root;
@@ -60,6 +62,11 @@ export class StateStore {
   /** Why the stored state was unusable (it is then treated as empty), if it was. */
   get problem(): string | undefined {
     return this.#problem;
+  }
+
+  /** What saving had to repair in the state directory (another user's owner or write access). */
+  get repairs(): readonly string[] {
+    return this.#repairs;
   }
 
   async load(): Promise<void> {
@@ -114,8 +121,9 @@ export class StateStore {
 
   async save(): Promise<void> {
     try {
-      if (this.#dir !== '') await this.#root.ensureDir(this.#dir, { mode: 0o700 });
-      await this.#root.writeFile(this.file, `${JSON.stringify(this.#data, null, 2)}\n`, { mode: 0o600 });
+      // vmctx's own directory (repaired if someone else owns it); the file is never a link followed
+      if (this.#dir !== '') this.#repairs.push(...(await ensureOwnDir(this.#root, this.#dir, 0o700)));
+      await this.#root.writeFile(this.file, `${JSON.stringify(this.#data, null, 2)}\n`, { mode: 0o600, noFollow: true });
     } catch (error) {
       throw new VmctxError('ERR_STATE', `cannot save run state to ${this.file}: ${(error as Error).message}`, { cause: error });
     }

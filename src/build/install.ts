@@ -16,6 +16,7 @@ import loaderSource from '../../packaging/load.js?raw';
 import udevRule from '../../packaging/90-vmctx.rules?raw';
 import initScript from '../../packaging/sysvinit/vmctx-final?raw';
 import initLocalScript from '../../packaging/sysvinit/vmctx-local?raw';
+import { ensureOwnDir } from '../host/owndir.js';
 
 export const LIB_DIR = '/usr/lib/vmctx';
 export const BUNDLE_PATH = `${LIB_DIR}/vmctx.js`;
@@ -129,8 +130,8 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
   // the first boot skips compiling the bundle (a package's runtime is the target's: no cache)
   const codeCache = options.packageLayout === true ? undefined : await buildCodeCache(options.bundle, options.node);
   if (codeCache !== undefined) {
-    await root.ensureDir('/var/cache/vmctx', { mode: 0o700 });
-    note(CODE_CACHE_PATH, (await root.writeFile(CODE_CACHE_PATH, codeCache, { mode: 0o600 })).changed);
+    for (const repaired of await ensureOwnDir(root, '/var/cache/vmctx', 0o700)) note(`${repaired} (repaired)`, true);
+    note(CODE_CACHE_PATH, (await root.writeFile(CODE_CACHE_PATH, codeCache, { mode: 0o600, noFollow: true })).changed);
   }
   note(UDEV_RULE_PATH, (await root.writeFile(UDEV_RULE_PATH, udevRule, { mode: 0o644 })).changed);
   if (options.packageLayout === true) {

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { shown } from '../shared/errors.js';
 import { classifyPassword, isCryptField } from './crypt.js';
+import { normaliseGuestPath } from './guestpath.js';
 
 export interface CloudUser {
   readonly name: string;
@@ -195,11 +196,13 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
         issues.push(`${where}: not a mapping; skipped`);
         return;
       }
-      const path = str(f['path']);
-      if (path === undefined || !path.startsWith('/') || path.includes('\0') || path.split('/').includes('..')) {
+      const given = str(f['path']);
+      const normal = given === undefined ? undefined : normaliseGuestPath(given);
+      if (normal?.ok !== true || normal.path === '/') {
         issues.push(`${where}: path must be absolute without ".."; skipped`);
         return;
       }
+      const { path } = normal;
       const content = fileContent(f, issues, where);
       if (content === undefined) return;
       const mode = f['permissions'] === undefined ? 0o644 : permissions(f['permissions']);

@@ -2,6 +2,8 @@
 // the root component by component, through directory file descriptors (openat-style via
 // /proc/self/fd), so a symlink is either resolved inside the root or refused — never followed
 // out of it, and never swapped in between a check and a write. Writes are atomic and durable.
+// Because Root follows links itself, the kernel's protected_symlinks / protected_hardlinks never
+// apply to it: it applies its own, stricter, rule (see linkIsTrusted).
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
@@ -34,11 +36,16 @@ export interface WriteOptions {
   readonly secret?: boolean;
   readonly owner?: FileOwner | undefined;
   readonly userTree?: UserTree | undefined;
+  /**
+   * Never follow the final component: a link there is replaced by the file. For vmctx's own files
+   * (report, state, markers), which are never links.
+   */
+  readonly noFollow?: boolean | undefined;
 }
 
 export interface WriteResult {
   readonly changed: boolean;
-  /** The final component was a symlink (inside a user tree) and was replaced by a regular file. */
+  /** The final component was a symlink not to be followed (user tree, untrusted link, noFollow) and was replaced by a regular file. */
   readonly replacedSymlink: boolean;
 }
 
@@ -141,6 +148,54 @@ function info(st: Stats, linkTarget?: string): EntryInfo {
   return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink, ...(linkTarget === undefined ? {} : { linkTarget }) };
 }
 
+/** Who vmctx runs as: root on a guest, the developer for `--root` demos. Its links and directories count as root's. */
+export interface Self {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+function processSelf(): Self {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+}
+
+function privileged(uid: number, self: Self): boolean {
+  return uid === 0 || uid === self.uid;
+}
+
+/** Nobody but root (and vmctx's own user) owns the directory or can write it through its group. */
+function rootControlled(dir: { uid: number; gid: number; mode: number }, self: Self): boolean {
+  return privileged(dir.uid, self) && ((dir.mode & 0o020) === 0 || dir.gid === 0 || dir.gid === self.gid);
+}
+
+/** True when a directory can be written by nobody but root (and vmctx's own user): no one else can plant or swap a name in it. */
+export function writableOnlyByRoot(dir: { uid: number; gid: number; mode: number }, self: Self = processSelf()): boolean {
+  return rootControlled(dir, self) && (dir.mode & 0o002) === 0;
+}
+
+/**
+ * Root's own protected_symlinks rule: a link is followed only when no one but root could have
+ * made it or can swap it. In a directory only root can write, any link; in a world-writable
+ * sticky directory owned by root (/tmp, /var/tmp, /dev/shm), only root's links (another user's
+ * link there is never followed, and root's cannot be replaced by anyone else); in any other
+ * directory another user can write (world-writable without the sticky bit, a user's own, a
+ * group-writable one), none — there even a link root owns could be swapped between the check
+ * and the readlink. Stricter than the kernel's rule, never looser.
+ */
+export function linkIsTrusted(link: { uid: number }, dir: { uid: number; gid: number; mode: number }, self: Self = processSelf()): boolean {
+  if (!rootControlled(dir, self)) return false;
+  if ((dir.mode & 0o002) === 0) return true;
+  return (dir.mode & 0o1000) !== 0 && privileged(link.uid, self);
+}
+
+function describeDir(dir: { uid: number; mode: number }): string {
+  const ww = (dir.mode & 0o002) !== 0;
+  return `${ww ? ((dir.mode & 0o1000) !== 0 ? 'world-writable sticky ' : 'world-writable ') : ''}directory (owner uid ${dir.uid}, mode ${(dir.mode & 0o7777).toString(8)})`;
+}
+
+function untrustedLinkError(path: string, link: { uid: number }, dir: { uid: number; mode: number }, what: string): VmctxError {
+  return pathError('ERR_PATH_SYMLINK', path, `is a symlink owned by uid ${link.uid} in a ${describeDir(dir)} another user can write; ${what}`);
+}
+
 interface Frame {
   readonly handle: FileHandle;
   /** Physical guest path of this directory. */
@@ -153,6 +208,8 @@ class Walk {
     readonly frames: Frame[],
     readonly name: string,
     readonly strict: boolean,
+    /** Set by #walkFinal when the final component is a link it would not follow: why. */
+    readonly untrusted?: VmctxError,
   ) {}
 
   get parent(): Frame {
@@ -232,6 +289,8 @@ export class DirectoryRoot implements Root {
           const st = await lstat(fdPath(top.handle, step.name));
           if (!st.isSymbolicLink()) throw pathError('ERR_PATH_NOT_DIR', childPath, 'is not a directory');
           if (step.strict) throw pathError('ERR_PATH_SYMLINK', childPath, 'is a symlink inside a user-owned tree; refusing to follow it');
+          const dirSt = await top.handle.stat();
+          if (!linkIsTrusted(st, dirSt)) throw untrustedLinkError(childPath, st, dirSt, 'refusing to follow it');
           if (++links > MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
           const target = await readlinkSeen(fdPath(top.handle, step.name), childPath);
           const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
@@ -273,16 +332,21 @@ export class DirectoryRoot implements Root {
     await parent.sync();
   }
 
-  /** Walks to the final component, following a final symlink inside the root unless strict. */
-  async #walkFinal(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined): Promise<Walk | undefined> {
+  /**
+   * Walks to the final component, following a final symlink inside the root unless strict,
+   * `noFollow`, or the link is not trusted (then the walk stops at the link, marked `untrusted`).
+   */
+  async #walkFinal(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined, noFollow = false): Promise<Walk | undefined> {
     let path = guestPath;
     for (let links = 0; ; links++) {
       const walk = await this.#walk(path, create, tree);
-      if (walk === undefined || walk.strict) return walk;
+      if (walk === undefined || walk.strict || noFollow) return walk;
       let target: string;
       try {
         const st = await lstat(fdPath(walk.parent.handle, walk.name));
         if (!st.isSymbolicLink()) return walk;
+        const dirSt = await walk.parent.handle.stat();
+        if (!linkIsTrusted(st, dirSt)) return new Walk(walk.frames, walk.name, walk.strict, untrustedLinkError(walk.guestPath, st, dirSt, 'not following it'));
         target = await readlinkSeen(fdPath(walk.parent.handle, walk.name), guestPath);
       } catch (error) {
         if (errnoCode(error) === 'ENOENT') return walk;
@@ -301,6 +365,7 @@ export class DirectoryRoot implements Root {
     const walk = await this.#walkFinal(guestPath, undefined, options.userTree);
     if (walk === undefined) return undefined;
     try {
+      if (walk.untrusted !== undefined) throw walk.untrusted;
       let handle: FileHandle;
       try {
         handle = await open(fdPath(walk.parent.handle, walk.name), O_RDONLY | O_NOFOLLOW);
@@ -317,6 +382,11 @@ export class DirectoryRoot implements Root {
           if (!st.isFile()) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, 'is not a regular file');
           if (st.nlink > 1) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `has ${st.nlink} hard links; refusing to read it in a user-owned tree`);
           if (st.uid !== options.userTree.uid && st.uid !== 0) throw pathError('ERR_PATH_OWNER', walk.guestPath, `is owned by uid ${st.uid}`);
+        }
+        // protected_hardlinks: a second name for a file in a directory others can write may be
+        // another user's way of making vmctx copy a file it can read (and they cannot) elsewhere
+        if (st.isFile() && st.nlink > 1 && !writableOnlyByRoot(await walk.parent.handle.stat())) {
+          throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `has ${st.nlink} hard links in a directory another user can write; refusing to read it`);
         }
         const limit = options.maxBytes ?? 64 * 1024 * 1024;
         if (st.isFile() && st.size > limit) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `${st.size} bytes is over the limit of ${limit}`);
@@ -362,6 +432,7 @@ export class DirectoryRoot implements Root {
     const walk = await this.#walkFinal(guestPath, undefined, undefined);
     if (walk === undefined) return undefined;
     try {
+      if (walk.untrusted !== undefined) throw walk.untrusted;
       return (await readdir(fdPath(walk.parent.handle, walk.name))).sort();
     } catch (error) {
       const code = errnoCode(error);
@@ -380,7 +451,8 @@ export class DirectoryRoot implements Root {
   async writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const dirOptions: DirOptions = { mode: 0o755, owner: options.owner, userTree: options.userTree };
-    const walk = await this.#walkFinal(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...dirOptions, mode: 0o700 }, options.userTree);
+    // an untrusted final link (or any, with noFollow) is not followed: the rename below replaces it
+    const walk = await this.#walkFinal(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...dirOptions, mode: 0o700 }, options.userTree, options.noFollow === true);
     if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
     try {
       this.#checkWritable(walk);
@@ -535,9 +607,13 @@ export class DirectoryRoot implements Root {
         throw error;
       });
       const st = await handle.stat();
-      if (!st.isFile()) {
+      const refuse = !st.isFile() ? 'is not a regular file'
+        : st.nlink > 1 ? `has ${st.nlink} hard links; refusing to append to it`
+          : st.uid !== 0 && st.uid !== processSelf().uid ? `is owned by uid ${st.uid}, not root; refusing to append to it`
+            : undefined;
+      if (refuse !== undefined) {
         await handle.close();
-        throw pathError('ERR_UNSAFE_FILE', walk.guestPath, 'is not a regular file');
+        throw pathError('ERR_UNSAFE_FILE', walk.guestPath, refuse);
       }
       if ((st.mode & 0o7777) !== mode) await handle.chmod(mode);
       return handle;

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, link, mkdir, open, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureOwnDir } from './owndir.js';
+import { DirectoryRoot } from './root.js';
 
 export interface ScriptSpec {
   /** Short name for logs and the report ("init.sh", "START_SCRIPT"). */
@@ -119,7 +121,8 @@ export class HostScriptRunner implements ScriptRunner {
   }
 
   async run(spec: ScriptSpec): Promise<ScriptResult> {
-    await mkdir(this.#base, { recursive: true, mode: 0o700 });
+    // the base must be root's and writable by no one else (repaired if not) before a work dir goes there
+    await ensureOwnDir(new DirectoryRoot('/'), this.#base, 0o700);
     const work = join(this.#base, `script-${randomBytes(6).toString('hex')}`);
     await mkdir(work, { mode: 0o700 });
     await chmod(work, 0o700);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, link, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirectoryRoot } from '../../src/host/root.js';
+import { DirectoryRoot, linkIsTrusted } from '../../src/host/root.js';
 import { tempDir } from '../helpers/tmp.js';
 
 async function scratch(): Promise<{ host: string; root: DirectoryRoot; outside: string }> {
@@ -193,5 +193,102 @@ describe('DirectoryRoot: logs', () => {
     execFileSync('ln', ['-sf', '/etc/shadow', join(host, 'var/log/other.log')]);
     await expect(root.openAppend('/var/log/other.log', 0o600)).rejects.toMatchObject({ code: 'ERR_PATH_SYMLINK' });
     expect(await readFile(join(host, 'etc/shadow'), 'utf8')).toBe('root:$6$hash:1::::::\n');
+  });
+});
+
+describe('DirectoryRoot: its own protected_symlinks / protected_hardlinks rule (issue 17 item 1)', () => {
+  const SHADOW = 'root:$6$hash:1::::::\n';
+  /** A scratch root with a sticky 1777 /tmp holding uid 1000's links to /etc/shadow and /etc. */
+  async function shared(mode = 0o1777): Promise<{ host: string; root: DirectoryRoot }> {
+    const s = await scratch();
+    await mkdir(join(s.host, 'tmp'));
+    await chmod(join(s.host, 'tmp'), mode);
+    for (const [name, target] of [['f', '/etc/shadow'], ['d', '/etc']] as const) {
+      await symlink(target, join(s.host, 'tmp', name));
+      await lchown(join(s.host, 'tmp', name), 1000, 1000);
+    }
+    return s;
+  }
+
+  it('linkIsTrusted: any link where only root writes; only root\'s in a root-owned sticky world-writable directory; none elsewhere', () => {
+    const me = { uid: 0, gid: 0 };
+    const cases: [number, { uid: number; gid: number; mode: number }, boolean][] = [
+      [1000, { uid: 0, gid: 0, mode: 0o755 }, true], // /etc: only root made it
+      [0, { uid: 0, gid: 0, mode: 0o1777 }, true], // root's link in /tmp
+      [1000, { uid: 0, gid: 0, mode: 0o1777 }, false], // the attack: a user's link in /tmp
+      [0, { uid: 0, gid: 0, mode: 0o777 }, false], // non-sticky: anyone may have swapped even root's
+      [1000, { uid: 0, gid: 0, mode: 0o777 }, false],
+      [1000, { uid: 1000, gid: 1000, mode: 0o755 }, false], // a user's own directory
+      [0, { uid: 1000, gid: 1000, mode: 0o755 }, false],
+      [1000, { uid: 1000, gid: 1000, mode: 0o1777 }, false], // a user's sticky directory
+      [0, { uid: 0, gid: 1000, mode: 0o775 }, false], // group-writable by a user group
+      [1000, { uid: 0, gid: 0, mode: 0o775 }, true], // group-writable by root's group
+    ];
+    for (const [linkUid, dir, trusted] of cases) expect(linkIsTrusted({ uid: linkUid }, dir, me), `${linkUid} in ${JSON.stringify(dir)}`).toBe(trusted);
+    // vmctx run by a developer on a --root demo: their own links count as root's
+    expect(linkIsTrusted({ uid: 1001 }, { uid: 1001, gid: 1001, mode: 0o755 }, { uid: 1001, gid: 1001 })).toBe(true);
+  });
+
+  it('writeFile replaces a final link of another user in /tmp (atomically) instead of writing through it', async () => {
+    const { host, root } = await shared();
+    const result = await root.writeFile('/tmp/f', 'script\n', { mode: 0o755, owner: { uid: 1000, gid: 1000 } });
+    expect(result).toEqual({ changed: true, replacedSymlink: true });
+    expect(await readFile(join(host, 'etc/shadow'), 'utf8')).toBe(SHADOW);
+    const st = await lstat(join(host, 'tmp/f'));
+    expect([st.isFile(), st.mode & 0o7777, st.uid]).toEqual([true, 0o755, 1000]);
+    expect((await stat(join(host, 'etc/shadow'))).uid).toBe(0);
+  });
+
+  it('the same in a world-writable directory without the sticky bit, even for a link root owns', async () => {
+    const { host, root } = await shared(0o777);
+    await symlink('/etc/shadow', join(host, 'tmp/rootlink'));
+    for (const p of ['/tmp/f', '/tmp/rootlink']) await root.writeFile(p, 'x\n', { mode: 0o644 });
+    expect(await readFile(join(host, 'etc/shadow'), 'utf8')).toBe(SHADOW);
+  });
+
+  it('every method refuses such a link as a directory, naming it', async () => {
+    const { host, root } = await shared();
+    const refused = { code: 'ERR_PATH_SYMLINK', message: expect.stringMatching(/\/tmp\/d: is a symlink owned by uid 1000 in a world-writable sticky directory/u) as unknown };
+    await expect(root.writeFile('/tmp/d/shadow', 'x', { mode: 0o644 })).rejects.toMatchObject(refused);
+    await expect(root.readText('/tmp/d/shadow')).rejects.toMatchObject(refused);
+    await expect(root.lstat('/tmp/d/shadow')).rejects.toMatchObject(refused);
+    await expect(root.readdir('/tmp/d')).rejects.toMatchObject({ code: 'ERR_PATH_SYMLINK' });
+    await expect(root.ensureDir('/tmp/d/x', { mode: 0o755 })).rejects.toMatchObject(refused);
+    await expect(root.remove('/tmp/d/shadow')).rejects.toMatchObject(refused);
+    await expect(root.symlink('/x', '/tmp/d/shadow')).rejects.toMatchObject(refused);
+    await expect(root.openAppend('/tmp/d/shadow', 0o600)).rejects.toMatchObject(refused);
+    await expect(root.createExclusive('/tmp/d/lock', '1', 0o644)).rejects.toMatchObject(refused);
+    expect(await readFile(join(host, 'etc/shadow'), 'utf8')).toBe(SHADOW);
+    expect((await readdir(join(host, 'etc'))).sort()).toEqual(['shadow']);
+  });
+
+  it('readFile does not read through a final untrusted link, nor a second hard link in a shared directory', async () => {
+    const { host, root } = await shared();
+    await expect(root.readText('/tmp/f')).rejects.toMatchObject({ code: 'ERR_PATH_SYMLINK' });
+    await link(join(host, 'etc/shadow'), join(host, 'tmp/hard'));
+    await expect(root.readText('/tmp/hard')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringMatching(/2 hard links/u) as unknown });
+    // root's own link in root's sticky /tmp is followed as before
+    await symlink('/etc/shadow', join(host, 'tmp/mine'));
+    expect(await root.readText('/tmp/mine')).toBe(SHADOW);
+  });
+
+  it('openAppend refuses a hard-linked file and a file another user owns', async () => {
+    const { host, root } = await scratch();
+    await mkdir(join(host, 'var/log'), { recursive: true });
+    await link(join(host, 'etc/shadow'), join(host, 'var/log/vmctx.log'));
+    await expect(root.openAppend('/var/log/vmctx.log', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringMatching(/2 hard links/u) as unknown });
+    await writeFile(join(host, 'var/log/other.log'), '');
+    await chown(join(host, 'var/log/other.log'), 1000, 1000);
+    await expect(root.openAppend('/var/log/other.log', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringMatching(/owned by uid 1000/u) as unknown });
+    expect(await readFile(join(host, 'etc/shadow'), 'utf8')).toBe(SHADOW);
+  });
+
+  it('noFollow: a final link, even a trusted one, is replaced, not written through', async () => {
+    const { host, root } = await scratch();
+    await mkdir(join(host, 'run/vmctx'), { recursive: true });
+    await symlink('/etc/shadow', join(host, 'run/vmctx/report.json'));
+    expect((await root.writeFile('/run/vmctx/report.json', '{}\n', { mode: 0o644, noFollow: true })).replacedSymlink).toBe(true);
+    expect(await readFile(join(host, 'etc/shadow'), 'utf8')).toBe(SHADOW);
+    expect((await lstat(join(host, 'run/vmctx/report.json'))).isFile()).toBe(true);
   });
 });

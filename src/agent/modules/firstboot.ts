@@ -7,6 +7,7 @@ import { onHost, type Root } from '../../host/root.js';
 import { openByteSource } from '../../host/bytesource.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 import { tool } from './live.js';
+import { ensureOwnDir } from '../../host/owndir.js';
 
 const MACHINE_ID = /^[0-9a-f]{32}$/u;
 export const MACHINE_ID_MARKER = '/var/lib/vmctx/machine-id.instance';
@@ -41,8 +42,8 @@ export const machineIdModule: Module = {
       if (target.live) out.warnings.push('the new machine id is used by systemd and the journal from the next boot on');
     }
     if (target.dryRun !== true) {
-      await root.ensureDir('/var/lib/vmctx', { mode: 0o700 });
-      await root.writeFile(MACHINE_ID_MARKER, `${ctx.instanceId} ${id}\n`, { mode: 0o600 });
+      out.warnings.push(...(await ensureOwnDir(root, '/var/lib/vmctx', 0o700)).map((r) => `repaired: ${r}`));
+      await root.writeFile(MACHINE_ID_MARKER, `${ctx.instanceId} ${id}\n`, { mode: 0o600, noFollow: true });
     }
     return out.build();
   },

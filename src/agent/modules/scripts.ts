@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
 import { commandScripts, type ScriptSource } from '../context/scripts.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
+import { ensureOwnDir } from '../../host/owndir.js';
 
 export const SCRIPT_LOG_DIR = '/var/log/vmctx/scripts';
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 300_000;
@@ -74,8 +75,7 @@ export async function executeScript(ctx: Context, target: Target, log: Logger, o
   });
   const logPath = `${SCRIPT_LOG_DIR}/${logName}.log`;
   const header = `# vmctx: ${script.name} (${script.variable}) run by ${result.interpreter} for instance ${ctx.instanceId}: ${result.timedOut ? 'killed at its deadline' : `exit ${result.exitCode ?? `signal ${result.signal ?? '?'}`}`} after ${result.durationMs} ms${result.outputTruncated ? '; output cut at 1 MiB' : ''}\n`;
-  await target.root.ensureDir('/var/log/vmctx', { mode: 0o700 });
-  await target.root.ensureDir(SCRIPT_LOG_DIR, { mode: 0o700 });
+  for (const dir of ['/var/log/vmctx', SCRIPT_LOG_DIR]) out.warnings.push(...(await ensureOwnDir(target.root, dir, 0o700)).map((r) => `repaired: ${r}`));
   out.changedIf(logPath, (await target.root.writeFile(logPath, Buffer.concat([Buffer.from(header), result.output]), { mode: 0o600 })).changed);
   out.actions.push(`ran ${script.name}`);
   for (const problem of result.fileProblems ?? []) if (!out.warnings.includes(problem)) out.warnings.push(problem);

@@ -1,10 +1,10 @@
 // cloud-config write_files: each file through the Root (resolved inside the root, never into
 // /proc, /sys or /dev), with its owner and mode. A path inside a user's home is written with the
-// home's rules (no symlinks, no foreign owners), so a user's planted link cannot redirect it.
-import { posix } from 'node:path';
+// home's rules (no symlinks, no foreign owners), so a user's planted link cannot redirect it;
+// "inside a home" is decided on the path as Root resolves it, never on how it is spelled.
 import { parsePasswd } from '../../formats/passwd.js';
 import { VmctxError, describeError } from '../../shared/errors.js';
-import type { UserTree } from '../../host/root.js';
+import { placeInHomes, resolvedHomes } from '../../host/guestresolve.js';
 import { OutcomeBuilder, type Module } from './module.js';
 
 function groupId(groupText: string, name: string): number | undefined {
@@ -29,6 +29,7 @@ export const writeFilesModule: Module = {
     const passwd = parsePasswd((await root.readText('/etc/passwd')) ?? '');
     const groups = (await root.readText('/etc/group')) ?? '';
     const ioErrors: string[] = [];
+    const homes = await resolvedHomes(root, passwd);
     for (const file of ctx.cloudConfig?.writeFiles ?? []) {
       const [userName = 'root', groupName] = file.owner.split(':');
       const user = passwd.find((e) => e.name === userName);
@@ -37,15 +38,14 @@ export const writeFilesModule: Module = {
         out.warnings.push(`${file.path}: owner ${file.owner} does not exist; not written`);
         continue;
       }
-      const home = passwd.find((e) => e.uid !== 0 && e.home.length > 1 && (file.path === e.home || file.path.startsWith(`${posix.normalize(e.home)}/`)));
-      const userTree: UserTree | undefined = home === undefined ? undefined : { base: posix.normalize(home.home), uid: home.uid };
       try {
+        const { path, tree: userTree } = await placeInHomes(root, file.path, homes);
         let data = file.content;
         if (file.append) {
-          const current = await root.readFile(file.path, { userTree, maxBytes: 64 * 1024 * 1024 });
+          const current = await root.readFile(path, { userTree, maxBytes: 64 * 1024 * 1024 });
           if (current !== undefined) data = Buffer.concat([current, file.content]);
         }
-        out.changedIf(file.path, (await root.writeFile(file.path, data, { mode: file.mode, owner: { uid: user.uid, gid }, userTree })).changed);
+        out.changedIf(file.path, (await root.writeFile(path, data, { mode: file.mode, owner: { uid: user.uid, gid }, userTree })).changed);
       } catch (error) {
         const d = describeError(error);
         // the system could not write (full, read-only, I/O error): the module fails and is tried
