@@ -29,8 +29,9 @@ function trim(text, max = MAX_LINES) {
 /** Runs the bundle; a non-zero exit (other than the allowed ones) stops the demo with the command's own words. */
 function vmctx(step, args, { ok = [0] } = {}) {
   const shown = `vmctx ${args.join(' ')}`;
-  console.log(dim(`   $ ${shown}`));
+  const t0 = performance.now();
   const r = spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8' });
+  console.log(dim(`   $ ${shown}   [exit ${r.status ?? r.signal}, ${(performance.now() - t0).toFixed(0)} ms]`));
   if (r.error !== undefined) throw new DemoError(`${step}: could not start node (${r.error.message})`);
   if (!ok.includes(r.status ?? -1)) {
     const said = `${r.stderr}${r.stdout}`.trim();
@@ -97,13 +98,30 @@ function dryRunChanges(output) {
   return blocks;
 }
 
+/** Paths, with runs of files in one directory sharing a prefix shortened: /etc/ssh/ssh_host_* (6 files). */
+function compact(paths) {
+  const byDir = new Map();
+  for (const p of paths) {
+    const dir = p.slice(0, p.lastIndexOf('/') + 1);
+    byDir.set(dir, [...(byDir.get(dir) ?? []), p.slice(dir.length)]);
+  }
+  const out = [];
+  for (const [dir, names] of byDir) {
+    let prefix = names[0] ?? '';
+    for (const n of names) while (!n.startsWith(prefix)) prefix = prefix.slice(0, -1);
+    if (names.length > 2 && prefix.length >= 3) out.push(`${dir}${prefix}* (${names.length} files)`);
+    else out.push(...names.map((n) => `${dir}${n}`));
+  }
+  return out;
+}
+
 /** What a run did, from its --json report: one line per module that did something, with the paths it changed. */
 function story(report) {
   const lines = [];
   const quiet = [];
   for (const m of report.modules) {
     if (m.status === 'applied' || m.status === 'failed') {
-      const what = m.status === 'failed' ? `FAILED: ${m.error?.message ?? ''}` : [...m.changed, ...m.actions].join(', ');
+      const what = m.status === 'failed' ? `FAILED: ${m.error?.message ?? ''}` : [...compact(m.changed), ...m.actions].join(', ');
       lines.push(`${m.id.padEnd(14)} ${what}`);
       for (const w of m.warnings) lines.push(`${''.padEnd(14)} warning: ${w}`);
     } else quiet.push(m.id);
@@ -142,12 +160,16 @@ async function main() {
   const dry = vmctx('the dry run', ['run', '--source', iso, '--root', plain, '--dry-run', '-q']);
   const blocks = dryRunChanges(dry.stdout);
   if (blocks.length === 0) throw new DemoError(`the dry run listed no change:\n${indent(trim(dry.stdout, 30))}`);
-  for (const b of blocks.filter((x) => x.kind !== 'run')) console.log(`   ${b.kind.padEnd(7)} ${b.path}`);
+  const changes = blocks.filter((x) => x.kind !== 'run');
+  for (const kind of ['create', 'modify', 'mkdir', 'remove', 'symlink']) {
+    const paths = changes.filter((b) => b.kind === kind).map((b) => `${b.path}${b.body.some((l) => /secret content not shown/u.test(l)) ? ' (secret)' : ''}`);
+    if (paths.length > 0) console.log(`   ${kind.padEnd(7)} ${compact(paths).join(', ')}`);
+  }
   const commands = blocks.filter((x) => x.kind === 'run');
   if (commands.length > 0) console.log(`   and run ${commands.length} program(s): ${[...new Set(commands.map((c) => c.header.split(' ')[2]?.split('/').at(-1)))].join(', ')}`);
   for (const b of blocks.filter((x) => IMPORTANT.some((re) => re.test(x.path)) && x.body.length > 0)) {
     console.log(`\n   ${bold(b.header)}`);
-    console.log(indent(trim(b.body.filter((l) => !/^(---|\+\+\+) /u.test(l)).join('\n'))));
+    console.log(indent(trim(b.body.filter((l) => !/^(---|\+\+\+|@@) /u.test(l)).join('\n'))));
   }
 
   heading(3, 'What changed: the real run');
@@ -160,11 +182,7 @@ async function main() {
   const realPaths = new Set(report.modules.flatMap((m) => m.changed));
   const unpredicted = [...realPaths].filter((p) => !dryPaths.has(p));
   if (unpredicted.length > 0) throw new DemoError(`the real run changed what the dry run did not predict: ${unpredicted.join(', ')}`);
-  console.log(`   ${realPaths.size} path(s) changed, each one predicted by the dry run. The report: ${plain}/run/vmctx/report.json`);
-  for (const f of ['/etc/hostname', '/etc/network/interfaces.d/50-vmctx']) {
-    console.log(`\n   ${bold(`${plain}${f}`)}`);
-    console.log(indent(trim(await readFile(join(plain, f), 'utf8'))));
-  }
+  console.log(`   ${realPaths.size} path(s) changed, each one predicted by the dry run (report: ${plain}/run/vmctx/report.json)`);
 
   heading(4, 'A second run: nothing left to do');
   const again = JSON.parse(vmctx('the second run', ['run', '--source', iso, '--root', plain, '--json']).stdout);

@@ -343,7 +343,7 @@ export class DryRunRoot implements Root {
         const was = before.get(path);
         if (was !== undefined && sameEntry(was, entry)) continue;
         // content a program writes unreadable by others (shadow, private host keys) is a secret
-        await this.#put(path, entry, entry.type === 'file' && (entry.mode & 0o004) === 0);
+        await this.#put(path, entry, entry.type === 'file' && entry.data.length > 0 && (entry.mode & 0o004) === 0);
       }
       for (const path of before.keys()) if (!after.has(path)) await this.#put(path, { type: 'absent' });
       const scrub = (s: string): string => s.split(scratch).join(this.path === '/' ? '' : this.path);
