@@ -4,7 +4,7 @@
 // new and removed entries), with the same exit code — and the dry run's copy must not change at all.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { lstat, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgent, type RunReport } from '../../src/agent/run.js';
@@ -95,7 +95,8 @@ async function compare(c: Case): Promise<{ dry: Awaited<ReturnType<typeof dryRun
 const NETWORK = { ETH0_IP: '10.0.0.42', ETH0_MASK: '255.255.255.0', ETH0_GATEWAY: '10.0.0.1', ETH0_MAC: '02:00:0a:00:00:2a', DNS: '10.0.0.2', SEARCH_DOMAIN: 'example.com', SET_HOSTNAME: 'web-42.example.com' };
 const HASH = '$6$saltsaltsalt$bdJ1u0ZzRM2.bb/VnBlnSmWY1G2Lv4eKVQ6aBkR6L2ymbp2CNMQjf/gx3/TAmA4ubNNJQ.0y3Vhz5GGpcrcyj/';
 
-describe('dry run against the real run on copies of the same root (real useradd, chpasswd, ssh-keygen)', () => {
+// real ssh-keygen (an RSA key each run) on a busy machine: seconds per case
+describe('dry run against the real run on copies of the same root (real useradd, chpasswd, ssh-keygen)', { timeout: 120_000 }, () => {
   it('plain network, hostname and DNS', async () => {
     const { actual } = await compare({ vars: { VMID: '1', ...NETWORK } });
     expect(actual).toEqual(expect.arrayContaining(['/etc/hostname', '/etc/machine-id', '/etc/network/interfaces.d/50-vmctx', '/etc/resolv.conf', '/etc/ssh/ssh_host_ed25519_key']));
@@ -147,6 +148,31 @@ describe('dry run against the real run on copies of the same root (real useradd,
     const { dry, actual } = await compare({ vars: { VMID: '6', ...NETWORK, USERNAME: 'deploy', SSH_PUBLIC_KEY: fakeKey(), PASSWORD: 'first-boot' }, contextualized: true });
     expect(actual).toEqual([]);
     expect(dry.paths).toEqual([]);
+  });
+
+  it('links: resolv.conf a link elsewhere in the root, a planted .ssh link in a user home, merged /usr', async () => {
+    const { actual, dry } = await compare({
+      vars: {
+        VMID: '8',
+        DNS: '10.0.0.2',
+        USERNAME: 'alice',
+        SSH_PUBLIC_KEY: fakeKey(),
+        USER_DATA: ['#cloud-config', 'write_files:', '  - path: /etc/motd', '    content: welcome', '  - path: /bin/hello', '    content: "#!/bin/sh"', '    permissions: "0755"'].join('\n'),
+      },
+      prepare: async (root) => {
+        await mkdir(join(root, 'run/resolvconf'), { recursive: true });
+        await rm(join(root, 'etc/resolv.conf'));
+        await symlink('../run/resolvconf/resolv.conf', join(root, 'etc/resolv.conf'));
+        await writeFile(join(root, 'run/resolvconf/resolv.conf'), 'nameserver 192.0.2.1\n');
+        await symlink('/etc', join(root, 'home/alice/.ssh'));
+        await symlink('../run/motd', join(root, 'etc/motd'));
+      },
+    });
+    // written where the links lead, inside the root
+    expect(actual).toEqual(expect.arrayContaining(['/etc/resolvconf/resolv.conf.d/base', '/run/motd', '/usr/bin/hello']));
+    expect(actual).not.toContain('/etc/motd');
+    // the planted link is refused by both runs: the module fails, nothing is written through it
+    expect(dry.report.modules.find((m) => m.id === 'ssh-keys')?.status).toBe('failed');
   });
 
   it('a failing module fails the dry run the same way (no network backend: exit 5 in both)', async () => {

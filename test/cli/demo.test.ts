@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { errnoCode } from '../../src/shared/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A copy of the repository as a clone would have it (tracked and new, not ignored files: no dist/, no demo/). */
@@ -16,8 +17,8 @@ async function freshCopy(): Promise<string> {
   for (const f of files) {
     await mkdir(dirname(join(copy, f)), { recursive: true });
     // a file deleted in the work tree but still in the index is not in a clone either
-    await copyFile(join(repo, f), join(copy, f)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
+    await copyFile(join(repo, f), join(copy, f)).catch((e: unknown) => {
+      if (errnoCode(e) !== 'ENOENT') throw e;
     });
   }
   await symlink(join(repo, 'node_modules'), join(copy, 'node_modules'));
