@@ -194,6 +194,7 @@ export class DryRunRoot implements Root {
       }
       done.push(step.name);
     }
+    if (done.length === 0) throw pathError('ERR_PATH_INVALID', guestPath, 'leads to the root itself, which cannot be written');
     return `/${done.join('/')}`;
   }
 
