@@ -4,7 +4,8 @@
 // what the CD holds, what would change (dry run), what changed (the real run), and a second run
 // that changes nothing. A failing step says which and why, and the demo exits non-zero.
 import { spawnSync } from 'node:child_process';
-import { access, chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, chmod, chown, lstat, mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const bundle = 'dist/vmctx.js';
@@ -98,6 +99,24 @@ function dryRunChanges(output) {
   return blocks;
 }
 
+/** Every entry under a root: type, mode, owner, and a digest of the content or the link target. */
+async function tree(dir, rel = '', out = new Map()) {
+  for (const name of await readdir(join(dir, rel))) {
+    const path = `${rel}/${name}`;
+    const st = await lstat(join(dir, path));
+    const who = `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
+    if (st.isDirectory()) {
+      out.set(path, `dir ${who}`);
+      await tree(dir, path, out);
+    } else if (st.isSymbolicLink()) out.set(path, `link -> ${await readlink(join(dir, path))}`);
+    else out.set(path, `file ${who} ${createHash('sha256').update(await readFile(join(dir, path))).digest('hex')}`);
+  }
+  return out;
+}
+
+/** vmctx's own records (run state, report, lock, log): not changes to the system, so not in a dry run's list. */
+const own = (p) => p === '/var/lib/vmctx/state.json' || p === '/var/log/vmctx.log' || p === '/run/vmctx' || p.startsWith('/run/vmctx/');
+
 /** Paths, with runs of files in one directory sharing a prefix shortened: /etc/ssh/ssh_host_* (6 files). */
 function compact(paths) {
   const byDir = new Map();
@@ -173,21 +192,28 @@ async function main() {
   }
 
   heading(3, 'What changed: the real run');
+  const before = await tree(plain);
   const real = vmctx('the real run', ['run', '--source', iso, '--root', plain, '--json']);
   const report = JSON.parse(real.stdout);
   const told = story(report);
   console.log(indent(told.lines.join('\n')));
   console.log(dim(`   (nothing to do for: ${told.quiet.join(', ')})`));
+  const after = await tree(plain);
+  const onDisk = [...new Set([...before.keys(), ...after.keys()])].filter((p) => before.get(p) !== after.get(p) && !own(p));
   const dryPaths = new Set(blocks.filter((b) => b.kind !== 'run').map((b) => b.path));
-  const realPaths = new Set(report.modules.flatMap((m) => m.changed));
-  const unpredicted = [...realPaths].filter((p) => !dryPaths.has(p));
-  if (unpredicted.length > 0) throw new DemoError(`the real run changed what the dry run did not predict: ${unpredicted.join(', ')}`);
-  console.log(`   ${realPaths.size} path(s) changed, each one predicted by the dry run (report: ${plain}/run/vmctx/report.json)`);
+  const unpredicted = onDisk.filter((p) => !dryPaths.has(p));
+  const untrue = [...dryPaths].filter((p) => !onDisk.includes(p));
+  if (unpredicted.length > 0 || untrue.length > 0) {
+    throw new DemoError(`the dry run did not tell the truth: changed but not listed: ${unpredicted.join(', ') || 'none'}; listed but not changed: ${untrue.join(', ') || 'none'}`);
+  }
+  console.log(`   On disk ${onDisk.length} paths changed: exactly the ${dryPaths.size} the dry run listed (besides vmctx's own state, log and report: ${plain}/run/vmctx/report.json)`);
 
   heading(4, 'A second run: nothing left to do');
+  const settled = await tree(plain);
   const again = JSON.parse(vmctx('the second run', ['run', '--source', iso, '--root', plain, '--json']).stdout);
-  const changedAgain = again.modules.filter((m) => m.changed.length > 0);
-  if (changedAgain.length > 0) throw new DemoError(`the second run changed ${changedAgain.map((m) => `${m.id} (${m.changed.join(', ')})`).join('; ')}`);
+  const final = await tree(plain);
+  const changedAgain = [...new Set([...settled.keys(), ...final.keys()])].filter((p) => settled.get(p) !== final.get(p) && !own(p));
+  if (changedAgain.length > 0) throw new DemoError(`the second run changed ${changedAgain.join(', ')}`);
   const counts = {};
   for (const m of again.modules) counts[m.status] = (counts[m.status] ?? 0) + 1;
   console.log(`   result ${again.result}: 0 paths changed (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}); per-instance steps (host keys, machine id) are done, the rest is already as wanted`);
