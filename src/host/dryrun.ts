@@ -336,7 +336,11 @@ export class DryRunRoot implements Root {
     try {
       const scratch = join(dir, 'root');
       await mkdir(scratch, { mode: 0o755 });
-      await this.#stage(scratch);
+      await this.#stage(scratch).catch((error: unknown) => {
+        const code = errnoCode(error);
+        const why = code === 'EPERM' || code === 'EACCES' ? ': like the run, a dry run that changes accounts or host keys needs root' : '';
+        throw new VmctxError('ERR_EXEC', `dry run: cannot prepare the scratch copy a system tool runs on (${error instanceof Error ? error.message : String(error)})${why}`, { cause: error });
+      });
       const before = await treeOf(scratch);
       const result = await run(scratch);
       const after = await treeOf(scratch);
