@@ -76,6 +76,8 @@ export class DryRunRoot implements Root {
   /** Physical guest path → what it held before the first planned change (in order of first change). */
   readonly #original = new Map<string, Entry>();
   readonly #secret = new Set<string>();
+  /** What #entry last read from the inner root, so the original of a change is not read twice. */
+  readonly #read = new Map<string, Entry>();
 
   constructor(inner: Root) {
     this.#inner = inner;
@@ -131,7 +133,11 @@ export class DryRunRoot implements Root {
   }
 
   async #entry(path: string): Promise<Entry> {
-    return this.#entries.get(path) ?? (await this.#innerEntry(path));
+    const planned = this.#entries.get(path);
+    if (planned !== undefined) return planned;
+    const entry = await this.#innerEntry(path);
+    this.#read.set(path, entry);
+    return entry;
   }
 
   /** lstat of a physical path, overlay first. */
@@ -143,7 +149,7 @@ export class DryRunRoot implements Root {
 
   /** Records a planned change at a physical path. */
   async #put(path: string, entry: Entry, secret = false): Promise<void> {
-    if (!this.#original.has(path)) this.#original.set(path, await this.#innerEntry(path));
+    if (!this.#original.has(path)) this.#original.set(path, this.#read.get(path) ?? (await this.#innerEntry(path)));
     this.#entries.set(path, entry);
     if (secret) this.#secret.add(path);
   }
@@ -298,8 +304,8 @@ export class DryRunRoot implements Root {
   async remove(guestPath: string, options: { userTree?: UserTree | undefined } = {}): Promise<boolean> {
     const path = await this.#resolve(guestPath, false, options.userTree);
     this.#checkWritable(path);
-    const current = await this.#entry(path);
-    if (current.type === 'absent') return false;
+    const current = await this.#stat(path);
+    if (current === undefined) return false;
     if (current.type === 'directory') throw new VmctxError('ERR_IO', `${path}: is a directory; vmctx removes files and links only`);
     await this.#put(path, { type: 'absent' });
     return true;
