@@ -175,6 +175,16 @@ describe('dry run against the real run on copies of the same root (real useradd,
     expect(dry.report.modules.find((m) => m.id === 'ssh-keys')?.status).toBe('failed');
   });
 
+  it('runAgent with dryRun writes nothing even when given the plain root and Exec of a real run', async () => {
+    const root = await debianRoot();
+    const source = await tempDir('vmctx-ctx-');
+    await writeFile(join(source, 'context.sh'), renderContextSh({ VMID: '9', ...NETWORK, USERNAME: 'deploy', PASSWORD: 'pw', SSH_PUBLIC_KEY: fakeKey() }));
+    const before = await tree(root);
+    const report = await runAgent({ ...options(root, source), root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), dryRun: true, exec: new HostExec() });
+    expect(report.result).toBe('ok');
+    expect(changedPaths(before, await tree(root))).toEqual([]);
+  });
+
   it('a failing module fails the dry run the same way (no network backend: exit 5 in both)', async () => {
     const { dry, real } = await compare({ vars: { VMID: '7', ...NETWORK }, prepare: (root) => void execFileSync('rm', ['-r', join(root, 'etc/network'), join(root, 'sbin/ifup')]) });
     expect(dry.report.modules.find((m) => m.id === 'network')?.error?.message).toMatch(/no network configuration backend/u);
