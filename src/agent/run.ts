@@ -2,6 +2,7 @@
 // when its frequency says so (a failing module is recorded and the others still run), keep state,
 // and write the report.
 import type { Exec } from '../host/exec.js';
+import { DryRunRoot, RecordingExec } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
@@ -314,7 +315,13 @@ async function ownDirs(options: RunOptions): Promise<ContextWarning[]> {
   return repaired;
 }
 
-export async function runAgent(options: RunOptions): Promise<RunReport> {
+export async function runAgent(given: RunOptions): Promise<RunReport> {
+  // a dry run writes nothing whoever calls it: its roots are overlays and its programs run on scratch copies
+  let options = given;
+  if (given.dryRun && !(given.root instanceof DryRunRoot)) {
+    const root = new DryRunRoot(given.root);
+    options = { ...given, root, stateRoot: given.stateRoot instanceof DryRunRoot ? given.stateRoot : new DryRunRoot(given.stateRoot), exec: given.exec instanceof RecordingExec ? given.exec : new RecordingExec(given.exec, root) };
+  }
   let release: (() => Promise<void>) | undefined;
   const repaired = options.dryRun ? [] : await ownDirs(options);
   if (!options.dryRun) {

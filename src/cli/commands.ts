@@ -92,7 +92,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // a dry run writes nothing, not even the log
   const log = await openLog(realRoot, consoleLines, !flags.dryRun);
   const { logger } = log;
-  const exec = flags.dryRun ? new RecordingExec(new HostExec()) : new HostExec();
+  const exec = flags.dryRun ? new RecordingExec(new HostExec(), root instanceof DryRunRoot ? root : undefined) : new HostExec();
   try {
     const report = await runAgent({
       root,

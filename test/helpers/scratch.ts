@@ -1,6 +1,6 @@
 // A small fake guest root for tests: passwd, hosts, sshd_config, /root and a user's home.
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
 
@@ -36,4 +36,23 @@ export function fakeKey(type = 'ssh-ed25519', comment = 'test@host'): string {
   len.writeUInt32BE(name.length);
   const blob = Buffer.concat([len, name, Buffer.from([0, 0, 0, 32]), randomBytes(32)]);
   return `${type} ${blob.toString('base64')} ${comment}`;
+}
+
+/**
+ * A scratch root shaped like a minimal Debian where a run looks: scratchRoot's accounts and files
+ * plus /etc/skel, an empty /etc/machine-id (as Debian images ship it), /etc/sudoers.d, the mail
+ * spool, /var/lib, /var/log, /run and /tmp.
+ */
+export async function debianRoot(): Promise<string> {
+  const root = await scratchRoot();
+  for (const dir of ['etc/skel', 'etc/sudoers.d', 'etc/default', 'var/lib', 'var/log', 'var/mail', 'run', 'tmp', 'usr/bin']) await mkdir(join(root, dir), { recursive: true });
+  await chmod(join(root, 'tmp'), 0o1777);
+  await chown(join(root, 'var/mail'), 0, 8);
+  await chmod(join(root, 'var/mail'), 0o2775);
+  await writeFile(join(root, 'etc/skel/.profile'), '# ~/.profile\n');
+  await writeFile(join(root, 'etc/skel/.bashrc'), '# ~/.bashrc\n');
+  await writeFile(join(root, 'etc/machine-id'), '', { mode: 0o444 });
+  await writeFile(join(root, 'usr/bin/bash'), '', { mode: 0o755 });
+  await symlink('usr/bin', join(root, 'bin'));
+  return root;
 }

@@ -30,10 +30,6 @@ export const machineIdModule: Module = {
     const inherited = seenInstance !== '' && seenInstance !== ctx.instanceId && seenId === current;
     let id = current;
     if (!MACHINE_ID.test(current) || inherited) {
-      if (target.dryRun === true) {
-        out.actions.push(`would write a new /etc/machine-id (${inherited ? 'inherited from the instance this disk was cloned from' : 'none yet'})`);
-        return out.build();
-      }
       id = randomBytes(16).toString('hex');
       out.changedIf('/etc/machine-id', (await root.writeFile('/etc/machine-id', `${id}\n`, { mode: 0o444 })).changed);
       // D-Bus keeps its own copy on older systems; a link to /etc/machine-id needs nothing
@@ -41,10 +37,8 @@ export const machineIdModule: Module = {
       log.info({ reason: inherited ? 'clone' : 'missing' }, 'new machine id');
       if (target.live) out.warnings.push('the new machine id is used by systemd and the journal from the next boot on');
     }
-    if (target.dryRun !== true) {
-      out.warnings.push(...(await ensureOwnDir(root, '/var/lib/vmctx', 0o700)).map((r) => `repaired: ${r}`));
-      await root.writeFile(MACHINE_ID_MARKER, `${ctx.instanceId} ${id}\n`, { mode: 0o600, noFollow: true });
-    }
+    out.warnings.push(...(await ensureOwnDir(root, '/var/lib/vmctx', 0o700)).map((r) => `repaired: ${r}`));
+    await root.writeFile(MACHINE_ID_MARKER, `${ctx.instanceId} ${id}\n`, { mode: 0o600, noFollow: true });
     return out.build();
   },
 };

@@ -39,10 +39,6 @@ export const hostKeysModule: Module = {
       if ((await root.lstat(dir))?.type !== 'directory') throw new VmctxError('ERR_PATH_SYMLINK', `${dir} in the root is not a plain directory; not generating host keys through it`);
     }
     const old = ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n));
-    if (target.dryRun === true) {
-      out.actions.push(`would regenerate the SSH host keys (${old.length} files now)`);
-      return out.build();
-    }
     for (const name of old) await root.remove(`/etc/ssh/${name}`);
     if (!target.live) {
       await tool(target, 'ssh-keygen', ['-A', '-f', root.path], { rootFlag: false });

@@ -20,7 +20,11 @@ export interface Target {
   readonly exec: Exec;
   /** True when the root is the running system: live actions (hostname, reloads) are allowed. */
   readonly live: boolean;
-  /** A dry run: file changes are recorded, programs are not run (their output is empty). */
+  /**
+   * A dry run: the root is an overlay that plans every change, and the Exec runs the programs that
+   * change files under the root (useradd -R, chpasswd -R, ssh-keygen -A) on a scratch copy, so
+   * modules take the same path as in the run; other programs are recorded, not run.
+   */
   readonly dryRun?: boolean;
   /** The running system's NICs (name, MAC), when live. */
   readonly listNics?: () => Promise<GuestNic[]>;

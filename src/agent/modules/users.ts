@@ -127,9 +127,6 @@ export const passwordModule: Module = {
       await tool(target, 'usermod', ['--lock', '--', user]);
       out.changedIf('/etc/shadow', true);
       out.actions.push(`password of ${user} locked (USERNAME_PASSWORD_RESET)`);
-    } else if (password !== undefined && target.dryRun === true) {
-      out.changedIf('/etc/shadow', true);
-      out.actions.push(`would set the password of ${user} from ${password.source}`);
     } else if (password !== undefined) {
       await setPassword(target, user, password.kind, password.secret);
       if (ctx.user.expirePassword) await tool(target, 'chage', ['--lastday', '0', '--', user]);
@@ -148,8 +145,7 @@ export const passwordModule: Module = {
         out.warnings.push(`chpasswd: user ${extra.user} does not exist; skipped`);
         continue;
       }
-      if (target.dryRun === true) out.actions.push(`would set the password of ${extra.user} from cloud-config chpasswd`);
-      else await setPassword(target, extra.user, extra.kind, extra.secret);
+      await setPassword(target, extra.user, extra.kind, extra.secret);
       out.changedIf('/etc/shadow', true);
     }
     log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword, cloudConfigUsers: ctx.extraPasswords.length }, 'password');
