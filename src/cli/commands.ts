@@ -19,6 +19,7 @@ import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
+import { metadataWaitingLine, terminalProgress } from './progress.js';
 import { howStarted, installAgent, uninstallAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
 import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
@@ -133,6 +134,14 @@ export interface ShowFlags {
   metadataBudget?: number | undefined;
 }
 
+/** The waiting line before a metadata request, on a terminal only (never with --json). */
+function metadataWaitNotice(json: boolean): ((url: string, budgetMs: number) => void) | undefined {
+  const progress = terminalProgress(process.stderr, { json });
+  return progress === undefined ? undefined : (url, budgetMs) => {
+    progress.waiting(metadataWaitingLine(url, budgetMs));
+  };
+}
+
 export async function showCommand(flags: ShowFlags): Promise<number> {
   const root = new DirectoryRoot(flags.root);
   let loaded;
@@ -148,6 +157,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
       cache: { root: state.stateRoot, dir: state.stateDir, write: false },
       metadataUrl: flags.metadataUrl,
       metadataBudgetMs: flags.metadataBudget,
+      onMetadataWait: metadataWaitNotice(flags.json),
     });
   } catch (error) {
     const d = describeError(error);
@@ -376,7 +386,6 @@ export interface BakeFlags {
 export async function bakeCommand(image: string, flags: BakeFlags): Promise<number> {
   const { bake, changeSummary } = await import('../build/bake.js');
   const { checkImage } = await import('../build/check.js');
-  const { terminalProgress } = await import('./progress.js');
   const quiet = flags.quiet === true;
   // bars and step lines on a terminal only, never with --json or -q
   const progress = terminalProgress(process.stderr, { json: flags.json, quiet });
