@@ -122,7 +122,7 @@ class ReachedDeclaredEnd extends Error {}
 
 function freeBytesAt(dir: string): number {
   const st = statfsSync(dir);
-  return Number(st.bavail) * Number(st.bsize);
+  return st.bavail * st.bsize;
 }
 
 function noRoom(dir: string, free: number): VmctxError {

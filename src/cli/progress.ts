@@ -61,8 +61,11 @@ export class TerminalProgress implements ProgressSink {
     if (!finished && now - bar.lastDraw < this.#intervalMs) return;
     bar.lastDraw = now;
     const elapsed = (now - bar.startedAt) / 1000;
-    const line = barLine(label, done, total, elapsed > 0 ? done / elapsed : undefined);
-    const columns = this.#stream.columns ?? 80;
+    const rate = elapsed > 0 ? done / elapsed : undefined;
+    // a terminal without a size (0) counts as 80 columns; a narrow one gets a shorter bar, then a cut line
+    const columns = this.#stream.columns !== undefined && this.#stream.columns > 0 ? this.#stream.columns : 80;
+    const room = columns - 1 - barLine(label, done, total, rate, 0).length;
+    const line = barLine(label, done, total, rate, Math.max(8, Math.min(24, room)));
     this.#stream.write(`\r\x1b[K${line.slice(0, Math.max(20, columns - 1))}`);
     bar.open = true;
     if (finished) this.#closeBar();
