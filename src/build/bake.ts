@@ -301,9 +301,20 @@ export async function decompressTo(input: string, kind: Compression, dest: strin
     const st = statSync(input);
     const free = freeBytesAt(dirname(dest));
     if (Math.min(st.size, st.blocks * 512) > free - FREE_MARGIN) throw noRoom(dirname(dest), free);
-    progress?.step('copying the image (sparse)');
-    // cp keeps holes (SEEK_HOLE) and clones where the file system can
-    await toolStream('cp', ['--sparse=always', '--reflink=auto', '--', input, dest], new Writable({ write: (_c, _e, cb) => { cb(); } }));
+    const label = 'copying the image (sparse)';
+    progress?.step(label);
+    // cp writes in order: how far the copy got is the size of what it wrote so far
+    const meter = progress === undefined ? undefined : setInterval(() => {
+      const size = statSync(dest, { throwIfNoEntry: false })?.size;
+      if (size !== undefined && size < st.size) progress.bytes(label, size, st.size);
+    }, 200);
+    try {
+      // cp keeps holes (SEEK_HOLE) and clones where the file system can
+      await toolStream('cp', ['--sparse=always', '--reflink=auto', '--', input, dest], new Writable({ write: (_c, _e, cb) => { cb(); } }));
+    } finally {
+      clearInterval(meter);
+    }
+    progress?.bytes(label, st.size, st.size);
     return [];
   }
   const label = `decompressing (${kind})`;
