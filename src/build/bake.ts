@@ -216,14 +216,6 @@ class SparseWriter extends Writable {
   }
 }
 
-/** A progress bar line: `label [#####.....]  42%` (kept for callers that want a plain string). */
-export function bar(label: string, done: number, total: number): string {
-  const f = total > 0 ? Math.min(1, done / total) : 0;
-  const width = 30;
-  const n = Math.round(f * width);
-  return `${label} [${'#'.repeat(n)}${'.'.repeat(width - n)}] ${String(Math.round(f * 100)).padStart(3)}%`;
-}
-
 /** Reads a file as a stream, reporting how much of it has been read. */
 function meteredRead(path: string, total: number, label: string, progress: ProgressSink | undefined): Readable {
   const stream = createReadStream(path);
@@ -564,7 +556,6 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   const progress = options.progress;
   const step = (text: string): void => progress?.step(text);
   const warnings: string[] = [];
-  checkInput(options.input);
   // --run/--install need root and loop devices: said before anything else is looked at
   const commands = [...(options.install === undefined || options.install.length === 0 ? [] : [installCommand(options.install)]), ...(options.run ?? [])];
   if (commands.length > 0) {
@@ -572,6 +563,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
     const missing = await runPrerequisites(options.input);
     if (missing !== undefined) throw new VmctxError('ERR_PRIVILEGE', `--run/--install: ${missing}. Nothing was changed`);
   }
+  checkInput(options.input);
   const inKind = imageCompression(options.input);
   const outKind = options.compress ?? inKind;
   if (options.inPlace && inKind !== 'raw') throw new VmctxError('ERR_USAGE', '--in-place works on raw images only');

@@ -189,8 +189,7 @@ describe('vmctx bake: compressed and partitioned images', () => {
   }
 
   it('progress bars for decompressing, zeroing and compressing (what the CLI shows when stderr is a TTY)', async () => {
-    const { bake, bar } = await import('../../src/build/bake.js');
-    expect(bar('x', 1, 4)).toBe(`x [${'#'.repeat(8)}${'.'.repeat(22)}]  25%`);
+    const { bake } = await import('../../src/build/bake.js');
     const { img } = await image();
     run('gzip', ['-k', img]);
     const last = new Map<string, [number, number | undefined]>();
