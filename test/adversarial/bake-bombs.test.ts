@@ -146,6 +146,24 @@ describe('bake: compression bombs (issue 17.5)', () => {
   });
 });
 
+describe('bake: the output disk fills while compressing (issue 16.8)', () => {
+  it('ENOSPC is said plainly (exit 4, the directory named, no errno twice, no temporary file named or left)', async () => {
+    const { dir, img } = await image('32M', async (root) => writeFile(join(root, 'random'), randomBytes(14 * MIB)));
+    const small = await tempDir();
+    run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', small]);
+    try {
+      // the raw copy fits (about 15 MiB of data); its gzip of incompressible bytes does not fit beside it
+      const r = await bakeWatched(['bake', img, '--node', 'system', '--bundle', BUNDLE, '--compress', 'gz', '-o', join(small, 'out.img.gz')], small, []);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toBe(`vmctx: ERR_IO: no space left on the disk holding ${small}; nothing was written\n`);
+      expect(await readdir(small)).toEqual([]);
+    } finally {
+      run('umount', [small]);
+    }
+    expect(await readdir(dir)).toEqual(['disk.img']);
+  });
+});
+
 describe('bake: a zip of several entries (issue 17.6)', () => {
   it('is refused with the list of its entries; --zip-entry NAME bakes that one', async () => {
     const { dir, img } = await image('16M');
