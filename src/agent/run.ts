@@ -135,6 +135,8 @@ export interface LoadOptions {
   /** Overrides the configured metadata URL and budget. */
   readonly metadataUrl?: string | undefined;
   readonly metadataBudgetMs?: number | undefined;
+  /** Told before the metadata service is asked (where, and the budget): the CLI's waiting line. */
+  readonly onMetadataWait?: ((url: string, budgetMs: number) => void) | undefined;
 }
 
 async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, extra: { degraded?: string | undefined } = {}): Promise<LoadedContext> {
@@ -161,7 +163,7 @@ async function loadMetadata(options: LoadOptions, config: AgentConfig, attempts:
   }
   const budget = options.metadataBudgetMs ?? (cache === undefined ? config.metadataBudgetFirstMs : config.metadataBudgetMs);
   try {
-    const fetched = await fetchMetadata({ url, deadline: Date.now() + budget, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, allowImdsv1: config.allowImdsv1 });
+    const fetched = await fetchMetadata({ url, deadline: Date.now() + budget, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, allowImdsv1: config.allowImdsv1, onWaiting: options.onMetadataWait });
     for (const line of fetched.trace) attempts.push({ path: fetched.raw.source.path, result: line });
     if (fetched.missing.length === 0 && options.cache?.write === true && options.bootId !== undefined) await writeCache(options.cache.root, options.cache.dir, fetched.raw, options.bootId);
     const degraded = fetched.missing.length === 0 ? undefined : `the metadata budget (${budget} ms) ran out before ${fetched.missing.join(', ')} arrived; the modules that need them wait for the next run`;

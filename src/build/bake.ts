@@ -4,24 +4,25 @@
 // the output, renamed into place only when everything succeeded; a failure removes it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, openSync, closeSync, ftruncateSync, statSync, writeSync, readSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, closeSync, ftruncateSync, statSync, statfsSync, writeSync, readSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { VmctxError, describeError } from '../shared/errors.js';
+import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
 import { DryRunRoot, type PlannedChange } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
 import { HostExec } from '../host/exec.js';
 import { FileDisk } from './disk.js';
-import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
+import { NOT_AN_IMAGE, checkComplete, checkWritable, declaredImageSize, locateFileSystem, type Located } from './extimage.js';
+import type { ProgressSink } from './progress.js';
 import { ImageRoot, type ExtFs } from './imageroot.js';
 import { installCommand, runInImage, runPrerequisites } from './chroot.js';
 import { addDiskAliases, addHooks, addTemplate, readHooksDir, readTemplateSpec } from './authoring.js';
-import { installAgent, LAUNCHER_PATH } from './install.js';
+import { installAgent, LAUNCHER_PATH, NODE_PATH } from './install.js';
 import { SYSPREP_STEPS } from './sysprep.js';
 
 export type Compression = 'raw' | 'gz' | 'bz2' | 'zip';
@@ -42,7 +43,9 @@ export interface BakeOptions {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly compress?: Compression | undefined;
-  readonly progress?: ((line: string) => void) | undefined;
+  readonly progress?: ProgressSink | undefined;
+  /** The entry of a .zip that holds the image (needed when it holds several). */
+  readonly zipEntry?: string | undefined;
   /** A directory of boot hooks ({per-boot,per-instance,once}/NAME) to put in /etc/vmctx/scripts.d. */
   readonly scripts?: string | undefined;
   /** SRC:GUESTPATH pairs for /etc/vmctx/templates. */
@@ -67,6 +70,9 @@ export interface BakeResult {
   readonly stamp: Readonly<Record<string, string>>;
   readonly warnings: readonly string[];
   readonly changes?: readonly PlannedChange[];
+  /** The Node the image runs vmctx with: its own, this host's (shipped), or one given with --node. */
+  readonly node: { readonly kind: 'image' | 'host' | 'given'; readonly path: string; readonly from?: string; readonly version?: string; readonly bytes?: number };
+  readonly zeroedBytes: number;
   readonly durationMs: number;
 }
 
@@ -106,25 +112,85 @@ const host = new HostExec();
 const which = (name: string): Promise<string | undefined> => host.which(name);
 
 const ZERO_BLOCK = Buffer.alloc(64 * 1024);
+/** How much of a decompressed stream is looked at before anything is written. */
+const HEAD_BYTES = 64 * 1024;
+/** Room left on the output's disk, whatever the image needs. */
+const FREE_MARGIN = 1024 * 1024;
 
-/** A writable that keeps all-zero blocks as holes, so a decompressed image stays sparse. */
+/** Thrown by the writer when the stream goes on past the image's declared end (it stops reading there). */
+class ReachedDeclaredEnd extends Error {}
+
+function freeBytesAt(dir: string): number {
+  const st = statfsSync(dir);
+  return st.bavail * st.bsize;
+}
+
+function noRoom(dir: string, free: number): VmctxError {
+  return new VmctxError('ERR_IO', `not enough free space in ${dir} for the image (${Math.floor(free / 1048576)} MiB free); make room or write elsewhere with -o — nothing was written`, { details: { dir, free } });
+}
+
+/**
+ * A writable that keeps all-zero blocks as holes, so a decompressed image stays sparse. It looks
+ * at the first 64 KiB before writing anything: no ext superblock and no partition table there is
+ * an error at once (a bomb of repeated bytes is never inflated), and the stream is cut at the size
+ * the image declares and stopped when it would fill the output's disk.
+ */
 class SparseWriter extends Writable {
   readonly #fd: number;
+  readonly #dir: string;
+  readonly #free: number;
+  readonly #report: ((done: number, total: number | undefined) => void) | undefined;
+  #head: Buffer[] = [];
+  #headLength = 0;
+  #limit: number | undefined;
   #pos = 0;
-  constructor(path: string) {
+  #allocated = 0;
+  constructor(path: string, report?: (done: number, total: number | undefined) => void) {
     super({ highWaterMark: 4 * 1024 * 1024 });
+    this.#dir = dirname(path);
+    this.#free = freeBytesAt(this.#dir);
+    this.#report = report;
     this.#fd = openSync(path, 'w', 0o600);
+  }
+  /** Bytes the stream produced that were kept (holes included). */
+  get written(): number {
+    return this.#pos;
+  }
+  #inspect(): void {
+    const head = Buffer.concat(this.#head);
+    const declared = declaredImageSize(head);
+    if (declared === undefined) throw new VmctxError('ERR_IMAGE', `${NOT_AN_IMAGE} (in the first ${Math.round(head.length / 1024)} KiB; nothing more was read)`);
+    this.#limit = declared.bytes;
+    this.#head = [];
+    this.#emit(head);
+  }
+  #emit(data: Buffer): void {
+    const limit = this.#limit ?? Number.POSITIVE_INFINITY;
+    const chunk = this.#pos + data.length > limit ? data.subarray(0, Math.max(0, limit - this.#pos)) : data;
+    const block = 64 * 1024;
+    for (let off = 0; off < chunk.length; off += block) {
+      const part = chunk.subarray(off, Math.min(off + block, chunk.length));
+      if (!part.equals(ZERO_BLOCK.subarray(0, part.length))) {
+        if (this.#allocated + part.length > this.#free - FREE_MARGIN) throw noRoom(this.#dir, this.#free);
+        let done = 0;
+        while (done < part.length) done += writeSync(this.#fd, part, done, part.length - done, this.#pos + done);
+        this.#allocated += part.length;
+      }
+      this.#pos += part.length;
+    }
+    this.#report?.(this.#pos, this.#limit);
+    if (chunk.length < data.length) {
+      ftruncateSync(this.#fd, this.#pos);
+      throw new ReachedDeclaredEnd();
+    }
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
     try {
-      const block = 64 * 1024;
-      for (let off = 0; off < chunk.length; off += block) {
-        const part = chunk.subarray(off, Math.min(off + block, chunk.length));
-        if (!part.equals(ZERO_BLOCK.subarray(0, part.length))) {
-          let done = 0;
-          while (done < part.length) done += writeSync(this.#fd, part, done, part.length - done, this.#pos + done);
-        }
-        this.#pos += part.length;
+      if (this.#limit !== undefined) this.#emit(chunk);
+      else {
+        this.#head.push(chunk);
+        this.#headLength += chunk.length;
+        if (this.#headLength >= HEAD_BYTES) this.#inspect();
       }
       cb();
     } catch (error) {
@@ -141,6 +207,7 @@ class SparseWriter extends Writable {
   }
   override _final(cb: (error?: Error | null) => void): void {
     try {
+      if (this.#limit === undefined) this.#inspect();
       ftruncateSync(this.#fd, this.#pos);
       cb();
     } catch (error) {
@@ -149,27 +216,14 @@ class SparseWriter extends Writable {
   }
 }
 
-/** A progress bar line: `label [#####.....]  42%`. */
-export function bar(label: string, done: number, total: number): string {
-  const f = total > 0 ? Math.min(1, done / total) : 0;
-  const width = 30;
-  const n = Math.round(f * width);
-  return `${label} [${'#'.repeat(n)}${'.'.repeat(width - n)}] ${String(Math.round(f * 100)).padStart(3)}%`;
-}
-
-/** Reads a file as a stream, reporting how much of it has been read (at most every 200 ms). */
-function meteredRead(path: string, total: number, label: string, progress: ((line: string) => void) | undefined): Readable {
+/** Reads a file as a stream, reporting how much of it has been read. */
+function meteredRead(path: string, total: number, label: string, progress: ProgressSink | undefined): Readable {
   const stream = createReadStream(path);
   if (progress === undefined) return stream;
   let done = 0;
-  let last = 0;
   stream.on('data', (chunk: Buffer | string) => {
     done += chunk.length;
-    const now = Date.now();
-    if (now - last >= 200 || done >= total) {
-      last = now;
-      progress(bar(label, done, total));
-    }
+    progress.bytes(label, done, total);
   });
   return stream;
 }
@@ -187,39 +241,110 @@ async function toolStream(program: string, args: readonly string[], sink: Writab
   });
   if (input !== undefined) void pipeline(input, child.stdin).catch(() => undefined);
   else child.stdin.end();
-  await pipeline(child.stdout, sink);
+  try {
+    await pipeline(child.stdout, sink);
+  } catch (error) {
+    // the sink refused (not an image, the declared end, no room): the tool is stopped, not waited for
+    child.kill('SIGKILL');
+    input?.destroy();
+    await exited.catch(() => undefined);
+    throw error;
+  }
   const code = await exited;
   if (code !== 0) throw new VmctxError('ERR_IMAGE', `${basename(program)} ${args.join(' ')} exited with ${code ?? '?'}: ${stderr.trim().slice(0, 300)}`);
 }
 
-/** Decompresses (or copies) an image into a sparse raw file. */
-export async function decompressTo(input: string, kind: Compression, dest: string, progress?: (line: string) => void): Promise<void> {
-  if (kind === 'raw') {
-    // cp keeps holes (SEEK_HOLE) and clones where the file system can
-    await toolStream('cp', ['--sparse=always', '--reflink=auto', '--', input, dest], new Writable({ write: (_c, _e, cb) => { cb(); } }));
-    return;
-  }
-  const sink = new SparseWriter(dest);
-  const source = (): Readable => meteredRead(input, statSync(input).size, `decompressing (${kind})`, progress);
-  if (kind === 'gz') {
-    const pigz = await which('pigz');
-    if (pigz !== undefined) await toolStream(pigz, ['-dc'], sink, source());
-    else await pipeline(source(), createGunzip(), sink);
-  } else if (kind === 'bz2') {
-    const tool = (await which('lbzip2')) ?? (await which('bzip2'));
-    if (tool === undefined) throw new VmctxError('ERR_IMAGE', 'a .bz2 image needs lbzip2 or bzip2 installed');
-    await toolStream(tool, ['-dc'], sink, source());
-  } else {
-    // a zip is read by seeking: no byte count to show, only the step
-    const unzip = await which('unzip');
-    const bsdtar = await which('bsdtar');
-    if (unzip !== undefined) await toolStream(unzip, ['-p', '--', input], sink);
-    else if (bsdtar !== undefined) await toolStream(bsdtar, ['-xOf', input], sink);
-    else throw new VmctxError('ERR_IMAGE', 'a .zip image needs unzip or bsdtar installed');
-  }
+/** unzip takes names as patterns: each wildcard character is put in brackets to stand for itself. */
+function zipPattern(name: string): string {
+  return name.replace(/[*?[\]]/gu, (c) => `[${c}]`);
 }
 
-async function compress(raw: string, kind: Compression, dest: string, nameInZip: string, progress?: (line: string) => void): Promise<void> {
+/** The entries of a zip (names, directories left out), read with zipinfo/unzip -Z1. */
+async function zipEntries(input: string): Promise<string[]> {
+  const unzip = await which('unzip');
+  if (unzip === undefined) throw new VmctxError('ERR_IMAGE', 'a .zip image needs unzip installed');
+  const chunks: Buffer[] = [];
+  await toolStream(unzip, ['-Z1', '--', input], new Writable({ write: (c: Buffer, _e, cb) => { chunks.push(c); cb(); } }));
+  return Buffer.concat(chunks).toString('utf8').split('\n').filter((n) => n !== '' && !n.endsWith('/'));
+}
+
+export interface DecompressOptions {
+  readonly progress?: ProgressSink | undefined;
+  /** The entry of a .zip holding the image (required when the zip has several). */
+  readonly zipEntry?: string | undefined;
+}
+
+/**
+ * Decompresses (or copies) an image into a sparse raw file, checking it is an image from its first
+ * bytes and stopping at its declared end or when the disk would fill. Returns warnings.
+ */
+export async function decompressTo(input: string, kind: Compression, dest: string, options: DecompressOptions = {}): Promise<string[]> {
+  const progress = options.progress;
+  if (kind === 'raw') {
+    // checked before a byte is copied: an image, and room for it (its allocated blocks: cp keeps holes)
+    const head = Buffer.alloc(HEAD_BYTES);
+    const fd = openSync(input, 'r');
+    try {
+      readSync(fd, head, 0, HEAD_BYTES, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (declaredImageSize(head) === undefined) throw new VmctxError('ERR_IMAGE', NOT_AN_IMAGE);
+    const st = statSync(input);
+    const free = freeBytesAt(dirname(dest));
+    if (Math.min(st.size, st.blocks * 512) > free - FREE_MARGIN) throw noRoom(dirname(dest), free);
+    const label = 'copying the image (sparse)';
+    progress?.step(label);
+    // cp writes in order: how far the copy got is the size of what it wrote so far
+    const meter = progress === undefined ? undefined : setInterval(() => {
+      const size = statSync(dest, { throwIfNoEntry: false })?.size;
+      if (size !== undefined && size < st.size) progress.bytes(label, size, st.size);
+    }, 200);
+    try {
+      // cp keeps holes (SEEK_HOLE) and clones where the file system can
+      await toolStream('cp', ['--sparse=always', '--reflink=auto', '--', input, dest], new Writable({ write: (_c, _e, cb) => { cb(); } }));
+    } finally {
+      clearInterval(meter);
+    }
+    progress?.bytes(label, st.size, st.size);
+    return [];
+  }
+  const label = `decompressing (${kind})`;
+  progress?.step(label);
+  const sink = new SparseWriter(dest, progress === undefined ? undefined : (done, total) => {
+    progress.bytes(label, done, total);
+  });
+  try {
+    if (kind === 'gz') {
+      const pigz = await which('pigz');
+      if (pigz !== undefined) await toolStream(pigz, ['-dc'], sink, createReadStream(input));
+      else await pipeline(createReadStream(input), createGunzip(), sink);
+    } else if (kind === 'bz2') {
+      const tool = (await which('lbzip2')) ?? (await which('bzip2'));
+      if (tool === undefined) throw new VmctxError('ERR_IMAGE', 'a .bz2 image needs lbzip2 or bzip2 installed');
+      await toolStream(tool, ['-dc'], sink, createReadStream(input));
+    } else {
+      const entries = await zipEntries(input);
+      let entry = options.zipEntry;
+      if (entry === undefined) {
+        if (entries.length > 1) throw new VmctxError('ERR_USAGE', `the zip holds ${entries.length} entries (${entries.slice(0, 20).join(', ')}${entries.length > 20 ? ', …' : ''}); name the image with --zip-entry NAME`);
+        entry = entries[0];
+        if (entry === undefined) throw new VmctxError('ERR_IMAGE', 'the zip holds no file');
+      } else if (!entries.includes(entry)) {
+        throw new VmctxError('ERR_USAGE', `--zip-entry ${entry}: no such entry in the zip (entries: ${entries.slice(0, 20).join(', ')}${entries.length > 20 ? ', …' : ''})`);
+      }
+      const unzip = await which('unzip');
+      if (unzip === undefined) throw new VmctxError('ERR_IMAGE', 'a .zip image needs unzip installed');
+      await toolStream(unzip, ['-p', '--', input, zipPattern(entry)], sink);
+    }
+  } catch (error) {
+    if (error instanceof ReachedDeclaredEnd) return [`the decompressed image goes on past its declared size (${sink.written} bytes); the rest was not read`];
+    throw error;
+  }
+  return [];
+}
+
+async function compress(raw: string, kind: Compression, dest: string, nameInZip: string, progress?: ProgressSink): Promise<void> {
   const source = (): Readable => meteredRead(raw, statSync(raw).size, `compressing (${kind})`, progress);
   if (kind === 'gz') {
     const pigz = await which('pigz');
@@ -359,14 +484,14 @@ export async function mountImage(disk: FileDisk, located: Located): Promise<{ fs
 }
 
 /** Punches holes where the file system said blocks are free (zeroes them when that fails). */
-async function zeroFree(path: string, disk: FileDisk, progress: (l: string) => void): Promise<number> {
+async function zeroFree(path: string, disk: FileDisk, progress: ProgressSink | undefined): Promise<number> {
   const fallocate = await which('fallocate');
   let bytes = 0;
   const total = disk.discarded.reduce((sum, [, length]) => sum + length, 0);
+  progress?.step('zeroing free blocks');
   // the ranges are absolute already: ext2fs adds the partition offset before calling discard
   for (const [abs, length] of disk.discarded) {
     bytes += length;
-    progress(bar('zeroing free blocks', bytes, total));
     if (fallocate !== undefined) {
       const r = await new Promise<number | null>((resolve) => {
         const c = spawn(fallocate, ['--punch-hole', '--keep-size', '--offset', String(abs), '--length', String(length), path], { stdio: 'ignore' });
@@ -375,17 +500,61 @@ async function zeroFree(path: string, disk: FileDisk, progress: (l: string) => v
           resolve(1);
         });
       });
-      if (r === 0) continue;
-    }
-    disk.zero(abs, length);
+      if (r !== 0) disk.zero(abs, length);
+    } else disk.zero(abs, length);
+    progress?.bytes('zeroing free blocks', bytes, total);
   }
-  progress(`zeroed ${Math.round(bytes / 1024 / 1024)} MiB of free blocks (${disk.discarded.length} ranges)`);
   return bytes;
+}
+
+/** A planned change as JSON can carry it: what and where, sizes, never file contents. */
+export interface ChangeSummary {
+  readonly path: string;
+  readonly kind: PlannedChange['kind'];
+  readonly mode?: string;
+  readonly bytes?: number;
+  readonly bytesBefore?: number;
+  readonly target?: string;
+}
+
+export function changeSummary(c: PlannedChange): ChangeSummary {
+  return {
+    path: c.path,
+    kind: c.kind,
+    ...(c.mode === undefined ? {} : { mode: c.mode.toString(8).padStart(4, '0') }),
+    ...(c.kind === 'write' && c.after !== undefined ? { bytes: c.after.length } : {}),
+    ...(c.kind === 'write' && c.before !== undefined ? { bytesBefore: c.before.length } : {}),
+    ...(c.kind === 'symlink' && c.after !== undefined ? { target: c.after.toString('utf8') } : {}),
+  };
+}
+
+/** Directories the tmp cleaning empties: a link there (to where vmctx's config would go) loses what it points to at boot. */
+const EMPTIED_AT_BOOT = ['/tmp', '/var/tmp', '/run', '/var/run', '/dev/shm'];
+
+/** The input is there and a file: a missing one is a usage error, named without errno noise. */
+export function checkInput(input: string): void {
+  let st;
+  try {
+    st = statSync(input);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT') throw new VmctxError('ERR_USAGE', `${input}: no such file`);
+    if (code === 'EACCES') throw new VmctxError('ERR_USAGE', `${input}: permission denied`);
+    throw error;
+  }
+  if (!st.isFile() && !st.isBlockDevice()) throw new VmctxError('ERR_IMAGE', `${input}: ${NOT_AN_IMAGE} (not a regular file)`);
+}
+
+/** A full disk during the work, said plainly (no temporary file names). */
+function outOfRoom(error: unknown, output: string): unknown {
+  if (errnoCode(error) !== 'ENOSPC') return error;
+  return new VmctxError('ERR_IO', `no space left on the disk holding ${dirname(output)}; nothing was written`, { cause: error });
 }
 
 export async function bake(options: BakeOptions): Promise<BakeResult> {
   const t0 = Date.now();
-  const progress = options.progress ?? (() => undefined);
+  const progress = options.progress;
+  const step = (text: string): void => progress?.step(text);
   const warnings: string[] = [];
   // --run/--install need root and loop devices: said before anything else is looked at
   const commands = [...(options.install === undefined || options.install.length === 0 ? [] : [installCommand(options.install)]), ...(options.run ?? [])];
@@ -394,9 +563,11 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
     const missing = await runPrerequisites(options.input);
     if (missing !== undefined) throw new VmctxError('ERR_PRIVILEGE', `--run/--install: ${missing}. Nothing was changed`);
   }
+  checkInput(options.input);
   const inKind = imageCompression(options.input);
   const outKind = options.compress ?? inKind;
   if (options.inPlace && inKind !== 'raw') throw new VmctxError('ERR_USAGE', '--in-place works on raw images only');
+  if (options.zipEntry !== undefined && inKind !== 'zip') throw new VmctxError('ERR_USAGE', '--zip-entry is for .zip images only');
   const output = options.inPlace ? options.input : (options.output ?? defaultOutput(options.input, inKind, outKind));
   if (!options.inPlace && output === options.input) throw new VmctxError('ERR_USAGE', 'the output would overwrite the input; use --in-place for that');
   const work = options.inPlace || options.dryRun && inKind === 'raw' ? options.input : join(dirname(output), `.${basename(output)}.vmctx-${process.pid}-${randomBytes(3).toString('hex')}.raw`);
@@ -405,10 +576,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   const hooks = options.scripts === undefined ? [] : await readHooksDir(options.scripts);
   const templates = await Promise.all((options.templates ?? []).map(readTemplateSpec));
   try {
-    if (work !== options.input) {
-      progress(inKind === 'raw' ? 'copying the image (sparse)' : `decompressing (${inKind})`);
-      await decompressTo(options.input, inKind, work, options.progress);
-    }
+    if (work !== options.input) warnings.push(...(await decompressTo(options.input, inKind, work, { progress, zipEntry: options.zipEntry })));
     if (commands.length > 0) {
       // the commands first: what they install (a distribution's nodejs, say) is there when vmctx goes in
       const probe = FileDisk.open(work, 'overlay');
@@ -420,7 +588,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
       } finally {
         probe.close();
       }
-      progress(`running ${commands.length} command(s) in a chroot of the image`);
+      step(`running ${commands.length} command(s) in a chroot of the image`);
       const status = await runInImage({ image: work, offset: where.offset, commands, timeoutSeconds: options.runTimeoutSeconds ?? 1800, output: options.runOutput ?? ((c) => process.stderr.write(c)) });
       if (status !== 0) {
         throw new VmctxError('ERR_RUN_FAILED', `a command in the image ${status === 124 ? 'did not finish in time and was killed' : `exited with ${status}`}; ${work === options.input ? 'the image keeps what it did before failing' : 'nothing was written'}`);
@@ -433,7 +601,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
       located = locateFileSystem(disk, options.partition);
       checkComplete(located, disk.size);
       warnings.push(...checkWritable(located.superblock, options.force));
-      progress(`${located.superblock.kind} file system (${located.where}), ${Math.round((located.superblock.blocks * located.superblock.blockSize) / 1024 / 1024)} MiB`);
+      step(`${located.superblock.kind} file system (${located.where}), ${Math.round((located.superblock.blocks * located.superblock.blockSize) / 1024 / 1024)} MiB`);
       const mounted = await mountImage(disk, located);
       const { fs } = mounted;
       const umount = (): Promise<void> => mounted.umount();
@@ -448,10 +616,30 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         const needed = options.bundle.length + ('binary' in node ? node.binary.length : 0) + 1024 * 1024;
         const free = sb.freeBlocks * sb.blockSize;
         if (needed > free) throw new VmctxError('ERR_IO', `the image's file system is full: vmctx needs about ${Math.ceil(needed / 1048576)} MiB and ${Math.floor(free / 1048576)} MiB are free; grow it first (resize2fs) — nothing was changed`);
-        progress('installing vmctx');
+        // cleaning comes first: nothing it removes (a /tmp that a link of the image points into) can take what vmctx installs
+        const sysprep: Array<{ step: string; actions: string[] }> = [];
+        if (options.sysprep) {
+          const unknown = options.skip.filter((s) => !SYSPREP_STEPS.some((x) => x.id === s));
+          if (unknown.length > 0) throw new VmctxError('ERR_USAGE', `unknown sysprep step(s): ${unknown.join(', ')} (steps: ${SYSPREP_STEPS.map((s) => s.id).join(', ')})`);
+          for (const sysprepStep of SYSPREP_STEPS) {
+            if (options.skip.includes(sysprepStep.id)) continue;
+            step(`sysprep: ${sysprepStep.id}`);
+            // in a dry run the disk is an in-memory overlay: the steps run for real on it and say what they did
+            sysprep.push({ step: sysprepStep.id, actions: await sysprepStep.run(image) });
+          }
+        }
+        const nodeInfo = describeNode(node, options);
+        step(nodeInfo.line);
+        step('installing vmctx');
         const installed = await installAgent(root, { bundle: options.bundle, node });
         const changed = [...installed.changed];
         if (installed.initSystem !== 'systemd' && (await installRcLocal(root))) changed.push('/etc/rc.local');
+        const configDir = await image.lstat('/etc/vmctx');
+        if (configDir?.type === 'symlink' && configDir.linkTarget !== undefined) {
+          const target = posix.resolve('/etc', configDir.linkTarget);
+          const emptied = EMPTIED_AT_BOOT.find((d) => target === d || target.startsWith(`${d}/`));
+          if (emptied !== undefined) warnings.push(`/etc/vmctx is a link to ${target}, inside ${emptied}, which is emptied at boot: vmctx's config and hooks there will be lost; make /etc/vmctx a directory`);
+        }
         if ((await root.lstat(CONFIG_PATH)) === undefined) {
           await root.writeFile(CONFIG_PATH, CONFIG_TEMPLATE, { mode: 0o644 });
           changed.push(CONFIG_PATH);
@@ -459,17 +647,6 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         changed.push(...(await addHooks(root, hooks)));
         for (const t of templates) changed.push(await addTemplate(root, t));
         if (options.udevAliases === true) changed.push(...(await addDiskAliases(root)));
-        const sysprep: Array<{ step: string; actions: string[] }> = [];
-        if (options.sysprep) {
-          const unknown = options.skip.filter((s) => !SYSPREP_STEPS.some((x) => x.id === s));
-          if (unknown.length > 0) throw new VmctxError('ERR_USAGE', `unknown sysprep step(s): ${unknown.join(', ')} (steps: ${SYSPREP_STEPS.map((s) => s.id).join(', ')})`);
-          for (const step of SYSPREP_STEPS) {
-            if (options.skip.includes(step.id)) continue;
-            progress(`sysprep: ${step.id}`);
-            // in a dry run the disk is an in-memory overlay: the steps run for real on it and say what they did
-            sysprep.push({ step: step.id, actions: await step.run(image) });
-          }
-        }
         const now = new Date();
         const stamp: Record<string, string> = {
           image_name: options.stamp.image_name ?? basename(options.input).replace(/\.(gz|bz2|zip)$/u, '').replace(/\.(img|raw|ext[234])$/u, ''),
@@ -487,13 +664,13 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         await root.writeFile('/etc/image-id', renderImageId(stamp), { mode: 0o644 });
         changed.push('/etc/image-id');
         if (options.zeroFree && !options.dryRun) {
-          progress('finding free blocks');
+          step('finding free blocks');
           await fs.trim();
         }
         await umount();
         umounted = true;
-        if (options.zeroFree && !options.dryRun) await zeroFree(work, disk, progress);
-        result = { where: located.where, fsKind: located.superblock.kind, installed: changed, sysprep, stamp, warnings, ...(root instanceof DryRunRoot ? { changes: root.changes } : {}) };
+        const zeroed = options.zeroFree && !options.dryRun ? await zeroFree(work, disk, progress) : 0;
+        result = { where: located.where, fsKind: located.superblock.kind, installed: changed, node: nodeInfo.node, sysprep, stamp, warnings, zeroedBytes: zeroed, ...(root instanceof DryRunRoot ? { changes: root.changes } : {}) };
       } finally {
         if (!umounted) await umount().catch(() => undefined);
       }
@@ -504,15 +681,25 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
     if (!options.dryRun && work !== options.input) {
       if (outKind === 'raw') await rename(work, output);
       else {
-        progress(`compressing (${outKind})`);
+        step(`compressing (${outKind})`);
         const tmpOut = `${work}.${outKind}`;
         temps.push(tmpOut);
-        await compress(work, outKind, tmpOut, basename(output).replace(/\.zip$/u, ''), options.progress);
+        await compress(work, outKind, tmpOut, basename(output).replace(/\.zip$/u, ''), progress);
         await rename(tmpOut, output);
       }
     }
     return { output: options.dryRun ? '(dry run: nothing written)' : output, durationMs: Date.now() - t0, ...result };
+  } catch (error) {
+    throw outOfRoom(error, output);
   } finally {
     for (const t of temps) await rm(t, { force: true }).catch(() => undefined);
   }
+}
+
+/** Which Node the image gets, for the result and a line of progress. */
+function describeNode(node: { binary: Buffer } | { system: string }, options: BakeOptions): { node: BakeResult['node']; line: string } {
+  if ('system' in node) return { node: { kind: 'image', path: node.system }, line: `using the image's own Node (${node.system})` };
+  const mib = (node.binary.length / 1048576).toFixed(1);
+  if (options.node !== undefined && options.node !== 'system') return { node: { kind: 'given', path: NODE_PATH, from: options.node.source, bytes: node.binary.length }, line: `shipping the Node binary ${options.node.source} (${mib} MiB) as ${NODE_PATH}` };
+  return { node: { kind: 'host', path: NODE_PATH, from: process.execPath, version: process.version, bytes: node.binary.length }, line: `the image has no /usr/bin/node: shipping this host's Node ${process.version} (${mib} MiB) as ${NODE_PATH}` };
 }

@@ -10,7 +10,7 @@ import { FileDisk } from './disk.js';
 import { checkComplete, locateFileSystem } from './extimage.js';
 import { ImageRoot } from './imageroot.js';
 import { BUNDLE_PATH } from './install.js';
-import { decompressTo, imageCompression, mountImage } from './bake.js';
+import { checkInput, decompressTo, imageCompression, mountImage, type DecompressOptions } from './bake.js';
 
 export interface CheckItem {
   readonly status: 'ok' | 'warn' | 'FAIL';
@@ -33,7 +33,11 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
   add(fsKind === 'ext3' ? 'ok' : 'warn', 'file system', fsKind === 'ext3' ? 'ext3' : `${fsKind} (Tycoon asks for ext3)`);
   const sshd = await anyExists(root, ['/usr/sbin/sshd', '/usr/bin/sshd']);
   add(sshd === undefined ? 'FAIL' : 'ok', 'OpenSSH server', sshd ?? 'no sshd in /usr/sbin');
-  add((await exists(root, '/etc/ssh/sshd_config')) ? 'ok' : 'FAIL', 'sshd_config', '/etc/ssh/sshd_config');
+  const present = async (p: string, why: string): Promise<void> => {
+    const st = await root.lstat(p);
+    add(st === undefined ? 'FAIL' : 'ok', p === '/etc/ssh/sshd_config' ? 'sshd_config' : p, st === undefined ? `${p}: missing (${why})` : p);
+  };
+  await present('/etc/ssh/sshd_config', 'the OpenSSH server\'s settings');
   const enabled = await anyExists(root, [
     '/etc/systemd/system/multi-user.target.wants/ssh.service',
     '/etc/systemd/system/multi-user.target.wants/sshd.service',
@@ -43,9 +47,10 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
     '/etc/rc3.d/S55sshd',
   ]);
   add(enabled === undefined ? 'warn' : 'ok', 'sshd enabled', enabled ?? 'no enablement link found (systemd or rc2.d/rc3.d)');
-  add((await root.lstat('/home'))?.type === 'directory' ? 'ok' : 'FAIL', '/home', 'accounts live in /home');
-  add((await exists(root, '/etc/shadow')) ? 'ok' : 'FAIL', '/etc/shadow', 'passwords in /etc/shadow');
-  add((await exists(root, '/etc/hosts')) ? 'ok' : 'FAIL', '/etc/hosts', '/etc/hosts');
+  const home = await root.lstat('/home');
+  add(home?.type === 'directory' ? 'ok' : 'FAIL', '/home', home === undefined ? '/home: missing (accounts live in /home)' : home.type === 'directory' ? 'accounts live in /home' : `/home: a ${home.type}, not a directory (accounts live in /home)`);
+  await present('/etc/shadow', 'passwords live there');
+  await present('/etc/hosts', 'the name of localhost');
   const net = await anyExists(root, ['/etc/sysconfig/network-scripts', '/etc/network/interfaces', '/etc/netplan', '/etc/systemd/network', '/etc/NetworkManager']);
   add(net === undefined ? 'warn' : 'ok', 'network config layout', net ?? 'none of ifcfg, ifupdown, netplan, networkd, NetworkManager');
   const consoles = await anyExists(root, ['/etc/inittab', '/usr/lib/systemd/system/serial-getty@.service', '/lib/systemd/system/serial-getty@.service']);
@@ -75,13 +80,14 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
 }
 
 /** Opens the image read-only (decompressing a copy to a temporary file when it is compressed). */
-export async function checkImage(input: string, partition?: number): Promise<{ items: CheckItem[]; where: string }> {
+export async function checkImage(input: string, partition?: number, options: DecompressOptions = {}): Promise<{ items: CheckItem[]; where: string }> {
+  checkInput(input);
   const kind = imageCompression(input);
   let path = input;
   let temp: string | undefined;
   if (kind !== 'raw') {
     temp = join(tmpdir(), `vmctx-check-${process.pid}-${randomBytes(3).toString('hex')}-${basename(input)}.raw`);
-    await decompressTo(input, kind, temp);
+    await decompressTo(input, kind, temp, options);
     path = temp;
   }
   const disk = FileDisk.open(path, 'overlay');

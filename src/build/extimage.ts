@@ -38,10 +38,12 @@ export function parseSuperblock(buf: Buffer): Superblock | undefined {
   const compat = buf.readUInt32LE(92);
   const hasJournal = (compat & 0x4) !== 0;
   const ext4 = (incompat & (INCOMPAT.extents | INCOMPAT.bit64 | INCOMPAT.flexBg)) !== 0;
+  // 64bit file systems keep the high halves of the block counts at 0x150/0x158
+  const bit64 = (incompat & INCOMPAT.bit64) !== 0 && buf.length >= 0x15c;
   return {
     blockSize: 1024 << logBlock,
-    blocks: buf.readUInt32LE(4),
-    freeBlocks: buf.readUInt32LE(12),
+    blocks: buf.readUInt32LE(4) + (bit64 ? buf.readUInt32LE(0x150) * 2 ** 32 : 0),
+    freeBlocks: buf.readUInt32LE(12) + (bit64 ? buf.readUInt32LE(0x158) * 2 ** 32 : 0),
     label: buf.subarray(120, 136).toString('latin1').replace(/\0.*$/su, ''),
     state: buf.readUInt16LE(58),
     compat,
@@ -102,12 +104,36 @@ function partitions(disk: FileDisk): Partition[] {
   return out;
 }
 
+export const NOT_AN_IMAGE = 'not an ext2/3/4 image: no ext superblock at 1024 and no MBR/GPT partition table';
+
+/**
+ * How long the image says it is, from its first bytes (at least 2 KiB, before anything else is
+ * read): an ext superblock at 1024 gives the file system's size; an MBR the end of its last
+ * partition; a GPT the block after its backup header. Undefined: none of these (not an image).
+ */
+export function declaredImageSize(head: Buffer): { bytes: number; what: string } | undefined {
+  const sb = head.length >= 2048 ? parseSuperblock(head.subarray(1024, 2048)) : undefined;
+  if (sb !== undefined) return { bytes: sb.blocks * sb.blockSize, what: `the ${sb.kind} file system` };
+  if (head.length < 1024 || head.readUInt16LE(510) !== 0xaa55) return undefined;
+  let end = 0;
+  for (let i = 0; i < 4; i++) {
+    const e = head.subarray(446 + i * 16, 446 + (i + 1) * 16);
+    if (e[4] === 0xee && head.subarray(512, 520).toString('latin1') === 'EFI PART') {
+      const backup = Number(head.readBigUInt64LE(512 + 32));
+      return backup > 0 ? { bytes: (backup + 1) * 512, what: 'the GPT partition table' } : undefined;
+    }
+    if ((e[4] ?? 0) !== 0) end = Math.max(end, (e.readUInt32LE(8) + e.readUInt32LE(12)) * 512);
+  }
+  return end > 0 ? { bytes: end, what: 'the MBR partition table' } : undefined;
+}
+
 /** Finds the ext file system: the whole image, the partition asked for, or the one Linux partition. */
 export function locateFileSystem(disk: FileDisk, partition?: number): Located {
   const whole = parseSuperblock(disk.readAt(1024, 1024));
   if (whole !== undefined && partition === undefined) return { offset: 0, superblock: whole, where: 'whole image' };
   const parts = partitions(disk);
-  if (parts.length === 0) throw new VmctxError('ERR_IMAGE', 'not an ext2/3/4 image: no ext superblock at 1024 and no MBR/GPT partition table');
+  if (parts.length === 0 && whole !== undefined) throw new VmctxError('ERR_IMAGE', `--partition ${partition ?? ''}: the image has no partition table (its file system, ${whole.kind}, fills the whole image); leave --partition out`);
+  if (parts.length === 0) throw new VmctxError('ERR_IMAGE', NOT_AN_IMAGE);
   const candidates = partition !== undefined ? parts.filter((p) => p.index === partition) : parts.filter((p) => p.linux);
   if (partition !== undefined && candidates.length === 0) throw new VmctxError('ERR_IMAGE', `no partition ${partition} (found ${parts.map((p) => p.index).join(', ')})`);
   const found = candidates.map((p) => ({ p, sb: parseSuperblock(disk.readAt(1024, p.offset + 1024)) })).filter((c) => c.sb !== undefined);

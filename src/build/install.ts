@@ -157,6 +157,22 @@ export async function installAgent(root: Root, options: InstallOptions): Promise
 }
 
 /**
+ * How the installed vmctx gets started at boot in this root, in words (for `install --root` on a
+ * root without systemd, where nothing is enabled by install itself).
+ */
+export async function howStarted(root: Root, initSystem: InstallResult['initSystem']): Promise<string> {
+  if (initSystem === 'systemd') return 'systemd starts it: the vmctx units are enabled';
+  const rcLocal = await root.readText('/etc/rc.local', { maxBytes: 1024 * 1024 }).catch(() => undefined);
+  if (rcLocal?.includes(`${LAUNCHER_PATH} run`) === true) return `no systemd: /etc/rc.local starts it (${LAUNCHER_PATH} run)`;
+  const scripts = [];
+  for (const path of Object.keys(INIT_SCRIPTS)) if ((await root.lstat(path)) !== undefined) scripts.push(path);
+  if (scripts.length > 0) {
+    return `no systemd: nothing starts vmctx at boot yet. The init scripts ${scripts.join(' and ')} are in place but not enabled: enable them in that system (update-rc.d vmctx-local defaults; update-rc.d vmctx-final defaults), or add "${LAUNCHER_PATH} run --stage all" to its /etc/rc.local`;
+  }
+  return `no systemd and no /etc/init.d: nothing starts vmctx at boot. Run "${LAUNCHER_PATH} run --stage all" from that system's boot scripts (rc.local or its init system)`;
+}
+
+/**
  * Removes what installAgent put in (bundle, loader, runtime, launcher, units and their links, and
  * the code cache). The run state, the logs and /etc/vmctx/config stay: they are the system's
  * record of what was applied, and an administrator's settings. Files vmctx did not write (a unit

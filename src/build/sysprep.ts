@@ -30,9 +30,14 @@ async function removeAll(root: Root, paths: readonly string[]): Promise<string[]
   return done;
 }
 
+/** Whether a directory to clean is a real directory: a link there is never followed out of it. */
+async function isRealDir(root: Root, dir: string): Promise<boolean> {
+  return (await root.lstat(dir))?.type === 'directory';
+}
+
 /** Every regular file below a directory (links are not followed), depth-limited. */
 async function walkFiles(root: Root, dir: string, depth = 0): Promise<string[]> {
-  if (depth > 8) return [];
+  if (depth > 8 || !(await isRealDir(root, dir))) return [];
   const out: string[] = [];
   for (const name of (await root.readdir(dir)) ?? []) {
     const path = posix.join(dir, name);
@@ -135,10 +140,23 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
     id: 'package-caches',
     description: 'remove downloaded packages and package lists caches (apt, yum, dnf)',
     run: async (root) => {
+      // a count per cache, not one line per package (an image can hold hundreds)
       const out: string[] = [];
-      out.push(...(await removeAll(root, await filesIn(root, '/var/cache/apt/archives', (n) => n.endsWith('.deb')))));
-      out.push(...(await removeAll(root, await filesIn(root, '/var/cache/apt', (n) => n.endsWith('.bin')))));
-      for (const dir of ['/var/cache/yum', '/var/cache/dnf']) if ((await root.removeTree(dir)) > 0) out.push(`removed ${dir}`);
+      const count = async (dir: string, match: (n: string) => boolean, what: string): Promise<void> => {
+        if (!(await isRealDir(root, dir))) return;
+        const files = await filesIn(root, dir, match);
+        let bytes = 0;
+        for (const f of files) bytes += (await root.lstat(f))?.size ?? 0;
+        const removed = (await removeAll(root, files)).length;
+        if (removed > 0) out.push(`removed ${removed} ${what} from ${dir} (${(bytes / 1048576).toFixed(1)} MiB)`);
+      };
+      await count('/var/cache/apt/archives', (n) => n.endsWith('.deb'), 'downloaded package(s)');
+      await count('/var/cache/apt', (n) => n.endsWith('.bin'), 'package list cache(s)');
+      for (const dir of ['/var/cache/yum', '/var/cache/dnf']) {
+        if (!(await isRealDir(root, dir))) continue;
+        const n = await root.removeTree(dir);
+        if (n > 0) out.push(`removed ${dir} (${n} entries)`);
+      }
       return out;
     },
   },
@@ -148,6 +166,8 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
     run: async (root) => {
       const out: string[] = [];
       for (const dir of ['/tmp', '/var/tmp']) {
+        // /tmp as a link is left alone: what it points to is not /tmp
+        if (!(await isRealDir(root, dir))) continue;
         for (const name of (await root.readdir(dir)) ?? []) {
           if ((await root.removeTree(posix.join(dir, name))) > 0) out.push(`removed ${posix.join(dir, name)}`);
         }

@@ -15,12 +15,13 @@ import { listGuestNics } from '../host/nics.js';
 import { HostScriptRunner } from '../host/scripts.js';
 import { resolveInterfaces } from '../network/resolve.js';
 import { DirectoryRoot, onHost, type Root } from '../host/root.js';
-import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
+import { VmctxError, describeError, errnoCode, isVmctxError } from '../shared/errors.js';
 import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
-import { installAgent, uninstallAgent } from '../build/install.js';
+import { metadataWaitingLine, terminalProgress } from './progress.js';
+import { howStarted, installAgent, uninstallAgent } from '../build/install.js';
 import { loadConfig } from '../agent/config.js';
 import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
 import { MODULES } from '../agent/modules/index.js';
@@ -134,6 +135,14 @@ export interface ShowFlags {
   metadataBudget?: number | undefined;
 }
 
+/** The waiting line before a metadata request, on a terminal only (never with --json). */
+function metadataWaitNotice(json: boolean): ((url: string, budgetMs: number) => void) | undefined {
+  const progress = terminalProgress(process.stderr, { json });
+  return progress === undefined ? undefined : (url, budgetMs) => {
+    progress.waiting(metadataWaitingLine(url, budgetMs));
+  };
+}
+
 export async function showCommand(flags: ShowFlags): Promise<number> {
   const root = new DirectoryRoot(flags.root);
   let loaded;
@@ -149,6 +158,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
       cache: { root: state.stateRoot, dir: state.stateDir, write: false },
       metadataUrl: flags.metadataUrl,
       metadataBudgetMs: flags.metadataBudget,
+      onMetadataWait: metadataWaitNotice(flags.json),
     });
   } catch (error) {
     const d = describeError(error);
@@ -393,16 +403,29 @@ export interface InstallFlags {
   packageLayout?: boolean;
 }
 
+/** Reads a file named by a flag; a missing one is a usage error named by its flag (no errno noise). */
+async function flagFile(flag: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new VmctxError('ERR_USAGE', `${flag} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : 'a directory, not a file'}`);
+    throw error;
+  }
+}
+
 /** Installs the agent into a root (the running system by default). */
 export async function installCommand(flags: InstallFlags): Promise<number> {
-  const bundle = await readFile(flags.bundle);
-  const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readFile(flags.node) };
-  const result = await installAgent(new DirectoryRoot(flags.root), { bundle, node, packageLayout: flags.packageLayout === true });
+  const bundle = await flagFile('--bundle', flags.bundle);
+  const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await flagFile('--node', flags.node) };
+  const root = new DirectoryRoot(flags.root);
+  const result = await installAgent(root, { bundle, node, packageLayout: flags.packageLayout === true });
   if (flags.packageLayout === true) {
     process.stderr.write(`vmctx: package tree in ${flags.root}: ${result.changed.join(', ')}\n`);
     return EXIT.ok;
   }
-  process.stderr.write(`vmctx: installed into ${flags.root} (${result.initSystem === 'systemd' ? 'systemd units enabled' : 'no systemd found: units not installed'}); ${result.changed.length === 0 ? 'nothing changed' : `changed ${result.changed.join(', ')}`}\n`);
+  process.stderr.write(`vmctx: installed into ${flags.root}; ${result.changed.length === 0 ? 'nothing changed' : `changed ${result.changed.join(', ')}`}\n`);
+  process.stderr.write(`vmctx: at boot: ${await howStarted(root, result.initSystem)}\n`);
   return EXIT.ok;
 }
 
@@ -481,63 +504,83 @@ export interface BakeFlags {
   run: string[];
   install?: string[];
   runTimeout: number;
+  quiet?: boolean;
+  zipEntry?: string;
 }
 
 /** `vmctx bake IMAGE`: install vmctx into an image (or lint it with --check). */
 export async function bakeCommand(image: string, flags: BakeFlags): Promise<number> {
-  const { bake } = await import('../build/bake.js');
+  const { bake, changeSummary } = await import('../build/bake.js');
   const { checkImage } = await import('../build/check.js');
-  if (flags.check) {
-    const { items, where } = await checkImage(image, flags.partition);
-    const failed = items.some((i) => i.status === 'FAIL');
-    if (flags.json) out(`${JSON.stringify({ image, where, ok: !failed, items }, null, 2)}\n`);
-    else {
-      out(`${image} (${where})\n`);
-      for (const i of items) out(`  ${i.status.padEnd(4)}  ${i.item.padEnd(22)} ${i.detail}\n`);
-      out(failed ? 'check: FAILED\n' : 'check: ok\n');
+  const quiet = flags.quiet === true;
+  // bars and step lines on a terminal only, never with --json or -q
+  const progress = terminalProgress(process.stderr, { json: flags.json, quiet });
+  try {
+    if (flags.check) {
+      const { items, where } = await checkImage(image, flags.partition, { progress, zipEntry: flags.zipEntry });
+      progress?.finish();
+      const failed = items.some((i) => i.status === 'FAIL');
+      if (flags.json) out(`${JSON.stringify({ image, where, ok: !failed, items }, null, 2)}\n`);
+      else if (!quiet || failed) {
+        out(`${image} (${where})\n`);
+        for (const i of items) if (!quiet || i.status === 'FAIL') out(`  ${i.status.padEnd(4)}  ${i.item.padEnd(22)} ${i.detail}\n`);
+        out(failed ? 'check: FAILED\n' : 'check: ok\n');
+      }
+      return failed ? EXIT.checkFailed : EXIT.ok;
     }
-    return failed ? EXIT.checkFailed : EXIT.ok;
-  }
-  const tty = process.stderr.isTTY;
-  const started = Date.now();
-  const result = await bake({
-    input: image,
-    output: flags.output,
-    inPlace: flags.inPlace,
-    partition: flags.partition,
-    bundle: await readFile(flags.bundle),
-    node: flags.node === undefined ? undefined : flags.node === 'system' ? 'system' : { binary: await readFile(flags.node), source: flags.node },
-    sysprep: flags.sysprep,
-    skip: flags.skip.flatMap((s) => s.split(',')).filter((s) => s !== ''),
-    stamp: {
-      ...(flags.imageName === undefined ? {} : { image_name: flags.imageName }),
-      ...(flags.imageVersion === undefined ? {} : { image_version: flags.imageVersion }),
-      ...(flags.recipeName === undefined ? {} : { recipe_name: flags.recipeName }),
-    },
-    zeroFree: flags.zero,
-    dryRun: flags.dryRun,
-    force: flags.force,
-    scripts: flags.scripts,
-    templates: flags.template,
-    udevAliases: flags.udevAliases,
-    run: flags.run,
-    install: flags.install,
-    runTimeoutSeconds: flags.runTimeout,
-    compress: flags.compress,
-    progress: tty && !flags.json ? (line: string) => process.stderr.write(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`) : undefined,
-  });
-  if (tty && !flags.json) process.stderr.write('\r\x1b[K');
-  if (flags.json) {
-    out(`${JSON.stringify(result, null, 2)}\n`);
+    const result = await bake({
+      input: image,
+      output: flags.output,
+      inPlace: flags.inPlace,
+      partition: flags.partition,
+      bundle: await flagFile('--bundle', flags.bundle),
+      node: flags.node === undefined ? undefined : flags.node === 'system' ? 'system' : { binary: await flagFile('--node', flags.node), source: flags.node },
+      sysprep: flags.sysprep,
+      skip: flags.skip.flatMap((s) => s.split(',')).filter((s) => s !== ''),
+      stamp: {
+        ...(flags.imageName === undefined ? {} : { image_name: flags.imageName }),
+        ...(flags.imageVersion === undefined ? {} : { image_version: flags.imageVersion }),
+        ...(flags.recipeName === undefined ? {} : { recipe_name: flags.recipeName }),
+      },
+      zeroFree: flags.zero,
+      dryRun: flags.dryRun,
+      force: flags.force,
+      scripts: flags.scripts,
+      templates: flags.template,
+      udevAliases: flags.udevAliases,
+      run: flags.run,
+      install: flags.install,
+      runTimeoutSeconds: flags.runTimeout,
+      compress: flags.compress,
+      zipEntry: flags.zipEntry,
+      progress,
+    });
+    progress?.finish();
+    if (flags.json) {
+      // changes as paths, kinds and sizes: never the content of a file (the Node binary is 100 MB)
+      out(`${JSON.stringify({ ...result, ...(result.changes === undefined ? {} : { changes: result.changes.map(changeSummary) }) }, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    for (const w of result.warnings) process.stderr.write(`vmctx: warning: ${w}\n`);
+    if (quiet) return EXIT.ok;
+    out(`${flags.dryRun ? 'would bake' : 'baked'} ${image} → ${result.output} (${result.fsKind}, ${result.where}) in ${result.durationMs} ms\n`);
+    const n = result.node;
+    out(`node: ${n.kind === 'image' ? `the image's own (${n.path})` : `${n.kind === 'host' ? `this host's Node ${n.version ?? ''}` : n.from ?? ''} shipped as ${n.path} (${((n.bytes ?? 0) / 1048576).toFixed(1)} MiB)`}\n`);
+    out(`installed: ${result.installed.length === 0 ? 'nothing changed' : result.installed.join(', ')}\n`);
+    for (const s of result.sysprep) out(`sysprep ${s.step}: ${s.actions.length === 0 ? 'nothing to do' : s.actions.join('; ')}\n`);
+    if (result.zeroedBytes > 0) out(`zeroed ${(result.zeroedBytes / 1048576).toFixed(1)} MiB of free blocks\n`);
+    out(`/etc/image-id: image_stamp=${result.stamp['image_stamp'] ?? ''} image_date=${result.stamp['image_date'] ?? ''}\n`);
+    if (result.changes !== undefined) for (const c of result.changes) out(renderChange(c));
     return EXIT.ok;
+  } catch (error) {
+    progress?.finish();
+    // what is wrong with the image (not one, truncated, refused, full) or with the room for it: invalid input
+    if (isVmctxError(error, 'ERR_IMAGE') || isVmctxError(error, 'ERR_IO')) {
+      process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
+      return EXIT.invalidContext;
+    }
+    throw error;
   }
-  out(`${flags.dryRun ? 'would bake' : 'baked'} ${image} → ${result.output} (${result.fsKind}, ${result.where}) in ${result.durationMs} ms\n`);
-  for (const w of result.warnings) out(`warning: ${w}\n`);
-  out(`installed: ${result.installed.length === 0 ? 'nothing changed' : result.installed.join(', ')}\n`);
-  for (const s of result.sysprep) out(`sysprep ${s.step}: ${s.actions.length === 0 ? 'nothing to do' : s.actions.join('; ')}\n`);
-  out(`/etc/image-id: image_stamp=${result.stamp['image_stamp'] ?? ''} image_date=${result.stamp['image_date'] ?? ''}\n`);
-  if (result.changes !== undefined) for (const c of result.changes) out(renderChange(c));
-  return EXIT.ok;
 }
 
 /** Removes the agent from this system or a root directory (state, logs and config stay). */

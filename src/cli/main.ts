@@ -149,8 +149,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--run <CMD>', 'run CMD in a chroot of the image (root and loop devices needed; /proc, /sys, /dev bound, the host\'s resolv.conf borrowed), before vmctx goes in (repeatable)', collect, [])
     .option('--install <PKG...>', 'install packages with the image\'s apt-get/dnf/yum the same way')
     .addOption(new Option('--run-timeout <SECONDS>', 'deadline for each --run command').argParser(positiveInt).default(1800))
+    .option('--zip-entry <NAME>', 'the entry of a .zip that holds the image (needed when it holds several)')
     .option('--json', 'JSON output', false)
-    .action(async (image: string, flags: { output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
+    .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
+    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
       setExit(await bakeCommand(image, flags));
     });
 

@@ -2,8 +2,8 @@
 // reading every installed file back with debugfs (no mount anywhere).
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLE, vmctx } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -189,13 +189,18 @@ describe('vmctx bake: compressed and partitioned images', () => {
   }
 
   it('progress bars for decompressing, zeroing and compressing (what the CLI shows when stderr is a TTY)', async () => {
-    const { bake, bar } = await import('../../src/build/bake.js');
-    expect(bar('x', 1, 4)).toBe(`x [${'#'.repeat(8)}${'.'.repeat(22)}]  25%`);
+    const { bake } = await import('../../src/build/bake.js');
     const { img } = await image();
     run('gzip', ['-k', img]);
-    const lines: string[] = [];
-    await bake({ input: `${img}.gz`, inPlace: false, bundle: await readFile(BUNDLE), node: 'system', sysprep: false, skip: [], stamp: {}, zeroFree: true, dryRun: false, force: false, progress: (l) => lines.push(l) });
-    for (const step of ['decompressing (gz)', 'zeroing free blocks', 'compressing (gz)']) expect(lines.filter((l) => l.startsWith(`${step} [`)).at(-1), step).toMatch(/\] 100%$/u);
+    const last = new Map<string, [number, number | undefined]>();
+    const steps: string[] = [];
+    await bake({ input: `${img}.gz`, inPlace: false, bundle: await readFile(BUNDLE), node: 'system', sysprep: false, skip: [], stamp: {}, zeroFree: true, dryRun: false, force: false, progress: { step: (t) => steps.push(t), bytes: (label, done, total) => last.set(label, [done, total]) } });
+    for (const step of ['decompressing (gz)', 'zeroing free blocks', 'compressing (gz)']) {
+      expect(steps, step).toContain(step);
+      const [done, total] = last.get(step) ?? [0, 0];
+      expect(total, step).toBeGreaterThan(0);
+      expect(done, step).toBe(total);
+    }
   });
 
   it('a .zip image', async () => {
@@ -279,7 +284,7 @@ describe('vmctx bake: bad input', () => {
     await noOutputLeft(dir, ['disk.img']);
     const forced = vmctx(bakeArgs(img, '--force'));
     expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout).toMatch(/warning: --force/u);
+    expect(forced.stderr).toMatch(/warning: --force/u);
   });
 
   it('a full file system: a clear error, the input intact, no half-written output', async () => {
@@ -378,5 +383,81 @@ describe('the disk-alias helper (the udev rule\'s logic, on fixtures)', () => {
     expect(alias('xvdaa')).toEqual({ code: 0, out: 'sdaa\n' });
     expect(alias('vdd')).toEqual({ code: 0, out: 'sdd\n' });
     for (const name of ['vdc', 'sda', 'nvme0n1', 'vd', 'vda;reboot', 'vd$(id)', 'loop0']) expect(alias(name).code, name).toBe(1);
+  });
+});
+
+describe('vmctx bake: what a person reads (issue 16)', () => {
+  it('--dry-run --json lists the changes with sizes, never file contents (the shipped Node binary included)', async () => {
+    const { img } = await image({ size: '256M' });
+    const r = vmctx(['bake', img, '--bundle', BUNDLE, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.length).toBeLessThan(256 * 1024);
+    const report = JSON.parse(r.stdout) as { changes: Array<Record<string, unknown>>; node: { kind: string; bytes: number } };
+    const node = report.changes.find((c) => c['path'] === '/usr/lib/vmctx/node');
+    expect(node).toMatchObject({ kind: 'write', mode: '0755' });
+    expect(node?.['bytes']).toBeGreaterThan(1024 * 1024);
+    for (const c of report.changes) expect(Object.keys(c).filter((k) => k === 'before' || k === 'after')).toEqual([]);
+    expect(report.node).toMatchObject({ kind: 'host' });
+  });
+
+  it('says when it ships the host\'s Node and how big it is; -q prints only warnings on success', async () => {
+    const { img } = await image({ size: '256M' });
+    const r = vmctx(['bake', img, '--bundle', BUNDLE, '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^node: this host's Node v\d+\.\d+\.\d+ shipped as \/usr\/lib\/vmctx\/node \(\d+\.\d MiB\)$/mu);
+    const q = vmctx(bakeArgs(img, '-q'));
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stdout).toBe('');
+    // warnings only (this image's /bin/sh is missing: its architecture is guessed)
+    expect(q.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('vmctx: warning: '))).toEqual([]);
+  });
+
+  it('--partition 2 on an image without a partition table says so (exit 4)', async () => {
+    const { img } = await image();
+    const r = vmctx(bakeArgs(img, '--partition', '2'));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/--partition 2: the image has no partition table/u);
+  });
+
+  it('a non-image, a missing file and a full file system are input errors with plain messages, not internal ones', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'notes.txt'), 'not an image\n'.repeat(10_000));
+    for (const args of [bakeArgs(join(dir, 'notes.txt')), ['bake', '--check', join(dir, 'notes.txt')]]) {
+      const r = vmctx(args);
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(r.stderr).toMatch(/^vmctx: ERR_IMAGE: not an ext2\/3\/4 image/u);
+    }
+    for (const args of [bakeArgs(join(dir, 'absent.img')), ['bake', '--check', join(dir, 'absent.img')]]) {
+      const r = vmctx(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`vmctx: ERR_USAGE: ${join(dir, 'absent.img')}: no such file\n`);
+    }
+    const { img } = await image({ size: '8M', extra: async (d) => writeFile(join(d, 'filler'), Buffer.alloc(5 * 1024 * 1024, 1)) });
+    await writeFile(join(dir, 'fat-bundle.js'), Buffer.alloc(6 * 1024 * 1024, 0x61));
+    const full = vmctx(['bake', img, '--node', 'system', '--bundle', join(dir, 'fat-bundle.js')]);
+    expect(full.code).toBe(4);
+    expect(full.stderr).toMatch(/^vmctx: ERR_IO: the image's file system is full/u);
+    expect(full.stderr).not.toMatch(/vmctx-\d+-|\.tmp-\d+|(\w+): \1:/u);
+  });
+
+  it('sysprep package-caches gives a count, not one line per package', async () => {
+    const { img } = await image({ extra: async (d) => { for (let i = 0; i < 130; i++) await writeFile(join(d, `var/cache/apt/archives/pkg-${i}.deb`), 'x'.repeat(1000)); } });
+    const r = vmctx(bakeArgs(img, '--dry-run'));
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('sysprep package-caches:')) ?? '';
+    expect(line).toMatch(/^sysprep package-caches: removed 131 downloaded package\(s\) from \/var\/cache\/apt\/archives \(0\.1 MiB\)$/u);
+  });
+
+  it('--check says why an item fails; an image vmctx just baked (raw or .gz) passes its own check', async () => {
+    const { img } = await image({ extra: async (d) => { await rm(join(d, 'etc/hosts')); } });
+    const c = vmctx(['bake', '--check', img]);
+    expect(c.code).toBe(7);
+    expect(c.stdout).toMatch(/FAIL\s+\/etc\/hosts\s+\/etc\/hosts: missing/u);
+    const { img: good } = await image();
+    run('gzip', ['-k', good]);
+    expect(vmctx(bakeArgs(`${good}.gz`)).code).toBe(0);
+    const r = vmctx(['bake', '--check', join(dirname(good), 'disk-vmctx.img.gz')]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).not.toContain('FAIL');
   });
 });

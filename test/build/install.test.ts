@@ -97,3 +97,37 @@ describe('vmctx uninstall', () => {
     expect(await readFile(join(root, 'usr/sbin/vmctx'), 'utf8')).toContain('somebody else');
   });
 });
+
+describe('vmctx install --root: how vmctx starts there', () => {
+  const install = (root: string): { status: number | null; stderr: string } => {
+    const r = spawnSync(process.execPath, [BUNDLE, 'install', '--root', root, '--no-node'], { encoding: 'utf8' });
+    return { status: r.status, stderr: r.stderr };
+  };
+
+  it('a root with systemd: the units are enabled, and it says so', async () => {
+    const root = await tempDir('vmctx-install-');
+    await mkdir(join(root, 'usr/lib/systemd'), { recursive: true });
+    await writeFile(join(root, 'usr/lib/systemd/systemd'), '');
+    const r = install(root);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('vmctx: at boot: systemd starts it: the vmctx units are enabled\n');
+  });
+
+  it('a root with /etc/init.d but no systemd: the init scripts are there, not enabled, and it says how to enable them', async () => {
+    const root = await tempDir('vmctx-install-');
+    await mkdir(join(root, 'etc/init.d'), { recursive: true });
+    const r = install(root);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/vmctx: at boot: no systemd: nothing starts vmctx at boot yet\. The init scripts \/etc\/init\.d\/vmctx-local and \/etc\/init\.d\/vmctx-final are in place but not enabled: enable them .*update-rc\.d vmctx-local defaults/u);
+  });
+
+  it('a root with neither (and one whose rc.local already runs vmctx): it says nothing will start it, or that rc.local does', async () => {
+    const root = await tempDir('vmctx-install-');
+    const r = install(root);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('vmctx: at boot: no systemd and no /etc/init.d: nothing starts vmctx at boot. Run "/usr/sbin/vmctx run --stage all" from that system\'s boot scripts');
+    await mkdir(join(root, 'etc'), { recursive: true });
+    await writeFile(join(root, 'etc/rc.local'), '#!/bin/sh\n/usr/sbin/vmctx run --stage all || true\nexit 0\n');
+    expect(install(root).stderr).toContain('vmctx: at boot: no systemd: /etc/rc.local starts it (/usr/sbin/vmctx run)');
+  });
+});

@@ -33,6 +33,8 @@ export interface MetadataOptions extends HttpBudget {
   /** One URL, or several tried in turn until one answers. */
   readonly url: string | readonly string[];
   readonly allowImdsv1: boolean;
+  /** Told once, before the first request, where and how long it waits (the CLI's waiting line on a terminal). */
+  readonly onWaiting?: ((url: string, budgetMs: number) => void) | undefined;
 }
 
 function text(b: Buffer | undefined): string | undefined {
@@ -127,6 +129,7 @@ export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMe
   const urls = typeof options.url === 'string' ? [options.url] : options.url;
   const http = new MetadataHttp({ baseUrls: urls, deadline: options.deadline, connectMs: options.connectMs, requestMs: options.requestMs, allowImdsv1: options.allowImdsv1, trace: (l) => trace.push(l) });
   const c = new Collector();
+  options.onWaiting?.(urls.join(' or '), Math.max(0, options.deadline - Date.now()));
   try {
     // the EC2 instance id and the OpenStack document are asked for together
     const [instanceIdBody, osMeta] = await Promise.all([
