@@ -50,7 +50,7 @@ frobnicate: true
     expect(cc?.runcmd).toEqual(['echo a', ['ls', '-l']]);
     expect(cc?.bootcmd).toEqual(['echo boot']);
     expect(issues).toEqual([
-      'cloud-config key "frobnicate" is not supported; ignored',
+      'unknown cloud-config key "frobnicate"; ignored',
       'users[2]: no valid name (lower-case letters, digits, _ and -); skipped',
       'users[3]: shell "bash; reboot" is not an absolute path; ignored',
       'chpasswd: a line is not "user:password"; skipped',
