@@ -105,7 +105,7 @@ function checkKeys(y: YamlFile, path: ReadonlyArray<string | number>, table: Key
     else {
       const guess = didYouMean(key, known);
       if (guess === undefined && table.open === true) out.push({ file, ...at, severity: 'info', message: `${prefix}key ${JSON.stringify(key)} is not used by vmctx` });
-      else out.push({ file, ...at, severity: 'warning', message: `${prefix}unknown key ${JSON.stringify(key)}${guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`}; ignored` });
+      else out.push({ file, ...at, severity: 'warning', message: `${prefix}unknown key ${JSON.stringify(key)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}; ignored` });
     }
   }
 }
@@ -163,7 +163,7 @@ function checkNetworkConfig(y: YamlFile, file: string, out: Diagnostic[], root: 
       }
       if (type !== undefined && !NET_V1_TYPES.includes(String(type.value))) {
         const guess = didYouMean(String(type.value), [...NET_V1_TYPES, ...NET_V1_UNSUPPORTED_TYPES]);
-        out.push({ file, ...type.at, severity: 'warning', message: `config[${i}]: unknown type ${JSON.stringify(type.value)}${guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`}; ignored` });
+        out.push({ file, ...type.at, severity: 'warning', message: `config[${i}]: unknown type ${JSON.stringify(type.value)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}; ignored` });
         continue;
       }
       checkKeys(y, [...base, 'config', i], NET_V1_ITEM, `config[${i}]`, file, out);
@@ -248,6 +248,10 @@ async function rawFor(variables: Readonly<Record<string, string>>, lines: Readon
   };
 }
 
+function unusedMessage(name: string): string {
+  return `${name}: ${classifyVariable(name).kind === 'informational' ? 'known, not used by vmctx' : 'not used by vmctx (scripts and templates see it)'}`;
+}
+
 const IDENTITY = { id: 'validate', source: 'context-hash' as const };
 
 /** Checks one file (its kind from its name or its first bytes). */
@@ -263,15 +267,15 @@ export async function validateFile(path: string): Promise<Diagnostic[]> {
   const kind = documentKind(path, data);
   if (kind !== 'context') {
     checkDocument(kind, path, data, out);
-    return out;
+    return sortDiagnostics(out);
   }
   const sites = checkContextText(path, data, out);
   if (sites === undefined) return out;
   const parsed = parseContextSh(data);
   const ctx = await normaliseContext(await rawFor(parsed.variables, parsed.lines, path), IDENTITY);
   fromContextWarnings(ctx.warnings, sites, path, undefined, out);
-  for (const name of ctx.unused) out.push({ file: path, line: sites.lines[name], col: sites.cols[name], severity: 'info', message: `${name}: ${classifyVariable(name).kind === 'informational' ? 'known, not used by vmctx' : 'not used by vmctx (scripts and templates see it)'}` });
-  return out;
+  for (const name of ctx.unused) out.push({ file: path, line: sites.lines[name], col: sites.cols[name], severity: 'info', message: unusedMessage(name) });
+  return sortDiagnostics(out);
 }
 
 /** Reads files of a medium: a directory or an ISO image (file or device). */
@@ -341,7 +345,8 @@ export async function validateSource(path: string): Promise<Diagnostic[]> {
     try {
       const ctx = await normaliseContext(opened.raw, IDENTITY);
       fromContextWarnings(ctx.warnings, sites, path, userDataFile, out);
-      for (const name of ctx.unused) out.push({ file: sites?.file ?? path, line: sites?.lines[name], col: sites?.cols[name], severity: 'info', message: `${name}: not used by vmctx` });
+      // (a seed's variables are vmctx's own mapping: only a context.sh's names are the user's)
+      if (sites !== undefined) for (const name of ctx.unused) out.push({ file: sites.file, line: sites.lines[name], col: sites.cols[name], severity: 'info', message: unusedMessage(name) });
     } finally {
       await opened.close();
     }
@@ -349,7 +354,7 @@ export async function validateSource(path: string): Promise<Diagnostic[]> {
     const d = describeError(error);
     if (!out.some((o) => o.severity === 'error')) out.push({ file: path, severity: 'error', message: `${d.code}: ${d.message}` });
   }
-  return out;
+  return sortDiagnostics(out);
 }
 
 /** "file:line:col: severity: message" (the parts it has), as compilers and cloud-init print them. */
