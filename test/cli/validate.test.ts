@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { vmctx } from '../helpers/cli.js';
@@ -86,5 +86,16 @@ describe('vmctx validate (the command)', () => {
     // (a dry run prints its change list after the report)
     const report = JSON.parse(json.slice(0, json.indexOf('\n}\n') + 2)) as { warnings: Array<{ variable: string; line: number }> };
     expect(report.warnings.map((w) => [w.variable, w.line])).toEqual([['SET_HOSTNAM', 4], ['USER_DATA', 14], ['USER_DATA', 20]]);
+  });
+
+  it('regression contnet: a real run does not write an empty file for a write_files entry whose content key is misspelled', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'context.sh'), "USER_DATA='#cloud-config\nwrite_files:\n  - path: /etc/motd\n    contnet: hello\n  - path: /etc/issue.vmctx\n    content: hi\n'\n");
+    const root = await scratchRoot();
+    const r = vmctx(['run', '--source', dir, '--root', root, '--state-dir', join(root, 'state')]);
+    expect(r.stderr).toMatch(/context\.sh:4:5: warning: USER_DATA: write_files\[0\]: unknown key "contnet" \(did you mean "content"\?\)/u);
+    // the correct entry is written; the misspelled one is not, not even empty
+    expect((await stat(join(root, 'etc/issue.vmctx'))).size).toBe(2);
+    await expect(stat(join(root, 'etc/motd'))).rejects.toThrow(/ENOENT/u);
   });
 });

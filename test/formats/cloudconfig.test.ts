@@ -106,6 +106,13 @@ describe('cloud-config keys: applied, not supported, or a typo (with its line an
     expect(issues).toEqual([{ severity: 'warning', line: 4, col: 5, message: 'write_files[0]: unknown key "contnet" (did you mean "content"?); the entry has no content, so /etc/motd is not written (not even empty)' }]);
   });
 
+  it('regression contnet (the string API the run used): no empty file, and the typo is named', () => {
+    const issues: string[] = [];
+    const cc = parseCloudConfig('#cloud-config\nwrite_files:\n  - path: /etc/motd\n    contnet: hello\n', issues);
+    expect(cc?.writeFiles).toEqual([]);
+    expect(issues.join('\n')).toMatch(/"contnet" \(did you mean "content"\?\)/u);
+  });
+
   it('a misspelled key next to real content is a warning and the file is still written', () => {
     const { config, issues } = checkCloudConfig('write_files:\n  - path: /etc/a\n    content: x\n    permisions: "0600"\n');
     expect(config?.writeFiles.map((f) => [f.path, f.mode.toString(8)])).toEqual([['/etc/a', '644']]);
