@@ -4,27 +4,18 @@
 // the positions and the checks of documents the run maps without looking at every key.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { parseContextSh } from '../formats/contextsh.js';
 import { parseUserData } from '../formats/cloudconfig.js';
-import { didYouMean } from '../formats/didyoumean.js';
 import { IsoImage } from '../formats/iso9660/reader.js';
 import { openByteSource } from '../host/bytesource.js';
 import { describeError, isVmctxError } from '../shared/errors.js';
 import { normaliseContext, type ContextWarning, type RawContext } from './context/context.js';
 import { classifyVariable } from './context/checks.js';
+import { checkMetadataDocument, type Diagnostic } from './context/documents.js';
 import { openExplicitSource } from './datasources/contextmedium.js';
 import { directoryMedium } from './datasources/medium.js';
 
-export type DiagnosticSeverity = 'error' | 'warning' | 'info';
-
-export interface Diagnostic {
-  readonly file: string;
-  readonly line?: number | undefined;
-  readonly col?: number | undefined;
-  readonly severity: DiagnosticSeverity;
-  readonly message: string;
-}
+export type { Diagnostic, DiagnosticSeverity } from './context/documents.js';
 
 const MAX_DOC = 32 * 1024 * 1024;
 
@@ -53,139 +44,14 @@ function assignmentColumn(lines: readonly string[], line: number, name: string):
   return m === null ? 1 : m.index + (m[1] ?? '').length + 1;
 }
 
-/** A YAML (or JSON) document with a way to find where its keys are. */
-class YamlFile {
-  readonly doc: Document;
-  readonly #counter: LineCounter;
-
-  constructor(text: string) {
-    this.#counter = new LineCounter();
-    this.doc = parseDocument(text, { schema: 'core', prettyErrors: false, logLevel: 'error', lineCounter: this.#counter });
-  }
-
-  pos(offset: number | undefined): { line?: number; col?: number } {
-    if (offset === undefined) return {};
-    const p = this.#counter.linePos(offset);
-    return { line: p.line, col: p.col };
-  }
-
-  /** The entries of the mapping at path: key, value (plain) and the key's position. */
-  entries(path: ReadonlyArray<string | number>): Array<{ key: string; value: unknown; at: { line?: number; col?: number } }> {
-    const node = path.length === 0 ? this.doc.contents : this.doc.getIn(path, true);
-    if (!isMap(node)) return [];
-    return node.items.map((p) => ({
-      key: String(isScalar(p.key) ? p.key.value : p.key),
-      value: isScalar(p.value) ? p.value.value : (p.value as { toJSON?: () => unknown } | null)?.toJSON?.() ?? p.value,
-      at: this.pos(isScalar(p.key) ? p.key.range?.[0] : undefined),
-    }));
-  }
-
-  length(path: ReadonlyArray<string | number>): number {
-    const node = this.doc.getIn(path, true);
-    return isSeq(node) ? node.items.length : 0;
-  }
-}
-
-interface KeyTable {
-  readonly applied: readonly string[];
-  readonly unsupported?: readonly string[];
-  readonly informational?: readonly string[];
-  /** Unknown keys not close to a known one: a warning (a closed schema) or informational. */
-  readonly open?: boolean;
-}
-
-/** The keys of one mapping against a table: did-you-mean for typos, "not supported", unknown. */
-function checkKeys(y: YamlFile, path: ReadonlyArray<string | number>, table: KeyTable, where: string, file: string, out: Diagnostic[]): void {
-  const known = [...table.applied, ...(table.unsupported ?? []), ...(table.informational ?? [])];
-  for (const { key, at } of y.entries(path)) {
-    if (table.applied.includes(key)) continue;
-    const prefix = where === '' ? '' : `${where}: `;
-    if (table.unsupported?.includes(key) === true) out.push({ file, ...at, severity: 'warning', message: `${prefix}key ${JSON.stringify(key)} is not supported by vmctx; ignored` });
-    else if (table.informational?.includes(key) === true) out.push({ file, ...at, severity: 'info', message: `${prefix}key ${JSON.stringify(key)} is not used by vmctx` });
-    else {
-      const guess = didYouMean(key, known);
-      if (guess === undefined && table.open === true) out.push({ file, ...at, severity: 'info', message: `${prefix}key ${JSON.stringify(key)} is not used by vmctx` });
-      else out.push({ file, ...at, severity: 'warning', message: `${prefix}unknown key ${JSON.stringify(key)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}; ignored` });
-    }
-  }
-}
-
-function yamlErrors(y: YamlFile, file: string, what: string, out: Diagnostic[]): boolean {
-  const e = y.doc.errors[0];
-  if (e === undefined) return false;
-  out.push({ file, ...y.pos(e.pos[0]), severity: 'error', message: `${what} is not ${what.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e.message.split('\n')[0] ?? '').slice(0, 200)}` });
-  return true;
-}
-
-// NoCloud meta-data: what readNoCloud maps, and what cloud-init's NoCloud/EC2 meta-data carries besides
-const META_DATA: KeyTable = {
-  applied: ['instance-id', 'local-hostname', 'hostname', 'public-keys', 'public_keys', 'network-config'],
-  unsupported: ['network-interfaces', 'seedfrom'],
-  informational: ['dsmode', 'availability-zone', 'availability_zone', 'cloud-name', 'region', 'platform', 'local-ipv4', 'public-ipv4', 'instance-type', 'launch-index'],
-  open: true,
-};
-const OPENSTACK_META: KeyTable = {
-  applied: ['uuid', 'hostname', 'name', 'public_keys', 'keys', 'availability_zone', 'admin_pass'],
-  unsupported: ['files'],
-  informational: ['launch_index', 'project_id', 'meta', 'devices', 'random_seed', 'dedicated_cpus', 'network_config'],
-  open: true,
-};
-const NET_V2: KeyTable = { applied: ['version', 'ethernets'], unsupported: ['bonds', 'bridges', 'vlans', 'wifis', 'tunnels', 'vrfs', 'modems', 'renderer', 'dummy-devices', 'virtual-ethernets'] };
-const NET_V2_ETH: KeyTable = {
-  applied: ['match', 'dhcp4', 'dhcp6', 'addresses', 'gateway4', 'gateway6', 'routes', 'nameservers', 'mtu'],
-  unsupported: ['set-name', 'wakeonlan', 'dhcp4-overrides', 'dhcp6-overrides', 'accept-ra', 'link-local', 'optional', 'macaddress', 'routing-policy', 'critical', 'dhcp-identifier', 'ipv6-privacy', 'renderer'],
-};
-const NET_V2_MATCH: KeyTable = { applied: ['macaddress'], unsupported: ['name', 'driver'] };
-const NET_V1: KeyTable = { applied: ['version', 'config'] };
-const NET_V1_ITEM: KeyTable = { applied: ['type', 'mac_address', 'mtu', 'subnets', 'address', 'search'], informational: ['name'], unsupported: ['params', 'bond_interfaces', 'bridge_interfaces', 'vlan_link', 'vlan_id', 'interface', 'accept-ra', 'keep_configuration', 'destination', 'gateway', 'metric'] };
-const NET_V1_SUBNET: KeyTable = { applied: ['type', 'address', 'netmask', 'gateway', 'dns_nameservers'], unsupported: ['routes', 'dns_search', 'control', 'ipv4', 'ipv6', 'metric'] };
-const NET_V1_TYPES = ['physical', 'nameserver'];
-const NET_V1_UNSUPPORTED_TYPES = ['bond', 'bridge', 'vlan', 'route'];
-
-function checkNetworkConfig(y: YamlFile, file: string, out: Diagnostic[], root: ReadonlyArray<string | number> = []): void {
-  const top = y.entries(root);
-  const base: Array<string | number> = top.some((e) => e.key === 'network') && top.length === 1 ? [...root, 'network'] : [...root];
-  const version = y.entries(base).find((e) => e.key === 'version');
-  if (version?.value === 2) {
-    checkKeys(y, base, NET_V2, '', file, out);
-    for (const { key } of y.entries([...base, 'ethernets'])) {
-      checkKeys(y, [...base, 'ethernets', key], NET_V2_ETH, `ethernets.${key}`, file, out);
-      checkKeys(y, [...base, 'ethernets', key, 'match'], NET_V2_MATCH, `ethernets.${key}.match`, file, out);
-    }
-  } else if (version?.value === 1) {
-    checkKeys(y, base, NET_V1, '', file, out);
-    for (let i = 0; i < y.length([...base, 'config']); i++) {
-      const item = y.entries([...base, 'config', i]);
-      const type = item.find((e) => e.key === 'type');
-      if (type !== undefined && NET_V1_UNSUPPORTED_TYPES.includes(String(type.value))) {
-        out.push({ file, ...type.at, severity: 'warning', message: `config[${i}]: type ${JSON.stringify(type.value)} is not supported by vmctx; ignored` });
-        continue;
-      }
-      if (type !== undefined && !NET_V1_TYPES.includes(String(type.value))) {
-        const guess = didYouMean(String(type.value), [...NET_V1_TYPES, ...NET_V1_UNSUPPORTED_TYPES]);
-        out.push({ file, ...type.at, severity: 'warning', message: `config[${i}]: unknown type ${JSON.stringify(type.value)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}; ignored` });
-        continue;
-      }
-      checkKeys(y, [...base, 'config', i], NET_V1_ITEM, `config[${i}]`, file, out);
-      for (let j = 0; j < y.length([...base, 'config', i, 'subnets']); j++) checkKeys(y, [...base, 'config', i, 'subnets', j], NET_V1_SUBNET, `config[${i}].subnets[${j}]`, file, out);
-    }
-  } else out.push({ file, ...(version?.at ?? { line: 1, col: 1 }), severity: 'error', message: 'network-config: neither version 1 nor version 2; ignored' });
-}
-
 /** The checks of one document that has no variables: positions and keys. */
 function checkDocument(kind: Exclude<DocumentKind, 'context'>, file: string, data: Buffer, out: Diagnostic[]): void {
   if (kind === 'user-data') {
     for (const i of parseUserData(data).located) out.push({ file, line: i.line, col: i.col, severity: i.severity, message: i.message });
     return;
   }
-  const y = new YamlFile(data.toString('utf8'));
-  if (yamlErrors(y, file, basename(file), out)) return;
-  if (kind === 'meta-data') {
-    checkKeys(y, [], META_DATA, '', file, out);
-    const net = y.entries([]).find((e) => e.key === 'network-config');
-    if (net !== undefined && typeof net.value === 'object') checkNetworkConfig(y, file, out, ['network-config']);
-  } else if (kind === 'openstack-meta-data') checkKeys(y, [], OPENSTACK_META, '', file, out);
-  else if (kind === 'network-config') checkNetworkConfig(y, file, out);
+  if (kind === 'openstack-network-data') return;
+  out.push(...checkMetadataDocument(kind, file, data));
 }
 
 /** Where the positioned checks put a variable: the file and line it was assigned on. */
@@ -224,6 +90,8 @@ function fromContextWarnings(warnings: readonly ContextWarning[], sites: Variabl
       const named = variable === undefined ? undefined : sites.lines[variable];
       const line = w.line ?? named;
       d = { file: sites.file, line, col: w.col ?? (line !== undefined && line === named && variable !== undefined ? sites.cols[variable] : undefined), severity: w.severity ?? 'warning', message };
+    } else if ((w.file === 'meta-data' || w.file === 'network-config') && w.line !== undefined) {
+      d = { file: `${fallbackFile}/${w.file}`, line: w.line, col: w.col, severity: w.severity ?? 'warning', message: w.message };
     } else if (w.file === 'user-data' || w.file === 'openstack/latest/user_data') {
       d = { file: userDataFile ?? w.file, line: w.line, col: w.col, severity: w.severity ?? 'warning', message: w.message };
     } else if (w.file !== undefined && w.line !== undefined && (w.file === 'USER_DATA' || w.file === 'USERDATA')) {
@@ -232,8 +100,10 @@ function fromContextWarnings(warnings: readonly ContextWarning[], sites: Variabl
       const doc = variable !== undefined && /^(meta-data|network-config|meta_data\.json|network_data\.json)/u.test(variable) ? variable.split(' ')[0] : undefined;
       d = { file: doc === undefined ? fallbackFile : `${fallbackFile}/${doc}`, severity: w.severity ?? 'warning', message };
     }
-    // the positioned checks of the same document may have said it already
-    if (!out.some((o) => o.file === d.file && o.line === d.line && (o.message === d.message || o.message === w.message))) out.push(d);
+    // the positioned checks of the same document may have said it already (a document the
+    // positioned check found unreadable has its error there, with the line)
+    const said = out.some((o) => o.file === d.file && ((o.line === d.line && (o.message === d.message || o.message === w.message)) || (d.line === undefined && o.severity === 'error' && /is not (YAML|JSON)/u.test(d.message))));
+    if (!said) out.push(d);
   }
 }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { normaliseContext, formatWarning } from '../../src/agent/context/context.js';
 import { classifyVariable } from '../../src/agent/context/checks.js';
 import { directoryMedium } from '../../src/agent/datasources/medium.js';
+import { openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
 import { formatDiagnostic, validateFile, validateSource, type Diagnostic } from '../../src/agent/validate.js';
 import { parseContextSh } from '../../src/formats/contextsh.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -82,6 +83,27 @@ describe('vmctx validate (the checks)', () => {
     const b = await validateFile(broken);
     expect(b).toHaveLength(1);
     expect(b[0]).toMatchObject({ severity: 'error', line: 2 });
+  });
+
+  it('a NoCloud seed with typos: validate --source and the run\'s reading of the seed give the same warnings at the same lines', async () => {
+    const dir = await tempDir();
+    const seed = join(dir, 'seed');
+    await write(seed, 'meta-data', 'instance-id: iid-1\nlocal-hostnme: web\n');
+    await write(seed, 'user-data', '#cloud-config\nssh_authorised_keys: [a]\n');
+    await write(seed, 'network-config', 'version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: "52:54:00:12:34:56"\n    dhcp4: true\nbonds: {}\n');
+    const found = await validateSource(seed);
+    expect(found.map((d) => `${d.file.slice(seed.length + 1)}:${d.line}:${d.col} ${d.severity} ${d.message}`)).toEqual([
+      'meta-data:2:1 warning unknown key "local-hostnme" (did you mean "local-hostname"?); ignored',
+      'network-config:7:1 warning key "bonds" is not supported by vmctx; ignored',
+      'user-data:2:1 warning unknown cloud-config key "ssh_authorised_keys" (did you mean "ssh_authorized_keys"?); ignored',
+    ]);
+    const opened = await openExplicitSource(seed);
+    const ctx = await normaliseContext(opened.raw, { id: 'x', source: 'context-hash' });
+    expect(ctx.warnings.map((w) => `${w.file}:${w.line}:${w.col} ${w.message}`).sort()).toEqual([
+      'meta-data:2:1 unknown key "local-hostnme" (did you mean "local-hostname"?); ignored',
+      'network-config:7:1 key "bonds" is not supported by vmctx; ignored',
+      'user-data:2:1 unknown cloud-config key "ssh_authorised_keys" (did you mean "ssh_authorized_keys"?); ignored',
+    ]);
   });
 
   it('a context.sh a shell would run a command from is one error at its line', async () => {
