@@ -1,6 +1,6 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
-import { mkdir, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
@@ -555,6 +555,12 @@ export interface ValidateFlags {
 /** `vmctx validate`: every problem with file:line:col; exit 0 clean, 4 when there are problems. */
 export async function validateCommand(files: readonly string[], flags: ValidateFlags): Promise<number> {
   if (flags.source === undefined && files.length === 0) throw new VmctxError('ERR_USAGE', 'validate: give files to check, or --source PATH (a directory or an ISO)');
+  // a path that is not there is a mistake in the command line, not in the context
+  for (const path of [...(flags.source === undefined ? [] : [flags.source]), ...files]) {
+    await stat(path).catch((error: unknown) => {
+      throw new VmctxError('ERR_USAGE', `validate: ${path}: ${describeError(error).message}`, { cause: error });
+    });
+  }
   const { formatDiagnostic, sortDiagnostics, validateFile, validateSource } = await import('../agent/validate.js');
   const all = [];
   if (flags.source !== undefined) all.push(...(await validateSource(flags.source)));

@@ -114,6 +114,17 @@ describe('vmctx validate (the checks)', () => {
     expect(found[0]).toMatchObject({ severity: 'error', line: 2 });
   });
 
+  it('variable names: a typo of a NIC variable keeps its index; informational, unsupported and the scripts\' own names', () => {
+    expect(classifyVariable('ETH3_GATEWY')).toEqual({ kind: 'unknown', guess: 'ETH3_GATEWAY' });
+    expect(classifyVariable('ETH0_ALIAS1_MSK')).toEqual({ kind: 'unknown', guess: 'ETH0_ALIAS1_MASK' });
+    expect(classifyVariable('ETHO_IP')).toEqual({ kind: 'unknown', guess: 'ETH0_IP' });
+    expect(classifyVariable('PASWORD')).toEqual({ kind: 'unknown', guess: 'PASSWORD' });
+    expect(classifyVariable('MYAPP_DB_URL')).toEqual({ kind: 'unknown' });
+    expect(classifyVariable('ETH0_NETWORK')).toEqual({ kind: 'informational' });
+    expect(classifyVariable('DNS_HOSTNAME')).toEqual({ kind: 'unsupported' });
+    expect(classifyVariable('ETH12_IP6_METHOD')).toEqual({ kind: 'applied' });
+  });
+
   // ARCHITECTURE "Fidelity": every variable the reference documents is applied, informational or reported
   it('every variable named in the context-variables reference is known (applied, informational or not supported)', async () => {
     const text = await readFile('/work/shared/reference/context-variables.md', 'utf8').catch(() => undefined);

@@ -67,8 +67,11 @@ describe('vmctx validate (the command)', () => {
     expect(r.stdout).toMatch(/ctx\.iso\/context\.sh:3:1: warning: USERNAM: unknown variable \(did you mean USERNAME\?\); not applied\n$/u);
   });
 
-  it('nothing to check is a usage error (exit 2)', () => {
+  it('nothing to check, or a path that is not there, is a usage error (exit 2)', () => {
     expect(vmctx(['validate']).code).toBe(2);
+    const r = vmctx(['validate', '/nonexistent/context.sh']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/validate: \/nonexistent\/context\.sh: .*no such file/iu);
   });
 
   it('show and run --dry-run print the same warnings as validate (one shared check)', async () => {
