@@ -11,7 +11,7 @@ import { openByteSource } from '../host/bytesource.js';
 import { describeError, isVmctxError } from '../shared/errors.js';
 import { normaliseContext, type ContextWarning, type RawContext } from './context/context.js';
 import { classifyVariable } from './context/checks.js';
-import { checkMetadataDocument, type Diagnostic } from './context/documents.js';
+import { SEED_DOCUMENT_FILES, checkMetadataDocument, type Diagnostic } from './context/documents.js';
 import { openExplicitSource } from './datasources/contextmedium.js';
 import { directoryMedium } from './datasources/medium.js';
 
@@ -90,7 +90,7 @@ function fromContextWarnings(warnings: readonly ContextWarning[], sites: Variabl
       const named = variable === undefined ? undefined : sites.lines[variable];
       const line = w.line ?? named;
       d = { file: sites.file, line, col: w.col ?? (line !== undefined && line === named && variable !== undefined ? sites.cols[variable] : undefined), severity: w.severity ?? 'warning', message };
-    } else if ((w.file === 'meta-data' || w.file === 'network-config') && w.line !== undefined) {
+    } else if (w.file !== undefined && (SEED_DOCUMENT_FILES as readonly string[]).includes(w.file) && w.line !== undefined) {
       d = { file: `${fallbackFile}/${w.file}`, line: w.line, col: w.col, severity: w.severity ?? 'warning', message: w.message };
     } else if (w.file === 'user-data' || w.file === 'openstack/latest/user_data') {
       d = { file: userDataFile ?? w.file, line: w.line, col: w.col, severity: w.severity ?? 'warning', message: w.message };

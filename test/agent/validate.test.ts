@@ -106,6 +106,19 @@ describe('vmctx validate (the checks)', () => {
     ]);
   });
 
+  it('an OpenStack config drive: a typo in meta_data.json is a warning at its line, from validate and from the run\'s reader', async () => {
+    const dir = await tempDir();
+    const drive = join(dir, 'drive');
+    await write(drive, 'openstack/latest/meta_data.json', '{\n  "uuid": "0b1c2d3e",\n  "hostnme": "web",\n  "launch_index": 0\n}\n');
+    const found = await validateSource(drive);
+    // launch_index is carried by OpenStack and not used: listed (info), no warning
+    expect(brief(found)).toEqual(['3:3 warning unknown key "hostnme" (did you mean "hostname"?); ignored', '4:3 info key "launch_index" is not used by vmctx']);
+    expect(found[0]?.file).toBe(`${drive}/openstack/latest/meta_data.json`);
+    const opened = await openExplicitSource(drive);
+    const ctx = await normaliseContext(opened.raw, { id: 'x', source: 'context-hash' });
+    expect(ctx.warnings.map(formatWarning)).toEqual(['openstack/latest/meta_data.json:3:3: warning: unknown key "hostnme" (did you mean "hostname"?); ignored']);
+  });
+
   it('a context.sh a shell would run a command from is one error at its line', async () => {
     const dir = await tempDir();
     const file = await write(dir, 'context.sh', "A='1'\nB=2; reboot\n");

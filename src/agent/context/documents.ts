@@ -150,9 +150,13 @@ export function checkMetadataDocument(kind: 'meta-data' | 'openstack-meta-data' 
 }
 
 /** The key warnings of a seed document, for the run (its YAML errors the reader reports itself). */
-export function documentWarnings(kind: 'meta-data' | 'network-config', data: Buffer | undefined): ContextWarning[] {
+export function documentWarnings(kind: 'meta-data' | 'network-config' | 'openstack-meta-data', data: Buffer | undefined): ContextWarning[] {
   if (data === undefined) return [];
-  return checkMetadataDocument(kind, kind, data)
+  const file = kind === 'openstack-meta-data' ? SEED_DOCUMENT_FILES[0] : kind;
+  return checkMetadataDocument(kind, file, data)
     .filter((d) => d.severity === 'warning')
-    .map((d) => ({ variable: kind, file: kind, ...(d.line === undefined ? {} : { line: d.line }), col: d.col, message: d.message }));
+    .map((d) => ({ variable: file, file, ...(d.line === undefined ? {} : { line: d.line }), col: d.col, message: d.message }));
 }
+
+/** The files whose warnings carry positions (the names documentWarnings gives them). */
+export const SEED_DOCUMENT_FILES = ['openstack/latest/meta_data.json', 'meta-data', 'network-config'] as const;

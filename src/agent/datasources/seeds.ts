@@ -158,7 +158,9 @@ export async function readConfigDrive(read: SeedReader, source: Omit<SourceInfo,
   const warnings: ContextWarning[] = [];
   const os = 'openstack/latest';
   const json = async (name: string): Promise<unknown> => parseJson(await read(`${os}/${name}`, MAX_DOC), name, warnings);
-  const meta = await json('meta_data.json');
+  const metaData = await read(`${os}/meta_data.json`, MAX_DOC);
+  const meta = parseJson(metaData, 'meta_data.json', warnings);
+  warnings.push(...documentWarnings('openstack-meta-data', metaData));
   const network = await json('network_data.json');
   const userData = await read(`${os}/user_data`, MAX_USER_DATA);
   const mapped = mapOpenStack(meta ?? {}, network, userData, undefined);
