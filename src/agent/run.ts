@@ -6,7 +6,7 @@ import { DryRunRoot, RecordingExec } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
-import { normaliseContext, type Context, type ContextWarning, type SourceInfo } from './context/context.js';
+import { formatWarning, normaliseContext, type Context, type ContextWarning, type SourceInfo } from './context/context.js';
 import { defaultProbe, discoverMedium, openExplicitSource, type OpenedContext, type Probe, type SourceAttempt } from './datasources/contextmedium.js';
 import { fetchMetadata, rawFromCache, readCache, writeCache } from './datasources/metadata.js';
 import { CONFIG_PATH, DEFAULT_CONFIG, loadConfig, type AgentConfig } from './config.js';
@@ -78,6 +78,8 @@ export interface RunReport {
   /** An earlier run that never finished (a crash or power loss), when there was one. */
   readonly previousRunInterrupted?: { readonly startedAt: string; readonly stage: string };
   readonly warnings: readonly ContextWarning[];
+  /** Variables carried but not applied (informational names, the scripts' own): no warning. */
+  readonly unused?: readonly string[];
   readonly modules: readonly ModuleReport[];
   /** Why the context is a cached or partial one (the metadata budget ran out). */
   readonly degraded?: string;
@@ -418,7 +420,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     logger.info({ source: ctx.source, instanceId: ctx.instanceId, instanceIdSource: ctx.instanceIdSource }, 'context loaded');
     for (const w of ctx.warnings) {
       logger.warn({ warning: w }, 'context warning');
-      console.line(`warning: ${w.file === undefined ? '' : `${w.file}:${w.line ?? ''} `}${w.variable === undefined ? '' : `${w.variable}: `}${w.message}`);
+      console.line(formatWarning(w));
     }
     const state = new StateStore(options.stateRoot, options.stateDir);
     await state.load();
@@ -473,6 +475,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
       bootId,
       ...(interrupted === undefined ? {} : { previousRunInterrupted: interrupted }),
       warnings: ctx.warnings,
+      ...(ctx.unused.length === 0 ? {} : { unused: ctx.unused }),
       modules: reports,
     });
   } finally {

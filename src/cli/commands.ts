@@ -1,7 +1,7 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
@@ -26,7 +26,7 @@ import { loadConfig } from '../agent/config.js';
 import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
 import { MODULES } from '../agent/modules/index.js';
 import { hashInputs } from '../agent/state.js';
-import type { Context } from '../agent/context/context.js';
+import { formatWarning, type Context } from '../agent/context/context.js';
 
 export const LOG_PATH = '/var/log/vmctx.log';
 export const STATE_DIR = '/var/lib/vmctx';
@@ -188,8 +188,11 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         network,
         mediumFiles: ctx.medium.names,
         warnings: ctx.warnings,
+        unused: ctx.unused,
       },
     };
+    // the same lines as `run` and `validate` print, on stderr
+    for (const w of ctx.warnings) process.stderr.write(`vmctx: ${formatWarning(w)}\n`);
     if (flags.json) {
       out(`${JSON.stringify(view, null, 2)}\n`);
     } else {
@@ -199,7 +202,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
       out(`instance: ${ctx.instanceId} (from ${ctx.instanceIdSource})\nhostname: ${ctx.hostname ?? '-'}\n`);
       out(`dns: ${ctx.dns.nameservers.join(' ') || '-'}; search: ${ctx.dns.search.join(' ') || '-'}\n`);
       out(`ssh keys: ${ctx.sshKeys.keys.length} for ${ctx.username}\n`);
-      for (const w of ctx.warnings) out(`warning: ${w.variable ?? w.file ?? ''} ${w.message}\n`);
+      if (ctx.unused.length > 0) out(`not used by vmctx: ${ctx.unused.join(' ')}\n`);
       out('variables:\n');
       for (const [k, v] of Object.entries(view.variables)) out(`  ${k}=${JSON.stringify(v)}\n`);
     }
@@ -710,4 +713,34 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
   } finally {
     await log.close();
   }
+}
+
+export interface ValidateFlags {
+  source?: string | undefined;
+  json: boolean;
+  verbose: boolean;
+}
+
+/** `vmctx validate`: every problem with file:line:col; exit 0 clean, 4 when there are problems. */
+export async function validateCommand(files: readonly string[], flags: ValidateFlags): Promise<number> {
+  if (flags.source === undefined && files.length === 0) throw new VmctxError('ERR_USAGE', 'validate: give files to check, or --source PATH (a directory or an ISO)');
+  // a path that is not there is a mistake in the command line, not in the context
+  for (const path of [...(flags.source === undefined ? [] : [flags.source]), ...files]) {
+    await stat(path).catch((error: unknown) => {
+      throw new VmctxError('ERR_USAGE', `validate: ${path}: ${describeError(error).message}`, { cause: error });
+    });
+  }
+  const { formatDiagnostic, sortDiagnostics, validateFile, validateSource } = await import('../agent/validate.js');
+  const all = [];
+  if (flags.source !== undefined) all.push(...(await validateSource(flags.source)));
+  for (const file of files) all.push(...(await validateFile(file)));
+  const shown = sortDiagnostics(all).filter((d) => flags.verbose || d.severity !== 'info');
+  const problems = all.filter((d) => d.severity !== 'info');
+  if (flags.json) out(`${JSON.stringify({ ok: problems.length === 0, problems: problems.length, diagnostics: shown }, null, 2)}\n`);
+  else {
+    for (const d of shown) out(`${formatDiagnostic(d)}\n`);
+    const errors = problems.filter((d) => d.severity === 'error').length;
+    process.stderr.write(problems.length === 0 ? 'vmctx: valid: no problems found\n' : `vmctx: ${errors} error(s), ${problems.length - errors} warning(s)\n`);
+  }
+  return problems.length === 0 ? EXIT.ok : EXIT.invalidContext;
 }

@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand } from './commands.js';
+import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT } from './exit.js';
 
@@ -61,6 +61,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(metadataBudgetOption())
     .action(async (flags: { source: string; root: string; stateDir?: string; stage: 'local' | 'network' | 'final' | 'all'; dryRun: boolean; json: boolean; quiet: boolean; waitMedium?: number; metadataUrl?: string; metadataBudget?: number }) => {
       setExit(await runCommand(flags));
+    });
+
+  program
+    .command('validate')
+    .description('check a context.sh, user-data, meta-data, network-config, or a whole medium or seed (--source), without applying anything; exit 0 when clean, 4 with problems')
+    .argument('[FILE...]', 'files to check (context.sh, user-data, meta-data, meta_data.json, network-config)')
+    .option('--source <PATH>', 'a context medium or seed: a directory or an ISO image')
+    .option('--json', 'JSON output', false)
+    .option('-v, --verbose', 'also list the names vmctx knows but does not use', false)
+    .action(async (files: string[], flags: { source?: string; json: boolean; verbose: boolean }) => {
+      setExit(await validateCommand(files, flags));
     });
 
   program

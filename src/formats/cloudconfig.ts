@@ -1,9 +1,10 @@
 // #cloud-config (a subset) and MIME multipart user data: parsed and validated into typed values,
 // every unusable item reported and skipped, unknown keys reported, never fatal. Pure.
 import { gunzipSync } from 'node:zlib';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { shown } from '../shared/errors.js';
 import { classifyPassword, isCryptField } from './crypt.js';
+import { didYouMean } from './didyoumean.js';
 import { normaliseGuestPath } from './guestpath.js';
 
 export interface CloudUser {
@@ -46,43 +47,164 @@ export interface UserDataParts {
   /** #! scripts from the user data (a plain body, or MIME parts). */
   readonly scripts: ReadonlyArray<{ readonly name: string; readonly body: Buffer }>;
   readonly issues: readonly string[];
+  /** The same issues with their severity, and line and column where the document gives them. */
+  readonly located: readonly CloudConfigIssue[];
 }
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
 const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;
-const KNOWN = new Set(['hostname', 'fqdn', 'ssh_authorized_keys', 'users', 'chpasswd', 'write_files', 'runcmd', 'bootcmd', 'password', 'ssh_pwauth']);
 const MAX_FILE = 16 * 1024 * 1024;
 const MAX_PARTS = 64;
 
+/** The cloud-config keys vmctx applies, per level. */
+export const APPLIED_KEYS = {
+  top: ['hostname', 'fqdn', 'ssh_authorized_keys', 'users', 'chpasswd', 'write_files', 'runcmd', 'bootcmd'],
+  users: ['name', 'sudo', 'shell', 'ssh_authorized_keys', 'lock_passwd', 'passwd', 'hashed_passwd'],
+  chpasswd: ['list'],
+  write_files: ['path', 'content', 'encoding', 'permissions', 'owner', 'append'],
+} as const;
+
+/**
+ * Keys cloud-init documents (its config modules' schema) that vmctx does not apply: they get a
+ * "not supported" warning, never "unknown", and are never mistaken for typos of each other.
+ */
+export const UNSUPPORTED_KEYS = {
+  top: [
+    'allow_public_ssh_keys', 'ansible', 'apk_repos', 'apt', 'apt_pipelining', 'apt_reboot_if_required', 'apt_update', 'apt_upgrade', 'authkey_hash', 'autoinstall',
+    'byobu_by_default', 'ca-certs', 'ca_certs', 'chef', 'cloud_config_modules', 'cloud_final_modules', 'cloud_init_modules', 'create_hostname_file', 'device_aliases',
+    'disable_ec2_metadata', 'disable_root', 'disable_root_opts', 'disk_setup', 'drivers', 'fan', 'final_message', 'fs_setup', 'groups', 'growpart', 'grub-dpkg',
+    'grub_dpkg', 'keyboard', 'landscape', 'launch-index', 'locale', 'locale_configfile', 'lxd', 'manage_etc_hosts', 'manage_resolv_conf', 'mcollective', 'merge_how',
+    'merge_type', 'mount_default_fields', 'mounts', 'no_ssh_fingerprints', 'ntp', 'output', 'package_reboot_if_required', 'package_update', 'package_upgrade',
+    'packages', 'password', 'phone_home', 'power_state', 'prefer_fqdn_over_hostname', 'preserve_hostname', 'puppet', 'random_seed', 'reporting', 'resize_rootfs',
+    'resolv_conf', 'rh_subscription', 'rpi', 'rsyslog', 'salt_minion', 'snap', 'spacewalk', 'ssh', 'ssh_deletekeys', 'ssh_fp_console_blacklist', 'ssh_genkeytypes',
+    'ssh_import_id', 'ssh_key_console_blacklist', 'ssh_keys', 'ssh_publish_hostkeys', 'ssh_pwauth', 'ssh_quiet_keygen', 'swap', 'system_info', 'timezone',
+    'ubuntu_advantage', 'ubuntu_pro', 'updates', 'user', 'vendor_data', 'wireguard', 'yum_repo_dir', 'yum_repos', 'zypper',
+  ],
+  users: [
+    'create-groups', 'create_groups', 'doas', 'expiredate', 'gecos', 'groups', 'hashed-passwd', 'homedir', 'inactive', 'lock-passwd', 'no-create-home',
+    'no-log-init', 'no-user-group', 'no_create_home', 'no_log_init', 'no_user_group', 'plain-text-passwd', 'plain_text_passwd', 'primary-group', 'primary_group',
+    'selinux-user', 'selinux_user', 'snapuser', 'ssh-authorized-keys', 'ssh-import-id', 'ssh-redirect-user', 'ssh_import_id', 'ssh_redirect_user', 'system', 'uid',
+  ],
+  chpasswd: ['expire', 'users'],
+  write_files: ['defer', 'source'],
+} as const;
+
+export type Severity = 'error' | 'warning';
+
+/** A problem found in a cloud-config document, at the key (or list item) it is about. */
+export interface CloudConfigIssue {
+  readonly severity: Severity;
+  readonly message: string;
+  /** 1-based, in the file the document came from (a MIME part's lines are the whole body's). */
+  readonly line?: number | undefined;
+  readonly col?: number | undefined;
+}
+
 type Obj = Record<string, unknown>;
+type Path = ReadonlyArray<string | number>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(yes|true|1)$/iu.test(v));
+const quoted = (key: string): string => JSON.stringify(key.slice(0, 40));
 
-function commands(value: unknown, key: string, issues: string[]): Array<string | string[]> {
+/** Where keys and list items are in the YAML text: every issue names its line and column. */
+class Issues {
+  readonly list: CloudConfigIssue[] = [];
+  #doc: Document | undefined;
+  readonly #counter: LineCounter;
+  readonly #lineOffset: number;
+
+  constructor(counter: LineCounter, lineOffset: number) {
+    this.#counter = counter;
+    this.#lineOffset = lineOffset;
+  }
+
+  set doc(doc: Document) {
+    this.#doc = doc;
+  }
+
+  /** Line and column of the key (a mapping entry) or the item (a list entry) at path. */
+  at(path: Path): { line?: number; col?: number } {
+    let node: unknown = this.#doc?.contents;
+    let offset = isNode(node) ? node.range?.[0] : undefined;
+    for (const step of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(step));
+        if (pair === undefined) break;
+        offset = isNode(pair.key) ? pair.key.range?.[0] : offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof step === 'number') {
+        const item = node.items[step];
+        if (!isNode(item)) break;
+        offset = item.range?.[0];
+        node = item;
+      } else break;
+    }
+    return offset === undefined ? {} : this.pos(offset);
+  }
+
+  pos(offset: number): { line: number; col: number } {
+    const p = this.#counter.linePos(offset);
+    return { line: p.line + this.#lineOffset, col: p.col };
+  }
+
+  warn(message: string, path: Path = []): void {
+    this.list.push({ severity: 'warning', message, ...this.at(path) });
+  }
+
+  error(message: string, where: { line?: number; col?: number } = {}): void {
+    this.list.push({ severity: 'error', message, ...where });
+  }
+}
+
+/**
+ * Checks the keys of one mapping against what vmctx applies and what cloud-init documents:
+ * unknown keys get a did-you-mean, documented ones we do not apply "not supported". Returns the
+ * misspellings (unknown key → the applied key it looks like).
+ */
+function checkKeys(entry: Obj, applied: readonly string[], unsupported: readonly string[], where: string, path: Path, issues: Issues): Map<string, string> {
+  const typos = new Map<string, string>();
+  for (const key of Object.keys(entry)) {
+    if (applied.includes(key)) continue;
+    const prefix = where === '' ? 'cloud-config key' : `${where}: key`;
+    if (unsupported.includes(key)) {
+      // cloud-init's old spellings with "-" of keys vmctx reads with "_"
+      const modern = key.replaceAll('-', '_');
+      const hint = modern !== key && applied.includes(modern) ? ` (vmctx reads ${quoted(modern)})` : '';
+      issues.warn(`${prefix} ${quoted(key)} is not supported by vmctx${hint}; ignored`, [...path, key]);
+      continue;
+    }
+    const guess = didYouMean(key, [...applied, ...unsupported]);
+    if (guess !== undefined && applied.includes(guess)) typos.set(key, guess);
+    issues.warn(`${where === '' ? 'unknown cloud-config key' : `${where}: unknown key`} ${quoted(key)}${guess === undefined ? '' : ` (did you mean ${quoted(guess)}?)`}; ignored`, [...path, key]);
+  }
+  return typos;
+}
+
+function commands(value: unknown, key: string, issues: Issues): Array<string | string[]> {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
-    issues.push(`${key}: not a list; ignored`);
+    issues.warn(`${key}: not a list; ignored`, [key]);
     return [];
   }
   const out: Array<string | string[]> = [];
   value.forEach((item, i) => {
     if (typeof item === 'string') out.push(item);
     else if (Array.isArray(item) && item.length > 0 && item.every((a) => typeof a === 'string' || typeof a === 'number')) out.push(item.map(String));
-    else issues.push(`${key}[${i}]: not a command (a string or a list of strings); skipped`);
+    else issues.warn(`${key}[${i}]: not a command (a string or a list of strings); skipped`, [key, i]);
   });
   return out;
 }
 
-function keys(value: unknown, where: string, issues: string[]): string[] {
+function keys(value: unknown, where: string, path: Path, issues: Issues): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
-    issues.push(`${where}: not a list of keys; ignored`);
+    issues.warn(`${where}: not a list of keys; ignored`, path);
     return [];
   }
-  return value.filter((k): k is string => {
+  return value.filter((k, i): k is string => {
     if (typeof k === 'string') return true;
-    issues.push(`${where}: an entry is not a string; skipped`);
+    issues.warn(`${where}: an entry is not a string; skipped`, [...path, i]);
     return false;
   });
 }
@@ -94,10 +216,10 @@ function permissions(value: unknown): number | undefined {
   return parseInt(s, 8) & 0o7777;
 }
 
-function fileContent(entry: Obj, issues: string[], where: string): Buffer | undefined {
+function fileContent(entry: Obj, issues: Issues, where: string, path: Path): Buffer | undefined {
   const raw = entry['content'] ?? '';
   if (typeof raw !== 'string') {
-    issues.push(`${where}: content is not a string; skipped`);
+    issues.warn(`${where}: content is not a string; skipped`, [...path, 'content']);
     return undefined;
   }
   const encoding = (str(entry['encoding']) ?? 'text/plain').toLowerCase();
@@ -108,35 +230,57 @@ function fileContent(entry: Obj, issues: string[], where: string): Buffer | unde
     else if (['gz+b64', 'gz+base64', 'gzip+b64', 'gzip+base64'].includes(encoding)) data = gunzipSync(Buffer.from(raw, 'base64'), { maxOutputLength: MAX_FILE });
     else if (encoding === 'text/plain') data = Buffer.from(raw, 'utf8');
     else {
-      issues.push(`${where}: unknown encoding ${JSON.stringify(encoding.slice(0, 20))}; skipped`);
+      issues.warn(`${where}: unknown encoding ${JSON.stringify(encoding.slice(0, 20))}; skipped`, [...path, 'encoding']);
       return undefined;
     }
     if (data.length > MAX_FILE) {
-      issues.push(`${where}: content over 16 MiB; skipped`);
+      issues.warn(`${where}: content over 16 MiB; skipped`, [...path, 'content']);
       return undefined;
     }
     return data;
   } catch (error) {
-    issues.push(`${where}: content does not decode as ${encoding} (${(error as Error).message.slice(0, 80)}); skipped`);
+    issues.warn(`${where}: content does not decode as ${encoding} (${(error as Error).message.slice(0, 80)}); skipped`, [...path, 'content']);
     return undefined;
   }
 }
 
-export function parseCloudConfig(text: string, issues: string[]): CloudConfig | undefined {
+/** The first line of a YAML library message, without its own " at line …" suffix. */
+function yamlMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return (text.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/u, '').slice(0, 200);
+}
+
+/**
+ * Parses and checks one cloud-config document. Every issue carries its line and column (counted
+ * from `lineOffset`, for a document that starts further down a file). `config` is undefined when
+ * the text is not YAML or not a mapping (an error), never otherwise.
+ */
+export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudConfig | undefined; issues: CloudConfigIssue[] } {
+  const counter = new LineCounter();
+  const issues = new Issues(counter, lineOffset);
   let doc: unknown;
   try {
     // logLevel error: the library would print its warnings (with bits of the document) on the console
-    doc = parseYaml(text, { schema: 'core', maxAliasCount: 100, prettyErrors: false, logLevel: 'error' });
+    const parsed = parseDocument(text, { schema: 'core', prettyErrors: false, logLevel: 'error', lineCounter: counter });
+    issues.doc = parsed;
+    if (parsed.errors.length > 0) {
+      // the first error only: the ones after it mostly follow from it
+      const e = parsed.errors[0];
+      if (e !== undefined) issues.error(`cloud-config is not YAML: ${yamlMessage(e)}`, issues.pos(e.pos[0]));
+      return { config: undefined, issues: issues.list };
+    }
+    for (const w of parsed.warnings.slice(0, 10)) issues.list.push({ severity: 'warning', message: `YAML: ${yamlMessage(w)}`, ...issues.pos(w.pos[0]) });
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    issues.push(`cloud-config is not YAML: ${(error as Error).message.split('\n')[0]?.slice(0, 200) ?? ''}`);
-    return undefined;
+    issues.error(`cloud-config is not YAML: ${yamlMessage(error)}`);
+    return { config: undefined, issues: issues.list };
   }
   if (doc === null || doc === undefined) doc = {};
   if (!isObj(doc)) {
-    issues.push('cloud-config is not a mapping; ignored');
-    return undefined;
+    issues.error('cloud-config is not a mapping; ignored', issues.at([]));
+    return { config: undefined, issues: issues.list };
   }
-  for (const key of Object.keys(doc)) if (!KNOWN.has(key)) issues.push(`cloud-config key "${key.slice(0, 40)}" is not supported; ignored`);
+  checkKeys(doc, APPLIED_KEYS.top, UNSUPPORTED_KEYS.top, '', [], issues);
   const hostname = str(doc['fqdn']) ?? str(doc['hostname']);
   const users: CloudUser[] = [];
   const rawUsers = doc['users'];
@@ -144,30 +288,33 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
     rawUsers.forEach((u, i) => {
       if (u === 'default') return;
       const where = `users[${i}]`;
+      const path = ['users', i];
       const entry: Obj | undefined = typeof u === 'string' ? { name: u } : isObj(u) ? u : undefined;
+      if (entry !== undefined && isObj(u)) checkKeys(entry, APPLIED_KEYS.users, UNSUPPORTED_KEYS.users, where, path, issues);
       const name = entry === undefined ? undefined : str(entry['name']);
       if (entry === undefined || name === undefined || !NAME.test(name)) {
-        issues.push(`${where}: no valid name (lower-case letters, digits, _ and -); skipped`);
+        issues.warn(`${where}: no valid name (lower-case letters, digits, _ and -); skipped`, path);
         return;
       }
       const shell = str(entry['shell']);
-      if (shell !== undefined && !SHELL.test(shell)) issues.push(`${where}: shell ${JSON.stringify(shell.slice(0, 40))} is not an absolute path; ignored`);
+      if (shell !== undefined && !SHELL.test(shell)) issues.warn(`${where}: shell ${JSON.stringify(shell.slice(0, 40))} is not an absolute path; ignored`, [...path, 'shell']);
       const passwd = str(entry['passwd']) ?? str(entry['hashed_passwd']);
-      if (passwd !== undefined && !isCryptField(passwd)) issues.push(`${where}: passwd is not a crypt(3) hash; ignored`);
+      if (passwd !== undefined && !isCryptField(passwd)) issues.warn(`${where}: passwd is not a crypt(3) hash; ignored`, [...path, entry['passwd'] === undefined ? 'hashed_passwd' : 'passwd']);
       const sudo = entry['sudo'];
       users.push({
         name,
         sudo: sudo === true || (typeof sudo === 'string' && sudo.trim() !== '' && !/^(false|no)$/iu.test(sudo)) || (Array.isArray(sudo) && sudo.length > 0),
         shell: shell !== undefined && SHELL.test(shell) ? shell : undefined,
-        sshAuthorizedKeys: keys(entry['ssh_authorized_keys'], `${where}.ssh_authorized_keys`, issues),
+        sshAuthorizedKeys: keys(entry['ssh_authorized_keys'], `${where}.ssh_authorized_keys`, [...path, 'ssh_authorized_keys'], issues),
         lockPasswd: entry['lock_passwd'] === undefined ? true : truthy(entry['lock_passwd']),
         passwdHash: passwd !== undefined && isCryptField(passwd) ? passwd : undefined,
       });
     });
-  } else if (rawUsers !== undefined) issues.push('users: not a list; ignored');
+  } else if (rawUsers !== undefined) issues.warn('users: not a list; ignored', ['users']);
   const chpasswd: CloudPassword[] = [];
   const cp = doc['chpasswd'];
   if (isObj(cp)) {
+    checkKeys(cp, APPLIED_KEYS.chpasswd, UNSUPPORTED_KEYS.chpasswd, 'chpasswd', ['chpasswd'], issues);
     const list = cp['list'];
     const lines = typeof list === 'string' ? list.split('\n') : Array.isArray(list) ? list.filter((l): l is string => typeof l === 'string') : [];
     for (const line of lines.map((l) => l.trim()).filter((l) => l !== '')) {
@@ -175,62 +322,89 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
       const user = line.slice(0, colon);
       const value = line.slice(colon + 1);
       if (colon < 1 || !NAME.test(user) || value === '' || /[\r\n\0]/u.test(value)) {
-        issues.push(`chpasswd: a line is not "user:password"; skipped`);
+        issues.warn(`chpasswd: a line is not "user:password"; skipped`, ['chpasswd', 'list']);
         continue;
       }
       if (/^R(ANDOM)?$/iu.test(value)) {
-        issues.push(`chpasswd: random passwords for ${user} are not supported; skipped`);
+        issues.warn(`chpasswd: random passwords for ${user} are not supported; skipped`, ['chpasswd', 'list']);
         continue;
       }
       const read = classifyPassword(value);
-      if (read.kind === 'invalid') issues.push(`chpasswd: the value for ${user} ${read.reason}; skipped`);
+      if (read.kind === 'invalid') issues.warn(`chpasswd: the value for ${user} ${read.reason}; skipped`, ['chpasswd']);
       else chpasswd.push({ user, kind: read.kind, value });
     }
-  } else if (cp !== undefined) issues.push('chpasswd: not a mapping; ignored');
+  } else if (cp !== undefined) issues.warn('chpasswd: not a mapping; ignored', ['chpasswd']);
   const writeFiles: CloudFile[] = [];
   const wf = doc['write_files'];
   if (Array.isArray(wf)) {
     wf.forEach((f, i) => {
       const where = `write_files[${i}]`;
+      const path = ['write_files', i];
       if (!isObj(f)) {
-        issues.push(`${where}: not a mapping; skipped`);
+        issues.warn(`${where}: not a mapping; skipped`, path);
         return;
       }
+      const typos = checkKeys(f, APPLIED_KEYS.write_files, UNSUPPORTED_KEYS.write_files, where, path, issues);
       const given = str(f['path']);
       const normal = given === undefined ? undefined : normaliseGuestPath(given);
       if (normal?.ok !== true || normal.path === '/') {
-        issues.push(`${where}: path must be absolute without ".."; skipped`);
+        issues.warn(`${where}: path must be absolute without ".."; skipped`, [...path, 'path']);
         return;
       }
-      const { path } = normal;
-      const content = fileContent(f, issues, where);
+      const filePath = normal.path;
+      // an entry without content is an empty file on purpose, unless the content is plainly
+      // there under a misspelled key or a source vmctx cannot fetch: then writing an empty file
+      // would truncate what the user meant to fill, so the entry is skipped (and says why)
+      if (f['content'] === undefined) {
+        const misspelt = [...typos].find(([, guess]) => guess === 'content')?.[0];
+        if (misspelt !== undefined) {
+          // one line for the one mistake: the unknown-key warning becomes the skip warning
+          const at = issues.list.findIndex((i) => i.message.startsWith(`${where}: unknown key ${quoted(misspelt)}`));
+          if (at >= 0) issues.list.splice(at, 1);
+          issues.warn(`${where}: unknown key ${quoted(misspelt)} (did you mean "content"?); the entry has no content, so ${filePath.slice(0, 80)} is not written (not even empty)`, [...path, misspelt]);
+          return;
+        }
+        if (f['source'] !== undefined) {
+          issues.warn(`${where}: content from "source" is not supported; skipped rather than writing an empty ${filePath.slice(0, 80)}`, [...path, 'source']);
+          return;
+        }
+      }
+      const content = fileContent(f, issues, where, path);
       if (content === undefined) return;
       const mode = f['permissions'] === undefined ? 0o644 : permissions(f['permissions']);
       if (mode === undefined) {
-        issues.push(`${where}: permissions ${JSON.stringify(shown(f['permissions'], 10))} are not octal; skipped`);
+        issues.warn(`${where}: permissions ${JSON.stringify(shown(f['permissions'], 10))} are not octal; skipped`, [...path, 'permissions']);
         return;
       }
       const owner = str(f['owner']) ?? 'root:root';
       if (!/^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$/u.test(owner)) {
-        issues.push(`${where}: owner ${JSON.stringify(owner.slice(0, 40))} is not user[:group]; skipped`);
+        issues.warn(`${where}: owner ${JSON.stringify(owner.slice(0, 40))} is not user[:group]; skipped`, [...path, 'owner']);
         return;
       }
-      writeFiles.push({ path, content, owner, mode, append: truthy(f['append']) });
+      writeFiles.push({ path: filePath, content, owner, mode, append: truthy(f['append']) });
     });
-  } else if (wf !== undefined) issues.push('write_files: not a list; ignored');
-  return {
+  } else if (wf !== undefined) issues.warn('write_files: not a list; ignored', ['write_files']);
+  const config: CloudConfig = {
     hostname,
-    sshAuthorizedKeys: keys(doc['ssh_authorized_keys'], 'ssh_authorized_keys', issues),
+    sshAuthorizedKeys: keys(doc['ssh_authorized_keys'], 'ssh_authorized_keys', ['ssh_authorized_keys'], issues),
     users,
     chpasswd,
     writeFiles,
     runcmd: commands(doc['runcmd'], 'runcmd', issues),
     bootcmd: commands(doc['bootcmd'], 'bootcmd', issues),
   };
+  return { config, issues: issues.list };
+}
+
+/** checkCloudConfig with the issues as plain messages (appended to `issues`). */
+export function parseCloudConfig(text: string, issues: string[]): CloudConfig | undefined {
+  const checked = checkCloudConfig(text);
+  for (const issue of checked.issues) issues.push(issue.message);
+  return checked.config;
 }
 
 /** Splits a MIME multipart body; each part's headers (lower-case) and decoded body. */
-function mimeParts(raw: Buffer, issues: string[]): Array<{ type: string; filename: string | undefined; body: Buffer }> | undefined {
+function mimeParts(raw: Buffer, issues: { push(message: string): void }): Array<{ type: string; filename: string | undefined; body: Buffer; line: number | undefined }> | undefined {
   const text = raw.toString('latin1');
   const headerEnd = text.search(/\r?\n\r?\n/u);
   const head = headerEnd < 0 ? text : text.slice(0, headerEnd);
@@ -240,8 +414,12 @@ function mimeParts(raw: Buffer, issues: string[]): Array<{ type: string; filenam
     return undefined;
   }
   const chunks = text.split(`--${boundary}`).slice(1);
-  const out: Array<{ type: string; filename: string | undefined; body: Buffer }> = [];
+  const out: Array<{ type: string; filename: string | undefined; body: Buffer; line: number | undefined }> = [];
+  // where each chunk starts in the text, for the line numbers of the parts' documents
+  let at = text.indexOf(`--${boundary}`) + boundary.length + 2;
   for (const chunk of chunks) {
+    const chunkStart = at;
+    at += chunk.length + boundary.length + 2;
     if (chunk.startsWith('--')) break;
     if (out.length >= MAX_PARTS) {
       issues.push(`more than ${MAX_PARTS} MIME parts; the rest ignored`);
@@ -252,17 +430,28 @@ function mimeParts(raw: Buffer, issues: string[]): Array<{ type: string; filenam
     if (end < 0) continue;
     const headers = part.slice(0, end).toLowerCase();
     const bodyText = part.slice(end).replace(/^\r?\n\r?\n/u, '').replace(/\r?\n$/u, '');
+    const bodyStart = chunkStart + (chunk.length - part.length) + end + (/^\r?\n\r?\n/u.exec(part.slice(end))?.[0].length ?? 0);
+    const line = text.slice(0, bodyStart).split('\n').length - 1;
     const type = /content-type:\s*([^;\s]+)/u.exec(headers)?.[1] ?? 'text/plain';
     const filename = /filename="?([^";\r\n]+)"?/u.exec(part.slice(0, end))?.[1];
-    const body = /content-transfer-encoding:\s*base64/u.test(headers) ? Buffer.from(bodyText, 'base64') : Buffer.from(bodyText, 'latin1');
-    out.push({ type, filename, body });
+    const encoded = /content-transfer-encoding:\s*base64/u.test(headers);
+    const body = encoded ? Buffer.from(bodyText, 'base64') : Buffer.from(bodyText, 'latin1');
+    // a base64 part's lines are not the file's: its issues name the part instead
+    out.push({ type, filename, body, line: encoded ? undefined : line });
   }
   return out;
 }
 
 /** Classifies user data: #! script, #cloud-config, MIME multipart (of those), gzip of any of them. */
 export function parseUserData(raw: Buffer): UserDataParts {
-  const issues: string[] = [];
+  const located: CloudConfigIssue[] = [];
+  const issues = { push: (message: string): void => void located.push({ severity: 'warning', message }) };
+  const cloudConfig = (text: string, lineOffset: number | undefined, name: string): CloudConfig | undefined => {
+    const checked = checkCloudConfig(text, lineOffset ?? 0);
+    if (lineOffset !== undefined) located.push(...checked.issues);
+    else for (const i of checked.issues) located.push({ severity: i.severity, message: `${name}${i.line === undefined ? '' : ` line ${i.line}`}: ${i.message}` });
+    return checked.config;
+  };
   const cloudConfigs: CloudConfig[] = [];
   const scripts: Array<{ name: string; body: Buffer }> = [];
   const visit = (data: Buffer, name: string, depth: number): void => {
@@ -281,7 +470,8 @@ export function parseUserData(raw: Buffer): UserDataParts {
     const head = data.subarray(0, 256).toString('latin1');
     if (head.startsWith('#!')) scripts.push({ name, body: data });
     else if (/^#cloud-config\s/u.test(head)) {
-      const config = parseCloudConfig(data.toString('utf8'), issues);
+      // lines count in the document as given (a gzipped body's are its uncompressed lines)
+      const config = cloudConfig(data.toString('utf8'), 0, name);
       if (config !== undefined) cloudConfigs.push(config);
     } else if (/^content-type:\s*multipart\//imu.test(head) || /^mime-version:/imu.test(head)) {
       const parts = mimeParts(data, issues) ?? [];
@@ -289,14 +479,18 @@ export function parseUserData(raw: Buffer): UserDataParts {
         const partName = `${name}-part${i + 1}`;
         if (p.type === 'text/x-shellscript' || p.body.subarray(0, 2).toString('latin1') === '#!') scripts.push({ name: partName, body: p.body });
         else if (p.type === 'text/cloud-config') {
-          const config = parseCloudConfig(p.body.toString('utf8'), issues);
+          const config = cloudConfig(p.body.toString('utf8'), p.line, partName);
           if (config !== undefined) cloudConfigs.push(config);
         } else issues.push(`${partName}: MIME type ${p.type} is not supported; ignored`);
       });
-    } else issues.push(`${name}: neither a #! script, #cloud-config nor MIME multipart; ignored`);
+    } else {
+      // cloud-init's other user-data kinds: named, so the user learns vmctx does not take them
+      const other = /^(#include-once|#include|#cloud-boothook|#part-handler|#cloud-config-archive|#cloud-config-jsonp|## template: jinja)\b/u.exec(head)?.[1];
+      issues.push(other !== undefined ? `${name}: ${other} user data is not supported by vmctx; ignored` : `${name}: neither a #! script, #cloud-config nor MIME multipart; ignored`);
+    }
   };
   visit(raw, 'user-data', 0);
-  return { cloudConfigs, scripts, issues };
+  return { cloudConfigs, scripts, issues: located.map((i) => i.message), located };
 }
 
 /** Several cloud-config documents (MIME parts) merged: later scalars win, lists concatenate. */

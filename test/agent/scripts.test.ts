@@ -82,7 +82,7 @@ describe('scripts module', () => {
     expect(scriptsOf(cc).map((r) => [r.name, r.exitCode])).toEqual([['runcmd-1', 0], ['runcmd-2', 0]]);
     expect(await logOf(s, 'runcmd-1')).toContain('runcmd as shell for cc-host\n');
     expect(await logOf(s, 'runcmd-2')).toContain('argv|no $shell|');
-    expect(cc.warnings.map((w) => w.message)).toContain('cloud-config key "unknown_key" is not supported; ignored');
+    expect(cc.warnings.map((w) => w.message)).toContain('unknown cloud-config key "unknown_key"; ignored');
     expect(interpreterOf(Buffer.from('#!/usr/bin/env python3\n'))).toEqual({ program: '/usr/bin/env', args: ['python3'] });
     expect(interpreterOf(Buffer.from('#! bad path; reboot\n'))).toEqual({ program: '/bin/sh', args: [] });
   });

@@ -10,6 +10,7 @@ import { passwordFromContext, userFromContext, type PasswordSpec, type UserSpec 
 import { scriptsFromContext, type ScriptSource } from './scripts.js';
 import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
 import { Secret } from '../../shared/secret.js';
+import { checkVariables } from './checks.js';
 
 export type SourceKind = 'iso-file' | 'block-device' | 'directory' | 'metadata' | 'metadata-cache' | 'nocloud' | 'config-drive';
 
@@ -46,6 +47,9 @@ export interface ContextWarning {
   readonly variable?: string;
   readonly file?: string;
   readonly line?: number;
+  readonly col?: number | undefined;
+  /** An error: the whole document it is about was not used (a cloud-config that is not YAML). */
+  readonly severity?: 'error' | undefined;
 }
 
 export interface Dns {
@@ -83,6 +87,8 @@ export interface Context {
   /** Passwords from cloud-config `chpasswd` (secrets). */
   readonly extraPasswords: ReadonlyArray<{ readonly user: string; readonly kind: 'plain' | 'hash'; readonly secret: Secret }>;
   readonly warnings: readonly ContextWarning[];
+  /** Variables vmctx carries but does not apply (the provider's bookkeeping, the scripts' own names). */
+  readonly unused: readonly string[];
   readonly medium: MediumFiles;
   /** Inputs the source could not deliver this time; modules that need them wait for a later run. */
   readonly missing: readonly string[];
@@ -107,6 +113,8 @@ export const SSH_KEY_VARIABLES = ['SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY',
 /** Variables naming key files on the medium (older OpenNebula / StratusLab). */
 export const SSH_KEY_FILE_VARIABLES = ['ROOT_PUBKEY', 'USER_PUBKEY'] as const;
 const MAX_KEY_FILE = 1024 * 1024;
+/** The file the user data came from, per source kind (a context.sh's USER_DATA has none). */
+const USER_DATA_FILES: Partial<Record<SourceKind, string>> = { nocloud: 'user-data', 'config-drive': 'openstack/latest/user_data', metadata: 'user-data', 'metadata-cache': 'user-data' };
 const SAFE_MEDIUM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
 
 function words(value: string | undefined): string[] {
@@ -193,26 +201,48 @@ async function normaliseKeys(raw: RawContext, cloudConfigKeys: readonly string[]
 
 /** Builds the immutable Context from a datasource's raw variables and the instance identity. */
 export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }, settings: { initScriptsFrequency?: Context['initScriptsFrequency'] } = {}): Promise<Context> {
-  const warnings: ContextWarning[] = [...raw.warnings];
   const v = raw.variables;
+  // the same per-name checks as `vmctx validate`: typos and unsupported settings are warnings
+  const file = raw.source.variableFiles.at(-1);
+  const checks = checkVariables(v, (name) => (raw.lines[name] === undefined ? {} : { ...(file === undefined ? {} : { file }), line: raw.lines[name] }));
+  const warnings: ContextWarning[] = [...raw.warnings, ...checks.warnings];
   const user = userFromContext(v, warnings);
   const username = user.name;
   const password = passwordFromContext(v, warnings);
   const userData = await scriptsFromContext(v, raw.medium, warnings);
+  // positions in the user data name its file where the source had one
+  // (a seed's or the metadata's user-data file; or, for a plain USER_DATA in context.sh, the
+  // lines of context.sh the value spans: its first line is on the variable's own line)
+  const userDataFile = USER_DATA_FILES[raw.source.kind];
+  for (const [i, w] of warnings.entries()) {
+    if (w.variable === undefined || w.file !== w.variable || w.line === undefined || !['USER_DATA', 'USERDATA'].includes(w.variable)) continue;
+    const start = raw.lines[w.variable];
+    const plain = (v[`${w.variable}_ENCODING`] ?? '').toLowerCase() !== 'base64';
+    if (userDataFile !== undefined) warnings[i] = { ...w, file: userDataFile };
+    else if (start !== undefined && plain && file !== undefined) warnings[i] = { ...w, file, line: start + w.line - 1, col: w.line > 1 ? w.col : undefined };
+  }
   const cloudConfig = userData.cloudConfig;
   const network = networkFromContext(v);
   // DNS and search values were already checked (and reported) with the resolver settings
   for (const issue of network.issues) {
     if (!/(^|_)(DNS|SEARCH_DOMAIN)$/u.test(issue.variable)) warnings.push({ variable: issue.variable, message: issue.message });
   }
+  const hostname = normaliseHostname(v, cloudConfig?.hostname, warnings);
+  const dns = normaliseDns(v, warnings);
+  const sshKeys = await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings);
+  // a value problem names the line of its variable, like the name checks
+  for (const [i, w] of warnings.entries()) {
+    const line = w.variable === undefined || w.file !== undefined ? undefined : raw.lines[w.variable];
+    if (line !== undefined) warnings[i] = { ...w, ...(file === undefined ? {} : { file }), line };
+  }
   const context: Context = {
     source: raw.source,
     instanceId: identity.id,
     instanceIdSource: identity.source,
     variables: Object.freeze({ ...v }),
-    hostname: normaliseHostname(v, cloudConfig?.hostname, warnings),
-    dns: normaliseDns(v, warnings),
-    sshKeys: await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings),
+    hostname,
+    dns,
+    sshKeys,
     network,
     username,
     user,
@@ -222,9 +252,17 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     extraUsers: cloudConfig?.users.filter((u) => u.name !== username) ?? [],
     extraPasswords: (cloudConfig?.chpasswd ?? []).map((p) => ({ user: p.user, kind: p.kind, secret: new Secret(p.value) })),
     warnings,
+    unused: checks.unused,
     medium: raw.medium,
     missing: raw.missing ?? [],
     initScriptsFrequency: settings.initScriptsFrequency ?? 'per-instance',
   };
   return Object.freeze(context);
+}
+
+/** One warning as a line: "file:line:col: warning|error: VARIABLE: message" (the parts it has). */
+export function formatWarning(w: ContextWarning): string {
+  const at = w.file === undefined ? '' : `${w.file}${w.line === undefined ? '' : `:${w.line}${w.col === undefined ? '' : `:${w.col}`}`}: `;
+  const variable = w.variable === undefined || w.variable === w.file ? '' : `${w.variable}: `;
+  return `${at}${w.severity ?? 'warning'}: ${variable}${w.message}`;
 }

@@ -80,7 +80,7 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
       }
     }
     const parts = parseUserData(body);
-    for (const issue of parts.issues) warnings.push({ variable: key, message: issue });
+    for (const issue of parts.located) warnings.push({ variable: key, message: issue.message, ...(issue.line === undefined ? {} : { file: key, line: issue.line, col: issue.col }), ...(issue.severity === 'error' ? { severity: issue.severity } : {}) });
     parts.scripts.forEach((s, i) => out.push({ name: parts.scripts.length === 1 && s.name === 'user-data' ? key : `${key}-${i + 1}`, body: s.body, provider: false, variable: key }));
     cloudConfig = mergeCloudConfigs(parts.cloudConfigs);
     if (cloudConfig !== undefined) out.push(...commandScripts('runcmd', cloudConfig.runcmd));

@@ -5,6 +5,7 @@
 import { parse as parseYaml } from 'yaml';
 import { describeError } from '../../shared/errors.js';
 import type { ContextWarning, RawContext, SourceInfo } from '../context/context.js';
+import { documentWarnings } from '../context/documents.js';
 import { EMPTY_MEDIUM, MAX_USER_DATA, parseJson } from './metadata.js';
 import { checkInstanceId, isObject, mapOpenStack, setKeys, setUserData } from './mapping.js';
 
@@ -132,7 +133,9 @@ export function seedLayout(names: readonly string[]): 'nocloud' | 'config-drive'
 export async function readNoCloud(read: SeedReader, source: Omit<SourceInfo, 'variableFiles' | 'kind'>): Promise<RawContext> {
   const warnings: ContextWarning[] = [];
   const variables: Record<string, string> = {};
-  const meta = yamlDoc(await read('meta-data', MAX_DOC), 'meta-data', warnings);
+  const metaData = await read('meta-data', MAX_DOC);
+  const meta = yamlDoc(metaData, 'meta-data', warnings);
+  warnings.push(...documentWarnings('meta-data', metaData));
   const metaObj = isObject(meta) ? meta : {};
   const instanceId = checkInstanceId(metaObj['instance-id'], 'meta-data instance-id', warnings);
   const host = metaObj['local-hostname'] ?? metaObj['hostname'];
@@ -143,6 +146,7 @@ export async function readNoCloud(read: SeedReader, source: Omit<SourceInfo, 'va
   else if (typeof keys === 'string') setKeys(variables, [keys]);
   setUserData(variables, await read('user-data', MAX_USER_DATA));
   const net = await read('network-config', MAX_DOC);
+  warnings.push(...documentWarnings('network-config', net));
   if (net !== undefined) Object.assign(variables, networkConfigToVariables(yamlDoc(net, 'network-config', warnings), warnings));
   else if (isObject(metaObj['network-config'])) Object.assign(variables, networkConfigToVariables(metaObj['network-config'], warnings));
   if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;
@@ -154,7 +158,9 @@ export async function readConfigDrive(read: SeedReader, source: Omit<SourceInfo,
   const warnings: ContextWarning[] = [];
   const os = 'openstack/latest';
   const json = async (name: string): Promise<unknown> => parseJson(await read(`${os}/${name}`, MAX_DOC), name, warnings);
-  const meta = await json('meta_data.json');
+  const metaData = await read(`${os}/meta_data.json`, MAX_DOC);
+  const meta = parseJson(metaData, 'meta_data.json', warnings);
+  warnings.push(...documentWarnings('openstack-meta-data', metaData));
   const network = await json('network_data.json');
   const userData = await read(`${os}/user_data`, MAX_USER_DATA);
   const mapped = mapOpenStack(meta ?? {}, network, userData, undefined);
