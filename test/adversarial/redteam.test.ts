@@ -271,6 +271,43 @@ describe('links in directories other users can write', () => {
 });
 
 describe('hostile cloud: names and amplification', () => {
+  it('hostname and DNS values with newlines never add lines to /etc/hosts or resolv.conf', async () => {
+    const root = await scratchRoot();
+    const o = await runRoot(root, await cloud('hostname: "web\\n6.6.6.6 security.debian.org"\n', {
+      SET_HOSTNAME: 'web-1\n6.6.6.6 deb.debian.org',
+      DNS: '192.0.2.1\nnameserver 6.6.6.6',
+      SEARCH_DOMAIN: 'example.org\noptions ndots:15',
+    }));
+    expect(o.timedOut).toBe(false);
+    const files = ['etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
+    for (const f of files) {
+      const text = await readFile(join(root, f), 'utf8').catch(() => '');
+      // (DNS is a whitespace-separated list: 6.6.6.6 there is a server the cloud named, not an injected line)
+      expect(text, f).not.toMatch(/^\s*6\.6\.6\.6|^\s*options|ndots:15/mu);
+    }
+  });
+
+  it('write_files paths spelled oddly over uid 1000\'s link in /tmp (/tmp/x/, /tmp/./x, /tmp//x, /tmp/y/../x, ///tmp/x): /etc/shadow untouched', async () => {
+    const root = await scratchRoot();
+    const tmp = await sharedDir(root, 'tmp', 0o1777);
+    await planted('/etc/shadow', join(tmp, 'x'));
+    await mkdir(join(tmp, 'y'));
+    const before = await shadowOf(root);
+    const spellings = ['/tmp/x/', '/tmp/./x', '/tmp//x', '/tmp/y/../x', '///tmp/x', '/tmp/x/.'];
+    const entries = spellings.map((p) => `  - path: ${JSON.stringify(p)}\n    owner: alice\n    append: true\n    content: "pwned::0:0:::::\\n"\n`).join('');
+    const o = await runRoot(root, await cloud(`write_files:\n${entries}`));
+    expect(o.timedOut).toBe(false);
+    expect(await shadowOf(root)).toEqual(before);
+  });
+
+  it('(debatable, low) a write_files path with a 300-byte name is refused as a path (a warning), not a module failure retried every boot', async () => {
+    const root = await scratchRoot();
+    const o = await runRoot(root, await cloud(`write_files:\n  - path: /etc/${'a'.repeat(300)}\n    content: x\n  - path: /etc/motd\n    content: hi\n`));
+    expect(o.timedOut).toBe(false);
+    expect(moduleWarnings(o, 'write-files')).toMatch(/aaaa/u);
+    expect(o.code, moduleWarnings(o, 'write-files')).toBe(0);
+  });
+
   it('USERNAME / cloud-config user names shaped like passwd lines or options never add a uid 0 account', async () => {
     const root = await scratchRoot();
     const names = ['evil:x:0:0::/root:/bin/sh', '-o', '--uid=0', 'a\nroot2:x:0:0::/:/bin/sh', '../../etc'];
