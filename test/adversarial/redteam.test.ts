@@ -259,9 +259,8 @@ describe('links in directories other users can write', () => {
 
   it('(debatable) /tmp/provision pre-made by uid 1000, then write_files /tmp/provision/setup.sh (root, 0755) for runcmd: the root script is not left in a directory uid 1000 controls', async () => {
     const root = await scratchRoot();
-    const tmp = await sharedDir(root, 'tmp', 0o1777);
+    await sharedDir(root, 'tmp', 0o1777);
     const dir = await sharedDir(root, 'tmp/provision', 0o755, 1000, 1000);
-    void tmp;
     const o = await runRoot(root, await cloud("write_files:\n  - path: /tmp/provision/setup.sh\n    permissions: '0755'\n    content: |\n      #!/bin/sh\n      echo provisioning\n"));
     expect(o.timedOut).toBe(false);
     const file = await lstat(join(dir, 'setup.sh')).catch(() => undefined);
