@@ -21,7 +21,7 @@ interface Fixed {
 }
 
 /** A run of these scratch roots takes 1-2 s; a run still going after this waits on something. */
-const FIFO_DEADLINE = 8_000;
+const FIFO_DEADLINE = 12_000;
 
 async function fileOf(root: string, rel: string): Promise<Fixed> {
   const path = join(root, rel);
