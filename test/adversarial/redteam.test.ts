@@ -214,6 +214,19 @@ describe('ssh keys into a home uid 1000 controls', () => {
     expect(st.uid).toBe(1000);
     expect((await stat(ssh)).uid).toBe(1000);
   });
+  it('(functional, not a hole) a home that is a root-made link (/home/alice -> /data/alice) still gets the keys, as alice\'s, like write_files treats it', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'data'), { recursive: true });
+    execFileSync('mv', [join(root, 'home/alice'), join(root, 'data/alice')]);
+    await symlink('/data/alice', join(root, 'home/alice'));
+    const key = fakeKey('ssh-ed25519', 'alice@cloud');
+    const o = await runRoot(root, await contextDir({ USERNAME: 'alice', SSH_PUBLIC_KEY: key }));
+    expect(o.timedOut).toBe(false);
+    const file = join(root, 'data/alice/.ssh/authorized_keys');
+    const text = await readFile(file, 'utf8').catch(() => '');
+    expect(text, moduleWarnings(o, 'ssh-keys')).toContain(key);
+    expect((await stat(file)).uid).toBe(1000);
+  });
 });
 
 describe('links in directories other users can write', () => {
