@@ -131,7 +131,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     // the whole table on stdout only when asked (-v), the report with --json
     if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
     else if (flags.verbose === true) out(runTable(report));
-    if (!flags.quiet || report.result !== 'ok') process.stderr.write(`vmctx: ${runResultLine(report)}\n`);
+    // quiet: no module lines, and the result only when it is not ok — then with why (said nowhere else)
+    if (!flags.quiet) process.stderr.write(`vmctx: ${runResultLine(report)}\n`);
+    else if (report.result !== 'ok') process.stderr.write(`vmctx: ${runResultLine(report)}${report.error === undefined ? '' : `: ${report.error.message}`}\n`);
     if (flags.dryRun && root instanceof DryRunRoot) {
       out(root.changes.length === 0 ? 'dry run: nothing would change\n' : `dry run: ${root.changes.length} change(s) would be made:\n`);
       for (const change of root.changes) out(renderChange(change));

@@ -119,16 +119,18 @@ export function statusText(view: StatusView, long: boolean): string {
 function networkLines(network: NetworkModel): string[] {
   const lines: string[] = [];
   for (const nic of network.interfaces) {
-    const v4 = nic.ipv4.method === 'static' ? nic.ipv4.addresses.map((a) => `${a.address}/${a.prefix}`).join(' ') : nic.ipv4.method;
-    const v6 = nic.ipv6.addresses.length > 0 ? nic.ipv6.addresses.map((a) => `${a.address}/${a.prefix}`).join(' ') : nic.ipv6.method;
+    const addrs = (list: ReadonlyArray<{ address: string; prefix: number }>): string => list.map((a) => `${a.address}/${a.prefix}`).join(' ');
+    const v4 = nic.ipv4.addresses.length > 0 ? addrs(nic.ipv4.addresses) : nic.ipv4.method === 'static' ? 'no address' : nic.ipv4.method;
+    const v6 = nic.ipv6.addresses.length > 0 ? addrs(nic.ipv6.addresses) : nic.ipv6.method;
     const extra = [
+      v6 === 'skip' ? '' : `ipv6 ${v6}`,
       nic.ipv4.gateway === undefined ? '' : `gateway ${nic.ipv4.gateway}`,
       nic.ipv6.gateway === undefined ? '' : `gateway6 ${nic.ipv6.gateway}`,
       nic.mtu === undefined ? '' : `mtu ${nic.mtu}`,
       nic.routes.length === 0 ? '' : `${nic.routes.length} route(s)`,
       nic.dns.length === 0 ? '' : `dns ${nic.dns.join(' ')}`,
     ].filter((x) => x !== '');
-    lines.push(`  ${nic.name}${nic.mac === undefined ? '' : ` (${nic.mac})`}: ipv4 ${v4}; ipv6 ${v6}${extra.length === 0 ? '' : `; ${extra.join(', ')}`}`);
+    lines.push(`  ${nic.name}${nic.mac === undefined ? '' : ` (${nic.mac})`}: ${v4}${extra.length === 0 ? '' : `; ${extra.join(', ')}`}`);
   }
   if (lines.length === 0) lines.push('  - (no interfaces in the context)');
   if (network.backend !== undefined) lines.push(`  backend: ${network.backend}`);
