@@ -333,8 +333,8 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
   // performance.now() counts from the process's start
   const runAt = performance.now();
   let contextMs: number | undefined;
-  let runBootId: string | undefined;
   const { root, logger, console } = options;
+  const bootId = await bootIdentity(root);
   const base = { vmctx: options.version, startedAt: started.toISOString(), stage: options.stage, dryRun: options.dryRun, root: root.path };
   const finish = async (fields: Omit<RunReport, keyof typeof base | 'finishedAt' | 'durationMs'>): Promise<RunReport> => {
     const finished = new Date();
@@ -349,7 +349,7 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
       }
       // this boot's record keeps every stage (report.json holds the last run only)
       try {
-        await recordStage(root, report, runBootId ?? '', Date.now());
+        await recordStage(root, report, bootId, Date.now());
       } catch (error) {
         logger.error({ err: describeError(error) }, 'cannot write the boot record');
         console.line(`cannot write ${BOOT_RECORD_PATH}: ${guestPathMessage(describeError(error).message, BOOT_RECORD_PATH)}`);
@@ -368,8 +368,6 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
     }
     config = loadedConfig.config;
   }
-  const bootId = await bootIdentity(root);
-  runBootId = bootId;
   let loaded: LoadedContext;
   try {
     loaded = await loadContext({

@@ -228,7 +228,9 @@ export interface StatusFlags {
 async function finalUnitState(root: Root): Promise<BootMarkers['finalUnit']> {
   if (!root.isLive || !existsSync('/run/systemd/system')) return undefined;
   const text = await new Promise<string>((resolve) => {
-    execFile('systemctl', ['show', '-p', 'ActiveState', '-p', 'Result', '-p', 'ConditionResult', '-p', 'ConditionTimestampMonotonic', 'vmctx-final.service'], { timeout: 5000 }, (error, stdout) => resolve(error === null ? stdout : ''));
+    execFile('systemctl', ['show', '-p', 'ActiveState', '-p', 'Result', '-p', 'ConditionResult', '-p', 'ConditionTimestampMonotonic', 'vmctx-final.service'], { timeout: 5000 }, (error, stdout) => {
+      resolve(error === null ? stdout : '');
+    });
   });
   const v = Object.fromEntries(text.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   if (v['ActiveState'] === 'failed') return 'failed';
@@ -269,7 +271,7 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
         view = await bootView(root);
         return bootProgress(view.record, view.markers);
       },
-      { timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000, now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+      { timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000, now: () => Date.now(), sleep: (ms) => new Promise((r) => { setTimeout(r, ms); }) },
     );
     timedOut = waited.timedOut;
   }

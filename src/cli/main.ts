@@ -4,7 +4,7 @@ import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
-import { EXIT } from './exit.js';
+import { EXIT, exitCodesHelp } from './exit.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -44,6 +44,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('Contextualization agent for virtual machines')
     .version(VERSION)
     .showHelpAfterError()
+    .addHelpText('after', exitCodesHelp())
     .exitOverride();
 
   program

@@ -134,13 +134,14 @@ describe('is the boot done (status --wait)', () => {
     const sleeps: number[] = [];
     const answers: BootProgress[] = [{ state: 'not-started', why: 'a' }, { state: 'running', why: 'b' }, { state: 'done', result: 'ok', why: 'c' }];
     let polls = 0;
-    const waited = await waitForBoot(async () => answers[Math.min(polls++, 2)] as BootProgress, {
+    const waited = await waitForBoot(() => Promise.resolve(answers[Math.min(polls++, 2)] as BootProgress), {
       timeoutMs: 10_000,
       intervalMs: 500,
       now: () => now,
-      sleep: async (ms) => {
+      sleep: (ms) => {
         sleeps.push(ms);
         now += ms;
+        return Promise.resolve();
       },
     });
     expect(waited).toEqual({ progress: { state: 'done', result: 'ok', why: 'c' }, timedOut: false });
@@ -150,13 +151,14 @@ describe('is the boot done (status --wait)', () => {
   it('gives up at the deadline (the last sleep cut to what is left) and says so', async () => {
     let now = 0;
     const sleeps: number[] = [];
-    const waited = await waitForBoot(async () => ({ state: 'running', why: 'waiting for the final stage' }), {
+    const waited = await waitForBoot(() => Promise.resolve<BootProgress>({ state: 'running', why: 'waiting for the final stage' }), {
       timeoutMs: 1200,
       intervalMs: 500,
       now: () => now,
-      sleep: async (ms) => {
+      sleep: (ms) => {
         sleeps.push(ms);
         now += ms;
+        return Promise.resolve();
       },
     });
     expect(waited).toEqual({ progress: { state: 'running', why: 'waiting for the final stage' }, timedOut: true });
