@@ -124,6 +124,8 @@ export interface RunOptions {
   readonly onContext?: (ctx: Context) => void;
   /** How long to wait for another run's lock (default 60 s). */
   readonly lockWaitMs?: number;
+  /** false for the daemon's checks after the boot: not a stage of the boot, so not in its record (report.json has them). */
+  readonly recordBoot?: boolean;
 }
 
 export interface LoadedContext {
@@ -348,11 +350,13 @@ async function runLocked(options: RunOptions): Promise<RunReport> {
         console.line(`cannot write ${REPORT_PATH}: ${guestPathMessage(describeError(error).message, REPORT_PATH)}`);
       }
       // this boot's record keeps every stage (report.json holds the last run only)
-      try {
-        await recordStage(root, report, bootId, Date.now());
-      } catch (error) {
-        logger.error({ err: describeError(error) }, 'cannot write the boot record');
-        console.line(`cannot write ${BOOT_RECORD_PATH}: ${guestPathMessage(describeError(error).message, BOOT_RECORD_PATH)}`);
+      if (options.recordBoot !== false) {
+        try {
+          await recordStage(root, report, bootId, Date.now());
+        } catch (error) {
+          logger.error({ err: describeError(error) }, 'cannot write the boot record');
+          console.line(`cannot write ${BOOT_RECORD_PATH}: ${guestPathMessage(describeError(error).message, BOOT_RECORD_PATH)}`);
+        }
       }
     }
     logger.info({ result: report.result, durationMs: report.durationMs }, 'run finished');

@@ -571,6 +571,7 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
       metadataUrl: flags.metadataUrl,
       modules: ON_CHANGE,
       nicsSettled: true,
+      recordBoot: false,
       version: VERSION,
       onContext: (c) => (ctx = c),
       ...(realRoot.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),

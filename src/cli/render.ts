@@ -132,7 +132,7 @@ function networkLines(network: NetworkModel): string[] {
     ].filter((x) => x !== '');
     lines.push(`  ${nic.name}${nic.mac === undefined ? '' : ` (${nic.mac})`}: ${v4}${extra.length === 0 ? '' : `; ${extra.join(', ')}`}`);
   }
-  if (lines.length === 0) lines.push('  - (no interfaces in the context)');
+  if (lines.length === 0) lines.push('  - (none)');
   if (network.backend !== undefined) lines.push(`  backend: ${network.backend}`);
   return lines;
 }
@@ -154,8 +154,10 @@ export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: 
   lines.push('scripts:');
   if (ctx.scripts.length === 0) lines.push('  - (none)');
   for (const s of ctx.scripts) lines.push(`  ${s.name} (from ${s.variable}${s.provider ? ', the provider\'s' : ''}; ${s.argv === undefined ? `${s.body.length} bytes` : 'a command'})`);
-  // the network's issues are among the context's warnings already
+  // the network's own issues are among the context's warnings already; those of matching the
+  // NICs to this system's (a MAC no interface here has) are not
   const problems = ctx.warnings.map((w) => `${w.file === undefined ? '' : `${w.file}${w.line === undefined ? '' : `:${w.line}`}: `}${w.variable === undefined ? '' : `${w.variable}: `}${w.message}`);
+  for (const issue of ctx.network.issues) if (!ctx.warnings.some((w) => w.variable === issue.variable && w.message === issue.message)) problems.push(`${issue.variable}: ${issue.message}`);
   lines.push(problems.length === 0 ? 'problems: none found' : `problems (${problems.length}):`);
   for (const p of problems) lines.push(`  ${p}`);
   lines.push('variables:');

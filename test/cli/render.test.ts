@@ -123,6 +123,13 @@ describe('status', () => {
 });
 
 describe('show', () => {
+  it('names the NICs the running system does not have among the problems', async () => {
+    const ctx = await contextOf({ ETH0_IP: '10.0.0.5', ETH0_MAC: '52:54:00:12:34:56' });
+    const resolved = { ...ctx.network, interfaces: [], issues: [{ variable: 'ETH0_MAC', message: 'no interface with MAC 52:54:00:12:34:56 on this system; this NIC is not configured' }] };
+    expect(showText({ ...ctx, network: resolved }, { attempts: [], variables: {} })).toContain('network:\n  - (none)\nusers:');
+    expect(showText({ ...ctx, network: resolved }, { attempts: [], variables: {} })).toContain('problems (1):\n  ETH0_MAC: no interface with MAC 52:54:00:12:34:56 on this system; this NIC is not configured\n');
+  });
+
   it('lists network, users, keys, scripts and the problems it found', async () => {
     const ctx = await contextOf({
       ETH0_IP: '10.0.0.5', ETH0_MASK: '255.255.255.0', ETH0_MAC: '52:54:00:12:34:56', ETH0_GATEWAY: '10.0.0.1',

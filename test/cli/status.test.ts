@@ -77,6 +77,16 @@ describe('vmctx status: the whole boot', () => {
     expect(waited.code).toBe(0);
   });
 
+  it('the daemon\'s checks after the boot are not stages of the boot (report.json has them)', async () => {
+    const { root, src } = await bootedRoot();
+    expect(vmctx(['run', '--source', src, '--root', root, '--stage', 'local', '-q']).code).toBe(0);
+    const daemon = vmctx(['daemon', '--once', '--source', src, '--root', root, '-q']);
+    expect(daemon.code, daemon.stderr).toBe(0);
+    const json = JSON.parse(vmctx(['status', '--root', root, '--json']).stdout) as StatusJson;
+    expect(json.lastRun.stage).toBe('all');
+    expect(json.boot.stages.map((s) => s.stage)).toEqual(['local']);
+  });
+
   it('--wait exits with the boot\'s result: a module that failed in the local stage makes it 5', async () => {
     const { root, src } = await bootedRoot();
     await rm(join(root, 'root'), { recursive: true });
