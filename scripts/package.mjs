@@ -3,8 +3,10 @@
 // tarball with install.sh, all from one tree that `vmctx install --package-layout` lays out (the
 // same code that bake and `vmctx install` use). Output: dist/packages/.
 //
-// The packages use the distribution's Node (Depends/Requires nodejs >= 18) and enable the units
-// (or, without systemd, the LSB init scripts) in their maintainer scripts.
+// The packages use the distribution's Node (Depends/Requires nodejs, the version from package.json's
+// engines.node: the bundle runs on Node 18, Debian 12's) and enable the units (or, without systemd,
+// the LSB init scripts) in their maintainer scripts. VMCTX_PACKAGE_OUT writes them elsewhere.
+// The .deb passes lintian without errors.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -13,17 +15,33 @@ import { join, resolve } from 'node:path';
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const VERSION = pkg.version;
 const NAME = 'vmctx';
-const OUT = resolve('dist/packages');
-const WORK = resolve('dist/package-work');
+const OUT = resolve(process.env.VMCTX_PACKAGE_OUT ?? 'dist/packages');
+const WORK = `${OUT}-work`;
+/** The oldest Node the bundle runs on: package.json's engines.node (">=N"), the one place it is said. */
+const NODE_MAJOR = (() => {
+  const m = /^>=\s*(\d+)$/u.exec(pkg.engines?.node ?? '');
+  if (m === null) throw new Error(`package.json engines.node must be ">=N", not ${JSON.stringify(pkg.engines?.node)}`);
+  return Number(m[1]);
+})();
 const BUNDLE = resolve('dist/vmctx.js');
 const UNITS = ['vmctx-local.service', 'vmctx-network.service', 'vmctx-final.service', 'vmctx-daemon.service', 'vmctx-hostkeys.service'];
 const CONFLICTS = ['cloud-init', 'one-context', 'opennebula-context'];
 const SUMMARY = 'contextualization agent for virtual machines';
-const DESCRIPTION = `Applies a VM's context at boot: network (every NIC, matched by MAC, in the
-distribution's own format), DNS, hostname, SSH keys, users, a first-boot password,
-user data and start scripts, from an OpenNebula/StratusLab context CD (read without
-mounting), a NoCloud or config-drive seed, or an EC2/OpenStack metadata service.
-A daemon re-applies the context when the CD, the NICs or the metadata change.`;
+const DESCRIPTION = `Applies a VM's context at boot: network (every NIC, matched by MAC,
+in the distribution's own format), DNS, hostname, SSH keys, users, a first-boot
+password, user data and start scripts, from an OpenNebula/StratusLab context CD
+(read without mounting), a NoCloud or config-drive seed, or an EC2/OpenStack
+metadata service. A daemon re-applies the context when the CD, the NICs or the
+metadata change.`;
+
+const EXAMPLES = [
+  ['vmctx show', 'Print the context this VM was given (secrets redacted), and the problems found in it.'],
+  ['vmctx status --long', 'This boot: each stage (local, network, final) with its modules, results and times.'],
+  ['vmctx status --wait', 'Wait until the boot\'s vmctx work is done; exit with its result (for scripts).'],
+  ['vmctx run --dry-run --source context.iso --root /srv/guest', 'Show what applying a context to a guest tree would change, with diffs, changing nothing.'],
+  ['vmctx make-iso -o ctx.iso --var SET_HOSTNAME=web-1 --var SSH_PUBLIC_KEY="$(cat ~/.ssh/id_ed25519.pub)"', 'Write an OpenNebula-style context CD.'],
+  ['vmctx bake debian-12.img.bz2 --image-name web', 'Install vmctx into a disk image and clean it for publishing.'],
+];
 
 function sh(cmd, args, options = {}) {
   return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...options });
@@ -61,13 +79,21 @@ function manPage() {
     '.fi',
   ];
   for (const command of commands) lines.push('.SS', command, '.nf', help([command]).trimEnd(), '.fi');
+  // every exit code, from the "Exit codes:" block of --help (src/cli/exit.ts)
+  const codes = [...(top.split(/^Exit codes:$/mu)[1] ?? '').matchAll(/^ {2}(\d+) {2}(.+)$/gmu)];
+  if (codes.length === 0) throw new Error('vmctx --help lists no exit codes');
+  lines.push('.SH EXIT STATUS');
+  for (const [, code, meaning] of codes) lines.push('.TP', `.B ${code}`, meaning);
+  lines.push('.SH EXAMPLES');
+  for (const [command, what] of EXAMPLES) lines.push('.TP', `.B ${command.replace(/\\/gu, '\\\\').replace(/-/gu, '\\-')}`, what);
   lines.push(
-    '.SH EXIT STATUS',
-    '0 ok, 1 internal error, 2 usage, 3 no context, 4 invalid context, 5 a module failed, 6 metadata incomplete, 7 image check failed, 8 another run holds the lock.',
     '.SH FILES',
-    '/etc/vmctx/config, /var/lib/vmctx (state), /var/log/vmctx.log, /run/vmctx/report.json, /run/vmctx/daemon.sock',
+    '/etc/vmctx/config, /var/lib/vmctx (state), /var/log/vmctx.log, /run/vmctx/report.json (the last run), /run/vmctx/boot.json (every stage of this boot), /run/vmctx/daemon.sock',
   );
-  return `${lines.join('\n')}\n`;
+  const text = `${lines.join('\n')}\n`;
+  // the text comes from --help on this machine: none of its own paths may end up in the page
+  for (const local of [process.cwd(), BUNDLE]) if (text.includes(local)) throw new Error(`the man page names ${local}, a path of the build machine`);
+  return text;
 }
 
 /** The installed tree, under WORK/root. */
@@ -80,7 +106,24 @@ function stageTree() {
   writeFileSync(join(root, 'usr/share/man/man8/vmctx.8.gz'), gzipSync(manPage(), { level: 9 }));
   const doc = join(root, 'usr/share/doc/vmctx');
   mkdirSync(doc, { recursive: true });
-  writeFileSync(join(doc, 'copyright'), `vmctx ${VERSION}\nLicense: ${pkg.license}\n`);
+  if (pkg.license !== 'Apache-2.0') throw new Error(`copyright: write the ${pkg.license} license text here`);
+  // machine-readable (DEP-5), pointing at the system's copy of the license text
+  writeFileSync(join(doc, 'copyright'), [
+    'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
+    `Upstream-Name: ${NAME}`,
+    'Source: https://github.com/vmctx/vmctx',
+    '',
+    'Files: *',
+    'Copyright: 2024-2026 the vmctx developers',
+    'License: Apache-2.0',
+    ' On Debian systems, the full text of the Apache License, Version 2.0 can be',
+    ' found in the file /usr/share/common-licenses/Apache-2.0.',
+    '',
+  ].join('\n'));
+  // a native package's changelog (Debian's format), compressed reproducibly
+  const date = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? 0) * 1000 || Date.parse('2026-01-01T00:00:00Z')).toUTCString().replace('GMT', '+0000');
+  const changelog = `${NAME} (${VERSION}) unstable; urgency=medium\n\n  * vmctx ${VERSION}; see /usr/share/doc/vmctx/README.md.\n\n -- vmctx developers <vmctx@users.noreply.github.com>  ${date}\n`;
+  writeFileSync(join(doc, 'changelog.gz'), gzipSync(changelog, { level: 9 }));
   cpSync('README.md', join(doc, 'README.md'));
   return root;
 }
@@ -107,9 +150,9 @@ const PRERM = `#!/bin/sh
 set -e
 if [ "$1" = remove ]; then
 	if [ -d /run/systemd/system ]; then
-		systemctl stop vmctx-daemon.service >/dev/null 2>&1 || true
+		deb-systemd-invoke stop vmctx-daemon.service >/dev/null 2>&1 || true
 	elif [ -x /etc/init.d/vmctx-final ]; then
-		/etc/init.d/vmctx-final stop >/dev/null 2>&1 || true
+		invoke-rc.d vmctx-final stop >/dev/null 2>&1 || true
 	fi
 fi
 exit 0
@@ -146,7 +189,7 @@ function buildDeb(tree) {
     'Architecture: all',
     'Maintainer: vmctx developers <vmctx@users.noreply.github.com>',
     `Installed-Size: ${size}`,
-    'Depends: nodejs (>= 18)',
+    `Depends: nodejs (>= ${NODE_MAJOR})`,
     'Recommends: e2fsprogs, iproute2',
     `Conflicts: ${CONFLICTS.join(', ')}`,
     `Replaces: ${CONFLICTS.join(', ')}`,
@@ -186,7 +229,7 @@ Summary: ${SUMMARY}
 License: ${pkg.license}
 URL: https://github.com/vmctx/vmctx
 BuildArch: noarch
-Requires: nodejs >= 18
+Requires: nodejs >= ${NODE_MAJOR}
 ${CONFLICTS.map((c) => `Conflicts: ${c}`).join('\n')}
 AutoReqProv: no
 
@@ -226,7 +269,7 @@ ${files.map(entry).join('\n')}
 const INSTALL_SH = `#!/bin/sh
 # vmctx ${VERSION}: install (or --uninstall) from this tarball, for systems without a deb or rpm.
 #   ./install.sh [--root DIR] [--node PATH] [--uninstall]
-# Needs Node.js 18 or later (/usr/bin/node, or --node PATH to use another). Enables the systemd
+# Needs Node.js ${NODE_MAJOR} or later (/usr/bin/node, or --node PATH to use another). Enables the systemd
 # units, or the init scripts (update-rc.d / chkconfig), or an /etc/rc.local hook; starts nothing.
 set -eu
 ROOT=/
@@ -261,7 +304,7 @@ if [ -n "$UNINSTALL" ]; then
 fi
 
 if [ "$ROOT" = / ]; then
-	"$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' || { echo "vmctx needs Node.js 18 or later ($NODE)" >&2; exit 1; }
+	"$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= ${NODE_MAJOR} ? 0 : 1)' || { echo "vmctx needs Node.js ${NODE_MAJOR} or later ($NODE)" >&2; exit 1; }
 fi
 (cd "$HERE/root" && find . -type d) | while read -r d; do mkdir -p "$R/\${d#./}"; done
 (cd "$HERE/root" && find . -type f) | while read -r f; do

@@ -25,6 +25,9 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v losetup >/dev/null || need+=(util-linux)
 command -v rpmbuild >/dev/null && command -v rpm >/dev/null || need+=(rpm)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
+# the package test: lintian on the .deb, groff on the man page
+command -v lintian >/dev/null || need+=(lintian)
+command -v groff >/dev/null || need+=(groff)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "test: need root to install ${need[*]}" >&2; exit 1; fi

@@ -11,6 +11,7 @@ import { defaultProbe, discoverMedium, openExplicitSource, type OpenedContext, t
 import { fetchMetadata, rawFromCache, readCache, writeCache } from './datasources/metadata.js';
 import { CONFIG_PATH, DEFAULT_CONFIG, loadConfig, type AgentConfig } from './config.js';
 import { bootIdentity, instanceIdentity } from './identity.js';
+import { BOOT_RECORD_PATH, recordStage } from './bootrecord.js';
 import { MODULES } from './modules/index.js';
 import type { Frequency, Module, Stage, Target } from './modules/module.js';
 import type { ScriptRunner } from '../host/scripts.js';
@@ -20,6 +21,22 @@ import { StateStore, hashInputs } from './state.js';
 import type { GuestNic } from '../network/resolve.js';
 
 export const REPORT_PATH = '/run/vmctx/report.json';
+
+/**
+ * Root works through directory descriptors, so a system error names `/proc/self/fd/N/NAME`; this
+ * names the guest path instead (the component of `guestPath` called NAME, or guestPath itself for
+ * its temporary file), which is what a person can look at.
+ */
+export function guestPathMessage(message: string, guestPath: string): string {
+  const parts = guestPath.split('/').filter((p) => p !== '');
+  return message.replace(/'?\/proc\/self\/fd\/\d+\/([^'\s]*)'?/gu, (_all, name: string) => {
+    const at = parts.indexOf(name);
+    if (at >= 0) return `'/${parts.slice(0, at + 1).join('/')}'`;
+    const last = parts.at(-1);
+    if (last !== undefined && name.startsWith(`.${last}.`)) return `'${guestPath}'`;
+    return `'${name}' (on the way to ${guestPath})`;
+  });
+}
 /** Left by a local stage that found no local context: the network stage is needed. */
 export const NEED_NETWORK_PATH = '/run/vmctx/need-network';
 /** Left by a local or network stage after which no final-stage module would run this boot. */
@@ -113,6 +130,8 @@ export interface RunOptions {
   readonly onContext?: (ctx: Context) => void;
   /** How long to wait for another run's lock (default 60 s). */
   readonly lockWaitMs?: number;
+  /** false for the daemon's checks after the boot: not a stage of the boot, so not in its record (report.json has them). */
+  readonly recordBoot?: boolean;
 }
 
 export interface LoadedContext {
@@ -274,7 +293,7 @@ async function acquireLock(root: Root, waitMs: number, console: ConsoleLines): P
       created = await root.createExclusive(LOCK_PATH, `${process.pid}\n`, 0o644);
     } catch (error) {
       // a read-only or full /run: nothing can be applied there anyway, and the state says so next
-      console.line(`warning: cannot take the run lock ${LOCK_PATH}: ${describeError(error).message}`);
+      console.line(`warning: cannot take the run lock ${LOCK_PATH}: ${guestPathMessage(describeError(error).message, LOCK_PATH)}`);
       return () => Promise.resolve();
     }
     if (created) {
@@ -352,6 +371,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
   const runAt = performance.now();
   let contextMs: number | undefined;
   const { root, logger, console } = options;
+  const bootId = await bootIdentity(root);
   const base = { vmctx: options.version, startedAt: started.toISOString(), stage: options.stage, dryRun: options.dryRun, root: root.path };
   const finish = async (fields: Omit<RunReport, keyof typeof base | 'finishedAt' | 'durationMs'>): Promise<RunReport> => {
     const finished = new Date();
@@ -362,7 +382,16 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
         await root.writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644, noFollow: true });
       } catch (error) {
         logger.error({ err: describeError(error) }, 'cannot write the report');
-        console.line(`cannot write ${REPORT_PATH}: ${describeError(error).message}`);
+        console.line(`cannot write ${REPORT_PATH}: ${guestPathMessage(describeError(error).message, REPORT_PATH)}`);
+      }
+      // this boot's record keeps every stage (report.json holds the last run only)
+      if (options.recordBoot !== false) {
+        try {
+          await recordStage(root, report, bootId, Date.now());
+        } catch (error) {
+          logger.error({ err: describeError(error) }, 'cannot write the boot record');
+          console.line(`cannot write ${BOOT_RECORD_PATH}: ${guestPathMessage(describeError(error).message, BOOT_RECORD_PATH)}`);
+        }
       }
     }
     logger.info({ result: report.result, durationMs: report.durationMs }, 'run finished');
@@ -378,7 +407,6 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     }
     config = loadedConfig.config;
   }
-  const bootId = await bootIdentity(root);
   let loaded: LoadedContext;
   try {
     loaded = await loadContext({
@@ -437,7 +465,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
         // without a record of what ran, a per-instance step could run twice: nothing is applied
         const described = describeError(error);
         logger.error({ err: described }, 'cannot record the run state; nothing applied');
-        console.line(`cannot record the run state, so nothing is applied (nothing may run twice): ${described.message}`);
+        console.line(`cannot record the run state, so nothing is applied (nothing may run twice): ${guestPathMessage(described.message, `${options.stateDir}/state.json`)}`);
         return await finish({ result: 'module-failed', error: described, source: ctx.source, sourceAttempts: loaded.attempts, instanceId: ctx.instanceId, instanceIdSource: ctx.instanceIdSource, bootId, warnings: ctx.warnings, modules: [] });
       }
       if (marker !== undefined) {
@@ -560,8 +588,9 @@ async function runModule(module: Module, ctx: Context, target: Target, state: St
     if (!options.dryRun) await state.setModule(module.id, { ...record, status: 'done', finishedAt: new Date().toISOString(), durationMs }, durable);
     for (const w of outcome.warnings) log.warn({ warning: w }, 'module warning');
     const status = outcome.changed.length > 0 || outcome.actions.length > 0 ? 'applied' : 'unchanged';
-    const detail = outcome.changed.length > 0 ? `changed ${outcome.changed.join(', ')}` : 'already as wanted';
-    options.console.line(`${module.id}: ${status} (${detail}; ${durationMs} ms)${outcome.warnings.length > 0 ? ` — ${outcome.warnings.join('; ')}` : ''}`);
+    // "applied" names what it did (files changed, or the actions taken); "unchanged" needs no detail
+    const detail = outcome.changed.length > 0 ? `changed ${outcome.changed.join(', ')}; ` : outcome.actions.length > 0 ? `${outcome.actions.join(', ')}; ` : '';
+    options.console.line(`${module.id}: ${status} (${detail}${durationMs} ms)${outcome.warnings.length > 0 ? ` — ${outcome.warnings.join('; ')}` : ''}`);
     return { ...base, status, reason: decision.reason, durationMs, changed: outcome.changed, actions: outcome.actions, warnings: outcome.warnings, ...(outcome.details === undefined ? {} : { details: outcome.details }) };
   } catch (error) {
     const durationMs = elapsed();

@@ -1,9 +1,13 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { FINAL_IDLE_PATH, NEED_NETWORK_PATH, guestPathMessage, lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
+import { bootProgress, bootResult, readBootRecord, stageRecord, waitForBoot, type BootMarkers, type BootRecord } from '../agent/bootrecord.js';
+import { runResultLine, runTable, showText, statusText } from './render.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
 import type { Stage } from '../agent/modules/module.js';
 import { StateStore } from '../agent/state.js';
@@ -39,6 +43,8 @@ export interface RunFlags {
   dryRun: boolean;
   json: boolean;
   quiet: boolean;
+  /** The module table on stdout too (the per-module lines on stderr are always there unless quiet). */
+  verbose?: boolean | undefined;
   waitMedium?: number | undefined;
   metadataUrl?: string | undefined;
   metadataBudget?: number | undefined;
@@ -53,25 +59,13 @@ function stateFor(flags: { root: string; stateDir?: string | undefined }, root: 
   return { stateRoot: root, stateDir: STATE_DIR };
 }
 
-function summary(report: RunReport): string {
-  const lines = [`result: ${report.result}${report.error === undefined ? '' : ` (${report.error.code}: ${report.error.message})`}`];
-  if (report.source !== undefined) lines.push(`source: ${report.source.path} (${report.source.foundBy})`, `instance: ${report.instanceId ?? '?'} (from ${report.instanceIdSource ?? '?'})`);
-  for (const m of report.modules) {
-    const what = m.changed.length > 0 ? `: ${m.changed.join(', ')}` : m.error !== undefined ? `: ${m.error.message}` : '';
-    lines.push(`  ${m.id.padEnd(10)} ${m.status.padEnd(12)} ${String(m.durationMs).padStart(7)} ms  ${m.reason}${what}`);
-  }
-  const t = report.timings;
-  lines.push(`total: ${report.durationMs} ms${t === undefined ? '' : ` (context after ${t.contextMs ?? '-'} ms; the runtime started ${t.processToRunMs} ms before the run)`}`);
-  return `${lines.join('\n')}\n`;
-}
-
 /** The agent's log file under the root; on failure, a console warning and console-only logging. */
 async function openLog(root: DirectoryRoot, consoleLines: ConsoleLines, write = true): Promise<{ logger: Logger; close(): Promise<void> }> {
   let handle: FileHandle | undefined;
   try {
     if (write) handle = await root.openAppend(LOG_PATH, 0o600);
   } catch (error) {
-    consoleLines.line(`warning: cannot open ${LOG_PATH}: ${describeError(error).message}; logging to the console only`);
+    consoleLines.line(`warning: cannot open ${LOG_PATH}: ${guestPathMessage(describeError(error).message, LOG_PATH)}; logging to the console only`);
   }
   const logger = createLogger(handle?.fd);
   return {
@@ -83,7 +77,30 @@ async function openLog(root: DirectoryRoot, consoleLines: ConsoleLines, write = 
   };
 }
 
+/**
+ * A real run writes system files under the root: one this user cannot write (not root, on /) is
+ * said up front, by its path, rather than as EACCES from deep inside. A read-only or missing root
+ * is left to the run, which reports it per file.
+ */
+async function checkWritableRoot(dir: string): Promise<void> {
+  try {
+    await access(dir, fsConstants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') return;
+    const uid = process.getuid?.();
+    throw new VmctxError(
+      'ERR_PRIVILEGE',
+      uid === 0
+        ? `cannot write to the root directory ${dir} (${code}); nothing was applied`
+        : `vmctx run needs root: it writes system files (/etc, /run/vmctx, /var/lib/vmctx) under ${dir}, which this user (uid ${uid ?? '?'}) cannot write; nothing was applied. Run it as root, or with --dry-run to see what it would change`,
+      { cause: error },
+    );
+  }
+}
+
 export async function runCommand(flags: RunFlags): Promise<number> {
+  if (!flags.dryRun) await checkWritableRoot(flags.root);
   const realRoot = new DirectoryRoot(flags.root);
   const root: Root = flags.dryRun ? new DryRunRoot(realRoot) : realRoot;
   const state = stateFor(flags, realRoot);
@@ -111,8 +128,13 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       version: VERSION,
       ...(realRoot.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),
     });
+    // each module's result is printed once: its line on stderr as it finishes (the boot console);
+    // the whole table on stdout only when asked (-v), the report with --json
     if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
-    else out(summary(report));
+    else if (flags.verbose === true) out(runTable(report));
+    // quiet: no module lines, and the result only when it is not ok — then with why (said nowhere else)
+    if (!flags.quiet) process.stderr.write(`vmctx: ${runResultLine(report)}\n`);
+    else if (report.result !== 'ok') process.stderr.write(`vmctx: ${runResultLine(report)}${report.error === undefined ? '' : `: ${report.error.message}`}\n`);
     if (flags.dryRun && root instanceof DryRunRoot) {
       out(root.changes.length === 0 ? 'dry run: nothing would change\n' : `dry run: ${root.changes.length} change(s) would be made:\n`);
       for (const change of root.changes) out(renderChange(change));
@@ -196,15 +218,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
     if (flags.json) {
       out(`${JSON.stringify(view, null, 2)}\n`);
     } else {
-      for (const a of loaded.attempts) out(`looked at: ${a.path}: ${a.result}\n`);
-      out(`source: ${ctx.source.path} (${ctx.source.foundBy}${ctx.source.label === undefined ? '' : `, label ${ctx.source.label}`})\n`);
-      if (loaded.degraded !== undefined) out(`warning: ${loaded.degraded}\n`);
-      out(`instance: ${ctx.instanceId} (from ${ctx.instanceIdSource})\nhostname: ${ctx.hostname ?? '-'}\n`);
-      out(`dns: ${ctx.dns.nameservers.join(' ') || '-'}; search: ${ctx.dns.search.join(' ') || '-'}\n`);
-      out(`ssh keys: ${ctx.sshKeys.keys.length} for ${ctx.username}\n`);
+      out(showText({ ...ctx, network }, { attempts: loaded.attempts, degraded: loaded.degraded, variables: view.variables }));
       if (ctx.unused.length > 0) out(`not used by vmctx: ${ctx.unused.join(' ')}\n`);
-      out('variables:\n');
-      for (const [k, v] of Object.entries(view.variables)) out(`  ${k}=${JSON.stringify(v)}\n`);
     }
     return EXIT.ok;
   } finally {
@@ -212,39 +227,102 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
   }
 }
 
-export async function statusCommand(flags: { root: string; stateDir?: string; json: boolean }): Promise<number> {
-  const root = new DirectoryRoot(flags.root);
+export interface StatusFlags {
+  root: string;
+  stateDir?: string | undefined;
+  json: boolean;
+  long?: boolean | undefined;
+  /** Block until the boot's final stage is done (or will not run), then exit with the boot's result. */
+  wait?: boolean | undefined;
+  /** Seconds --wait waits at most (exit 8 when it runs out). */
+  timeout?: number | undefined;
+}
+
+/** vmctx-final.service as systemd sees it on the running system: failed, skipped by a condition, done, or still to come. */
+async function finalUnitState(root: Root): Promise<BootMarkers['finalUnit']> {
+  if (!root.isLive || !existsSync('/run/systemd/system')) return undefined;
+  const text = await new Promise<string>((resolve) => {
+    execFile('systemctl', ['show', '-p', 'ActiveState', '-p', 'Result', '-p', 'ConditionResult', '-p', 'ConditionTimestampMonotonic', 'vmctx-final.service'], { timeout: 5000 }, (error, stdout) => {
+      resolve(error === null ? stdout : '');
+    });
+  });
+  const v = Object.fromEntries(text.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  if (v['ActiveState'] === 'failed') return 'failed';
+  if (v['ConditionResult'] === 'no' && Number(v['ConditionTimestampMonotonic'] ?? '0') > 0) return 'skipped';
+  if (v['ActiveState'] === 'active') return 'done';
+  return text === '' ? undefined : 'pending';
+}
+
+async function bootView(root: Root): Promise<{ record: BootRecord | undefined; markers: BootMarkers; report: RunReport | undefined; reportDamaged: boolean }> {
   const text = await root.readText(REPORT_PATH).catch(() => undefined);
-  const { stateRoot, stateDir } = stateFor(flags, root);
-  const state = new StateStore(stateRoot, stateDir);
-  await state.load();
-  if (text === undefined && Object.keys(state.data.modules).length === 0 && state.data.run === undefined) {
-    process.stderr.write(`vmctx: no run recorded (${REPORT_PATH} and the state are absent)\n`);
-    return EXIT.noContext;
-  }
   let report: RunReport | undefined;
+  let reportDamaged = false;
   try {
     report = text === undefined ? undefined : (JSON.parse(text) as RunReport);
   } catch {
-    process.stderr.write(`vmctx: ${REPORT_PATH} is damaged\n`);
+    reportDamaged = true;
   }
+  // a report from before boot records existed still tells of its one stage
+  const record = (await readBootRecord(root)) ?? (report === undefined || report.dryRun ? undefined : { bootId: report.bootId ?? '', stages: [stageRecord(report)] });
+  const exists = async (path: string): Promise<boolean> => (await root.lstat(path).catch(() => undefined)) !== undefined;
+  const markers: BootMarkers = {
+    needNetwork: await exists(NEED_NETWORK_PATH),
+    finalIdle: await exists(FINAL_IDLE_PATH),
+    running: (await lockHolder(root)) !== undefined,
+    finalUnit: await finalUnitState(root),
+  };
+  return { record, markers, report, reportDamaged };
+}
+
+export async function statusCommand(flags: StatusFlags): Promise<number> {
+  const root = new DirectoryRoot(flags.root);
+  const { stateRoot, stateDir } = stateFor(flags, root);
+  let view = await bootView(root);
+  let timedOut = false;
+  if (flags.wait === true) {
+    const waited = await waitForBoot(
+      async () => {
+        view = await bootView(root);
+        return bootProgress(view.record, view.markers);
+      },
+      { timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000, now: () => Date.now(), sleep: (ms) => new Promise((r) => { setTimeout(r, ms); }) },
+    );
+    timedOut = waited.timedOut;
+  }
+  const state = new StateStore(stateRoot, stateDir);
+  await state.load();
+  const { record, markers, report } = view;
+  if (view.reportDamaged) process.stderr.write(`vmctx: ${REPORT_PATH} is damaged\n`);
+  if (record === undefined && Object.keys(state.data.modules).length === 0 && state.data.run === undefined && flags.wait !== true) {
+    process.stderr.write(`vmctx: no run recorded (${REPORT_PATH} and the state are absent)\n`);
+    return EXIT.noContext;
+  }
+  const progress = bootProgress(record, markers);
   if (flags.json) {
-    out(`${JSON.stringify({ lastRun: report ?? null, state: state.data }, null, 2)}\n`);
-    return EXIT.ok;
+    out(`${JSON.stringify({ status: progress.state, result: progress.result ?? null, why: progress.why, boot: record ?? null, markers, lastRun: report ?? null, state: state.data }, null, 2)}\n`);
+  } else {
+    out(statusText({ progress, record, markers }, flags.long === true));
+    // a run that holds no lock any more and never cleared its marker crashed or was killed
+    const unfinished = state.data.run;
+    if (markers.running) out(`a run is in progress (pid ${(await lockHolder(root)) ?? '?'})\n`);
+    else if (unfinished !== undefined) {
+      out(`last run: stage ${unfinished.stage}, started ${unfinished.startedAt}, never finished (crashed or killed); the next run re-applies what is safe to. See the journal (journalctl -u 'vmctx-*') and ${LOG_PATH}\n`);
+    }
+    if (flags.long === true) {
+      out('\nstate (across boots):\n');
+      const width = Math.max(0, ...Object.keys(state.data.modules).map((id) => id.length));
+      for (const [id, r] of Object.entries(state.data.modules)) {
+        out(`  ${id.padEnd(width)}  ${r.status.padEnd(11)}  ${r.finishedAt ?? r.startedAt}  instance ${r.instanceId}${r.error === undefined ? '' : `  ${r.error.code}: ${r.error.message}`}\n`);
+      }
+    }
   }
-  if (report !== undefined) out(summary(report));
-  // a run that holds no lock any more and never cleared its marker crashed or was killed
-  const unfinished = state.data.run;
-  const holder = await lockHolder(root);
-  if (holder !== undefined) out(`a run is in progress (pid ${holder})\n`);
-  else if (unfinished !== undefined) {
-    out(`last run: stage ${unfinished.stage}, started ${unfinished.startedAt}, never finished (crashed or killed); the next run re-applies what is safe to. See the journal (journalctl -u 'vmctx-*') and ${LOG_PATH}\n`);
+  if (flags.wait !== true) return EXIT.ok;
+  if (timedOut) {
+    process.stderr.write(`vmctx: the boot was not done after ${flags.timeout ?? 0} s: ${progress.why}\n`);
+    return EXIT.busy;
   }
-  out('state:\n');
-  for (const [id, r] of Object.entries(state.data.modules)) {
-    out(`  ${id.padEnd(10)} ${r.status.padEnd(11)} ${r.finishedAt ?? r.startedAt}  instance ${r.instanceId}${r.error === undefined ? '' : `  ${r.error.code}: ${r.error.message}`}\n`);
-  }
-  return EXIT.ok;
+  if (progress.result === 'gave-up') return EXIT.internal;
+  return exitCodeFor(bootResult(record?.stages ?? []));
 }
 
 export interface MakeIsoFlags {
@@ -665,6 +743,7 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
       metadataUrl: flags.metadataUrl,
       modules: ON_CHANGE,
       nicsSettled: true,
+      recordBoot: false,
       version: VERSION,
       onContext: (c) => (ctx = c),
       ...(realRoot.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),

@@ -18,6 +18,25 @@ export const EXIT = {
   runFailed: 9,
 } as const;
 
+/** What each exit code means, for --help and the man page (every code above, in order). */
+export const EXIT_MEANINGS: ReadonlyArray<readonly [number, string]> = [
+  [EXIT.ok, 'everything applied (status --wait: the boot is done and ok)'],
+  [EXIT.internal, 'internal error'],
+  [EXIT.usage, 'usage error (a bad option or argument), or run without the rights it needs (not root)'],
+  [EXIT.noContext, 'no context found (or the metadata service is disabled); status: no run recorded'],
+  [EXIT.invalidContext, 'the context is invalid; nothing was applied'],
+  [EXIT.moduleFailed, 'a module failed (the others still ran)'],
+  [EXIT.metadataIncomplete, 'the metadata budget ran out (a cached or partial context, or none)'],
+  [EXIT.checkFailed, 'bake --check: an item failed'],
+  [EXIT.busy, 'another run held the run lock for the whole wait (60 s); status --wait: the boot was not done within --timeout'],
+  [EXIT.runFailed, 'bake --run/--install: a command in the image failed or timed out'],
+];
+
+/** The "Exit codes" block at the end of --help. */
+export function exitCodesHelp(): string {
+  return `\nExit codes:\n${EXIT_MEANINGS.map(([code, meaning]) => `  ${code}  ${meaning}`).join('\n')}\n`;
+}
+
 export function exitCodeFor(result: RunResult): number {
   switch (result) {
     case 'ok':

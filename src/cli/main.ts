@@ -4,7 +4,7 @@ import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
-import { EXIT } from './exit.js';
+import { EXIT, exitCodesHelp } from './exit.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -44,6 +44,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('Contextualization agent for virtual machines')
     .version(VERSION)
     .showHelpAfterError()
+    .addHelpText('after', exitCodesHelp())
     .exitOverride();
 
   program
@@ -54,12 +55,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--state-dir <DIR>', 'keep run state here (default: <root>/var/lib/vmctx)')
     .addOption(new Option('--stage <stage>', 'which modules to run').choices(['local', 'network', 'final', 'all']).default('all'))
     .option('--dry-run', 'print what would change (with diffs) and change nothing', false)
-    .option('--json', 'print the run report as JSON', false)
-    .option('-q, --quiet', 'no per-module lines on stderr', false)
+    .option('--json', 'print the run report as JSON on stdout', false)
+    .option('-v, --verbose', 'also print the table of every module on stdout (each module\'s line on stderr is always there, unless -q)', false)
+    .option('-q, --quiet', 'no per-module lines on stderr (the result line only when it is not ok)', false)
     .addOption(waitOption())
     .addOption(metadataUrlOption())
     .addOption(metadataBudgetOption())
-    .action(async (flags: { source: string; root: string; stateDir?: string; stage: 'local' | 'network' | 'final' | 'all'; dryRun: boolean; json: boolean; quiet: boolean; waitMedium?: number; metadataUrl?: string; metadataBudget?: number }) => {
+    .action(async (flags: { source: string; root: string; stateDir?: string; stage: 'local' | 'network' | 'final' | 'all'; dryRun: boolean; json: boolean; verbose: boolean; quiet: boolean; waitMedium?: number; metadataUrl?: string; metadataBudget?: number }) => {
       setExit(await runCommand(flags));
     });
 
@@ -91,11 +93,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('status')
-    .description('the last run: source, instance, each module\'s result and duration')
+    .description('this boot: each stage that ran (local, network, final) with its result, modules and times')
     .option('--root <DIR>', 'the system to look at', '/')
     .option('--state-dir <DIR>', 'where the run state is kept')
-    .option('--json', 'JSON output', false)
-    .action(async (flags: { root: string; stateDir?: string; json: boolean }) => {
+    .option('--long', 'every module of every stage, a timeline (seconds after boot) and the state', false)
+    .option('--json', 'JSON output (the boot record, the last report, the state)', false)
+    .option('--wait', 'wait until the boot\'s final stage is done (or will not run), then exit with the boot\'s result', false)
+    .addOption(new Option('--timeout <SECONDS>', 'how long --wait waits at most (then exit 8)').argParser(positiveInt).default(2000))
+    .action(async (flags: { root: string; stateDir?: string; json: boolean; long: boolean; wait: boolean; timeout: number }) => {
       setExit(await statusCommand(flags));
     });
 
@@ -142,7 +147,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (!/^[1-9]\d{0,2}$/u.test(v)) throw new InvalidArgumentError('a partition number');
       return Number(v);
     })
-    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', runningBundle())
+    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)')
     .option('--node <FILE|system>', "a Node binary to ship (default: the image's /usr/bin/node, else the running Node when the image's glibc can run it)")
     .option('--no-sysprep', 'do not clean the image')
     .option('--skip <STEP>', 'leave one cleaning step out (repeatable): ssh-host-keys, machine-id, logs, utmp, histories, vmctx-state, dhcp-leases, udev-net-rules, lock-passwords, package-caches, tmp', collect, [])
@@ -163,8 +168,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--zip-entry <NAME>', 'the entry of a .zip that holds the image (needed when it holds several)')
     .option('--json', 'JSON output', false)
     .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
-    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
-      setExit(await bakeCommand(image, flags));
+    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
+      setExit(await bakeCommand(image, { ...flags, bundle: flags.bundle ?? runningBundle() }));
     });
 
   program
@@ -187,12 +192,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('install')
     .description('install the agent into this system or a root directory (bundle, launcher, runtime, units)')
     .option('--root <DIR>', 'the root to install into', '/')
-    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)', runningBundle())
-    .option('--node <FILE>', 'the Node binary to ship with it (default: the one running)', process.execPath)
+    .option('--bundle <FILE>', 'the vmctx.js bundle to install (default: the one running)')
+    .option('--node <FILE>', 'the Node binary to ship with it (default: the one running)')
     .option('--no-node', "use the system's /usr/bin/node instead of shipping one")
     .addOption(new Option('--package-layout', 'the tree a package ships: all units and init scripts, default config, nothing enabled').hideHelp())
-    .action(async (flags: { root: string; bundle: string; node: string | false; packageLayout?: boolean }) => {
-      setExit(await installCommand(flags));
+    .action(async (flags: { root: string; bundle?: string; node?: string | boolean; packageLayout?: boolean }) => {
+      // the defaults are this process's own files, named here and not in --help (whose text goes into the man page)
+      const node = flags.node === false ? false : typeof flags.node === 'string' ? flags.node : process.execPath;
+      setExit(await installCommand({ root: flags.root, bundle: flags.bundle ?? runningBundle(), node, ...(flags.packageLayout === undefined ? {} : { packageLayout: flags.packageLayout }) }));
     });
 
   program

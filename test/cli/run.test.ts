@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { guestPathMessage } from '../../src/agent/run.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IsoImage } from '../../src/formats/iso9660/reader.js';
@@ -123,6 +124,60 @@ describe('vmctx run on a provider-made ISO', () => {
   });
 });
 
+describe('what vmctx run prints', () => {
+  it('each module\'s result once (its line on stderr, then one result line); the table on stdout only with -v; no "applied (already as wanted)"', async () => {
+    const dir = await tempDir();
+    const iso = await providerIso(dir, await realKeys(dir));
+    const root = await scratchRoot();
+    const first = vmctx(['run', '--source', iso, '--root', root]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('');
+    const lines = first.stderr.trimEnd().split('\n');
+    for (const id of ['network', 'hostname', 'dns', 'users', 'password', 'ssh-keys', 'ssh-host-keys', 'machine-id']) {
+      expect(lines.filter((l) => l.startsWith(`vmctx: ${id}: `)), id).toHaveLength(1);
+    }
+    expect(first.stderr).not.toMatch(/already as wanted/u);
+    expect(lines.at(-1)).toMatch(/^vmctx: result: ok in \d+ ms \(\d+ applied, (\d+ unchanged, )?\d+ skipped, \d+ not relevant\)$/u);
+    // a module that did nothing is "unchanged", with its time only
+    for (const l of lines.filter((x) => / unchanged /u.test(x))) expect(l).toMatch(/^vmctx: [a-z-]+: unchanged \([\d.]+ ms\)$/u);
+
+    const verbose = vmctx(['run', '--source', iso, '--root', root, '-v', '-q']);
+    expect(verbose.code).toBe(0);
+    expect(verbose.stderr).toBe('');
+    const rows = verbose.stdout.split('\n').filter((l) => l.startsWith('  '));
+    expect(rows).toHaveLength(19);
+    // the columns fit the longest module name (hooks-per-instance): every status starts in one column
+    const column = (rows[0] ?? '').search(/ (applied|unchanged|skipped|not-relevant|failed) /u);
+    for (const r of rows) expect(r.slice(column + 1)).toMatch(/^(applied|unchanged|skipped|not-relevant|failed) /u);
+    expect(rows.find((r) => r.startsWith('  hooks-per-instance  '))).toBeDefined();
+  });
+
+  it('as a user who cannot write the root: says it needs root and names no /proc/self/fd path (exit 2, nothing written)', async () => {
+    const dir = await tempDir();
+    const root = await scratchRoot();
+    const src = join(dir, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'context.sh'), "VMID='9'\nSET_HOSTNAME='nobody-host'\n");
+    // the unprivileged user can reach both (mkdtemp makes 0700 directories), and write neither
+    for (const d of [dir, join(root, '..')]) await chmod(d, 0o755);
+    const before = await snapshot(root);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BUNDLE, 'run', '--source', src, '--root', root], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toBe(`vmctx: ERR_PRIVILEGE: vmctx run needs root: it writes system files (/etc, /run/vmctx, /var/lib/vmctx) under ${root}, which this user (uid 65534) cannot write; nothing was applied. Run it as root, or with --dry-run to see what it would change\n`);
+    expect(r.stderr).not.toContain('/proc/self/fd');
+    expect(await snapshot(root)).toEqual(before);
+    // the dry run works as that user and tells what a real run would change
+    const dry = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BUNDLE, 'run', '--source', src, '--root', root, '--dry-run', '-q'], { encoding: 'utf8' });
+    expect(dry.stdout).toMatch(/modify \/etc\/hosts/u);
+  });
+
+  it('a path Root could not write is named as the guest path, never as /proc/self/fd/N/…', () => {
+    expect(guestPathMessage("EACCES: permission denied, mkdir '/proc/self/fd/18/var'", '/var/lib/vmctx/state.json')).toBe("EACCES: permission denied, mkdir '/var'");
+    expect(guestPathMessage("EACCES: permission denied, open '/proc/self/fd/21/.report.json.vmctx-0123456789ab'", '/run/vmctx/report.json')).toBe("EACCES: permission denied, open '/run/vmctx/report.json'");
+    expect(guestPathMessage("ENOSPC: no space left on device, write '/proc/self/fd/7/x'", '/etc/hosts')).toBe("ENOSPC: no space left on device, write 'x' (on the way to /etc/hosts)");
+  });
+});
+
 describe('what a boot from a context medium loads', () => {
   it('neither node:http (only the metadata fallback needs it) nor worker_threads (pino transports are left out)', async () => {
     const dir = await tempDir();
@@ -145,7 +200,9 @@ describe('vmctx run: exit codes and bad input', () => {
     const empty = await tempDir();
     const explicit = vmctx(['run', '--source', empty, '--root', root, '-q']);
     expect(explicit.code).toBe(3);
-    expect(explicit.stdout).toMatch(/no context\.sh/);
+    // quiet: no module lines, but a result that is not ok is said, with why
+    expect(explicit.stdout).toBe('');
+    expect(explicit.stderr).toMatch(/^vmctx: result: no-context in \d+ ms: .*no context\.sh/u);
     // the local stage: medium and seeds only, never the network (the HTTP fallback has its own tests)
     const auto = vmctx(['run', '--root', root, '--stage', 'local', '--json', '-q']);
     expect(auto.code).toBe(3);
@@ -205,6 +262,19 @@ describe('vmctx show and status', () => {
     expect(shown.stdout).not.toContain(PASSWORD);
     const secrets = JSON.parse(vmctx(['show', '--source', iso, '--json', '--show-secrets']).stdout) as { variables: Record<string, string> };
     expect(secrets.variables['PASSWORD']).toBe(PASSWORD);
+  });
+
+  it('show\'s text lists the network, users, keys, scripts and the problems found', async () => {
+    const dir = await tempDir();
+    const iso = await providerIso(dir, await realKeys(dir), "ETH1_MAC='52:54:00:00:00:09'\nETH1_IP='10.9.0.300'\nSTART_SCRIPT='echo hi'");
+    // a scratch root: the NICs as the context names them (on the running system, as they resolve there)
+    const shown = vmctx(['show', '--source', iso, '--root', await scratchRoot()]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('\nnetwork:\n  eth0 (52:54:00:12:34:56): 10.0.0.5/24; dns 10.0.0.3\n  eth1 (52:54:00:00:00:09): no address\n');
+    expect(shown.stdout).toContain('\nusers:\n  root: 2 ssh key(s), password from PASSWORD (plain)\n');
+    expect(shown.stdout).toContain('\nscripts:\n  START_SCRIPT (from START_SCRIPT; 7 bytes)\n');
+    expect(shown.stdout).toContain('\nproblems (1):\n  ETH1_IP: "10.9.0.300" is not an IPv4 address; skipped\n');
+    expect(shown.stdout).not.toContain(PASSWORD);
   });
 
   it('status reports the last run and each module', async () => {

@@ -64,6 +64,21 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     expect(vmctxDone).toBeGreaterThan(0);
     expect(sshStart).toBeGreaterThan(vmctxDone);
     process.stdout.write(`first boot report:\n${result.report}\n`);
+    // vmctx status --long in the guest after the boot: every stage listed, the boot done and ok
+    const status = /VMCTX-STATUS-BEGIN\r?\n([\s\S]*?)VMCTX-STATUS-END (\d+)/u.exec(result.report);
+    process.stdout.write(`vmctx status --long in the guest:\n${status?.[1] ?? '(missing)'}\n`);
+    expect(status?.[2], result.report).toBe('0');
+    const statusText = (status?.[1] ?? '').replace(/\r/gu, '');
+    expect(statusText).toMatch(/^status: done\nresult: ok\ninstance: vmid-101 \(context from \/dev\/\S+ \((label CONTEXT|device name \w+)\)\)\n/u);
+    // the boot's stages only: the daemon's check after the boot is not one of them
+    expect(statusText).not.toMatch(/^all /mu);
+    expect(statusText).toMatch(/^local +ok +\d+\.\d{3} s +\d+\.\d{3} s +\d+ ms +\d+ applied/mu);
+    expect(statusText).toMatch(/^network +not needed /mu);
+    expect(statusText).toMatch(/^final +ok +\d+\.\d{3} s +\d+\.\d{3} s +\d+ ms +\d+ applied/mu);
+    expect(statusText).toMatch(/^boot: \S+ \(from \/proc\/uptime\); times are seconds after it$/mu);
+    expect(statusText).toMatch(/^local stage: ok, context from /mu);
+    expect(statusText).toMatch(/^final stage: ok, /mu);
+    expect(statusText).toMatch(/^ {2}scripts +applied /mu);
     expect(await readGuestFile(image, '/etc/hostname')).toBe('vmctx-guest.e2e.example\n');
     firstHosts = await readGuestFile(image, '/etc/hosts');
     expect(firstHosts).toContain('127.0.1.1\tvmctx-guest.e2e.example vmctx-guest\n');

@@ -97,6 +97,8 @@ systemctl is-system-running --wait >/dev/null 2>&1
   echo "NETWORKD $(systemctl is-active systemd-networkd.service)"
   systemctl status --no-pager -n 15 systemd-networkd.service 2>&1 | tail -20
   [ -f /usr/local/sbin/vmctx-e2e-extra ] && bash /usr/local/sbin/vmctx-e2e-extra
+  # the boot as vmctx saw it: every stage with its modules and times (vmctx status --long)
+  if [ -x /usr/sbin/vmctx ]; then echo "VMCTX-STATUS-BEGIN"; /usr/sbin/vmctx status --long; echo "VMCTX-STATUS-END $?"; fi
   echo "E2E-END"
 } > /dev/ttyS1 2>&1
 systemctl poweroff
