@@ -218,7 +218,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
     if (flags.json) {
       out(`${JSON.stringify(view, null, 2)}\n`);
     } else {
-      out(showText({ ...ctx, network }, { attempts: loaded.attempts, degraded: loaded.degraded, variables: view.variables }));
+      // the NICs as the context gives them; matching them to this system's is listed among the problems
+      out(showText(ctx, { attempts: loaded.attempts, degraded: loaded.degraded, variables: view.variables, resolved: network }));
       if (ctx.unused.length > 0) out(`not used by vmctx: ${ctx.unused.join(' ')}\n`);
     }
     return EXIT.ok;

@@ -138,7 +138,7 @@ function networkLines(network: NetworkModel): string[] {
 }
 
 /** `show`'s text: where the context came from, and what it asks for — network, users, keys, scripts — and its problems. */
-export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: string; result: string }>; degraded?: string | undefined; variables: Readonly<Record<string, string>> }): string {
+export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: string; result: string }>; degraded?: string | undefined; variables: Readonly<Record<string, string>>; resolved?: NetworkModel | undefined }): string {
   const lines: string[] = [];
   for (const a of extra.attempts) lines.push(`looked at: ${a.path}: ${a.result}`);
   lines.push(`source: ${ctx.source.path} (${ctx.source.foundBy}${ctx.source.label === undefined ? '' : `, label ${ctx.source.label}`})`);
@@ -155,9 +155,9 @@ export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: 
   if (ctx.scripts.length === 0) lines.push('  - (none)');
   for (const s of ctx.scripts) lines.push(`  ${s.name} (from ${s.variable}${s.provider ? ', the provider\'s' : ''}; ${s.argv === undefined ? `${s.body.length} bytes` : 'a command'})`);
   // the network's own issues are among the context's warnings already; those of matching the
-  // NICs to this system's (a MAC no interface here has) are not
+  // NICs to this system's (a MAC no interface here has: `resolved`, on the running system) are not
   const problems = ctx.warnings.map((w) => `${w.file === undefined ? '' : `${w.file}${w.line === undefined ? '' : `:${w.line}`}: `}${w.variable === undefined ? '' : `${w.variable}: `}${w.message}`);
-  for (const issue of ctx.network.issues) if (!ctx.warnings.some((w) => w.variable === issue.variable && w.message === issue.message)) problems.push(`${issue.variable}: ${issue.message}`);
+  for (const issue of (extra.resolved ?? ctx.network).issues) if (!ctx.warnings.some((w) => w.variable === issue.variable && w.message === issue.message)) problems.push(`${issue.variable}: ${issue.message}`);
   lines.push(problems.length === 0 ? 'problems: none found' : `problems (${problems.length}):`);
   for (const p of problems) lines.push(`  ${p}`);
   lines.push('variables:');
