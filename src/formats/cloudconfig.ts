@@ -1,7 +1,7 @@
 // #cloud-config (a subset) and MIME multipart user data: parsed and validated into typed values,
 // every unusable item reported and skipped, unknown keys reported, never fatal. Pure.
 import { gunzipSync } from 'node:zlib';
-import { Lexer, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { Lexer, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import { shown } from '../shared/errors.js';
 import { classifyPassword, isCryptField } from './crypt.js';
 import { didYouMean } from './didyoumean.js';
@@ -98,7 +98,7 @@ export class DecodeBudget {
   }
 }
 
-const mib = (n: number): string => `${Number((n / MIB).toFixed(2))} MiB`;
+const mib = (n: number): string => (n < MIB ? `${n} bytes` : `${Number((n / MIB).toFixed(2))} MiB`);
 
 /**
  * gunzip that never inflates past `limit` nor past what is left of `budget` (zlib's
@@ -372,7 +372,17 @@ export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBud
       return { config: undefined, issues: issues.list };
     }
     for (const w of parsed.warnings.slice(0, 10)) issues.list.push({ severity: 'warning', message: `YAML: ${yamlMessage(w)}`, ...issues.pos(w.pos[0]) });
-    doc = parsed.toJS({ maxAliasCount: MAX_ALIASES });
+    try {
+      doc = parsed.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (error) {
+      if (!(error instanceof ReferenceError) || !/excessive alias count/iu.test(error.message)) throw error;
+      // yaml's maxAliasCount: aliases would repeat data past what the text costs
+      let at: number | undefined;
+      let seen = 0;
+      visit(parsed, { Alias: (_key, node) => (++seen > MAX_ALIASES ? ((at = node.range?.[0]), visit.BREAK) : undefined) });
+      issues.error(`cloud-config uses aliases (*name) more than the limit of ${MAX_ALIASES} uses; refused (nothing from it is applied)`, at === undefined ? { line: 1 + lineOffset, col: 1 } : issues.pos(at));
+      return { config: undefined, issues: issues.list };
+    }
   } catch (error) {
     issues.error(`cloud-config is not YAML: ${yamlMessage(error)}`);
     return { config: undefined, issues: issues.list };
