@@ -373,7 +373,8 @@ export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBud
     }
     for (const w of parsed.warnings.slice(0, 10)) issues.list.push({ severity: 'warning', message: `YAML: ${yamlMessage(w)}`, ...issues.pos(w.pos[0]) });
     try {
-      doc = parsed.toJS({ maxAliasCount: MAX_ALIASES });
+      // yaml counts the anchor itself as one use: +1 lets exactly MAX_ALIASES aliases through
+      doc = parsed.toJS({ maxAliasCount: MAX_ALIASES + 1 });
     } catch (error) {
       if (!(error instanceof ReferenceError) || !/excessive alias count/iu.test(error.message)) throw error;
       // yaml's maxAliasCount: aliases would repeat data past what the text costs
