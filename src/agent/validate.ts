@@ -51,7 +51,7 @@ function checkDocument(kind: Exclude<DocumentKind, 'context'>, file: string, dat
     return;
   }
   if (kind === 'openstack-network-data') return;
-  out.push(...checkMetadataDocument(kind, file, data));
+  for (const d of checkMetadataDocument(kind, file, data)) out.push(d);
 }
 
 /** Where the positioned checks put a variable: the file and line it was assigned on. */

@@ -812,8 +812,8 @@ export async function validateCommand(files: readonly string[], flags: ValidateF
   }
   const { formatDiagnostic, sortDiagnostics, validateFile, validateSource } = await import('../agent/validate.js');
   const all = [];
-  if (flags.source !== undefined) all.push(...(await validateSource(flags.source)));
-  for (const file of files) all.push(...(await validateFile(file)));
+  if (flags.source !== undefined) for (const d of await validateSource(flags.source)) all.push(d);
+  for (const file of files) for (const d of await validateFile(file)) all.push(d);
   const shown = sortDiagnostics(all).filter((d) => flags.verbose || d.severity !== 'info');
   const problems = all.filter((d) => d.severity !== 'info');
   if (flags.json) out(`${JSON.stringify({ ok: problems.length === 0, problems: problems.length, diagnostics: shown }, null, 2)}\n`);

@@ -1,7 +1,7 @@
 // #cloud-config (a subset) and MIME multipart user data: parsed and validated into typed values,
 // every unusable item reported and skipped, unknown keys reported, never fatal. Pure.
 import { gunzipSync } from 'node:zlib';
-import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { Lexer, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import { shown } from '../shared/errors.js';
 import { classifyPassword, isCryptField } from './crypt.js';
 import { didYouMean } from './didyoumean.js';
@@ -55,6 +55,77 @@ const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
 const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;
 const MAX_FILE = 16 * 1024 * 1024;
 const MAX_PARTS = 64;
+const MIB = 1024 * 1024;
+
+/**
+ * Decompressed bytes one user-data document may produce in all: every gzip layer, every decoded
+ * MIME part and every write_files content (each time an alias repeats one) takes from it.
+ */
+export const USER_DATA_BUDGET = 64 * MIB;
+/** A cloud-config text longer than this is refused before YAML parsing (which costs ~460 bytes a byte). */
+export const MAX_CLOUD_CONFIG_TEXT = 2 * MIB;
+/** YAML tokens (keys, items, scalars, indicators) one document may have: its parse memory grows with them. */
+export const MAX_YAML_TOKENS = 100_000;
+/** Entries taken from each list (runcmd, bootcmd, write_files, users, chpasswd list, keys); the rest are reported. */
+export const MAX_ENTRIES = 1000;
+/** Words in one list command (an argv). */
+export const MAX_ARGV = 1000;
+/** Alias uses per document (yaml's maxAliasCount): aliases repeat data without costing text. */
+export const MAX_ALIASES = 32;
+
+/** What is left of USER_DATA_BUDGET for one user-data document. */
+export class DecodeBudget {
+  #left: number;
+
+  constructor(readonly total: number = USER_DATA_BUDGET) {
+    this.#left = total;
+  }
+
+  get left(): number {
+    return this.#left;
+  }
+
+  /** Takes n bytes if that many are left (true), else nothing (false). */
+  take(n: number): boolean {
+    if (n > this.#left) return false;
+    this.#left -= n;
+    return true;
+  }
+
+  /** Says the budget is spent, for a warning. */
+  spent(): string {
+    return `the ${mib(this.total)} decompressed-bytes budget of this user data is spent (${mib(this.#left)} left)`;
+  }
+}
+
+const mib = (n: number): string => (n < MIB ? `${n} bytes` : `${Number((n / MIB).toFixed(2))} MiB`);
+
+/**
+ * gunzip that never inflates past `limit` nor past what is left of `budget` (zlib's
+ * maxOutputLength stops it there), and takes what it made from the budget. The reason otherwise.
+ */
+export function boundedGunzip(data: Buffer, limit: number, budget: DecodeBudget): { data: Buffer } | { reason: string } {
+  const cap = Math.min(limit, budget.left);
+  if (cap < 1) return { reason: budget.spent() };
+  try {
+    const out = gunzipSync(data, { maxOutputLength: cap });
+    budget.take(out.length);
+    return { data: out };
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      return { reason: cap < limit ? `it would inflate past what is left of the ${mib(budget.total)} decompressed-bytes budget of this user data (${mib(budget.left)})` : `it inflates to over ${mib(limit)}` };
+    }
+    return { reason: `it does not decompress (${(error as Error).message.slice(0, 80)})` };
+  }
+}
+
+/** Counts the YAML tokens of text, stopping past `max`: a cheap look at how big a parse would be. */
+function yamlTokens(text: string, max: number): number {
+  let n = 0;
+  const tokens = new Lexer().lex(text);
+  while (n <= max && tokens.next().done !== true) n++;
+  return n;
+}
 
 /** The cloud-config keys vmctx applies, per level. */
 export const APPLIED_KEYS = {
@@ -181,6 +252,13 @@ function checkKeys(entry: Obj, applied: readonly string[], unsupported: readonly
   return typos;
 }
 
+/** The first MAX_ENTRIES of a list; the rest reported (key and count) at the first one left out. */
+function capped<T>(list: readonly T[], where: string, path: Path, issues: Issues): readonly T[] {
+  if (list.length <= MAX_ENTRIES) return list;
+  issues.warn(`${where}: ${list.length} entries, over the limit of ${MAX_ENTRIES}; the ${list.length - MAX_ENTRIES} after the first ${MAX_ENTRIES} are ignored`, [...path, MAX_ENTRIES]);
+  return list.slice(0, MAX_ENTRIES);
+}
+
 function commands(value: unknown, key: string, issues: Issues): Array<string | string[]> {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
@@ -188,8 +266,9 @@ function commands(value: unknown, key: string, issues: Issues): Array<string | s
     return [];
   }
   const out: Array<string | string[]> = [];
-  value.forEach((item, i) => {
+  capped(value, key, [key], issues).forEach((item, i) => {
     if (typeof item === 'string') out.push(item);
+    else if (Array.isArray(item) && item.length > MAX_ARGV) issues.warn(`${key}[${i}]: a command of ${item.length} words, over the limit of ${MAX_ARGV}; skipped`, [key, i]);
     else if (Array.isArray(item) && item.length > 0 && item.every((a) => typeof a === 'string' || typeof a === 'number')) out.push(item.map(String));
     else issues.warn(`${key}[${i}]: not a command (a string or a list of strings); skipped`, [key, i]);
   });
@@ -202,7 +281,7 @@ function keys(value: unknown, where: string, path: Path, issues: Issues): string
     issues.warn(`${where}: not a list of keys; ignored`, path);
     return [];
   }
-  return value.filter((k, i): k is string => {
+  return capped(value, where, path, issues).filter((k, i): k is string => {
     if (typeof k === 'string') return true;
     issues.warn(`${where}: an entry is not a string; skipped`, [...path, i]);
     return false;
@@ -216,7 +295,7 @@ function permissions(value: unknown): number | undefined {
   return parseInt(s, 8) & 0o7777;
 }
 
-function fileContent(entry: Obj, issues: Issues, where: string, path: Path): Buffer | undefined {
+function fileContent(entry: Obj, issues: Issues, where: string, path: Path, budget: DecodeBudget): Buffer | undefined {
   const raw = entry['content'] ?? '';
   if (typeof raw !== 'string') {
     issues.warn(`${where}: content is not a string; skipped`, [...path, 'content']);
@@ -225,9 +304,17 @@ function fileContent(entry: Obj, issues: Issues, where: string, path: Path): Buf
   const encoding = (str(entry['encoding']) ?? 'text/plain').toLowerCase();
   try {
     let data: Buffer;
+    const gz = ['gz', 'gzip'].includes(encoding) ? 'latin1' : ['gz+b64', 'gz+base64', 'gzip+b64', 'gzip+base64'].includes(encoding) ? 'base64' : undefined;
+    if (gz !== undefined) {
+      // inflated only as far as the 16 MiB file limit and what is left of the user data's budget
+      const inflated = boundedGunzip(Buffer.from(raw, gz), MAX_FILE, budget);
+      if ('reason' in inflated) {
+        issues.warn(`${where}: ${encoding} content skipped: ${inflated.reason}`, [...path, 'content']);
+        return undefined;
+      }
+      return inflated.data;
+    }
     if (['b64', 'base64'].includes(encoding)) data = Buffer.from(raw, 'base64');
-    else if (['gz', 'gzip'].includes(encoding)) data = gunzipSync(Buffer.from(raw, 'latin1'), { maxOutputLength: MAX_FILE });
-    else if (['gz+b64', 'gz+base64', 'gzip+b64', 'gzip+base64'].includes(encoding)) data = gunzipSync(Buffer.from(raw, 'base64'), { maxOutputLength: MAX_FILE });
     else if (encoding === 'text/plain') data = Buffer.from(raw, 'utf8');
     else {
       issues.warn(`${where}: unknown encoding ${JSON.stringify(encoding.slice(0, 20))}; skipped`, [...path, 'encoding']);
@@ -235,6 +322,11 @@ function fileContent(entry: Obj, issues: Issues, where: string, path: Path): Buf
     }
     if (data.length > MAX_FILE) {
       issues.warn(`${where}: content over 16 MiB; skipped`, [...path, 'content']);
+      return undefined;
+    }
+    // an alias can repeat one content in many entries: each copy takes from the budget
+    if (!budget.take(data.length)) {
+      issues.warn(`${where}: content skipped: its ${mib(data.length)} would pass what is left of the ${mib(budget.total)} decompressed-bytes budget of this user data (${mib(budget.left)})`, [...path, 'content']);
       return undefined;
     }
     return data;
@@ -255,9 +347,19 @@ function yamlMessage(error: unknown): string {
  * from `lineOffset`, for a document that starts further down a file). `config` is undefined when
  * the text is not YAML or not a mapping (an error), never otherwise.
  */
-export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudConfig | undefined; issues: CloudConfigIssue[] } {
+export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBudget = new DecodeBudget()): { config: CloudConfig | undefined; issues: CloudConfigIssue[] } {
   const counter = new LineCounter();
   const issues = new Issues(counter, lineOffset);
+  // refused before parsing: a parse costs hundreds of bytes of memory per byte of text
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_CLOUD_CONFIG_TEXT) {
+    issues.error(`cloud-config of ${mib(size)} is over the ${mib(MAX_CLOUD_CONFIG_TEXT)} limit for one document; refused (nothing from it is applied)`, { line: 1 + lineOffset, col: 1 });
+    return { config: undefined, issues: issues.list };
+  }
+  if (yamlTokens(text, MAX_YAML_TOKENS) > MAX_YAML_TOKENS) {
+    issues.error(`cloud-config has over ${MAX_YAML_TOKENS} YAML tokens, the limit for one document; refused (nothing from it is applied)`, { line: 1 + lineOffset, col: 1 });
+    return { config: undefined, issues: issues.list };
+  }
   let doc: unknown;
   try {
     // logLevel error: the library would print its warnings (with bits of the document) on the console
@@ -270,7 +372,18 @@ export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudC
       return { config: undefined, issues: issues.list };
     }
     for (const w of parsed.warnings.slice(0, 10)) issues.list.push({ severity: 'warning', message: `YAML: ${yamlMessage(w)}`, ...issues.pos(w.pos[0]) });
-    doc = parsed.toJS({ maxAliasCount: 100 });
+    try {
+      // yaml counts the anchor itself as one use: +1 lets exactly MAX_ALIASES aliases through
+      doc = parsed.toJS({ maxAliasCount: MAX_ALIASES + 1 });
+    } catch (error) {
+      if (!(error instanceof ReferenceError) || !/excessive alias count/iu.test(error.message)) throw error;
+      // yaml's maxAliasCount: aliases would repeat data past what the text costs
+      let at: number | undefined;
+      let seen = 0;
+      visit(parsed, { Alias: (_key, node) => (++seen > MAX_ALIASES ? ((at = node.range?.[0]), visit.BREAK) : undefined) });
+      issues.error(`cloud-config uses aliases (*name) more than the limit of ${MAX_ALIASES} uses; refused (nothing from it is applied)`, at === undefined ? { line: 1 + lineOffset, col: 1 } : issues.pos(at));
+      return { config: undefined, issues: issues.list };
+    }
   } catch (error) {
     issues.error(`cloud-config is not YAML: ${yamlMessage(error)}`);
     return { config: undefined, issues: issues.list };
@@ -285,7 +398,7 @@ export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudC
   const users: CloudUser[] = [];
   const rawUsers = doc['users'];
   if (Array.isArray(rawUsers)) {
-    rawUsers.forEach((u, i) => {
+    capped(rawUsers, 'users', ['users'], issues).forEach((u, i) => {
       if (u === 'default') return;
       const where = `users[${i}]`;
       const path = ['users', i];
@@ -317,7 +430,7 @@ export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudC
     checkKeys(cp, APPLIED_KEYS.chpasswd, UNSUPPORTED_KEYS.chpasswd, 'chpasswd', ['chpasswd'], issues);
     const list = cp['list'];
     const lines = typeof list === 'string' ? list.split('\n') : Array.isArray(list) ? list.filter((l): l is string => typeof l === 'string') : [];
-    for (const line of lines.map((l) => l.trim()).filter((l) => l !== '')) {
+    for (const line of capped(lines.map((l) => l.trim()).filter((l) => l !== ''), 'chpasswd.list', ['chpasswd', 'list'], issues)) {
       const colon = line.indexOf(':');
       const user = line.slice(0, colon);
       const value = line.slice(colon + 1);
@@ -337,7 +450,7 @@ export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudC
   const writeFiles: CloudFile[] = [];
   const wf = doc['write_files'];
   if (Array.isArray(wf)) {
-    wf.forEach((f, i) => {
+    capped(wf, 'write_files', ['write_files'], issues).forEach((f, i) => {
       const where = `write_files[${i}]`;
       const path = ['write_files', i];
       if (!isObj(f)) {
@@ -369,7 +482,7 @@ export function checkCloudConfig(text: string, lineOffset = 0): { config: CloudC
           return;
         }
       }
-      const content = fileContent(f, issues, where, path);
+      const content = fileContent(f, issues, where, path, budget);
       if (content === undefined) return;
       const mode = f['permissions'] === undefined ? 0o644 : permissions(f['permissions']);
       if (mode === undefined) {
@@ -404,7 +517,7 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
 }
 
 /** Splits a MIME multipart body; each part's headers (lower-case) and decoded body. */
-function mimeParts(raw: Buffer, issues: { push(message: string): void }): Array<{ type: string; filename: string | undefined; body: Buffer; line: number | undefined }> | undefined {
+function mimeParts(raw: Buffer, issues: { push(message: string): void }, budget: DecodeBudget): Array<{ type: string; filename: string | undefined; body: Buffer; line: number | undefined }> | undefined {
   const text = raw.toString('latin1');
   const headerEnd = text.search(/\r?\n\r?\n/u);
   const head = headerEnd < 0 ? text : text.slice(0, headerEnd);
@@ -436,6 +549,10 @@ function mimeParts(raw: Buffer, issues: { push(message: string): void }): Array<
     const filename = /filename="?([^";\r\n]+)"?/u.exec(part.slice(0, end))?.[1];
     const encoded = /content-transfer-encoding:\s*base64/u.test(headers);
     const body = encoded ? Buffer.from(bodyText, 'base64') : Buffer.from(bodyText, 'latin1');
+    if (encoded && !budget.take(body.length)) {
+      issues.push(`MIME part ${out.length + 1}: its ${mib(body.length)} would pass what is left of the ${mib(budget.total)} decompressed-bytes budget of this user data (${mib(budget.left)}); ignored`);
+      continue;
+    }
     // a base64 part's lines are not the file's: its issues name the part instead
     out.push({ type, filename, body, line: encoded ? undefined : line });
   }
@@ -443,12 +560,12 @@ function mimeParts(raw: Buffer, issues: { push(message: string): void }): Array<
 }
 
 /** Classifies user data: #! script, #cloud-config, MIME multipart (of those), gzip of any of them. */
-export function parseUserData(raw: Buffer): UserDataParts {
+export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudget()): UserDataParts {
   const located: CloudConfigIssue[] = [];
   const issues = { push: (message: string): void => void located.push({ severity: 'warning', message }) };
   const cloudConfig = (text: string, lineOffset: number | undefined, name: string): CloudConfig | undefined => {
-    const checked = checkCloudConfig(text, lineOffset ?? 0);
-    if (lineOffset !== undefined) located.push(...checked.issues);
+    const checked = checkCloudConfig(text, lineOffset ?? 0, budget);
+    if (lineOffset !== undefined) for (const i of checked.issues) located.push(i);
     else for (const i of checked.issues) located.push({ severity: i.severity, message: `${name}${i.line === undefined ? '' : ` line ${i.line}`}: ${i.message}` });
     return checked.config;
   };
@@ -460,11 +577,9 @@ export function parseUserData(raw: Buffer): UserDataParts {
       return;
     }
     if (data[0] === 0x1f && data[1] === 0x8b) {
-      try {
-        visit(gunzipSync(data, { maxOutputLength: MAX_FILE }), name, depth + 1);
-      } catch {
-        issues.push(`${name}: gzip data does not decompress (or is over 16 MiB); ignored`);
-      }
+      const inflated = boundedGunzip(data, MAX_FILE, budget);
+      if ('reason' in inflated) issues.push(`${name}: gzip data ignored: ${inflated.reason}`);
+      else visit(inflated.data, name, depth + 1);
       return;
     }
     const head = data.subarray(0, 256).toString('latin1');
@@ -474,7 +589,7 @@ export function parseUserData(raw: Buffer): UserDataParts {
       const config = cloudConfig(data.toString('utf8'), 0, name);
       if (config !== undefined) cloudConfigs.push(config);
     } else if (/^content-type:\s*multipart\//imu.test(head) || /^mime-version:/imu.test(head)) {
-      const parts = mimeParts(data, issues) ?? [];
+      const parts = mimeParts(data, issues, budget) ?? [];
       parts.forEach((p, i) => {
         const partName = `${name}-part${i + 1}`;
         if (p.type === 'text/x-shellscript' || p.body.subarray(0, 2).toString('latin1') === '#!') scripts.push({ name: partName, body: p.body });

@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { normaliseContext, formatWarning } from '../../src/agent/context/context.js';
 import { classifyVariable } from '../../src/agent/context/checks.js';
@@ -13,7 +14,7 @@ import { THREE_MISTAKES } from '../helpers/validate.js';
 
 const brief = (list: readonly Diagnostic[]): string[] => list.map((d) => `${d.line ?? '-'}:${d.col ?? '-'} ${d.severity} ${d.message}`);
 
-async function write(dir: string, name: string, text: string): Promise<string> {
+async function write(dir: string, name: string, text: string | Buffer): Promise<string> {
   const path = join(dir, name);
   await mkdir(join(path, '..'), { recursive: true });
   await writeFile(path, text);
@@ -68,6 +69,25 @@ describe('vmctx validate (the checks)', () => {
     for (const f of ['user-data', 'meta-data', 'network-config']) expect(await validateFile(join(seed, f)), f).toEqual([]);
     expect(problems(await validateFile(v1))).toEqual([]);
     expect(await validateSource(seed)).toEqual([]);
+  });
+
+  it('user-data over the limits (decompressed-bytes budget, entry caps, YAML tokens): the run\'s warnings, each at its line, from validate FILE and --source', async () => {
+    const bomb = gzipSync(Buffer.alloc(16 * 1024 * 1024 - 1, 0x41), { level: 9 }).toString('base64');
+    let cc = '#cloud-config\nwrite_files:\n';
+    for (let i = 0; i < 5; i++) cc += `  - path: /root/b${i}\n    encoding: gz+b64\n    content: ${bomb}\n`;
+    cc += `runcmd:\n${'  - [echo, hi]\n'.repeat(1001)}`;
+    const seed = join(await tempDir(), 'seed');
+    const file = await write(seed, 'user-data', cc);
+    await write(seed, 'meta-data', 'instance-id: iid-1\n');
+    const lines = (list: readonly Diagnostic[]): string[] => list.filter((d) => d.severity !== 'info').map((d) => `${d.line}:${d.col} ${d.severity} ${d.message.replace(/ \(.*$/u, '')}`);
+    const expected = [
+      '17:5 warning write_files[4]: gz+b64 content skipped: it would inflate past what is left of the 64 MiB decompressed-bytes budget of this user data',
+      '1019:5 warning runcmd: 1001 entries, over the limit of 1000; the 1 after the first 1000 are ignored',
+    ];
+    expect(lines(await validateFile(file))).toEqual(expected);
+    expect(lines(await validateSource(seed))).toEqual(expected);
+    const tokens = await write(seed, 'user-data', gzipSync(`#cloud-config\nruncmd:\n${'- [a]\n'.repeat(175_000)}`));
+    expect(lines(await validateFile(tokens))).toEqual(['1:1 error cloud-config has over 100000 YAML tokens, the limit for one document; refused']);
   });
 
   it('meta-data and network-config: typos with a did-you-mean and unsupported parts, at their lines', async () => {

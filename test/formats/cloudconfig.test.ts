@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
+import * as cloudconfig from '../../src/formats/cloudconfig.js';
 import { APPLIED_KEYS, UNSUPPORTED_KEYS, checkCloudConfig, parseCloudConfig, parseUserData } from '../../src/formats/cloudconfig.js';
 
 const hash = '$6$yXPOofzarzVg.NJg$n.HGmajdWu3KC.Bol2iUvZlnObMb2stnBOLnlZCNvDYCkQuAGCKD.rFPQ4C.Eqy9JocIZD94ywapdGdPBQ6mz0';
@@ -72,7 +73,7 @@ frobnicate: true
     const gz = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x41)).toString('base64');
     const out = parseCloudConfig(`write_files:\n  - path: /big\n    encoding: gz+b64\n    content: ${gz}\n`, issues);
     expect(out?.writeFiles).toEqual([]);
-    expect(issues.map((i) => i.split(':')[0])).toEqual(['cloud-config is not YAML', 'cloud-config is not a mapping; ignored', 'cloud-config is not YAML', 'write_files[0]']);
+    expect(issues.map((i) => i.split(':')[0])).toEqual(['cloud-config is not YAML', 'cloud-config is not a mapping; ignored', 'cloud-config uses aliases (*name) more than the limit of 32 uses; refused (nothing from it is applied)', 'write_files[0]']);
   });
 });
 
@@ -170,5 +171,126 @@ describe('cloud-config keys: applied, not supported, or a typo (with its line an
       const { issues } = checkCloudConfig(`users:\n  - name: dev\n    ${JSON.stringify(key)}: null\n`);
       expect(issues.map((i) => i.message).join(' | '), key).not.toMatch(/unknown key/u);
     }
+  });
+});
+
+// red-team round after issue 17: what one user-data document may cost in memory is bounded
+describe('user data budgets and caps', () => {
+  const MIB = 1024 * 1024;
+  // the limits as exported; read through the namespace so the tests load (and fail) on code without them
+  const api = cloudconfig as unknown as {
+    DecodeBudget?: new (total?: number) => { readonly left: number; readonly total: number };
+    boundedGunzip?: (data: Buffer, limit: number, budget: unknown) => { data: Buffer } | { reason: string };
+  };
+  const budgetOf = (total: number): unknown => {
+    if (api.DecodeBudget === undefined) throw new Error('no DecodeBudget');
+    return new api.DecodeBudget(total);
+  };
+  /** 16 MiB - 1 of one byte, gzipped: ~16 KiB of gzip, ~22 KiB of base64. */
+  const bomb = gzipSync(Buffer.alloc(16 * MIB - 1, 0x41), { level: 9 }).toString('base64');
+  const at = (issues: ReadonlyArray<{ message: string; line?: number | undefined }>, re: RegExp): Array<[number | undefined, string]> =>
+    issues.filter((i) => re.test(i.message)).map((i) => [i.line, i.message]);
+
+  it('write_files gz+b64 entries share one 64 MiB budget: the 5th and 6th 16 MiB bomb are skipped, each named at its line', () => {
+    let cc = '#cloud-config\nwrite_files:\n';
+    for (let i = 0; i < 6; i++) cc += `  - path: /root/b${i}\n    encoding: gz+b64\n    content: ${bomb}\n`;
+    const checked = checkCloudConfig(cc);
+    expect(checked.config?.writeFiles.map((f) => f.path)).toEqual(['/root/b0', '/root/b1', '/root/b2', '/root/b3']);
+    const skipped = at(checked.issues, /budget/u);
+    expect(skipped.map(([line]) => line)).toEqual([17, 20]);
+    expect(skipped[0]?.[1]).toMatch(/^write_files\[4\]: gz\+b64 content skipped: .*64 MiB decompressed-bytes budget/u);
+  });
+
+  it('aliases to one bomb count each time they are used (30 aliases of a 16 MiB bomb: 4 decoded)', () => {
+    let cc = `#cloud-config\nx: &b ${bomb}\nwrite_files:\n`;
+    for (let i = 0; i < 30; i++) cc += `  - path: /root/a${i}\n    encoding: gz+b64\n    content: *b\n`;
+    const checked = checkCloudConfig(cc);
+    expect(checked.config?.writeFiles).toHaveLength(4);
+    expect(at(checked.issues, /budget/u)).toHaveLength(26);
+    // plain (text) content repeated by aliases takes from the budget too
+    const big = 'A'.repeat(1024 * 1024);
+    let plain = `#cloud-config\nx: &p ${big}\nwrite_files:\n`;
+    for (let i = 0; i < 30; i++) plain += `  - path: /root/p${i}\n    content: *p\n`;
+    const p = checkCloudConfig(plain, 0, budgetOf(5 * MIB) as never);
+    expect(p.config?.writeFiles).toHaveLength(5);
+    expect(at(p.issues, /budget/u)[0]).toEqual([15, expect.stringMatching(/^write_files\[5\]: content skipped: its 1 MiB would pass .* 5 MiB decompressed-bytes budget/u)]);
+  });
+
+  it('more alias uses than maxAliasCount (32) refuse the document, at the alias past the limit', () => {
+    const cc = `#cloud-config\nk: &k [a, b]\nruncmd:\n${'  - *k\n'.repeat(33)}`;
+    const checked = checkCloudConfig(cc);
+    expect(checked.config).toBeUndefined();
+    expect(checked.issues).toEqual([{ severity: 'error', message: expect.stringMatching(/aliases .* limit of 32/u) as unknown, line: 36, col: 5 }]);
+    // 32 are fine
+    expect(checkCloudConfig(`#cloud-config\nk: &k [a, b]\nruncmd:\n${'  - *k\n'.repeat(32)}`).config?.runcmd).toHaveLength(32);
+  });
+
+  it('gzip never inflates past what is left of the budget (zlib maxOutputLength), and takes nothing when refused', () => {
+    if (api.boundedGunzip === undefined) throw new Error('no boundedGunzip');
+    const budget = budgetOf(1000) as { left: number };
+    const refused = api.boundedGunzip(gzipSync(Buffer.alloc(4096)), 16 * MIB, budget);
+    expect(refused).toEqual({ reason: expect.stringMatching(/past what is left of the 1000 bytes decompressed-bytes budget/u) as unknown });
+    expect(budget.left).toBe(1000);
+    const ok = api.boundedGunzip(gzipSync(Buffer.alloc(600)), 16 * MIB, budget);
+    expect('data' in ok && ok.data.length).toBe(600);
+    expect(budget.left).toBe(400);
+    expect(api.boundedGunzip(gzipSync(Buffer.alloc(600)), 16 * MIB, budget)).toEqual({ reason: expect.stringMatching(/budget/u) as unknown });
+    // the file limit (16 MiB here, 100 bytes below) is said as such
+    expect(api.boundedGunzip(gzipSync(Buffer.alloc(200)), 100, budgetOf(1000))).toEqual({ reason: 'it inflates to over 100 bytes' });
+  });
+
+  it('gzip layers and base64 MIME parts of user data take from the same budget', () => {
+    const script = Buffer.concat([Buffer.from('#!/bin/sh\n'), Buffer.alloc(3 * MIB, 0x23)]);
+    // two gzip layers: 3 MiB + the inner gzip
+    const twice = parseUserData(gzipSync(gzipSync(script)), budgetOf(3 * MIB) as never);
+    expect(twice.scripts).toEqual([]);
+    expect(twice.issues).toEqual([expect.stringMatching(/^user-data: gzip data ignored: it would inflate past what is left of the 3 MiB decompressed-bytes budget/u)]);
+    expect(parseUserData(gzipSync(gzipSync(script)), budgetOf(4 * MIB) as never).scripts).toHaveLength(1);
+    const part = (n: number): string[] => ['--XYZ', 'Content-Type: text/x-shellscript', 'Content-Transfer-Encoding: base64', '', Buffer.from(`#!/bin/sh\necho ${n}\n${'#'.repeat(MIB)}`).toString('base64'), ''];
+    const mime = ['Content-Type: multipart/mixed; boundary="XYZ"', 'MIME-Version: 1.0', '', ...part(1), ...part(2), ...part(3), '--XYZ--', ''].join('\n');
+    const parts = parseUserData(Buffer.from(mime), budgetOf(2.5 * MIB) as never);
+    expect(parts.scripts.map((s) => s.name)).toEqual(['user-data-part1', 'user-data-part2']);
+    expect(parts.issues).toEqual([expect.stringMatching(/^MIME part 3: .*2\.5 MiB decompressed-bytes budget.*; ignored$/u)]);
+  });
+
+  it.each([
+    ['runcmd', (n: number) => `runcmd:\n${'  - [echo, hi]\n'.repeat(n)}`, (c: cloudconfig.CloudConfig) => c.runcmd.length, 3],
+    ['bootcmd', (n: number) => `bootcmd:\n${'  - echo hi\n'.repeat(n)}`, (c: cloudconfig.CloudConfig) => c.bootcmd.length, 3],
+    ['write_files', (n: number) => `write_files:\n${Array.from({ length: n }, (_, i) => `  - {path: /f${i}, content: x}\n`).join('')}`, (c: cloudconfig.CloudConfig) => c.writeFiles.length, 3],
+    ['users', (n: number) => `users:\n${Array.from({ length: n }, (_, i) => `  - u${i}\n`).join('')}`, (c: cloudconfig.CloudConfig) => c.users.length, 3],
+    ['ssh_authorized_keys', (n: number) => `ssh_authorized_keys:\n${'  - ssh-ed25519 AAAA k\n'.repeat(n)}`, (c: cloudconfig.CloudConfig) => c.sshAuthorizedKeys.length, 3],
+    ['users[0].ssh_authorized_keys', (n: number) => `users:\n  - name: alice\n    ssh_authorized_keys:\n${'      - ssh-ed25519 AAAA k\n'.repeat(n)}`, (c: cloudconfig.CloudConfig) => c.users[0]?.sshAuthorizedKeys.length ?? 0, 5],
+    ['chpasswd.list', (n: number) => `chpasswd:\n  list:\n${Array.from({ length: n }, (_, i) => `    - u${i}:Correct-Horse-${i}\n`).join('')}`, (c: cloudconfig.CloudConfig) => c.chpasswd.length, 4],
+  ])('%s: the first 1000 entries are taken, the rest reported with the key, the count and the line of the first left out', (key, yaml, count, firstLine) => {
+    const checked = checkCloudConfig(`#cloud-config\n${yaml(1500)}`);
+    expect(checked.config === undefined ? -1 : count(checked.config)).toBe(1000);
+    expect(at(checked.issues, /limit/u)).toEqual([[firstLine + 1000, `${key}: 1500 entries, over the limit of 1000; the 500 after the first 1000 are ignored`]]);
+    // 1000 is fine
+    expect(at(checkCloudConfig(`#cloud-config\n${yaml(1000)}`).issues, /limit/u)).toEqual([]);
+  });
+
+  it('a list command of over 1000 words is skipped and said', () => {
+    const checked = checkCloudConfig(`#cloud-config\nruncmd:\n  - [${Array(1001).fill('a').join(', ')}]\n  - [echo, ok]\n`);
+    expect(checked.config?.runcmd).toEqual([['echo', 'ok']]);
+    expect(at(checked.issues, /words/u)).toEqual([[3, 'runcmd[0]: a command of 1001 words, over the limit of 1000; skipped']]);
+  });
+
+  it('a cloud-config text over 2 MiB is refused before parsing, naming the limit', () => {
+    const text = `#cloud-config\nwrite_files:\n  - path: /a\n    content: |\n${`      ${'A'.repeat(74)}\n`.repeat(27_000)}`;
+    expect(text.length).toBeGreaterThan(2 * MIB);
+    const checked = checkCloudConfig(text, 4);
+    expect(checked.config).toBeUndefined();
+    expect(checked.issues).toEqual([{ severity: 'error', message: expect.stringMatching(/^cloud-config of 2\.\d+ MiB is over the 2 MiB limit for one document; refused/u) as unknown, line: 5, col: 1 }]);
+    // just under: parsed
+    expect(checkCloudConfig(text.slice(0, 2 * MIB - 100)).config?.writeFiles).toHaveLength(1);
+  });
+
+  it('a document of more YAML tokens than 100 000 (1 MiB of "- [a]" lines) is refused before parsing', () => {
+    const checked = checkCloudConfig(`#cloud-config\nruncmd:\n${'- [a]\n'.repeat(175_000)}`);
+    expect(checked.config).toBeUndefined();
+    expect(checked.issues).toEqual([{ severity: 'error', message: expect.stringMatching(/over 100000 YAML tokens/u) as unknown, line: 1, col: 1 }]);
+    const parts = parseUserData(gzipSync(`#cloud-config\nruncmd:\n${'- [a]\n'.repeat(175_000)}`));
+    expect(parts.cloudConfigs).toEqual([]);
+    expect(parts.located).toEqual([{ severity: 'error', message: expect.stringMatching(/YAML tokens/u) as unknown, line: 1, col: 1 }]);
   });
 });

@@ -83,7 +83,8 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
     for (const issue of parts.located) warnings.push({ variable: key, message: issue.message, ...(issue.line === undefined ? {} : { file: key, line: issue.line, col: issue.col }), ...(issue.severity === 'error' ? { severity: issue.severity } : {}) });
     parts.scripts.forEach((s, i) => out.push({ name: parts.scripts.length === 1 && s.name === 'user-data' ? key : `${key}-${i + 1}`, body: s.body, provider: false, variable: key }));
     cloudConfig = mergeCloudConfigs(parts.cloudConfigs);
-    if (cloudConfig !== undefined) out.push(...commandScripts('runcmd', cloudConfig.runcmd));
+    // a loop, not push(...list): a spread of a long list overflows the call stack
+    if (cloudConfig !== undefined) for (const script of commandScripts('runcmd', cloudConfig.runcmd)) out.push(script);
     break;
   }
   return { scripts: out, cloudConfig };

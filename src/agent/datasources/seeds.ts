@@ -86,8 +86,8 @@ export function networkConfigToVariables(doc: unknown, warnings: ContextWarning[
     for (const item of root['config']) {
       if (!isObject(item)) continue;
       if (item['type'] === 'nameserver') {
-        if (Array.isArray(item['address'])) dnsAll.push(...item['address'].filter((a): a is string => typeof a === 'string'));
-        if (Array.isArray(item['search'])) searchAll.push(...item['search'].filter((a): a is string => typeof a === 'string'));
+        if (Array.isArray(item['address'])) for (const a of item['address']) if (typeof a === 'string') dnsAll.push(a);
+        if (Array.isArray(item['search'])) for (const a of item['search']) if (typeof a === 'string') searchAll.push(a);
         continue;
       }
       if (item['type'] !== 'physical' || typeof item['mac_address'] !== 'string' || n >= 64) continue;
@@ -135,7 +135,7 @@ export async function readNoCloud(read: SeedReader, source: Omit<SourceInfo, 'va
   const variables: Record<string, string> = {};
   const metaData = await read('meta-data', MAX_DOC);
   const meta = yamlDoc(metaData, 'meta-data', warnings);
-  warnings.push(...documentWarnings('meta-data', metaData));
+  for (const w of documentWarnings('meta-data', metaData)) warnings.push(w);
   const metaObj = isObject(meta) ? meta : {};
   const instanceId = checkInstanceId(metaObj['instance-id'], 'meta-data instance-id', warnings);
   const host = metaObj['local-hostname'] ?? metaObj['hostname'];
@@ -146,7 +146,7 @@ export async function readNoCloud(read: SeedReader, source: Omit<SourceInfo, 'va
   else if (typeof keys === 'string') setKeys(variables, [keys]);
   setUserData(variables, await read('user-data', MAX_USER_DATA));
   const net = await read('network-config', MAX_DOC);
-  warnings.push(...documentWarnings('network-config', net));
+  for (const w of documentWarnings('network-config', net)) warnings.push(w);
   if (net !== undefined) Object.assign(variables, networkConfigToVariables(yamlDoc(net, 'network-config', warnings), warnings));
   else if (isObject(metaObj['network-config'])) Object.assign(variables, networkConfigToVariables(metaObj['network-config'], warnings));
   if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;
@@ -160,7 +160,7 @@ export async function readConfigDrive(read: SeedReader, source: Omit<SourceInfo,
   const json = async (name: string): Promise<unknown> => parseJson(await read(`${os}/${name}`, MAX_DOC), name, warnings);
   const metaData = await read(`${os}/meta_data.json`, MAX_DOC);
   const meta = parseJson(metaData, 'meta_data.json', warnings);
-  warnings.push(...documentWarnings('openstack-meta-data', metaData));
+  for (const w of documentWarnings('openstack-meta-data', metaData)) warnings.push(w);
   const network = await json('network_data.json');
   const userData = await read(`${os}/user_data`, MAX_USER_DATA);
   const mapped = mapOpenStack(meta ?? {}, network, userData, undefined);
