@@ -1,7 +1,8 @@
 // #cloud-config (a subset) and MIME multipart user data: parsed and validated into typed values,
 // every unusable item reported and skipped, unknown keys reported, never fatal. Pure.
 import { gunzipSync } from 'node:zlib';
-import { Lexer, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, isSeq, visit, type Document } from 'yaml';
+import { MAX_YAML_TEXT, MAX_YAML_TOKENS, parseYamlBounded, yamlTokens } from './yamldoc.js';
 import { shown } from '../shared/errors.js';
 import { classifyPassword, isCryptField } from './crypt.js';
 import { didYouMean } from './didyoumean.js';
@@ -63,9 +64,9 @@ const MIB = 1024 * 1024;
  */
 export const USER_DATA_BUDGET = 64 * MIB;
 /** A cloud-config text longer than this is refused before YAML parsing (which costs ~460 bytes a byte). */
-export const MAX_CLOUD_CONFIG_TEXT = 2 * MIB;
+export const MAX_CLOUD_CONFIG_TEXT = MAX_YAML_TEXT;
 /** YAML tokens (keys, items, scalars, indicators) one document may have: its parse memory grows with them. */
-export const MAX_YAML_TOKENS = 100_000;
+export { MAX_YAML_TOKENS };
 /** Entries taken from each list (runcmd, bootcmd, write_files, users, chpasswd list, keys); the rest are reported. */
 export const MAX_ENTRIES = 1000;
 /** Words in one list command (an argv). */
@@ -119,13 +120,6 @@ export function boundedGunzip(data: Buffer, limit: number, budget: DecodeBudget)
   }
 }
 
-/** Counts the YAML tokens of text, stopping past `max`: a cheap look at how big a parse would be. */
-function yamlTokens(text: string, max: number): number {
-  let n = 0;
-  const tokens = new Lexer().lex(text);
-  while (n <= max && tokens.next().done !== true) n++;
-  return n;
-}
 
 /** The cloud-config keys vmctx applies, per level. */
 export const APPLIED_KEYS = {
@@ -363,12 +357,16 @@ export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBud
   let doc: unknown;
   try {
     // logLevel error: the library would print its warnings (with bits of the document) on the console
-    const parsed = parseDocument(text, { schema: 'core', prettyErrors: false, logLevel: 'error', lineCounter: counter });
+    const { doc: parsed, duplicate } = parseYamlBounded(text, { schema: 'core', prettyErrors: false, logLevel: 'error', lineCounter: counter });
     issues.doc = parsed;
     if (parsed.errors.length > 0) {
       // the first error only: the ones after it mostly follow from it
       const e = parsed.errors[0];
       if (e !== undefined) issues.error(`cloud-config is not YAML: ${yamlMessage(e)}`, issues.pos(e.pos[0]));
+      return { config: undefined, issues: issues.list };
+    }
+    if (duplicate !== undefined) {
+      issues.error(`cloud-config is not YAML: the key ${JSON.stringify(duplicate.key.slice(0, 60))} appears twice in one mapping`, duplicate.offset === undefined ? { line: 1 + lineOffset, col: 1 } : issues.pos(duplicate.offset));
       return { config: undefined, issues: issues.list };
     }
     for (const w of parsed.warnings.slice(0, 10)) issues.list.push({ severity: 'warning', message: `YAML: ${yamlMessage(w)}`, ...issues.pos(w.pos[0]) });

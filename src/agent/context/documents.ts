@@ -2,7 +2,8 @@
 // OpenStack meta_data.json): every key is one vmctx maps, one it does not support, one it only
 // carries, or a typo (with a did-you-mean), each at its line and column. Shared by the seed reader
 // (so run and show warn) and `vmctx validate`. Pure.
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, type Document } from 'yaml';
+import { parseYamlBounded, yamlOverLimits } from '../../formats/yamldoc.js';
 import { didYouMean } from '../../formats/didyoumean.js';
 import type { ContextWarning } from './context.js';
 
@@ -21,9 +22,15 @@ class YamlFile {
   readonly doc: Document;
   readonly #counter: LineCounter;
 
-  constructor(text: string) {
+  /** Why the text was not parsed at all (over the size or token limit), or a duplicate key. */
+  readonly refused: { readonly message: string; readonly offset?: number | undefined } | undefined;
+
+  constructor(text: string, what: string) {
     this.#counter = new LineCounter();
-    this.doc = parseDocument(text, { schema: 'core', prettyErrors: false, logLevel: 'error', lineCounter: this.#counter });
+    const over = yamlOverLimits(text, what);
+    const parsed = parseYamlBounded(over === undefined ? text : '', { schema: 'core', prettyErrors: false, logLevel: 'error', lineCounter: this.#counter });
+    this.doc = parsed.doc;
+    this.refused = over !== undefined ? { message: over } : parsed.duplicate === undefined ? undefined : { message: `${what} is not YAML: the key ${JSON.stringify(parsed.duplicate.key.slice(0, 60))} appears twice in one mapping`, offset: parsed.duplicate.offset };
   }
 
   pos(offset: number | undefined): { line?: number; col?: number } {
@@ -74,6 +81,10 @@ function checkKeys(y: YamlFile, path: ReadonlyArray<string | number>, table: Key
 }
 
 function yamlErrors(y: YamlFile, file: string, what: string, out: Diagnostic[]): boolean {
+  if (y.refused !== undefined) {
+    out.push({ file, ...(y.refused.offset === undefined ? { line: 1, col: 1 } : y.pos(y.refused.offset)), severity: 'error', message: y.refused.message });
+    return true;
+  }
   const e = y.doc.errors[0];
   if (e === undefined) return false;
   out.push({ file, ...y.pos(e.pos[0]), severity: 'error', message: `${what} is not ${what.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e.message.split('\n')[0] ?? '').slice(0, 200)}` });
@@ -138,7 +149,7 @@ function checkNetworkConfig(y: YamlFile, file: string, out: Diagnostic[], root: 
 /** The positioned checks of one metadata document (YAML or JSON). */
 export function checkMetadataDocument(kind: 'meta-data' | 'openstack-meta-data' | 'network-config', file: string, data: Buffer): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const y = new YamlFile(data.toString('utf8'));
+  const y = new YamlFile(data.toString('utf8'), file.split('/').at(-1) ?? file);
   if (yamlErrors(y, file, file.split('/').at(-1) ?? file, out)) return out;
   if (kind === 'meta-data') {
     checkKeys(y, [], META_DATA, '', file, out);

@@ -2,7 +2,7 @@
 // and the OpenStack config drive (label config-2: openstack/latest/meta_data.json, user_data,
 // network_data.json), read from ISO 9660 with our own reader (or a directory, for --source).
 // Both map to context variables through mapping.ts, like the HTTP metadata.
-import { parse as parseYaml } from 'yaml';
+import { parseYamlValue } from '../../formats/yamldoc.js';
 import { describeError } from '../../shared/errors.js';
 import type { ContextWarning, RawContext, SourceInfo } from '../context/context.js';
 import { documentWarnings } from '../context/documents.js';
@@ -19,7 +19,7 @@ export type SeedReader = (path: string, maxBytes: number) => Promise<Buffer | un
 function yamlDoc(b: Buffer | undefined, what: string, warnings: ContextWarning[]): unknown {
   if (b === undefined) return undefined;
   try {
-    return parseYaml(b.toString('utf8'), { maxAliasCount: 100, logLevel: 'error' }) as unknown;
+    return parseYamlValue(b.toString('utf8'), what);
   } catch (error) {
     warnings.push({ variable: what, message: `is not YAML (${describeError(error).message.split('\n')[0]?.slice(0, 100) ?? ''}); ignored` });
     return undefined;
