@@ -662,9 +662,6 @@ export class DirectoryRoot implements Root {
         if (options.userTree !== undefined && st.uid !== options.userTree.uid && st.uid !== 0) {
           throw pathError('ERR_PATH_OWNER', parentWalk.guestPath, `is owned by uid ${st.uid}`);
         }
-        if (!created && options.userTree === undefined && !privileged(st.uid, processSelf()) && st.uid !== options.owner?.uid) {
-          throw pathError('ERR_PATH_OWNER', parentWalk.guestPath, `is owned by uid ${st.uid}, not root or the directory's owner; refusing to take over a directory another user made`);
-        }
         if ((st.mode & 0o7777) !== options.mode) {
           await handle.chmod(options.mode);
           changed = true;
