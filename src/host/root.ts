@@ -171,7 +171,11 @@ async function openRegular(dir: FileHandle, name: string, guestPath: string, fla
     throw error;
   });
   if (before !== undefined) refuseSpecial(before, guestPath, what);
-  const handle = await open(fdPath(dir, name), flags | O_NONBLOCK | O_NOFOLLOW, mode);
+  const handle = await open(fdPath(dir, name), flags | O_NONBLOCK | O_NOFOLLOW, mode).catch((error: unknown) => {
+    // O_WRONLY | O_NONBLOCK on a FIFO nobody reads (swapped in after the lstat)
+    if (errnoCode(error) === 'ENXIO') throw pathError('ERR_UNSAFE_FILE', guestPath, `is a FIFO or a device, not a regular file; refusing to ${what} it`, error);
+    throw error;
+  });
   try {
     refuseSpecial(await handle.stat(), guestPath, what);
   } catch (error) {
