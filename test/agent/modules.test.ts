@@ -160,7 +160,7 @@ describe('ssh-keys module', () => {
     await mkdir(join(root, 'home/alice/.ssh'));
     await chown(join(root, 'home/alice/.ssh'), 1000, 1000);
     execFileSync('mkfifo', ['-m', '0666', join(root, 'home/alice/.ssh/authorized_keys')]);
-    await expect(apply(sshKeysModule, root, { USERNAME: 'alice', SSH_PUBLIC_KEY: k1 })).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') });
+    await expect(apply(sshKeysModule, root, { USERNAME: 'alice', SSH_PUBLIC_KEY: k1 })).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
   }, 5000);
 
   it('ignores AuthorizedKeysFile inside a Match block', async () => {

@@ -307,8 +307,8 @@ describe('DirectoryRoot: FIFOs, sockets and devices are never opened (red-team: 
     await chown(join(host, 'home/alice/.ssh'), 1000, 1000);
     mkfifo(join(host, 'home/alice/.ssh/authorized_keys'));
     mkfifo(join(host, 'etc/fifo'), 0);
-    await expect(root.readFile('/home/alice/.ssh/authorized_keys', { userTree: { base: '/home/alice', uid: 1000 } })).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') });
-    await expect(root.readFile('/etc/fifo')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') });
+    await expect(root.readFile('/home/alice/.ssh/authorized_keys', { userTree: { base: '/home/alice', uid: 1000 } })).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+    await expect(root.readFile('/etc/fifo')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
   });
 
   it('readFile refuses a socket and a device', async () => {
@@ -317,12 +317,12 @@ describe('DirectoryRoot: FIFOs, sockets and devices are never opened (red-team: 
     const server = createServer();
     await new Promise<void>((resolve) => { server.listen(join(host, 'etc/sock'), resolve); });
     try {
-      await expect(root.readFile('/etc/sock')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a socket') });
+      await expect(root.readFile('/etc/sock')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a socket') as unknown });
     } finally {
       server.close();
     }
     execFileSync('mknod', ['-m', '0666', join(host, 'etc/null'), 'c', '1', '3']);
-    await expect(root.readFile('/etc/null')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a device') });
+    await expect(root.readFile('/etc/null')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a device') as unknown });
   });
 
   it('openAppend refuses a FIFO in a sticky /tmp and in a group-writable /var/log', async () => {
@@ -334,8 +334,8 @@ describe('DirectoryRoot: FIFOs, sockets and devices are never opened (red-team: 
     await chown(join(host, 'var/log'), 0, 104);
     await chmod(join(host, 'var/log'), 0o775);
     mkfifo(join(host, 'var/log/vmctx.log'), 104);
-    await expect(root.openAppend('/tmp/notes', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') });
-    await expect(root.openAppend('/var/log/vmctx.log', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') });
+    await expect(root.openAppend('/tmp/notes', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+    await expect(root.openAppend('/var/log/vmctx.log', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
   });
 
   it('writeFile\'s same-content check (readAt) never opens a FIFO: the FIFO is replaced by the file', async () => {
@@ -357,13 +357,13 @@ describe('DirectoryRoot: kernel path errors are bad paths, not I/O failures', ()
   it('a 300-byte name, a file used as a directory: ERR_PATH_INVALID (or ERR_PATH_NOT_DIR), never a raw errno', async () => {
     const { host, root } = await scratch();
     const long = `/etc/${'a'.repeat(300)}`;
-    await expect(root.writeFile(long, 'x', { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_PATH_INVALID', message: expect.stringContaining('too long') });
+    await expect(root.writeFile(long, 'x', { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_PATH_INVALID', message: expect.stringContaining('too long') as unknown });
     await expect(root.readFile(long)).rejects.toMatchObject({ code: 'ERR_PATH_INVALID' });
     await expect(root.ensureDir(long, { mode: 0o755 })).rejects.toMatchObject({ code: 'ERR_PATH_INVALID' });
     await expect(root.lstat(long)).rejects.toMatchObject({ code: 'ERR_PATH_INVALID' });
     await writeFile(join(host, 'etc/plain'), 'x');
     await expect(root.readdir('/etc/plain/x')).rejects.toMatchObject({ code: 'ERR_PATH_NOT_DIR' });
-    await expect(root.writeFile('/etc/plain/x', 'y', { mode: 0o644 })).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_PATH_(INVALID|NOT_DIR)$/u) });
+    await expect(root.writeFile('/etc/plain/x', 'y', { mode: 0o644 })).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_PATH_(INVALID|NOT_DIR)$/u) as unknown });
   });
 });
 
@@ -379,7 +379,7 @@ describe('DirectoryRoot: no root file in a directory another user can swap (red-
     const { host, root } = await withTmp();
     await mkdir(join(host, 'tmp/provision'));
     await chown(join(host, 'tmp/provision'), 1000, 1000);
-    const refused = { code: 'ERR_PATH_OWNER', message: expect.stringContaining('/tmp/provision: is owned by uid 1000, not root or the file\'s owner') };
+    const refused = { code: 'ERR_PATH_OWNER', message: expect.stringContaining('/tmp/provision: is owned by uid 1000, not root or the file\'s owner') as unknown };
     await expect(root.writeFile('/tmp/provision/setup.sh', '#!/bin/sh\n', { mode: 0o755 })).rejects.toMatchObject(refused);
     await expect(root.writeFile('/tmp/provision/setup.sh', '#!/bin/sh\n', { mode: 0o755, owner: { uid: 1001, gid: 1001 } })).rejects.toMatchObject(refused);
     await expect(root.ensureDir('/tmp/provision/sub', { mode: 0o755 })).rejects.toMatchObject(refused);
@@ -399,7 +399,7 @@ describe('DirectoryRoot: no root file in a directory another user can swap (red-
     const { host, root } = await scratch();
     await mkdir(join(host, 'srv/drop/sub'), { recursive: true });
     await chmod(join(host, 'srv/drop'), 0o777);
-    await expect(root.writeFile('/srv/drop/sub/setup.sh', 'x', { mode: 0o755 })).rejects.toMatchObject({ code: 'ERR_PATH_OWNER', message: expect.stringContaining('without the sticky bit') });
+    await expect(root.writeFile('/srv/drop/sub/setup.sh', 'x', { mode: 0o755 })).rejects.toMatchObject({ code: 'ERR_PATH_OWNER', message: expect.stringContaining('without the sticky bit') as unknown });
   });
 
   it('legit: a root file in root-owned directories (also below sticky /tmp), an owner-bob file in bob\'s directory outside homes, alice\'s home as alice\'s tree', async () => {
