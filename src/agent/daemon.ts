@@ -79,8 +79,9 @@ export class Daemon {
   /** Listens on the socket (taking over a dead daemon's, refusing a live one's) and runs a first check. */
   async start(): Promise<void> {
     const path = this.socketPath;
-    if (await answers(path)) throw new Error(`another vmctx daemon is listening on ${path}`);
+    // repair /run/vmctx first: a socket in a directory another user could have made is asked nothing
     for (const repaired of await ensureOwnDir(this.options.root, '/run/vmctx', 0o755)) this.options.logger.warn({ repaired }, 'own directory repaired');
+    if (await answers(path)) throw new Error(`another vmctx daemon is listening on ${path}`);
     await unlink(path).catch(() => undefined);
     const server = createServer((socket) => { this.accept(socket); });
     server.maxConnections = 16;

@@ -211,11 +211,27 @@ export class DryRunRoot implements Root {
     for (let i = 0; i < parts.length; i++) {
       const dir = `/${parts.slice(0, i + 1).join('/')}`;
       const st = await this.#stat(dir);
-      if (st?.type === 'directory') continue;
-      if (st !== undefined) throw pathError('ERR_PATH_NOT_DIR', dir, 'is not a directory');
       const strict = i >= strictFrom;
+      if (st?.type === 'directory') {
+        // as the directory root: no write through a directory another user can swap
+        if (!strict) await this.#checkNotSquatted(dir, st, `/${parts.slice(0, i).join('/')}`, owner);
+        continue;
+      }
+      if (st !== undefined) throw pathError('ERR_PATH_NOT_DIR', dir, 'is not a directory');
       const who = strict && owner !== undefined ? owner : processOwner();
       await this.#put(dir, { type: 'directory', mode: strict ? 0o700 : 0o755, uid: who.uid, gid: who.gid });
+    }
+  }
+
+  /** The directory root's rule for an existing directory a write goes through (see checkNotSquatted in root.ts). */
+  async #checkNotSquatted(dir: string, st: EntryInfo, parentPath: string, owner: FileOwner | undefined): Promise<void> {
+    const self = processOwner();
+    if (st.uid !== 0 && st.uid !== self.uid && st.uid !== owner?.uid) {
+      throw pathError('ERR_PATH_OWNER', dir, `is owned by uid ${st.uid}, not root or the file's owner; refusing to put a file there another user can replace`);
+    }
+    const up = await this.#stat(parentPath);
+    if (up !== undefined && (up.mode & 0o002) !== 0 && (up.mode & 0o1000) === 0) {
+      throw pathError('ERR_PATH_OWNER', dir, `is in a world-writable directory without the sticky bit (mode ${(up.mode & 0o7777).toString(8)}): anyone can rename it away and put their own in its place; refusing to write below it`);
     }
   }
 

@@ -10,7 +10,7 @@ import { lstat, mkdir, open, readdir, readlink, rename, symlink, unlink, type Fi
 import { posix } from 'node:path';
 import { VmctxError, errnoCode } from '../shared/errors.js';
 
-const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = constants;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NONBLOCK } = constants;
 const MAX_SYMLINKS = 40;
 /** Virtual file systems: reading is allowed (DMI, boot id), writing never. */
 const NO_WRITE = ['/proc', '/sys', '/dev'];
@@ -97,8 +97,8 @@ export interface Root {
   createExclusive(guestPath: string, data: string, mode: number): Promise<boolean>;
 }
 
-function pathError(code: 'ERR_PATH_INVALID' | 'ERR_PATH_SYMLINK' | 'ERR_PATH_FORBIDDEN' | 'ERR_PATH_OWNER' | 'ERR_PATH_NOT_DIR' | 'ERR_PATH_LOOP' | 'ERR_PATH_CHANGED' | 'ERR_UNSAFE_FILE', path: string, message: string): VmctxError {
-  return new VmctxError(code, `${path}: ${message}`, { details: { path } });
+function pathError(code: 'ERR_PATH_INVALID' | 'ERR_PATH_SYMLINK' | 'ERR_PATH_FORBIDDEN' | 'ERR_PATH_OWNER' | 'ERR_PATH_NOT_DIR' | 'ERR_PATH_LOOP' | 'ERR_PATH_CHANGED' | 'ERR_UNSAFE_FILE', path: string, message: string, cause?: unknown): VmctxError {
+  return new VmctxError(code, `${path}: ${message}`, { details: { path }, ...(cause === undefined ? {} : { cause }) });
 }
 
 /**
@@ -141,6 +141,57 @@ async function removeStaleTemps(dir: FileHandle, name: string): Promise<void> {
     const st = await lstat(fdPath(dir, entry)).catch(() => undefined);
     if (st !== undefined && (st.isFile() || st.isSymbolicLink())) await unlink(fdPath(dir, entry)).catch(() => undefined);
   }
+}
+
+/**
+ * Why an existing entry is not a file vmctx may open for reading or appending: a FIFO (an open
+ * would wait for a writer forever), a socket, a device. Undefined for a regular file (and for
+ * what the caller checks itself: directories, links).
+ */
+function specialKind(st: Stats): string | undefined {
+  if (st.isFIFO()) return 'is a FIFO';
+  if (st.isSocket()) return 'is a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'is a device';
+  return undefined;
+}
+
+function refuseSpecial(st: Stats, guestPath: string, what: string): void {
+  const kind = specialKind(st);
+  if (kind !== undefined) throw pathError('ERR_UNSAFE_FILE', guestPath, `${kind}, not a regular file; refusing to ${what} it`);
+}
+
+/**
+ * Opens an existing name in `dir` that must be a regular file: lstat first (a FIFO, socket or
+ * device is refused before any open), then O_NONBLOCK | O_NOFOLLOW (a FIFO swapped in between
+ * cannot block the open), then fstat of the handle (checked again). ENOENT passes through.
+ */
+async function openRegular(dir: FileHandle, name: string, guestPath: string, flags: number, what: string, mode?: number): Promise<FileHandle> {
+  const before = await lstat(fdPath(dir, name)).catch((error: unknown) => {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (before !== undefined) refuseSpecial(before, guestPath, what);
+  const handle = await open(fdPath(dir, name), flags | O_NONBLOCK | O_NOFOLLOW, mode).catch((error: unknown) => {
+    // O_WRONLY | O_NONBLOCK on a FIFO nobody reads (swapped in after the lstat)
+    if (errnoCode(error) === 'ENXIO') throw pathError('ERR_UNSAFE_FILE', guestPath, `is a FIFO or a device, not a regular file; refusing to ${what} it`, error);
+    throw error;
+  });
+  try {
+    refuseSpecial(await handle.stat(), guestPath, what);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
+}
+
+/** A path the kernel rejects as spelled (a name over NAME_MAX, a file used as a directory, a link loop): a bad path in the input, not an I/O failure. */
+function asPathError(error: unknown, guestPath: string): unknown {
+  const code = errnoCode(error);
+  if (code === 'ENAMETOOLONG') return pathError('ERR_PATH_INVALID', guestPath, 'a name in the path is too long', error);
+  if (code === 'ENOTDIR') return pathError('ERR_PATH_INVALID', guestPath, 'a component of the path is not a directory', error);
+  if (code === 'ELOOP') return pathError('ERR_PATH_INVALID', guestPath, 'too many levels of symbolic links', error);
+  return error;
 }
 
 function info(st: Stats, linkTarget?: string): EntryInfo {
@@ -227,6 +278,31 @@ class Walk {
   }
 }
 
+/** A write that will leave a file (or directory, or link) of `owner` (root when undefined). */
+interface WriteFor {
+  readonly owner?: number | undefined;
+}
+
+/**
+ * An existing directory a write goes through must be one no other user can swap: owned by root
+ * (or vmctx's own user) or by the owner of what is written, and not in a world-writable directory
+ * without the sticky bit (where anyone may rename it away and put their own in its place).
+ * Otherwise a root script written into /tmp/provision that uid 1000 made first could be replaced
+ * by hers before runcmd runs it. A user's own home, written with its userTree rules, is not
+ * checked here (the tree's own rules apply there).
+ */
+async function checkNotSquatted(dir: FileHandle, parent: FileHandle, guestPath: string, writeFor: WriteFor): Promise<void> {
+  const st = await dir.stat();
+  const self = processSelf();
+  if (!privileged(st.uid, self) && st.uid !== writeFor.owner) {
+    throw pathError('ERR_PATH_OWNER', guestPath, `is owned by uid ${st.uid}, not root or the file's owner; refusing to put a file there another user can replace`);
+  }
+  const up = await parent.stat();
+  if ((up.mode & 0o002) !== 0 && (up.mode & 0o1000) === 0) {
+    throw pathError('ERR_PATH_OWNER', guestPath, `is in a ${describeDir(up)} without the sticky bit: anyone can rename it away and put their own in its place; refusing to write below it`);
+  }
+}
+
 function isUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
@@ -240,11 +316,56 @@ export class DirectoryRoot implements Root {
     this.isLive = this.path === '/';
   }
 
+  /** Runs one operation, turning what the kernel rejects as a spelling (ENAMETOOLONG, ENOTDIR, ELOOP) into ERR_PATH_INVALID. */
+  async #pathErrors<T>(guestPath: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      throw asPathError(error, guestPath);
+    }
+  }
+
+  async readFile(guestPath: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    return this.#pathErrors(guestPath, () => this.#readFile(guestPath, options));
+  }
+
+  async lstat(guestPath: string): Promise<EntryInfo | undefined> {
+    return this.#pathErrors(guestPath, () => this.#lstat(guestPath));
+  }
+
+  async readdir(guestPath: string): Promise<string[] | undefined> {
+    return this.#pathErrors(guestPath, () => this.#readdir(guestPath));
+  }
+
+  async writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult> {
+    return this.#pathErrors(guestPath, () => this.#writeFile(guestPath, data, options));
+  }
+
+  async ensureDir(guestPath: string, options: DirOptions): Promise<boolean> {
+    return this.#pathErrors(guestPath, () => this.#ensureDir(guestPath, options));
+  }
+
+  async remove(guestPath: string, options: { userTree?: UserTree | undefined } = {}): Promise<boolean> {
+    return this.#pathErrors(guestPath, () => this.#remove(guestPath, options));
+  }
+
+  async symlink(target: string, guestPath: string): Promise<boolean> {
+    return this.#pathErrors(guestPath, () => this.#symlink(target, guestPath));
+  }
+
+  async openAppend(guestPath: string, mode: number): Promise<FileHandle> {
+    return this.#pathErrors(guestPath, () => this.#openAppend(guestPath, mode));
+  }
+
+  async createExclusive(guestPath: string, data: string, mode: number): Promise<boolean> {
+    return this.#pathErrors(guestPath, () => this.#createExclusive(guestPath, data, mode));
+  }
+
   /**
    * Opens every directory down to the parent of the final component.
    * Components before `strictFrom` resolve symlinks inside the root; later ones refuse them.
    */
-  async #walk(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined): Promise<Walk | undefined> {
+  async #walk(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined, writeFor?: WriteFor): Promise<Walk | undefined> {
     const parts = splitGuestPath(guestPath);
     const name = parts.pop();
     if (name === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'the root itself cannot be written');
@@ -258,7 +379,7 @@ export class DirectoryRoot implements Root {
     }
     const rootHandle = await open(this.path, O_RDONLY | O_DIRECTORY);
     const frames: Frame[] = [{ handle: rootHandle, path: '/' }];
-    const pending = parts.map((p, i) => ({ name: p, strict: i >= strictFrom }));
+    const pending: { name: string; strict: boolean; created?: boolean }[] = parts.map((p, i) => ({ name: p, strict: i >= strictFrom }));
     let links = 0;
     try {
       while (pending.length > 0) {
@@ -282,7 +403,7 @@ export class DirectoryRoot implements Root {
               return undefined;
             }
             await this.#mkdirAt(top.handle, step.name, childPath, step.strict ? create : { mode: 0o755 });
-            pending.unshift(step);
+            pending.unshift({ ...step, created: true });
             continue;
           }
           if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
@@ -299,6 +420,7 @@ export class DirectoryRoot implements Root {
           continue;
         }
         frames.push({ handle, path: childPath });
+        if (writeFor !== undefined && !step.strict && step.created !== true) await checkNotSquatted(handle, top.handle, childPath, writeFor);
         if (step.strict && tree !== undefined) {
           const st = await handle.stat();
           if (st.uid !== tree.uid && st.uid !== 0) {
@@ -336,10 +458,10 @@ export class DirectoryRoot implements Root {
    * Walks to the final component, following a final symlink inside the root unless strict,
    * `noFollow`, or the link is not trusted (then the walk stops at the link, marked `untrusted`).
    */
-  async #walkFinal(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined, noFollow = false): Promise<Walk | undefined> {
+  async #walkFinal(guestPath: string, create: DirOptions | undefined, tree: UserTree | undefined, noFollow = false, writeFor?: WriteFor): Promise<Walk | undefined> {
     let path = guestPath;
     for (let links = 0; ; links++) {
-      const walk = await this.#walk(path, create, tree);
+      const walk = await this.#walk(path, create, tree, writeFor);
       if (walk === undefined || walk.strict || noFollow) return walk;
       let target: string;
       try {
@@ -361,14 +483,14 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async readFile(guestPath: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
+  async #readFile(guestPath: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
     const walk = await this.#walkFinal(guestPath, undefined, options.userTree);
     if (walk === undefined) return undefined;
     try {
       if (walk.untrusted !== undefined) throw walk.untrusted;
       let handle: FileHandle;
       try {
-        handle = await open(fdPath(walk.parent.handle, walk.name), O_RDONLY | O_NOFOLLOW);
+        handle = await openRegular(walk.parent.handle, walk.name, walk.guestPath, O_RDONLY, 'read');
       } catch (error) {
         const code = errnoCode(error);
         if (code === 'ENOENT') return undefined;
@@ -413,7 +535,7 @@ export class DirectoryRoot implements Root {
     return (await this.readFile(guestPath, options))?.toString('utf8');
   }
 
-  async lstat(guestPath: string): Promise<EntryInfo | undefined> {
+  async #lstat(guestPath: string): Promise<EntryInfo | undefined> {
     const walk = await this.#walk(guestPath, undefined, undefined);
     if (walk === undefined) return undefined;
     try {
@@ -427,7 +549,7 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async readdir(guestPath: string): Promise<string[] | undefined> {
+  async #readdir(guestPath: string): Promise<string[] | undefined> {
     if (splitGuestPath(guestPath).length === 0) return (await readdir(this.path)).sort();
     const walk = await this.#walkFinal(guestPath, undefined, undefined);
     if (walk === undefined) return undefined;
@@ -448,11 +570,11 @@ export class DirectoryRoot implements Root {
     if (NO_WRITE.some((p) => isUnder(path, p))) throw pathError('ERR_PATH_FORBIDDEN', path, 'vmctx never writes into /proc, /sys or /dev');
   }
 
-  async writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult> {
+  async #writeFile(guestPath: string, data: string | Uint8Array, options: WriteOptions): Promise<WriteResult> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const dirOptions: DirOptions = { mode: 0o755, owner: options.owner, userTree: options.userTree };
     // an untrusted final link (or any, with noFollow) is not followed: the rename below replaces it
-    const walk = await this.#walkFinal(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...dirOptions, mode: 0o700 }, options.userTree, options.noFollow === true);
+    const walk = await this.#walkFinal(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...dirOptions, mode: 0o700 }, options.userTree, options.noFollow === true, { owner: options.owner?.uid });
     if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
     try {
       this.#checkWritable(walk);
@@ -501,7 +623,8 @@ export class DirectoryRoot implements Root {
   }
 
   async #readAt(dir: FileHandle, name: string, length: number): Promise<Buffer | undefined> {
-    const handle = await open(fdPath(dir, name), O_RDONLY | O_NOFOLLOW).catch(() => undefined);
+    // the caller saw a regular file; whatever is there now is opened without blocking and checked again
+    const handle = await openRegular(dir, name, name, O_RDONLY, 'read').catch(() => undefined);
     if (handle === undefined) return undefined;
     try {
       const buf = Buffer.alloc(length);
@@ -512,8 +635,8 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async ensureDir(guestPath: string, options: DirOptions): Promise<boolean> {
-    const parentWalk = await this.#walk(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...options, mode: 0o700 }, options.userTree);
+  async #ensureDir(guestPath: string, options: DirOptions): Promise<boolean> {
+    const parentWalk = await this.#walk(guestPath, options.userTree === undefined ? { mode: 0o755 } : { ...options, mode: 0o700 }, options.userTree, { owner: options.owner?.uid });
     if (parentWalk === undefined) return false;
     try {
       this.#checkWritable(parentWalk);
@@ -561,7 +684,7 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async remove(guestPath: string, options: { userTree?: UserTree | undefined } = {}): Promise<boolean> {
+  async #remove(guestPath: string, options: { userTree?: UserTree | undefined } = {}): Promise<boolean> {
     const walk = await this.#walk(guestPath, undefined, options.userTree);
     if (walk === undefined) return false;
     try {
@@ -577,8 +700,8 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async symlink(target: string, guestPath: string): Promise<boolean> {
-    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined);
+  async #symlink(target: string, guestPath: string): Promise<boolean> {
+    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined, {});
     if (walk === undefined) return false;
     try {
       this.#checkWritable(walk);
@@ -596,13 +719,13 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async openAppend(guestPath: string, mode: number): Promise<FileHandle> {
+  async #openAppend(guestPath: string, mode: number): Promise<FileHandle> {
     // Never follows a final symlink: a planted link must not make log lines land in another file.
     const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined);
     if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
     try {
       this.#checkWritable(walk);
-      const handle = await open(fdPath(walk.parent.handle, walk.name), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode).catch((error: unknown) => {
+      const handle = await openRegular(walk.parent.handle, walk.name, walk.guestPath, O_WRONLY | O_CREAT | O_APPEND, 'append to', mode).catch((error: unknown) => {
         if (errnoCode(error) === 'ELOOP') throw pathError('ERR_PATH_SYMLINK', walk.guestPath, 'is a symlink; refusing to append to it');
         throw error;
       });
@@ -622,14 +745,14 @@ export class DirectoryRoot implements Root {
     }
   }
 
-  async createExclusive(guestPath: string, data: string, mode: number): Promise<boolean> {
-    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined);
+  async #createExclusive(guestPath: string, data: string, mode: number): Promise<boolean> {
+    const walk = await this.#walk(guestPath, { mode: 0o755 }, undefined, {});
     if (walk === undefined) throw pathError('ERR_PATH_INVALID', guestPath, 'parent directory could not be created');
     try {
       this.#checkWritable(walk);
       let handle: FileHandle;
       try {
-        handle = await open(fdPath(walk.parent.handle, walk.name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+        handle = await open(fdPath(walk.parent.handle, walk.name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, mode);
       } catch (error) {
         if (errnoCode(error) === 'EEXIST') return false;
         throw error;

@@ -3,7 +3,7 @@
 // context medium, NICs plugged in and out, metadata polled from a real server on 127.0.0.1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAEMON_SOCKET, Daemon, TRIGGER_DIR, notifyDaemon, type CheckOutcome } from '../../src/agent/daemon.js';
@@ -164,6 +164,28 @@ describe('daemon socket', () => {
     daemons.push(third);
     await third.start();
     expect(await notifyDaemon(join(root, DAEMON_SOCKET), 'net')).toBe(true);
+  });
+});
+
+describe('daemon start order', () => {
+  it('/run/vmctx made by uid 1000 (0777) with her listener on daemon.sock: the directory is repaired first, her socket is not taken for a daemon, the daemon starts', async () => {
+    const { daemon, root } = await daemonWith(() => Promise.resolve({ ran: false, summary: '', remote: false }));
+    const run = join(root, 'run/vmctx');
+    await mkdir(run, { recursive: true });
+    await chown(run, 1000, 1000);
+    await chmod(run, 0o777);
+    const { createServer } = await import('node:net');
+    const hers = createServer((s) => { s.end('ok\n'); });
+    await new Promise<void>((r) => hers.listen(join(run, 'daemon.sock'), () => { r(); }));
+    try {
+      await lchown(join(run, 'daemon.sock'), 1000, 1000);
+      await daemon.start();
+      const st = await stat(run);
+      expect([st.uid, st.mode & 0o022]).toEqual([0, 0]);
+      expect((await stat(join(root, DAEMON_SOCKET))).uid).toBe(0);
+    } finally {
+      await new Promise<void>((r) => hers.close(() => { r(); }));
+    }
   });
 });
 

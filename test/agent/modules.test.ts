@@ -1,4 +1,5 @@
-import { chown, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dnsModule } from '../../src/agent/modules/dns.js';
@@ -132,6 +133,35 @@ describe('ssh-keys module', () => {
     await apply(sshKeysModule, root, {});
     await expect(stat(dropIn)).rejects.toThrow();
   });
+
+  it('a home that is a root-made link (/home/alice -> /data/alice) gets the keys, as alice\'s, like write_files resolves it', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'data/alice'), { recursive: true });
+    await chown(join(root, 'data/alice'), 1000, 1000);
+    await rm(join(root, 'home/alice'), { recursive: true });
+    await symlink('/data/alice', join(root, 'home/alice'));
+    const outcome = await apply(sshKeysModule, root, { USERNAME: 'alice', SSH_PUBLIC_KEY: k1 });
+    expect(outcome.warnings).toEqual([]);
+    expect(await readFile(join(root, 'data/alice/.ssh/authorized_keys'), 'utf8')).toContain(k1);
+    expect((await stat(join(root, 'data/alice/.ssh/authorized_keys'))).uid).toBe(1000);
+  });
+
+  it('a passwd home spelled "/home/alice/" (trailing slash): keys in /home/alice/.ssh, no "sshd reads no key file" warning', async () => {
+    const root = await scratchRoot();
+    await writeFile(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice/:/bin/bash\n');
+    const outcome = await apply(sshKeysModule, root, { USERNAME: 'alice', SSH_PUBLIC_KEY: k1 });
+    expect(outcome.warnings).toEqual([]);
+    expect(outcome.changed).toContain('/home/alice/.ssh/authorized_keys');
+    expect(await readFile(join(root, 'home/alice/.ssh/authorized_keys'), 'utf8')).toContain(k1);
+  });
+
+  it('~alice/.ssh/authorized_keys a FIFO: refused at once as "is a FIFO", never opened', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'home/alice/.ssh'));
+    await chown(join(root, 'home/alice/.ssh'), 1000, 1000);
+    execFileSync('mkfifo', ['-m', '0666', join(root, 'home/alice/.ssh/authorized_keys')]);
+    await expect(apply(sshKeysModule, root, { USERNAME: 'alice', SSH_PUBLIC_KEY: k1 })).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+  }, 5000);
 
   it('ignores AuthorizedKeysFile inside a Match block', async () => {
     const root = await scratchRoot();

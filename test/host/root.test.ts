@@ -292,3 +292,131 @@ describe('DirectoryRoot: its own protected_symlinks / protected_hardlinks rule (
     expect((await lstat(join(host, 'run/vmctx/report.json'))).isFile()).toBe(true);
   });
 });
+
+/** A FIFO (mkfifo) owned by `uid`: an open without O_NONBLOCK would wait for the other end forever. */
+function mkfifo(path: string, uid = 1000): void {
+  execFileSync('mkfifo', ['-m', '0666', path]);
+  execFileSync('chown', [`${uid}:${uid}`, path]);
+}
+
+describe('DirectoryRoot: FIFOs, sockets and devices are never opened (red-team: a planted FIFO hung the boot)', () => {
+  it('readFile refuses a FIFO (ERR_UNSAFE_FILE "is a FIFO") at once, in and out of a user tree', async () => {
+    const { host, root } = await scratch();
+    await mkdir(join(host, 'home/alice/.ssh'), { recursive: true });
+    await chown(join(host, 'home/alice'), 1000, 1000);
+    await chown(join(host, 'home/alice/.ssh'), 1000, 1000);
+    mkfifo(join(host, 'home/alice/.ssh/authorized_keys'));
+    mkfifo(join(host, 'etc/fifo'), 0);
+    await expect(root.readFile('/home/alice/.ssh/authorized_keys', { userTree: { base: '/home/alice', uid: 1000 } })).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+    await expect(root.readFile('/etc/fifo')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+  });
+
+  it('readFile refuses a socket and a device', async () => {
+    const { host, root } = await scratch();
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => { server.listen(join(host, 'etc/sock'), resolve); });
+    try {
+      await expect(root.readFile('/etc/sock')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a socket') as unknown });
+    } finally {
+      server.close();
+    }
+    execFileSync('mknod', ['-m', '0666', join(host, 'etc/null'), 'c', '1', '3']);
+    await expect(root.readFile('/etc/null')).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a device') as unknown });
+  });
+
+  it('openAppend refuses a FIFO in a sticky /tmp and in a group-writable /var/log', async () => {
+    const { host, root } = await scratch();
+    await mkdir(join(host, 'tmp'));
+    await chmod(join(host, 'tmp'), 0o1777);
+    mkfifo(join(host, 'tmp/notes'));
+    await mkdir(join(host, 'var/log'), { recursive: true });
+    await chown(join(host, 'var/log'), 0, 104);
+    await chmod(join(host, 'var/log'), 0o775);
+    mkfifo(join(host, 'var/log/vmctx.log'), 104);
+    await expect(root.openAppend('/tmp/notes', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+    await expect(root.openAppend('/var/log/vmctx.log', 0o600)).rejects.toMatchObject({ code: 'ERR_UNSAFE_FILE', message: expect.stringContaining('is a FIFO') as unknown });
+  });
+
+  it('writeFile\'s same-content check (readAt) never opens a FIFO: the FIFO is replaced by the file', async () => {
+    const { host, root } = await scratch();
+    mkfifo(join(host, 'etc/motd'), 0);
+    expect((await root.writeFile('/etc/motd', 'hi\n', { mode: 0o644 })).changed).toBe(true);
+    expect((await lstat(join(host, 'etc/motd'))).isFile()).toBe(true);
+    expect(await readFile(join(host, 'etc/motd'), 'utf8')).toBe('hi\n');
+  });
+
+  it('createExclusive on a FIFO: exists, not opened', async () => {
+    const { host, root } = await scratch();
+    mkfifo(join(host, 'etc/lock'), 0);
+    expect(await root.createExclusive('/etc/lock', 'x', 0o600)).toBe(false);
+  });
+});
+
+describe('DirectoryRoot: kernel path errors are bad paths, not I/O failures', () => {
+  it('a 300-byte name, a file used as a directory: ERR_PATH_INVALID (or ERR_PATH_NOT_DIR), never a raw errno', async () => {
+    const { host, root } = await scratch();
+    const long = `/etc/${'a'.repeat(300)}`;
+    await expect(root.writeFile(long, 'x', { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_PATH_INVALID', message: expect.stringContaining('too long') as unknown });
+    await expect(root.readFile(long)).rejects.toMatchObject({ code: 'ERR_PATH_INVALID' });
+    await expect(root.ensureDir(long, { mode: 0o755 })).rejects.toMatchObject({ code: 'ERR_PATH_INVALID' });
+    await expect(root.lstat(long)).rejects.toMatchObject({ code: 'ERR_PATH_INVALID' });
+    await writeFile(join(host, 'etc/plain'), 'x');
+    await expect(root.readdir('/etc/plain/x')).rejects.toMatchObject({ code: 'ERR_PATH_NOT_DIR' });
+    await expect(root.writeFile('/etc/plain/x', 'y', { mode: 0o644 })).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_PATH_(INVALID|NOT_DIR)$/u) as unknown });
+  });
+});
+
+describe('DirectoryRoot: no root file in a directory another user can swap (red-team: /tmp/provision squatted by uid 1000)', () => {
+  async function withTmp(): Promise<{ host: string; root: DirectoryRoot }> {
+    const s = await scratch();
+    await mkdir(join(s.host, 'tmp'));
+    await chmod(join(s.host, 'tmp'), 0o1777);
+    return s;
+  }
+
+  it('refuses writeFile, ensureDir, symlink and createExclusive into /tmp/provision made by uid 1000, naming the owner', async () => {
+    const { host, root } = await withTmp();
+    await mkdir(join(host, 'tmp/provision'));
+    await chown(join(host, 'tmp/provision'), 1000, 1000);
+    const refused = { code: 'ERR_PATH_OWNER', message: expect.stringContaining('/tmp/provision: is owned by uid 1000, not root or the file\'s owner') as unknown };
+    await expect(root.writeFile('/tmp/provision/setup.sh', '#!/bin/sh\n', { mode: 0o755 })).rejects.toMatchObject(refused);
+    await expect(root.writeFile('/tmp/provision/setup.sh', '#!/bin/sh\n', { mode: 0o755, owner: { uid: 1001, gid: 1001 } })).rejects.toMatchObject(refused);
+    await expect(root.ensureDir('/tmp/provision/sub', { mode: 0o755 })).rejects.toMatchObject(refused);
+    await expect(root.symlink('/etc/shadow', '/tmp/provision/l')).rejects.toMatchObject(refused);
+    await expect(root.createExclusive('/tmp/provision/lock', 'x', 0o600)).rejects.toMatchObject(refused);
+    expect(await readdir(join(host, 'tmp/provision'))).toEqual([]);
+  });
+
+  it('refuses a root directory deeper in the chain below uid 1000\'s (she can rename it away)', async () => {
+    const { host, root } = await withTmp();
+    await mkdir(join(host, 'tmp/provision/sub'), { recursive: true });
+    await chown(join(host, 'tmp/provision'), 1000, 1000);
+    await expect(root.writeFile('/tmp/provision/sub/setup.sh', 'x', { mode: 0o755 })).rejects.toMatchObject({ code: 'ERR_PATH_OWNER' });
+  });
+
+  it('refuses an existing root directory in a world-writable directory without the sticky bit', async () => {
+    const { host, root } = await scratch();
+    await mkdir(join(host, 'srv/drop/sub'), { recursive: true });
+    await chmod(join(host, 'srv/drop'), 0o777);
+    await expect(root.writeFile('/srv/drop/sub/setup.sh', 'x', { mode: 0o755 })).rejects.toMatchObject({ code: 'ERR_PATH_OWNER', message: expect.stringContaining('without the sticky bit') as unknown });
+  });
+
+  it('legit: a root file in root-owned directories (also below sticky /tmp), an owner-bob file in bob\'s directory outside homes, alice\'s home as alice\'s tree', async () => {
+    const { host, root } = await withTmp();
+    expect((await root.writeFile('/tmp/provision/setup.sh', 'x', { mode: 0o755 })).changed).toBe(true);
+    expect((await root.writeFile('/etc/app/conf', 'x', { mode: 0o644 })).changed).toBe(true);
+    await mkdir(join(host, 'srv/bob'), { recursive: true });
+    await chown(join(host, 'srv/bob'), 1001, 1001);
+    expect((await root.writeFile('/srv/bob/app.conf', 'x', { mode: 0o644, owner: { uid: 1001, gid: 1001 } })).changed).toBe(true);
+    expect(await root.ensureDir('/srv/bob/data', { mode: 0o750, owner: { uid: 1001, gid: 1001 } })).toBe(true);
+    await mkdir(join(host, 'home/alice'), { recursive: true });
+    await chown(join(host, 'home/alice'), 1000, 1000);
+    const tree = { base: '/home/alice', uid: 1000 };
+    expect((await root.writeFile('/home/alice/.profile', 'x', { mode: 0o644, owner: { uid: 1000, gid: 1000 }, userTree: tree })).changed).toBe(true);
+    // a root-owned file in her home, written with her tree's rules (cloud-config owner: root)
+    expect((await root.writeFile('/home/alice/motd', 'x', { mode: 0o644, userTree: tree })).changed).toBe(true);
+    expect(await root.ensureDir('/home/alice/.ssh', { mode: 0o700, owner: { uid: 1000, gid: 1000 }, userTree: tree })).toBe(true);
+    expect((await stat(join(host, 'srv/bob/app.conf'))).uid).toBe(1001);
+  });
+});

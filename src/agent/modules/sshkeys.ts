@@ -6,6 +6,8 @@ import { markers, readBlock, replaceBlock } from '../../formats/managedblock.js'
 import { parsePasswd, type PasswdEntry } from '../../formats/passwd.js';
 import { expandAuthorizedKeysPath, globMatch, parseSshdConfig } from '../../formats/sshdconfig.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
+import { normaliseGuestPath } from '../../formats/guestpath.js';
+import { resolvedHomes } from '../../host/guestresolve.js';
 import { VmctxError, isVmctxError } from '../../shared/errors.js';
 import type { Root, UserTree } from '../../host/root.js';
 import type { Context } from '../context/context.js';
@@ -23,6 +25,8 @@ export interface KeyTarget {
   readonly ownsFile: boolean;
   /** The shared authorized_keys file, where a block may be left from an earlier layout. */
   readonly sharedFile: string;
+  /** The home as Root resolves it (a root-made link such as /home/alice -> /data/alice followed), as write_files does. */
+  readonly home: string;
 }
 
 /** The global AuthorizedKeysFile entries of sshd_config (with Includes), or sshd's default. */
@@ -65,18 +69,20 @@ export async function keyTarget(ctx: Context, root: Root, warnings: string[]): P
 }
 
 export async function keyTargetFor(user: PasswdEntry, root: Root, warnings: string[]): Promise<KeyTarget> {
-  const home = posix.normalize(user.home === '' ? '/' : user.home);
-  if (!home.startsWith('/') || home === '/') throw new VmctxError('ERR_MODULE', `user ${user.name} has no usable home directory (${JSON.stringify(user.home)})`);
+  const normal = normaliseGuestPath(user.home === '' ? '/' : user.home);
+  if (!normal.ok || normal.path === '/') throw new VmctxError('ERR_MODULE', `user ${user.name} has no usable home directory (${JSON.stringify(user.home)})`);
+  // the same home write_files uses: the passwd text normalised, then the links Root would follow
+  const home = (await resolvedHomes(root, [{ uid: user.uid, home: normal.path }]))[0]?.base ?? normal.path;
   const sharedFile = posix.join(home, '.ssh/authorized_keys');
   const entries = (await authorizedKeysFiles(root))
     .map((p) => expandAuthorizedKeysPath(p, user.name, home))
     .filter((p): p is string => p !== undefined && !p.includes('*') && !p.includes('..'))
     .map((p) => posix.normalize(p));
   const dropIn = entries.find((p) => p.startsWith(`${home}/.ssh/authorized_keys.d/`));
-  if (dropIn !== undefined) return { user, file: dropIn, ownsFile: true, sharedFile };
+  if (dropIn !== undefined) return { user, file: dropIn, ownsFile: true, sharedFile, home };
   const inHome = entries.find((p) => p.startsWith(`${home}/`));
   if (inHome === undefined) warnings.push(`sshd reads no key file inside ${home}; writing ${sharedFile} anyway`);
-  return { user, file: inHome ?? sharedFile, ownsFile: false, sharedFile };
+  return { user, file: inHome ?? sharedFile, ownsFile: false, sharedFile, home };
 }
 
 /** Reads a key file in the user's tree; a symlink reads as empty (it will be replaced), a hard link is refused. */
@@ -130,7 +136,7 @@ export const sshKeysModule: Module = {
 /** Writes (or revokes) the keys of one account: the owned file or the managed block. */
 async function installKeys(root: Root, t: KeyTarget, keys: readonly string[], out: OutcomeBuilder): Promise<void> {
   const owner = { uid: t.user.uid, gid: t.user.gid };
-  const home = posix.normalize(t.user.home);
+  const { home } = t;
   const tree: UserTree = { base: home, uid: t.user.uid };
   if ((await root.lstat(home)) === undefined) {
     if (keys.length === 0) return;
