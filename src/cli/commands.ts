@@ -421,8 +421,8 @@ async function writeOutput(output: string, image: Buffer): Promise<void> {
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-    const input = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ELOOP', 'ENAMETOOLONG'].includes(code);
-    const problem = code === 'ENOENT' ? `the directory ${dirname(output)} does not exist` : pathProblem(error);
+    const input = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ELOOP', 'ENAMETOOLONG', 'ENOSPC', 'EDQUOT'].includes(code);
+    const problem = code === 'ENOENT' ? `the directory ${dirname(output)} does not exist` : code === 'ENOSPC' || code === 'EDQUOT' ? `no space left on the disk holding ${dirname(output)}; nothing was written` : pathProblem(error);
     throw new VmctxError(input ? 'ERR_USAGE' : 'ERR_IO', `-o ${output}: cannot write it: ${problem}`, { cause: error });
   }
 }

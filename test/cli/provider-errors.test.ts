@@ -1,8 +1,8 @@
 // make-iso and serve-metadata: a missing input file, an output that cannot be written, a port in
 // use are usage errors (exit 2) with a message naming the option and the file, never a temporary
 // file and never the errno code twice.
-import { spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,23 @@ describe('make-iso: input and output problems', () => {
     const r = vmctx(['make-iso', '-o', join(dir, 'x.iso'), '--file', join(dir, 'init.sh')]);
     expect(r.stderr).toBe(`vmctx: ERR_USAGE: --file ${join(dir, 'init.sh')}: no such file or directory\n`);
     expect(r.code).toBe(2);
+  });
+
+  it('an output disk that is full: exit 2, "no space left" naming the directory, nothing left behind', async () => {
+    const dir = await tempDir();
+    const small = join(dir, 'small');
+    await mkdir(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
+    try {
+      const big = join(dir, 'big.bin');
+      await writeFile(big, Buffer.alloc(256 * 1024, 7));
+      const r = vmctx(['make-iso', '-o', join(small, 'x.iso'), '--var', 'A=1', '--file', big]);
+      expect(r.stderr).toBe(`vmctx: ERR_USAGE: -o ${join(small, 'x.iso')}: cannot write it: no space left on the disk holding ${small}; nothing was written\n`);
+      expect(r.code).toBe(2);
+      expect(await readdir(small)).toEqual([]);
+    } finally {
+      execFileSync('umount', [small]);
+    }
   });
 
   it('an output in a directory that does not exist: exit 2, the output named, no temporary file named or left', async () => {
