@@ -350,7 +350,7 @@ const MAX_INPUT = 64 * 1024 * 1024;
 
 /** What went wrong with a path, in words (the errno text without its code and call). */
 function pathProblem(error: unknown): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const code = errnoCode(error) ?? '';
   const words: Record<string, string> = {
     ENOENT: 'no such file or directory',
     EACCES: 'permission denied',
@@ -420,7 +420,7 @@ async function writeOutput(output: string, image: Buffer): Promise<void> {
     await rename(temp, output);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    const code = errnoCode(error) ?? '';
     const input = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ELOOP', 'ENAMETOOLONG', 'ENOSPC', 'EDQUOT'].includes(code);
     const problem = code === 'ENOENT' ? `the directory ${dirname(output)} does not exist` : code === 'ENOSPC' || code === 'EDQUOT' ? `no space left on the disk holding ${dirname(output)}; nothing was written` : pathProblem(error);
     throw new VmctxError(input ? 'ERR_USAGE' : 'ERR_IO', `-o ${output}: cannot write it: ${problem}`, { cause: error });
@@ -539,7 +539,7 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
     where = await server.listen(host, port);
   } catch (error) {
     await server.close().catch(() => undefined);
-    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    const code = errnoCode(error) ?? '';
     const why: Record<string, string> = {
       EADDRINUSE: 'the port is in use (another process listens there); choose another port, or port 0 for any free one',
       EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
