@@ -25,7 +25,7 @@ import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { metadataWaitingLine, terminalProgress } from './progress.js';
-import { howStarted, installAgent, uninstallAgent } from '../build/install.js';
+import { howStarted, installAgent, uninstallAgent } from '../image/install.js';
 import { loadConfig } from '../agent/config.js';
 import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
 import { MODULES } from '../agent/modules/index.js';
@@ -592,8 +592,8 @@ export interface BakeFlags {
 
 /** `vmctx bake IMAGE`: install vmctx into an image (or lint it with --check). */
 export async function bakeCommand(image: string, flags: BakeFlags): Promise<number> {
-  const { bake, changeSummary } = await import('../build/bake.js');
-  const { checkImage } = await import('../build/check.js');
+  const { bake, changeSummary } = await import('../image/bake.js');
+  const { checkImage } = await import('../image/check.js');
   const quiet = flags.quiet === true;
   // bars and step lines on a terminal only, never with --json or -q
   const progress = terminalProgress(process.stderr, { json: flags.json, quiet });

@@ -1,5 +1,5 @@
 // Progress on a terminal: step lines, one redrawn bar with bytes and rate, and waiting notices; silent unless stderr is a TTY.
-import type { ProgressSink } from '../build/progress.js';
+import type { ProgressSink } from '../image/progress.js';
 
 /** The part of a stream the renderer uses (process.stderr, or a fake in tests). */
 export interface ProgressStream {

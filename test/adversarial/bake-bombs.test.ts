@@ -98,7 +98,7 @@ describe('bake: compression bombs (issue 17.5)', () => {
   }
 
   it('the library stops reading the bomb after its first 64 KiB (the bytes it reports)', async () => {
-    const { bake } = await import('../../src/build/bake.js');
+    const { bake } = await import('../../src/image/bake.js');
     const dir = await tempDir();
     const bomb = join(dir, 'bomb.img.gz');
     await gzipTo(bomb, () => repeated(0x41, 64 * MIB));

@@ -1,4 +1,4 @@
-// What long image work reports while it runs (steps, byte counts); the CLI renders it, build/ does no terminal I/O.
+// What long image work reports while it runs (steps, byte counts); the CLI renders it, image/ does no terminal I/O.
 
 export interface ProgressSink {
   /** A step starts: one line of its own. */

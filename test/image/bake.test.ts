@@ -189,7 +189,7 @@ describe('vmctx bake: compressed and partitioned images', () => {
   }
 
   it('progress bars for decompressing, zeroing and compressing (what the CLI shows when stderr is a TTY)', async () => {
-    const { bake } = await import('../../src/build/bake.js');
+    const { bake } = await import('../../src/image/bake.js');
     const { img } = await image();
     run('gzip', ['-k', img]);
     const last = new Map<string, [number, number | undefined]>();
@@ -366,7 +366,7 @@ describe('vmctx bake: the image author\'s additions (--scripts, --template, --ud
 
 describe('the disk-alias helper (the udev rule\'s logic, on fixtures)', () => {
   it('xvd*/vd* names and partitions map to sd*; anything else, or a real sd device of that name, gives nothing', async () => {
-    const { DISK_ALIAS_HELPER_TEXT } = await import('../../src/build/authoring.js');
+    const { DISK_ALIAS_HELPER_TEXT } = await import('../../src/image/authoring.js');
     const dir = await tempDir();
     await writeFile(join(dir, 'disk-alias'), DISK_ALIAS_HELPER_TEXT, { mode: 0o755 });
     const dev = join(dir, 'dev');
