@@ -3,7 +3,8 @@
 // installs a real package; and after a normal run, a failing run and a killed run nothing is left
 // mounted or attached, and the image's own resolv.conf is as it was.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -95,9 +96,22 @@ describe('vmctx bake --run / --install (loop mount, chroot, clean up)', () => {
     }
   });
 
-  it("without root it says so and changes nothing", () => {
+  it("without root it says so and changes nothing", async () => {
     const before = spawnSync('sha256sum', [image], { encoding: 'utf8' }).stdout;
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BUNDLE, 'bake', image, '--in-place', '--bundle', BUNDLE, '--run', 'true'], { encoding: 'utf8' });
+    // the unprivileged user runs a copy of the bundle (and of node, if it cannot reach ours) from
+    // a world-readable directory: where the checkout lives (under a 0700 home?) must not matter
+    const shelf = await tempDir('vmctx-e2e-nobody-');
+    await chmod(shelf, 0o755);
+    const bundle = join(shelf, 'vmctx.js');
+    await copyFile(BUNDLE, bundle);
+    await chmod(bundle, 0o644);
+    let node = process.execPath;
+    if (spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', node, '-e', '0']).status !== 0) {
+      node = join(shelf, 'node');
+      await copyFile(process.execPath, node);
+      await chmod(node, 0o755);
+    }
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', node, bundle, 'bake', image, '--in-place', '--bundle', bundle, '--run', 'true'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--run\/--install: it needs root .* Nothing was changed/u);
     expect(spawnSync('sha256sum', [image], { encoding: 'utf8' }).stdout).toBe(before);

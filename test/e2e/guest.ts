@@ -161,6 +161,12 @@ export async function buildImage(workDir: string, options: ImageOptions): Promis
     await writeFile(join(stage, 'etc/systemd/system/vmctx-e2e-report.service'), REPORT_UNIT);
     await mkdir(join(stage, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
     await symlink('/etc/systemd/system/vmctx-e2e-report.service', join(stage, 'etc/systemd/system/multi-user.target.wants/vmctx-e2e-report.service'));
+    // no serial getty on the console: it is not needed (the report has ttyS1) and a getty's
+    // hang-up must never touch a port a test reads
+    await rm(join(stage, 'etc/systemd/system/serial-getty@ttyS0.service'), { force: true });
+    await symlink('/dev/null', join(stage, 'etc/systemd/system/serial-getty@ttyS0.service'));
+    await rm(join(stage, 'etc/systemd/system/serial-getty@ttyS1.service'), { force: true });
+    await symlink('/dev/null', join(stage, 'etc/systemd/system/serial-getty@ttyS1.service'));
   } else {
     await writeFile(join(stage, 'usr/local/sbin/vmctx-e2e-report'), SYSV_REPORTER);
     await chmod(join(stage, 'usr/local/sbin/vmctx-e2e-report'), 0o755);
@@ -301,7 +307,9 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   const consoleText = await readBoth();
   if (code !== 0) throw new Error(`qemu exited with ${code}: ${stderr.slice(0, 2000)}\n--- console tail ---\n${consoleText.slice(-4000)}`);
   const m = /E2E-BEGIN\r?\n([\s\S]*?)E2E-END/u.exec(consoleText);
-  return { console: consoleText, wallMs: Date.now() - t0, report: m?.[1] ?? '' };
+  // an empty report would fail later as `expected '' to …`, far from the cause: say it here
+  if (m?.[1] === undefined) throw new Error(`the guest powered off without a report: no E2E-BEGIN/END on ttyS1 (reporter not run, or cut off)\n--- console tail ---\n${consoleText.slice(-4000)}`);
+  return { console: consoleText, wallMs: Date.now() - t0, report: m[1] };
 }
 
 /** One human-monitor command over the monitor's unix socket; the reply up to the next prompt. */
