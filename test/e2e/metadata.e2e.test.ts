@@ -27,6 +27,15 @@ let ephemeral: string;
 let server: MetadataServer;
 let port: number;
 let key: string;
+/** Each request as the host saw it, with its arrival time: where a boot's metadata time goes. */
+const timeline: { at: number; line: string }[] = [];
+
+/** The requests since `from`, as ms after the first of them: printed with each boot's report. */
+function timelineSince(from: number): string {
+  const part = timeline.slice(from);
+  const t0 = part[0]?.at ?? 0;
+  return part.map((e) => `+${String(Math.round(e.at - t0)).padStart(5)} ms  ${e.line}`).join('\n');
+}
 
 beforeAll(async () => {
   work = await tempDir('vmctx-e2e-md-');
@@ -63,6 +72,7 @@ beforeAll(async () => {
       'user-data': '#!/bin/sh\necho "user-data ran for $EC2_INSTANCE_ID" >> /root/md-user-data.log\n',
     }),
     imdsv2: 'required',
+    log: (line) => timeline.push({ at: performance.now(), line }),
   });
   port = (await server.listen('127.0.0.1', 0)).port;
 }, 600_000);
@@ -76,6 +86,7 @@ const nic = (): string => `net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254
 describe('a Debian guest with vmctx, no context CD, EC2-style metadata over guestfwd (IMDSv2)', () => {
   it('first boot: keys, hostname and the user-data script from the server; ephemeral disk mounted; root grown', async () => {
     const result = await boot(image, work, { nicExtra: nic(), disks: [ephemeral] });
+    process.stdout.write(`first boot, metadata requests as the host saw them:\n${timelineSince(0)}\n`);
     expect(result.report, result.console.slice(-4000)).toContain('md-guest');
     expect(result.report).toMatch(/NETSTAGE active success 0/u);
     expect(result.console).toMatch(/context from http:\/\/169\.254\.169\.254 \(HTTP metadata \(EC2 layout, IMDSv2\)\), instance iid-i-e2e0001/u);
@@ -95,7 +106,9 @@ describe('a Debian guest with vmctx, no context CD, EC2-style metadata over gues
 
   it('second boot of the same disk: nothing runs twice', async () => {
     const before = server.requests.length;
+    const seen = timeline.length;
     const result = await boot(image, work, { nicExtra: nic(), disks: [ephemeral] });
+    process.stdout.write(`second boot, metadata requests as the host saw them:\n${timelineSince(seen)}\n`);
     expect(result.report, result.console.slice(-4000)).toMatch(/NETSTAGE active success 0/u);
     expect(server.requests.length).toBeGreaterThan(before);
     expect(await readGuestFile(image, '/root/md-user-data.log')).toBe('user-data ran for i-e2e0001\n');
