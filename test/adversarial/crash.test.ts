@@ -119,7 +119,11 @@ async function runDriver(root: string, src: string, work: string, crashAt?: stri
   const log = join(dirname(work), `crashpoints-${String(crashAt).replace(/[^a-z0-9-]/giu, '_')}.jsonl`);
   const env = { ...process.env, ...(crashAt === undefined ? {} : { VMCTX_CRASHPOINT: crashAt, VMCTX_CRASHPOINT_LOG: log }) };
   const child = spawn(process.execPath, [driver, root, src, work, 'all'], { stdio: 'ignore', env });
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.on('close', (c, s) => {
+      resolve([c, s]);
+    });
+  });
   killScripts(work);
   const text = crashAt === undefined ? '' : await readFile(log, 'utf8').catch(() => '');
   const events = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as CrashPointEvent);

@@ -20,7 +20,9 @@ if (spec !== undefined && spec !== '') {
   const at = /^(.+):([1-9][0-9]*)$/u.exec(spec);
   if (spec !== 'list' && at === null) throw new Error(`VMCTX_CRASHPOINT is "list" or NAME:N, not "${spec}"`);
   const counts = new Map<string, number>();
-  const write = (event: CrashPointEvent): void => appendFileSync(log, `${JSON.stringify(event)}\n`);
+  const write = (event: CrashPointEvent): void => {
+    appendFileSync(log, `${JSON.stringify(event)}\n`);
+  };
   armCrashPoints((name, detail) => {
     const n = (counts.get(name) ?? 0) + 1;
     counts.set(name, n);
