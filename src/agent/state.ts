@@ -2,6 +2,7 @@
 // hash and result. Kept in one JSON file (0600) in a 0700 directory, rewritten atomically, so a
 // crash between "started" and "done" is visible on the next run.
 import { createHash } from 'node:crypto';
+import { crashPoint } from '../shared/crashpoint.js';
 import { VmctxError } from '../shared/errors.js';
 import type { Root } from '../host/root.js';
 import { ensureOwnDir } from '../host/owndir.js';
@@ -120,6 +121,7 @@ export class StateStore {
   }
 
   async save(): Promise<void> {
+    crashPoint('state:save', this.file);
     try {
       // vmctx's own directory (repaired if someone else owns it); the file is never a link followed
       if (this.#dir !== '') this.#repairs.push(...(await ensureOwnDir(this.#root, this.#dir, 0o700)));

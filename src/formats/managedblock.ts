@@ -10,12 +10,17 @@ export function markers(comment: string, name = 'vmctx'): BlockMarkers {
   return { begin: `${comment} BEGIN ${name} managed block: changes inside are replaced`, end: `${comment} END ${name} managed block` };
 }
 
+/** A marker line, also with the trailing spaces or CR an editor may leave on it. */
+function isMarker(line: string | undefined, marker: string): boolean {
+  return line !== undefined && line.trimEnd() === marker;
+}
+
 /** Lines of the current block (without markers), or undefined when the file has none. */
 export function readBlock(text: string, m: BlockMarkers): string[] | undefined {
   const lines = text.split('\n');
-  const start = lines.indexOf(m.begin);
+  const start = lines.findIndex((l) => isMarker(l, m.begin));
   if (start < 0) return undefined;
-  const end = lines.indexOf(m.end, start + 1);
+  const end = lines.findIndex((l, i) => i > start && isMarker(l, m.end));
   return lines.slice(start + 1, end < 0 ? lines.length : end);
 }
 
@@ -29,10 +34,10 @@ export function replaceBlock(text: string, m: BlockMarkers, content: readonly st
   let insertAt = -1;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
-    if (line === m.begin) {
+    if (isMarker(line, m.begin)) {
       if (insertAt < 0) insertAt = kept.length;
       let j = i + 1;
-      while (j < lines.length && lines[j] !== m.end) j++;
+      while (j < lines.length && !isMarker(lines[j], m.end)) j++;
       i = j;
       continue;
     }

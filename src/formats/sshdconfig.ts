@@ -10,7 +10,11 @@ export interface SshdDirective {
 function splitArgs(text: string): string[] {
   const out: string[] = [];
   const re = /"([^"]*)"|(\S+)/gu;
-  for (const m of text.matchAll(re)) out.push(m[1] ?? m[2] ?? '');
+  for (const m of text.matchAll(re)) {
+    // sshd (8.7+) reads an unquoted # at the start of an argument as a comment to the end of the line
+    if (m[2]?.startsWith('#') === true) break;
+    out.push(m[1] ?? m[2] ?? '');
+  }
   return out;
 }
 
@@ -31,13 +35,17 @@ export function parseSshdConfig(text: string): SshdDirective[] {
 
 /** Expands %h, %u, %% in an AuthorizedKeysFile entry; relative entries are relative to home. */
 export function expandAuthorizedKeysPath(pattern: string, user: string, home: string): string | undefined {
-  if (/%[^hu%]/u.test(pattern)) return undefined;
-  const expanded = pattern.replace(/%([hu%])/gu, (_, t: string) => (t === 'h' ? home : t === 'u' ? user : '%'));
+  // one pass, left to right: %% is a literal % whatever follows it; any other token (%U, %i…) or a lone % is not expanded
+  const parts = pattern.split(/(%.?)/u);
+  const tokens = new Map([['%h', home], ['%u', user], ['%%', '%']]);
+  if (parts.some((p, i) => i % 2 === 1 && !tokens.has(p))) return undefined;
+  const expanded = parts.map((p, i) => (i % 2 === 1 ? (tokens.get(p) ?? '') : p)).join('');
   return expanded.startsWith('/') ? expanded : `${home.replace(/\/$/u, '')}/${expanded}`;
 }
 
-/** Whether a glob from an Include line (only `*` and `?`) matches a file name. */
+/** Whether a glob from an Include line (only `*` and `?`) matches a file name; as in glob(3), a leading dot only literally. */
 export function globMatch(pattern: string, name: string): boolean {
+  if (name.startsWith('.') && !pattern.startsWith('.')) return false;
   let re = '^';
   for (const c of pattern) re += c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/gu, '\\$&');
   return new RegExp(`${re}$`, 'u').test(name);

@@ -32,6 +32,8 @@ function splitOptions(line: string): { options: string; rest: string } | undefin
 export function checkAuthorizedKey(input: string): KeyCheck {
   const line = input.trim();
   if (line === '') return { ok: false, reason: 'empty' };
+  // sshd skips it; taken for an options field, a commented-out key would pass for an installed one
+  if (line.startsWith('#')) return { ok: false, reason: 'a comment, not a key' };
   if (/[\0\r\n]/u.test(line)) return { ok: false, reason: 'control characters in the key line' };
   if (line.length > 16384) return { ok: false, reason: 'key line longer than 16 KiB' };
   let fields = line.split(/[ \t]+/u);

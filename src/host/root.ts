@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { crashPoint } from '../shared/crashpoint.js';
 import { VmctxError, errnoCode } from '../shared/errors.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NONBLOCK } = constants;
@@ -601,6 +602,7 @@ export class DirectoryRoot implements Root {
       try {
         if (options.owner !== undefined) await handle.chown(options.owner.uid, options.owner.gid);
         await handle.chmod(options.mode);
+        crashPoint('write:temp-created', walk.guestPath);
         await handle.writeFile(bytes);
         await handle.sync();
       } catch (error) {
@@ -609,12 +611,14 @@ export class DirectoryRoot implements Root {
         throw error;
       }
       await handle.close();
+      crashPoint('write:before-rename', walk.guestPath);
       try {
         await rename(fdPath(dir, temp), fdPath(dir, walk.name));
       } catch (error) {
         await unlink(fdPath(dir, temp)).catch(() => undefined);
         throw error;
       }
+      crashPoint('write:before-dir-sync', walk.guestPath);
       await dir.sync();
       return { changed: true, replacedSymlink };
     } finally {

@@ -1,29 +1,24 @@
 // Crash injection: the agent (all stages, with the real script runner, real useradd/chpasswd -R)
-// is SIGKILLed at spread-out points of a run on a scratch root, then run again. Every file it
-// manages is the old or the new content at the kill — never empty, never partial — the second run
-// converges to what an uninterrupted run makes, and the per-instance script never runs twice.
-// Then the same agent against a full file system (a tiny tmpfs) and a read-only one.
-// CRASH_TRIALS sets the count (200 in CI; `npm run test:long` runs 1000).
+// runs once on a scratch root listing every crash point it passes (temp file created, temp file
+// written before its rename, renamed before the directory's fsync, state store save); then, for
+// each of them in turn, a fresh run dies by SIGKILL exactly there (the test build's hook logs the
+// point first, so the test knows where it died), and runs again. Every file it manages is the old
+// or the new content at the kill — never empty, never partial — the second run converges to what
+// an uninterrupted run makes, and the per-instance script never runs twice. No timers: the kill
+// points are the agent's own. Then the same agent against a full file system (a tiny tmpfs) and a
+// read-only one.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { fakeKey, scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildScriptDriver } from '../helpers/driver.js';
+import type { CrashPointEvent } from '../helpers/crashpoints.js';
 import { vmctx } from '../helpers/cli.js';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const TRIALS = Number(process.env['CRASH_TRIALS'] ?? 200);
 const PARALLEL = 2;
-/** An uninterrupted run every this many trials keeps the kill points spread over runs as long as they are now. */
-const CALIBRATE_EVERY = 20;
 /**
  * A killed agent's own children (ssh-keygen making a host key) outlive it for a moment and may
  * still be writing into the scratch root while it is removed (ENOTEMPTY): try again, briefly.
@@ -32,14 +27,17 @@ const SCRATCH_RM = { recursive: true, force: true, maxRetries: 20, retryDelay: 1
 const PASSWORD = 'Crash-Test-Passw0rd';
 /** Files the run manages whose content is deterministic (shadow is checked by shape: salts are random). */
 const MANAGED = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/network/interfaces.d/50-vmctx', '/home/alice/.ssh/authorized_keys', '/etc/sudoers.d/90-vmctx-users', '/etc/app.conf', '/etc/passwd', '/etc/group'];
+const STATE = '/var/lib/vmctx/state.json';
 const TEMP_NAME = /\.vmctx-[0-9a-f]{12}$/u;
+/** The crash points root.ts and state.ts pass (src/shared/crashpoint.ts): every one must be hit. */
+const POINTS = ['write:temp-created', 'write:before-rename', 'write:before-dir-sync', 'state:save'];
 
 let driver: string;
 let template: string;
 let referenceFiles: Record<string, string | undefined>;
 let referenceStatuses: Record<string, string>;
-/** Durations of uninterrupted runs: the reference, then calibration runs under the trials' own load. */
-const fullRuns: number[] = [];
+/** Every crash point an uninterrupted run passes, in order. */
+let passes: CrashPointEvent[];
 const key = fakeKey('ssh-ed25519', 'crash');
 
 function contextFor(marker: string): string {
@@ -109,108 +107,122 @@ function killScripts(work: string): void {
   }
 }
 
-async function runDriver(root: string, src: string, work: string, killAfterMs?: number): Promise<{ code: number | null; ms: number }> {
-  const t0 = Date.now();
-  const child = spawn(process.execPath, [driver, root, src, work, 'all'], { stdio: 'ignore' });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let timer: NodeJS.Timeout | undefined;
-  if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-  const code = await closed;
-  if (timer !== undefined) clearTimeout(timer);
-  killScripts(work);
-  return { code, ms: Date.now() - t0 };
+interface DriverRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** What the crash-point hook logged (empty when it was not armed). */
+  readonly events: CrashPointEvent[];
 }
 
-beforeAll(async () => {
+/** Runs the agent; `crashAt` arms the test build's hook ("list", or NAME:N to die there). */
+async function runDriver(root: string, src: string, work: string, crashAt?: string): Promise<DriverRun> {
+  const log = join(dirname(work), `crashpoints-${String(crashAt).replace(/[^a-z0-9-]/giu, '_')}.jsonl`);
+  const env = { ...process.env, ...(crashAt === undefined ? {} : { VMCTX_CRASHPOINT: crashAt, VMCTX_CRASHPOINT_LOG: log }) };
+  const child = spawn(process.execPath, [driver, root, src, work, 'all'], { stdio: 'ignore', env });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.on('close', (c, s) => {
+      resolve([c, s]);
+    });
+  });
+  killScripts(work);
+  const text = crashAt === undefined ? '' : await readFile(log, 'utf8').catch(() => '');
+  const events = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as CrashPointEvent);
+  return { code, signal, events };
+}
+
+async function prepare(): Promise<{ dir: string; root: string; src: string; marker: string }> {
   const dir = await tempDir();
-  driver = await buildScriptDriver();
-  template = await scratchRoot();
-  await mkdir(join(template, 'etc/sudoers.d'), { recursive: true });
-  // the reference: one uninterrupted run
-  const root = join(dir, 'reference');
+  const root = join(dir, 'root');
   await cp(template, root, { recursive: true });
   const src = join(dir, 'src');
   await mkdir(src);
   const marker = join(dir, 'marker');
   await writeFile(join(src, 'context.sh'), contextFor(marker));
-  const r = await runDriver(root, src, join(dir, 'work'));
+  return { dir, root, src, marker };
+}
+
+beforeAll(async () => {
+  driver = await buildScriptDriver();
+  template = await scratchRoot();
+  await mkdir(join(template, 'etc/sudoers.d'), { recursive: true });
+  // the reference: one uninterrupted run, listing the crash points it passes
+  const { dir, root, src, marker } = await prepare();
+  const r = await runDriver(root, src, join(dir, 'work'), 'list');
   expect(r.code).toBe(0);
-  fullRuns.push(r.ms);
+  passes = r.events;
+  expect(passes.every((e) => e.event === 'pass')).toBe(true);
   referenceFiles = await snapshot(root);
   for (const p of MANAGED) expect(referenceFiles[p], p).toBeDefined();
-  const state = JSON.parse((await read(root, '/var/lib/vmctx/state.json')) ?? '{}') as { modules: Record<string, { status: string }> };
+  const state = JSON.parse((await read(root, STATE)) ?? '{}') as { modules: Record<string, { status: string }> };
   referenceStatuses = Object.fromEntries(Object.entries(state.modules).map(([k, v]) => [k, v.status]));
   expect(await readFile(marker, 'utf8')).toBe('ran\n');
 }, 120_000);
 
-describe('crash injection (SIGKILL at spread-out points, then a second run)', () => {
-  it(`${TRIALS} trials: old or new content at the kill, convergence after, the script at most once`, { timeout: 60 * 60_000 }, async () => {
+describe('crash injection (SIGKILL at every crash point the agent passes, then a second run)', () => {
+  it('the run passes every kind of crash point, for the files it manages and for its state', () => {
+    expect(new Set(passes.map((e) => e.name))).toEqual(new Set(POINTS));
+    const written = new Set(passes.map((e) => e.detail));
+    for (const p of [...MANAGED.filter((m) => m !== '/etc/passwd' && m !== '/etc/group'), STATE]) expect(written, p).toContain(p);
+  });
+
+  it('at each point: it died there, old or new content at the kill, convergence after, the script at most once', { timeout: 60 * 60_000 }, async () => {
     const template0 = await snapshot(template);
     const failures: string[] = [];
-    let killedMidway = 0;
-    const prepare = async (): Promise<{ dir: string; root: string; src: string; marker: string }> => {
-      const dir = await tempDir();
-      const root = join(dir, 'root');
-      await cp(template, root, { recursive: true });
-      const src = join(dir, 'src');
-      await mkdir(src);
-      const marker = join(dir, 'marker');
-      await writeFile(join(src, 'context.sh'), contextFor(marker));
-      return { dir, root, src, marker };
-    };
-    // How long a whole run takes depends on what else the machine does (other test files at the
-    // start, nothing at the end): an uninterrupted run now and then, under the same parallelism,
-    // keeps the estimate current. One slow reference run alone pushed most kill points past the end.
-    const calibrate = async (): Promise<void> => {
-      const c = await prepare();
-      const r = await runDriver(c.root, c.src, join(c.dir, 'work'));
-      if (r.code === 0) fullRuns.push(r.ms);
-      await rm(c.dir, SCRATCH_RM);
-    };
-    const estimate = (): number => median(fullRuns.slice(-3));
-    await Promise.all(Array.from({ length: PARALLEL }, calibrate));
-    const trial = async (i: number): Promise<void> => {
-      if (i > 0 && i % CALIBRATE_EVERY === 0) await calibrate();
+    const trial = async (point: CrashPointEvent): Promise<void> => {
+      const at = `${point.name}:${point.n}`;
+      const where = `${at} (${point.detail})`;
       const { dir, root, src, marker } = await prepare();
-      // kill points spread over the whole run (a little past its usual end, too)
-      const delay = Math.round(((i + 0.5) / TRIALS) * estimate() * 1.15);
-      const first = await runDriver(root, src, join(dir, 'work'), delay);
-      if (first.code !== 0) killedMidway += 1;
+      const first = await runDriver(root, src, join(dir, 'work'), at);
+      // it died exactly where it was told to, and nowhere else: the kill provably landed mid-run
+      if (first.signal !== 'SIGKILL') failures.push(`${where}: the first run was not killed at its crash point (exit ${String(first.code)}, signal ${String(first.signal)})`);
+      const crash = first.events.at(-1);
+      if (first.events.length !== 1 || crash?.event !== 'crash' || crash.name !== point.name || crash.n !== point.n || crash.detail !== point.detail) {
+        failures.push(`${where}: the hook logged ${JSON.stringify(first.events)}, not this point`);
+      }
       const atKill = await snapshot(root);
       for (const p of MANAGED) {
         const v = atKill[p];
-        if (v !== template0[p] && v !== referenceFiles[p]) failures.push(`trial ${i} (kill at ${delay} ms): ${p} is neither old nor new: ${JSON.stringify(v?.slice(0, 80))}`);
+        if (v !== template0[p] && v !== referenceFiles[p]) failures.push(`${where}: ${p} is neither old nor new: ${JSON.stringify(v?.slice(0, 80))}`);
       }
-      if (!shadowShapeOk(await read(root, '/etc/shadow'))) failures.push(`trial ${i}: /etc/shadow malformed at the kill`);
+      if (!shadowShapeOk(await read(root, '/etc/shadow'))) failures.push(`${where}: /etc/shadow malformed at the kill`);
+      const stateAtKill = await read(root, STATE);
+      if (stateAtKill !== undefined) {
+        try {
+          JSON.parse(stateAtKill);
+        } catch {
+          failures.push(`${where}: the state file is not whole at the kill: ${JSON.stringify(stateAtKill.slice(0, 80))}`);
+        }
+      }
+      // before the rename the temporary file is there, next to the file it replaces: mid-write
+      const leftAtKill = await temps(root);
+      const tempOf = (p: string): boolean => leftAtKill.some((t) => dirname(t) === dirname(p) && t.slice(dirname(p).length + 1).startsWith(`.${p.slice(dirname(p).length + 1)}.vmctx-`));
+      if ((point.name === 'write:temp-created' || point.name === 'write:before-rename') && !tempOf(point.detail)) failures.push(`${where}: no temporary file for ${point.detail} at the kill (${leftAtKill.join(', ')})`);
       const second = await runDriver(root, src, join(dir, 'work'));
-      if (second.code !== 0 && second.code !== 5) failures.push(`trial ${i}: the second run exited ${String(second.code)}`);
+      if (second.code !== 0 && second.code !== 5) failures.push(`${where}: the second run exited ${String(second.code)} (signal ${String(second.signal)})`);
       const after = await snapshot(root);
-      for (const p of MANAGED) if (after[p] !== referenceFiles[p]) failures.push(`trial ${i} (kill at ${delay} ms): ${p} did not converge: ${JSON.stringify(after[p]?.slice(0, 80))}`);
-      if (!shadowShapeOk(await read(root, '/etc/shadow'))) failures.push(`trial ${i}: /etc/shadow malformed after the second run`);
+      for (const p of MANAGED) if (after[p] !== referenceFiles[p]) failures.push(`${where}: ${p} did not converge: ${JSON.stringify(after[p]?.slice(0, 80))}`);
+      if (!shadowShapeOk(await read(root, '/etc/shadow'))) failures.push(`${where}: /etc/shadow malformed after the second run`);
       const runs = ((await readFile(marker, 'utf8').catch(() => '')).match(/ran/gu) ?? []).length;
-      if (runs > 1) failures.push(`trial ${i}: START_SCRIPT ran ${runs} times`);
-      const state = JSON.parse((await read(root, '/var/lib/vmctx/state.json')) ?? '{}') as { modules?: Record<string, { status: string }> };
+      if (runs > 1) failures.push(`${where}: START_SCRIPT ran ${runs} times`);
+      const state = JSON.parse((await read(root, STATE)) ?? '{}') as { modules?: Record<string, { status: string }> };
       for (const [id, status] of Object.entries(referenceStatuses)) {
         const got = state.modules?.[id]?.status;
         // a script interrupted mid-way is recorded as such and not run again: the only allowed difference
-        if (got !== status && !(id === 'scripts' && got === 'interrupted')) failures.push(`trial ${i}: module ${id} is ${String(got)}, not ${status}`);
+        if (got !== status && !(id === 'scripts' && got === 'interrupted')) failures.push(`${where}: module ${id} is ${String(got)}, not ${status}`);
       }
       const left = await temps(root);
-      if (left.length > 0) failures.push(`trial ${i}: temporary files left after the second run: ${left.join(', ')}`);
+      if (left.length > 0) failures.push(`${where}: temporary files left after the second run: ${left.join(', ')}`);
       await rm(dir, SCRATCH_RM);
     };
     let next = 0;
     await Promise.all(
       Array.from({ length: PARALLEL }, async () => {
-        while (next < TRIALS) await trial(next++);
+        for (let i = next++; i < passes.length; i = next++) await trial(passes[i]!);
       }),
     );
     expect(failures.slice(0, 20)).toEqual([]);
-    // the spread really hit the middle of runs, not only before or after them
-    expect(killedMidway, `whole runs took ${fullRuns.join(', ')} ms`).toBeGreaterThanOrEqual(TRIALS / 2);
   });
 });
-
 describe('a full file system and a read-only one (a real tmpfs)', () => {
   const mountTmpfs = (dir: string, size: string): void => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);

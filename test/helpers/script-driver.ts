@@ -5,6 +5,7 @@ import { HostExec } from '../../src/host/exec.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { HostScriptRunner } from '../../src/host/scripts.js';
 import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
+import './crashpoints.js';
 
 const [root, source, work, stageArg] = process.argv.slice(2);
 if (root === undefined || source === undefined || work === undefined) throw new Error('usage: driver ROOT SOURCE WORK [STAGE]');
