@@ -2,7 +2,8 @@
 // init.sh), START_SCRIPT(_BASE64), StratusLab's SCRIPT_EXEC, and #! user data. Names from the
 // context are plain file names on the medium: no "/", no "..", no leading "-".
 import { decodeStrictBase64 } from '../../formats/base64.js';
-import { mergeCloudConfigs, parseUserData, type CloudConfig } from '../../formats/cloudconfig.js';
+import { mergeCloudConfigs, type CloudConfig } from '../../formats/cloudconfig.js';
+import { parseUserData } from '../../formats/userdata.js';
 import { describeError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFiles, ScriptSource, UserDataResult } from './types.js';
 
