@@ -41,7 +41,7 @@ export function importsOf(file: string, text: string, known: ReadonlySet<string>
       const named = bindings !== undefined && ts.isNamedImports(bindings) ? bindings.elements : undefined;
       const names = named?.map((e) => (e.propertyName ?? e.name).text) ?? [];
       const whole = clause === undefined || clause.name !== undefined || (bindings !== undefined && ts.isNamespaceImport(bindings));
-      const typeOnly = clause !== undefined && (clause.isTypeOnly || (!whole && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
+      const typeOnly = clause !== undefined && (clause.phaseModifier === ts.SyntaxKind.TypeKeyword || (!whole && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
       add(node, node.moduleSpecifier.text, typeOnly, names, whole);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.exportClause;
