@@ -16,6 +16,7 @@ import { MODULES } from './modules/index.js';
 import type { Frequency, Module, Stage, Target } from './modules/module.js';
 import type { ScriptRunner } from '../host/scripts.js';
 import { ensureOwnDir } from '../host/owndir.js';
+import { hostMachine } from '../host/machine.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
 import type { GuestNic } from '../network/resolve.js';
@@ -482,6 +483,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
       exec: options.exec,
       live,
       dryRun: options.dryRun,
+      ...(live ? { machine: hostMachine } : {}),
       // the CLI gives the host's NICs only for the running system; tests give a scratch root's
       ...(!options.dryRun && options.listNics !== undefined ? { listNics: options.listNics } : {}),
       ...(options.nicsSettled === true ? { nicsSettled: true } : {}),

@@ -5,7 +5,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseContextSh } from '../formats/contextsh.js';
-import { parseUserData } from '../formats/cloudconfig.js';
+import { parseUserData } from '../formats/userdata.js';
 import { IsoImage } from '../formats/iso9660/reader.js';
 import { openByteSource } from '../host/bytesource.js';
 import { describeError, isVmctxError } from '../shared/errors.js';

@@ -1,12 +1,13 @@
-// #cloud-config (a subset) and MIME multipart user data: parsed and validated into typed values,
-// every unusable item reported and skipped, unknown keys reported, never fatal. Pure.
-import { gunzipSync } from 'node:zlib';
+// #cloud-config (a subset): one document's keys parsed and validated into typed values, every
+// unusable item reported and skipped, unknown keys reported, never fatal. Pure. The user-data
+// container around it (gzip, MIME multipart, #! scripts) is userdata.ts.
 import { LineCounter, isMap, isNode, isScalar, isSeq, visit, type Document } from 'yaml';
 import { MAX_YAML_TEXT, MAX_YAML_TOKENS, parseYamlBounded, yamlTokens } from './yamldoc.js';
 import { shown } from '../shared/errors.js';
 import { classifyPassword, isCryptField } from './crypt.js';
 import { didYouMean } from './didyoumean.js';
 import { normaliseGuestPath } from './guestpath.js';
+import { DecodeBudget, MAX_USER_DATA_FILE as MAX_FILE, boundedGunzip, mib } from './decodebudget.js';
 
 export interface CloudUser {
   readonly name: string;
@@ -43,26 +44,9 @@ export interface CloudConfig {
   readonly bootcmd: ReadonlyArray<string | readonly string[]>;
 }
 
-export interface UserDataParts {
-  readonly cloudConfigs: readonly CloudConfig[];
-  /** #! scripts from the user data (a plain body, or MIME parts). */
-  readonly scripts: ReadonlyArray<{ readonly name: string; readonly body: Buffer }>;
-  readonly issues: readonly string[];
-  /** The same issues with their severity, and line and column where the document gives them. */
-  readonly located: readonly CloudConfigIssue[];
-}
-
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
 const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;
-const MAX_FILE = 16 * 1024 * 1024;
-const MAX_PARTS = 64;
-const MIB = 1024 * 1024;
 
-/**
- * Decompressed bytes one user-data document may produce in all: every gzip layer, every decoded
- * MIME part and every write_files content (each time an alias repeats one) takes from it.
- */
-export const USER_DATA_BUDGET = 64 * MIB;
 /** A cloud-config text longer than this is refused before YAML parsing (which costs ~460 bytes a byte). */
 export const MAX_CLOUD_CONFIG_TEXT = MAX_YAML_TEXT;
 /** YAML tokens (keys, items, scalars, indicators) one document may have: its parse memory grows with them. */
@@ -73,53 +57,6 @@ export const MAX_ENTRIES = 1000;
 export const MAX_ARGV = 1000;
 /** Alias uses per document (yaml's maxAliasCount): aliases repeat data without costing text. */
 export const MAX_ALIASES = 32;
-
-/** What is left of USER_DATA_BUDGET for one user-data document. */
-export class DecodeBudget {
-  #left: number;
-
-  constructor(readonly total: number = USER_DATA_BUDGET) {
-    this.#left = total;
-  }
-
-  get left(): number {
-    return this.#left;
-  }
-
-  /** Takes n bytes if that many are left (true), else nothing (false). */
-  take(n: number): boolean {
-    if (n > this.#left) return false;
-    this.#left -= n;
-    return true;
-  }
-
-  /** Says the budget is spent, for a warning. */
-  spent(): string {
-    return `the ${mib(this.total)} decompressed-bytes budget of this user data is spent (${mib(this.#left)} left)`;
-  }
-}
-
-const mib = (n: number): string => (n < MIB ? `${n} bytes` : `${Number((n / MIB).toFixed(2))} MiB`);
-
-/**
- * gunzip that never inflates past `limit` nor past what is left of `budget` (zlib's
- * maxOutputLength stops it there), and takes what it made from the budget. The reason otherwise.
- */
-export function boundedGunzip(data: Buffer, limit: number, budget: DecodeBudget): { data: Buffer } | { reason: string } {
-  const cap = Math.min(limit, budget.left);
-  if (cap < 1) return { reason: budget.spent() };
-  try {
-    const out = gunzipSync(data, { maxOutputLength: cap });
-    budget.take(out.length);
-    return { data: out };
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-      return { reason: cap < limit ? `it would inflate past what is left of the ${mib(budget.total)} decompressed-bytes budget of this user data (${mib(budget.left)})` : `it inflates to over ${mib(limit)}` };
-    }
-    return { reason: `it does not decompress (${(error as Error).message.slice(0, 80)})` };
-  }
-}
-
 
 /** The cloud-config keys vmctx applies, per level. */
 export const APPLIED_KEYS = {
@@ -513,99 +450,6 @@ export function parseCloudConfig(text: string, issues: string[]): CloudConfig | 
   for (const issue of checked.issues) issues.push(issue.message);
   return checked.config;
 }
-
-/** Splits a MIME multipart body; each part's headers (lower-case) and decoded body. */
-function mimeParts(raw: Buffer, issues: { push(message: string): void }, budget: DecodeBudget): Array<{ type: string; filename: string | undefined; body: Buffer; line: number | undefined }> | undefined {
-  const text = raw.toString('latin1');
-  const headerEnd = text.search(/\r?\n\r?\n/u);
-  const head = headerEnd < 0 ? text : text.slice(0, headerEnd);
-  const boundary = /boundary="?([^";\r\n]+)"?/iu.exec(head)?.[1];
-  if (boundary === undefined) {
-    issues.push('MIME user data without a boundary; ignored');
-    return undefined;
-  }
-  const chunks = text.split(`--${boundary}`).slice(1);
-  const out: Array<{ type: string; filename: string | undefined; body: Buffer; line: number | undefined }> = [];
-  // where each chunk starts in the text, for the line numbers of the parts' documents
-  let at = text.indexOf(`--${boundary}`) + boundary.length + 2;
-  for (const chunk of chunks) {
-    const chunkStart = at;
-    at += chunk.length + boundary.length + 2;
-    if (chunk.startsWith('--')) break;
-    if (out.length >= MAX_PARTS) {
-      issues.push(`more than ${MAX_PARTS} MIME parts; the rest ignored`);
-      break;
-    }
-    const part = chunk.replace(/^\r?\n/u, '');
-    const end = part.search(/\r?\n\r?\n/u);
-    if (end < 0) continue;
-    const headers = part.slice(0, end).toLowerCase();
-    const bodyText = part.slice(end).replace(/^\r?\n\r?\n/u, '').replace(/\r?\n$/u, '');
-    const bodyStart = chunkStart + (chunk.length - part.length) + end + (/^\r?\n\r?\n/u.exec(part.slice(end))?.[0].length ?? 0);
-    const line = text.slice(0, bodyStart).split('\n').length - 1;
-    const type = /content-type:\s*([^;\s]+)/u.exec(headers)?.[1] ?? 'text/plain';
-    const filename = /filename="?([^";\r\n]+)"?/u.exec(part.slice(0, end))?.[1];
-    const encoded = /content-transfer-encoding:\s*base64/u.test(headers);
-    const body = encoded ? Buffer.from(bodyText, 'base64') : Buffer.from(bodyText, 'latin1');
-    if (encoded && !budget.take(body.length)) {
-      issues.push(`MIME part ${out.length + 1}: its ${mib(body.length)} would pass what is left of the ${mib(budget.total)} decompressed-bytes budget of this user data (${mib(budget.left)}); ignored`);
-      continue;
-    }
-    // a base64 part's lines are not the file's: its issues name the part instead
-    out.push({ type, filename, body, line: encoded ? undefined : line });
-  }
-  return out;
-}
-
-/** Classifies user data: #! script, #cloud-config, MIME multipart (of those), gzip of any of them. */
-export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudget()): UserDataParts {
-  const located: CloudConfigIssue[] = [];
-  const issues = { push: (message: string): void => void located.push({ severity: 'warning', message }) };
-  const cloudConfig = (text: string, lineOffset: number | undefined, name: string): CloudConfig | undefined => {
-    const checked = checkCloudConfig(text, lineOffset ?? 0, budget);
-    if (lineOffset !== undefined) for (const i of checked.issues) located.push(i);
-    else for (const i of checked.issues) located.push({ severity: i.severity, message: `${name}${i.line === undefined ? '' : ` line ${i.line}`}: ${i.message}` });
-    return checked.config;
-  };
-  const cloudConfigs: CloudConfig[] = [];
-  const scripts: Array<{ name: string; body: Buffer }> = [];
-  const visit = (data: Buffer, name: string, depth: number): void => {
-    if (depth > 2) {
-      issues.push(`${name}: nested too deeply; ignored`);
-      return;
-    }
-    if (data[0] === 0x1f && data[1] === 0x8b) {
-      const inflated = boundedGunzip(data, MAX_FILE, budget);
-      if ('reason' in inflated) issues.push(`${name}: gzip data ignored: ${inflated.reason}`);
-      else visit(inflated.data, name, depth + 1);
-      return;
-    }
-    const head = data.subarray(0, 256).toString('latin1');
-    if (head.startsWith('#!')) scripts.push({ name, body: data });
-    else if (/^#cloud-config\s/u.test(head)) {
-      // lines count in the document as given (a gzipped body's are its uncompressed lines)
-      const config = cloudConfig(data.toString('utf8'), 0, name);
-      if (config !== undefined) cloudConfigs.push(config);
-    } else if (/^content-type:\s*multipart\//imu.test(head) || /^mime-version:/imu.test(head)) {
-      const parts = mimeParts(data, issues, budget) ?? [];
-      parts.forEach((p, i) => {
-        const partName = `${name}-part${i + 1}`;
-        if (p.type === 'text/x-shellscript' || p.body.subarray(0, 2).toString('latin1') === '#!') scripts.push({ name: partName, body: p.body });
-        else if (p.type === 'text/cloud-config') {
-          const config = cloudConfig(p.body.toString('utf8'), p.line, partName);
-          if (config !== undefined) cloudConfigs.push(config);
-        } else issues.push(`${partName}: MIME type ${p.type} is not supported; ignored`);
-      });
-    } else {
-      // cloud-init's other user-data kinds: named, so the user learns vmctx does not take them
-      const other = /^(#include-once|#include|#cloud-boothook|#part-handler|#cloud-config-archive|#cloud-config-jsonp|## template: jinja)\b/u.exec(head)?.[1];
-      issues.push(other !== undefined ? `${name}: ${other} user data is not supported by vmctx; ignored` : `${name}: neither a #! script, #cloud-config nor MIME multipart; ignored`);
-    }
-  };
-  visit(raw, 'user-data', 0);
-  return { cloudConfigs, scripts, issues: located.map((i) => i.message), located };
-}
-
 /** Several cloud-config documents (MIME parts) merged: later scalars win, lists concatenate. */
 export function mergeCloudConfigs(configs: readonly CloudConfig[]): CloudConfig | undefined {
   if (configs.length === 0) return undefined;

@@ -1,14 +1,18 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/agent/config.js';
-import { deviceCandidates, growTargets, machineIdModule, parseMountInfo } from '../../src/agent/modules/firstboot.js';
+import { deviceCandidates, growFsModule, growTargets, machineIdModule, parseMountInfo } from '../../src/agent/modules/firstboot.js';
+import type { Target } from '../../src/agent/modules/module.js';
+import type { Exec } from '../../src/host/exec.js';
+import type { Machine } from '../../src/host/machine.js';
 import { runAgent } from '../../src/agent/run.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { HostExec } from '../../src/host/exec.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { HostScriptRunner } from '../../src/host/scripts.js';
 import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
+import { contextOf } from '../helpers/context.js';
 import { scratchRoot } from '../helpers/scratch.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -68,6 +72,65 @@ describe('grow-fs and ephemeral helpers', () => {
     expect(deviceCandidates('sda2')).toEqual(['sda2', 'xvda2', 'vda2']);
     expect(deviceCandidates('xvdb')).toEqual(['xvdb', 'vdb', 'sdb']);
     expect(deviceCandidates('nvme0n1')).toEqual(['nvme0n1']);
+  });
+});
+
+describe('grow-fs module: the device is read through the Target machine', () => {
+  const BLOCKS = 262_144; // 1 GiB of 4 KiB blocks
+  /** An ext4 superblock (first 2 KiB of the device) saying the file system has `blocks` 4 KiB blocks. */
+  const superblock = (blocks: number): Uint8Array => {
+    const b = Buffer.alloc(2048);
+    b.writeUInt32LE(blocks, 1024 + 4);
+    b.writeUInt32LE(2, 1024 + 24);
+    b.writeUInt16LE(0xef53, 1024 + 0x38);
+    return b;
+  };
+  /** A live scratch root: / is ext4 on vda (254:0), a whole disk of 1 GiB. */
+  async function liveRoot(head: Uint8Array | undefined): Promise<{ target: Target; calls: string[]; asked: string[]; root: string }> {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'proc/self'), { recursive: true });
+    await writeFile(join(root, 'proc/self/mountinfo'), '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n');
+    await mkdir(join(root, 'sys/dev/block'), { recursive: true });
+    await symlink('../../devices/virtual/block/vda', join(root, 'sys/dev/block/254:0'));
+    await mkdir(join(root, 'sys/class/block/vda'), { recursive: true });
+    await writeFile(join(root, 'sys/class/block/vda/size'), `${(BLOCKS * 4096) / 512}\n`);
+    const calls: string[] = [];
+    const asked: string[] = [];
+    const exec: Exec = {
+      which: (name) => Promise.resolve(`/usr/sbin/${name}`),
+      run: (file, args) => {
+        calls.push([file, ...args].join(' '));
+        return Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' });
+      },
+    };
+    const machine: Machine = {
+      hostname: () => 'test',
+      readHead: (path, length) => {
+        asked.push(`${path} ${length}`);
+        return Promise.resolve(head);
+      },
+    };
+    return { target: { root: new DirectoryRoot(root), exec, live: true, machine }, calls, asked, root };
+  }
+
+  it('a file system that already fills its device starts no program; the superblock came from the machine', async () => {
+    const { target, calls, asked, root } = await liveRoot(superblock(BLOCKS));
+    const out = await growFsModule.apply(await contextOf({}), target, log);
+    expect(asked).toEqual([`${root}/dev/vda 2048`]);
+    expect(calls).toEqual([]);
+    expect(out.actions).toEqual([]);
+  });
+
+  it('a smaller file system, or a device the machine cannot read, is grown with resize2fs', async () => {
+    const smaller = await liveRoot(superblock(BLOCKS / 2));
+    expect((await growFsModule.apply(await contextOf({}), smaller.target, log)).actions).toEqual(['resize2fs /dev/vda']);
+    expect(smaller.calls).toEqual(['/usr/sbin/resize2fs /dev/vda']);
+    const unreadable = await liveRoot(undefined);
+    expect((await growFsModule.apply(await contextOf({}), unreadable.target, log)).actions).toEqual(['resize2fs /dev/vda']);
+    expect(unreadable.asked).toHaveLength(1);
+    // a Target without a machine reads no device at all: it cannot tell, so it grows
+    const bare: Target = { root: unreadable.target.root, exec: unreadable.target.exec, live: true };
+    expect((await growFsModule.apply(await contextOf({}), bare, log)).actions).toEqual(['resize2fs /dev/vda']);
   });
 });
 

@@ -204,6 +204,27 @@ describe('hostname module', () => {
     await apply(hostnameModule, root, { SET_HOSTNAME: 'node7' });
     expect(await readFile(join(root, 'etc/sysconfig/network'), 'utf8')).toBe('NETWORKING=yes\nHOSTNAME=node7\n');
   });
+
+  it("live: sets the running name only when the Target's machine has another one (no D-Bus yet: hostname, not hostnamectl)", async () => {
+    const root = await scratchRoot();
+    const calls: string[] = [];
+    const live = (current: string): Target => ({
+      root: new DirectoryRoot(root),
+      live: true,
+      machine: { hostname: () => current, readHead: () => Promise.resolve(undefined) },
+      exec: {
+        which: (name) => Promise.resolve(`/usr/bin/${name}`),
+        run: (file, args) => {
+          calls.push([file, ...args].join(' '));
+          return Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' });
+        },
+      },
+    });
+    const same = await hostnameModule.apply(await contextOf({ SET_HOSTNAME: 'node7' }), live('node7'), log);
+    expect([same.actions, calls]).toEqual([[], []]);
+    const other = await hostnameModule.apply(await contextOf({ SET_HOSTNAME: 'node7' }), live('localhost'), log);
+    expect([other.actions, calls]).toEqual([['hostname node7'], ['/usr/bin/hostname node7']]);
+  });
 });
 
 describe('dns module', () => {

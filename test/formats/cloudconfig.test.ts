@@ -2,7 +2,9 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import * as cloudconfig from '../../src/formats/cloudconfig.js';
-import { APPLIED_KEYS, UNSUPPORTED_KEYS, checkCloudConfig, parseCloudConfig, parseUserData } from '../../src/formats/cloudconfig.js';
+import { APPLIED_KEYS, UNSUPPORTED_KEYS, checkCloudConfig, parseCloudConfig } from '../../src/formats/cloudconfig.js';
+import * as decodebudget from '../../src/formats/decodebudget.js';
+import { parseUserData } from '../../src/formats/userdata.js';
 
 const hash = '$6$yXPOofzarzVg.NJg$n.HGmajdWu3KC.Bol2iUvZlnObMb2stnBOLnlZCNvDYCkQuAGCKD.rFPQ4C.Eqy9JocIZD94ywapdGdPBQ6mz0';
 
@@ -178,7 +180,7 @@ describe('cloud-config keys: applied, not supported, or a typo (with its line an
 describe('user data budgets and caps', () => {
   const MIB = 1024 * 1024;
   // the limits as exported; read through the namespace so the tests load (and fail) on code without them
-  const api = cloudconfig as unknown as {
+  const api = decodebudget as unknown as {
     DecodeBudget?: new (total?: number) => { readonly left: number; readonly total: number };
     boundedGunzip?: (data: Buffer, limit: number, budget: unknown) => { data: Buffer } | { reason: string };
   };

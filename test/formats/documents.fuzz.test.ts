@@ -10,7 +10,8 @@ import { mapOpenStack, networkDataToVariables } from '../../src/agent/datasource
 import { parseJson } from '../../src/agent/datasources/metadata.js';
 import { networkConfigToVariables } from '../../src/agent/datasources/seeds.js';
 import type { ContextWarning } from '../../src/agent/context/context.js';
-import { parseCloudConfig, parseUserData } from '../../src/formats/cloudconfig.js';
+import { parseCloudConfig } from '../../src/formats/cloudconfig.js';
+import { parseUserData } from '../../src/formats/userdata.js';
 import { isVmctxError } from '../../src/shared/errors.js';
 import { emptyMedium } from '../helpers/context.js';
 

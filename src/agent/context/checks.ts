@@ -3,7 +3,7 @@
 // support (a warning), or unknown — a warning with a did-you-mean when it looks like a typo,
 // otherwise a name for the scripts and templates (informational). Pure.
 import { didYouMean } from '../../formats/didyoumean.js';
-import type { ContextWarning } from './context.js';
+import type { ContextWarning } from './types.js';
 
 /** Global variables vmctx applies (their values are checked where they are used). */
 export const APPLIED_VARIABLES = [

@@ -5,109 +5,14 @@ import { formatNameserver, parseNameserver } from '../../formats/dns.js';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
 import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
-import type { NetworkModel } from '../../network/model.js';
-import { passwordFromContext, userFromContext, type PasswordSpec, type UserSpec } from './users.js';
-import { scriptsFromContext, type ScriptSource } from './scripts.js';
-import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
+import { passwordFromContext, userFromContext } from './users.js';
+import { scriptsFromContext } from './scripts.js';
 import { Secret } from '../../shared/secret.js';
 import { checkVariables } from './checks.js';
+import type { Context, ContextWarning, Dns, RawContext, SourceKind, SshKeys } from './types.js';
 
-export type SourceKind = 'iso-file' | 'block-device' | 'directory' | 'metadata' | 'metadata-cache' | 'nocloud' | 'config-drive';
+export type { Context, ContextWarning, Dns, MediumFile, MediumFiles, RawContext, SourceInfo, SourceKind, SshKeys } from './types.js';
 
-export interface SourceInfo {
-  readonly kind: SourceKind;
-  /** Host path of the ISO file, device or directory. */
-  readonly path: string;
-  readonly label?: string | undefined;
-  /** How names on the medium were read (rockridge, joliet, iso9660), for ISO media. */
-  readonly scheme?: string | undefined;
-  /** How the medium was found: "--source", "label", "device name", "iso9660 signature". */
-  readonly foundBy: string;
-  /** Files that held variables, in the order they were read. */
-  readonly variableFiles: readonly string[];
-}
-
-/** Read access to the files on the medium (scripts, FILES_DS, key files). */
-export interface MediumFiles {
-  readonly names: readonly string[];
-  read(name: string, maxBytes: number): Promise<Buffer | undefined>;
-  /** A plain file to copy without holding it in memory (charged to the medium's byte budget); undefined when absent or not a plain file. */
-  open?(name: string): Promise<MediumFile | undefined>;
-}
-
-/** A file on the medium, read only when its chunks are pulled. Files with the same key hold the same bytes. */
-export interface MediumFile {
-  readonly size: number;
-  readonly key: string;
-  chunks(): AsyncIterable<Uint8Array>;
-}
-
-export interface ContextWarning {
-  readonly message: string;
-  readonly variable?: string;
-  readonly file?: string;
-  readonly line?: number;
-  readonly col?: number | undefined;
-  /** An error: the whole document it is about was not used (a cloud-config that is not YAML). */
-  readonly severity?: 'error' | undefined;
-}
-
-export interface Dns {
-  readonly nameservers: readonly string[];
-  readonly search: readonly string[];
-}
-
-export interface SshKeys {
-  readonly keys: readonly string[];
-  /** Which variables (or medium files) the keys came from. */
-  readonly sources: readonly string[];
-}
-
-export interface Context {
-  readonly source: SourceInfo;
-  readonly instanceId: string;
-  readonly instanceIdSource: 'VMID' | 'dmi' | 'context-hash' | 'metadata';
-  readonly variables: Readonly<Record<string, string>>;
-  readonly hostname: string | undefined;
-  readonly dns: Dns;
-  readonly sshKeys: SshKeys;
-  /** Interfaces, addresses and routes the context asks for (NICs by MAC). */
-  readonly network: NetworkModel;
-  /** The account keys, sudo and the password apply to; "root" when the context names none. */
-  readonly username: string;
-  readonly user: UserSpec;
-  /** The first-boot password (a Secret), from the highest-priority usable variable. */
-  readonly password: PasswordSpec | undefined;
-  /** Scripts to run in the final stage (provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data, runcmd). */
-  readonly scripts: readonly ScriptSource[];
-  /** #cloud-config from the user data (merged), when there is one. */
-  readonly cloudConfig: CloudConfig | undefined;
-  /** More accounts from cloud-config `users`. */
-  readonly extraUsers: readonly CloudUser[];
-  /** Passwords from cloud-config `chpasswd` (secrets). */
-  readonly extraPasswords: ReadonlyArray<{ readonly user: string; readonly kind: 'plain' | 'hash'; readonly secret: Secret }>;
-  readonly warnings: readonly ContextWarning[];
-  /** Variables vmctx carries but does not apply (the provider's bookkeeping, the scripts' own names). */
-  readonly unused: readonly string[];
-  readonly medium: MediumFiles;
-  /** Inputs the source could not deliver this time; modules that need them wait for a later run. */
-  readonly missing: readonly string[];
-  /** How often the provider's init scripts run (INIT_SCRIPTS_FREQUENCY in /etc/vmctx/config). */
-  readonly initScriptsFrequency: 'per-instance' | 'per-boot';
-}
-
-/** What a datasource hands over before identity and normalisation. */
-export interface RawContext {
-  readonly source: SourceInfo;
-  readonly variables: Readonly<Record<string, string>>;
-  readonly lines: Readonly<Record<string, number>>;
-  readonly warnings: readonly ContextWarning[];
-  readonly medium: MediumFiles;
-  /** The instance id the source itself gives (metadata services, seeds); wins over VMID/DMI. */
-  readonly instanceId?: string | undefined;
-  /** Inputs the source could not deliver this time (metadata budget ran out). */
-  readonly missing?: readonly string[] | undefined;
-}
 
 export const SSH_KEY_VARIABLES = ['SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY', 'PUBLIC_KEY', 'STRATUSLAB_REMOTE_KEY'] as const;
 /** Variables naming key files on the medium (older OpenNebula / StratusLab). */

@@ -5,7 +5,7 @@
 import { LineCounter, isMap, isScalar, isSeq, type Document } from 'yaml';
 import { parseYamlBounded, yamlOverLimits } from '../../formats/yamldoc.js';
 import { didYouMean } from '../../formats/didyoumean.js';
-import type { ContextWarning } from './context.js';
+import type { ContextWarning } from './types.js';
 
 export type DiagnosticSeverity = 'error' | 'warning' | 'info';
 

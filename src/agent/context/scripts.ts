@@ -2,27 +2,17 @@
 // init.sh), START_SCRIPT(_BASE64), StratusLab's SCRIPT_EXEC, and #! user data. Names from the
 // context are plain file names on the medium: no "/", no "..", no leading "-".
 import { decodeStrictBase64 } from '../../formats/base64.js';
-import { mergeCloudConfigs, parseUserData, type CloudConfig } from '../../formats/cloudconfig.js';
+import { mergeCloudConfigs, type CloudConfig } from '../../formats/cloudconfig.js';
+import { parseUserData } from '../../formats/userdata.js';
 import { describeError } from '../../shared/errors.js';
-import type { ContextWarning, MediumFiles } from './context.js';
+import type { ContextWarning, MediumFiles, ScriptSource, UserDataResult } from './types.js';
 
-export interface ScriptSource {
-  readonly name: string;
-  readonly body: Buffer;
-  /** A command to run as an argv (cloud-config list commands): no shell. */
-  readonly argv?: readonly string[];
-  /** The provider's own script: it may see secrets in its environment. */
-  readonly provider: boolean;
-  readonly variable: string;
-}
+export type { ScriptSource, UserDataResult } from './types.js';
+
 
 const MEDIUM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/u;
 const MAX_SCRIPT = 16 * 1024 * 1024;
 
-export interface UserDataResult {
-  readonly scripts: ScriptSource[];
-  readonly cloudConfig: CloudConfig | undefined;
-}
 
 /** cloud-config commands as scripts: a string is shell code (the user's, by intent), a list an argv. */
 export function commandScripts(prefix: string, commands: ReadonlyArray<string | readonly string[]>): ScriptSource[] {

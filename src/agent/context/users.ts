@@ -4,28 +4,10 @@ import { decodeStrictBase64 } from '../../formats/base64.js';
 import { isCryptField } from '../../formats/crypt.js';
 import { scryptSync } from 'node:crypto';
 import { Secret } from '../../shared/secret.js';
-import type { ContextWarning } from './context.js';
+import type { ContextWarning, PasswordSource, PasswordSpec, UserSpec } from './types.js';
 
-export interface UserSpec {
-  /** The account the context is about ("root" when it names none or an invalid one). */
-  readonly name: string;
-  /** USERNAME_SHELL, when given and plausible. */
-  readonly shell: string | undefined;
-  /** USERNAME_SUDO / GRANT_SUDO: true or false when given, undefined when not. */
-  readonly sudo: boolean | undefined;
-  /** USERNAME_PASSWORD_RESET=YES: the account's password is locked. */
-  readonly lockPassword: boolean;
-  /** USERNAME_PASSWORD_EXPIRE=YES: the first-boot password must be changed at first login. */
-  readonly expirePassword: boolean;
-}
+export type { PasswordSource, PasswordSpec, UserSpec } from './types.js';
 
-export type PasswordSource = 'CRYPTED_PASSWORD_BASE64' | 'PASSWORD_BASE64' | 'CRYPTED_PASSWORD' | 'PASSWORD' | 'metadata';
-
-export interface PasswordSpec {
-  readonly kind: 'plain' | 'hash';
-  readonly secret: Secret;
-  readonly source: PasswordSource;
-}
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/u;
 const SHELL = /^\/[A-Za-z0-9._/-]{1,255}$/u;

@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { VmctxError } from '../../shared/errors.js';
 import { onHost, type Root } from '../../host/root.js';
-import { openByteSource } from '../../host/bytesource.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 import { tool } from './live.js';
 import { ensureOwnDir } from '../../host/owndir.js';
@@ -113,16 +112,11 @@ export function fileSystemBytes(fsType: string, head: Uint8Array): number | unde
 async function fillsDevice(target: Target, fsType: string, name: string): Promise<boolean> {
   const sectors = Number((await target.root.readText(`/sys/class/block/${name}/size`, { maxBytes: 4096 }))?.trim());
   if (!Number.isSafeInteger(sectors) || sectors <= 0) return false;
-  const source = await openByteSource(onHost(target.root, `/dev/${name}`)).catch(() => undefined);
-  if (source === undefined) return false;
-  try {
-    const fsBytes = fileSystemBytes(fsType, await source.read(0, 2048));
-    return fsBytes !== undefined && fsBytes > 0 && sectors * 512 - fsBytes < GROW_SLACK;
-  } catch {
-    return false;
-  } finally {
-    await source.close();
-  }
+  // the device itself is read through the Target's machine: no Target machine, no answer
+  const head = await target.machine?.readHead(onHost(target.root, `/dev/${name}`), 2048);
+  if (head === undefined) return false;
+  const fsBytes = fileSystemBytes(fsType, head);
+  return fsBytes !== undefined && fsBytes > 0 && sectors * 512 - fsBytes < GROW_SLACK;
 }
 
 const run = (target: Target, program: string, args: readonly string[], okCodes: readonly number[] = [0]): ReturnType<typeof tool> => tool(target, program, args, { rootFlag: false, okCodes, timeoutMs: 120_000 });

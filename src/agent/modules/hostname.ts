@@ -1,7 +1,7 @@
 // Hostname: SET_HOSTNAME (then HOSTNAME), already sanitised in the Context. Writes /etc/hostname,
 // a managed line in /etc/hosts (replaced, never appended again), HOSTNAME= in the old RHEL
-// /etc/sysconfig/network, and sets it live with hostnamectl or hostname.
-import { hostname as currentHostname } from 'node:os';
+// /etc/sysconfig/network, and sets it live with hostnamectl or hostname (when the Target's machine
+// has another name, or the Target gives no machine).
 import { markers, replaceBlock } from '../../formats/managedblock.js';
 import { runLive, unlinkIfSymlink } from './live.js';
 import { OutcomeBuilder, type Module } from './module.js';
@@ -48,7 +48,7 @@ export const hostnameModule: Module = {
     if (sysconfig !== undefined) {
       out.changedIf('/etc/sysconfig/network', (await root.writeFile('/etc/sysconfig/network', setSysconfigHostname(sysconfig, name), { mode: 0o644 })).changed);
     }
-    if (target.live && currentHostname() !== name) {
+    if (target.live && target.machine?.hostname() !== name) {
       // Early in boot (the local stage) D-Bus is not up yet and hostnamectl can only fail slowly.
       const dbus = (await root.lstat('/run/dbus/system_bus_socket')) !== undefined;
       const hostname = ['hostname', [name]] as const;

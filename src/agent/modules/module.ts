@@ -1,5 +1,6 @@
 // The module contract: one concern each; gets the Context and a Target, never node:fs directly.
 import type { Exec } from '../../host/exec.js';
+import type { Machine } from '../../host/machine.js';
 import type { ScriptRunner } from '../../host/scripts.js';
 import type { Root } from '../../host/root.js';
 import type { Logger } from '../../shared/logger.js';
@@ -26,6 +27,8 @@ export interface Target {
    * modules take the same path as in the run; other programs are recorded, not run.
    */
   readonly dryRun?: boolean;
+  /** The running machine (its host name, a device's first bytes), when live. */
+  readonly machine?: Machine;
   /** The running system's NICs (name, MAC), when live. */
   readonly listNics?: () => Promise<GuestNic[]>;
   /** Runs scripts on the running system; absent for offline roots and dry runs. */
