@@ -1,7 +1,8 @@
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
+import { discoverMedium, openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
+import type { Probe } from '../../src/agent/datasources/datasource.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { writeIso } from '../../src/formats/iso9660/writer.js';
 import { tempDir } from '../helpers/tmp.js';
