@@ -7,7 +7,7 @@ import { systemClock } from '../../host/clock.js';
 import type { Root } from '../../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFiles, RawContext } from '../context/context.js';
-import { BudgetExhausted, MetadataHttp, type HttpBudget } from './http.js';
+import { BudgetExhausted, MetadataHttp, type HttpBudget } from '../../host/metadatahttp.js';
 import { mapEc2, mapOpenStack, type KeyEntry, type MappedMetadata } from './mapping.js';
 
 /** The EC2-style service's addresses: IP literals, never names to resolve. */

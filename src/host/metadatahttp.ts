@@ -7,9 +7,9 @@
 import type { Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Got } from 'got';
-import { systemClock, type Clock } from '../../host/clock.js';
-import { VmctxError, errnoCode } from '../../shared/errors.js';
-import { Secret } from '../../shared/secret.js';
+import { systemClock, type Clock } from './clock.js';
+import { VmctxError, errnoCode } from '../shared/errors.js';
+import { Secret } from '../shared/secret.js';
 
 export const TOKEN_TTL_SECONDS = 21600;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
