@@ -1,6 +1,7 @@
 // The pipeline: find and read the context, work out the instance, run each module of the stage
 // when its frequency says so (a failing module is recorded and the others still run), keep state,
 // and write the report.
+import type { Clock } from '../host/clock.js';
 import type { Exec } from '../host/exec.js';
 import { DryRunRoot, RecordingExec } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
@@ -59,6 +60,8 @@ export interface RunOptions {
   readonly onContext?: (ctx: Context) => void;
   /** How long to wait for another run's lock (default 60 s). */
   readonly lockWaitMs?: number;
+  /** Time for the lock's wait and the datasources' budgets (default: the system clock). */
+  readonly clock?: Clock;
   /** false for the daemon's checks after the boot: not a stage of the boot, so not in its record (report.json has them). */
   readonly recordBoot?: boolean;
 }
@@ -94,7 +97,7 @@ export async function runAgent(given: RunOptions): Promise<RunReport> {
   const repaired = options.dryRun ? [] : await ownDirs(options);
   if (!options.dryRun) {
     try {
-      release = await acquireLock(options.root, options.lockWaitMs ?? 60_000, options.console);
+      release = await acquireLock(options.root, options.lockWaitMs ?? 60_000, options.console, options.clock === undefined ? {} : { clock: options.clock });
     } catch (error) {
       const described = describeError(error);
       options.logger.error({ err: described }, 'another run holds the lock');
@@ -159,6 +162,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
       bootId,
       metadataUrl: options.metadataUrl,
       metadataBudgetMs: options.metadataBudgetMs,
+      clock: options.clock,
     });
   } catch (error) {
     const result = classify(error);
