@@ -3,7 +3,7 @@
 // a tmpfs), and what `vmctx status [--wait]` makes of it: is the boot done, and with what result.
 import type { Root } from '../host/root.js';
 import type { Stage } from './modules/module.js';
-import type { ModuleReport, RunReport, RunResult } from './run.js';
+import type { ModuleReport, RunReport, RunResult } from './report.js';
 
 export const BOOT_RECORD_PATH = '/run/vmctx/boot.json';
 

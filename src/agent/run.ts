@@ -1,107 +1,37 @@
 // The pipeline: find and read the context, work out the instance, run each module of the stage
 // when its frequency says so (a failing module is recorded and the others still run), keep state,
 // and write the report.
+import type { Clock } from '../host/clock.js';
 import type { Exec } from '../host/exec.js';
 import { DryRunRoot, RecordingExec } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
-import { VmctxError, describeError, isVmctxError } from '../shared/errors.js';
+import { VmctxError, describeError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
-import { formatWarning, normaliseContext, type Context, type ContextWarning, type SourceInfo } from './context/context.js';
-import { defaultProbe, discoverMedium, openExplicitSource, type OpenedContext, type Probe, type SourceAttempt } from './datasources/contextmedium.js';
-import { fetchMetadata, rawFromCache, readCache, writeCache } from './datasources/metadata.js';
-import { CONFIG_PATH, DEFAULT_CONFIG, loadConfig, type AgentConfig } from './config.js';
-import { bootIdentity, instanceIdentity } from './identity.js';
+import { formatWarning, type Context, type ContextWarning } from './context/context.js';
+import { defaultProbe } from './datasources/contextmedium.js';
+import type { Probe, SourceAttempt } from './datasources/datasource.js';
+import { loadContext, type LoadedContext } from './datasources/registry.js';
+import { loadConfig, type AgentConfig } from './config.js';
+import { bootIdentity } from './identity.js';
 import { BOOT_RECORD_PATH, recordStage } from './bootrecord.js';
+import { acquireLock } from './lock.js';
 import { MODULES } from './modules/index.js';
-import type { Frequency, Module, Stage, Target } from './modules/module.js';
+import type { Module, Stage, Target } from './modules/module.js';
+import { classify, guestPathMessage, writeReport, type ModuleReport, type RunReport } from './report.js';
 import type { ScriptRunner } from '../host/scripts.js';
 import { ensureOwnDir } from '../host/owndir.js';
 import { hostMachine } from '../host/machine.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
+import { sweepStaleTemps } from './sweep.js';
 import type { GuestNic } from '../network/resolve.js';
 
-export const REPORT_PATH = '/run/vmctx/report.json';
-
-/**
- * Root works through directory descriptors, so a system error names `/proc/self/fd/N/NAME`; this
- * names the guest path instead (the component of `guestPath` called NAME, or guestPath itself for
- * its temporary file), which is what a person can look at.
- */
-export function guestPathMessage(message: string, guestPath: string): string {
-  const parts = guestPath.split('/').filter((p) => p !== '');
-  return message.replace(/'?\/proc\/self\/fd\/\d+\/([^'\s]*)'?/gu, (_all, name: string) => {
-    const at = parts.indexOf(name);
-    if (at >= 0) return `'/${parts.slice(0, at + 1).join('/')}'`;
-    const last = parts.at(-1);
-    if (last !== undefined && name.startsWith(`.${last}.`)) return `'${guestPath}'`;
-    return `'${name}' (on the way to ${guestPath})`;
-  });
-}
 /** Left by a local stage that found no local context: the network stage is needed. */
 export const NEED_NETWORK_PATH = '/run/vmctx/need-network';
 /** Left by a local or network stage after which no final-stage module would run this boot. */
 export const FINAL_IDLE_PATH = '/run/vmctx/final-idle';
 /** Where the loader keeps its V8 code cache (packaging/load.js). */
 const CODE_CACHE_DIR = '/var/cache/vmctx';
-
-/** Which metadata items each module needs: when one is missing (budget ran out), the module waits. */
-const NEEDS: Readonly<Record<string, readonly string[]>> = {
-  network: ['network'],
-  hostname: ['hostname', 'user-data'],
-  dns: ['network'],
-  users: ['user-data'],
-  password: ['password', 'user-data'],
-  'ssh-keys': ['public-keys', 'user-data'],
-  timezone: ['user-data'],
-  'write-files': ['user-data'],
-  bootcmd: ['user-data'],
-  scripts: ['user-data'],
-  ephemeral: ['network'],
-};
-
-export type RunResult = 'ok' | 'no-context' | 'invalid-context' | 'module-failed' | 'metadata-incomplete' | 'busy';
-
-export interface ModuleReport {
-  readonly id: string;
-  readonly stage: Stage;
-  readonly frequency: Frequency;
-  readonly status: 'applied' | 'unchanged' | 'skipped' | 'not-relevant' | 'failed';
-  readonly reason: string;
-  readonly durationMs: number;
-  readonly changed: readonly string[];
-  readonly actions: readonly string[];
-  readonly warnings: readonly string[];
-  readonly error?: { readonly code: string; readonly message: string };
-  readonly details?: unknown;
-}
-
-export interface RunReport {
-  readonly vmctx: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationMs: number;
-  /** Where a boot's time went: the runtime starting up before the run, and finding and reading the context. */
-  readonly timings?: { readonly processToRunMs: number; readonly contextMs?: number };
-  readonly stage: Stage | 'all';
-  readonly dryRun: boolean;
-  readonly root: string;
-  readonly result: RunResult;
-  readonly error?: { readonly code: string; readonly message: string };
-  readonly source?: SourceInfo;
-  readonly sourceAttempts: readonly SourceAttempt[];
-  readonly instanceId?: string;
-  readonly instanceIdSource?: string;
-  readonly bootId?: string;
-  /** An earlier run that never finished (a crash or power loss), when there was one. */
-  readonly previousRunInterrupted?: { readonly startedAt: string; readonly stage: string };
-  readonly warnings: readonly ContextWarning[];
-  /** Variables carried but not applied (informational names, the scripts' own): no warning. */
-  readonly unused?: readonly string[];
-  readonly modules: readonly ModuleReport[];
-  /** Why the context is a cached or partial one (the metadata budget ran out). */
-  readonly degraded?: string;
-}
 
 export interface RunOptions {
   readonly root: Root;
@@ -131,192 +61,10 @@ export interface RunOptions {
   readonly onContext?: (ctx: Context) => void;
   /** How long to wait for another run's lock (default 60 s). */
   readonly lockWaitMs?: number;
+  /** Time for the lock's wait and the datasources' budgets (default: the system clock). */
+  readonly clock?: Clock;
   /** false for the daemon's checks after the boot: not a stage of the boot, so not in its record (report.json has them). */
   readonly recordBoot?: boolean;
-}
-
-export interface LoadedContext {
-  readonly context: Context;
-  readonly attempts: readonly SourceAttempt[];
-  /** Set when the metadata budget ran out: a cached or partial context, or none at all. */
-  readonly degraded?: string | undefined;
-  close(): Promise<void>;
-}
-
-export interface LoadOptions {
-  /** "auto", "metadata", or a path (ISO file, block device, directory). */
-  readonly source: string;
-  readonly root: Root;
-  readonly probe?: Probe | undefined;
-  readonly config?: AgentConfig | undefined;
-  /** The local stage never waits for the network: it reads the medium and seeds only. */
-  readonly stage?: Stage | 'all' | undefined;
-  /** Where the metadata cache lives (none: no cache is read or written). */
-  readonly cache?: { readonly root: Root; readonly dir: string; readonly write: boolean } | undefined;
-  readonly bootId?: string | undefined;
-  /** Overrides the configured metadata URL and budget. */
-  readonly metadataUrl?: string | undefined;
-  readonly metadataBudgetMs?: number | undefined;
-  /** Told before the metadata service is asked (where, and the budget): the CLI's waiting line. */
-  readonly onMetadataWait?: ((url: string, budgetMs: number) => void) | undefined;
-}
-
-async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, extra: { degraded?: string | undefined } = {}): Promise<LoadedContext> {
-  try {
-    const identity = await instanceIdentity(opened.raw.variables, root, opened.raw.instanceId);
-    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency });
-    return { context, attempts: opened.attempts, ...(extra.degraded === undefined ? {} : { degraded: extra.degraded }), close: () => opened.close() };
-  } catch (error) {
-    await opened.close();
-    throw error;
-  }
-}
-
-const noClose = (): Promise<void> => Promise.resolve();
-
-/** The metadata service, bounded by the budget; the cache when it does not answer in time. */
-async function loadMetadata(options: LoadOptions, config: AgentConfig, attempts: SourceAttempt[]): Promise<LoadedContext> {
-  const cache = options.cache === undefined ? undefined : await readCache(options.cache.root, options.cache.dir);
-  const url = options.metadataUrl ?? config.metadataUrl;
-  // the final stage uses what the network stage of this same boot fetched
-  const urls = typeof url === 'string' ? [url] : url;
-  if (cache !== undefined && options.stage === 'final' && options.bootId !== undefined && cache.bootId === options.bootId && urls.includes(cache.url)) {
-    return finishLoad({ raw: rawFromCache(cache, 'fetched earlier in this boot'), attempts, close: noClose }, options.root, config);
-  }
-  const budget = options.metadataBudgetMs ?? (cache === undefined ? config.metadataBudgetFirstMs : config.metadataBudgetMs);
-  try {
-    const fetched = await fetchMetadata({ url, deadline: Date.now() + budget, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, allowImdsv1: config.allowImdsv1, onWaiting: options.onMetadataWait });
-    for (const line of fetched.trace) attempts.push({ path: fetched.raw.source.path, result: line });
-    if (fetched.missing.length === 0 && options.cache?.write === true && options.bootId !== undefined) await writeCache(options.cache.root, options.cache.dir, fetched.raw, options.bootId);
-    const degraded = fetched.missing.length === 0 ? undefined : `the metadata budget (${budget} ms) ran out before ${fetched.missing.join(', ')} arrived; the modules that need them wait for the next run`;
-    return await finishLoad({ raw: fetched.raw, attempts, close: noClose }, options.root, config, { degraded });
-  } catch (error) {
-    const timedOut = isVmctxError(error, 'ERR_METADATA_TIMEOUT') || isVmctxError(error, 'ERR_METADATA_UNREACHABLE');
-    attempts.push({ path: urls.join(' '), result: describeError(error).message });
-    if (timedOut && cache !== undefined) {
-      return finishLoad({ raw: rawFromCache(cache, `the metadata service did not answer within ${budget} ms`), attempts, close: noClose }, options.root, config, {
-        degraded: `the metadata service did not answer within ${budget} ms; used the copy cached ${cache.fetchedAt}`,
-      });
-    }
-    if (timedOut) throw new VmctxError('ERR_METADATA_TIMEOUT', `no context medium or seed, and the metadata service at ${urls.join(' or ')} did not answer within ${budget} ms (${describeError(error).message})`, { cause: error });
-    throw error;
-  }
-}
-
-/** Finds and reads the context (explicit source, or discovery in the configured order) and normalises it. */
-export async function loadContext(options: LoadOptions): Promise<LoadedContext> {
-  const config = options.config ?? DEFAULT_CONFIG;
-  const probe = { ...(options.probe ?? { ...defaultProbe, waitMs: config.mediumWaitMs }), mediumMaxBytes: config.mediumMaxBytes };
-  const attempts: SourceAttempt[] = [];
-  if (options.source === 'metadata') return loadMetadata(options, config, attempts);
-  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir, { mediumMaxBytes: config.mediumMaxBytes }), options.root, config);
-  const local = config.datasources.includes('medium') || config.datasources.includes('seeds');
-  const opened = local ? await discoverMedium(probe, attempts) : undefined;
-  if (opened !== undefined) {
-    const isSeed = opened.raw.source.kind === 'nocloud' || opened.raw.source.kind === 'config-drive';
-    if ((isSeed && config.datasources.includes('seeds')) || (!isSeed && config.datasources.includes('medium'))) return finishLoad(opened, options.root, config);
-    attempts.push({ path: opened.raw.source.path, result: `not used: DATASOURCES in ${CONFIG_PATH} leaves out ${isSeed ? 'seeds' : 'medium'}` });
-    await opened.close();
-  }
-  if (config.datasources.includes('metadata') && options.stage !== 'local') return loadMetadata(options, config, attempts);
-  const tried = ['context medium (labels CONTEXT/_STRATUSLAB/CDROM, /dev/hdc, /dev/sr0, /dev/cdrom, ISO 9660 block devices)', 'seeds (labels cidata, config-2)'];
-  const why = options.stage === 'local' && config.datasources.includes('metadata') ? '; the HTTP metadata is for the network stage' : '';
-  throw new VmctxError('ERR_NO_CONTEXT', `no context found: looked for ${tried.join(' and ')}${why}`, { details: { attempts } });
-}
-
-/** Where vmctx writes: after an interrupted run, half-written temporary files are removed here. */
-const WRITE_DIRS = [
-  '/etc', '/etc/ssh', '/etc/sudoers.d', '/etc/vmctx', '/etc/network', '/etc/network/interfaces.d', '/etc/netplan', '/etc/systemd/network',
-  '/etc/systemd/resolved.conf.d', '/etc/NetworkManager/system-connections', '/etc/NetworkManager/conf.d', '/etc/sysconfig', '/etc/sysconfig/network-scripts',
-  '/etc/resolvconf/resolv.conf.d', '/root/.ssh', '/var/log/vmctx', '/var/log/vmctx/scripts', '/run/vmctx', '/var/lib/dbus',
-];
-const TEMP = /^\..+\.vmctx-[0-9a-f]{12}$/u;
-
-/**
- * A run killed between writing a temporary file and renaming it leaves `.NAME.vmctx-XXXXXXXXXXXX`
- * behind. The next write of NAME removes it; this sweep catches the ones whose file is not written
- * again (a script log of a script that is not re-run, a key file that did not change).
- */
-async function sweepStaleTemps(root: Root, stateDir: string): Promise<string[]> {
-  const dirs = [...WRITE_DIRS, ...(stateDir === '' ? [] : [stateDir])];
-  const passwd = (await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 }).catch(() => undefined)) ?? '';
-  for (const line of passwd.split('\n')) {
-    const home = line.split(':')[5];
-    if (home !== undefined && /^\/home\/[^/]+$/u.test(home)) dirs.push(`${home}/.ssh`);
-  }
-  const removed: string[] = [];
-  for (const dir of dirs) {
-    const names = await root.readdir(dir).catch(() => undefined);
-    for (const name of names ?? []) {
-      if (!TEMP.test(name)) continue;
-      const path = `${dir}/${name}`;
-      const st = await root.lstat(path).catch(() => undefined);
-      if ((st?.type === 'file' || st?.type === 'symlink') && (await root.remove(path).catch(() => false))) removed.push(path);
-    }
-  }
-  return removed;
-}
-
-function classify(error: unknown): RunResult {
-  if (error instanceof VmctxError) {
-    if (error.code === 'ERR_NO_CONTEXT' || error.code === 'ERR_METADATA_DISABLED') return 'no-context';
-    if (error.code === 'ERR_METADATA_TIMEOUT') return 'metadata-incomplete';
-    if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO') || error.code.startsWith('ERR_METADATA')) return 'invalid-context';
-  }
-  throw error;
-}
-
-/** One run at a time (boot units, a manual run, a daemon): held for the whole run. */
-export const LOCK_PATH = '/run/vmctx/run.lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The pid of the live run holding the lock, if one does. */
-export async function lockHolder(root: Root): Promise<number | undefined> {
-  const pid = Number((await root.readText(LOCK_PATH, { maxBytes: 64 }).catch(() => undefined))?.trim());
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
-}
-
-/** Takes the run lock, waiting while another live run holds it; a dead holder's lock is taken over. */
-async function acquireLock(root: Root, waitMs: number, console: ConsoleLines): Promise<() => Promise<void>> {
-  const deadline = Date.now() + waitMs;
-  let said = false;
-  for (;;) {
-    let created: boolean;
-    try {
-      created = await root.createExclusive(LOCK_PATH, `${process.pid}\n`, 0o644);
-    } catch (error) {
-      // a read-only or full /run: nothing can be applied there anyway, and the state says so next
-      console.line(`warning: cannot take the run lock ${LOCK_PATH}: ${guestPathMessage(describeError(error).message, LOCK_PATH)}`);
-      return () => Promise.resolve();
-    }
-    if (created) {
-      return async () => {
-        await root.remove(LOCK_PATH).catch(() => undefined);
-      };
-    }
-    const held = (await root.readText(LOCK_PATH, { maxBytes: 64 }).catch(() => undefined))?.trim() ?? '';
-    const pid = Number(held);
-    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) {
-      // a crashed run's lock (or garbage): take it over, unless it changed meanwhile
-      const again = (await root.readText(LOCK_PATH, { maxBytes: 64 }).catch(() => undefined))?.trim() ?? '';
-      if (again === held) await root.remove(LOCK_PATH).catch(() => undefined);
-      continue;
-    }
-    if (Date.now() >= deadline) throw new VmctxError('ERR_BUSY', `another vmctx run (pid ${pid}) holds ${LOCK_PATH}; gave up after ${Math.round(waitMs / 1000)} s`);
-    if (!said) {
-      console.line(`waiting for the vmctx run with pid ${pid} to finish`);
-      said = true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Repairs vmctx's own directories before anything is read or written there; what was repaired, as warnings. */
@@ -350,7 +98,7 @@ export async function runAgent(given: RunOptions): Promise<RunReport> {
   const repaired = options.dryRun ? [] : await ownDirs(options);
   if (!options.dryRun) {
     try {
-      release = await acquireLock(options.root, options.lockWaitMs ?? 60_000, options.console);
+      release = await acquireLock(options.root, options.lockWaitMs ?? 60_000, options.console, options.clock === undefined ? {} : { clock: options.clock });
     } catch (error) {
       const described = describeError(error);
       options.logger.error({ err: described }, 'another run holds the lock');
@@ -379,12 +127,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     const timings = { processToRunMs: Math.round(runAt), ...(contextMs === undefined ? {} : { contextMs }) };
     const report: RunReport = { ...base, finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), timings, ...fields, warnings: [...repaired, ...fields.warnings] };
     if (!options.dryRun) {
-      try {
-        await root.writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644, noFollow: true });
-      } catch (error) {
-        logger.error({ err: describeError(error) }, 'cannot write the report');
-        console.line(`cannot write ${REPORT_PATH}: ${guestPathMessage(describeError(error).message, REPORT_PATH)}`);
-      }
+      await writeReport(root, report, logger, console);
       // this boot's record keeps every stage (report.json holds the last run only)
       if (options.recordBoot !== false) {
         try {
@@ -420,6 +163,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
       bootId,
       metadataUrl: options.metadataUrl,
       metadataBudgetMs: options.metadataBudgetMs,
+      clock: options.clock,
     });
   } catch (error) {
     const result = classify(error);
@@ -522,7 +266,7 @@ async function plan(module: Module, ctx: Context, target: Target, state: StateSt
   // An input that did not arrive in time: a module that acts once waits for a complete run; an
   // on-change module applies what there is on an instance's first run (it re-applies when the
   // rest arrives), but never on later runs, where a missing input would look like a removal.
-  const missing = (NEEDS[module.id] ?? []).filter((item) => ctx.missing.includes(item));
+  const missing = (module.needs ?? []).filter((item) => ctx.missing.includes(item));
   const previous = state.record(module.id);
   const firstForInstance = previous === undefined || previous.instanceId !== ctx.instanceId;
   if (missing.length > 0 && (module.frequency !== 'on-change' || !firstForInstance)) {

@@ -2,12 +2,13 @@
 // medium / seed) without applying anything, and says where each problem is (file:line:col). The
 // per-name and per-value checks are the run's own (normaliseContext, parseUserData); this adds
 // the positions and the checks of documents the run maps without looking at every key.
-import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseContextSh } from '../formats/contextsh.js';
 import { parseUserData } from '../formats/userdata.js';
 import { IsoImage } from '../formats/iso9660/reader.js';
 import { openByteSource } from '../host/bytesource.js';
+import { pathKind } from '../host/devices.js';
+import { readNames, readWholeFile } from '../host/medium.js';
 import { describeError, isVmctxError } from '../shared/errors.js';
 import { normaliseContext, type ContextWarning, type RawContext } from './context/context.js';
 import { classifyVariable } from './context/checks.js';
@@ -129,7 +130,7 @@ export async function validateFile(path: string): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   let data: Buffer;
   try {
-    data = await readFile(path);
+    data = await readWholeFile(path);
   } catch (error) {
     return [{ file: path, severity: 'error', message: `cannot read: ${describeError(error).message}` }];
   }
@@ -150,10 +151,10 @@ export async function validateFile(path: string): Promise<Diagnostic[]> {
 
 /** Reads files of a medium: a directory or an ISO image (file or device). */
 async function mediumReader(path: string): Promise<{ names: string[]; read(p: string): Promise<Buffer | undefined>; close(): Promise<void> }> {
-  if ((await stat(path)).isDirectory()) {
+  if ((await pathKind(path)) === 'directory') {
     return {
-      names: await readdir(path),
-      read: (p) => readFile(join(path, p)).catch(() => undefined),
+      names: await readNames(path),
+      read: (p) => readWholeFile(join(path, p)).catch(() => undefined),
       close: () => Promise.resolve(),
     };
   }

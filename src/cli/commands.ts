@@ -5,7 +5,10 @@ import { access, mkdir, readFile, rename, stat, unlink, writeFile, type FileHand
 import { basename, dirname, join } from 'node:path';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { FINAL_IDLE_PATH, NEED_NETWORK_PATH, guestPathMessage, lockHolder, loadContext, runAgent, REPORT_PATH, type RunReport } from '../agent/run.js';
+import { FINAL_IDLE_PATH, NEED_NETWORK_PATH, runAgent } from '../agent/run.js';
+import { REPORT_PATH, guestPathMessage, type RunReport } from '../agent/report.js';
+import { lockHolder } from '../agent/lock.js';
+import { loadContext } from '../agent/datasources/registry.js';
 import { bootProgress, bootResult, readBootRecord, stageRecord, waitForBoot, type BootMarkers, type BootRecord } from '../agent/bootrecord.js';
 import { runResultLine, runTable, showText, statusText } from './render.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';

@@ -1,5 +1,5 @@
 // Exit codes of the vmctx commands (stable: init scripts and tests rely on them).
-import type { RunResult } from '../agent/run.js';
+import type { RunResult } from '../agent/report.js';
 
 export const EXIT = {
   ok: 0,

@@ -3,7 +3,7 @@
 import type { BootProgress, BootRecord, StageModule, StageName, StageRecord } from '../agent/bootrecord.js';
 import { STAGE_ORDER } from '../agent/bootrecord.js';
 import type { Context } from '../agent/context/context.js';
-import type { ModuleReport, RunReport } from '../agent/run.js';
+import type { ModuleReport, RunReport } from '../agent/report.js';
 import type { NetworkModel } from '../network/model.js';
 
 /** Left-aligned columns, each as wide as its widest cell; trailing spaces trimmed. */

@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BOOT_RECORD_PATH, bootProgress, bootResult, readBootClock, readBootRecord, recordStage, stageRecord, waitForBoot, withStage, type BootMarkers, type BootProgress, type BootRecord, type StageRecord } from '../../src/agent/bootrecord.js';
-import type { RunReport, RunResult } from '../../src/agent/run.js';
+import type { RunReport, RunResult } from '../../src/agent/report.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { tempDir } from '../helpers/tmp.js';
 

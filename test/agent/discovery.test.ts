@@ -1,17 +1,23 @@
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
+import { discoverMedium, openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
+import type { Probe } from '../../src/agent/datasources/datasource.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';
 import { writeIso } from '../../src/formats/iso9660/writer.js';
+import { TestClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/tools.js';
 
-/** A fake /dev, /sys and /run: device nodes are plain ISO files (the reader does not care). */
-async function fakeSystem(): Promise<{ base: string; probe: Probe; devices: string[] }> {
+/**
+ * A fake /dev, /sys and /run: device nodes are plain ISO files (the reader does not care). Time is
+ * the test's clock: it moves only when discovery polls, so a wait is counted, never measured.
+ */
+async function fakeSystem(): Promise<{ base: string; probe: Probe; devices: string[]; clock: TestClock }> {
   const base = await tempDir();
   for (const d of ['dev/disk/by-label', 'sys/class/block', 'run/udev']) await mkdir(join(base, d), { recursive: true });
   const devices: string[] = [];
+  const clock = new TestClock();
   const probe: Probe = {
     devDir: join(base, 'dev'),
     sysDir: join(base, 'sys'),
@@ -19,8 +25,9 @@ async function fakeSystem(): Promise<{ base: string; probe: Probe; devices: stri
     waitMs: 10_000,
     pollMs: 20,
     listBlockDevices: () => Promise.resolve([...devices]),
+    clock,
   };
-  return { base, probe, devices };
+  return { base, probe, devices, clock };
 }
 
 /** A device node appears whole (as the kernel makes it), never half-written. */
@@ -81,31 +88,46 @@ describe('context medium discovery', () => {
   });
 
   it('waits for a CD that appears a second later while udev is still busy', async () => {
-    const { base, probe } = await fakeSystem();
+    const { base, probe, clock } = await fakeSystem();
     await writeFile(join(base, 'run/udev/queue'), '');
-    setTimeout(() => {
-      void appear(join(base, 'dev/sr0'), contextIso({ A: 'late' })).then(() => rm(join(base, 'run/udev/queue')));
-    }, 1000);
+    clock.onSleep = async (elapsed) => {
+      if (elapsed === 1000) {
+        await appear(join(base, 'dev/sr0'), contextIso({ A: 'late' }));
+        await rm(join(base, 'run/udev/queue'));
+      }
+    };
     const found = await discoverMedium(probe);
     expect(found?.raw.variables['A']).toBe('late');
+    // it polled every 20 ms until the CD was there (1 s), and not once more
+    expect(clock.sleeps).toEqual(Array<number>(50).fill(20));
     await found?.close();
   });
 
   it('waits while the kernel knows a CD drive whose /dev node is not there yet', async () => {
-    const { base, probe } = await fakeSystem();
+    const { base, probe, clock } = await fakeSystem();
     await mkdir(join(base, 'sys/class/block/sr0'));
-    setTimeout(() => void appear(join(base, 'dev/sr0'), contextIso({ A: 'node-appeared' })), 500);
+    clock.onSleep = async (elapsed) => {
+      if (elapsed === 500) await appear(join(base, 'dev/sr0'), contextIso({ A: 'node-appeared' }));
+    };
     const found = await discoverMedium(probe);
     expect(found?.raw.variables['A']).toBe('node-appeared');
+    expect(clock.elapsed).toBe(500);
     await found?.close();
   });
 
   it('does not wait when nothing is coming (the deadline is not spent)', async () => {
-    const { probe } = await fakeSystem();
-    const t0 = Date.now();
+    const { probe, clock } = await fakeSystem();
     expect(await discoverMedium(probe)).toBeUndefined();
-    // the deadline is 10 s; returning well before it shows no wait happened
-    expect(Date.now() - t0).toBeLessThan(probe.waitMs / 2);
+    // the deadline is 10 s: not one poll happened
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('gives up at the deadline when a device is announced but never comes', async () => {
+    const { base, probe, clock } = await fakeSystem();
+    await writeFile(join(base, 'run/udev/queue'), '');
+    expect(await discoverMedium({ ...probe, waitMs: 1000 })).toBeUndefined();
+    expect(clock.elapsed).toBe(1000);
+    expect(clock.sleeps.every((ms) => ms === probe.pollMs)).toBe(true);
   });
 
   it('scans block devices for an ISO 9660 signature as a last resort', async () => {

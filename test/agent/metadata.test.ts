@@ -1,12 +1,13 @@
 // The HTTP metadata datasource against vmctx's own server on 127.0.0.1, one test per fault the
-// issue names. Budgets are small so the suite stays quick; the bounds asserted are the budget's
-// own (a correctness property: the run gives up when told to), with generous slack.
+// issue names. The budget runs on the test's clock (it moves only when the client waits between
+// retries), so "gives up within the budget" is asserted on that clock, exactly, never measured.
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetchMetadata, type MetadataOptions } from '../../src/agent/datasources/metadata.js';
 import { parseFault, type MetadataServer } from '../../src/provider/server.js';
 import { closedPort, description, startServer } from '../helpers/metadata.js';
 import { fakeKey } from '../helpers/scratch.js';
+import { TestClock } from '../helpers/clock.js';
 
 const servers: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -19,17 +20,17 @@ async function serve(...args: Parameters<typeof startServer>): Promise<{ server:
   return started;
 }
 
-function opts(url: string | string[], budgetMs = 3000, extra: Partial<MetadataOptions> = {}): MetadataOptions {
-  return { url, deadline: Date.now() + budgetMs, connectMs: 500, requestMs: 1000, allowImdsv1: true, ...extra };
+function opts(url: string | string[], budgetMs = 3000, extra: Partial<MetadataOptions> = {}, clock = new TestClock()): MetadataOptions {
+  return { url, deadline: clock.now() + budgetMs, clock, connectMs: 500, requestMs: 1000, allowImdsv1: true, ...extra };
 }
 
-async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const t0 = Date.now();
+/** The outcome of a fetch, and how much of the test clock it used. */
+async function timed<T>(p: Promise<T>, clock: TestClock): Promise<{ ms: number; value?: T; error?: unknown }> {
   try {
     const value = await p;
-    return { ms: Date.now() - t0, value };
+    return { ms: clock.elapsed, value };
   } catch (error) {
-    return { ms: Date.now() - t0, error };
+    return { ms: clock.elapsed, error };
   }
 }
 
@@ -67,16 +68,21 @@ describe('HTTP metadata: EC2 layout', () => {
 
   it('403 on the token means metadata is disabled: stop at once', async () => {
     const { server, url } = await serve(description(), { faults: [parseFault('status:403,path=/latest/api/token')] });
-    const r = await timed(fetchMetadata(opts(url, 5000)));
+    const clock = new TestClock();
+    const r = await timed(fetchMetadata(opts(url, 5000, {}, clock)), clock);
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_DISABLED' });
+    expect(r.ms).toBe(0); // no retry, no wait
     expect(server.requests).toEqual(['PUT /latest/api/token']); // one token request, shared by the parallel GETs
   });
 
   it('nothing listening (connection refused): gives up within the budget', async () => {
     const port = await closedPort();
-    const r = await timed(fetchMetadata(opts(`http://127.0.0.1:${port}`, 800)));
+    const clock = new TestClock();
+    const r = await timed(fetchMetadata(opts(`http://127.0.0.1:${port}`, 800, {}, clock)), clock);
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
-    expect(r.ms).toBeLessThan(800 + 1500);
+    // it retried with backoff (100, 200, 400 ms) and gave up before a wait would pass the budget
+    expect(clock.sleeps).toEqual([100, 200, 400]);
+    expect(r.ms).toBeLessThanOrEqual(800);
   });
 
   it('several addresses (169.254.169.254, then [fd00:ec2::254]): tried in turn until one answers, which is then kept', async () => {
@@ -89,16 +95,22 @@ describe('HTTP metadata: EC2 layout', () => {
 
   it('a server that accepts and never answers: gives up within the budget', async () => {
     const { url } = await serve(description(), { faults: [parseFault('hang')] });
-    const r = await timed(fetchMetadata(opts(url, 1500)));
+    const clock = new TestClock();
+    // each hung request is abandoned after requestMs (a real timer of the HTTP client), then retried
+    const r = await timed(fetchMetadata(opts(url, 1500, { requestMs: 200 }, clock)), clock);
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
-    expect(r.ms).toBeLessThan(1500 + 1500);
+    expect(clock.sleeps).toEqual([100, 200, 400]);
+    expect(r.ms).toBeLessThanOrEqual(1500);
   });
 
   it('503 forever with Retry-After: 3600: retries with a capped wait, gives up within the budget', async () => {
     const { server, url } = await serve(description(), { faults: [parseFault('status:503,retry-after=3600')] });
-    const r = await timed(fetchMetadata(opts(url, 2500)));
+    const clock = new TestClock();
+    const r = await timed(fetchMetadata(opts(url, 2500, {}, clock)), clock);
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
-    expect(r.ms).toBeLessThan(2500 + 1500);
+    // Retry-After: 3600 is capped at 2 s; a second wait would pass the budget, so it stops there
+    expect(clock.sleeps).toEqual([2000]);
+    expect(r.ms).toBeLessThanOrEqual(2500);
     expect(server.requests.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -110,7 +122,8 @@ describe('HTTP metadata: EC2 layout', () => {
 
   it('401 on every GET: refreshes the token once, then fails clearly', async () => {
     const { server, url } = await serve(description(), { faults: [parseFault('status:401,method=GET')] });
-    const r = await timed(fetchMetadata(opts(url, 5000)));
+    const clock = new TestClock();
+    const r = await timed(fetchMetadata(opts(url, 5000, {}, clock)), clock);
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_HTTP' });
     expect((r.error as Error).message).toMatch(/401/);
     expect(server.requests.filter((x) => x.startsWith('PUT')).length).toBe(2);
@@ -155,7 +168,8 @@ describe('HTTP metadata: EC2 layout', () => {
     servers.push({ close: () => new Promise<void>((resolve) => other.close(() => { resolve(); })) });
     const port = (other.address() as { port: number }).port;
     const { url } = await serve(description(), { imdsv2: 'optional', faults: [parseFault(`redirect:http://127.0.0.2:${port}/,path=/latest/meta-data/instance-id`)] });
-    const r = await timed(fetchMetadata(opts(url)));
+    const clock = new TestClock();
+    const r = await timed(fetchMetadata(opts(url, 3000, {}, clock)), clock);
     expect(r.error).toMatchObject({ code: 'ERR_METADATA_REDIRECT' });
     expect(hits).toBe(0);
   });

@@ -12,6 +12,7 @@ import { DirectoryRoot } from '../../src/host/root.js';
 import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
 import { BUNDLE } from '../helpers/cli.js';
 import { fakeKey, scratchRoot } from '../helpers/scratch.js';
+import { TestClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildScriptDriver } from '../helpers/driver.js';
 
@@ -111,20 +112,24 @@ describe('runAgent: interrupted runs', () => {
     await writeFile(join(src, 'context.sh'), "VMID='7'\n");
     await mkdir(join(root, 'run/vmctx'), { recursive: true });
     const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    const clock = new TestClock();
     try {
       await writeFile(join(root, 'run/vmctx/run.lock'), `${String(holder.pid)}\n`);
       const calls: string[] = [];
       const busy = await runAgent({
         root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: src, stage: 'all', dryRun: false,
-        exec: new HostExec(), logger: createLogger(undefined), console: new ConsoleLines(false), modules: [counting('idem', 'rerun', calls)], version: 'test', lockWaitMs: 300,
+        exec: new HostExec(), logger: createLogger(undefined), console: new ConsoleLines(false), modules: [counting('idem', 'rerun', calls)], version: 'test', lockWaitMs: 300, clock,
       });
       expect(busy.result).toBe('busy');
+      // it polled the live holder every 100 ms until the 300 ms wait was spent
+      expect(clock.sleeps).toEqual([100, 100, 100]);
       expect(busy.error?.code).toBe('ERR_BUSY');
       expect(calls).toEqual([]);
     } finally {
       holder.kill('SIGKILL');
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await exited;
     const calls: string[] = [];
     const { report } = await agent(root, src, [counting('idem', 'rerun', calls)]);
     expect(report.result).toBe('ok');

@@ -3,10 +3,11 @@
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverMedium, openExplicitSource, type Probe } from '../../src/agent/datasources/contextmedium.js';
+import { discoverMedium, openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
+import type { Probe } from '../../src/agent/datasources/datasource.js';
 import { networkConfigToVariables } from '../../src/agent/datasources/seeds.js';
 import { normaliseContext } from '../../src/agent/context/context.js';
-import { loadContext } from '../../src/agent/run.js';
+import { loadContext } from '../../src/agent/datasources/registry.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { scratchRoot } from '../helpers/scratch.js';
 import { renderContextSh } from '../../src/formats/contextsh.js';

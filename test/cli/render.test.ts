@@ -2,7 +2,7 @@
 // long) and show's view of a small context.
 import { describe, expect, it } from 'vitest';
 import { stageRecord, type BootRecord } from '../../src/agent/bootrecord.js';
-import type { ModuleReport, RunReport } from '../../src/agent/run.js';
+import type { ModuleReport, RunReport } from '../../src/agent/report.js';
 import { runResultLine, runTable, showText, statusText } from '../../src/cli/render.js';
 import { contextOf } from '../helpers/context.js';
 

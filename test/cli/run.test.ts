@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
-import { guestPathMessage } from '../../src/agent/run.js';
+import { guestPathMessage } from '../../src/agent/report.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IsoImage } from '../../src/formats/iso9660/reader.js';

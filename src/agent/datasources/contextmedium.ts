@@ -2,7 +2,6 @@
 // conventional device names (hdc, sr0, cdrom), then by an ISO 9660 signature on any block
 // device. Waits for a late device only while the system says one is still coming (udev queue
 // busy, or a CD drive known to the kernel without its /dev node yet), up to a deadline.
-import { readdir, stat } from 'node:fs/promises';
 import { IsoImage, extentKey, readVolumeLabel } from '../../formats/iso9660/reader.js';
 import { openByteSource, type OpenedSource } from '../../host/bytesource.js';
 import { VmctxError, describeError, errnoCode } from '../../shared/errors.js';
@@ -10,23 +9,13 @@ import type { RawContext, SourceInfo } from '../context/context.js';
 import { DEFAULT_MEDIUM_MAX_BYTES, MediumBudget, directoryMedium, isoMedium, readRawContext } from './medium.js';
 import { SEED_LABELS, readSeed, seedLayout, type SeedReader } from './seeds.js';
 import { DirectoryRoot } from '../../host/root.js';
+import { systemClock } from '../../host/clock.js';
+import { listNames, pathExists, pathKind } from '../../host/devices.js';
+import type { Datasource, OpenedContext, Probe, SourceAttempt } from './datasource.js';
 
 export const MEDIUM_LABELS = ['CONTEXT', '_STRATUSLAB', 'CDROM'];
 export const DEVICE_NAMES = ['hdc', 'sr0', 'cdrom'];
 const MAX_SIGNATURE_SCAN = 64;
-
-export interface Probe {
-  readonly devDir: string;
-  readonly sysDir: string;
-  readonly runDir: string;
-  /** How long to wait for a medium that the system says is still coming. */
-  readonly waitMs: number;
-  readonly pollMs: number;
-  /** The bytes vmctx takes from one medium, all its files together (default 64 MiB). */
-  readonly mediumMaxBytes?: number;
-  /** Names of all block devices (sr0, vda, …); defaults to systeminformation's list. */
-  readonly listBlockDevices: () => Promise<string[]>;
-}
 
 export const defaultProbe: Probe = {
   devDir: '/dev',
@@ -40,28 +29,9 @@ export const defaultProbe: Probe = {
   },
 };
 
-export interface SourceAttempt {
-  readonly path: string;
-  readonly result: string;
-}
-
-export interface OpenedContext {
-  readonly raw: RawContext;
-  /** What was looked at and why it was not used (for the report). */
-  readonly attempts: readonly SourceAttempt[];
-  close(): Promise<void>;
-}
-
 /** Decodes udev's by-label escapes ("\x20" for a space). */
 function decodeUdevLabel(name: string): string {
   return name.replace(/\\x([0-9a-fA-F]{2})/gu, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 interface Candidate {
@@ -125,21 +95,21 @@ async function openDirectory(path: string, maxBytes: number): Promise<OpenedCont
 
 /** Opens what --source names: an ISO file, a block device, or a directory holding context.sh. */
 export async function openExplicitSource(path: string, sysDir = '/sys', options: { mediumMaxBytes?: number | undefined } = {}): Promise<OpenedContext> {
-  let st;
+  let kind;
   try {
-    st = await stat(path);
+    kind = await pathKind(path);
   } catch (error) {
     throw new VmctxError('ERR_NO_CONTEXT', `--source ${path}: ${describeError(error).message}`, { cause: error });
   }
   const maxBytes = options.mediumMaxBytes ?? DEFAULT_MEDIUM_MAX_BYTES;
-  if (st.isDirectory()) return openDirectory(path, maxBytes);
-  if (st.isFile() || st.isBlockDevice()) return openIso(path, '--source', st.isFile() ? 'iso-file' : 'block-device', sysDir, maxBytes);
+  if (kind === 'directory') return openDirectory(path, maxBytes);
+  if (kind === 'file' || kind === 'block-device') return openIso(path, '--source', kind === 'file' ? 'iso-file' : 'block-device', sysDir, maxBytes);
   throw new VmctxError('ERR_SOURCE', `--source ${path}: not a file, block device or directory`);
 }
 
 async function labelCandidates(probe: Probe, labels: readonly string[]): Promise<Candidate[]> {
   const dir = `${probe.devDir}/disk/by-label`;
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = await listNames(dir);
   const out: Candidate[] = [];
   for (const wanted of labels) {
     for (const name of names) {
@@ -153,17 +123,17 @@ async function nameCandidates(probe: Probe): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const name of DEVICE_NAMES) {
     const path = `${probe.devDir}/${name}`;
-    if (await exists(path)) out.push({ path, foundBy: `device name ${name}` });
+    if (await pathExists(path)) out.push({ path, foundBy: `device name ${name}` });
   }
   return out;
 }
 
 /** True while the system says a device may still appear. */
 async function devicesPending(probe: Probe): Promise<boolean> {
-  if (await exists(`${probe.runDir}/udev/queue`)) return true;
-  const blocks = await readdir(`${probe.sysDir}/class/block`).catch(() => [] as string[]);
+  if (await pathExists(`${probe.runDir}/udev/queue`)) return true;
+  const blocks = await listNames(`${probe.sysDir}/class/block`);
   for (const name of blocks) {
-    if (/^(sr\d+|hd[a-z])$/u.test(name) && !(await exists(`${probe.devDir}/${name}`))) return true;
+    if (/^(sr\d+|hd[a-z])$/u.test(name) && !(await pathExists(`${probe.devDir}/${name}`))) return true;
   }
   return false;
 }
@@ -207,7 +177,8 @@ export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: S
   const attempts = attemptsOut;
   const seen = new Set<string>();
   const seeds: OpenedContext[] = [];
-  const deadline = Date.now() + probe.waitMs;
+  const clock = probe.clock ?? systemClock;
+  const deadline = clock.now() + probe.waitMs;
   const pick = async (found: OpenedContext | undefined): Promise<OpenedContext | undefined> => {
     const chosen = found ?? seeds[0];
     for (const seed of seeds) if (seed !== chosen) await seed.close();
@@ -220,8 +191,8 @@ export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: S
     const candidates = [...(await labelCandidates(probe, MEDIUM_LABELS)), ...(await nameCandidates(probe)), ...(await labelCandidates(probe, SEED_LABELS))];
     const found = await tryCandidates(candidates, probe, attempts, seen, seeds);
     if (found !== undefined) return pick(found);
-    if (!pending || Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, probe.pollMs));
+    if (!pending || clock.now() >= deadline) break;
+    await clock.sleep(probe.pollMs);
   }
   // Last resort: any block device carrying an ISO 9660 signature and a context.sh.
   const names = (await probe.listBlockDevices().catch(() => [] as string[])).slice(0, MAX_SIGNATURE_SCAN);
@@ -237,3 +208,17 @@ export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: S
   }
   return pick(await tryCandidates(signed, probe, attempts, seen, seeds));
 }
+
+/** The context medium and the local seeds: one scan finds either, and a context medium wins over a seed. */
+export const localMedia: Datasource = {
+  id: 'local-media',
+  names: ['medium', 'seeds'],
+  looksFor: ['context medium (labels CONTEXT/_STRATUSLAB/CDROM, /dev/hdc, /dev/sr0, /dev/cdrom, ISO 9660 block devices)', 'seeds (labels cidata, config-2)'],
+  inStage: () => ({ asked: true }),
+  async open(request, attempts) {
+    const opened = await discoverMedium(request.probe, attempts);
+    if (opened === undefined) return undefined;
+    const isSeed = opened.raw.source.kind === 'nocloud' || opened.raw.source.kind === 'config-drive';
+    return { ...opened, name: isSeed ? 'seeds' : 'medium' };
+  },
+};

@@ -1,13 +1,11 @@
 // Reading a context medium (an ISO image/device or a directory): context.sh and, for
 // StratusLab, configuration.sh, parsed without executing anything; other files exposed lazily,
 // within one byte budget per medium (names sharing their bytes counted once).
-import { constants } from 'node:fs';
-import { open, readlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseContextSh } from '../../formats/contextsh.js';
 import { extentKey, type IsoEntry, type IsoImage } from '../../formats/iso9660/reader.js';
+import { openPlainFile, type PlainFile } from '../../host/medium.js';
 import { DirectoryRoot } from '../../host/root.js';
-import { VmctxError, errnoCode, isVmctxError } from '../../shared/errors.js';
+import { VmctxError, isVmctxError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFile, MediumFiles, RawContext, SourceInfo } from '../context/context.js';
 
 /** The largest variables file vmctx reads (OpenNebula embeds base64 scripts in context.sh). */
@@ -109,40 +107,11 @@ export function isoMedium(image: IsoImage, names: readonly string[], budget: Med
   };
 }
 
-/** Opens a plain file of a directory medium without following a link or blocking on a FIFO. */
-async function openPlain(dir: string, name: string, where: string): Promise<{ handle: FileHandle; size: number; key: string } | undefined> {
-  let handle: FileHandle;
-  try {
-    handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    if (code === 'ELOOP') throw linkError(where, `/${name}`, await readlink(join(dir, name)).catch(() => undefined));
-    throw error;
-  }
-  const st = await handle.stat().catch(async (error: unknown) => {
-    await handle.close();
-    throw error;
-  });
-  if (!st.isFile()) {
-    await handle.close();
-    return undefined;
-  }
-  return { handle, size: st.size, key: `${st.dev}:${st.ino}` };
-}
-
-/** Reads at most `size` bytes of an open file in chunks; more than that means it grew while read. */
-async function* fileChunks(handle: FileHandle, size: number, path: string): AsyncGenerator<Uint8Array> {
-  let done = 0;
-  for (;;) {
-    const buf = Buffer.alloc(Math.min(CHUNK, size - done + 1));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-    if (done > size) throw new VmctxError('ERR_PATH_CHANGED', `${path}: grew past its ${size} bytes while being read`);
-    yield buf.subarray(0, bytesRead);
-  }
-  if (done < size) throw new VmctxError('ERR_PATH_CHANGED', `${path}: shrank to ${done} of its ${size} bytes while being read`);
+/** A plain file of a directory medium (a link is refused naming its target; anything else not a file is absent). */
+async function openPlain(dir: string, name: string, where: string): Promise<PlainFile | undefined> {
+  const opened = await openPlainFile(dir, name, `/${name}`);
+  if (opened.kind === 'link') throw linkError(where, `/${name}`, opened.target);
+  return opened.kind === 'file' ? opened.file : undefined;
 }
 
 export async function directoryMedium(dir: string, budget: MediumBudget = new MediumBudget(DEFAULT_MEDIUM_MAX_BYTES, dir)): Promise<MediumFiles> {
@@ -162,21 +131,21 @@ export async function directoryMedium(dir: string, budget: MediumBudget = new Me
         return await cache.get(file.key, async () => {
           const out = Buffer.alloc(file.size);
           let done = 0;
-          for await (const chunk of fileChunks(file.handle, file.size, `/${name}`)) {
+          for await (const chunk of file.chunks()) {
             out.set(chunk, done);
             done += chunk.length;
           }
           return out;
         });
       } finally {
-        await file.handle.close();
+        await file.close();
       }
     },
     async open(name) {
       if (!ok(name)) return undefined;
       const file = await openPlain(dir, name, budget.where);
       if (file === undefined) return undefined;
-      await file.handle.close();
+      await file.close();
       budget.charge(file.key, file.size, `/${name}`);
       return {
         size: file.size,
@@ -185,13 +154,13 @@ export async function directoryMedium(dir: string, budget: MediumBudget = new Me
         async *chunks(): AsyncGenerator<Uint8Array> {
           const again = await openPlain(dir, name, budget.where);
           if (again === undefined || again.key !== file.key) {
-            await again?.handle.close();
+            await again?.close();
             throw new VmctxError('ERR_PATH_CHANGED', `${budget.where}: /${name} was replaced while the medium was in use`);
           }
           try {
-            yield* fileChunks(again.handle, file.size, `/${name}`);
+            yield* again.chunks(file.size);
           } finally {
-            await again.handle.close();
+            await again.close();
           }
         },
       } satisfies MediumFile;

@@ -3,10 +3,11 @@
 // `missing`, so the modules that need it wait for a later run instead of acting on a half
 // context; a last good copy (0600, without the password) lets a reboot during an outage keep its
 // identity.
+import { systemClock } from '../../host/clock.js';
 import type { Root } from '../../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFiles, RawContext } from '../context/context.js';
-import { BudgetExhausted, MetadataHttp, type HttpBudget } from './http.js';
+import { BudgetExhausted, MetadataHttp, type HttpBudget } from '../../host/metadatahttp.js';
 import { mapEc2, mapOpenStack, type KeyEntry, type MappedMetadata } from './mapping.js';
 
 /** The EC2-style service's addresses: IP literals, never names to resolve. */
@@ -17,7 +18,7 @@ const MAX_JSON = 4 * 1024 * 1024;
 const MAX_KEYS = 100;
 export const CACHE_FILE = 'metadata-cache.json';
 
-/** Inputs a module can miss when the budget ran out (see run.ts for which module needs which). */
+/** Inputs a module can miss when the budget ran out (each Module's `needs` says which it waits for). */
 export type MetadataItem = 'hostname' | 'public-keys' | 'user-data' | 'password' | 'network';
 
 export const EMPTY_MEDIUM: MediumFiles = { names: [], read: () => Promise.resolve(undefined) };
@@ -127,9 +128,10 @@ async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector
 export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMetadata> {
   const trace: string[] = [];
   const urls = typeof options.url === 'string' ? [options.url] : options.url;
-  const http = new MetadataHttp({ baseUrls: urls, deadline: options.deadline, connectMs: options.connectMs, requestMs: options.requestMs, allowImdsv1: options.allowImdsv1, trace: (l) => trace.push(l) });
+  const clock = options.clock ?? systemClock;
+  const http = new MetadataHttp({ baseUrls: urls, deadline: options.deadline, clock, connectMs: options.connectMs, requestMs: options.requestMs, allowImdsv1: options.allowImdsv1, trace: (l) => trace.push(l) });
   const c = new Collector();
-  options.onWaiting?.(urls.join(' or '), Math.max(0, options.deadline - Date.now()));
+  options.onWaiting?.(urls.join(' or '), Math.max(0, options.deadline - clock.now()));
   try {
     // the EC2 instance id and the OpenStack document are asked for together
     const [instanceIdBody, osMeta] = await Promise.all([

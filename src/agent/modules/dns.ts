@@ -83,6 +83,7 @@ export function renderNetworkManagerDropIn(dns: Dns): string {
 
 export const dnsModule: Module = {
   id: 'dns',
+  needs: ['network'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',

@@ -186,6 +186,7 @@ export function deviceCandidates(name: string): string[] {
 
 export const ephemeralModule: Module = {
   id: 'ephemeral',
+  needs: ['network'],
   stage: 'local',
   frequency: 'per-boot',
   onInterrupted: 'rerun',

@@ -24,6 +24,7 @@ export function setSysconfigHostname(text: string, name: string): string {
 
 export const hostnameModule: Module = {
   id: 'hostname',
+  needs: ['hostname', 'user-data'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',

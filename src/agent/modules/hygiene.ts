@@ -62,6 +62,7 @@ export const hostKeysModule: Module = {
 
 export const timezoneModule: Module = {
   id: 'timezone',
+  needs: ['user-data'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',

@@ -5,6 +5,7 @@ import type { ScriptRunner } from '../../host/scripts.js';
 import type { Root } from '../../host/root.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
+import type { MetadataItem } from '../datasources/metadata.js';
 import type { GuestNic } from '../../network/resolve.js';
 
 export type Stage = 'local' | 'network' | 'final';
@@ -58,6 +59,8 @@ export interface Module {
   /** After a crash between "started" and "done": run again (idempotent) or leave it. */
   readonly onInterrupted: 'rerun' | 'skip';
   readonly description: string;
+  /** Metadata items it needs: when one did not arrive (the budget ran out), the module waits for a later run. */
+  readonly needs?: readonly MetadataItem[];
   /** Runs only where target.scripts is available (the running system); skipped, unrecorded, elsewhere. */
   readonly liveOnly?: boolean;
   isRelevant(ctx: Context): boolean;

@@ -219,6 +219,7 @@ const wantsDefaultRoute = (model: NetworkModel): boolean =>
 
 export const networkModule: Module = {
   id: 'network',
+  needs: ['network'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',

@@ -36,6 +36,7 @@ interface ScriptModuleSpec {
   readonly frequency: Module['frequency'];
   readonly onInterrupted: Module['onInterrupted'];
   readonly description: string;
+  readonly needs?: Module['needs'];
   readonly select: (ctx: Context) => readonly ScriptSource[];
 }
 
@@ -140,6 +141,7 @@ function scriptModule(spec: ScriptModuleSpec): Module {
   onInterrupted: spec.onInterrupted,
   liveOnly: true,
   description: spec.description,
+  ...(spec.needs === undefined ? {} : { needs: spec.needs }),
   isRelevant: (ctx) => spec.select(ctx).length > 0,
   inputs: (ctx) => spec.select(ctx).map((s) => s.name),
   async apply(ctx, target, log) {
@@ -160,6 +162,7 @@ function scriptModule(spec: ScriptModuleSpec): Module {
 
 export const scriptsModule = scriptModule({
   id: 'scripts',
+  needs: ['user-data'],
   stage: 'final',
   frequency: 'per-instance',
   onInterrupted: 'skip',
@@ -179,6 +182,7 @@ export const bootInitScriptsModule = scriptModule({
 
 export const bootcmdModule = scriptModule({
   id: 'bootcmd',
+  needs: ['user-data'],
   stage: 'local',
   frequency: 'per-boot',
   onInterrupted: 'rerun',

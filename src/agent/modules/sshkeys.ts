@@ -100,6 +100,7 @@ async function readUserFile(root: Root, path: string, tree: UserTree, warnings: 
 
 export const sshKeysModule: Module = {
   id: 'ssh-keys',
+  needs: ['public-keys', 'user-data'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',

@@ -17,6 +17,7 @@ async function passwdEntries(target: Pick<Target, 'root'>): Promise<PasswdEntry[
 
 export const usersModule: Module = {
   id: 'users',
+  needs: ['user-data'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',
@@ -105,6 +106,7 @@ async function setPassword(target: Target, user: string, kind: 'plain' | 'hash',
 
 export const passwordModule: Module = {
   id: 'password',
+  needs: ['password', 'user-data'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',

@@ -17,6 +17,7 @@ function groupId(groupText: string, name: string): number | undefined {
 
 export const writeFilesModule: Module = {
   id: 'write-files',
+  needs: ['user-data'],
   stage: 'local',
   frequency: 'per-instance',
   onInterrupted: 'rerun',

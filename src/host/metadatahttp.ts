@@ -7,8 +7,9 @@
 import type { Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Got } from 'got';
-import { VmctxError, errnoCode } from '../../shared/errors.js';
-import { Secret } from '../../shared/secret.js';
+import { systemClock, type Clock } from './clock.js';
+import { VmctxError, errnoCode } from '../shared/errors.js';
+import { Secret } from '../shared/secret.js';
 
 export const TOKEN_TTL_SECONDS = 21600;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -16,8 +17,10 @@ const MAX_BACKOFF_MS = 1000;
 const MAX_RETRY_AFTER_MS = 2000;
 
 export interface HttpBudget {
-  /** Epoch ms after which no request is started and running ones are aborted. */
+  /** Epoch ms (by `clock`) after which no request is started and running ones are aborted. */
   readonly deadline: number;
+  /** Time for the deadline and the waits between retries (default: the system clock). */
+  readonly clock?: Clock | undefined;
   readonly connectMs: number;
   readonly requestMs: number;
 }
@@ -53,10 +56,6 @@ interface RawResponse {
   readonly body: Buffer;
 }
 
-const sleep = async (ms: number): Promise<void> => {
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-};
-
 /** Seconds or an HTTP date → milliseconds, capped; undefined when absent or unusable. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
@@ -73,6 +72,7 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
 
 export class MetadataHttp {
   readonly #options: HttpClientOptions;
+  readonly #clock: Clock;
   // One kept-alive connection, requests queued on it: metadata services throttle concurrent
   // clients (EC2's IMDS does), and a forwarded port (QEMU guestfwd) carries one stream only.
   // node:http loads with the first metadata client: a boot from a context medium never needs it.
@@ -87,6 +87,7 @@ export class MetadataHttp {
 
   constructor(options: HttpClientOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get mode(): string {
@@ -103,7 +104,7 @@ export class MetadataHttp {
   }
 
   #remaining(): number {
-    return this.#options.deadline - Date.now();
+    return this.#options.deadline - this.#clock.now();
   }
 
   #trace(line: string): void {
@@ -171,7 +172,7 @@ export class MetadataHttp {
         const res = await this.#once(method, path, headers, maxBytes);
         if (!RETRYABLE_STATUS.has(res.status)) return res;
         last = `HTTP ${res.status}`;
-        wait = retryAfterMs(res.headers['retry-after']) ?? Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
+        wait = retryAfterMs(res.headers['retry-after'], this.#clock.now()) ?? Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
       } catch (error) {
         if (error instanceof BudgetExhausted) throw new BudgetExhausted(`${method} ${path}${last === '' ? '' : `, last: ${last}`}`);
         if (!(error instanceof VmctxError) || error.code !== 'ERR_METADATA_UNREACHABLE') throw error;
@@ -183,7 +184,7 @@ export class MetadataHttp {
       attempt += 1;
       this.#trace(`${method} ${path}: ${last}; retry ${attempt} in ${wait} ms`);
       if (this.#remaining() <= wait) throw new BudgetExhausted(`${method} ${path}, last: ${last}`);
-      await sleep(wait);
+      await this.#clock.sleep(wait);
     }
   }
 

@@ -1,0 +1,77 @@
+// Choosing the datasource: an explicit --source, or the registered datasources asked in order
+// (context medium and seeds, then the metadata service) as DATASOURCES and the stage allow; what
+// one returns is normalised into the Context with its instance identity.
+import type { Clock } from '../../host/clock.js';
+import type { Root } from '../../host/root.js';
+import { VmctxError } from '../../shared/errors.js';
+import { CONFIG_PATH, DEFAULT_CONFIG, type AgentConfig } from '../config.js';
+import { normaliseContext, type Context } from '../context/context.js';
+import { instanceIdentity } from '../identity.js';
+import type { Stage } from '../modules/module.js';
+import { defaultProbe, localMedia, openExplicitSource } from './contextmedium.js';
+import type { Datasource, DatasourceRequest, OpenedContext, Probe, SourceAttempt } from './datasource.js';
+import { metadataService } from './metadatasource.js';
+
+/** The datasources of `--source auto`, in the order they are asked. */
+export const DATASOURCES: readonly Datasource[] = [localMedia, metadataService];
+
+export interface LoadedContext {
+  readonly context: Context;
+  readonly attempts: readonly SourceAttempt[];
+  /** Set when the metadata budget ran out: a cached or partial context, or none at all. */
+  readonly degraded?: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface LoadOptions extends Omit<DatasourceRequest, 'probe' | 'config' | 'stage'> {
+  /** "auto", "metadata", or a path (ISO file, block device, directory). */
+  readonly source: string;
+  readonly probe?: Probe | undefined;
+  readonly config?: AgentConfig | undefined;
+  /** The local stage never waits for the network: it reads the medium and seeds only. */
+  readonly stage?: Stage | 'all' | undefined;
+  readonly clock?: Clock | undefined;
+}
+
+async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, degraded?: string): Promise<LoadedContext> {
+  try {
+    const identity = await instanceIdentity(opened.raw.variables, root, opened.raw.instanceId);
+    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency });
+    return { context, attempts: opened.attempts, ...(degraded === undefined ? {} : { degraded }), close: () => opened.close() };
+  } catch (error) {
+    await opened.close();
+    throw error;
+  }
+}
+
+/** Finds and reads the context (explicit source, or discovery in the configured order) and normalises it. */
+export async function loadContext(options: LoadOptions): Promise<LoadedContext> {
+  const config = options.config ?? DEFAULT_CONFIG;
+  const given = options.probe ?? { ...defaultProbe, waitMs: config.mediumWaitMs };
+  const probe: Probe = { ...given, mediumMaxBytes: config.mediumMaxBytes, ...(given.clock === undefined && options.clock !== undefined ? { clock: options.clock } : {}) };
+  const request: DatasourceRequest = { ...options, probe, config, stage: options.stage };
+  const attempts: SourceAttempt[] = [];
+  if (options.source === 'metadata') {
+    const found = await metadataService.open(request, attempts);
+    if (found === undefined) throw new VmctxError('ERR_NO_CONTEXT', 'no context found: the metadata service gave nothing', { details: { attempts } });
+    return finishLoad(found, options.root, config, found.degraded);
+  }
+  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir, { mediumMaxBytes: config.mediumMaxBytes }), options.root, config);
+  const notAsked: string[] = [];
+  for (const datasource of DATASOURCES) {
+    if (!datasource.names.some((name) => config.datasources.includes(name))) continue;
+    const inStage = datasource.inStage(options.stage);
+    if (!inStage.asked) {
+      notAsked.push(inStage.why);
+      continue;
+    }
+    const found = await datasource.open(request, attempts);
+    if (found === undefined) continue;
+    if (config.datasources.includes(found.name)) return finishLoad(found, options.root, config, found.degraded);
+    attempts.push({ path: found.raw.source.path, result: `not used: DATASOURCES in ${CONFIG_PATH} leaves out ${found.name}` });
+    await found.close();
+  }
+  const tried = DATASOURCES.flatMap((d) => d.looksFor);
+  const why = notAsked.map((w) => `; ${w}`).join('');
+  throw new VmctxError('ERR_NO_CONTEXT', `no context found: looked for ${tried.join(' and ')}${why}`, { details: { attempts } });
+}
