@@ -17,5 +17,5 @@ export async function unitProperties(unit: string, properties: readonly string[]
   if (systemctl === undefined) return undefined;
   const result = await exec.run(systemctl, ['show', ...properties.flatMap((p) => ['-p', p]), unit], { timeoutMs }).catch(() => undefined);
   if (result === undefined || result.code !== 0 || result.stdout === '') return undefined;
-  return Object.fromEntries(result.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(result.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
