@@ -7,14 +7,13 @@
 // Bursts are debounced (a NIC flapping ten times a second is one run), runs never overlap (a
 // trigger during a run schedules one more run after it: no lost update), and the run lock keeps it
 // out of the way of the boot units and manual runs.
-import { watch, type FSWatcher } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { readdir, rm, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
 import type { ConsoleLines, Logger } from '../shared/logger.js';
 import { ensureOwnDir } from '../host/owndir.js';
+import { removeDropDir, takeDropped, watchDropDir, type DropWatch } from '../host/dropdir.js';
+import { listenForLines, removeSocket, sendLine, socketAnswers, type LineListener } from '../host/unixsocket.js';
 
 export const DAEMON_SOCKET = '/run/vmctx/daemon.sock';
 /**
@@ -37,6 +36,27 @@ export interface CheckOutcome {
   readonly remote: boolean;
 }
 
+/** A timer handle of a DaemonClock (opaque to the daemon). */
+export type TimerHandle = object | number;
+
+/** The time the daemon schedules by: the real one unless a test gives it another. */
+export interface DaemonClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+  setInterval(fn: () => void, ms: number): TimerHandle;
+  clearInterval(handle: TimerHandle): void;
+}
+
+/** The process's clock and timers (looked up when called). */
+export const realClock: DaemonClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => { clearTimeout(handle as NodeJS.Timeout); },
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (handle) => { clearInterval(handle as NodeJS.Timeout); },
+};
+
 export interface DaemonOptions {
   readonly root: Root;
   /** One check: re-applies what changed; the reasons are what woke the daemon. */
@@ -49,27 +69,32 @@ export interface DaemonOptions {
   readonly maxDelayMs?: number;
   /** Metadata poll interval while the context is remote (default 60 s; 0 = never). */
   readonly pollMs?: number;
+  /** Debounce, poll and durations go by this clock (default: the real one). */
+  readonly clock?: DaemonClock;
 }
 
 export class Daemon {
   private readonly pending = new Set<string>();
   private firstPendingAt = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private pollTimer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
-  private server: Server | undefined;
-  private watcher: FSWatcher | undefined;
+  private listener: LineListener | undefined;
+  private watcher: DropWatch | undefined;
+  private idleWaiters: Array<() => void> = [];
   private stopped = false;
   /** How many checks ran (for tests and the log). */
   checks = 0;
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   private readonly pollMs: number;
+  private readonly clock: DaemonClock;
 
   constructor(private readonly options: DaemonOptions) {
     this.debounceMs = options.debounceMs ?? 500;
     this.maxDelayMs = options.maxDelayMs ?? 5000;
     this.pollMs = options.pollMs ?? 60_000;
+    this.clock = options.clock ?? realClock;
   }
 
   get socketPath(): string {
@@ -81,25 +106,17 @@ export class Daemon {
     const path = this.socketPath;
     // repair /run/vmctx first: a socket in a directory another user could have made is asked nothing
     for (const repaired of await ensureOwnDir(this.options.root, '/run/vmctx', 0o755)) this.options.logger.warn({ repaired }, 'own directory repaired');
-    if (await answers(path)) throw new Error(`another vmctx daemon is listening on ${path}`);
-    await unlink(path).catch(() => undefined);
-    const server = createServer((socket) => { this.accept(socket); });
-    server.maxConnections = 16;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // root only: the socket is created 0600 (umask) and the directory is root's
-      const old = process.umask(0o177);
-      try {
-        server.listen(path, () => { resolve(); });
-      } finally {
-        process.umask(old);
-      }
+    if (await socketAnswers(path)) throw new Error(`another vmctx daemon is listening on ${path}`);
+    await removeSocket(path);
+    // root only: the socket is created 0600 and the directory is root's
+    this.listener = await listenForLines(path, (line) => this.answer(line), {
+      maxLine: MAX_LINE,
+      idleMs: 2000,
+      maxConnections: 16,
+      onError: (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon socket error'); },
     });
-    server.on('error', (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon socket error'); });
-    this.server = server;
     for (const repaired of await ensureOwnDir(this.options.root, TRIGGER_DIR, 0o700)) this.options.logger.warn({ repaired }, 'own directory repaired');
-    this.watcher = watch(this.triggerDir, () => void this.drainTriggers());
-    this.watcher.on('error', (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon trigger directory error'); });
+    this.watcher = watchDropDir(this.triggerDir, () => void this.drainTriggers(), (error) => { this.options.logger.error({ err: describeError(error) }, 'daemon trigger directory error'); });
     await this.drainTriggers();
     this.options.logger.info({ socket: path }, 'daemon started');
     this.options.console.line(`daemon: listening on ${path}`);
@@ -112,56 +129,42 @@ export class Daemon {
 
   /** Takes every trigger file out of the directory (each names a reason) and triggers for it. */
   private async drainTriggers(): Promise<void> {
-    const names = await readdir(this.triggerDir).catch(() => [] as string[]);
-    for (const name of names) {
-      if (!(await unlink(posix.join(this.triggerDir, name)).then(() => true, () => false))) continue; // taken by a concurrent drain
+    await takeDropped(this.triggerDir, (name) => {
       if (REASON.test(name)) this.trigger(name);
       else this.options.logger.warn({ length: name.length }, 'daemon: malformed trigger file ignored');
-    }
+    });
   }
 
-  private accept(socket: Socket): void {
-    let buffer = '';
-    socket.setTimeout(2000, () => socket.destroy());
-    socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      if (buffer.length > MAX_LINE) {
-        socket.end('error: too long\n');
-        return;
-      }
-      const nl = buffer.indexOf('\n');
-      if (nl < 0) return;
-      const reason = buffer.slice(0, nl).trim();
-      if (!REASON.test(reason)) {
-        this.options.logger.warn({ length: reason.length }, 'daemon: malformed trigger ignored');
-        socket.end('error: malformed\n');
-        return;
-      }
-      this.trigger(reason);
-      socket.end('ok\n');
-    });
+  /** One line from a socket client: a trigger name, answered ok, or anything else, refused. */
+  private answer(reason: string): string {
+    if (!REASON.test(reason)) {
+      this.options.logger.warn({ length: reason.length }, 'daemon: malformed trigger ignored');
+      return 'error: malformed';
+    }
+    this.trigger(reason);
+    return 'ok';
   }
 
   /** Something may have changed: a check runs once things have been quiet for a moment. */
   trigger(reason: string): void {
     if (this.stopped) return;
     this.options.logger.info({ reason }, 'daemon: trigger');
-    if (this.pending.size === 0) this.firstPendingAt = Date.now();
+    if (this.pending.size === 0) this.firstPendingAt = this.clock.now();
     this.pending.add(reason);
     if (this.running !== undefined) return; // picked up when the current check ends
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    const waited = Date.now() - this.firstPendingAt;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    const waited = this.clock.now() - this.firstPendingAt;
     const delay = Math.max(0, Math.min(this.debounceMs, this.maxDelayMs - waited));
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.running = this.fire().finally(() => {
         this.running = undefined;
         if (this.pending.size > 0 && !this.stopped) this.schedule();
+        this.wakeIdleWaiters();
       });
     }, delay);
   }
@@ -170,14 +173,15 @@ export class Daemon {
     const reasons = [...this.pending].sort();
     this.pending.clear();
     this.checks += 1;
-    const t0 = Date.now();
+    const t0 = this.clock.now();
     try {
       const outcome = await this.options.check(reasons);
       if (outcome.ran) {
-        this.options.logger.info({ reasons, summary: outcome.summary, durationMs: Date.now() - t0 }, 'daemon: reconfigured');
+        this.options.logger.info({ reasons, summary: outcome.summary, durationMs: this.clock.now() - t0 }, 'daemon: reconfigured');
         this.options.console.line(`daemon: ${reasons.join(', ')}: ${outcome.summary}`);
       } else {
-        this.options.logger.debug({ reasons }, 'daemon: nothing changed');
+        // info, not debug: every check leaves one line in the log, whatever it found
+        this.options.logger.info({ reasons, summary: outcome.summary }, 'daemon: nothing changed');
       }
       this.setPolling(outcome.remote);
     } catch (error) {
@@ -190,50 +194,49 @@ export class Daemon {
 
   private setPolling(remote: boolean): void {
     if (!remote || this.pollMs <= 0) {
-      if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+      if (this.pollTimer !== undefined) this.clock.clearInterval(this.pollTimer);
       this.pollTimer = undefined;
       return;
     }
     if (this.pollTimer !== undefined) return;
-    this.pollTimer = setInterval(() => { this.trigger('metadata-poll'); }, this.pollMs);
+    this.pollTimer = this.clock.setInterval(() => { this.trigger('metadata-poll'); }, this.pollMs);
   }
 
   /** Waits for the check in progress (if any); pending triggers are dropped. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+    if (this.pollTimer !== undefined) this.clock.clearInterval(this.pollTimer);
     this.watcher?.close();
     this.watcher = undefined;
-    await rm(this.triggerDir, { recursive: true, force: true });
-    const server = this.server;
-    this.server = undefined;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-    await unlink(this.socketPath).catch(() => undefined);
+    await removeDropDir(this.triggerDir);
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener !== undefined) await listener.close();
+    else await removeSocket(this.socketPath);
     await this.running;
+    this.wakeIdleWaiters();
   }
 
-  /** Resolves when no check runs and none is pending (for tests and --once). */
-  async idle(): Promise<void> {
-    while (this.running !== undefined || this.timer !== undefined || this.pending.size > 0) {
-      if (this.running !== undefined) await this.running;
-      else await new Promise((r) => setTimeout(r, 20));
-    }
+  private get busy(): boolean {
+    return this.running !== undefined || this.timer !== undefined || this.pending.size > 0;
   }
-}
 
-/** True when something listens on the socket. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    const done = (result: boolean): void => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(1000, () => { done(false); });
-    socket.once('connect', () => { done(true); });
-    socket.once('error', () => { done(false); });
-  });
+  private wakeIdleWaiters(): void {
+    if (this.busy) return;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Resolves when no check runs and none is pending (for tests and --once). It waits for the
+   * daemon's clock: with a test's clock, the test moves time on while it waits.
+   */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => { this.idleWaiters.push(resolve); });
+  }
 }
 
 /**
@@ -242,20 +245,5 @@ function answers(path: string): Promise<boolean> {
  */
 export function notifyDaemon(socketPath: string, reason: string, timeoutMs = 2000): Promise<boolean> {
   if (!REASON.test(reason)) return Promise.reject(new Error(`not a trigger name: ${JSON.stringify(reason.slice(0, 40))}`));
-  return new Promise((resolve) => {
-    const socket = createConnection(socketPath);
-    let reply = '';
-    const done = (result: boolean): void => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(timeoutMs, () => { done(false); });
-    socket.once('connect', () => socket.write(`${reason}\n`));
-    socket.on('data', (d: Buffer) => {
-      reply += d.toString('latin1');
-      if (reply.includes('\n')) done(reply.startsWith('ok'));
-    });
-    socket.once('error', () => { done(false); });
-    socket.once('end', () => { done(reply.startsWith('ok')); });
-  });
+  return sendLine(socketPath, reason, timeoutMs).then((reply) => reply?.startsWith('ok') === true);
 }

@@ -68,14 +68,24 @@ export function guestPathMessage(message: string, guestPath: string): string {
   });
 }
 
+/**
+ * The run result a failure to find or read the context stands for (no context, the metadata
+ * budget spent, an invalid context), or undefined for any other error. `run` and `show` both
+ * decide with this, so they exit alike on the same context.
+ */
+export function contextFailureResult(error: unknown): RunResult | undefined {
+  if (!(error instanceof VmctxError)) return undefined;
+  if (error.code === 'ERR_NO_CONTEXT' || error.code === 'ERR_METADATA_DISABLED') return 'no-context';
+  if (error.code === 'ERR_METADATA_TIMEOUT') return 'metadata-incomplete';
+  if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO') || error.code.startsWith('ERR_METADATA')) return 'invalid-context';
+  return undefined;
+}
+
 /** The run result of an error met while finding or reading the context; any other error is thrown on. */
 export function classify(error: unknown): RunResult {
-  if (error instanceof VmctxError) {
-    if (error.code === 'ERR_NO_CONTEXT' || error.code === 'ERR_METADATA_DISABLED') return 'no-context';
-    if (error.code === 'ERR_METADATA_TIMEOUT') return 'metadata-incomplete';
-    if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO') || error.code.startsWith('ERR_METADATA')) return 'invalid-context';
-  }
-  throw error;
+  const result = contextFailureResult(error);
+  if (result === undefined) throw error;
+  return result;
 }
 
 /** Writes report.json; a failure is logged and said on the console, never thrown (the run's result stands). */

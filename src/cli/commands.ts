@@ -1,10 +1,5 @@
 // The command implementations behind the CLI: each parses nothing itself (commander did), calls
 // into agent/provider code, prints, and returns an exit code. Only main.ts calls process.exit.
-import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { constants as fsConstants, existsSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import { FINAL_IDLE_PATH, NEED_NETWORK_PATH, runAgent } from '../agent/run.js';
 import { REPORT_PATH, guestPathMessage, type RunReport } from '../agent/report.js';
 import { lockHolder } from '../agent/lock.js';
@@ -14,26 +9,26 @@ import { runResultLine, runTable, showText, statusText } from './render.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
 import type { Stage } from '../agent/modules/module.js';
 import { StateStore } from '../agent/state.js';
-import { parseContextSh, renderContextSh, renderLegacyContextSh } from '../formats/contextsh.js';
-import { writeIso, type IsoFileInput } from '../formats/iso9660/writer.js';
 import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
 import { HostExec } from '../host/exec.js';
 import { listGuestNics } from '../host/nics.js';
 import { HostScriptRunner } from '../host/scripts.js';
 import { resolveInterfaces } from '../network/resolve.js';
 import { DirectoryRoot, onHost, type Root } from '../host/root.js';
-import { VmctxError, describeError, errnoCode, isVmctxError } from '../shared/errors.js';
+import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
 import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
 import { redactVariables } from '../shared/secret.js';
 import { VERSION } from '../shared/version.js';
-import { EXIT, exitCodeFor } from './exit.js';
+import { EXIT, exitCodeFor, exitCodeForContextFailure, isImageInputError } from './exit.js';
 import { metadataWaitingLine, terminalProgress } from './progress.js';
 import { howStarted, installAgent, uninstallAgent } from '../image/install.js';
 import { loadConfig } from '../agent/config.js';
-import { DAEMON_SOCKET, Daemon, REASON, notifyDaemon, type CheckOutcome } from '../agent/daemon.js';
-import { MODULES } from '../agent/modules/index.js';
-import { hashInputs } from '../agent/state.js';
-import { formatWarning, type Context } from '../agent/context/context.js';
+import { DAEMON_SOCKET, REASON, notifyDaemon } from '../agent/daemon.js';
+import { reconfigureOnce, serveDaemon, type DaemonControl } from '../agent/daemonpolicy.js';
+import { formatWarning } from '../agent/context/context.js';
+import { ensureLocalDirectory, mustExist, readLocalFile, writeDenied } from '../host/localfiles.js';
+import { bootedBySystemd, unitProperties } from '../host/systemd.js';
+import type { MakeIsoOptions } from '../provider/contextcd.js';
 
 export const LOG_PATH = '/var/log/vmctx.log';
 export const STATE_DIR = '/var/lib/vmctx';
@@ -64,7 +59,7 @@ function stateFor(flags: { root: string; stateDir?: string | undefined }, root: 
 
 /** The agent's log file under the root; on failure, a console warning and console-only logging. */
 async function openLog(root: DirectoryRoot, consoleLines: ConsoleLines, write = true): Promise<{ logger: Logger; close(): Promise<void> }> {
-  let handle: FileHandle | undefined;
+  let handle: Awaited<ReturnType<DirectoryRoot['openAppend']>> | undefined;
   try {
     if (write) handle = await root.openAppend(LOG_PATH, 0o600);
   } catch (error) {
@@ -86,11 +81,9 @@ async function openLog(root: DirectoryRoot, consoleLines: ConsoleLines, write = 
  * is left to the run, which reports it per file.
  */
 async function checkWritableRoot(dir: string): Promise<void> {
-  try {
-    await access(dir, fsConstants.W_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM') return;
+  const error = await writeDenied(dir);
+  if (error !== undefined) {
+    const code = error.code ?? 'EACCES';
     const uid = process.getuid?.();
     throw new VmctxError(
       'ERR_PRIVILEGE',
@@ -109,7 +102,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const state = stateFor(flags, realRoot);
   const stateRoot = flags.dryRun ? new DryRunRoot(state.stateRoot) : state.stateRoot;
   const consoleLines = new ConsoleLines(!flags.quiet);
-  if (flags.stateDir !== undefined && !flags.dryRun) await mkdir(flags.stateDir, { recursive: true, mode: 0o700 });
+  if (flags.stateDir !== undefined && !flags.dryRun) await ensureLocalDirectory(flags.stateDir, 0o700);
   // a dry run writes nothing, not even the log
   const log = await openLog(realRoot, consoleLines, !flags.dryRun);
   const { logger } = log;
@@ -188,9 +181,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
   } catch (error) {
     const d = describeError(error);
     process.stderr.write(`vmctx: ${d.code}: ${d.message}\n`);
-    if (d.code === 'ERR_NO_CONTEXT' || d.code === 'ERR_METADATA_DISABLED') return EXIT.noContext;
-    if (d.code === 'ERR_METADATA_TIMEOUT') return EXIT.metadataIncomplete;
-    return d.code.startsWith('ERR_CONTEXT') || d.code.startsWith('ERR_ISO') || d.code.startsWith('ERR_METADATA') ? EXIT.invalidContext : EXIT.internal;
+    return exitCodeForContextFailure(error);
   }
   try {
     const ctx = loaded.context;
@@ -244,17 +235,13 @@ export interface StatusFlags {
 
 /** vmctx-final.service as systemd sees it on the running system: failed, skipped by a condition, done, or still to come. */
 async function finalUnitState(root: Root): Promise<BootMarkers['finalUnit']> {
-  if (!root.isLive || !existsSync('/run/systemd/system')) return undefined;
-  const text = await new Promise<string>((resolve) => {
-    execFile('systemctl', ['show', '-p', 'ActiveState', '-p', 'Result', '-p', 'ConditionResult', '-p', 'ConditionTimestampMonotonic', 'vmctx-final.service'], { timeout: 5000 }, (error, stdout) => {
-      resolve(error === null ? stdout : '');
-    });
-  });
-  const v = Object.fromEntries(text.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  if (!root.isLive || !(await bootedBySystemd())) return undefined;
+  const v = await unitProperties('vmctx-final.service', ['ActiveState', 'Result', 'ConditionResult', 'ConditionTimestampMonotonic']);
+  if (v === undefined) return undefined;
   if (v['ActiveState'] === 'failed') return 'failed';
   if (v['ConditionResult'] === 'no' && Number(v['ConditionTimestampMonotonic'] ?? '0') > 0) return 'skipped';
   if (v['ActiveState'] === 'active') return 'done';
-  return text === '' ? undefined : 'pending';
+  return 'pending';
 }
 
 async function bootView(root: Root): Promise<{ record: BootRecord | undefined; markers: BootMarkers; report: RunReport | undefined; reportDamaged: boolean }> {
@@ -329,155 +316,14 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
   return exitCodeFor(bootResult(record?.stages ?? []));
 }
 
-export interface MakeIsoFlags {
-  output: string;
-  vars: string[];
-  varsFile?: string;
-  files: string[];
-  label?: string;
-  stratuslab: boolean;
-  /** A NoCloud seed (label cidata) or an OpenStack config drive (label config-2) instead of a context CD. */
-  nocloud?: boolean;
-  configDrive?: boolean;
-  userData?: string;
-  metaData?: string;
-  networkConfig?: string;
-  instanceId?: string;
-  hostname?: string;
-}
+export type MakeIsoFlags = MakeIsoOptions;
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
-const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,63}$/u;
-/** Input files make-iso reads (context.sh, documents, files for the medium) are at most this big. */
-const MAX_INPUT = 64 * 1024 * 1024;
-
-/** What went wrong with a path, in words (the errno text without its code and call). */
-function pathProblem(error: unknown): string {
-  const code = errnoCode(error) ?? '';
-  const words: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'not permitted',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'a component of the path is not a directory',
-    EROFS: 'read-only file system',
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'disk quota exceeded',
-    ELOOP: 'too many symbolic links',
-    ENAMETOOLONG: 'name too long',
-  };
-  return words[code] ?? describeError(error).message;
-}
-
-/** Reads an input file named by an option; a problem is a usage error naming the option and the file. */
-async function readInput(option: string, path: string): Promise<Buffer> {
-  let data: Buffer;
-  try {
-    data = await readFile(path);
-  } catch (error) {
-    throw new VmctxError('ERR_USAGE', `${option} ${path}: ${pathProblem(error)}`, { cause: error });
-  }
-  if (data.length > MAX_INPUT) throw new VmctxError('ERR_USAGE', `${option} ${path}: larger than ${MAX_INPUT} bytes`);
-  return data;
-}
-
-/** The context CD's files: context.sh from the variables, plus --file entries. */
-async function contextCdFiles(flags: MakeIsoFlags): Promise<IsoFileInput[]> {
-  const variables: Record<string, string> = {};
-  if (flags.varsFile !== undefined) {
-    const text = await readInput('--vars-file', flags.varsFile);
-    try {
-      Object.assign(variables, parseContextSh(text).variables);
-    } catch (error) {
-      throw new VmctxError('ERR_USAGE', `--vars-file ${flags.varsFile}: ${describeError(error).message}`, { cause: error });
-    }
-  }
-  for (const spec of flags.vars) {
-    const eq = spec.indexOf('=');
-    const key = eq < 0 ? spec : spec.slice(0, eq);
-    if (eq < 0 || !NAME.test(key)) throw new VmctxError('ERR_USAGE', `--var ${JSON.stringify(spec.slice(0, 40))}: expected KEY=VALUE with a shell variable name`);
-    variables[key] = spec.slice(eq + 1);
-  }
-  const files: IsoFileInput[] = [];
-  const contextText = flags.stratuslab ? renderLegacyContextSh(variables) : renderContextSh(variables);
-  files.push({ path: 'context.sh', data: Buffer.from(contextText, 'utf8') });
-  for (const spec of flags.files) {
-    const colon = spec.lastIndexOf(':');
-    const path = colon > 0 ? spec.slice(0, colon) : spec;
-    const name = colon > 0 ? spec.slice(colon + 1) : basename(spec);
-    if (!FILE_NAME.test(name) || name === 'context.sh') {
-      throw new VmctxError('ERR_USAGE', `--file ${JSON.stringify(spec.slice(0, 80))}: the name on the medium must be a plain file name (letters, digits, . _ + -), not context.sh`);
-    }
-    if (files.some((f) => f.path === name)) throw new VmctxError('ERR_USAGE', `--file: ${name} given twice`);
-    files.push({ path: name, data: await readInput('--file', path), mode: 0o644 });
-  }
-  return files;
-}
-
-/** Writes the image next to the output and renames it into place; messages name the output, never the temporary file. */
-async function writeOutput(output: string, image: Buffer): Promise<void> {
-  const temp = join(dirname(output), `.${basename(output)}.vmctx-${randomBytes(6).toString('hex')}`);
-  try {
-    // 0600: a context CD can hold passwords; 'wx': never through a planted file or link
-    await writeFile(temp, image, { mode: 0o600, flag: 'wx' });
-    await rename(temp, output);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    const code = errnoCode(error) ?? '';
-    const input = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ELOOP', 'ENAMETOOLONG', 'ENOSPC', 'EDQUOT'].includes(code);
-    const problem = code === 'ENOENT' ? `the directory ${dirname(output)} does not exist` : code === 'ENOSPC' || code === 'EDQUOT' ? `no space left on the disk holding ${dirname(output)}; nothing was written` : pathProblem(error);
-    throw new VmctxError(input ? 'ERR_USAGE' : 'ERR_IO', `-o ${output}: cannot write it: ${problem}`, { cause: error });
-  }
-}
-
+/** `vmctx make-iso`: a context CD or a seed, written atomically to -o. */
 export async function makeIsoCommand(flags: MakeIsoFlags): Promise<number> {
-  const { SEED_LABEL, configDriveFiles, noCloudFiles, seedKindForLabel } = await import('../provider/media.js');
-  if (flags.nocloud === true && flags.configDrive === true) throw new VmctxError('ERR_USAGE', '--nocloud and --config-drive: one medium is one kind');
-  const asked = flags.nocloud === true ? 'nocloud' : flags.configDrive === true ? 'config-drive' : undefined;
-  const byLabel = flags.label === undefined ? undefined : seedKindForLabel(flags.label);
-  if (asked !== undefined && flags.label !== undefined && byLabel !== asked) {
-    throw new VmctxError('ERR_USAGE', `--label ${flags.label}: ${asked === 'nocloud' ? 'a NoCloud seed is found by the label cidata' : 'a config drive is found by the label config-2'}; leave --label out`);
-  }
-  // a cidata or config-2 label is a seed: cloud-init and vmctx read seeds there, never a context.sh
-  const kind = asked ?? byLabel;
-  const seedOptions = (
-    [
-      ['--user-data', flags.userData],
-      ['--meta-data', flags.metaData],
-      ['--network-config', flags.networkConfig],
-      ['--instance-id', flags.instanceId],
-      ['--hostname', flags.hostname],
-    ] as const
-  ).filter(([, v]) => v !== undefined).map(([name]) => name);
-  let files: IsoFileInput[];
-  let label: string;
-  let what: string;
-  if (kind === undefined) {
-    if (seedOptions.length > 0) throw new VmctxError('ERR_USAGE', `${seedOptions.join(', ')}: options of a seed medium; add --nocloud or --config-drive`);
-    files = await contextCdFiles(flags);
-    label = flags.label ?? (flags.stratuslab ? '_STRATUSLAB' : 'CONTEXT');
-    what = `${files.length} file(s)`;
-  } else {
-    const contextOptions = [...(flags.vars.length > 0 ? ['--var'] : []), ...(flags.varsFile === undefined ? [] : ['--vars-file']), ...(flags.files.length > 0 ? ['--file'] : []), ...(flags.stratuslab ? ['--stratuslab'] : [])];
-    if (contextOptions.length > 0) {
-      throw new VmctxError('ERR_USAGE', `${contextOptions.join(', ')}: these make a context.sh, which a ${kind === 'nocloud' ? 'NoCloud seed (label cidata)' : 'config drive (label config-2)'} does not have; give --user-data, --meta-data (or --instance-id, --hostname) and --network-config`);
-    }
-    const doc = async (option: string, path: string | undefined): Promise<{ data: Buffer; from: string } | undefined> => (path === undefined ? undefined : { data: await readInput(option, path), from: path });
-    const input = {
-      userData: await doc('--user-data', flags.userData),
-      metaData: await doc('--meta-data', flags.metaData),
-      networkConfig: await doc('--network-config', flags.networkConfig),
-      instanceId: flags.instanceId,
-      hostname: flags.hostname,
-    };
-    const seed = kind === 'nocloud' ? noCloudFiles(input) : configDriveFiles(input);
-    files = seed.files;
-    label = flags.label ?? SEED_LABEL[kind];
-    what = `${kind === 'nocloud' ? 'NoCloud seed' : 'config drive'}, instance ${seed.instanceId}: ${files.map((f) => f.path).join(', ')}`;
-  }
-  const image = writeIso(files, { volumeId: label });
-  await writeOutput(flags.output, image);
-  process.stderr.write(`vmctx: wrote ${flags.output} (${image.length} bytes, label ${label}, ${what})\n`);
+  // the provider tools are loaded only by their commands: the agent's boot runs never pay for them
+  const { makeIso } = await import('../provider/contextcd.js');
+  const made = await makeIso(flags);
+  process.stderr.write(`vmctx: wrote ${flags.output} (${made.bytes} bytes, label ${made.label}, ${made.what})\n`);
   return EXIT.ok;
 }
 
@@ -491,7 +337,7 @@ export interface InstallFlags {
 /** Reads a file named by a flag; a missing one is a usage error named by its flag (no errno noise). */
 async function flagFile(flag: string, path: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return await readLocalFile(path);
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new VmctxError('ERR_USAGE', `${flag} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : 'a directory, not a file'}`);
@@ -659,8 +505,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
     return EXIT.ok;
   } catch (error) {
     progress?.finish();
-    // what is wrong with the image (not one, truncated, refused, full) or with the room for it: invalid input
-    if (isVmctxError(error, 'ERR_IMAGE') || isVmctxError(error, 'ERR_IO')) {
+    if (isImageInputError(error)) {
       process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
       return EXIT.invalidContext;
     }
@@ -687,13 +532,21 @@ export interface DaemonFlags {
   quiet: boolean;
 }
 
-/** What the daemon re-applies: the modules that follow their inputs, never once-only work. */
-const ON_CHANGE = MODULES.filter((m) => m.frequency === 'on-change');
-/** Triggers after which an unchanged context means there is nothing to do. */
-const CONTEXT_ONLY = new Set(['media', 'metadata-poll']);
-
-function fingerprint(ctx: Context): string {
-  return hashInputs({ instanceId: ctx.instanceId, variables: ctx.variables, missing: ctx.missing });
+/** SIGTERM and SIGINT stop the daemon, SIGHUP makes it look again; `dispose` takes the handlers away. */
+function daemonSignals(): DaemonControl & { dispose(): void } {
+  let hangup: (() => void) | undefined;
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  const onHup = (): void => { hangup?.(); };
+  const dispose = (): void => {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', onHup);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', onHup);
+  return { stopped: stopped.then(dispose), onHangup: (look) => { hangup = look; }, dispose };
 }
 
 /**
@@ -709,89 +562,18 @@ export async function daemonCommand(flags: DaemonFlags): Promise<number> {
     return EXIT.ok;
   }
   const state = stateFor(flags, realRoot);
-  if (flags.stateDir !== undefined) await mkdir(flags.stateDir, { recursive: true, mode: 0o700 });
+  if (flags.stateDir !== undefined) await ensureLocalDirectory(flags.stateDir, 0o700);
   const consoleLines = new ConsoleLines(!flags.quiet);
   const log = await openLog(realRoot, consoleLines);
-  const { logger } = log;
-  let applied: string | undefined;
-  let lastCode: number = EXIT.ok;
-  const check = async (reasons: readonly string[]): Promise<CheckOutcome> => {
-    const { config } = await loadConfig(realRoot);
-    const probe = { ...defaultProbe, waitMs: 0 };
-    if (applied !== undefined && reasons.every((r) => CONTEXT_ONLY.has(r))) {
-      let loaded;
-      try {
-        loaded = await loadContext({ source: flags.source, root: realRoot, probe, config, stage: 'all', cache: { root: state.stateRoot, dir: state.stateDir, write: false }, metadataUrl: flags.metadataUrl });
-      } catch (error) {
-        if (isVmctxError(error, 'ERR_NO_CONTEXT') || isVmctxError(error, 'ERR_METADATA_DISABLED')) return { ran: false, summary: 'no context now; what was applied stays', remote: false };
-        throw error;
-      }
-      const remote = loaded.context.source.kind === 'metadata' || loaded.context.source.kind === 'metadata-cache';
-      const same = fingerprint(loaded.context) === applied;
-      await loaded.close();
-      if (same) return { ran: false, summary: 'context unchanged', remote };
-    }
-    let ctx: Context | undefined;
-    const report = await runAgent({
-      root: realRoot,
-      stateRoot: state.stateRoot,
-      stateDir: state.stateDir,
-      source: flags.source,
-      stage: 'all',
-      dryRun: false,
-      exec: new HostExec(),
-      logger,
-      console: new ConsoleLines(false),
-      probe,
-      config,
-      metadataUrl: flags.metadataUrl,
-      modules: ON_CHANGE,
-      nicsSettled: true,
-      recordBoot: false,
-      version: VERSION,
-      onContext: (c) => (ctx = c),
-      ...(realRoot.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),
-    });
-    lastCode = exitCodeFor(report.result);
-    const loadedCtx = ctx;
-    if (loadedCtx !== undefined && report.result !== 'module-failed') applied = fingerprint(loadedCtx);
-    const remote = report.source?.kind === 'metadata' || report.source?.kind === 'metadata-cache';
-    const changed = report.modules.filter((m) => m.status === 'applied').map((m) => `${m.id} (${m.changed.join(', ') || m.actions.join(', ')})`);
-    const failed = report.modules.filter((m) => m.status === 'failed').map((m) => `${m.id}: ${m.error?.message ?? 'failed'}`);
-    if (report.result === 'no-context') return { ran: false, summary: 'no context; nothing applied', remote: false };
-    const summary = [changed.length > 0 ? `applied ${changed.join('; ')}` : 'nothing to change', ...failed.map((f) => `FAILED ${f}`), ...(report.error === undefined ? [] : [report.error.message])].join('; ');
-    return { ran: true, summary, remote };
-  };
-  const daemon = new Daemon({
-    root: realRoot,
-    check,
-    logger,
-    console: consoleLines,
-    ...(flags.pollInterval === undefined ? {} : { pollMs: flags.pollInterval * 1000 }),
-    ...(flags.debounce === undefined ? {} : { debounceMs: flags.debounce }),
-  });
+  const options = { root: realRoot, ...state, source: flags.source, metadataUrl: flags.metadataUrl, logger: log.logger, version: VERSION, console: consoleLines };
   try {
-    if (flags.once) {
-      const outcome = await check(['once']);
-      consoleLines.line(`daemon --once: ${outcome.summary}`);
-      return outcome.ran ? lastCode : EXIT.ok;
+    if (flags.once) return exitCodeFor(await reconfigureOnce(options));
+    const signals = daemonSignals();
+    try {
+      await serveDaemon({ ...options, pollMs: flags.pollInterval === undefined ? undefined : flags.pollInterval * 1000, debounceMs: flags.debounce }, signals);
+    } finally {
+      signals.dispose();
     }
-    await daemon.start();
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        process.off('SIGHUP', hup);
-        resolve();
-      };
-      const hup = (): void => { daemon.trigger('sighup'); };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-      process.on('SIGHUP', hup);
-    });
-    consoleLines.line('daemon: stopping');
-    await daemon.stop();
-    logger.info({ checks: daemon.checks }, 'daemon stopped');
     return EXIT.ok;
   } finally {
     await log.close();
@@ -809,7 +591,7 @@ export async function validateCommand(files: readonly string[], flags: ValidateF
   if (flags.source === undefined && files.length === 0) throw new VmctxError('ERR_USAGE', 'validate: give files to check, or --source PATH (a directory or an ISO)');
   // a path that is not there is a mistake in the command line, not in the context
   for (const path of [...(flags.source === undefined ? [] : [flags.source]), ...files]) {
-    await stat(path).catch((error: unknown) => {
+    await mustExist(path).catch((error: unknown) => {
       throw new VmctxError('ERR_USAGE', `validate: ${path}: ${describeError(error).message}`, { cause: error });
     });
   }

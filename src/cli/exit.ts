@@ -1,5 +1,6 @@
 // Exit codes of the vmctx commands (stable: init scripts and tests rely on them).
-import type { RunResult } from '../agent/report.js';
+import { contextFailureResult, type RunResult } from '../agent/report.js';
+import { describeError, isVmctxError, type VmctxError } from '../shared/errors.js';
 
 export const EXIT = {
   ok: 0,
@@ -52,4 +53,22 @@ export function exitCodeFor(result: RunResult): number {
     case 'busy':
       return EXIT.busy;
   }
+}
+
+/** The exit code of a context that could not be loaded (any other error is internal). */
+export function exitCodeForContextFailure(error: unknown): number {
+  const result = contextFailureResult(error);
+  return result === undefined ? EXIT.internal : exitCodeFor(result);
+}
+
+/** What is wrong with an image given to bake (not one, truncated, refused, full) or the room for it: invalid input. */
+export function isImageInputError(error: unknown): error is VmctxError {
+  return isVmctxError(error, 'ERR_IMAGE') || isVmctxError(error, 'ERR_IO');
+}
+
+/** The exit code of an error no command handled: a usage or privilege problem, a failed command in an image, or internal. */
+export function exitCodeForError(error: unknown): number {
+  const { code } = describeError(error);
+  if (code === 'ERR_RUN_FAILED') return EXIT.runFailed;
+  return code === 'ERR_USAGE' || code === 'ERR_PRIVILEGE' ? EXIT.usage : EXIT.internal;
 }

@@ -4,7 +4,7 @@ import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
-import { EXIT, exitCodesHelp } from './exit.js';
+import { EXIT, exitCodeForError, exitCodesHelp } from './exit.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -225,8 +225,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const d = describeError(error);
     process.stderr.write(`vmctx: ${d.code}: ${d.message}\n`);
-    if (d.code === 'ERR_RUN_FAILED') return EXIT.runFailed;
-    return d.code === 'ERR_USAGE' || d.code === 'ERR_PRIVILEGE' ? EXIT.usage : EXIT.internal;
+    return exitCodeForError(error);
   }
 }
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, lchown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DAEMON_SOCKET, Daemon, TRIGGER_DIR, notifyDaemon, type CheckOutcome } from '../../src/agent/daemon.js';
+import { DAEMON_SOCKET, Daemon, TRIGGER_DIR, notifyDaemon, type CheckOutcome, type DaemonClock, type TimerHandle } from '../../src/agent/daemon.js';
 import { MODULES } from '../../src/agent/modules/index.js';
 import { runAgent } from '../../src/agent/run.js';
 import { HostExec } from '../../src/host/exec.js';
@@ -39,32 +39,105 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function daemonWith(check: (reasons: readonly string[]) => Promise<CheckOutcome>, options: { debounceMs?: number; maxDelayMs?: number; pollMs?: number } = {}): Promise<{ daemon: Daemon; root: string }> {
+/**
+ * The daemon's clock in the scheduler tests: time moves only when the test moves it, and every
+ * timer due on the way fires in order, with the promises it starts settled before the next one.
+ */
+class ManualClock implements DaemonClock {
+  private current = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { due: number; fn: () => void; every?: number }>();
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.nextId++;
+    this.timers.set(id, { due: this.current + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers.delete(handle as number);
+  }
+
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    const id = this.nextId++;
+    this.timers.set(id, { due: this.current + ms, fn, every: ms });
+    return id;
+  }
+
+  clearInterval(handle: TimerHandle): void {
+    this.timers.delete(handle as number);
+  }
+
+  /** A promise that resolves when the clock has moved `ms` on (what a check "takes"). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => { this.setTimeout(resolve, ms); });
+  }
+
+  /** Moves time on by `ms`, firing each timer due on the way at its own time. */
+  async advance(ms: number): Promise<void> {
+    const end = this.current + ms;
+    await settle();
+    for (;;) {
+      const next = [...this.timers.entries()].filter(([, t]) => t.due <= end).sort(([ia, a], [ib, b]) => a.due - b.due || ia - ib)[0];
+      if (next === undefined) break;
+      const [id, timer] = next;
+      this.current = timer.due;
+      if (timer.every === undefined) this.timers.delete(id);
+      else timer.due += timer.every;
+      timer.fn();
+      await settle();
+    }
+    this.current = end;
+  }
+}
+
+/** Lets every promise that can settle now settle (one turn of the event loop; no time passes on any clock). */
+const settle = (): Promise<void> => new Promise((r) => { setImmediate(r); });
+
+async function daemonWith(check: (reasons: readonly string[]) => Promise<CheckOutcome>, options: { debounceMs?: number; maxDelayMs?: number; pollMs?: number; clock?: DaemonClock } = {}): Promise<{ daemon: Daemon; root: string }> {
   const root = await tempDir('vmctx-d-');
   const daemon = new Daemon({ root: new DirectoryRoot(root), check, ...quiet, ...options });
   daemons.push(daemon);
   return { daemon, root };
 }
 
-describe('daemon scheduler', () => {
+/** Moves the clock on in 10 ms steps until the daemon is idle (no check running or pending); at most `limitMs`. */
+async function untilIdle(daemon: Daemon, clock: ManualClock, limitMs = 60_000): Promise<void> {
+  const state = { idle: false };
+  void daemon.idle().then(() => { state.idle = true; });
+  for (let waited = 0; ; waited += 10) {
+    await settle();
+    if (state.idle) return;
+    if (waited >= limitMs) throw new Error(`the daemon was still busy after ${limitMs} ms of its clock`);
+    await clock.advance(10);
+  }
+}
+
+describe('daemon scheduler (on a clock the test moves)', () => {
   it('a NIC flapping ten times a second for 3 s is a handful of checks, and the last event is never lost', async () => {
+    const clock = new ManualClock();
     const seen: string[][] = [];
     const { daemon } = await daemonWith(async (reasons) => {
       seen.push([...reasons]);
-      await sleep(30);
+      await clock.sleep(30);
       return { ran: true, summary: 'x', remote: false };
-    }, { debounceMs: 300, maxDelayMs: 1000 });
+    }, { debounceMs: 300, maxDelayMs: 1000, clock });
     for (let i = 0; i < 30; i++) {
       daemon.trigger(i === 29 ? 'last' : 'net');
-      await sleep(100);
+      await clock.advance(100);
     }
-    await daemon.idle();
+    await untilIdle(daemon, clock);
     expect(seen.length).toBeGreaterThanOrEqual(2);
     expect(seen.length).toBeLessThanOrEqual(5);
     expect(seen.at(-1)).toContain('last');
   });
 
   it('never runs two checks at once; a trigger during a check runs one more check after it', async () => {
+    const clock = new ManualClock();
     let running = 0;
     let overlap = false;
     const seen: string[][] = [];
@@ -72,47 +145,80 @@ describe('daemon scheduler', () => {
       running += 1;
       if (running > 1) overlap = true;
       seen.push([...reasons]);
-      await sleep(300);
+      await clock.sleep(300);
       running -= 1;
       return { ran: true, summary: 'x', remote: false };
-    }, { debounceMs: 10 });
+    }, { debounceMs: 10, clock });
     daemon.trigger('media');
-    await until('the first check', () => seen.length === 1);
+    await clock.advance(10);
+    // the first check is running (it takes 300 ms of the clock)
+    expect(seen).toEqual([['media']]);
+    expect(running).toBe(1);
     daemon.trigger('net');
     daemon.trigger('net');
-    await daemon.idle();
+    await untilIdle(daemon, clock);
     expect(overlap).toBe(false);
     expect(seen).toEqual([['media'], ['net']]);
   });
 
   it('outlives a check that throws', async () => {
+    const clock = new ManualClock();
     let n = 0;
     const { daemon } = await daemonWith(() => {
       n += 1;
       if (n === 1) return Promise.reject(new Error('the CD went away while being read'));
       return Promise.resolve({ ran: true, summary: 'x', remote: false });
-    }, { debounceMs: 10 });
+    }, { debounceMs: 10, clock });
     daemon.trigger('media');
-    await daemon.idle();
+    await untilIdle(daemon, clock);
     daemon.trigger('media');
-    await daemon.idle();
+    await untilIdle(daemon, clock);
     expect(n).toBe(2);
   });
 
   it('polls only while the context is remote', async () => {
+    const clock = new ManualClock();
     let remote = true;
     const seen: string[][] = [];
     const { daemon } = await daemonWith((reasons) => {
       seen.push([...reasons]);
       return Promise.resolve({ ran: false, summary: 'x', remote });
-    }, { debounceMs: 10, pollMs: 100 });
+    }, { debounceMs: 10, pollMs: 100, clock });
     daemon.trigger('start');
-    await until('three polls', () => seen.filter((r) => r.includes('metadata-poll')).length >= 3);
+    await untilIdle(daemon, clock);
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(100);
+      await untilIdle(daemon, clock);
+    }
+    expect(seen.filter((r) => r.includes('metadata-poll')).length).toBeGreaterThanOrEqual(3);
     remote = false;
-    await daemon.idle();
+    await untilIdle(daemon, clock);
     const count = seen.length;
-    await sleep(400);
+    await clock.advance(400);
+    await untilIdle(daemon, clock);
     expect(seen.length - count).toBeLessThanOrEqual(1);
+  });
+
+  it('the debounce waits for quiet, but no longer than the longest delay; nothing runs before', async () => {
+    const clock = new ManualClock();
+    const seen: Array<{ at: number; reasons: string[] }> = [];
+    const { daemon } = await daemonWith((reasons) => {
+      seen.push({ at: clock.now(), reasons: [...reasons] });
+      return Promise.resolve({ ran: true, summary: 'x', remote: false });
+    }, { debounceMs: 300, maxDelayMs: 1000, clock });
+    daemon.trigger('net');
+    await clock.advance(299);
+    expect(seen).toEqual([]);
+    await clock.advance(1);
+    expect(seen).toEqual([{ at: 300, reasons: ['net'] }]);
+    // a trigger every 200 ms never leaves 300 ms of quiet: the check runs at the longest delay
+    for (let t = 0; t < 6; t++) {
+      daemon.trigger(t % 2 === 0 ? 'media' : 'net');
+      await clock.advance(200);
+    }
+    expect(seen[1]).toEqual({ at: 1300, reasons: ['media', 'net'] });
+    await untilIdle(daemon, clock);
+    expect(daemon.checks).toBe(3);
   });
 });
 
@@ -223,6 +329,16 @@ async function startDaemonProcess(args: readonly string[]): Promise<{ child: Chi
   return { child, output: () => text };
 }
 
+/** The daemon's checks as its log records them, oldest first (one line each: reconfigured, nothing changed, or failed). */
+async function loggedChecks(root: string): Promise<Array<{ msg: string; reasons?: string[] }>> {
+  const text = await readFile(join(root, 'var/log/vmctx.log'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string; reasons?: string[] })
+    .filter((entry) => ['daemon: reconfigured', 'daemon: nothing changed', 'daemon: check failed'].includes(entry.msg));
+}
+
 async function writeContext(dir: string, vars: Record<string, string>): Promise<void> {
   // replaced whole, as a swapped medium is
   const temp = join(dir, '.context.sh.new');
@@ -260,9 +376,11 @@ describe('vmctx daemon (the process, on a scratch root)', () => {
     const state1 = JSON.parse(await readFile(join(root, 'var/lib/vmctx/state.json'), 'utf8')) as { modules: Record<string, { finishedAt?: string }> };
     for (const id of ['scripts', 'ssh-host-keys', 'machine-id', 'write-files']) expect(state1.modules[id]).toEqual(state0.modules[id]);
 
-    // the same medium again: nothing runs
+    // the same medium again: nothing runs (the check is seen done in the log, not guessed by a sleep)
+    const checked = (await loggedChecks(root)).length;
     expect(vmctx(['daemon', '--root', root, '--notify', 'media']).code).toBe(0);
-    await sleep(500);
+    await until('the check of the same medium', async () => (await loggedChecks(root)).length > checked);
+    expect((await loggedChecks(root)).at(-1)).toMatchObject({ msg: 'daemon: nothing changed', reasons: ['media'] });
     expect(output().match(/daemon: media:/gu)?.length).toBe(1);
 
     // a key removed from the context is removed from authorized_keys
@@ -292,19 +410,24 @@ describe('vmctx daemon (the process, on a scratch root)', () => {
     await until('the added key', async () => (await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).includes(key2), 5000);
     server.setTree(treeFromDescription(description({}, [key2])));
     await until('the removed key', async () => !(await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).includes(key1), 5000);
+    await until('the removal applied', () => output().match(/daemon: metadata-poll: applied/gu)?.length === 2);
     const polls = server.requests.length;
-    await sleep(2500);
+    const checked = (await loggedChecks(root)).length;
+    await until('two more polls', async () => (await loggedChecks(root)).length >= checked + 2);
     // unchanged metadata: polled, nothing re-applied
     expect(server.requests.length).toBeGreaterThan(polls);
+    expect((await loggedChecks(root)).slice(checked)).toEqual(Array(2).fill(expect.objectContaining({ msg: 'daemon: nothing changed', reasons: ['metadata-poll'] })) as unknown[]);
     expect(output().match(/daemon: metadata-poll: applied/gu)?.length).toBe(2);
     await server.close();
     servers.splice(0);
-    await sleep(3000);
+    // two checks after the service went away (the first may have begun before): the second surely asked it in vain
+    const gone = (await loggedChecks(root)).length;
+    await until('two checks without the service', async () => (await loggedChecks(root)).length >= gone + 2, 20_000);
     expect(child.exitCode).toBeNull();
     expect(await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).toContain(key2);
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.on('exit', r))).toBe(0);
-  }, 30_000);
+  }, 60_000);
 
   it('--once: one check, exit code of the run; --notify without a daemon is quiet and exits 0', async () => {
     const root = await scratchRoot();
