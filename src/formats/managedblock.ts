@@ -1,5 +1,6 @@
 // A block of lines vmctx owns inside a file someone else also edits: found by its markers,
 // replaced whole, removed when empty; every line outside it is kept exactly as it was.
+import { VmctxError } from '../shared/errors.js';
 
 export interface BlockMarkers {
   readonly begin: string;
@@ -15,20 +16,30 @@ function isMarker(line: string | undefined, marker: string): boolean {
   return line !== undefined && line.trimEnd() === marker;
 }
 
-/** Lines of the current block (without markers), or undefined when the file has none. */
-export function readBlock(text: string, m: BlockMarkers): string[] | undefined {
+/**
+ * A begin marker whose end marker is gone (a hand edit): where the block ends is unknown, so
+ * neither the block nor the lines after it can be told apart. Nothing is changed; the file is named.
+ */
+function unterminated(m: BlockMarkers, lineNo: number, file: string): VmctxError {
+  return new VmctxError('ERR_UNSAFE_FILE', `${file} line ${lineNo}: "${m.begin}" has no "${m.end}" line after it, so where vmctx's block ends is unknown; the file is left as it is. Put the END line back (or delete the block) and run again`);
+}
+
+/** Lines of the current block (without markers), or undefined when the file has none; throws on a block with no end. */
+export function readBlock(text: string, m: BlockMarkers, file = 'the file'): string[] | undefined {
   const lines = text.split('\n');
   const start = lines.findIndex((l) => isMarker(l, m.begin));
   if (start < 0) return undefined;
   const end = lines.findIndex((l, i) => i > start && isMarker(l, m.end));
-  return lines.slice(start + 1, end < 0 ? lines.length : end);
+  if (end < 0) throw unterminated(m, start + 1, file);
+  return lines.slice(start + 1, end);
 }
 
 /**
  * Replaces the block's content (or removes the block when `content` is empty). A new block is
- * appended at the end, or placed before the first line matching `before` when given.
+ * appended at the end, or placed before the first line matching `before` when given. A begin
+ * marker without its end throws (naming `file`) rather than guess and drop the lines after it.
  */
-export function replaceBlock(text: string, m: BlockMarkers, content: readonly string[], before?: RegExp): string {
+export function replaceBlock(text: string, m: BlockMarkers, content: readonly string[], before?: RegExp, file = 'the file'): string {
   const lines = text === '' ? [] : text.replace(/\n$/u, '').split('\n');
   const kept: string[] = [];
   let insertAt = -1;
@@ -38,6 +49,7 @@ export function replaceBlock(text: string, m: BlockMarkers, content: readonly st
       if (insertAt < 0) insertAt = kept.length;
       let j = i + 1;
       while (j < lines.length && !isMarker(lines[j], m.end)) j++;
+      if (j >= lines.length) throw unterminated(m, i + 1, file);
       i = j;
       continue;
     }

@@ -63,6 +63,17 @@ describe('ssh-keys module', () => {
     expect(await readFile(join(root, 'root/.ssh/authorized_keys'), 'utf8')).toBe(`# my keys\n${mine}\n`);
   });
 
+  it('a hand-edited file whose block lost its END line: refused, naming the file and line, and left byte for byte', async () => {
+    const root = await scratchRoot();
+    await apply(sshKeysModule, root, { SSH_PUBLIC_KEY: k1 });
+    const file = join(root, 'root/.ssh/authorized_keys');
+    const mine = fakeKey('ssh-ed25519', 'added-after-the-block');
+    const broken = `${(await readFile(file, 'utf8')).split('\n').filter((l) => !l.includes('END vmctx')).join('\n')}${mine}\n`;
+    await writeFile(file, broken, { mode: 0o600 });
+    await expect(apply(sshKeysModule, root, { SSH_PUBLIC_KEY: k2 })).rejects.toThrow(/\/root\/\.ssh\/authorized_keys line 1: .* has no .*END vmctx managed block" line after it/u);
+    expect(await readFile(file, 'utf8')).toBe(broken);
+  });
+
   it('creates nothing when there are no keys and no block', async () => {
     const root = await scratchRoot();
     const outcome = await apply(sshKeysModule, root, {});

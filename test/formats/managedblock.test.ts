@@ -26,8 +26,8 @@ describe('readBlock', () => {
     expect(readBlock(lines(B, E), M)).toEqual([]);
   });
 
-  it('a begin marker without an end: the block runs to the end of the file', () => {
-    expect(readBlock(lines('a', B, 'x', 'y'), M)).toEqual(['x', 'y', '']);
+  it('a begin marker without an end: refused with the file and line, never a guess', () => {
+    expect(() => readBlock(lines('a', B, 'x', 'y'), M, '/root/.ssh/authorized_keys')).toThrow(/\/root\/\.ssh\/authorized_keys line 2: .* has no .* line after it/u);
   });
 
   it('two blocks: the first one', () => {
@@ -102,8 +102,9 @@ describe('replaceBlock', () => {
     expect(replaceBlock(text, M, [])).toBe(lines('a', 'b', 'c'));
   });
 
-  it('a begin marker without an end: everything from it to the end of the file is the block', () => {
-    expect(replaceBlock(lines('a', B, 'x', 'y'), M, ['new'])).toBe(lines('a', B, 'new', E));
+  it('a begin marker without an end: refused, naming the file and line (the lines after it are the user\'s, never dropped)', () => {
+    expect(() => replaceBlock(lines('a', B, 'x', 'user line'), M, ['new'], undefined, '/etc/hosts')).toThrow(/^\/etc\/hosts line 2: .*the file is left as it is/u);
+    expect(() => replaceBlock(lines('a', B, 'x'), M, [])).toThrow(/^the file line 2:/u);
   });
 
   it('nested begin markers: the block ends at the first end marker; a second end is left as an ordinary line', () => {

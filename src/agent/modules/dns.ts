@@ -105,7 +105,7 @@ export const dnsModule: Module = {
       case 'resolvconf': {
         const base = (await root.readText(RESOLVCONF_BASE)) ?? '';
         const block = [...dns.nameservers.map((n) => `nameserver ${n}`), ...(dns.search.length > 0 ? [`search ${dns.search.join(' ')}`] : [])];
-        out.changedIf(RESOLVCONF_BASE, (await root.writeFile(RESOLVCONF_BASE, replaceBlock(base, RESOLV_BLOCK, block), { mode: 0o644 })).changed);
+        out.changedIf(RESOLVCONF_BASE, (await root.writeFile(RESOLVCONF_BASE, replaceBlock(base, RESOLV_BLOCK, block, undefined, RESOLVCONF_BASE), { mode: 0o644 })).changed);
         if (out.changed.length > 0) await runLive(target, out, [['resolvconf', ['-u']]]);
         break;
       }

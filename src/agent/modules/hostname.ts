@@ -43,7 +43,7 @@ export const hostnameModule: Module = {
     const links = (await root.lstat('/etc/hosts'))?.nlink ?? 1;
     if (links > 1) out.warnings.push(`/etc/hosts has ${links} hard links; its content is not carried over`);
     const hosts = (links > 1 ? undefined : await root.readText('/etc/hosts')) ?? DEFAULT_HOSTS;
-    const nextHosts = replaceBlock(hosts, HOSTS_BLOCK, hostsLines(name), /^127\.0\.1\.1\s/u);
+    const nextHosts = replaceBlock(hosts, HOSTS_BLOCK, hostsLines(name), /^127\.0\.1\.1\s/u, '/etc/hosts');
     out.changedIf('/etc/hosts', (await root.writeFile('/etc/hosts', nextHosts, { mode: 0o644 })).changed);
     const sysconfig = await root.readText('/etc/sysconfig/network');
     if (sysconfig !== undefined) {

@@ -263,7 +263,7 @@ export const networkModule: Module = {
     if (backend === 'interfaces') {
       const main = (await root.readText('/etc/network/interfaces')) ?? '';
       const sourced = /^\s*source(-directory)?\s+(\/etc\/network\/interfaces\.d\/?\*?|interfaces\.d)\s*$/mu.test(main.split(SOURCE_BLOCK.begin)[0] ?? '');
-      const next = replaceBlock(main, SOURCE_BLOCK, sourced ? [] : ['source /etc/network/interfaces.d/*']);
+      const next = replaceBlock(main, SOURCE_BLOCK, sourced ? [] : ['source /etc/network/interfaces.d/*'], undefined, '/etc/network/interfaces');
       if (next !== main) out.changedIf('/etc/network/interfaces', (await root.writeFile('/etc/network/interfaces', next, { mode: 0o644 })).changed);
       for (const nic of model.interfaces) {
         if (new RegExp(`^\\s*iface\\s+${nic.name.replace(/[.]/gu, '\\.')}\\s`, 'mu').test(main)) out.warnings.push(`/etc/network/interfaces also configures ${nic.name}; that stanza was left alone and may conflict`);

@@ -145,8 +145,8 @@ async function installKeys(root: Root, t: KeyTarget, keys: readonly string[], ou
   }
   const writeBlockFile = async (path: string, content: readonly string[]): Promise<void> => {
     const current = await readUserFile(root, path, tree, out.warnings);
-    if (content.length === 0 && readBlock(current, KEYS_BLOCK) === undefined) return;
-    const next = replaceBlock(current, KEYS_BLOCK, content);
+    if (content.length === 0 && readBlock(current, KEYS_BLOCK, path) === undefined) return;
+    const next = replaceBlock(current, KEYS_BLOCK, content, undefined, path);
     if (next === '' && current === '') return;
     await ensureDirs(root, home, posix.dirname(path), owner, tree, out);
     const result = await root.writeFile(path, next, { mode: 0o600, owner, userTree: tree });
