@@ -12,7 +12,7 @@ import { Writable, type Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
+import { CONFIG_PATH, CONFIG_TEMPLATE } from '../shared/layout.js';
 import { DryRunRoot, type PlannedChange } from '../host/dryrun.js';
 import type { Root } from '../host/root.js';
 import { HostExec } from '../host/exec.js';

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Root } from '../host/root.js';
-import { accountsWithFixedPasswords } from '../agent/modules/users.js';
+import { accountsWithFixedPasswords } from './sysprep.js';
 import { FileDisk } from './disk.js';
 import { checkComplete, locateFileSystem } from './extimage.js';
 import { ImageRoot } from './imageroot.js';
@@ -59,7 +59,7 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
   add(keys.length > 0 ? 'FAIL' : 'ok', 'SSH host keys', keys.length > 0 ? `${keys.join(', ')} would be shared by every clone (bake removes them)` : 'none baked in');
   const mid = (await root.readText('/etc/machine-id', { maxBytes: 4096 }).catch(() => undefined))?.trim() ?? '';
   add(mid === '' ? 'ok' : 'warn', 'machine-id', mid === '' ? 'empty' : 'set: clones would share it (bake empties it)');
-  const fixed = await accountsWithFixedPasswords({ root }).catch(() => [] as string[]);
+  const fixed = await accountsWithFixedPasswords(root).catch(() => [] as string[]);
   add(fixed.length > 0 ? 'FAIL' : 'ok', 'fixed passwords', fixed.length > 0 ? `${fixed.join(', ')} can log in with a password baked into the image` : 'none');
   const histories: string[] = [];
   for (const home of ['/root', ...((await root.readdir('/home')) ?? []).map((n) => `/home/${n}`)]) {

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmctxError } from '../shared/errors.js';
-import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
+import { CONFIG_PATH, CONFIG_TEMPLATE } from '../shared/layout.js';
 import type { Root } from '../host/root.js';
 import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';

@@ -3,13 +3,20 @@
 // histories, package caches, /tmp) and fixed passwords on accounts that can log in (locked).
 import { posix } from 'node:path';
 import type { Root } from '../host/root.js';
-import { accountsWithFixedPasswords } from '../agent/modules/users.js';
+import { fixedPasswordAccounts } from '../formats/logins.js';
 import type { ImageRoot } from './imageroot.js';
 
 export interface SysprepStep {
   readonly id: string;
   readonly description: string;
   run(root: ImageRoot): Promise<string[]>;
+}
+
+/** Accounts of the image that can log in with a password baked into it (read from its /etc/shadow and /etc/passwd). */
+export async function accountsWithFixedPasswords(root: Root): Promise<string[]> {
+  const shadow = (await root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+  const passwd = (await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+  return fixedPasswordAccounts(passwd, shadow);
 }
 
 /** Files in a directory (not following links), matched by name. */
@@ -123,7 +130,7 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
     id: 'lock-passwords',
     description: 'lock fixed passwords of accounts that can log in (the context sets one at first boot)',
     run: async (root) => {
-      const locked = await accountsWithFixedPasswords({ root });
+      const locked = await accountsWithFixedPasswords(root);
       if (locked.length === 0) return [];
       const shadow = (await root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
       const st = await root.lstat('/etc/shadow');
