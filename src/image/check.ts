@@ -10,7 +10,9 @@ import { FileDisk } from './disk.js';
 import { checkComplete, locateFileSystem } from './extimage.js';
 import { ImageRoot } from './imageroot.js';
 import { BUNDLE_PATH } from './install.js';
-import { checkInput, decompressTo, imageCompression, mountImage, type DecompressOptions } from './bake.js';
+import { decompressTo, imageCompression, type DecompressOptions } from './compression.js';
+import { checkInput } from './files.js';
+import { mountImage } from './mount.js';
 
 export interface CheckItem {
   readonly status: 'ok' | 'warn' | 'FAIL';
