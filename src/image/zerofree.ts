@@ -1,6 +1,5 @@
 // Zeroing an image's free blocks after the work: holes punched where the file system reported free space (zeros written where that fails), so the image compresses and copies small.
-import { streamProcess } from '../host/exec.js';
-import { HostExec } from '../host/exec.js';
+import { HostExec, streamProcess } from '../host/exec.js';
 import type { FileDisk } from './disk.js';
 import type { ProgressSink } from './progress.js';
 
