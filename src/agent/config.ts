@@ -5,8 +5,9 @@ import { isIP } from 'node:net';
 import { parseContextSh } from '../formats/contextsh.js';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
+import { CONFIG_PATH } from '../shared/layout.js';
 
-export const CONFIG_PATH = '/etc/vmctx/config';
+export { CONFIG_PATH } from '../shared/layout.js';
 
 export interface AgentConfig {
   /** Which sources `--source auto` tries, in this fixed order: medium, seeds, metadata. */
@@ -39,19 +40,6 @@ export const DEFAULT_CONFIG: AgentConfig = {
   mediumMaxBytes: 64 * 1024 * 1024,
   initScriptsFrequency: 'per-instance',
 };
-
-export const CONFIG_TEMPLATE = `# vmctx settings (KEY=VALUE, shell syntax, never executed). Defaults shown.
-# DATASOURCES="medium seeds metadata"
-# METADATA_URL=http://169.254.169.254
-# METADATA_CONNECT_TIMEOUT_MS=1000
-# METADATA_REQUEST_TIMEOUT_MS=3000
-# METADATA_BUDGET_FIRST_BOOT_MS=10000
-# METADATA_BUDGET_MS=3000
-# METADATA_IMDSV1=allow
-# MEDIUM_WAIT_MS=3000
-# MEDIUM_MAX_BYTES=64M
-# INIT_SCRIPTS_FREQUENCY=per-instance
-`;
 
 export interface LoadedConfig {
   readonly config: AgentConfig;

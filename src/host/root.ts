@@ -10,9 +10,9 @@ import { lstat, mkdir, open, readdir, readlink, rename, symlink, unlink, type Fi
 import { posix } from 'node:path';
 import { crashPoint } from '../shared/crashpoint.js';
 import { VmctxError, errnoCode } from '../shared/errors.js';
+import { MAX_SYMLINKS, followFinal, linkTarget } from './linkwalk.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NONBLOCK } = constants;
-const MAX_SYMLINKS = 40;
 /** Virtual file systems: reading is allowed (DMI, boot id), writing never. */
 const NO_WRITE = ['/proc', '/sys', '/dev'];
 
@@ -415,9 +415,9 @@ export class DirectoryRoot implements Root {
           if (!linkIsTrusted(st, dirSt)) throw untrustedLinkError(childPath, st, dirSt, 'refusing to follow it');
           if (++links > MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
           const target = await readlinkSeen(fdPath(top.handle, step.name), childPath);
-          const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
-          if (target.startsWith('/')) while (frames.length > 1) await frames.pop()?.handle.close();
-          pending.unshift(...targetParts.map((p) => ({ name: p, strict: false })));
+          const next = linkTarget(target);
+          if (next.fromRoot) while (frames.length > 1) await frames.pop()?.handle.close();
+          pending.unshift(...next.parts.map((p) => ({ name: p, strict: false })));
           continue;
         }
         frames.push({ handle, path: childPath });
@@ -479,8 +479,7 @@ export class DirectoryRoot implements Root {
       const base = walk.parent.path;
       await walk.release();
       if (links >= MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
-      path = target.startsWith('/') ? target : posix.join(base, target);
-      path = posix.normalize(`/${path}`);
+      path = followFinal(base, target);
     }
   }
 

@@ -10,6 +10,7 @@ import { constants } from 'node:fs';
 import { chmod, link, mkdir, open, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureOwnDir } from './owndir.js';
+import { killProcessGroup } from './procgroup.js';
 import { DirectoryRoot } from './root.js';
 
 export interface ScriptSpec {
@@ -159,16 +160,9 @@ export class HostScriptRunner implements ScriptRunner {
       };
       child.stdout.on('data', take);
       child.stderr.on('data', take);
-      const killGroup = (): void => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      };
       const timer = setTimeout(() => {
         timedOut = true;
-        killGroup();
+        killProcessGroup(child);
       }, spec.timeoutMs);
       let finished = false;
       const finish = (code: number | null, signal: string | null, failure?: string): void => {

@@ -3,8 +3,7 @@
 // through the Root interface: into an image without mounting it, or into a directory.
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { HOOKS_DIR, HOOK_FREQUENCIES, HOOK_NAME } from '../agent/modules/hooks.js';
-import { TEMPLATE_DIR } from '../agent/modules/templates.js';
+import { HOOKS_DIR, HOOK_FREQUENCIES, HOOK_NAME, TEMPLATE_DIR } from '../shared/layout.js';
 import type { Root } from '../host/root.js';
 import { VmctxError } from '../shared/errors.js';
 

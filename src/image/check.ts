@@ -5,12 +5,14 @@ import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Root } from '../host/root.js';
-import { accountsWithFixedPasswords } from '../agent/modules/users.js';
+import { accountsWithFixedPasswords } from './sysprep.js';
 import { FileDisk } from './disk.js';
 import { checkComplete, locateFileSystem } from './extimage.js';
 import { ImageRoot } from './imageroot.js';
 import { BUNDLE_PATH } from './install.js';
-import { checkInput, decompressTo, imageCompression, mountImage, type DecompressOptions } from './bake.js';
+import { decompressTo, imageCompression, type DecompressOptions } from './compression.js';
+import { checkInput } from './files.js';
+import { mountImage } from './mount.js';
 
 export interface CheckItem {
   readonly status: 'ok' | 'warn' | 'FAIL';
@@ -59,7 +61,7 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
   add(keys.length > 0 ? 'FAIL' : 'ok', 'SSH host keys', keys.length > 0 ? `${keys.join(', ')} would be shared by every clone (bake removes them)` : 'none baked in');
   const mid = (await root.readText('/etc/machine-id', { maxBytes: 4096 }).catch(() => undefined))?.trim() ?? '';
   add(mid === '' ? 'ok' : 'warn', 'machine-id', mid === '' ? 'empty' : 'set: clones would share it (bake empties it)');
-  const fixed = await accountsWithFixedPasswords({ root }).catch(() => [] as string[]);
+  const fixed = await accountsWithFixedPasswords(root).catch(() => [] as string[]);
   add(fixed.length > 0 ? 'FAIL' : 'ok', 'fixed passwords', fixed.length > 0 ? `${fixed.join(', ')} can log in with a password baked into the image` : 'none');
   const histories: string[] = [];
   for (const home of ['/root', ...((await root.readdir('/home')) ?? []).map((n) => `/home/${n}`)]) {

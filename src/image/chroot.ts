@@ -6,13 +6,21 @@
 // vanish with the namespace however the run ends — a failing command, a timeout, SIGTERM, even
 // SIGKILL of the process group. The user's command reaches the chroot's /bin/sh as one argv
 // element; the helper script below is fixed text and never built from data.
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostExec } from '../host/exec.js';
+import { HostExec, streamProcess } from '../host/exec.js';
 import { VmctxError } from '../shared/errors.js';
+import { FileDisk } from './disk.js';
+import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
+
+/** How long `losetup -j` may take to list the loop devices. */
+const LOSETUP_DEADLINE_MS = 10_000;
+/** Beyond the commands' own time: mounting, cleaning the package caches (up to 300 s), unmounting. */
+const SETUP_DEADLINE_MS = 600_000;
+/** What the helper exits with when a command ran out of time (timeout(1)'s status), and so do we when the whole run does. */
+const TIMED_OUT = 124;
 
 /** A package name as apt and dnf take it (no options, no shell). */
 const PACKAGE = /^[A-Za-z0-9][A-Za-z0-9.+:~_@-]{0,127}$/u;
@@ -99,40 +107,78 @@ export async function runPrerequisites(image: string): Promise<string | undefine
   if (!existsSync('/dev/loop-control')) return 'this system has no loop devices (/dev/loop-control)';
   const exec = new HostExec();
   for (const tool of ['unshare', 'mount', 'umount', 'chroot', 'timeout', 'losetup']) if ((await exec.which(tool)) === undefined) return `${tool} is not installed`;
-  const attached = spawnSync('losetup', ['-j', image], { encoding: 'utf8' }).stdout.trim();
+  const losetup = (await exec.which('losetup')) ?? 'losetup';
+  const attached = (await exec.run(losetup, ['-j', image], { timeoutMs: LOSETUP_DEADLINE_MS })).stdout.trim();
   if (attached !== '') return `the image is attached to a loop device already (${attached.split(':')[0] ?? ''}): it is in use elsewhere; unmount and detach it first`;
   return undefined;
 }
 
-/** Runs the commands in a chroot of the image; resolves with their exit status (0: all ran). */
+/**
+ * Runs the commands in a chroot of the image; resolves with their exit status (0: all ran; 124:
+ * one ran out of its time, or the whole run out of its deadline — every command's time, plus
+ * SETUP_DEADLINE_MS — and was killed).
+ */
 export async function runInImage(options: RunInImageOptions): Promise<number> {
   const mnt = await mkdtemp(join(tmpdir(), 'vmctx-bake-mnt-'));
+  // SIGINT/SIGTERM to vmctx: the namespace's processes are killed, the mounts go with it
+  const stop = new AbortController();
+  const forward = (): void => {
+    stop.abort();
+  };
+  process.once('SIGINT', forward);
+  process.once('SIGTERM', forward);
   try {
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', HELPER, 'vmctx-run', options.image, String(options.offset), mnt, String(options.timeoutSeconds), ...options.commands], {
-      // stdin: a pipe vmctx never writes to; it closes when vmctx ends, however it ends
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
-    });
-    child.stdout.on('data', options.output);
-    child.stderr.on('data', options.output);
-    // SIGINT/SIGTERM to vmctx: the namespace's processes are killed, the mounts go with it
-    const forward = (): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
-    process.once('SIGINT', forward);
-    process.once('SIGTERM', forward);
-    const code = await new Promise<number>((resolve) => child.on('close', (c, signal) => { resolve(c ?? (signal === null ? 1 : 128)); }));
-    process.off('SIGINT', forward);
-    process.off('SIGTERM', forward);
+    let code: number;
+    try {
+      const r = await streamProcess('unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', HELPER, 'vmctx-run', options.image, String(options.offset), mnt, String(options.timeoutSeconds), ...options.commands], {
+        timeoutMs: options.commands.length * (options.timeoutSeconds + 10) * 1000 + SETUP_DEADLINE_MS,
+        // stdin: a pipe vmctx never writes to; it closes when vmctx ends, however it ends
+        stdin: 'hold',
+        stdout: options.output,
+        stderr: options.output,
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+        signal: stop.signal,
+      });
+      code = r.code ?? (r.signal === null ? 1 : 128);
+    } catch (error) {
+      if (error instanceof VmctxError && error.code === 'ERR_EXEC_TIMEOUT') return TIMED_OUT;
+      throw error;
+    }
     if (code >= 90 && code <= 92) throw new VmctxError('ERR_IMAGE', 'the image could not be prepared for --run (see the lines above); nothing ran');
     return code;
   } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
     // rmdir, never rm -r: were anything still mounted there, it would not be deleted through
     await rmdir(mnt).catch(() => undefined);
   }
+}
+
+export interface CommandsInImageOptions {
+  readonly partition?: number | undefined;
+  readonly force: boolean;
+  readonly commands: readonly string[];
+  readonly timeoutSeconds: number;
+  readonly output: (chunk: Buffer) => void;
+  /** The work is on the input itself (--in-place): a failure leaves what the commands did. */
+  readonly inPlace: boolean;
+}
+
+/** bake's --run/--install: finds the file system on the raw image, runs the commands there; returns warnings, throws ERR_RUN_FAILED when one failed. */
+export async function runCommandsInImage(image: string, options: CommandsInImageOptions): Promise<string[]> {
+  const probe = FileDisk.open(image, 'overlay');
+  let where: Located;
+  let warnings: string[];
+  try {
+    where = locateFileSystem(probe, options.partition);
+    checkComplete(where, probe.size);
+    warnings = checkWritable(where.superblock, options.force);
+  } finally {
+    probe.close();
+  }
+  const status = await runInImage({ image, offset: where.offset, commands: options.commands, timeoutSeconds: options.timeoutSeconds, output: options.output });
+  if (status !== 0) {
+    throw new VmctxError('ERR_RUN_FAILED', `a command in the image ${status === TIMED_OUT ? 'did not finish in time and was killed' : `exited with ${status}`}; ${options.inPlace ? 'the image keeps what it did before failing' : 'nothing was written'}`);
+  }
+  return warnings;
 }

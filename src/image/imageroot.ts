@@ -7,8 +7,7 @@ import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VmctxError, errnoCode } from '../shared/errors.js';
 import type { DirOptions, EntryInfo, ReadOptions, Root, UserTree, WriteOptions, WriteResult } from '../host/root.js';
-
-const MAX_SYMLINKS = 40;
+import { walkAll, walkParents, type EntryKind, type LinkWalkOps, type Resolved } from '../host/linkwalk.js';
 
 /** The subset of node-ext2fs's promise API used here. */
 export interface ExtFs {
@@ -28,13 +27,6 @@ export interface ExtFs {
   trim(): Promise<void>;
   open(path: string, flags: string, mode: number): Promise<{ fd: number; close(): Promise<void> }>;
   write(fd: number, buffer: Buffer, offset: null, length: number, position: number): Promise<unknown>;
-}
-
-interface Resolved {
-  /** The real path inside the image (no symlinks in its directories). */
-  readonly path: string;
-  readonly parent: string;
-  readonly name: string;
 }
 
 /** libext2fs's own error codes (com_err table "ext2", base 2133571328) the library reports as UNKNOWN. */
@@ -119,62 +111,39 @@ export class ImageRoot implements Root {
     }
   }
 
+  /** How the shared link walk (host/linkwalk.ts) sees this image; `create` makes missing directories. */
+  #walkOps(create: DirOptions | undefined, userTree?: UserTree): LinkWalkOps {
+    return {
+      kind: async (path): Promise<EntryKind> => {
+        const st = await this.#lstat(path);
+        if (st === undefined) return 'missing';
+        return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'other';
+      },
+      readlink: (path) => this.#fs.readlink(path),
+      missing: async (path) => {
+        if (create === undefined) return false;
+        await this.#fs.mkdir(path, create.mode).catch((e: unknown) => fsError(e, path));
+        await this.#fs.chmod(path, create.mode);
+        if (create.owner !== undefined) await this.#fs.chown(path, create.owner.uid, create.owner.gid);
+        return true;
+      },
+      beforeFollow: (path) => {
+        if (userTree !== undefined && path.startsWith(userTree.base)) throw new VmctxError('ERR_PATH_SYMLINK', `${path}: a symlink inside a user-owned tree; refused`);
+      },
+    };
+  }
+
   /**
    * Resolves the directories of a guest path inside the image (following links within it),
    * optionally creating missing ones. The final component is not followed.
    */
-  async #resolve(guestPath: string, create: DirOptions | undefined, userTree?: UserTree): Promise<Resolved | undefined> {
-    if (!guestPath.startsWith('/') || guestPath.includes('\0')) throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: guest paths must be absolute, without NUL`);
-    let pending = guestPath.split('/').filter((p) => p !== '' && p !== '.');
-    if (pending.length === 0) throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: the root itself`);
-    const name = pending.pop() ?? '';
-    if (name === '..') throw new VmctxError('ERR_PATH_INVALID', `${guestPath}: ends in ..`);
-    let current: string[] = [];
-    let hops = 0;
-    while (pending.length > 0) {
-      const part = pending.shift() ?? '';
-      if (part === '..') {
-        current.pop();
-        continue;
-      }
-      const next = `/${[...current, part].join('/')}`;
-      const st = await this.#lstat(next);
-      if (st === undefined) {
-        if (create === undefined) return undefined;
-        await this.#fs.mkdir(next, create.mode).catch((e: unknown) => fsError(e, next));
-        await this.#fs.chmod(next, create.mode);
-        if (create.owner !== undefined) await this.#fs.chown(next, create.owner.uid, create.owner.gid);
-        current.push(part);
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        if (userTree !== undefined && next.startsWith(userTree.base)) throw new VmctxError('ERR_PATH_SYMLINK', `${next}: a symlink inside a user-owned tree; refused`);
-        if (++hops > MAX_SYMLINKS) throw new VmctxError('ERR_PATH_LOOP', `${guestPath}: too many symbolic links`);
-        const target = await this.#fs.readlink(next);
-        // absolute targets mean the image's root, never the host's
-        if (target.startsWith('/')) current = [];
-        pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
-        continue;
-      }
-      if (!st.isDirectory()) throw new VmctxError('ERR_PATH_NOT_DIR', `${next}: not a directory`);
-      current.push(part);
-    }
-    const parent = `/${current.join('/')}`;
-    return { path: posix.join(parent, name), parent, name };
+  #resolve(guestPath: string, create: DirOptions | undefined, userTree?: UserTree): Promise<Resolved | undefined> {
+    return walkParents(guestPath, this.#walkOps(create, userTree));
   }
 
   /** Follows the final component too (for reads), within the image. */
-  async #resolveAll(guestPath: string): Promise<string | undefined> {
-    let path = guestPath;
-    for (let i = 0; i <= MAX_SYMLINKS; i++) {
-      const r = await this.#resolve(path, undefined);
-      if (r === undefined) return undefined;
-      const st = await this.#lstat(r.path);
-      if (st?.isSymbolicLink() !== true) return r.path;
-      const target = await this.#fs.readlink(r.path);
-      path = target.startsWith('/') ? target : posix.join(r.parent, target);
-    }
-    throw new VmctxError('ERR_PATH_LOOP', `${guestPath}: too many symbolic links`);
+  #resolveAll(guestPath: string): Promise<string | undefined> {
+    return walkAll(guestPath, this.#walkOps(undefined));
   }
 
   async readFile(guestPath: string, options: ReadOptions = {}): Promise<Buffer | undefined> {

@@ -1,11 +1,10 @@
 // Puts the agent into a root through the Root interface: the same code serves `vmctx install`
 // (a running system or a mounted root), the image builder and the e2e tests.
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmctxError } from '../shared/errors.js';
-import { CONFIG_PATH, CONFIG_TEMPLATE } from '../agent/config.js';
+import { CONFIG_PATH, CONFIG_TEMPLATE } from '../shared/layout.js';
 import type { Root } from '../host/root.js';
 import finalUnit from '../../systemd/vmctx-final.service?raw';
 import localUnit from '../../systemd/vmctx-local.service?raw';
@@ -17,6 +16,7 @@ import udevRule from '../../packaging/90-vmctx.rules?raw';
 import initScript from '../../packaging/sysvinit/vmctx-final?raw';
 import initLocalScript from '../../packaging/sysvinit/vmctx-local?raw';
 import { ensureOwnDir } from '../host/owndir.js';
+import { HostExec } from '../host/exec.js';
 
 export const LIB_DIR = '/usr/lib/vmctx';
 export const BUNDLE_PATH = `${LIB_DIR}/vmctx.js`;
@@ -89,8 +89,9 @@ async function buildCodeCache(bundle: Uint8Array, node: InstallOptions['node']):
     await mkdir(join(work, 'context'));
     await writeFile(join(work, 'context/context.sh'), WARM_UP_CONTEXT);
     const args = [join(work, 'load.js'), 'run', '--stage', 'local', '--dry-run', '--root', join(work, 'root'), '--source', join(work, 'context')];
-    const ran = spawnSync(process.execPath, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, stdio: 'ignore', timeout: 30_000 });
-    if (ran.error !== undefined || ran.signal !== null) return undefined;
+    // its output is not wanted: a little of it is kept (and dropped) rather than passed on
+    const ran = await new HostExec().run(process.execPath, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VMCTX_CACHE_DIR: join(work, 'cache') }, timeoutMs: 30_000, maxOutput: 4096 }).catch(() => undefined);
+    if (ran === undefined || ran.signal !== null) return undefined;
     return await readFile(join(work, 'cache', 'vmctx.js.v8cache')).catch(() => undefined);
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -2,14 +2,22 @@
 // (host keys, machine id, leases, udev NIC names, vmctx state), traces (logs, utmp/wtmp, shell
 // histories, package caches, /tmp) and fixed passwords on accounts that can log in (locked).
 import { posix } from 'node:path';
+import { VmctxError } from '../shared/errors.js';
 import type { Root } from '../host/root.js';
-import { accountsWithFixedPasswords } from '../agent/modules/users.js';
+import { fixedPasswordAccounts } from '../formats/logins.js';
 import type { ImageRoot } from './imageroot.js';
 
 export interface SysprepStep {
   readonly id: string;
   readonly description: string;
   run(root: ImageRoot): Promise<string[]>;
+}
+
+/** Accounts of the image that can log in with a password baked into it (read from its /etc/shadow and /etc/passwd). */
+export async function accountsWithFixedPasswords(root: Root): Promise<string[]> {
+  const shadow = (await root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+  const passwd = (await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+  return fixedPasswordAccounts(passwd, shadow);
 }
 
 /** Files in a directory (not following links), matched by name. */
@@ -123,7 +131,7 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
     id: 'lock-passwords',
     description: 'lock fixed passwords of accounts that can log in (the context sets one at first boot)',
     run: async (root) => {
-      const locked = await accountsWithFixedPasswords({ root });
+      const locked = await accountsWithFixedPasswords(root);
       if (locked.length === 0) return [];
       const shadow = (await root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
       const st = await root.lstat('/etc/shadow');
@@ -176,3 +184,17 @@ export const SYSPREP_STEPS: readonly SysprepStep[] = [
     },
   },
 ];
+
+/** Every step not skipped, in order, each announced; what each did. An unknown name in `skip` is a usage error, said before anything runs. */
+export async function runSysprep(image: ImageRoot, skip: readonly string[], announce: (text: string) => void): Promise<Array<{ step: string; actions: string[] }>> {
+  const unknown = skip.filter((s) => !SYSPREP_STEPS.some((x) => x.id === s));
+  if (unknown.length > 0) throw new VmctxError('ERR_USAGE', `unknown sysprep step(s): ${unknown.join(', ')} (steps: ${SYSPREP_STEPS.map((s) => s.id).join(', ')})`);
+  const done: Array<{ step: string; actions: string[] }> = [];
+  for (const step of SYSPREP_STEPS) {
+    if (skip.includes(step.id)) continue;
+    announce(`sysprep: ${step.id}`);
+    // in a dry run the disk is an in-memory overlay: the steps run for real on it and say what they did
+    done.push({ step: step.id, actions: await step.run(image) });
+  }
+  return done;
+}

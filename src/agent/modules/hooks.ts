@@ -12,11 +12,8 @@ import type { Context } from '../context/context.js';
 import { executeScript, type ScriptReport } from './scripts.js';
 import { rootOnlyProblem } from './live.js';
 import { OutcomeBuilder, type Module } from './module.js';
+import { HOOKS_DIR, HOOK_FREQUENCIES, HOOK_NAME, type HookFrequency } from '../../shared/layout.js';
 
-export const HOOKS_DIR = '/etc/vmctx/scripts.d';
-export const HOOK_FREQUENCIES = ['per-boot', 'per-instance', 'once'] as const;
-export type HookFrequency = (typeof HOOK_FREQUENCIES)[number];
-export const HOOK_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/u;
 const MAX_HOOK = 16 * 1024 * 1024;
 const SECRETS_OPT_IN = /^#\s*vmctx-env:\s*secrets\s*$/mu;
 

@@ -17,8 +17,8 @@ import type { Root } from '../../host/root.js';
 import type { Context } from '../context/context.js';
 import { OutcomeBuilder, type Module } from './module.js';
 import { rootOnlyProblem } from './live.js';
+import { TEMPLATE_DIR } from '../../shared/layout.js';
 
-export const TEMPLATE_DIR = '/etc/vmctx/templates';
 const MAX_TEMPLATES = 1000;
 const MAX_DEPTH = 16;
 const MAX_TEMPLATE = 4 * 1024 * 1024;

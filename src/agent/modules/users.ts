@@ -1,7 +1,8 @@
 // Users and first-boot passwords, with the distro's own tools (useradd, usermod, chpasswd; -R for
 // an offline root), argv only. Secrets go to the tools on stdin and nowhere else.
-import { parseCryptHash, shadowFieldAllowsLogin } from '../../formats/crypt.js';
+import { parseCryptHash } from '../../formats/crypt.js';
 import { parsePasswd, type PasswdEntry } from '../../formats/passwd.js';
+import { fixedPasswordAccounts } from '../../formats/logins.js';
 import { VmctxError } from '../../shared/errors.js';
 import type { Secret } from '../../shared/secret.js';
 import { secretFingerprint } from '../context/users.js';
@@ -9,10 +10,13 @@ import { tool } from './live.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
-const NO_LOGIN = /(nologin|\/false|\/sync|\/halt|\/shutdown)$/u;
+
+async function readPasswd(root: Target['root']): Promise<string> {
+  return (await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '';
+}
 
 async function passwdEntries(target: Pick<Target, 'root'>): Promise<PasswdEntry[]> {
-  return parsePasswd((await target.root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
+  return parsePasswd(await readPasswd(target.root));
 }
 
 export const usersModule: Module = {
@@ -73,18 +77,9 @@ export const usersModule: Module = {
 };
 
 /** Accounts that can log in and carry a usable password hash (a fixed password baked in the image). */
-export async function accountsWithFixedPasswords(target: Pick<Target, 'root'>): Promise<string[]> {
+async function accountsWithFixedPasswords(target: Pick<Target, 'root'>): Promise<string[]> {
   const shadow = (await target.root.readText('/etc/shadow', { maxBytes: 16 * 1024 * 1024 })) ?? '';
-  const shells = new Map((await passwdEntries(target)).map((e) => [e.name, e.shell]));
-  const out: string[] = [];
-  for (const line of shadow.split('\n')) {
-    const [name, hash] = line.split(':');
-    if (name === undefined || hash === undefined || name === '') continue;
-    const shell = shells.get(name);
-    if (shell === undefined || shell === '' || NO_LOGIN.test(shell)) continue;
-    if (shadowFieldAllowsLogin(hash)) out.push(name);
-  }
-  return out;
+  return fixedPasswordAccounts(await readPasswd(target.root), shadow);
 }
 
 /** Sets a password: hashes go to chpasswd -e; plain text to chpasswd (live, PAM) or, offline, is hashed on this host first. Secrets on stdin only. */

@@ -1,0 +1,30 @@
+// fixedPasswordAccounts: which passwd/shadow accounts can log in with a baked-in password (pure text in, names out).
+import { describe, expect, it } from 'vitest';
+import { fixedPasswordAccounts } from '../../src/formats/logins.js';
+
+const HASH = '$6$saltsalt$0123456789abcdefghijABCDEFGHIJ0123456789abcdefghij';
+
+describe('fixedPasswordAccounts', () => {
+  it('names accounts with a usable hash and a login shell, in shadow order', () => {
+    const passwd = 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n';
+    const shadow = `alice:${HASH}:19000::::::\nroot:${HASH}:19000::::::\n`;
+    expect(fixedPasswordAccounts(passwd, shadow)).toEqual(['alice', 'root']);
+  });
+
+  it('leaves out locked and empty-hash fields, no-login shells and accounts passwd does not know', () => {
+    const passwd = [
+      'locked:x:1:1::/:/bin/bash',
+      'star:x:2:2::/:/bin/bash',
+      'daemon:x:3:3::/:/usr/sbin/nologin',
+      'f:x:4:4::/:/bin/false',
+      'sync:x:5:5::/:/bin/sync',
+      'noshell:x:6:6::/:',
+    ].join('\n');
+    const shadow = [`locked:!${HASH}:1`, 'star:*:1', `daemon:${HASH}:1`, `f:${HASH}:1`, `sync:${HASH}:1`, `noshell:${HASH}:1`, `ghost:${HASH}:1`, '', ':x:'].join('\n');
+    expect(fixedPasswordAccounts(passwd, shadow)).toEqual([]);
+  });
+
+  it('is empty for empty files', () => {
+    expect(fixedPasswordAccounts('', '')).toEqual([]);
+  });
+});
