@@ -1,7 +1,7 @@
 // A spoofed metadata service: the agent never asks by name (a name is resolved through DNS, which
 // whoever spoofs the network answers), never follows a redirect, never sources user data as
 // variables, and bounds every body. The redirect and the 2 GB body are also exercised in
-// test/agent/metadata.test.ts ("a redirect to another host is not followed", "a 2 GB user data").
+// test/agent/datasources/metadata.test.ts ("a redirect to another host is not followed", "a 2 GB user data").
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkMetadataUrl, parseConfig } from '../../src/agent/config.js';

@@ -1,20 +1,20 @@
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/agent/config.js';
-import { deviceCandidates, growFsModule, growTargets, machineIdModule, parseMountInfo } from '../../src/agent/modules/firstboot.js';
-import type { Target } from '../../src/agent/modules/module.js';
-import type { Exec } from '../../src/host/exec.js';
-import type { Machine } from '../../src/host/machine.js';
-import { runAgent } from '../../src/agent/run.js';
-import { renderContextSh } from '../../src/formats/contextsh.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { HostScriptRunner } from '../../src/host/scripts.js';
-import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
-import { contextOf } from '../helpers/context.js';
-import { scratchRoot } from '../helpers/scratch.js';
-import { tempDir } from '../helpers/tmp.js';
+import { parseConfig } from '../../../src/agent/config.js';
+import { deviceCandidates, growFsModule, growTargets, machineIdModule, parseMountInfo } from '../../../src/agent/modules/firstboot.js';
+import type { Target } from '../../../src/agent/modules/module.js';
+import type { Exec } from '../../../src/host/exec.js';
+import type { Machine } from '../../../src/host/machine.js';
+import { runAgent } from '../../../src/agent/run.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { HostScriptRunner } from '../../../src/host/scripts.js';
+import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { contextOf } from '../../helpers/context.js';
+import { scratchRoot } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const log = createLogger(undefined);
 

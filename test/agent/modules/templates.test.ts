@@ -5,15 +5,15 @@
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderTemplate } from '../../src/agent/modules/templates.js';
-import { runAgent } from '../../src/agent/run.js';
-import { type RunReport } from '../../src/agent/report.js';
-import { renderContextSh } from '../../src/formats/contextsh.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
-import { scratchRoot } from '../helpers/scratch.js';
-import { tempDir } from '../helpers/tmp.js';
+import { renderTemplate } from '../../../src/agent/modules/templates.js';
+import { runAgent } from '../../../src/agent/run.js';
+import { type RunReport } from '../../../src/agent/report.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { scratchRoot } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 describe('template syntax', () => {
   const values = { SET_HOSTNAME: 'web-1', ETH0_IP: '10.0.0.5', EMPTY: '', MULTI: 'a\nb', PASSWORD: 'pw' };

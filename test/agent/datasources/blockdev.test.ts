@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { defaultProbe, discoverMedium, openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
-import { tempDir } from '../helpers/tmp.js';
+import { defaultProbe, discoverMedium, openExplicitSource } from '../../../src/agent/datasources/contextmedium.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const attached: string[] = [];
 function detachAll(): void {

@@ -3,11 +3,11 @@
 // retries), so "gives up within the budget" is asserted on that clock, exactly, never measured.
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fetchMetadata, type MetadataOptions } from '../../src/agent/datasources/metadata.js';
-import { parseFault, type MetadataServer } from '../../src/provider/server.js';
-import { closedPort, description, startServer } from '../helpers/metadata.js';
-import { fakeKey } from '../helpers/scratch.js';
-import { TestClock } from '../helpers/clock.js';
+import { fetchMetadata, type MetadataOptions } from '../../../src/agent/datasources/metadata.js';
+import { parseFault, type MetadataServer } from '../../../src/provider/server.js';
+import { closedPort, description, startServer } from '../../helpers/metadata.js';
+import { fakeKey } from '../../helpers/scratch.js';
+import { TestClock } from '../../helpers/clock.js';
 
 const servers: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {

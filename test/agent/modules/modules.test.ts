@@ -2,15 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { chown, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dnsModule } from '../../src/agent/modules/dns.js';
-import { hostnameModule } from '../../src/agent/modules/hostname.js';
-import type { Module, Target } from '../../src/agent/modules/module.js';
-import { sshKeysModule } from '../../src/agent/modules/sshkeys.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { contextOf } from '../helpers/context.js';
-import { fakeKey, scratchRoot } from '../helpers/scratch.js';
+import { dnsModule } from '../../../src/agent/modules/dns.js';
+import { hostnameModule } from '../../../src/agent/modules/hostname.js';
+import type { Module, Target } from '../../../src/agent/modules/module.js';
+import { sshKeysModule } from '../../../src/agent/modules/sshkeys.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { contextOf } from '../../helpers/context.js';
+import { fakeKey, scratchRoot } from '../../helpers/scratch.js';
 
 const log = createLogger(undefined);
 

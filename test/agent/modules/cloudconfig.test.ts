@@ -1,16 +1,16 @@
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { passwordModule, usersModule } from '../../src/agent/modules/users.js';
-import { sshKeysModule } from '../../src/agent/modules/sshkeys.js';
-import { writeFilesModule } from '../../src/agent/modules/writefiles.js';
-import type { Module } from '../../src/agent/modules/module.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { contextOf } from '../helpers/context.js';
-import { fakeKey, scratchRoot } from '../helpers/scratch.js';
-import { cryptMatches } from '../helpers/tools.js';
+import { passwordModule, usersModule } from '../../../src/agent/modules/users.js';
+import { sshKeysModule } from '../../../src/agent/modules/sshkeys.js';
+import { writeFilesModule } from '../../../src/agent/modules/writefiles.js';
+import type { Module } from '../../../src/agent/modules/module.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { contextOf } from '../../helpers/context.js';
+import { fakeKey, scratchRoot } from '../../helpers/scratch.js';
+import { cryptMatches } from '../../helpers/tools.js';
 
 const log = createLogger(undefined);
 const userData = (yaml: string): Record<string, string> => ({ USER_DATA: `#cloud-config\n${yaml}` });

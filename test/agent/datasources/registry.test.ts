@@ -3,16 +3,16 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG } from '../../src/agent/config.js';
-import type { Probe } from '../../src/agent/datasources/datasource.js';
-import type { MetadataCache } from '../../src/agent/datasources/metadata.js';
-import { metadataBudgetMs } from '../../src/agent/datasources/metadatasource.js';
-import { DATASOURCES, loadContext } from '../../src/agent/datasources/registry.js';
-import { writeIso } from '../../src/formats/iso9660/writer.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { TestClock } from '../helpers/clock.js';
-import { scratchRoot } from '../helpers/scratch.js';
-import { tempDir } from '../helpers/tmp.js';
+import { DEFAULT_CONFIG } from '../../../src/agent/config.js';
+import type { Probe } from '../../../src/agent/datasources/datasource.js';
+import type { MetadataCache } from '../../../src/agent/datasources/metadata.js';
+import { metadataBudgetMs } from '../../../src/agent/datasources/metadatasource.js';
+import { DATASOURCES, loadContext } from '../../../src/agent/datasources/registry.js';
+import { writeIso } from '../../../src/formats/iso9660/writer.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { TestClock } from '../../helpers/clock.js';
+import { scratchRoot } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 /** A fake /dev holding one NoCloud seed labelled cidata; no context medium. */
 async function seedOnly(): Promise<Probe> {

@@ -6,15 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runAgent } from '../../src/agent/run.js';
-import { type RunReport } from '../../src/agent/report.js';
-import { renderContextSh } from '../../src/formats/contextsh.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { HostScriptRunner } from '../../src/host/scripts.js';
-import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
-import { scratchRoot } from '../helpers/scratch.js';
-import { tempDir } from '../helpers/tmp.js';
+import { runAgent } from '../../../src/agent/run.js';
+import { type RunReport } from '../../../src/agent/report.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { HostScriptRunner } from '../../../src/host/scripts.js';
+import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { scratchRoot } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 interface Setup {
   readonly root: string;

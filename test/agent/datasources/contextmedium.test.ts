@@ -1,13 +1,13 @@
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverMedium, openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
-import type { Probe } from '../../src/agent/datasources/datasource.js';
-import { renderContextSh } from '../../src/formats/contextsh.js';
-import { writeIso } from '../../src/formats/iso9660/writer.js';
-import { TestClock } from '../helpers/clock.js';
-import { tempDir } from '../helpers/tmp.js';
-import { run } from '../helpers/tools.js';
+import { discoverMedium, openExplicitSource } from '../../../src/agent/datasources/contextmedium.js';
+import type { Probe } from '../../../src/agent/datasources/datasource.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { writeIso } from '../../../src/formats/iso9660/writer.js';
+import { TestClock } from '../../helpers/clock.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { run } from '../../helpers/tools.js';
 
 /**
  * A fake /dev, /sys and /run: device nodes are plain ISO files (the reader does not care). Time is

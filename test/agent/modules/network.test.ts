@@ -1,14 +1,14 @@
 import { lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Target } from '../../src/agent/modules/module.js';
-import { detectBackend, networkModule } from '../../src/agent/modules/network.js';
-import type { Exec, ExecResult } from '../../src/host/exec.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { contextOf } from '../helpers/context.js';
-import { scratchRoot } from '../helpers/scratch.js';
+import type { Target } from '../../../src/agent/modules/module.js';
+import { detectBackend, networkModule } from '../../../src/agent/modules/network.js';
+import type { Exec, ExecResult } from '../../../src/host/exec.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { contextOf } from '../../helpers/context.js';
+import { scratchRoot } from '../../helpers/scratch.js';
 
 const log = createLogger(undefined);
 const NIC = { ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_GATEWAY: '10.0.0.1' };

@@ -2,17 +2,17 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runAgent } from '../../src/agent/run.js';
-import { type RunReport } from '../../src/agent/report.js';
-import type { ScriptReport } from '../../src/agent/modules/scripts.js';
-import { renderContextSh } from '../../src/formats/contextsh.js';
-import { HostExec } from '../../src/host/exec.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { HostScriptRunner, interpreterOf } from '../../src/host/scripts.js';
-import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
-import { scratchRoot } from '../helpers/scratch.js';
-import { tempDir } from '../helpers/tmp.js';
-import { buildScriptDriver } from '../helpers/driver.js';
+import { runAgent } from '../../../src/agent/run.js';
+import { type RunReport } from '../../../src/agent/report.js';
+import type { ScriptReport } from '../../../src/agent/modules/scripts.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { HostScriptRunner, interpreterOf } from '../../../src/host/scripts.js';
+import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { scratchRoot } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { buildScriptDriver } from '../../helpers/driver.js';
 
 interface Setup {
   root: string;

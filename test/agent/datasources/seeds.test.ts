@@ -3,18 +3,18 @@
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverMedium, openExplicitSource } from '../../src/agent/datasources/contextmedium.js';
-import type { Probe } from '../../src/agent/datasources/datasource.js';
-import { networkConfigToVariables } from '../../src/agent/datasources/seeds.js';
-import { normaliseContext } from '../../src/agent/context/context.js';
-import { loadContext } from '../../src/agent/datasources/registry.js';
-import { DirectoryRoot } from '../../src/host/root.js';
-import { scratchRoot } from '../helpers/scratch.js';
-import { renderContextSh } from '../../src/formats/contextsh.js';
-import { writeIso } from '../../src/formats/iso9660/writer.js';
-import { fakeKey } from '../helpers/scratch.js';
-import { tempDir } from '../helpers/tmp.js';
-import { run } from '../helpers/tools.js';
+import { discoverMedium, openExplicitSource } from '../../../src/agent/datasources/contextmedium.js';
+import type { Probe } from '../../../src/agent/datasources/datasource.js';
+import { networkConfigToVariables } from '../../../src/agent/datasources/seeds.js';
+import { normaliseContext } from '../../../src/agent/context/context.js';
+import { loadContext } from '../../../src/agent/datasources/registry.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { scratchRoot } from '../../helpers/scratch.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { writeIso } from '../../../src/formats/iso9660/writer.js';
+import { fakeKey } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { run } from '../../helpers/tools.js';
 
 async function fakeSystem(): Promise<{ base: string; probe: Probe }> {
   const base = await tempDir();
