@@ -128,6 +128,15 @@ describe('network corpus', () => {
     });
   }
 
+  it('docs/network-corpus.md lists every document and counts them right', () => {
+    const md = read(join(import.meta.dirname, '..', '..', 'docs', 'network-corpus.md'));
+    for (const source of SOURCES) {
+      const docs = documents(source);
+      for (const doc of docs) expect(md, `${source}/${doc.file} in the table`).toContain(`| \`${source}/${doc.file}\` |`);
+      expect(md).toMatch(new RegExp(`^\\| \`${source}/\` \\|.*\\| ${docs.length} \\|$`, 'm'));
+    }
+  });
+
   it('reads yes as a boolean, as cloud-init (PyYAML, YAML 1.1) does', () => {
     const v2 = asRecord(asRecord(parseYaml(read(join(CORPUS, 'v2', 'vlans.yaml')), false))['network']);
     expect(asRecord(asRecord(v2['vlans'])['office'])['dhcp4']).toBe(true);
