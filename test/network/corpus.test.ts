@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SOURCES, expectErrors } from './corpus/expect.js';
+import { type KeyFormat, documentedKey, keyPaths } from './corpus/keypaths.js';
 
 const CORPUS = join(import.meta.dirname, 'corpus');
 const DOC_EXT = /\.(yaml|json|txt)$/;
@@ -97,6 +98,9 @@ function parseDocument(doc: CorpusDoc, duplicateKeys: boolean): unknown {
   }
 }
 
+/** Which key list a source's documents are walked against (ENI lines are checked by keyword). */
+const KEY_FORMAT: Partial<Record<string, KeyFormat>> = { v1: 'v1', v2: 'v2', openstack: 'network_data', ec2: 'ec2' };
+
 describe('network corpus', () => {
   for (const source of SOURCES) {
     describe(source, () => {
@@ -113,7 +117,13 @@ describe('network corpus', () => {
           expect(exp['source']).toBe(source);
           const duplicateKeys = exp['duplicateKeys'] === true;
           if (duplicateKeys) expect(() => parseYaml(read(doc.path), false), 'a document marked duplicateKeys has one').toThrow();
-          parseDocument(doc, duplicateKeys);
+          const parsed = parseDocument(doc, duplicateKeys);
+          const format = KEY_FORMAT[source];
+          if (format !== undefined) {
+            const documented = Object.keys(asRecord(JSON.parse(read(join(CORPUS, 'keys', `${format}.json`)))));
+            const undocumented = keyPaths(format, parsed).filter((p) => documentedKey(format, p, documented) === undefined);
+            expect(undocumented, `keys of ${doc.file} missing from keys/${format}.json`).toEqual([]);
+          }
         });
       }
 
@@ -144,6 +154,25 @@ describe('network corpus', () => {
     expect(asRecord(asRecord(yaml12['vlans'])['office'])['dhcp4']).toBe('yes');
   });
 
+  it('uses every documented key in at least one document', () => {
+    for (const [source, format] of Object.entries(KEY_FORMAT)) {
+      if (format === undefined) continue;
+      const documented = Object.keys(asRecord(JSON.parse(read(join(CORPUS, 'keys', `${format}.json`)))));
+      const used = new Set<string>();
+      for (const doc of documents(source)) {
+        const parsed = parseDocument(doc, expectFor(doc)['duplicateKeys'] === true);
+        for (const p of keyPaths(format, parsed)) used.add(documentedKey(format, p, documented) ?? '');
+      }
+      expect(documented.filter((k) => !used.has(k)), `keys/${format}.json keys no document uses`).toEqual([]);
+    }
+    const eniWords = new Set<string>();
+    for (const doc of documents('eni')) {
+      const text = doc.file.endsWith('.yaml') ? String(asRecord(parseYaml(read(doc.path), false))['network-interfaces']) : read(doc.path);
+      for (const line of text.split('\n')) eniWords.add(line.trim().split(/\s+/)[0] ?? '');
+    }
+    expect([...ENI_KEYWORDS].filter((k) => !eniWords.has(k)), 'ENI keywords no document uses').toEqual([]);
+  });
+
   describe('key lists', () => {
     for (const name of ['v1', 'v2', 'network_data', 'eni', 'ec2']) {
       it(`${name}.json maps every key path to a meaning`, () => {
@@ -156,6 +185,27 @@ describe('network corpus', () => {
         }
       });
     }
+  });
+
+  describe('key paths', () => {
+    it('walks documents into documented key paths', () => {
+      const v1 = { network: { version: 1, config: [{ type: 'bond', name: 'b', bond_interfaces: [], params: { 'bond-mode': 'x' }, subnets: [{ type: 'dhcp', routes: [{ gateway: '1.2.3.4' }] }] }] } };
+      expect(keyPaths('v1', v1)).toEqual([
+        'network', 'version', 'config', 'config[type=bond].type', 'config[type=bond].name', 'config[type=bond].bond_interfaces',
+        'config[type=bond].params', 'config[type=bond].params.bond-mode', 'config[type=bond].subnets',
+        'config[type=bond].subnets[].type', 'config[type=bond].subnets[].routes', 'config[type=bond].subnets[].routes[].gateway',
+      ]);
+      expect(keyPaths('v2', { version: 2, ethernets: { eth0: { match: { name: 'e*' } } }, bridges: { br: { parameters: { 'path-cost': { eth0: 5 } } } } }))
+        .toEqual(['version', 'ethernets', 'ethernets.*.match', 'ethernets.*.match.name', 'bridges', 'bridges.*.parameters', 'bridges.*.parameters.path-cost']);
+    });
+
+    it('matches documented keys, and only those', () => {
+      expect(documentedKey('v1', 'config[type=bond].params.bond-lacp_rate', ['config[type=bond].params.lacp_rate'])).toBe('config[type=bond].params.lacp_rate');
+      expect(documentedKey('v1', 'config[type=vlan].subnets[].gateway', ['config[].subnets[].gateway'])).toBe('config[].subnets[].gateway');
+      expect(documentedKey('v2', 'vlans.*.dhcp4', ['*.*.dhcp4'])).toBe('*.*.dhcp4');
+      expect(documentedKey('v2', 'ethernets.*.routes[].on-link', ['*.*.routes[].to'])).toBeUndefined();
+      expect(documentedKey('v1', 'config[type=physical].params.bond-mode', ['config[type=bond].params.mode'])).toBeUndefined();
+    });
   });
 
   describe('schema validator', () => {
