@@ -66,6 +66,15 @@ describe('vmctx install', () => {
     expect(await stat(join(system, 'var/cache/vmctx/vmctx.js.v8cache')).catch(() => undefined)).toBeUndefined();
   });
 
+  it('a --bundle or --node that cannot be read is a usage error naming the option, worded as make-iso words it', async () => {
+    const root = await tempDir('vmctx-install-');
+    const missing = join(root, 'missing.js');
+    const r = spawnSync(process.execPath, [BUNDLE, 'install', '--root', root, '--bundle', missing, '--no-node'], { encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([2, `vmctx: ERR_USAGE: --bundle ${missing}: no such file or directory\n`]);
+    const n = spawnSync(process.execPath, [BUNDLE, 'install', '--root', root, '--node', root], { encoding: 'utf8' });
+    expect([n.status, n.stderr]).toEqual([2, `vmctx: ERR_USAGE: --node ${root}: is a directory\n`]);
+  });
+
   it('install run through the loader installs the bundle, not the loader', async () => {
     const root = await installed();
     const other = await tempDir('vmctx-install-');
