@@ -26,7 +26,7 @@ import { loadConfig } from '../agent/config.js';
 import { DAEMON_SOCKET, REASON, notifyDaemon } from '../agent/daemon.js';
 import { reconfigureOnce, serveDaemon, type DaemonControl } from '../agent/daemonpolicy.js';
 import { formatWarning } from '../agent/context/context.js';
-import { ensureLocalDirectory, mustExist, readLocalFile, writeDenied } from '../host/localfiles.js';
+import { ensureLocalDirectory, mustExist, readOptionFile, writeDenied } from '../host/localfiles.js';
 import { bootedBySystemd, unitProperties } from '../host/systemd.js';
 import type { MakeIsoOptions } from '../provider/contextcd.js';
 
@@ -334,21 +334,10 @@ export interface InstallFlags {
   packageLayout?: boolean;
 }
 
-/** Reads a file named by a flag; a missing one is a usage error named by its flag (no errno noise). */
-async function flagFile(flag: string, path: string): Promise<Buffer> {
-  try {
-    return await readLocalFile(path);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new VmctxError('ERR_USAGE', `${flag} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : 'a directory, not a file'}`);
-    throw error;
-  }
-}
-
 /** Installs the agent into a root (the running system by default). */
 export async function installCommand(flags: InstallFlags): Promise<number> {
-  const bundle = await flagFile('--bundle', flags.bundle);
-  const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await flagFile('--node', flags.node) };
+  const bundle = await readOptionFile('--bundle', flags.bundle);
+  const node = flags.node === false ? { system: '/usr/bin/node' } : { binary: await readOptionFile('--node', flags.node) };
   const root = new DirectoryRoot(flags.root);
   const result = await installAgent(root, { bundle, node, packageLayout: flags.packageLayout === true });
   if (flags.packageLayout === true) {
@@ -464,8 +453,8 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
       output: flags.output,
       inPlace: flags.inPlace,
       partition: flags.partition,
-      bundle: await flagFile('--bundle', flags.bundle),
-      node: flags.node === undefined ? undefined : flags.node === 'system' ? 'system' : { binary: await flagFile('--node', flags.node), source: flags.node },
+      bundle: await readOptionFile('--bundle', flags.bundle),
+      node: flags.node === undefined ? undefined : flags.node === 'system' ? 'system' : { binary: await readOptionFile('--node', flags.node), source: flags.node },
       sysprep: flags.sysprep,
       skip: flags.skip.flatMap((s) => s.split(',')).filter((s) => s !== ''),
       stamp: {

@@ -13,7 +13,8 @@ export function fixedPasswordAccounts(passwd: string, shadow: string): string[] 
     const [name, hash] = line.split(':');
     if (name === undefined || hash === undefined || name === '') continue;
     const shell = shells.get(name);
-    if (shell === undefined || shell === '' || NO_LOGIN.test(shell)) continue;
+    // an empty shell field is /bin/sh to login(1), sshd and su: such an account logs in
+    if (shell === undefined || NO_LOGIN.test(shell)) continue;
     if (shadowFieldAllowsLogin(hash)) out.push(name);
   }
   return out;

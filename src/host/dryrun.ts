@@ -10,6 +10,7 @@ import { createTwoFilesPatch } from 'diff';
 import { VmctxError, errnoCode } from '../shared/errors.js';
 import type { Exec, ExecOptions, ExecResult } from './exec.js';
 import type { DirOptions, EntryInfo, FileOwner, ReadOptions, Root, UserTree, WriteOptions, WriteResult } from './root.js';
+import { MAX_SYMLINKS, linkTarget } from './linkwalk.js';
 
 export interface PlannedChange {
   readonly path: string;
@@ -28,7 +29,6 @@ type Entry =
   | { readonly type: 'other' }
   | { readonly type: 'absent' };
 
-const MAX_SYMLINKS = 40;
 const NO_WRITE = ['/proc', '/sys', '/dev'];
 /** Files bigger than this are compared by size and mode only (a runtime, a bundle). */
 const MAX_COMPARE = 64 * 1024 * 1024;
@@ -189,9 +189,9 @@ export class DryRunRoot implements Root {
       if (st?.type === 'symlink') {
         if (step.strict) throw pathError('ERR_PATH_SYMLINK', path, 'is a symlink inside a user-owned tree; refusing to follow it');
         if (++links > MAX_SYMLINKS) throw pathError('ERR_PATH_LOOP', guestPath, 'too many levels of symbolic links');
-        const target = st.linkTarget ?? '';
-        if (target.startsWith('/')) done = [];
-        pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.').map((name, i, all) => ({ name, strict: false, final: step.final && i === all.length - 1 })));
+        const target = linkTarget(st.linkTarget ?? '');
+        if (target.fromRoot) done = [];
+        pending.unshift(...target.parts.map((name, i, all) => ({ name, strict: false, final: step.final && i === all.length - 1 })));
         continue;
       }
       if (st !== undefined && st.type !== 'directory' && !step.final) throw pathError('ERR_PATH_NOT_DIR', path, 'is not a directory');

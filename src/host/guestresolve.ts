@@ -3,9 +3,8 @@
 import { posix } from 'node:path';
 import { normaliseGuestPath, isGuestPathUnder } from '../formats/guestpath.js';
 import { VmctxError } from '../shared/errors.js';
+import { MAX_SYMLINKS, linkTarget } from './linkwalk.js';
 import { linkIsTrusted, type Root, type UserTree } from './root.js';
-
-const MAX_LINKS = 40;
 
 export interface ResolveOptions {
   /** Resolve the final component too (a home named in /etc/passwd), not only its directories. */
@@ -46,10 +45,10 @@ export async function resolveGuestPath(root: Root, guestPath: string, options: R
       continue;
     }
     const dir = await root.lstat(here).catch(() => undefined);
-    if (dir === undefined || !linkIsTrusted(st, dir) || ++links > MAX_LINKS) return finish(current, [part, ...pending]);
-    const target = st.linkTarget.split('/').filter((p) => p !== '' && p !== '.');
-    if (st.linkTarget.startsWith('/')) current = [];
-    pending.unshift(...target);
+    if (dir === undefined || !linkIsTrusted(st, dir) || ++links > MAX_SYMLINKS) return finish(current, [part, ...pending]);
+    const target = linkTarget(st.linkTarget);
+    if (target.fromRoot) current = [];
+    pending.unshift(...target.parts);
   }
   return finish(current, []);
 }

@@ -2,11 +2,21 @@
 // root to check): plain reads and checks by path, outside any guest Root.
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, stat } from 'node:fs/promises';
-import { errnoCode } from '../shared/errors.js';
+import { VmctxError, errnoCode, pathProblem } from '../shared/errors.js';
 
-/** The whole content of a file. */
-export function readLocalFile(path: string): Promise<Buffer> {
-  return readFile(path);
+/**
+ * A file named by a command-line option (--vars-file, --bundle…): any problem reading it, or more
+ * than `maxBytes`, is a usage error naming the option and the path.
+ */
+export async function readOptionFile(option: string, path: string, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (error) {
+    throw new VmctxError('ERR_USAGE', `${option} ${path}: ${pathProblem(error)}`, { cause: error });
+  }
+  if (data.length > maxBytes) throw new VmctxError('ERR_USAGE', `${option} ${path}: larger than ${maxBytes} bytes`);
+  return data;
 }
 
 /** Rejects (with the errno error) when nothing is at `path`; follows links as any reader would. */

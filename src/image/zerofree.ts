@@ -28,6 +28,11 @@ export interface PunchOptions {
   readonly progress?: (done: number) => void;
 }
 
+/** An offset and a length fallocate can take as they are: non-negative safe integers, the length above 0. */
+function isByteRange([offset, length]: readonly [number, number]): boolean {
+  return Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length > 0;
+}
+
 /**
  * Punches holes over `ranges` ([offset, length], absolute) of the file at `path`; returns the
  * ranges that could not be punched (fallocate missing, refused, or past its deadline), for the
@@ -36,10 +41,12 @@ export interface PunchOptions {
 export async function punchHoles(path: string, ranges: ReadonlyArray<readonly [number, number]>, options: PunchOptions = {}): Promise<Array<readonly [number, number]>> {
   const fallocate = options.fallocate;
   if (fallocate === undefined) return [...ranges];
-  const failed: Array<readonly [number, number]> = [];
+  // only whole byte counts reach the script's argv; anything else is handed back as not punched
+  const failed: Array<readonly [number, number]> = ranges.filter((range) => !isByteRange(range));
+  const valid = ranges.filter(isByteRange);
   let done = 0;
-  for (let i = 0; i < ranges.length; i += RANGES_PER_BATCH) {
-    const batch = ranges.slice(i, i + RANGES_PER_BATCH);
+  for (let i = 0; i < valid.length; i += RANGES_PER_BATCH) {
+    const batch = valid.slice(i, i + RANGES_PER_BATCH);
     const args = batch.flatMap(([offset, length]) => [String(offset), String(length)]);
     let out = '';
     let ok: boolean;

@@ -4,8 +4,8 @@ import { basename, dirname } from 'node:path';
 import { parseContextSh, renderContextSh, renderLegacyContextSh } from '../formats/contextsh.js';
 import { writeIso, type IsoFileInput } from '../formats/iso9660/writer.js';
 import { writeFileAtomic } from '../host/atomicfile.js';
-import { readLocalFile } from '../host/localfiles.js';
-import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
+import { readOptionFile } from '../host/localfiles.js';
+import { VmctxError, describeError, errnoCode, pathProblem } from '../shared/errors.js';
 import { SEED_LABEL, configDriveFiles, noCloudFiles, seedKindForLabel } from './media.js';
 
 export interface MakeIsoOptions {
@@ -37,41 +37,11 @@ const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,63}$/u;
 /** Input files make-iso reads (context.sh, documents, files for the medium) are at most this big. */
 const MAX_INPUT = 64 * 1024 * 1024;
 
-/** What went wrong with a path, in words (the errno text without its code and call). */
-function pathProblem(error: unknown): string {
-  const code = errnoCode(error) ?? '';
-  const words: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'not permitted',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'a component of the path is not a directory',
-    EROFS: 'read-only file system',
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'disk quota exceeded',
-    ELOOP: 'too many symbolic links',
-    ENAMETOOLONG: 'name too long',
-  };
-  return words[code] ?? describeError(error).message;
-}
-
-/** Reads an input file named by an option; a problem is a usage error naming the option and the file. */
-async function readInput(option: string, path: string): Promise<Buffer> {
-  let data: Buffer;
-  try {
-    data = await readLocalFile(path);
-  } catch (error) {
-    throw new VmctxError('ERR_USAGE', `${option} ${path}: ${pathProblem(error)}`, { cause: error });
-  }
-  if (data.length > MAX_INPUT) throw new VmctxError('ERR_USAGE', `${option} ${path}: larger than ${MAX_INPUT} bytes`);
-  return data;
-}
-
 /** The context CD's files: context.sh from the variables, plus --file entries. */
 async function contextCdFiles(options: MakeIsoOptions): Promise<IsoFileInput[]> {
   const variables: Record<string, string> = {};
   if (options.varsFile !== undefined) {
-    const text = await readInput('--vars-file', options.varsFile);
+    const text = await readOptionFile('--vars-file', options.varsFile, MAX_INPUT);
     try {
       Object.assign(variables, parseContextSh(text).variables);
     } catch (error) {
@@ -95,7 +65,7 @@ async function contextCdFiles(options: MakeIsoOptions): Promise<IsoFileInput[]> 
       throw new VmctxError('ERR_USAGE', `--file ${JSON.stringify(spec.slice(0, 80))}: the name on the medium must be a plain file name (letters, digits, . _ + -), not context.sh`);
     }
     if (files.some((f) => f.path === name)) throw new VmctxError('ERR_USAGE', `--file: ${name} given twice`);
-    files.push({ path: name, data: await readInput('--file', path), mode: 0o644 });
+    files.push({ path: name, data: await readOptionFile('--file', path, MAX_INPUT), mode: 0o644 });
   }
   return files;
 }
@@ -148,7 +118,7 @@ export async function makeIso(options: MakeIsoOptions): Promise<MadeIso> {
     if (contextOptions.length > 0) {
       throw new VmctxError('ERR_USAGE', `${contextOptions.join(', ')}: these make a context.sh, which a ${kind === 'nocloud' ? 'NoCloud seed (label cidata)' : 'config drive (label config-2)'} does not have; give --user-data, --meta-data (or --instance-id, --hostname) and --network-config`);
     }
-    const doc = async (option: string, path: string | undefined): Promise<{ data: Buffer; from: string } | undefined> => (path === undefined ? undefined : { data: await readInput(option, path), from: path });
+    const doc = async (option: string, path: string | undefined): Promise<{ data: Buffer; from: string } | undefined> => (path === undefined ? undefined : { data: await readOptionFile(option, path, MAX_INPUT), from: path });
     const input = {
       userData: await doc('--user-data', options.userData),
       metaData: await doc('--meta-data', options.metaData),

@@ -91,6 +91,23 @@ function withoutCode(message: string, code: string): string {
   return message;
 }
 
+/** What went wrong with a path, in words (the errno text without its code and call). */
+export function pathProblem(error: unknown): string {
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'not permitted',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'a component of the path is not a directory',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    ELOOP: 'too many symbolic links',
+    ENAMETOOLONG: 'name too long',
+  };
+  return words[errnoCode(error) ?? ''] ?? describeError(error).message;
+}
+
 /** The errno code of a Node system error, or undefined. */
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {

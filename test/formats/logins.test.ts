@@ -18,10 +18,15 @@ describe('fixedPasswordAccounts', () => {
       'daemon:x:3:3::/:/usr/sbin/nologin',
       'f:x:4:4::/:/bin/false',
       'sync:x:5:5::/:/bin/sync',
-      'noshell:x:6:6::/:',
     ].join('\n');
-    const shadow = [`locked:!${HASH}:1`, 'star:*:1', `daemon:${HASH}:1`, `f:${HASH}:1`, `sync:${HASH}:1`, `noshell:${HASH}:1`, `ghost:${HASH}:1`, '', ':x:'].join('\n');
+    const shadow = [`locked:!${HASH}:1`, 'star:*:1', `daemon:${HASH}:1`, `f:${HASH}:1`, `sync:${HASH}:1`, `ghost:${HASH}:1`, '', ':x:'].join('\n');
     expect(fixedPasswordAccounts(passwd, shadow)).toEqual([]);
+  });
+
+  it('an empty shell field is /bin/sh (login, sshd and su use it): that account can log in with the baked-in password', () => {
+    const passwd = 'noshell:x:6:6::/home/noshell:\nalice:x:1000:1000::/home/alice:/bin/bash\n';
+    const shadow = `noshell:${HASH}:1\nalice:!:1\n`;
+    expect(fixedPasswordAccounts(passwd, shadow)).toEqual(['noshell']);
   });
 
   it('is empty for empty files', () => {

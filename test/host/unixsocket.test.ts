@@ -42,6 +42,22 @@ describe('listenForLines / sendLine / socketAnswers', () => {
     expect(await sendLine(path, 'ping', 2000)).toBeUndefined();
   });
 
+  it('a listen that fails (in a directory that is not there, on a path taken) rejects and leaves the process umask as it was', async () => {
+    const dir = await tempDir();
+    const old = process.umask(0o022);
+    try {
+      await expect(listenForLines(join(dir, 'missing', 'ctl.sock'), () => 'ok', options)).rejects.toMatchObject({ syscall: 'listen' });
+      expect(process.umask(0o022)).toBe(0o022);
+      const path = join(dir, 'ctl.sock');
+      const first = await listenForLines(path, () => 'ok', options);
+      await expect(listenForLines(path, () => 'ok', options)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(process.umask(0o022)).toBe(0o022);
+      await first.close();
+    } finally {
+      process.umask(old);
+    }
+  });
+
   it('the socket file of a killed listener does not answer, and is removed', async () => {
     const path = join(await tempDir(), 'dead.sock');
     // a process killed while it listens leaves its socket file behind

@@ -1,5 +1,5 @@
 // image/zerofree.ts and compression.ts's tool runner: free ranges punched in batches, and a hanging tool killed at its deadline.
-import { chmod, open, stat, writeFile } from 'node:fs/promises';
+import { chmod, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -56,6 +56,19 @@ describe('punchHoles', () => {
     // fallocate refuses a negative length
     const failed = await punchHoles(path, [[0, MiB], [MiB, -1]], { fallocate: '/usr/bin/fallocate' });
     expect(failed).toEqual([[MiB, -1]]);
+  });
+
+  it('only whole, non-negative byte counts reach the tool argv; any other range comes back for zeroing unrun', async () => {
+    const dir = await tempDir();
+    const log = join(dir, 'argv');
+    const tool = join(dir, 'fallocate');
+    // records its argv; refuses offset 8192 (as a real one refuses a range it cannot punch)
+    await writeFile(tool, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\n[ "$4" != 8192 ]\n`);
+    await chmod(tool, 0o755);
+    const failed = await punchHoles(join(dir, 'x'), [[0, 4096], [1.5, 4096], [Number.NaN, 1], [8192, 4096], [8192, 1e21], [-4096, 4096], [4096, 0]], { fallocate: tool });
+    expect(failed).toEqual([[1.5, 4096], [Number.NaN, 1], [8192, 1e21], [-4096, 4096], [4096, 0], [8192, 4096]]);
+    const x = join(dir, 'x');
+    expect(await readFile(log, 'utf8')).toBe(`--punch-hole --keep-size --offset 0 --length 4096 ${x}\n--punch-hole --keep-size --offset 8192 --length 4096 ${x}\n`);
   });
 
   it('no fallocate: every range comes back', async () => {

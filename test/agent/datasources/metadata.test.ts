@@ -103,6 +103,15 @@ describe('HTTP metadata: EC2 layout', () => {
     expect(r.ms).toBeLessThanOrEqual(1500);
   });
 
+  it('a hung request never outlasts the budget that remains (requestMs far above it): each try is cut at the budget left', async () => {
+    const { url } = await serve(description(), { faults: [parseFault('hang')] });
+    const clock = new TestClock();
+    // the request timer is real: 300 ms, then 200 ms (the budget left after the 100 ms wait), not 10 minutes each
+    const r = await timed(fetchMetadata(opts(url, 300, { requestMs: 600_000 }, clock)), clock);
+    expect(r.error).toMatchObject({ code: 'ERR_METADATA_TIMEOUT' });
+    expect(clock.sleeps).toEqual([100]);
+  });
+
   it('503 forever with Retry-After: 3600: retries with a capped wait, gives up within the budget', async () => {
     const { server, url } = await serve(description(), { faults: [parseFault('status:503,retry-after=3600')] });
     const clock = new TestClock();
