@@ -1,4 +1,5 @@
-// /etc/passwd parsing (for home directories and ids); malformed lines are skipped.
+// /etc/passwd parsing (for home directories and ids), as lenient as glibc's: missing trailing
+// fields are empty (an empty shell is /bin/sh to login); lines without numeric ids are skipped.
 
 export interface PasswdEntry {
   readonly name: string;
@@ -20,7 +21,9 @@ export function parsePasswd(text: string): PasswdEntry[] {
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const f = line.split(':');
-    if (f.length < 7) continue;
+    // glibc's fgetpwent takes `name:pw:uid:gid` with the rest missing as empty fields: so must we,
+    // or an account it lets log in would be invisible here (sysprep, bake --check)
+    if (f.length < 4) continue;
     const uid = parseId(f[2]);
     const gid = parseId(f[3]);
     if (uid === undefined || gid === undefined) continue;

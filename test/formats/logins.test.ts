@@ -29,6 +29,11 @@ describe('fixedPasswordAccounts', () => {
     expect(fixedPasswordAccounts(passwd, shadow)).toEqual(['noshell']);
   });
 
+  it('a passwd line with no shell field at all (six fields, glibc reads an empty shell) is an account that can log in', () => {
+    const passwd = 'short:x:1001:1001::/home/short\n';
+    expect(fixedPasswordAccounts(passwd, `short:${HASH}:1\n`)).toEqual(['short']);
+  });
+
   it('is empty for empty files', () => {
     expect(fixedPasswordAccounts('', '')).toEqual([]);
   });

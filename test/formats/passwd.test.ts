@@ -1,4 +1,4 @@
-// /etc/passwd parsing (formats/passwd.ts): seven fields, numeric ids; malformed lines are skipped.
+// /etc/passwd parsing (formats/passwd.ts): fields as glibc reads them (missing trailing ones empty), numeric ids; malformed lines are skipped.
 import { describe, expect, it } from 'vitest';
 import { parsePasswd } from '../../src/formats/passwd.js';
 
@@ -30,9 +30,13 @@ describe('parsePasswd', () => {
     expect(parsePasswd('svc:x:999:999:::\n')).toEqual([{ name: 'svc', uid: 999, gid: 999, home: '', shell: '' }]);
   });
 
-  it('lines with too few fields are skipped, the others kept', () => {
-    const text = ['alice:x:1000:1000:Alice:/home/alice', 'bob:x:1001', 'carol', ':', 'dave:x:1002:1002::/home/dave:/bin/sh'].join('\n');
-    expect(parsePasswd(text).map((e) => e.name)).toEqual(['dave']);
+  it('missing trailing fields are empty, as glibc reads them (a line without a shell logs in with /bin/sh); without both ids a line is skipped', () => {
+    const text = ['alice:x:1000:1000:Alice:/home/alice', 'erin:x:1003:1003', 'bob:x:1001', 'carol', ':', 'dave:x:1002:1002::/home/dave:/bin/sh'].join('\n');
+    expect(parsePasswd(text)).toEqual([
+      { name: 'alice', uid: 1000, gid: 1000, home: '/home/alice', shell: '' },
+      { name: 'erin', uid: 1003, gid: 1003, home: '', shell: '' },
+      { name: 'dave', uid: 1002, gid: 1002, home: '/home/dave', shell: '/bin/sh' },
+    ]);
   });
 
   it('ids that are not non-negative integers are skipped', () => {
