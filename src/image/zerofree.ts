@@ -77,6 +77,9 @@ export async function punchHoles(path: string, ranges: ReadonlyArray<readonly [n
 export async function zeroFree(path: string, disk: FileDisk, progress: ProgressSink | undefined, fallocate?: string): Promise<number> {
   const total = disk.discarded.reduce((sum, [, length]) => sum + length, 0);
   progress?.step('zeroing free blocks');
+  // the bar starts now, at 0: with batched punching the next report may be the last, and a bar
+  // first seen at 100% has no time behind it, so no rate
+  progress?.bytes('zeroing free blocks', 0, total);
   // the ranges are absolute already: ext2fs adds the partition offset before calling discard
   const failed = await punchHoles(path, disk.discarded, {
     fallocate: fallocate ?? (await new HostExec().which('fallocate')),
