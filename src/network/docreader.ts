@@ -1,7 +1,7 @@
 // A key-tracking reader over one YAML (or JSON) network document: every read marks its key, and at
 // the end every key nobody read is reported with its path, file and line, so no key is ever
 // dropped without a word. Pure.
-import { LineCounter, isMap, isPair, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, visit, type Node, type Pair, type YAMLMap } from 'yaml';
 import { didYouMean } from '../formats/didyoumean.js';
 import { parseYamlBounded, yamlOverLimits } from '../formats/yamldoc.js';
 
@@ -219,8 +219,9 @@ export class MapReader {
     readonly where: Where,
   ) {}
 
+  /** The last pair with this key: a key written twice counts as written last (as cloud-init's PyYAML reads it). */
   private pair(key: string): Pair | undefined {
-    return this.node.items.find((p) => isPair(p) && keyText(p) === key);
+    return this.node.items.findLast((p) => isPair(p) && keyText(p) === key);
   }
 
   private valueOf(pair: Pair, key: string): Value {
@@ -281,10 +282,25 @@ export function parseNetworkDoc(text: string, file: string): ParsedDoc {
   const over = yamlOverLimits(text, file);
   if (over !== undefined) return fail(undefined, over);
   const counter = new LineCounter();
-  const { doc, duplicate } = parseYamlBounded(text, { version: '1.1', logLevel: 'error', prettyErrors: false, lineCounter: counter });
+  const { doc } = parseYamlBounded(text, { version: '1.1', logLevel: 'error', prettyErrors: false, lineCounter: counter });
   const first = doc.errors[0];
   if (first !== undefined) return fail(counter.linePos(first.pos[0]).line, `is not YAML or JSON (${first.message.split('\n')[0]?.slice(0, 100) ?? ''}); nothing applied`);
-  if (duplicate !== undefined) return fail(duplicate.offset === undefined ? undefined : counter.linePos(duplicate.offset).line, `has the key ${shownValue(duplicate.key)} twice; nothing applied`);
   const tracker = new DocTracker(file, counter);
+  // a key written twice in one mapping: the last applies (PyYAML's reading), the earlier is named
+  visit(doc, {
+    Map(_, map) {
+      const last = new Map<string, Pair>();
+      for (const pair of map.items) last.set(keyText(pair), pair);
+      for (const pair of map.items) {
+        const key = keyText(pair);
+        const final = last.get(key);
+        if (final === undefined || final === pair) continue;
+        tracker.markRead(pair);
+        tracker.cover(pair.value);
+        tracker.note({ path: key, line: tracker.lineOf(pair.key) }, 'invalid', `the key ${shownValue(key)} is written again on line ${tracker.lineOf(final.key) ?? '?'}; this one is not used (the last one applies)`);
+      }
+      return undefined;
+    },
+  });
   return { ok: true, root: new Value(tracker, doc.contents, { path: '', line: tracker.lineOf(doc.contents) }), tracker };
 }
