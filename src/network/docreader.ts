@@ -1,7 +1,7 @@
 // A key-tracking reader over one YAML (or JSON) network document: every read marks its key, and at
 // the end every key nobody read is reported with its path, file and line, so no key is ever
 // dropped without a word. Pure.
-import { LineCounter, isMap, isPair, isScalar, isSeq, visit, type Node, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, visit, type Pair, type YAMLMap } from 'yaml';
 import { didYouMean } from '../formats/didyoumean.js';
 import { parseYamlBounded, yamlOverLimits } from '../formats/yamldoc.js';
 
@@ -31,7 +31,7 @@ export interface Where {
 const SHOWN = 60;
 /** A value as it may appear in a message: JSON-quoted, cut at 60 characters. */
 export function shownValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) as string | undefined) ?? String(value);
   return JSON.stringify(text.length > SHOWN ? `${text.slice(0, SHOWN)}…` : text);
 }
 
@@ -114,19 +114,22 @@ export class Value {
     return this.where.path;
   }
 
-  invalid(message: string): undefined {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+  invalid<T = never>(message: string): T | undefined {
     this.t.note(this.where, 'invalid', message);
     this.t.cover(this.node);
     return undefined;
   }
 
-  unsupported(message: string): undefined {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+  unsupported<T = never>(message: string): T | undefined {
     this.t.note(this.where, 'not supported', message);
     this.t.cover(this.node);
     return undefined;
   }
 
-  unused(message: string): undefined {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+  unused<T = never>(message: string): T | undefined {
     this.t.note(this.where, 'unused', message);
     this.t.cover(this.node);
     return undefined;
@@ -225,7 +228,7 @@ export class MapReader {
   }
 
   private valueOf(pair: Pair, key: string): Value {
-    return new Value(this.t, pair.value as Node | null, { path: join(this.where.path, key), line: this.t.lineOf(pair.key) });
+    return new Value(this.t, pair.value, { path: join(this.where.path, key), line: this.t.lineOf(pair.key) });
   }
 
   has(key: string): boolean {

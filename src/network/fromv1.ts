@@ -239,7 +239,7 @@ export function readV1(root: MapReader, b: ModelBuilder): void {
           const t = v.text('a MAC address');
           const c = t === undefined ? undefined : checkMac(t);
           if (c?.ok === true) dev.macaddress = c.value;
-          else if (c !== undefined && !c.ok) v.invalid(`${v.shown()} ${c.reason}; skipped`);
+          else if (c !== undefined) v.invalid(`${v.shown()} ${c.reason}; skipped`);
         }
       }
       readDevice(m, dev, name);

@@ -421,7 +421,7 @@ export class ModelBuilder {
       const d = byId.get(id);
       const fine = d === undefined || deps(d).every(visit);
       state.set(id, 'done');
-      if (!fine && d !== undefined && !dropped.has(id)) {
+      if (!fine && !dropped.has(id)) {
         dropped.add(id);
         const where = this.refs.find((r) => r.from === id)?.where ?? { path: id, line: undefined };
         this.note(where, 'invalid', `${JSON.stringify(id)} depends on itself through its links or members; not configured`);
@@ -444,7 +444,7 @@ export class ModelBuilder {
 }
 
 function freezeDevice(d: DraftDevice): Device {
-  return { ...d, addresses: [...d.addresses], routes: [...d.routes], nameservers: { addresses: [...d.nameservers.addresses], search: [...d.nameservers.search] } } as Device;
+  return { ...d, addresses: [...d.addresses], routes: [...d.routes], nameservers: { addresses: [...d.nameservers.addresses], search: [...d.nameservers.search] } };
 }
 
 // ---------------------------------------------------------------- for renderers

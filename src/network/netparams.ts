@@ -31,7 +31,8 @@ function oneOf<T extends string>(v: Value, allowed: readonly T[]): T | undefined
 
 /** A duration: a whole number in `unit`, or a string with "ms" or "s". */
 function duration(v: Value, unit: 'ms' | 's', max = UINT32_MAX): number | undefined {
-  const t = v.isScalar() ? v.text('a duration') : v.invalid('is not a duration; skipped');
+  if (!v.isScalar()) return v.invalid('is not a duration; skipped');
+  const t = v.text('a duration');
   if (t === undefined) return undefined;
   const m = /^\s*(\d{1,10})\s*(ms|s|sec)?\s*$/iu.exec(t);
   if (m === null) return v.invalid(`${v.shown()} is not a duration (a number of ${unit === 'ms' ? 'milliseconds' : 'seconds'}); skipped`);
@@ -59,12 +60,12 @@ const BOND: Readonly<Record<string, (v: Value, p: Mutable<BondParameters>) => vo
     const rate = t === '0' ? 'slow' : t === '1' ? 'fast' : oneOf(v, ['slow', 'fast'] as const);
     if (rate !== undefined) p.lacpRate = rate;
   },
-  'mii-monitor-interval': (v, p) => set(p, 'miiMonitorInterval', duration(v, 'ms')),
-  'min-links': (v, p) => set(p, 'minLinks', v.int(0, UINT32_MAX)),
-  'transmit-hash-policy': (v, p) => set(p, 'transmitHashPolicy', oneOf(v, ['layer2', 'layer3+4', 'layer2+3', 'encap2+3', 'encap3+4', 'vlan+srcmac'] as const)),
-  'ad-select': (v, p) => set(p, 'adSelect', oneOf(v, ['stable', 'bandwidth', 'count'] as const)),
-  'all-slaves-active': (v, p) => set(p, 'allSlavesActive', v.bool()),
-  'arp-interval': (v, p) => set(p, 'arpInterval', duration(v, 'ms')),
+  'mii-monitor-interval': (v, p) => { set(p, 'miiMonitorInterval', duration(v, 'ms')); },
+  'min-links': (v, p) => { set(p, 'minLinks', v.int(0, UINT32_MAX)); },
+  'transmit-hash-policy': (v, p) => { set(p, 'transmitHashPolicy', oneOf(v, ['layer2', 'layer3+4', 'layer2+3', 'encap2+3', 'encap3+4', 'vlan+srcmac'] as const)); },
+  'ad-select': (v, p) => { set(p, 'adSelect', oneOf(v, ['stable', 'bandwidth', 'count'] as const)); },
+  'all-slaves-active': (v, p) => { set(p, 'allSlavesActive', v.bool()); },
+  'arp-interval': (v, p) => { set(p, 'arpInterval', duration(v, 'ms')); },
   'arp-ip-targets': (v, p) => {
     const items = v.items(true);
     if (items === undefined) return;
@@ -79,16 +80,16 @@ const BOND: Readonly<Record<string, (v: Value, p: Mutable<BondParameters>) => vo
     if (out.length > 16) v.invalid('has more than 16 addresses, the most a bond takes; the first 16 kept');
     if (out.length > 0) p.arpIpTargets = out.slice(0, 16);
   },
-  'arp-validate': (v, p) => set(p, 'arpValidate', oneOf(v, ['none', 'active', 'backup', 'all', 'filter', 'filter_active', 'filter_backup'] as const)),
-  'arp-all-targets': (v, p) => set(p, 'arpAllTargets', oneOf(v, ['any', 'all'] as const)),
-  'up-delay': (v, p) => set(p, 'upDelay', duration(v, 'ms')),
-  'down-delay': (v, p) => set(p, 'downDelay', duration(v, 'ms')),
-  'fail-over-mac-policy': (v, p) => set(p, 'failOverMacPolicy', oneOf(v, ['none', 'active', 'follow'] as const)),
-  'gratuitous-arp': (v, p) => set(p, 'gratuitousArp', v.int(1, 255)),
-  'packets-per-slave': (v, p) => set(p, 'packetsPerSlave', v.int(0, 65535)),
-  'primary-reselect-policy': (v, p) => set(p, 'primaryReselectPolicy', oneOf(v, ['always', 'better', 'failure'] as const)),
-  'learn-packet-interval': (v, p) => set(p, 'learnPacketInterval', duration(v, 's', 0x7fffffff)),
-  primary: (v, p) => set(p, 'primary', v.text('an interface id')),
+  'arp-validate': (v, p) => { set(p, 'arpValidate', oneOf(v, ['none', 'active', 'backup', 'all', 'filter', 'filter_active', 'filter_backup'] as const)); },
+  'arp-all-targets': (v, p) => { set(p, 'arpAllTargets', oneOf(v, ['any', 'all'] as const)); },
+  'up-delay': (v, p) => { set(p, 'upDelay', duration(v, 'ms')); },
+  'down-delay': (v, p) => { set(p, 'downDelay', duration(v, 'ms')); },
+  'fail-over-mac-policy': (v, p) => { set(p, 'failOverMacPolicy', oneOf(v, ['none', 'active', 'follow'] as const)); },
+  'gratuitous-arp': (v, p) => { set(p, 'gratuitousArp', v.int(1, 255)); },
+  'packets-per-slave': (v, p) => { set(p, 'packetsPerSlave', v.int(0, 65535)); },
+  'primary-reselect-policy': (v, p) => { set(p, 'primaryReselectPolicy', oneOf(v, ['always', 'better', 'failure'] as const)); },
+  'learn-packet-interval': (v, p) => { set(p, 'learnPacketInterval', duration(v, 's', 0x7fffffff)); },
+  primary: (v, p) => { set(p, 'primary', v.text('an interface id')); },
 };
 
 /** netplan's newer and misspelled names for the same parameters. */
