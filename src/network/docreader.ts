@@ -96,7 +96,8 @@ export class DocTracker {
 
 function keyText(pair: Pair): string {
   const k = pair.key;
-  if (isScalar(k)) return String(k.value);
+  // as written: YAML 1.1 reads a plain `y:` or `1:` as a boolean or number, the name is the text
+  if (isScalar(k)) return typeof k.value === 'string' ? k.value : ((k as { source?: string }).source ?? String(k.value));
   return String(k);
 }
 

@@ -1,7 +1,8 @@
 // The source-neutral network model every network document maps into (netplan v2's expressiveness),
 // with the checks each value passes where it enters. Pure.
 //
-// Shape. A NetModel is a list of devices in document order, plus routes and DNS that belong to no
+// Shape. A NetModel is a list of devices (each mapper keeps its source's order; netplan's is
+// ethernets, bonds, bridges, VLANs), plus routes and DNS that belong to no
 // device. Each device has a unique `id` that other devices refer to:
 //   - ethernet: a physical NIC, found by `match` (MAC, name glob, driver glob; all given must
 //     match; a netplan entry without match matches the name = its id), optionally renamed
