@@ -1,7 +1,7 @@
 // A key-tracking reader over one YAML (or JSON) network document: every read marks its key, and at
 // the end every key nobody read is reported with its path, file and line, so no key is ever
 // dropped without a word. Pure.
-import { LineCounter, isMap, isPair, isScalar, isSeq, visit, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { didYouMean } from '../formats/didyoumean.js';
 import { parseYamlBounded, yamlOverLimits } from '../formats/yamldoc.js';
 
@@ -255,7 +255,8 @@ export class MapReader {
 
   /** Every entry, each marked read, in document order. */
   entries(): [string, Value][] {
-    return this.node.items.map((pair) => {
+    // a key written twice counts once, as written last
+    return this.node.items.filter((pair) => this.pair(keyText(pair)) === pair).map((pair) => {
       const key = keyText(pair);
       this.t.markRead(pair);
       return [key, this.valueOf(pair, key)];
@@ -291,20 +292,21 @@ export function parseNetworkDoc(text: string, file: string): ParsedDoc {
   if (first !== undefined) return fail(counter.linePos(first.pos[0]).line, `is not YAML or JSON (${first.message.split('\n')[0]?.slice(0, 100) ?? ''}); nothing applied`);
   const tracker = new DocTracker(file, counter);
   // a key written twice in one mapping: the last applies (PyYAML's reading), the earlier is named
-  visit(doc, {
-    Map(_, map) {
-      const last = new Map<string, Pair>();
-      for (const pair of map.items) last.set(keyText(pair), pair);
-      for (const pair of map.items) {
-        const key = keyText(pair);
-        const final = last.get(key);
-        if (final === undefined || final === pair) continue;
+  const duplicates = (node: unknown, path: string): void => {
+    if (isSeq(node)) node.items.forEach((item, i) => { duplicates(item, `${path}[${i}]`); });
+    if (!isMap(node)) return;
+    const last = new Map<string, Pair>();
+    for (const pair of node.items) last.set(keyText(pair), pair);
+    for (const pair of node.items) {
+      const key = keyText(pair);
+      const final = last.get(key);
+      if (final !== undefined && final !== pair) {
         tracker.markRead(pair);
         tracker.cover(pair.value);
-        tracker.note({ path: key, line: tracker.lineOf(pair.key) }, 'invalid', `the key ${shownValue(key)} is written again on line ${tracker.lineOf(final.key) ?? '?'}; this one is not used (the last one applies)`);
-      }
-      return undefined;
-    },
-  });
+        tracker.note({ path: join(path, key), line: tracker.lineOf(pair.key) }, 'invalid', `the key ${shownValue(key)} is written again on line ${tracker.lineOf(final.key) ?? '?'}; this one is not used (the last one applies)`);
+      } else duplicates(pair.value, join(path, key));
+    }
+  };
+  duplicates(doc.contents, '');
   return { ok: true, root: new Value(tracker, doc.contents, { path: '', line: tracker.lineOf(doc.contents) }), tracker };
 }
