@@ -175,6 +175,12 @@ export class Value {
     return { value: this.node.value, source: (this.node as { source?: string }).source };
   }
 
+  /** The scalar's string value, without judging it (undefined for anything else). */
+  peek(): string | undefined {
+    const s = this.scalar();
+    return typeof s?.value === 'string' ? s.value : undefined;
+  }
+
   /** A string (a number is taken as written: `vlan_id: 10`, an unquoted MAC); else invalid. */
   text(what = 'a text value'): string | undefined {
     const s = this.scalar();

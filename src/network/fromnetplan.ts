@@ -49,10 +49,15 @@ function readOverrides(v: Value): DhcpOverrides | undefined {
   const m = v.map();
   if (m === undefined) return undefined;
   const out: Mutable<DhcpOverrides> = {};
-  const flags: readonly [string, keyof DhcpOverrides][] = [['use-dns', 'useDns'], ['use-ntp', 'useNtp'], ['use-hostname', 'useHostname'], ['use-domains', 'useDomains'], ['use-mtu', 'useMtu'], ['use-routes', 'useRoutes'], ['send-hostname', 'sendHostname']];
+  const flags: readonly [string, keyof DhcpOverrides][] = [['use-dns', 'useDns'], ['use-ntp', 'useNtp'], ['use-hostname', 'useHostname'], ['use-mtu', 'useMtu'], ['use-routes', 'useRoutes'], ['send-hostname', 'sendHostname']];
   for (const [key, field] of flags) {
     const b = m.get(key)?.bool();
     if (b !== undefined) (out as Record<string, unknown>)[field] = b;
+  }
+  const domains = m.get('use-domains');
+  if (domains !== undefined) {
+    const d = domains.peek() === 'route' ? 'route' : domains.bool();
+    if (d !== undefined) out.useDomains = d;
   }
   const metric = m.get('route-metric')?.int(0, UINT32_MAX, 'a metric');
   if (metric !== undefined) out.routeMetric = metric;

@@ -136,6 +136,7 @@ export function mapNetworkData(text: string, file: string): MappedNetwork {
     }
     const idOk = checkId(id);
     const modelId = idOk.ok ? id : `link${links.size}`;
+    if (!idOk.ok) idV.invalid(`the link id ${idV.shown()} ${idOk.reason}; the NIC (found by its MAC) is called ${modelId} here`);
     const dev = { kind: 'ethernet' as const, id: modelId, match: own === undefined ? { name: name ?? id } : { macaddress: own }, ...(own !== undefined && name !== undefined ? { setName: name } : {}), ...ip };
     if (b.add(dev, item.where)) links.set(id, { modelId, kind: 'ethernet', name: name ?? (checkIfName(id).ok ? id : undefined) });
   }

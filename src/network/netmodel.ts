@@ -57,7 +57,8 @@ export interface DhcpOverrides {
   readonly useDns?: boolean;
   readonly useNtp?: boolean;
   readonly useHostname?: boolean;
-  readonly useDomains?: boolean;
+  /** true, false, or 'route' (use the domains for routing only, not for search). */
+  readonly useDomains?: boolean | 'route';
   readonly useMtu?: boolean;
   readonly useRoutes?: boolean;
   readonly sendHostname?: boolean;
@@ -352,6 +353,7 @@ export class ModelBuilder {
   readonly notes: NetworkNote[] = [];
   private readonly devices: DraftDevice[] = [];
   private readonly refs: Reference[] = [];
+  private readonly placed = new Map<string, Where>();
   readonly routes: RouteSpec[] = [];
   readonly nameservers = { addresses: [] as string[], search: [] as string[] };
   renderer: NetModel['renderer'];
@@ -377,11 +379,19 @@ export class ModelBuilder {
       return false;
     }
     this.devices.push(device);
+    this.placed.set(device.id, where);
     return true;
   }
 
   reference(from: string, to: string, role: 'member' | 'link', where: Where): void {
     this.refs.push({ from, to, role, where });
+  }
+
+  private checkMemberParameters(d: DraftDevice): void {
+    for (const problem of memberParameterProblems(d)) {
+      problem.fix();
+      this.note(this.placed.get(d.id) ?? { path: d.id, line: undefined }, 'invalid', `${d.kind} ${JSON.stringify(d.id)}: ${problem.what} names no member of it; that parameter is skipped`);
+    }
   }
 
   build(): MappedNetwork {
@@ -432,6 +442,7 @@ export class ModelBuilder {
     for (const d of this.devices) visit(d.id);
     for (const d of this.devices) if ((d.kind === 'bond' || d.kind === 'bridge') && d.interfaces.some((m) => dropped.has(m))) d.interfaces = d.interfaces.filter((m) => !dropped.has(m));
     const devices = this.devices.filter((d) => !dropped.has(d.id));
+    for (const d of devices) this.checkMemberParameters(d);
     return {
       model: {
         devices: devices.map(freezeDevice),
@@ -442,6 +453,31 @@ export class ModelBuilder {
       notes: this.notes,
     };
   }
+}
+
+/** Parameters that name a member (a bond's primary, a bridge's per-port cost and priority) must name one. */
+function memberParameterProblems(d: DraftDevice): { readonly what: string; readonly fix: () => void }[] {
+  const out: { what: string; fix: () => void }[] = [];
+  if (d.kind === 'bond' && d.parameters.primary !== undefined && !d.interfaces.includes(d.parameters.primary)) {
+    const { primary, ...rest } = d.parameters;
+    out.push({ what: `primary ${JSON.stringify(primary)}`, fix: () => { d.parameters = rest; } });
+  }
+  if (d.kind === 'bridge') {
+    for (const key of ['pathCost', 'portPriority'] as const) {
+      const ports = d.parameters[key];
+      for (const port of Object.keys(ports ?? {})) {
+        if (d.interfaces.includes(port)) continue;
+        out.push({
+          what: `${key === 'pathCost' ? 'path-cost' : 'port-priority'} of ${JSON.stringify(port)}`,
+          fix: () => {
+            const kept = Object.fromEntries(Object.entries(d.parameters[key] ?? {}).filter(([p]) => p !== port));
+            d.parameters = { ...d.parameters, [key]: kept };
+          },
+        });
+      }
+    }
+  }
+  return out;
 }
 
 function freezeDevice(d: DraftDevice): Device {

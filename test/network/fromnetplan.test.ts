@@ -305,3 +305,63 @@ ethernets:
     expect(map('network:\n  version: 3\n').model.devices).toEqual([]);
   });
 });
+
+describe('network-config v2: values that could break a rendered file never reach the model', () => {
+  /** Every string anywhere in the model. */
+  const strings = (value: unknown): string[] => {
+    if (typeof value === 'string') return [value];
+    if (Array.isArray(value)) return value.flatMap(strings);
+    if (typeof value === 'object' && value !== null) return Object.entries(value).flatMap(([k, v]) => [k, ...strings(v)]);
+    return [];
+  };
+
+  it('newlines, quotes and spaces in every position are refused and named; what is left is plain tokens', () => {
+    const evil = '"x\\n[Network]\\nDNS=6.6.6.6"';
+    const doc = `network:
+  version: 2
+  ethernets:
+    ${evil}: {dhcp4: true}
+    e0:
+      match: {macaddress: ${evil}}
+    e1:
+      match: {name: ${evil}}
+    e2:
+      match: {driver: ${evil}}
+    e3:
+      set-name: ${evil}
+      addresses: [${evil}]
+      gateway4: ${evil}
+      nameservers: {addresses: [${evil}], search: [${evil}]}
+      routes: [{to: ${evil}, via: 10.0.0.1}, {to: 10.1.0.0/16, via: ${evil}}, {to: 10.2.0.0/16, from: ${evil}, scope: ${evil}}]
+      dhcp4-overrides: {hostname: ${evil}}
+      macaddress: ${evil}
+  bonds:
+    ${evil}: {interfaces: [e3]}
+    bond0:
+      interfaces: [${evil}, e3]
+      parameters: {mode: ${evil}, primary: ${evil}, arp-ip-targets: [${evil}], transmit-hash-policy: ${evil}}
+  bridges:
+    br0:
+      interfaces: [e0]
+      parameters: {path-cost: {${evil}: 5}}
+  vlans:
+    v1: {id: 3, link: ${evil}}
+`;
+    const r = mapNetworkConfig(doc, 'network-config');
+    const unsafe = strings(r.model).filter((s) => !/^[A-Za-z0-9._:*?[\]!@%/+-]+$/u.test(s));
+    expect(unsafe).toEqual([]);
+    expect(r.notes.length).toBeGreaterThanOrEqual(20);
+    expect(r.notes.every((n) => n.what === 'invalid')).toBe(true);
+    expect(r.model.devices.map((d) => d.id)).toEqual(['e3', 'bond0', 'br0']);
+  });
+
+  it("a bond's primary and a bridge's port settings must name a member", () => {
+    const r = mapNetworkConfig('version: 2\nethernets: {a: {}, b: {}}\nbonds:\n  bond0:\n    interfaces: [a]\n    parameters: {primary: b, mode: active-backup}\nbridges:\n  br0:\n    interfaces: [b]\n    parameters: {path-cost: {a: 5, b: 7}}\n', 'network-config');
+    expect(noteRows(r.notes)).toEqual([[4, 'invalid', 'bonds.bond0'], [8, 'invalid', 'bridges.br0']]);
+    expect(r.notes.map((n) => n.message)).toEqual([
+      'bond "bond0": primary "b" names no member of it; that parameter is skipped',
+      'bridge "br0": path-cost of "a" names no member of it; that parameter is skipped',
+    ]);
+    expect(r.model.devices.slice(2)).toEqual([bond('bond0', ['a'], { mode: 'active-backup' }), bridge('br0', ['b'], { pathCost: { b: 7 } })]);
+  });
+});

@@ -165,3 +165,26 @@ describe('network_data.json → model', () => {
     expect(noteRows(mapNetworkData('{"links": [\n', 'network_data.json').notes)).toEqual([[2, 'invalid', '']]);
   });
 });
+
+describe('network_data.json: unsafe values never reach the model', () => {
+  it('a link id, name, MAC, address, route or DNS server with a newline is refused and named', () => {
+    const evil = 'x\n[Network]\nDNS=6.6.6.6';
+    const r = map({
+      links: [
+        { id: evil, type: 'phy', ethernet_mac_address: 'fa:16:3e:00:00:01' },
+        { id: 'ok', type: 'phy', ethernet_mac_address: 'fa:16:3e:00:00:02', name: evil },
+        { id: 'b', type: 'bond', name: evil, bond_links: [evil, 'ok'], bond_mode: evil },
+        { id: 'm', type: 'phy', ethernet_mac_address: evil },
+      ],
+      networks: [
+        { link: 'ok', type: 'ipv4', ip_address: evil, netmask: '255.255.255.0', routes: [{ network: evil, netmask: '255.0.0.0', gateway: '10.0.0.1' }, { network: '10.0.0.0', netmask: '255.0.0.0', gateway: evil }], services: [{ type: 'dns', address: evil }] },
+      ],
+      services: [{ type: 'dns', address: evil }],
+    });
+    const strings = (value: unknown): string[] =>
+      typeof value === 'string' ? [value] : Array.isArray(value) ? value.flatMap(strings) : typeof value === 'object' && value !== null ? Object.entries(value).flatMap(([k, v]) => [k, ...strings(v)]) : [];
+    expect(strings(r.model).filter((s) => !/^[A-Za-z0-9._:*?[\]!@%/+-]+$/u.test(s))).toEqual([]);
+    expect(r.model.devices.map((d) => d.id)).toEqual(['link0', 'ok', 'bond0']);
+    expect(r.notes.filter((n) => n.what === 'invalid').length).toBeGreaterThanOrEqual(8);
+  });
+});
