@@ -259,6 +259,11 @@ export class MapReader {
     return undefined;
   }
 
+  /** The keys present, in document order, none marked read. */
+  keys(): string[] {
+    return [...new Set(this.node.items.map(keyText))];
+  }
+
   /** Every entry, each marked read, in document order. */
   entries(): [string, Value][] {
     // a key written twice counts once, as written last

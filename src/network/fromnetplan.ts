@@ -141,18 +141,19 @@ function readCommon(m: MapReader, ip: IpDraft): void {
     if (o !== undefined) ip.dhcp6Overrides = o;
   }
   for (const item of m.get('addresses')?.items() ?? []) {
-    let text: string | undefined;
-    if (item.isMap()) {
-      // "- 10.0.0.5/24: {lifetime: 0, label: x}": the address applies, its options are named
-      const entry = item.map()?.entries()[0];
-      if (entry === undefined) continue;
-      text = entry[0];
-      entry[1].unsupported('address options (lifetime, label) are not supported; the address applies without them');
-    } else text = item.text('an address in CIDR form');
-    if (text === undefined) continue;
-    const a = checkAddress(text);
-    if (a.ok) addAddress(ip, a.value);
-    else item.invalid(`${JSON.stringify(text.slice(0, 60))} ${a.reason}; skipped`);
+    // "- 10.0.0.5/24: {lifetime: 0, label: x}": the address applies, its options are named
+    let written: [string, Value][] = [];
+    if (item.isMap()) written = item.map()?.entries() ?? [];
+    else {
+      const t = item.text('an address in CIDR form');
+      if (t !== undefined) written = [[t, item]];
+    }
+    for (const [text, v] of written) {
+      if (v !== item && !v.isNull()) v.unsupported('address options (lifetime, label) are not supported; the address applies without them');
+      const a = checkAddress(text);
+      if (a.ok) addAddress(ip, a.value);
+      else item.invalid(`${JSON.stringify(text.slice(0, 60))} ${a.reason}; skipped`);
+    }
   }
   for (const [key, family] of [['gateway4', 4], ['gateway6', 6]] as const) {
     const g = m.get(key);

@@ -113,9 +113,10 @@ export function mapNetworkData(text: string, file: string): MappedNetwork {
       const interfaces: string[] = [];
       const members = m.get('bond_links');
       const own = mac(m, 'ethernet_mac_address');
-      for (const [key, v] of m.entries()) {
+      for (const key of m.keys()) {
         if (!key.startsWith('bond_') || key === 'bond_links') continue;
-        if (readV1BondParameter(key, v, parameters) === 'unknown') v.t.note(v.where, 'unknown', `unknown bond parameter ${JSON.stringify(key)}; not applied`);
+        const v = m.get(key);
+        if (v !== undefined && readV1BondParameter(key, v, parameters) === 'unknown') v.t.note(v.where, 'unknown', `unknown bond parameter ${JSON.stringify(key)}; not applied`);
       }
       const dev = { kind: 'bond' as const, id: modelId, interfaces, parameters, ...ip, ...(own === undefined ? {} : { macaddress: own }) };
       if (!b.add(dev, item.where)) continue;

@@ -188,3 +188,16 @@ describe('network_data.json: unsafe values never reach the model', () => {
     expect(r.notes.filter((n) => n.what === 'invalid').length).toBeGreaterThanOrEqual(8);
   });
 });
+
+describe('network_data.json: bond links', () => {
+  it('an unknown key on a bond link is named, an unknown bond_ parameter too, and the known ones apply', () => {
+    const r = map({
+      links: [
+        { id: 'e0', type: 'phy', ethernet_mac_address: 'fa:16:3e:00:00:01' },
+        { id: 'b0', type: 'bond', bond_links: ['e0'], bond_mode: 'balance-xor', bond_miimon: 50, bond_xmit_hash_policy: 'layer2+3', bond_updelay: 100, bond_colour: 'red', shape: 'round' },
+      ],
+    });
+    expect(r.notes.map((n) => [n.what, n.path])).toEqual([['unknown', 'links[1].bond_colour'], ['unknown', 'links[1].shape']]);
+    expect(r.model.devices[1]).toEqual(bond('bond0', ['e0'], { mode: 'balance-xor', miiMonitorInterval: 50, transmitHashPolicy: 'layer2+3', upDelay: 100 }));
+  });
+});
