@@ -22,6 +22,11 @@ export interface NetworkNote {
   readonly message: string;
 }
 
+/** Notes in document order (by line, then as found). */
+export function sortNotes(notes: readonly NetworkNote[]): NetworkNote[] {
+  return notes.map((n, i) => ({ n, i })).sort((a, b) => (a.n.line ?? Infinity) - (b.n.line ?? Infinity) || a.i - b.i).map((x) => x.n);
+}
+
 /** A place in the document a note can point at. */
 export interface Where {
   readonly path: string;

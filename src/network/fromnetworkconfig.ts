@@ -1,16 +1,11 @@
 // A cloud-init network-config document (NoCloud's network-config file, or the network-config
 // in meta-data) of version 1 or 2 → NetModel and a note for every key not applied. Pure.
-import { parseNetworkDoc, type NetworkNote } from './docreader.js';
+import { parseNetworkDoc, sortNotes } from './docreader.js';
 import { readNetplan, NETPLAN_DEVICE_KEYS, NETPLAN_TOP_KEYS } from './fromnetplan.js';
 import { readV1, V1_ITEM_KEYS, V1_SUBNET_KEYS } from './fromv1.js';
 import { ModelBuilder, type MappedNetwork } from './netmodel.js';
 
 const EMPTY: MappedNetwork['model'] = { devices: [], routes: [], nameservers: { addresses: [], search: [] } };
-
-/** Notes in document order (by line, then as found). */
-export function sortNotes(notes: readonly NetworkNote[]): NetworkNote[] {
-  return notes.map((n, i) => ({ n, i })).sort((a, b) => (a.n.line ?? Infinity) - (b.n.line ?? Infinity) || a.i - b.i).map((x) => x.n);
-}
 
 /** The known keys at a path, for "did you mean" on an unknown one. */
 function knownAt(path: string): readonly string[] {

@@ -1,8 +1,7 @@
 // OpenStack network_data.json (config drive / metadata service) → NetModel: links (physical
 // types, bond, vlan), networks (static IPv4/IPv6, DHCP, SLAAC) with their routes and DNS, global
 // DNS services; every other key is named. Pure.
-import { parseNetworkDoc, type MapReader, type Value } from './docreader.js';
-import { sortNotes } from './fromnetworkconfig.js';
+import { parseNetworkDoc, sortNotes, type MapReader, type Value } from './docreader.js';
 import {
   ModelBuilder,
   addAddress,

@@ -2,8 +2,7 @@
 // with the checks each value passes where it enters. Pure.
 //
 // Shape. A NetModel is a list of devices (each mapper keeps its source's order; netplan's is
-// ethernets, bonds, bridges, VLANs), plus routes and DNS that belong to no
-// device. Each device has a unique `id` that other devices refer to:
+// ethernets, bonds, bridges, VLANs), plus routes and DNS that belong to no device. Each device has a unique `id` that other devices refer to:
 //   - ethernet: a physical NIC, found by `match` (MAC, name glob, driver glob; all given must
 //     match; a netplan entry without match matches the name = its id), optionally renamed
 //     (`setName`). Its id is only a reference name unless match.name is the id.
@@ -16,9 +15,10 @@
 //
 // How renderers consume it: render devices in dependency order (`dependencyOrder`): netdevs
 // (bond/bridge/vlan) first, then the members that point at them (`masterOf`) and the VLAN parents
-// (`vlansOn`); a member of a bond or bridge gets no addresses of its own from the model (mappers
-// keep that so). Default routes are routes with prefix 0 (`isDefaultRoute`). Global `routes` go on
-// the device whose addresses reach their gateway (`deviceForGateway`), else are reported. Global
+// (`vlansOn`). A member of a bond or bridge is enslaved and should carry no IP settings: mappers
+// keep what the source gave, so a renderer that cannot apply them reports them. Default routes
+// are routes with prefix 0 (`isDefaultRoute`). Global `routes` go on the device whose addresses
+// reach their gateway (`deviceForGateway`), else are reported. Global
 // DNS goes to the resolver; per-device DNS to the device (networkd/netplan/NM) or, where a backend
 // has only one resolver, merged. Anything a backend cannot express is reported, never dropped.
 import { parseNameserver, formatNameserver } from '../formats/dns.js';
