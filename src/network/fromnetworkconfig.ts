@@ -27,6 +27,11 @@ export function mapNetworkConfig(text: string, file: string): MappedNetwork {
   // the document may or may not have the `network:` wrapper
   const inner = top.has('network') ? top.get('network')?.map() : top;
   if (inner === undefined) return { model: EMPTY, notes: tracker.notes };
+  // `network: {config: disabled}`: cloud-init's way to say "configure no network" — applied as that
+  if (!inner.has('version') && inner.get('config')?.peek() === 'disabled') {
+    tracker.finish(root, knownAt);
+    return { model: EMPTY, notes: sortNotes(tracker.notes) };
+  }
   const versionV = inner.get('version');
   const version = versionV?.int(1, 2, 'a network-config version');
   if (version === undefined) {

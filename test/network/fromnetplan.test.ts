@@ -365,3 +365,10 @@ describe('network-config v2: values that could break a rendered file never reach
     expect(r.model.devices.slice(2)).toEqual([bond('bond0', ['a'], { mode: 'active-backup' }), bridge('br0', ['b'], { pathCost: { b: 7 } })]);
   });
 });
+
+describe('network-config: config disabled', () => {
+  it('`config: disabled` is a request for no network configuration, applied as such; other keys are still named', () => {
+    expect(map('network:\n  config: disabled\n')).toEqual({ model: { devices: [], routes: [], nameservers: dns([]) }, notes: [] });
+    expect(noteRows(map('network:\n  config: disabled\n  extra: 1\n').notes)).toEqual([[3, 'unknown', 'network.extra']]);
+  });
+});
