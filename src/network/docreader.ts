@@ -27,6 +27,12 @@ export function sortNotes(notes: readonly NetworkNote[]): NetworkNote[] {
   return notes.map((n, i) => ({ n, i })).sort((a, b) => (a.n.line ?? Infinity) - (b.n.line ?? Infinity) || a.i - b.i).map((x) => x.n);
 }
 
+/** A note as the console and the report show it: `not supported: KEY (file:line): message`. */
+export function formatNote(n: NetworkNote): string {
+  const key = n.path === '' ? '(document)' : n.path;
+  return `${n.what}: ${key} (${n.file}${n.line === undefined ? '' : `:${n.line}`}): ${n.message}`;
+}
+
 /** A place in the document a note can point at. */
 export interface Where {
   readonly path: string;

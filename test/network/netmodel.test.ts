@@ -1,7 +1,7 @@
 // The model's entry checks (addresses, masks, MACs, names, DNS), the key-tracking reader, and the
 // helpers renderers will use (dependency order, masters, gateways' devices).
 import { describe, expect, it } from 'vitest';
-import { parseNetworkDoc } from '../../src/network/docreader.js';
+import { formatNote, parseNetworkDoc } from '../../src/network/docreader.js';
 import {
   checkAddress,
   checkDestination,
@@ -129,5 +129,12 @@ describe('helpers for renderers', () => {
     expect(vlansOn(model, 'bond0').map((v) => v.id)).toEqual(['bond0.10']);
     expect(deviceForGateway(model, '192.0.2.1')?.id).toBe('bond0.10');
     expect(deviceForGateway(model, '198.51.100.1')).toBeUndefined();
+  });
+});
+
+describe('notes as shown', () => {
+  it('kind, key, file:line, message', () => {
+    expect(formatNote({ path: 'network.ethernets.eth0.critical', file: 'network-config', line: 9, what: 'not supported', message: 'critical is not supported' })).toBe('not supported: network.ethernets.eth0.critical (network-config:9): critical is not supported');
+    expect(formatNote({ path: '', file: 'network_data.json', line: undefined, what: 'invalid', message: 'is not JSON' })).toBe('invalid: (document) (network_data.json): is not JSON');
   });
 });
