@@ -1,7 +1,7 @@
 // A key-tracking reader over one YAML (or JSON) network document: every read marks its key, and at
 // the end every key nobody read is reported with its path, file and line, so no key is ever
 // dropped without a word. Pure.
-import { LineCounter, isMap, isPair, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Pair, type YAMLMap } from 'yaml';
 import { didYouMean } from '../formats/didyoumean.js';
 import { parseYamlBounded, yamlOverLimits } from '../formats/yamldoc.js';
 
@@ -40,6 +40,8 @@ export interface Where {
 }
 
 const SHOWN = 60;
+/** The most aliases one document may use (as formats/yamldoc.ts's parseYamlValue allows). */
+export const MAX_ALIASES = 100;
 /** A value as it may appear in a message: JSON-quoted, cut at 60 characters. */
 export function shownValue(value: unknown): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) as string | undefined) ?? String(value);
@@ -56,6 +58,19 @@ export class DocTracker {
     readonly file: string,
     private readonly counter: LineCounter | undefined,
   ) {}
+
+  /** Set by parseNetworkDoc: the document aliases resolve in. */
+  doc: Document | undefined;
+
+  private aliases = 0;
+
+  /** An alias as the node it names; past MAX_ALIASES, nothing (and one note), so a document of aliases cannot multiply the work. */
+  resolveAlias(node: unknown): unknown {
+    if (!isAlias(node) || this.doc === undefined) return node;
+    this.aliases += 1;
+    if (this.aliases === MAX_ALIASES + 1) this.note({ path: '', line: this.lineOf(node) }, 'invalid', `uses more than ${MAX_ALIASES} aliases (*name); the rest are not followed`);
+    return this.aliases > MAX_ALIASES ? null : (node.resolve(this.doc) ?? null);
+  }
 
   lineOf(node: unknown): number | undefined {
     if (this.counter === undefined || typeof node !== 'object' || node === null) return undefined;
@@ -116,11 +131,16 @@ const join = (path: string, key: string): string => (path === '' ? key : /^[A-Za
 
 /** One node of the document with its path: typed reads that report a wrong type as invalid. */
 export class Value {
+  readonly node: unknown;
+
   constructor(
     readonly t: DocTracker,
-    readonly node: unknown,
+    node: unknown,
     readonly where: Where,
-  ) {}
+  ) {
+    // an alias (*name) reads as the node it names, as PyYAML reads it
+    this.node = t.resolveAlias(node);
+  }
 
   get path(): string {
     return this.where.path;
@@ -313,6 +333,7 @@ export function parseNetworkDoc(text: string, file: string): ParsedDoc {
   const first = doc.errors[0];
   if (first !== undefined) return fail(counter.linePos(first.pos[0]).line, `is not YAML or JSON (${first.message.split('\n')[0]?.slice(0, 100) ?? ''}); nothing applied`);
   const tracker = new DocTracker(file, counter);
+  tracker.doc = doc;
   // a key written twice in one mapping: the last applies (PyYAML's reading), the earlier is named
   const duplicates = (node: unknown, path: string): void => {
     if (isSeq(node)) node.items.forEach((item, i) => { duplicates(item, `${path}[${i}]`); });

@@ -372,3 +372,15 @@ describe('network-config: config disabled', () => {
     expect(noteRows(map('network:\n  config: disabled\n  extra: 1\n').notes)).toEqual([[3, 'unknown', 'network.extra']]);
   });
 });
+
+describe('network-config: YAML aliases', () => {
+  it('an alias reads as the node it names (as PyYAML reads it); past 100 aliases the rest are not followed', () => {
+    const r = map('version: 2\nethernets:\n  a:\n    nameservers: &dns {addresses: [192.0.2.53]}\n  b:\n    nameservers: *dns\n');
+    expect(r.notes).toEqual([]);
+    expect(r.model.devices).toEqual([eth('a', { name: 'a' }, { nameservers: dns(['192.0.2.53']) }), eth('b', { name: 'b' }, { nameservers: dns(['192.0.2.53']) })]);
+    const many = `version: 2\nethernets:\n  a:\n    addresses: &x [10.0.0.1/24]\n${Array.from({ length: 101 }, (_, i) => `  e${i}: {addresses: *x}`).join('\n')}\n`;
+    const m = map(many);
+    expect(m.notes.filter((n) => /more than 100 aliases/.test(n.message))).toHaveLength(1);
+    expect(m.model.devices.filter((d) => d.addresses.length > 0)).toHaveLength(101);
+  });
+});
