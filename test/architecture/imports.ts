@@ -21,7 +21,7 @@ export interface ImportEdge {
 }
 
 export interface Violation {
-  readonly rule: 'machine' | 'image-agent' | 'pure-layer' | 'cli-only' | 'cycle' | 'type-cycle' | 'unresolved';
+  readonly rule: 'machine' | 'process' | 'image-agent' | 'pure-layer' | 'cli-only' | 'cycle' | 'type-cycle' | 'unresolved';
   readonly file: string;
   readonly message: string;
 }
@@ -102,6 +102,8 @@ export function checkLayers(files: ReadonlyMap<string, string>): Violation[] {
       if (!allowed) violations.push({ rule: 'machine', file: e.from, message: `${where(e)}: only src/host/ touches the machine (${fromLayer ?? '?'}/ may not import ${e.specifier}${pure === undefined ? '' : ` except { ${[...pure].join(', ')} }`})` });
     }
     if (e.to?.startsWith('src/') === true && /\.(ts|js)$/u.test(e.to) && !known.has(e.to)) violations.push({ rule: 'unresolved', file: e.from, message: `${where(e)}: no such file ${e.to}` });
+    // processes start in one place, always with a deadline (host/exec.ts): image/ and provider/ too
+    if ((machine === 'child_process') && !e.typeOnly && e.from.startsWith('src/') && !e.from.startsWith('src/host/')) violations.push({ rule: 'process', file: e.from, message: `${where(e)}: processes start only through host/exec.ts (one runner, always with a deadline)` });
     if (fromLayer === 'image' && toLayer === 'agent') violations.push({ rule: 'image-agent', file: e.from, message: `${where(e)}: the image builder may not import agent/ (shared constants belong in shared/)` });
     if ((fromLayer === 'formats' || fromLayer === 'network') && (toLayer === 'host' || toLayer === 'agent')) violations.push({ rule: 'pure-layer', file: e.from, message: `${where(e)}: ${fromLayer}/ is pure and may not import ${toLayer}/` });
     if (toLayer === 'cli' && fromLayer !== 'cli' && e.from.startsWith('src/')) violations.push({ rule: 'cli-only', file: e.from, message: `${where(e)}: only cli/ may import cli/` });

@@ -59,7 +59,7 @@ describe('the layer checker on fixtures', () => {
       'src/agent/d.ts': "const net = await import('node:net');\n",
       'src/host/ok.ts': "import { readFile } from 'node:fs/promises';\nimport { execFile } from 'node:child_process';\n",
     });
-    expect(v.map((x) => `${x.rule} ${x.file}`)).toEqual(['machine src/agent/modules/m.ts', 'machine src/network/n.ts', 'machine src/formats/f.ts', 'machine src/cli/c.ts', 'machine src/agent/d.ts']);
+    expect(v.map((x) => `${x.rule} ${x.file}`)).toEqual(['machine src/agent/modules/m.ts', 'machine src/network/n.ts', 'process src/network/n.ts', 'machine src/formats/f.ts', 'machine src/cli/c.ts', 'machine src/agent/d.ts']);
     expect(v[0]?.message).toContain("src/agent/modules/m.ts:1 imports 'node:fs/promises'");
   });
 
@@ -89,6 +89,16 @@ describe('the layer checker on fixtures', () => {
     });
     expect(v.map((x) => `${x.rule} ${x.file}`)).toEqual(['image-agent src/image/bake.ts', 'pure-layer src/formats/x.ts', 'pure-layer src/network/y.ts', 'cli-only src/agent/run.ts']);
     expect(v[0]?.message).toContain("src/image/bake.ts:1 imports '../agent/config.js'");
+  });
+
+  it('reports a process started outside host/ (image/ and provider/ included), not in host/', () => {
+    const v = check({
+      'src/image/chroot.ts': "import { spawn } from 'node:child_process';\n",
+      'src/provider/media.ts': "import { execFile } from 'child_process';\n",
+      'src/host/exec.ts': "import { spawn } from 'node:child_process';\n",
+    });
+    expect(v.map((x) => `${x.rule} ${x.file}`)).toEqual(['process src/image/chroot.ts', 'process src/provider/media.ts']);
+    expect(v[0]?.message).toContain('only through host/exec.ts');
   });
 
   it('reports a cycle of value imports, and one that only type imports close separately', () => {
