@@ -126,20 +126,38 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     });
     // each module's result is printed once: its line on stderr as it finishes (the boot console);
     // the whole table on stdout only when asked (-v), the report with --json
-    if (flags.json) out(`${JSON.stringify(report, null, 2)}\n`);
+    // with --json, stdout is one JSON document: a dry run's plan goes inside it (paths, kinds,
+    // modes and sizes — never contents, which may be secrets), not as text after it
+    const plan = flags.dryRun && root instanceof DryRunRoot ? root : undefined;
+    if (flags.json) out(`${JSON.stringify(plan === undefined ? report : { ...report, dryRun: dryRunJson(plan, exec) }, null, 2)}\n`);
     else if (flags.verbose === true) out(runTable(report));
     // quiet: no module lines, and the result only when it is not ok — then with why (said nowhere else)
     if (!flags.quiet) process.stderr.write(`vmctx: ${runResultLine(report)}\n`);
     else if (report.result !== 'ok') process.stderr.write(`vmctx: ${runResultLine(report)}${report.error === undefined ? '' : `: ${report.error.message}`}\n`);
-    if (flags.dryRun && root instanceof DryRunRoot) {
-      out(root.changes.length === 0 ? 'dry run: nothing would change\n' : `dry run: ${root.changes.length} change(s) would be made:\n`);
-      for (const change of root.changes) out(renderChange(change));
+    if (plan !== undefined && !flags.json) {
+      out(plan.changes.length === 0 ? 'dry run: nothing would change\n' : `dry run: ${plan.changes.length} change(s) would be made:\n`);
+      for (const change of plan.changes) out(renderChange(change));
       if (exec instanceof RecordingExec) for (const c of exec.commands) out(`would run: ${c.join(' ')}\n`);
     }
     return exitCodeFor(report.result);
   } finally {
     await log.close();
   }
+}
+
+/** A dry run's plan for --json: each change without its content, and the commands it would run. */
+function dryRunJson(root: DryRunRoot, exec: unknown): { changes: object[]; commands: string[][] } {
+  return {
+    changes: root.changes.map((c) => ({
+      path: c.path,
+      kind: c.kind === 'write' ? (c.before === undefined ? 'create' : 'modify') : c.kind,
+      ...(c.mode === undefined ? {} : { mode: c.mode.toString(8).padStart(4, '0') }),
+      ...(c.owner === undefined ? {} : { owner: `${c.owner.uid}:${c.owner.gid}` }),
+      ...(c.kind === 'write' ? { bytes: c.after?.length ?? 0 } : {}),
+      ...(c.kind === 'symlink' ? { target: c.after?.toString('utf8') ?? '' } : {}),
+    })),
+    commands: exec instanceof RecordingExec ? exec.commands.map((cmd) => [...cmd]) : [],
+  };
 }
 
 export interface ShowFlags {

@@ -122,6 +122,23 @@ describe('vmctx run on a provider-made ISO', () => {
     expect(result.stdout).toContain('create /root/.ssh/authorized_keys (mode 0600)');
     expect(await snapshot(root)).toEqual(before);
   });
+
+  it('--dry-run --json: stdout is one JSON document, the plan inside it (paths, modes, sizes; no contents, no password)', async () => {
+    const dir = await tempDir();
+    const iso = await providerIso(dir, await realKeys(dir));
+    const root = await scratchRoot();
+    const before = await snapshot(root);
+    const result = vmctx(['run', '--source', iso, '--root', root, '--dry-run', '--json', '-q']);
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout) as { result: string; dryRun: { changes: Array<{ path: string; kind: string; mode?: string; bytes?: number }>; commands: string[][] } };
+    expect(doc.result).toBe('ok');
+    expect(doc.dryRun.changes).toContainEqual(expect.objectContaining({ path: '/root/.ssh/authorized_keys', kind: 'create', mode: '0600' }));
+    expect(doc.dryRun.changes).toContainEqual(expect.objectContaining({ path: '/etc/resolv.conf', kind: 'modify' }));
+    expect(doc.dryRun.changes.every((c) => c.kind !== 'create' || typeof c.bytes === 'number')).toBe(true);
+    expect(result.stdout).not.toContain(PASSWORD);
+    expect(result.stdout).not.toContain('nameserver 10.0.0.2');
+    expect(await snapshot(root)).toEqual(before);
+  });
 });
 
 describe('what vmctx run prints', () => {
