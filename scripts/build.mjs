@@ -6,6 +6,8 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+/** The syntax the bundle may use: the oldest Node package.json's engines.node allows (">=N"), Debian 12's 18. */
+const NODE_TARGET = `node${/^>=\s*(\d+)$/u.exec(pkg.engines?.node ?? '')?.[1] ?? (() => { throw new Error('package.json engines.node must be ">=N"'); })()}`;
 await mkdir('dist', { recursive: true });
 await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
 /** `import text from './file?raw'` embeds a file's text (systemd units and other static assets). */
@@ -48,7 +50,7 @@ for (const [name, entry] of Object.entries(LAZY)) {
     entryPoints: [entry],
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: NODE_TARGET,
     format: 'cjs',
     write: false,
     legalComments: 'none',
@@ -101,7 +103,7 @@ await build({
   outfile: 'dist/vmctx.js',
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: NODE_TARGET,
   format: 'cjs',
   minifySyntax: true,
   legalComments: 'none',
