@@ -66,10 +66,12 @@ function dhcpSections(d: Device, ip: IpSettings, notes: Notes): Section[] {
     v6.push(['UseDNS', o6.useDns], ['UseNTP', o6.useNtp], ['UseHostname', o6.useHostname], ['UseDomains', o6.useDomains]);
     // IPv6 routes and MTU come from router advertisements, not DHCPv6: networkd sets them there
     ra.push(['RouteMetric', o6.routeMetric], ['UseMTU', o6.useMtu]);
-    const cannot: [keyof DhcpOverrides, string][] = [['useRoutes', 'use-routes'], ['sendHostname', 'send-hostname'], ['hostname', 'hostname']];
-    for (const [k, key] of cannot) {
-      if (o6[k] !== undefined) notes.add(`${path}.dhcp6-overrides.${key}`, `networkd's DHCPv6 client has no ${key} setting (DHCPv6 carries no routes; the hostname is sent by the DHCPv4 client only)`);
-    }
+    const cannot: [keyof DhcpOverrides, string, string][] = [
+      ['useRoutes', 'use-routes', 'DHCPv6 carries no routes (they come from router advertisements), and networkd has no switch for it'],
+      ['sendHostname', 'send-hostname', 'networkd sends a hostname from its DHCPv4 client only'],
+      ['hostname', 'hostname', 'networkd sends a hostname from its DHCPv4 client only'],
+    ];
+    for (const [k, key, why] of cannot) if (o6[k] !== undefined) notes.add(`${path}.dhcp6-overrides.${key}`, `networkd's [DHCPv6] has no ${key}: ${why}`);
   }
   // with router advertisements off, the DHCPv6 client must solicit on its own
   if (ip.dhcp6 && ip.acceptRa === false) v6.push(['WithoutRA', 'solicit']);
@@ -118,7 +120,8 @@ function linkFile(d: EthernetDevice): string | undefined {
   const m = d.match;
   return ini([HEADER, `${devicePath(d)}: ${d.setName === undefined ? 'wake-on-LAN' : `named ${d.setName}`}`], [
     ['Match', m.macaddress === undefined && m.name === undefined && m.driver === undefined ? [['Type', 'ether']] : [['PermanentMACAddress', m.macaddress], ['OriginalName', m.name], ['Driver', m.driver]]],
-    ['Link', [['Name', d.setName], ['WakeOnLan', d.wakeOnLan === undefined ? undefined : d.wakeOnLan ? 'magic' : 'off']]],
+    // the first matching .link wins: without a name of ours, keep 99-default.link's naming policy
+    ['Link', [['Name', d.setName], ['NamePolicy', d.setName === undefined ? 'keep kernel database onboard slot path' : undefined], ['WakeOnLan', d.wakeOnLan === undefined ? undefined : d.wakeOnLan ? 'magic' : 'off']]],
   ]);
 }
 

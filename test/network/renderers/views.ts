@@ -1,7 +1,17 @@
 // Rendered networkd and netplan output read back into one neutral, netplan-named view, and the check
 // that every interface, address, route, DNS entry, bond/bridge/VLAN of a corpus expect file is in it.
 import type { RenderedNetwork } from '../../../src/network/renderers/common.js';
-import type { CorpusExpect, ExpectRoute } from '../corpus/expect.js';
+import type { CorpusExpect, ExpectInterface, ExpectRoute } from '../corpus/expect.js';
+
+/** Any expect interface, of the four kinds. */
+type AnyExpect = ExpectInterface & {
+  match?: Record<string, string>;
+  'set-name'?: string;
+  interfaces?: string[];
+  parameters?: Record<string, unknown>;
+  id?: number;
+  link?: string;
+};
 import { canon, parseIni, YAML_PARSE } from './corpus-render.js';
 
 export interface ViewIface {
@@ -27,11 +37,11 @@ const blank = (): ViewIface => ({ match: {}, addresses: [], routes: [], dns: { a
 const routeOf = (r: Record<string, unknown>): ExpectRoute => {
   const to = String(r['to']);
   const out: ExpectRoute = { to: to === 'default' || to.endsWith('/0') ? 'default' : canon(to) };
-  if (r['via'] !== undefined) out.via = canon(String(r['via']));
+  if (typeof r['via'] === 'string') out.via = canon(r['via']);
   if (r['metric'] !== undefined) out.metric = Number(r['metric']);
   if (r['table'] !== undefined) out.table = Number(r['table']);
   if (r['on-link'] !== undefined) out['on-link'] = r['on-link'] === true || r['on-link'] === 'yes';
-  if (r['scope'] !== undefined) out.scope = r['scope'] as ExpectRoute['scope'];
+  if (r['scope'] !== undefined) out.scope = r['scope'] as NonNullable<ExpectRoute['scope']>;
   return out;
 };
 
@@ -164,18 +174,18 @@ export function missing(expect: CorpusExpect, view: View, noted: (path: string) 
   const miss = (path: string, what: string): void => {
     if (!noted(path)) out.push(`${path}: ${what}`);
   };
-  const groups = [['ethernets', expect.ethernets], ['bonds', expect.bonds], ['bridges', expect.bridges], ['vlans', expect.vlans]] as const;
+  const groups: [string, Record<string, AnyExpect> | undefined][] = [['ethernets', expect.ethernets], ['bonds', expect.bonds], ['bridges', expect.bridges], ['vlans', expect.vlans]];
   for (const [group, entries] of groups) {
     for (const [id, e] of Object.entries(entries ?? {})) {
       const p = `${group}.${id}`;
       const v = view.ifaces.get(id);
       if (v === undefined) { miss(p, 'no such interface rendered'); continue; }
-      if ('match' in e) {
+      if (e.match !== undefined) {
         for (const [k, val] of Object.entries(e.match)) if (v.match[k] !== val) miss(`${p}.match.${k}`, `${val} not matched (${JSON.stringify(v.match)})`);
         if (e['set-name'] !== undefined && v.setName !== e['set-name']) miss(`${p}.set-name`, `not renamed to ${e['set-name']}`);
       }
       for (const a of e.addresses ?? []) if (!v.addresses.includes(canon(a))) miss(`${p}.addresses`, `${a} missing`);
-      (e.routes ?? []).forEach((r, i) => { if (!v.routes.some((x) => sameRoute(x, r))) miss(`${p}.routes`, `route ${i} ${JSON.stringify(r)} missing`); });
+      (e.routes ?? []).forEach((r: ExpectRoute, i: number) => { if (!v.routes.some((x) => sameRoute(x, r))) miss(`${p}.routes`, `route ${i} ${JSON.stringify(r)} missing`); });
       for (const s of e.nameservers?.addresses ?? []) if (!v.dns.addresses.includes(canon(s))) miss(`${p}.nameservers`, `server ${s} missing`);
       for (const s of e.nameservers?.search ?? []) if (!v.dns.search.includes(s)) miss(`${p}.nameservers`, `search ${s} missing`);
       if (e.mtu !== undefined && v.mtu !== e.mtu) miss(`${p}.mtu`, `mtu ${e.mtu} ≠ ${v.mtu}`);
@@ -183,11 +193,11 @@ export function missing(expect: CorpusExpect, view: View, noted: (path: string) 
       // the corpus writes dynamic IPv6 as dhcp6: true; the model may refine SLAAC to accept-ra: true (docs/network-corpus.md)
       const dynamic6 = v.dhcp6 || (v.acceptRa === true && e['accept-ra'] === undefined);
       if (e.dhcp6 === true ? !dynamic6 : v.dhcp6) miss(`${p}.dhcp6`, `dhcp6 ${e.dhcp6} ≠ ${v.dhcp6} (accept-ra ${v.acceptRa})`);
-      if ('interfaces' in e) {
+      if (e.interfaces !== undefined) {
         if (!same([...e.interfaces].sort(), [...v.interfaces].sort())) miss(`${p}.interfaces`, `${JSON.stringify(e.interfaces)} ≠ ${JSON.stringify(v.interfaces)}`);
         for (const [k, val] of Object.entries(e.parameters ?? {})) if (!same(val, v.parameters[k])) miss(`${p}.parameters.${k}`, `${JSON.stringify(val)} ≠ ${JSON.stringify(v.parameters[k])}`);
       }
-      if ('link' in e) {
+      if (e.link !== undefined) {
         if (v.id !== e.id) miss(`${p}.id`, `VLAN id ${e.id} ≠ ${v.id}`);
         if (v.link !== e.link) miss(`${p}.link`, `not on ${e.link}`);
       }
