@@ -6,7 +6,7 @@
 // nameservers (netplan has only per-interface ones) go on every interface with IP configuration.
 import { stringify } from 'yaml';
 import type { BondDevice, BridgeDevice, Device, DhcpOverrides, EthernetDevice, IpSettings, NetModel, RouteSpec, VlanDevice } from '../netmodel.js';
-import { HEADER, Notes, cidr, hasL3, isMember, placeGlobalRoutes, stripMemberIp, type RenderedFile, type RenderedNetwork } from './common.js';
+import { HEADER, Notes, cidr, devicePath, hasL3, isMember, placeGlobalRoutes, stripMemberIp, type RenderedFile, type RenderedNetwork } from './common.js';
 
 export const NETPLAN_FILE = '/etc/netplan/50-vmctx.yaml';
 
@@ -35,9 +35,31 @@ function overrides(o: DhcpOverrides | undefined): Obj | undefined {
 
 function route(r: RouteSpec): Obj {
   return compact([
-    ['to', r.to.prefix === 0 ? 'default' : cidr(r.to)], ['via', r.via], ['from', r.from], ['metric', r.metric], ['table', r.table],
+    // 0.0.0.0/0 and ::/0 rather than "default", which netplan before 0.103 does not know
+    ['to', cidr(r.to)], ['via', r.via], ['from', r.from], ['metric', r.metric], ['table', r.table],
     ['scope', r.scope], ['on-link', r.onLink], ['mtu', r.mtu],
   ]);
+}
+
+/**
+ * netplan's networkd backend refuses a file whose device has dhcp4 and dhcp6 on with different
+ * overrides (networkd has one [DHCP] set for both). Each disagreeing key is written as dhcp4's value
+ * (dhcp6's where dhcp4 has none) in both, and noted on the dhcp6 (or dhcp4) side it changed.
+ */
+function agreeOverrides(d: Device, ip: IpSettings, model: NetModel, notes: Notes): IpSettings {
+  if (!ip.dhcp4 || !ip.dhcp6 || model.renderer === 'NetworkManager') return ip;
+  const o4 = overrides(ip.dhcp4Overrides) ?? {};
+  const o6 = overrides(ip.dhcp6Overrides) ?? {};
+  const keys = [...new Set([...Object.keys(o4), ...Object.keys(o6)])];
+  if (keys.every((k) => o4[k] === o6[k])) return ip;
+  const merged = { ...ip.dhcp6Overrides, ...ip.dhcp4Overrides };
+  for (const k of keys) {
+    if (o4[k] === o6[k]) continue;
+    const side = k in o4 ? 'dhcp6' : 'dhcp4';
+    const value = k in o4 ? o4[k] : o6[k];
+    notes.add(`${devicePath(d)}.${side}-overrides.${k}`, `netplan (networkd backend) needs dhcp4-overrides and dhcp6-overrides to agree when dhcp4 and dhcp6 are both on; written as ${JSON.stringify(value)} for both`);
+  }
+  return { ...ip, dhcp4Overrides: merged, dhcp6Overrides: merged };
 }
 
 function ipKeys(ip: IpSettings, routes: readonly RouteSpec[], dns: { addresses: readonly string[]; search: readonly string[] }): (readonly [string, unknown])[] {
@@ -71,7 +93,7 @@ export function renderNetplan(model: NetModel): RenderedNetwork {
     return { addresses: [...new Set([...ip.nameservers.addresses, ...extra.addresses])], search: [...new Set([...ip.nameservers.search, ...extra.search])] };
   };
   const body = (d: Device): Obj => {
-    const ip = stripMemberIp(model, d, notes);
+    const ip = agreeOverrides(d, stripMemberIp(model, d, notes), model, notes);
     const common = ipKeys(ip, [...ip.routes, ...(globalRoutes.get(d.id) ?? [])], dnsFor(d, ip));
     let head: (readonly [string, unknown])[] = [];
     let tail: (readonly [string, unknown])[] = [];
@@ -100,7 +122,8 @@ export function renderNetplan(model: NetModel): RenderedNetwork {
       ['vlans', group('vlan')],
     ]),
   };
-  const text = stringify(doc, { indent: 2, lineWidth: 0, defaultStringType: 'PLAIN', defaultKeyType: 'PLAIN' });
+  // YAML 1.1 rules, so a reader of either version sees strings: "yes", MACs of digits (sexagesimal) are quoted
+  const text = stringify(doc, { version: '1.1', indent: 2, lineWidth: 0 });
   files.set(NETPLAN_FILE, { content: `# ${HEADER}\n${text}`, mode: 0o600 });
   return { files, notes: notes.list };
 }
