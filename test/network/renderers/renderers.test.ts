@@ -48,7 +48,7 @@ describe('networkd renderer', () => {
   });
 
   it('matches by MAC (permanent), driver and name glob; set-name in a .link, the .network then matches the new name', () => {
-    const m = model([eth('fast', { driver: 'ixgbe', name: 'en*f0' }, { dhcp4: true }), eth('x', { macaddress: '52:54:00:00:00:09' }, { setName: 'wan0', wakeOnLan: true } as never)]);
+    const m = model([eth('fast', { driver: 'ixgbe', name: 'en*f0' }, { dhcp4: true }), eth('x', { macaddress: '52:54:00:00:00:09' }, { setName: 'wan0', wakeOnLan: true })]);
     expect(body(file(m, '-fast.network'))).toBe('[Match]\nDriver=ixgbe\nName=en*f0\n\n[Network]\nDHCP=ipv4');
     expect(names(m).filter((p) => p.endsWith('.link'))).toEqual(['/etc/systemd/network/10-vmctx-02-x.link']);
     expect(body(file(m, '-x.link'))).toBe('[Match]\nPermanentMACAddress=52:54:00:00:00:09\n\n[Link]\nName=wan0\nWakeOnLan=magic');
@@ -56,7 +56,7 @@ describe('networkd renderer', () => {
   });
 
   it('a .link that only sets wake-on-LAN keeps the default naming policy; an empty match is every Ethernet NIC', () => {
-    const m = model([eth('w', { name: 'ens3' }, { wakeOnLan: false } as never), eth('all', {}, { dhcp4: true })]);
+    const m = model([eth('w', { name: 'ens3' }, { wakeOnLan: false }), eth('all', {}, { dhcp4: true })]);
     expect(body(file(m, '-w.link'))).toBe('[Match]\nOriginalName=ens3\n\n[Link]\nNamePolicy=keep kernel database onboard slot path\nWakeOnLan=off');
     expect(body(file(m, '-all.network'))).toBe('[Match]\nType=ether\n\n[Network]\nDHCP=ipv4');
   });
@@ -163,7 +163,7 @@ describe('netplan renderer', () => {
 
   it('writes every key of every kind', () => {
     const m = model([
-      eth('p0', { macaddress: '52:54:00:00:00:10', driver: 'virtio*', name: 'en*' }, { setName: 'wan0', wakeOnLan: true, mtu: 9000 } as never),
+      eth('p0', { macaddress: '52:54:00:00:00:10', driver: 'virtio*', name: 'en*' }, { setName: 'wan0', wakeOnLan: true, mtu: 9000 }),
       bond('b', ['p0'], { mode: 'balance-xor', transmitHashPolicy: 'layer2+3', primary: 'p0', arpIpTargets: ['10.0.0.1'] }, {
         dhcp4: true, dhcp6: true, acceptRa: true, linkLocal: [], optional: true, macaddress: '02:00:00:00:00:0b',
         dhcp4Overrides: { useDns: false }, dhcp6Overrides: { useDns: false },
