@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import type { NetModel } from '../../../src/network/netmodel.js';
 import { renderNetplan, NETPLAN_FILE } from '../../../src/network/renderers/netplan.js';
 import { NETWORKD_OWNED, RESOLVED_DROPIN, renderNetworkd } from '../../../src/network/renderers/networkd.js';
+import { corpusDocs, parseIni } from './corpus-render.js';
 import { addr, bond, bridge, dns, eth, route, vlan, type Device } from '../netmodel-helpers.js';
 
 const model = (devices: Device[], more: Partial<NetModel> = {}): NetModel => ({ devices, routes: [], nameservers: dns([]), ...more });
@@ -216,5 +217,46 @@ describe('netplan renderer', () => {
     expect(plan(m).network['bridges']?.['br']?.['routes']).toEqual([{ to: '10.5.0.0/16', via: '10.0.0.1' }]);
     expect(renderNetplan(model([]))).toEqual({ files: new Map(), notes: [] });
     expect(notePaths(renderNetplan(model([], { routes: [route('10.5.0.0/16', '10.0.0.1')] })).notes)).toEqual(['routes[0]', '']);
+  });
+});
+
+/**
+ * Every [Section] Key= the networkd renderer may write, as systemd.network(5), systemd.netdev(5) and
+ * systemd.link(5) document them (no networkd here validates offline: this guards against typos).
+ */
+const DOCUMENTED: Record<string, Record<string, readonly string[]>> = {
+  network: {
+    Match: ['PermanentMACAddress', 'Driver', 'Name', 'Type'],
+    Link: ['MACAddress', 'MTUBytes', 'RequiredForOnline'],
+    Network: ['DHCP', 'LinkLocalAddressing', 'IPv6AcceptRA', 'Address', 'DNS', 'Domains', 'VLAN', 'Bond', 'Bridge', 'PrimarySlave'],
+    DHCPv4: ['RouteMetric', 'UseDNS', 'UseNTP', 'UseHostname', 'UseDomains', 'UseMTU', 'UseRoutes', 'SendHostname', 'Hostname'],
+    DHCPv6: ['UseDNS', 'UseNTP', 'UseHostname', 'UseDomains', 'WithoutRA'],
+    IPv6AcceptRA: ['RouteMetric', 'UseMTU'],
+    Bridge: ['Cost', 'Priority'],
+    Route: ['Destination', 'Gateway', 'PreferredSource', 'Metric', 'Table', 'Scope', 'GatewayOnLink', 'MTUBytes'],
+  },
+  netdev: {
+    NetDev: ['Name', 'Kind', 'MACAddress'],
+    VLAN: ['Id'],
+    Bridge: ['STP', 'ForwardDelaySec', 'HelloTimeSec', 'MaxAgeSec', 'AgeingTimeSec', 'Priority'],
+    Bond: ['Mode', 'TransmitHashPolicy', 'LACPTransmitRate', 'MIIMonitorSec', 'UpDelaySec', 'DownDelaySec', 'LearnPacketIntervalSec', 'AdSelect', 'FailOverMACPolicy',
+      'ARPValidate', 'ARPIntervalSec', 'ARPIPTargets', 'ARPAllTargets', 'PrimaryReselectPolicy', 'GratuitousARP', 'PacketsPerSlave', 'AllSlavesActive', 'MinLinks'],
+  },
+  link: { Match: ['PermanentMACAddress', 'OriginalName', 'Driver', 'Type'], Link: ['Name', 'NamePolicy', 'WakeOnLan'] },
+  conf: { Resolve: ['DNS', 'Domains'] },
+};
+
+describe('networkd renderer: only documented keys', () => {
+  it('writes no [Section] Key= that systemd does not document, over the whole corpus', () => {
+    const bad: string[] = [];
+    for (const doc of corpusDocs()) {
+      for (const [path, f] of renderNetworkd(doc.mapped.model).files) {
+        const kind = path.slice(path.lastIndexOf('.') + 1);
+        for (const s of parseIni(f.content)) {
+          for (const [k] of s.entries) if (!(DOCUMENTED[kind]?.[s.name] ?? []).includes(k)) bad.push(`${doc.name}: ${path} [${s.name}] ${k}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
   });
 });
