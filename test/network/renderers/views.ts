@@ -1,0 +1,214 @@
+// Rendered networkd and netplan output read back into one neutral, netplan-named view, and the check
+// that every interface, address, route, DNS entry, bond/bridge/VLAN of a corpus expect file is in it.
+import type { RenderedNetwork } from '../../../src/network/renderers/common.js';
+import type { CorpusExpect, ExpectInterface, ExpectRoute } from '../corpus/expect.js';
+
+/** Any expect interface, of the four kinds. */
+type AnyExpect = ExpectInterface & {
+  match?: Record<string, string>;
+  'set-name'?: string;
+  interfaces?: string[];
+  parameters?: Record<string, unknown>;
+  id?: number;
+  link?: string;
+};
+import { canon, parseIni, YAML_PARSE } from './corpus-render.js';
+
+export interface ViewIface {
+  match: Record<string, string>;
+  setName?: string;
+  addresses: string[];
+  routes: ExpectRoute[];
+  dns: { addresses: string[]; search: string[] };
+  mtu?: number;
+  dhcp4: boolean;
+  dhcp6: boolean;
+  acceptRa?: boolean;
+  interfaces: string[];
+  id?: number;
+  link?: string;
+  parameters: Record<string, unknown>;
+  /** networkd: the [Match] of the NIC's .link file. */
+  linkMatch: Record<string, string>;
+}
+export type View = { ifaces: Map<string, ViewIface>; dns: { addresses: string[]; search: string[] } };
+
+const blank = (): ViewIface => ({ match: {}, addresses: [], routes: [], dns: { addresses: [], search: [] }, dhcp4: false, dhcp6: false, interfaces: [], parameters: {}, linkMatch: {} });
+const routeOf = (r: Record<string, unknown>): ExpectRoute => {
+  const to = String(r['to']);
+  const out: ExpectRoute = { to: to === 'default' || to.endsWith('/0') ? 'default' : canon(to) };
+  if (typeof r['via'] === 'string') out.via = canon(r['via']);
+  if (r['metric'] !== undefined) out.metric = Number(r['metric']);
+  if (r['table'] !== undefined) out.table = Number(r['table']);
+  if (r['on-link'] !== undefined) out['on-link'] = r['on-link'] === true || r['on-link'] === 'yes';
+  if (r['scope'] !== undefined) out.scope = r['scope'] as NonNullable<ExpectRoute['scope']>;
+  return out;
+};
+
+export function netplanView(r: RenderedNetwork): View {
+  const ifaces = new Map<string, ViewIface>();
+  const file = [...r.files.values()][0];
+  if (file === undefined) return { ifaces, dns: { addresses: [], search: [] } };
+  const net = (YAML_PARSE(file.content) as { network: Record<string, Record<string, Record<string, unknown>> | undefined> }).network;
+  for (const group of ['ethernets', 'bonds', 'bridges', 'vlans']) {
+    for (const [id, d] of Object.entries(net[group] ?? {})) {
+      const v = blank();
+      v.match = (d['match'] as Record<string, string> | undefined) ?? {};
+      if (typeof d['set-name'] === 'string') v.setName = d['set-name'];
+      v.addresses = ((d['addresses'] as string[] | undefined) ?? []).map(canon);
+      v.routes = ((d['routes'] as Record<string, unknown>[] | undefined) ?? []).map(routeOf);
+      const ns = (d['nameservers'] as { addresses?: string[]; search?: string[] } | undefined) ?? {};
+      v.dns = { addresses: (ns.addresses ?? []).map(canon), search: ns.search ?? [] };
+      if (typeof d['mtu'] === 'number') v.mtu = d['mtu'];
+      v.dhcp4 = d['dhcp4'] === true;
+      v.dhcp6 = d['dhcp6'] === true;
+      if (typeof d['accept-ra'] === 'boolean') v.acceptRa = d['accept-ra'];
+      v.interfaces = (d['interfaces'] as string[] | undefined) ?? [];
+      if (typeof d['id'] === 'number') v.id = d['id'];
+      if (typeof d['link'] === 'string') v.link = d['link'];
+      v.parameters = (d['parameters'] as Record<string, unknown> | undefined) ?? {};
+      ifaces.set(id, v);
+    }
+  }
+  // netplan has no global DNS: the global servers are wherever every carrier has them
+  return { ifaces, dns: { addresses: [], search: [] } };
+}
+
+const num = (s: string, unit = ''): number => Number(s.endsWith(unit) ? s.slice(0, s.length - unit.length) : s);
+const bool = (s: string): boolean => s === 'yes';
+const BOND: Record<string, [string, (s: string) => unknown]> = {
+  Mode: ['mode', String], LACPTransmitRate: ['lacp-rate', String], MIIMonitorSec: ['mii-monitor-interval', (s) => num(s, 'ms')], MinLinks: ['min-links', Number],
+  TransmitHashPolicy: ['transmit-hash-policy', String], AdSelect: ['ad-select', String], AllSlavesActive: ['all-slaves-active', bool],
+  ARPIntervalSec: ['arp-interval', (s) => num(s, 'ms')], ARPIPTargets: ['arp-ip-targets', (s) => s.split(' ')], ARPValidate: ['arp-validate', String],
+  ARPAllTargets: ['arp-all-targets', String], UpDelaySec: ['up-delay', (s) => num(s, 'ms')], DownDelaySec: ['down-delay', (s) => num(s, 'ms')],
+  FailOverMACPolicy: ['fail-over-mac-policy', String], GratuitousARP: ['gratuitous-arp', Number], PacketsPerSlave: ['packets-per-slave', Number],
+  PrimaryReselectPolicy: ['primary-reselect-policy', String], LearnPacketIntervalSec: ['learn-packet-interval', (s) => num(s, 's')],
+  STP: ['stp', bool], ForwardDelaySec: ['forward-delay', (s) => num(s, 's')], HelloTimeSec: ['hello-time', (s) => num(s, 's')], MaxAgeSec: ['max-age', (s) => num(s, 's')],
+  AgeingTimeSec: ['ageing-time', (s) => num(s, 's')], Priority: ['priority', Number], Id: ['id', Number],
+};
+
+export function networkdView(r: RenderedNetwork): View {
+  const ifaces = new Map<string, ViewIface>();
+  const get = (id: string): ViewIface => {
+    let v = ifaces.get(id);
+    if (v === undefined) ifaces.set(id, (v = blank()));
+    return v;
+  };
+  const dns = { addresses: [] as string[], search: [] as string[] };
+  const sorted = [...r.files].sort(([a], [b]) => a.localeCompare(b));
+  for (const [path, f] of sorted) {
+    const sections = parseIni(f.content);
+    if (path.startsWith('/etc/systemd/resolved.conf.d/')) {
+      for (const [k, val] of sections.flatMap((s) => s.entries)) {
+        if (k === 'DNS') dns.addresses.push(...val.split(' ').map(canon));
+        if (k === 'Domains') dns.search.push(...val.split(' '));
+      }
+      continue;
+    }
+    const m = /^\/etc\/systemd\/network\/10-vmctx-\d+-(.+)\.(network|netdev|link)$/u.exec(path);
+    if (m === null) throw new Error(`unexpected file ${path}`);
+    const [, id = '', ext] = m;
+    const v = get(id);
+    for (const s of sections) {
+      for (const [k, val] of s.entries) {
+        if (ext === 'link' && s.name === 'Link' && k === 'Name') v.setName = val;
+        // a .link file holds the NIC's original match (its .network matches the new name)
+        if (ext === 'link' && s.name === 'Match') v.linkMatch[k === 'PermanentMACAddress' ? 'macaddress' : k === 'OriginalName' ? 'name' : 'driver'] = val;
+        if (ext === 'netdev' && (s.name === 'Bond' || s.name === 'Bridge' || s.name === 'VLAN')) {
+          const t = BOND[k];
+          if (t === undefined) throw new Error(`${path}: unmapped ${k}`);
+          if (k === 'Id') v.id = Number(val);
+          else v.parameters[t[0]] = t[1](val);
+        }
+        if (ext !== 'network') continue;
+        if (s.name === 'Match') {
+          if (k === 'PermanentMACAddress') v.match['macaddress'] = val;
+          if (k === 'Driver') v.match['driver'] = val;
+          if (k === 'Name') v.match['name'] = val;
+        }
+        if (s.name === 'Link' && k === 'MTUBytes') v.mtu = Number(val);
+        if (s.name === 'Network') {
+          if (k === 'Address') v.addresses.push(canon(val));
+          if (k === 'DNS') v.dns.addresses.push(canon(val));
+          if (k === 'Domains') v.dns.search.push(...val.split(' '));
+          if (k === 'DHCP') { v.dhcp4 = val === 'yes' || val === 'ipv4'; v.dhcp6 = val === 'yes' || val === 'ipv6'; }
+          if (k === 'IPv6AcceptRA') v.acceptRa = bool(val);
+          if (k === 'Bond' || k === 'Bridge') get(val).interfaces.push(id);
+          if (k === 'VLAN') get(val).link = id;
+          if (k === 'PrimarySlave' && val === 'yes') {
+            const bond = s.entries.find(([x]) => x === 'Bond')?.[1] ?? '';
+            get(bond).parameters['primary'] = id;
+          }
+        }
+        if (s.name === 'Bridge') {
+          const bridge = sections.find((x) => x.name === 'Network')?.entries.find(([x]) => x === 'Bridge')?.[1] ?? '';
+          const key = k === 'Cost' ? 'path-cost' : 'port-priority';
+          const p = get(bridge).parameters;
+          p[key] = { ...(p[key] as Record<string, number> | undefined), [id]: Number(val) };
+        }
+      }
+      if (ext === 'network' && s.name === 'Route') {
+        const e = Object.fromEntries(s.entries);
+        const to = e['Destination'] ?? 'default';
+        v.routes.push(routeOf({ to, via: e['Gateway'], metric: e['Metric'], table: e['Table'], 'on-link': e['GatewayOnLink'], scope: e['Scope'] }));
+      }
+    }
+  }
+  for (const v of ifaces.values()) if (v.setName !== undefined) v.match = v.linkMatch;
+  return { ifaces, dns };
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+const sameRoute = (a: ExpectRoute, b: ExpectRoute): boolean => {
+  const norm = (r: ExpectRoute): ExpectRoute => routeOf(r as unknown as Record<string, unknown>);
+  return same(norm(a), norm(b));
+};
+
+/**
+ * What of `expect` the view lacks, as "PATH: what" — each unless `noted(path)` (a renderer or
+ * mapper note names it). `globalDnsOn` lists ids where a backend without a resolver put the
+ * global DNS (netplan).
+ */
+export function missing(expect: CorpusExpect, view: View, noted: (path: string) => boolean, backend: 'networkd' | 'netplan'): string[] {
+  const out: string[] = [];
+  const miss = (path: string, what: string): void => {
+    if (!noted(path)) out.push(`${path}: ${what}`);
+  };
+  const groups: [string, Record<string, AnyExpect> | undefined][] = [['ethernets', expect.ethernets], ['bonds', expect.bonds], ['bridges', expect.bridges], ['vlans', expect.vlans]];
+  for (const [group, entries] of groups) {
+    for (const [id, e] of Object.entries(entries ?? {})) {
+      const p = `${group}.${id}`;
+      const v = view.ifaces.get(id);
+      if (v === undefined) { miss(p, 'no such interface rendered'); continue; }
+      if (e.match !== undefined) {
+        for (const [k, val] of Object.entries(e.match)) if (v.match[k] !== val) miss(`${p}.match.${k}`, `${val} not matched (${JSON.stringify(v.match)})`);
+        if (e['set-name'] !== undefined && v.setName !== e['set-name']) miss(`${p}.set-name`, `not renamed to ${e['set-name']}`);
+      }
+      for (const a of e.addresses ?? []) if (!v.addresses.includes(canon(a))) miss(`${p}.addresses`, `${a} missing`);
+      (e.routes ?? []).forEach((r: ExpectRoute, i: number) => { if (!v.routes.some((x) => sameRoute(x, r))) miss(`${p}.routes`, `route ${i} ${JSON.stringify(r)} missing`); });
+      for (const s of e.nameservers?.addresses ?? []) if (!v.dns.addresses.includes(canon(s))) miss(`${p}.nameservers`, `server ${s} missing`);
+      for (const s of e.nameservers?.search ?? []) if (!v.dns.search.includes(s)) miss(`${p}.nameservers`, `search ${s} missing`);
+      if (e.mtu !== undefined && v.mtu !== e.mtu) miss(`${p}.mtu`, `mtu ${e.mtu} ≠ ${v.mtu}`);
+      if ((e.dhcp4 ?? false) !== v.dhcp4) miss(`${p}.dhcp4`, `dhcp4 ${e.dhcp4} ≠ ${v.dhcp4}`);
+      // the corpus writes dynamic IPv6 as dhcp6: true; the model may refine SLAAC to accept-ra: true (docs/network-corpus.md)
+      const dynamic6 = v.dhcp6 || (v.acceptRa === true && e['accept-ra'] === undefined);
+      if (e.dhcp6 === true ? !dynamic6 : v.dhcp6) miss(`${p}.dhcp6`, `dhcp6 ${e.dhcp6} ≠ ${v.dhcp6} (accept-ra ${v.acceptRa})`);
+      if (e.interfaces !== undefined) {
+        if (!same([...e.interfaces].sort(), [...v.interfaces].sort())) miss(`${p}.interfaces`, `${JSON.stringify(e.interfaces)} ≠ ${JSON.stringify(v.interfaces)}`);
+        for (const [k, val] of Object.entries(e.parameters ?? {})) if (!same(val, v.parameters[k])) miss(`${p}.parameters.${k}`, `${JSON.stringify(val)} ≠ ${JSON.stringify(v.parameters[k])}`);
+      }
+      if (e.link !== undefined) {
+        if (v.id !== e.id) miss(`${p}.id`, `VLAN id ${e.id} ≠ ${v.id}`);
+        if (v.link !== e.link) miss(`${p}.link`, `not on ${e.link}`);
+      }
+    }
+  }
+  (expect.routes ?? []).forEach((r, i) => {
+    if (![...view.ifaces.values()].some((v) => v.routes.some((x) => sameRoute(x, r)))) miss(`routes[${i}]`, `global route ${JSON.stringify(r)} on no interface`);
+  });
+  const globalIn = (list: (v: { addresses: string[]; search: string[] }) => string[], s: string): boolean =>
+    backend === 'networkd' ? list(view.dns).includes(s) : [...view.ifaces.values()].some((v) => list(v.dns).includes(s));
+  for (const s of expect.nameservers?.addresses ?? []) if (!globalIn((d) => d.addresses, canon(s))) miss('nameservers', `global server ${s} missing`);
+  for (const s of expect.nameservers?.search ?? []) if (!globalIn((d) => d.search, s)) miss('nameservers', `global search ${s} missing`);
+  return out;
+}
