@@ -128,8 +128,11 @@ class EniReader {
       if (key === 'auto' || key.startsWith('allow-')) {
         current = undefined;
         if (rest.length === 0) this.note(where, 'invalid', `${key} names no interface`);
+        if (key !== 'auto' && key !== 'allow-hotplug' && key !== 'allow-auto') {
+          this.note(where, 'not supported', `${key}: interface classes other than auto and hotplug are not supported; the interfaces are configured at boot`);
+          continue;
+        }
         for (const name of rest) if (!this.auto.has(name.split(':')[0] ?? name)) this.auto.set(name.split(':')[0] ?? name, line);
-        if (key !== 'auto' && key !== 'allow-hotplug' && key !== 'allow-auto') this.note(where, 'not supported', `${key}: interface classes other than auto and hotplug are not supported; the interfaces are configured at boot`);
         continue;
       }
       if (key === 'source' || key === 'source-directory' || key === 'source-dir') {
@@ -149,6 +152,10 @@ class EniReader {
       }
       if (current === undefined) {
         this.note(where, 'invalid', `${JSON.stringify(key)} is outside any iface stanza; not applied`);
+        continue;
+      }
+      if (current.base === '') {
+        this.note(where, 'invalid', `${key} belongs to a stanza that is not configured`);
         continue;
       }
       current.options.push({ key, value: rest.join(' '), line });
@@ -192,6 +199,7 @@ export function mapEni(text: string, file: string): MappedNetwork {
   const bases = [...new Set(r.stanzas.map((s) => s.base))];
   const used = new Set<string>();
   const placeholders: { name: string; where: Where }[] = [];
+  const notAuto: { base: string; where: Where }[] = [];
   for (const base of bases) {
     const all = r.stanzas.filter((s) => s.base === base);
     const first = all[0];
@@ -208,6 +216,7 @@ export function mapEni(text: string, file: string): MappedNetwork {
     const nameOk = checkIfName(base);
     if (!nameOk.ok) {
       r.note(firstWhere, 'invalid', `${JSON.stringify(base)} ${nameOk.reason}; not configured`);
+      for (const o of all.flatMap((s) => s.options)) r.note({ path: o.key, line: o.line }, 'invalid', `${o.key} belongs to a stanza that is not configured`);
       continue;
     }
     const usable: Stanza[] = [];
@@ -260,10 +269,14 @@ export function mapEni(text: string, file: string): MappedNetwork {
       b.reference(base, m.name, 'member', m.where);
       used.add(m.name);
     }
-    if (!r.auto.has(base) && !used.has(base) && !bondMasters.has(base) && ![...membersOf.values()].some((l) => l.some((m) => m.name === base))) {
-      r.note(firstWhere, 'not supported', `${base} has no auto or allow-hotplug line: ifupdown would leave it down at boot; vmctx configures it`);
-    }
     b.add(dev, firstWhere);
+    notAuto.push({ base, where: firstWhere });
+  }
+  // ifupdown brings up what auto names, and with it the members and parents of those
+  for (const { base, where } of notAuto) {
+    if (!r.auto.has(base) && !used.has(base) && !bondMasters.has(base) && ![...membersOf.values()].some((l) => l.some((m) => m.name === base))) {
+      r.note(where, 'not supported', `${base} has no auto or allow-hotplug line: ifupdown would leave it down at boot; vmctx configures it`);
+    }
   }
   // a member or parent that has no stanza of its own is the NIC of that name
   for (const p of [...placeholders, ...[...membersOf.values()].flat()]) {
