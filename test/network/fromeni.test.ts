@@ -35,6 +35,35 @@ describe('ENI corpus: every expected interface, address, route, DNS entry and pa
   }
 });
 
+/** Keywords whose meaning is in the model (every other documented keyword must produce a note). */
+const APPLIED = [
+  'auto', 'iface', 'address', 'netmask', 'metric', 'gateway', 'mtu', 'hostname', 'hwaddress', 'dns-nameservers', 'dns-search', 'bridge_ports', 'bridge_ageing',
+  'bridge_bridgeprio', 'bridge_fd', 'bridge_hello', 'bridge_maxage', 'bridge_stp', 'bridge_hw', 'bridge_pathcost', 'bridge_portprio', 'bond-master', 'bond-slaves',
+  'bond-mode', 'bond-miimon', 'bond-lacp-rate', 'bond-xmit-hash-policy', 'bond-primary', 'bond-updelay', 'bond-downdelay', 'vlan-raw-device',
+];
+
+describe('ENI documented keywords: each is applied or named, none unknown or invalid', () => {
+  it('every keyword of keys/eni.json, on every line of the corpus that uses it', () => {
+    const keys = Object.keys(JSON.parse(readFileSync(join(DIR, '..', 'keys', 'eni.json'), 'utf8')) as Record<string, string>);
+    const unaccounted: string[] = [];
+    for (const doc of readdirSync(DIR).filter((f) => !f.endsWith('.expect.json'))) {
+      const { text, file } = load(doc);
+      const { notes } = mapEni(text, file);
+      expect(notes.filter((n) => n.what === 'unknown' || n.what === 'invalid').map(formatNote)).toEqual([]);
+      text.split('\n').forEach((line, i) => {
+        const key = line.trim().split(/\s+/u)[0] ?? '';
+        if (!keys.includes(key) || APPLIED.includes(key)) return;
+        if (!notes.some((n) => n.line === i + 1)) unaccounted.push(`${file}:${i + 1} ${key}`);
+      });
+    }
+    expect(unaccounted).toEqual([]);
+    expect(keys.filter((k) => !APPLIED.includes(k)).sort()).toEqual([
+      'bootfile', 'bridge_gcinit', 'bridge_maxwait', 'broadcast', 'client', 'down', 'endpoint', 'frame', 'hwaddr', 'leasehours', 'leasetime', 'local', 'media',
+      'netnum', 'network', 'pointtopoint', 'post-down', 'post-up', 'pre-down', 'pre-up', 'provider', 'server', 'source', 'source-directory', 'ttl', 'up', 'vendor',
+    ]);
+  });
+});
+
 describe('ENI text → model', () => {
   it('dual stack in two stanzas (cloud-init rejects it), an alias, inet6 auto with dhcp, several addresses, metrics on gateway and DHCP', () => {
     const r = mapEni([
