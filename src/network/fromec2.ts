@@ -41,6 +41,10 @@ const INFORMATIONAL = [
   'security-groups', 'subnet-id', 'vpc-id', 'vpc-ipv4-cidr-block', 'vpc-ipv4-cidr-blocks', 'vpc-ipv6-cidr-blocks', 'ipv6-prefix', 'ipv4-prefix',
 ];
 
+/** A key as it may appear in a note's path: no control characters, at most 64 characters. */
+// eslint-disable-next-line no-control-regex
+const safe = (k: string): string => k.replace(/[\x00-\x1f\x7f]/gu, '?').slice(0, 64);
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A metadata value as lines: a list, or IMDS text (one item per line); empty items dropped. */
@@ -68,7 +72,7 @@ export function readEc2Network(doc: unknown, file = EC2_NIC_FILE): { nics: Recor
     return { nics, notes };
   }
   for (const [key, nic] of Object.entries(macs)) {
-    const at = `interfaces.macs.${key}`;
+    const at = `interfaces.macs.${safe(key)}`;
     const mac = checkMac(key);
     if (!mac.ok || !isObj(nic)) {
       note(at, 'invalid', !mac.ok ? `${JSON.stringify(key.slice(0, 40))} ${mac.reason}; this NIC is not configured` : 'is not a mapping; this NIC is not configured');
@@ -106,7 +110,7 @@ export function readEc2Network(doc: unknown, file = EC2_NIC_FILE): { nics: Recor
     for (const k of Object.keys(nic)) {
       if (READ_KEYS.includes(k)) continue;
       if (INFORMATIONAL.includes(k)) note(`${at}.${k}`, 'unused', `${k} is informational (not network configuration of the guest); not used`);
-      else note(`${at}.${k}`, 'unknown', `unknown key ${JSON.stringify(k)}; not applied`);
+      else note(`${at}.${safe(k)}`, 'unknown', `unknown key ${JSON.stringify(k.slice(0, 64))}; not applied`);
     }
   }
   return { nics, notes };

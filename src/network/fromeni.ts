@@ -73,7 +73,9 @@ function logicalLines(text: string): { words: string[]; line: number }[] {
     }
     const whole = pending + raw;
     pending = '';
-    const words = whole.trim().split(/\s+/u).filter((w) => w !== '');
+    // control characters never reach a note (the console): shown as "?"
+    // eslint-disable-next-line no-control-regex
+    const words = whole.trim().split(/\s+/u).filter((w) => w !== '').map((w) => w.replace(/[\x00-\x1f\x7f]/gu, '?'));
     if (words.length > 0) out.push({ words, line: start });
   });
   if (pending.trim() !== '') out.push({ words: pending.trim().split(/\s+/u), line: start });
@@ -310,6 +312,7 @@ function applyStanza(r: EniReader, s: Stanza, dev: DraftDevice, membersOf: Map<s
     } else if (metric !== undefined && !isStatic) r.note({ path: 'metric', line: metricO.line }, 'unused', `metric has no route to apply to on a ${s.method} stanza; not used`);
   }
   const netmaskO = last('netmask');
+  if (isStatic && !s.options.some((o) => o.key === 'address')) r.note({ path: `iface ${s.name}`, line: s.line }, 'invalid', `a static ${s.family} stanza without an address: no address configured, its other options apply`);
   for (const o of s.options) {
     const where = { path: o.key, line: o.line };
     const key = o.key.startsWith('bridge-') ? o.key.replace(/-/gu, '_') : o.key;
@@ -434,7 +437,7 @@ function applyStanza(r: EniReader, s: Stanza, dev: DraftDevice, membersOf: Map<s
     } else if (UNSUPPORTED_METHOD_OPTIONS.includes(key)) {
       r.note(where, 'not supported', `${key} belongs to a method that is not supported; not applied`);
     } else {
-      r.note(where, 'unknown', `unknown option ${JSON.stringify(key)}; not applied`);
+      r.note({ path: key.slice(0, 64), line: o.line }, 'unknown', `unknown option ${JSON.stringify(key.slice(0, 64))}; not applied`);
     }
   }
 }

@@ -244,6 +244,7 @@ function openNebulaNic(r: Reader, b: ModelBuilder, i: number, seenMacs: Map<stri
       }
     }
     const v6gateway = r.ipv6(`${p}IP6_GATEWAY`) ?? r.ipv6(`${p}GATEWAY6`);
+    if (r.get(`${p}IP6_GATEWAY`) !== undefined && r.get(`${p}GATEWAY6`) !== undefined) r.note(`${p}GATEWAY6`, 'unused', `${p}IP6_GATEWAY is set and takes precedence over the legacy ${p}GATEWAY6; not used`);
     if (v6gateway !== undefined) addRoute(ip, defaultRoute(v6gateway, 6, v6metric));
     // static IPv6 takes no router advertisements (as the renderers write it)
     if (ip.addresses.length > before || v6gateway !== undefined) ip.acceptRa = false;
@@ -339,8 +340,10 @@ export function mapOpenNebula(v: Vars, file = 'context.sh', lineOf: (variable: s
     if (r.seen.has(key)) continue;
     const m = /^ETH(\d{1,4})_(.*)$/u.exec(key);
     if (m === null) continue;
+    const alias = /^ALIAS(\d{1,4})_/u.exec(m[2] ?? '');
     if (!indexes.includes(Number(m[1]))) r.note(key, 'not supported', `more than ${MAX_NICS} NICs: ETH${m[1] ?? ''} is not configured`);
-    else if ((m[2] ?? '').startsWith('ALIAS')) r.note(key, 'unknown', `unknown alias variable (${ALIAS_KEYS.join(', ')}); not applied`);
+    else if (alias !== null && !aliasIndexes(v, Number(m[1])).includes(Number(alias[1]))) r.note(key, 'not supported', `more than ${MAX_ALIASES} aliases on ETH${m[1] ?? ''}: this alias is not configured`);
+    else if (alias !== null) r.note(key, 'unknown', `unknown alias variable (${ALIAS_KEYS.join(', ')}); not applied`);
     else r.note(key, 'unknown', `unknown NIC variable (${NIC_KEYS.join(', ')}); not applied`);
   }
   const built = b.build();

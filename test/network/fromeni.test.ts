@@ -176,6 +176,12 @@ describe('ENI text → model', () => {
     ]);
   });
 
+  it('a static stanza without an address is named; control characters never reach a note', () => {
+    const r = mapEni('auto eth0\niface eth0 inet static\n  mtu 1400\n  x\u001b[31m y\n', 'interfaces');
+    expect(r.notes.map((n) => [n.line, n.what, n.path])).toEqual([[2, 'invalid', 'iface eth0'], [4, 'unknown', 'x?[31m']]);
+    expect(r.model.devices).toEqual([eth('eth0', { name: 'eth0' }, { mtu: 1400 })]);
+  });
+
   it('the loopback stanza is accepted without a word; options on it are named', () => {
     const r = mapEni('auto lo\niface lo inet loopback\n  address 127.0.0.2/8\n', 'interfaces');
     expect(noteRows(r.notes)).toEqual([[3, 'not supported', 'address']]);

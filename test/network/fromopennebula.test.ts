@@ -147,6 +147,12 @@ describe('OpenNebula → model: what is new', () => {
     expect(r.model.devices).toEqual([eth('eth0', { macaddress: '52:54:00:00:00:01' }, { addresses: [addr('10.0.0.5/24'), addr('10.0.1.5/24')] })]);
   });
 
+  it('ETHx_IP6_GATEWAY wins over the legacy ETHx_GATEWAY6, which is named', () => {
+    const r = mapOpenNebula({ ETH0_MAC: '52:54:00:00:00:01', ETH0_IP6: '2001:db8::5', ETH0_IP6_GATEWAY: '2001:db8::1', ETH0_GATEWAY6: '2001:db8::2' });
+    expect(noteRows(r.notes)).toEqual([[undefined, 'unused', 'ETH0_GATEWAY6']]);
+    expect(r.model.devices).toEqual([eth('eth0', { macaddress: '52:54:00:00:00:01' }, { acceptRa: false, addresses: [addr('2001:db8::5/64')], routes: [route('default', '2001:db8::1')] })]);
+  });
+
   it('StratusLab\'s three NICs: matched by name, the global route on eth0, the default route on the public eth1', () => {
     const r = mapOpenNebula(SCENARIOS['stratuslab'] ?? {});
     expect(r.notes).toEqual([]);
