@@ -168,7 +168,8 @@ class EniReader {
 /** Which kind of device a name is, from all its stanzas and from the other stanzas' references. */
 function kindOf(base: string, options: Option[], bondMasters: Set<string>): 'bond' | 'bridge' | 'vlan' | 'ethernet' {
   const keys = new Set(options.map((o) => o.key.replace(/_/gu, '-')));
-  if (bondMasters.has(base) || (keys.has('bond-slaves') && !keys.has('bond-master')) || [...keys].some((k) => k.startsWith('bond-') && k !== 'bond-master' && k !== 'bond-slaves' && k !== 'bond-primary')) return 'bond';
+  // a member carries bond-master (and, as cloud-init's ENI renderer writes it, often the bond's options too)
+  if (bondMasters.has(base) || (!keys.has('bond-master') && [...keys].some((k) => k.startsWith('bond-')))) return 'bond';
   if (keys.has('bridge-ports')) return 'bridge';
   if (keys.has('vlan-raw-device') || /^.+\.\d{1,4}$/u.test(base) || /^vlan\d{1,4}$/u.test(base)) return 'vlan';
   return 'ethernet';

@@ -182,6 +182,12 @@ describe('ENI text → model', () => {
     expect(r.model.devices).toEqual([eth('eth0', { name: 'eth0' }, { mtu: 1400 })]);
   });
 
+  it('members that repeat the bond\'s options (as cloud-init\'s ENI renderer writes them) stay members; the options there are named', () => {
+    const r = mapEni('auto bond0\niface eth0 inet manual\n  bond-master bond0\n  bond-mode active-backup\niface bond0 inet dhcp\n  bond-mode active-backup\n  bond-slaves none\n', 'interfaces');
+    expect(noteRows(r.notes)).toEqual([[4, 'unused', 'bond-mode']]);
+    expect(r.model.devices).toEqual([eth('eth0', { name: 'eth0' }), bond('bond0', ['eth0'], { mode: 'active-backup' }, { dhcp4: true })]);
+  });
+
   it('the loopback stanza is accepted without a word; options on it are named', () => {
     const r = mapEni('auto lo\niface lo inet loopback\n  address 127.0.0.2/8\n', 'interfaces');
     expect(noteRows(r.notes)).toEqual([[3, 'not supported', 'address']]);
