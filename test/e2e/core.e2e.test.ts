@@ -172,6 +172,12 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     expect(result.console).toMatch(/no context in time: no context medium or seed, and the metadata service at http:\/\/169\.254\.169\.254 or http:\/\/\[fd00:ec2::254\] did not answer within 10000 ms/u);
     const blame = /([\d.]+)(m?s) vmctx-network\.service/u.exec(result.report);
     expect(blame).not.toBeNull();
-    expect(Number(blame?.[1]) * (blame?.[2] === 'ms' ? 0.001 : 1)).toBeLessThan(10 + 10);
+    // the bound is on the run as vmctx timed it (its log, on the disk): the unit's wall time also
+    // holds Node's start-up, which under TCG on a loaded 2-core host took from 9 to 20 s, so a bound
+    // on it measured the host's load (31 s once, budget kept), not vmctx
+    const runs = ((await readGuestFile(image, '/var/log/vmctx.log')) ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; result?: string; durationMs?: number });
+    const network = runs.filter((r) => r.msg === 'run finished' && r.result === 'metadata-incomplete').at(-1);
+    process.stdout.write(`no-context boot: vmctx-network.service ${blame?.[1] ?? '?'}${blame?.[2] ?? ''} (unit, with Node's start-up), the run itself ${network?.durationMs ?? '?'} ms\n`);
+    expect(network?.durationMs).toBeLessThan(10_000 + 10_000);
   });
 });
