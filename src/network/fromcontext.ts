@@ -20,7 +20,8 @@ export function nicIndexes(v: Vars): number[] {
   return [...found].sort((a, b) => a - b).slice(0, MAX_NICS);
 }
 
-function aliasIndexes(v: Vars, nic: number): number[] {
+/** ALIAS indexes of one NIC (ETH0_ALIAS0_…), sorted numerically. */
+export function aliasIndexes(v: Vars, nic: number): number[] {
   const found = new Set<number>();
   for (const key of Object.keys(v)) {
     const m = new RegExp(`^ETH${nic}_ALIAS(\\d{1,4})_`, 'u').exec(key);

@@ -6,6 +6,7 @@ import type { NetworkNote, NoteKind } from './docreader.js';
 import { isIPv4Address, isIPv6Address, ipFromLegacyMac, networkOf, normaliseMac, parseCidr, parseMask } from './ip.js';
 import { BACKENDS, type Backend } from './model.js';
 import { ModelBuilder, addAddress, addRoute, defaultRoute, emptyIp, UINT32_MAX, type DraftDevice, type IpDraft, type MappedNetwork } from './netmodel.js';
+import { aliasIndexes, nicIndexes } from './fromcontext.js';
 
 type Vars = Readonly<Record<string, string>>;
 
@@ -132,25 +133,6 @@ class Reader {
       addRoute(ip, { to: { address: cidr.address, prefix: cidr.prefix, family: cidr.family }, via: via.toLowerCase(), ...(metric === undefined ? {} : { metric }) });
     }
   }
-}
-
-/** NIC indexes present (ETH0_…, ETH3_…), sorted numerically, at most 64. */
-function nicIndexes(v: Vars): number[] {
-  const found = new Set<number>();
-  for (const key of Object.keys(v)) {
-    const m = /^ETH(\d{1,4})_/u.exec(key);
-    if (m !== null) found.add(Number(m[1]));
-  }
-  return [...found].sort((a, b) => a - b).slice(0, MAX_NICS);
-}
-
-function aliasIndexes(v: Vars, nic: number): number[] {
-  const found = new Set<number>();
-  for (const key of Object.keys(v)) {
-    const m = new RegExp(`^ETH${nic}_ALIAS(\\d{1,4})_`, 'u').exec(key);
-    if (m !== null) found.add(Number(m[1]));
-  }
-  return [...found].sort((a, b) => a - b).slice(0, MAX_ALIASES);
 }
 
 /** One ETHx NIC into the builder (an ethernet, and a VLAN on it when ETHx_VLAN_ID is set). */
