@@ -90,6 +90,12 @@ export interface Match {
   readonly name?: string;
   /** A driver name or glob (`ixgbe`). */
   readonly driver?: string;
+  /**
+   * The source names this NIC by position only (OpenNebula's ETHn without ETHn_MAC, StratusLab's
+   * IP_PRIVATE/IP_PUBLIC): `name` is the legacy ethN guess. On a live system the resolver gives it
+   * the next physical NIC, in probe order, that no MAC of the model claims.
+   */
+  readonly positional?: boolean;
 }
 
 export interface EthernetDevice extends IpSettings {

@@ -1,6 +1,6 @@
 // What the NetModel renderers share: their output shape, notes, and the model questions each asks. Pure.
 import type { NetworkNote } from '../docreader.js';
-import { masterOf, sameNetwork, type Device, type IpSettings, type NetModel, type RouteSpec } from '../netmodel.js';
+import { masterOf, sameNetwork, type Device, type EthernetDevice, type IpSettings, type NetModel, type RouteSpec } from '../netmodel.js';
 
 export const HEADER = 'Managed by vmctx; replaced at each contextualization.';
 
@@ -87,3 +87,22 @@ export function placeGlobalRoutes(model: NetModel, notes: Notes): Map<string, Ro
 
 /** Whether the device asks for any layer-3 configuration (a resolver's DNS is worth attaching to it). */
 export const hasL3 = (ip: IpSettings): boolean => ip.dhcp4 || ip.dhcp6 || ip.acceptRa === true || ip.addresses.length > 0;
+
+/** Kernel names of ethernet devices by device id, as the live system told the resolver. */
+export type GuestNames = ReadonlyMap<string, string>;
+
+/**
+ * The kernel name an ethernet device will have, for formats that configure interfaces by name
+ * (ifupdown, ifcfg): its set-name, the name the live system gave it, or a match.name that is not a
+ * glob; undefined when only a MAC or driver finds it and the system did not say (the renderer notes it).
+ */
+export function ethernetName(d: EthernetDevice, names: GuestNames | undefined): string | undefined {
+  if (d.setName !== undefined) return d.setName;
+  const live = names?.get(d.id);
+  if (live !== undefined) return live;
+  const n = d.match.name;
+  return n !== undefined && !/[*?[\]]/u.test(n) ? n : undefined;
+}
+
+/** The kernel name of any device: created devices (bond, bridge, VLAN) are named by their id. */
+export const deviceName = (d: Device, names: GuestNames | undefined): string | undefined => (d.kind === 'ethernet' ? ethernetName(d, names) : d.id);

@@ -1,0 +1,27 @@
+// What the agent applies for the network: a source's document (or variables) mapped into the
+// NetModel, the notes on everything not applied as written, and the backend the context forces. Pure.
+import type { NetworkNote } from './docreader.js';
+import type { Backend } from './model.js';
+import type { NetModel } from './netmodel.js';
+
+/** A network document as a datasource received it, mapped later (pure) so notes keep file and line. */
+export interface NetworkDocument {
+  /**
+   * network-config: cloud-init network-config v1 or v2 (YAML or JSON; NoCloud, or the metadata's
+   * network-config key); eni: /etc/network/interfaces text (NoCloud meta-data network-interfaces);
+   * network_data.json: OpenStack; ec2: the EC2 per-MAC NIC tree as JSON (fromec2.ts's shape).
+   */
+  readonly format: 'network-config' | 'eni' | 'network_data.json' | 'ec2';
+  /** The name notes refer to: the seed's file name or the metadata path. */
+  readonly file: string;
+  readonly text: string;
+}
+
+/** The context's network: the model, the notes, and the backend NETCFG_TYPE forces (OpenNebula only). */
+export interface NetworkPlan {
+  readonly model: NetModel;
+  readonly notes: readonly NetworkNote[];
+  readonly backend?: Backend;
+  /** Where the model came from, for logs and `show`: "context.sh", "network-config", "network_data.json"… */
+  readonly origin: string;
+}
