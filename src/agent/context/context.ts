@@ -5,6 +5,7 @@ import { formatNameserver, parseNameserver } from '../../formats/dns.js';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
 import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
+import { mapOpenNebula } from '../../network/fromopennebula.js';
 import { passwordFromContext, userFromContext } from './users.js';
 import { scriptsFromContext } from './scripts.js';
 import { Secret } from '../../shared/secret.js';
@@ -132,6 +133,9 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
   for (const issue of network.issues) {
     if (!/(^|_)(DNS|SEARCH_DOMAIN)$/u.test(issue.variable)) warnings.push({ variable: issue.variable, message: issue.message });
   }
+  // the NetModel (not applied yet: the module still renders `network`; its notes are not warnings yet)
+  const onNet = mapOpenNebula(v, file ?? 'context', (name) => raw.lines[name]);
+  const net = { model: onNet.model, notes: onNet.notes, ...(onNet.backend === undefined ? {} : { backend: onNet.backend }), origin: file ?? 'context' };
   const hostname = normaliseHostname(v, cloudConfig?.hostname, warnings);
   const dns = normaliseDns(v, warnings);
   const sshKeys = await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings);
@@ -149,6 +153,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     dns,
     sshKeys,
     network,
+    net,
     username,
     user,
     password,

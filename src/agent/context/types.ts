@@ -2,6 +2,7 @@
 // in a file of their own so context.ts, users.ts, scripts.ts and checks.ts import them without a cycle.
 import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
 import type { NetworkModel } from '../../network/model.js';
+import type { NetworkDocument, NetworkPlan } from '../../network/plan.js';
 import type { Secret } from '../../shared/secret.js';
 
 export type SourceKind = 'iso-file' | 'block-device' | 'directory' | 'metadata' | 'metadata-cache' | 'nocloud' | 'config-drive';
@@ -65,6 +66,11 @@ export interface Context {
   readonly sshKeys: SshKeys;
   /** Interfaces, addresses and routes the context asks for (NICs by MAC). */
   readonly network: NetworkModel;
+  /**
+   * The network as the NetModel (issue 18; replaces `network` once the module renders from it):
+   * the source's network document mapped, or the OpenNebula variables.
+   */
+  readonly net: NetworkPlan;
   /** The account keys, sudo and the password apply to; "root" when the context names none. */
   readonly username: string;
   readonly user: UserSpec;
@@ -99,6 +105,8 @@ export interface RawContext {
   readonly instanceId?: string | undefined;
   /** Inputs the source could not deliver this time (metadata budget ran out). */
   readonly missing?: readonly string[] | undefined;
+  /** The source's own network document (NoCloud network-config, network_data.json, …), mapped in normaliseContext. */
+  readonly networkDocument?: NetworkDocument | undefined;
 }
 
 export interface UserSpec {
