@@ -136,7 +136,7 @@ function overrideEntries(family: 4 | 6, d: Device, o: DhcpOverrides | undefined,
     ['useHostname', 'use-hostname', 'whether NetworkManager takes the hostname from DHCP is the global hostname-mode of NetworkManager.conf, not a connection setting'],
     ['useMtu', 'use-mtu', 'NetworkManager has no connection setting to ignore the MTU a DHCP server or router gives'],
   ];
-  for (const [k, key, why] of cannot) if (o[k] !== undefined && !(k === 'useMtu' && o[k] === true)) notes.add(`${path}.${key}`, why);
+  for (const [k, key, why] of cannot) if (o[k] !== undefined && !(k === 'useMtu' && o.useMtu === true)) notes.add(`${path}.${key}`, why);
   if (o.useDomains !== undefined && o.useDomains !== true) notes.add(`${path}.use-domains`, 'NetworkManager takes the search domains with the DNS servers (ignore-auto-dns); it cannot ignore one without the other, nor use the domains for routing only');
   if (o.hostname !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/u.test(o.hostname)) throw new Unsafe(`the DHCP hostname ${JSON.stringify(o.hostname)}`);
   return [
@@ -155,7 +155,6 @@ function ipSections(d: Device, ip: IpSettings, extraRoutes: readonly RouteSpec[]
   const plan = (family: 4 | 6): FamilyPlan => {
     const addrs = ip.addresses.filter((a) => a.family === family);
     const routes = [...ip.routes, ...extraRoutes].filter((r) => r.to.family === family);
-    const llName = family === 4 ? 'ipv4' : 'ipv6';
     let method: string;
     if (family === 4) method = ip.dhcp4 ? 'auto' : addrs.length > 0 ? 'manual' : ll?.includes('ipv4') === true ? 'link-local' : 'disabled';
     else if (ip.dhcp6) method = ip.acceptRa === false ? 'dhcp' : 'auto';
@@ -384,11 +383,13 @@ function globalDnsNotes(model: NetModel, files: Map<string, RenderedFile>, carri
 /**
  * The connection ids to activate, in an order NetworkManager accepts: a bond or bridge brings its
  * ports up itself (autoconnect-slaves), so ports are left out; a VLAN comes after the connection its
- * parent comes up with, a controller after the devices its ports need.
+ * parent comes up with, a controller after the devices its ports need. `names` as given to
+ * renderNetworkManager.
  */
-export function nmActivationOrder(model: NetModel): string[] {
-  const refused = refusedIds(model, new Notes('NetworkManager'));
-  const byId = new Map(model.devices.filter((d) => !refused.has(d.id)).map((d) => [d.id, d]));
+export function nmActivationOrder(model: NetModel, names?: GuestNames): string[] {
+  // only what renderNetworkManager writes (a refused device has no connection to activate)
+  const written = renderNetworkManager(model, names).files;
+  const byId = new Map(model.devices.filter((d) => written.has(`${NM_DIR}/${nmConnectionId(d)}.nmconnection`)).map((d) => [d.id, d]));
   const out: string[] = [];
   const seen = new Set<string>();
   const visit = (d: Device): void => {

@@ -288,7 +288,10 @@ export function nmView(r: RenderedNetwork): View {
         if (k === 'gateway') v.routes.push(routeOf({ to: 'default', via: val }));
         if (/^route\d+$/u.test(k)) {
           const [to = '', via, metric] = val.split(',');
-          const opts = Object.fromEntries((s[`${k}_options`] ?? '').split(',').filter((o) => o !== '').map((o) => o.split('=')));
+          const opts = Object.fromEntries((s[`${k}_options`] ?? '').split(',').filter((o) => o !== '').map((o): [string, string] => {
+            const [name = '', value = ''] = o.split('=');
+            return [name, value];
+          }));
           const scope = { 0: 'global', 253: 'link', 254: 'host' }[Number(opts['scope'] ?? -1) as 0 | 253 | 254] as string | undefined;
           v.routes.push(routeOf({ to, via: via === '' ? undefined : via, metric: metric === undefined ? undefined : Number(metric), table: opts['table'], 'on-link': opts['onlink'] === 'true' ? true : undefined, scope }));
         }
