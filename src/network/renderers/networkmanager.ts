@@ -167,7 +167,8 @@ function ipSections(d: Device, ip: IpSettings, extraRoutes: readonly RouteSpec[]
       notes.add(`${path}.routes`, `IPv${family} is not configured on ${JSON.stringify(d.id)} (no address, no DHCP), and NetworkManager keeps no IPv${family} routes there; the IPv${family} routes are not written`);
     }
     const entries: Entry[] = [['method', method]];
-    if (family === 4 && live && ll?.includes('ipv4') === true) entries.push(['link-local', 'enabled']);
+    // ipv4.link-local (NetworkManager 1.40+) is an enum; its number reads in every version: 3 = enabled
+    if (family === 4 && live && ll?.includes('ipv4') === true) entries.push(['link-local', 3]);
     if (family === 6 && live && ll !== undefined && !ll.includes('ipv6')) notes.add(`${path}.link-local`, 'NetworkManager always gives an interface with IPv6 configuration an IPv6 link-local address');
     addrs.forEach((a, i) => entries.push([`address${i + 1}`, cidr(a)]));
     if (live) {
@@ -200,6 +201,7 @@ function ipSections(d: Device, ip: IpSettings, extraRoutes: readonly RouteSpec[]
   // may-fail: a configured family must succeed unless optional, or both are DHCP (one is enough)
   const bothDhcp = ['auto', 'dhcp'].includes(v4.method) && ['auto', 'dhcp'].includes(v6.method) && ip.dhcp4 && (ip.dhcp6 || ip.acceptRa === true);
   for (const p of [v4, v6]) if (p.live) p.entries.push(['may-fail', ip.optional === true || bothDhcp]);
+  if (ip.optional === true && !v4.live && !v6.live) notes.add(`${path}.optional`, `NetworkManager expresses optional as may-fail of an IP family, and ${JSON.stringify(d.id)} has no IP configuration; nothing to write`);
   return { v4, v6 };
 }
 

@@ -139,7 +139,7 @@ describe('NetworkManager renderer', () => {
     expect(methods('ll')).toEqual(['link-local', 'link-local']);
     expect(methods('off')).toEqual(['disabled', 'disabled']);
     expect(methods('ll4')).toEqual(['auto', 'disabled']);
-    expect(keyfile(m, 'll4')['ipv4']).toContainEqual(['link-local', 'enabled']);
+    expect(keyfile(m, 'll4')['ipv4']).toContainEqual(['link-local', '3']);
     // which dynamic IPv6 the document asked for is said in the file
     const text = (id: string): string => renderNetworkManager(m).files.get(path(id))?.content ?? '';
     expect(text('d6')).toContain('# IPv6: method=auto is DHCPv6 (dhcp6) with SLAAC');
@@ -154,6 +154,7 @@ describe('NetworkManager renderer', () => {
     expect(mayFail(eth('s', { name: 'e' }, { addresses: [addr('192.0.2.1/24')] }))).toEqual(['false', undefined]);
     expect(mayFail(eth('dd', { name: 'e' }, { dhcp4: true, dhcp6: true }))).toEqual(['true', 'true']);
     expect(mayFail(eth('o', { name: 'e' }, { dhcp4: true, optional: true }))).toEqual(['true', undefined]);
+    expect(notes(model([eth('l2', { name: 'e' }, { optional: true })]))).toEqual(['ethernets.l2.optional: NetworkManager expresses optional as may-fail of an IP family, and "l2" has no IP configuration; nothing to write']);
   });
 
   it('routes: gateway=, default routes with a metric, metric without gateway, and the options table/onlink/src/mtu/scope', () => {
