@@ -313,13 +313,20 @@ interface Ctx {
   readonly dnsFor: (d: Device, ip: IpSettings) => { addresses: readonly string[]; search: readonly string[] };
 }
 
-/** Devices refused for an unsafe id, and those that depend on a refused one. */
-function refusedIds(model: NetModel, notes: Notes): Set<string> {
+/**
+ * Devices refused, each with a note: an unsafe id, a value found unsafe while rendering (`unsafe`:
+ * id → what), and what depends on a refused one (a port of a refused controller, a VLAN on a refused parent).
+ */
+function refusedIds(model: NetModel, notes: Notes, unsafe: ReadonlyMap<string, string> = new Map()): Set<string> {
   const out = new Set<string>();
   for (const d of model.devices) {
+    const what = unsafe.get(d.id);
     if (!SAFE_ID.test(d.id)) {
       out.add(d.id);
       notes.add(devicePath(d), `the id ${JSON.stringify(d.id)} cannot be written into a NetworkManager keyfile or its file name; the connection is not written`);
+    } else if (what !== undefined) {
+      out.add(d.id);
+      notes.add(devicePath(d), `${what} cannot be written safely into a NetworkManager keyfile; the connection is not written`);
     }
   }
   let grew = true;
@@ -340,10 +347,21 @@ function refusedIds(model: NetModel, notes: Notes): Set<string> {
 
 /** The NetworkManager keyfiles for a model, and a note for each thing NetworkManager cannot be told. */
 export function renderNetworkManager(model: NetModel, names?: GuestNames): RenderedNetwork {
+  // a device with an unsafe value is refused, and so is what depends on it: render again without it
+  const unsafe = new Map<string, string>();
+  for (;;) {
+    const attempt = renderOnce(model, names, unsafe);
+    if (attempt.unsafe.size === 0) return { files: attempt.files, notes: attempt.notes };
+    for (const [id, what] of attempt.unsafe) unsafe.set(id, what);
+  }
+}
+
+function renderOnce(model: NetModel, names: GuestNames | undefined, unsafe: ReadonlyMap<string, string>): RenderedNetwork & { unsafe: Map<string, string> } {
   const notes = new Notes('NetworkManager');
   const files = new Map<string, RenderedFile>();
+  const found = new Map<string, string>();
   if (model.renderer === 'networkd') notes.add('renderer', 'the document asks for systemd-networkd; rendered for NetworkManager, the backend this guest runs');
-  const refused = refusedIds(model, notes);
+  const refused = refusedIds(model, notes, unsafe);
   const globalRoutes = placeGlobalRoutes(model, notes);
   for (const [id, routes] of globalRoutes) {
     if (!refused.has(id)) continue;
@@ -359,17 +377,15 @@ export function renderNetworkManager(model: NetModel, names?: GuestNames): Rende
   const ctx: Ctx = { notes, names, globalRoutes, dnsFor };
   for (const d of model.devices) {
     if (refused.has(d.id)) continue;
-    const before = notes.list.length;
     try {
       files.set(`${NM_DIR}/${nmConnectionId(d)}.nmconnection`, { content: connectionFile(model, d, ctx), mode: 0o600 });
     } catch (e) {
       if (!(e instanceof Unsafe)) throw e;
-      notes.list.splice(before);
-      notes.add(devicePath(d), `${e.message} cannot be written safely into a NetworkManager keyfile; the connection is not written`);
+      found.set(d.id, e.message);
     }
   }
   globalDnsNotes(model, files, carriers, notes);
-  return { files, notes: notes.list };
+  return { files, notes: notes.list, unsafe: found };
 }
 
 /** A global server or search domain that no written connection carries is noted. */

@@ -239,9 +239,18 @@ describe('NetworkManager renderer', () => {
     const r = renderNetworkManager(m);
     expect([...r.files.keys()]).toEqual([path('ok')]);
     for (const f of r.files.values()) expect(f.content).not.toMatch(/evil/u);
-    expect(r.notes.map((n) => n.path)).toEqual(['ethernets["evil\\n[ipv4]"]', 'bonds["bond\\nx"]', 'ethernets.port', 'vlans.v9', 'ethernets.badglob', 'ethernets.badhost']);
+    expect(r.notes.map((n) => n.path)).toEqual(['ethernets["evil\\n[ipv4]"]', 'ethernets.badglob', 'ethernets.badhost', 'bonds["bond\\nx"]', 'ethernets.port', 'vlans.v9']);
     expect(r.notes[0]?.message).toContain('cannot be written into a NetworkManager keyfile');
-    expect(r.notes[4]?.message).toContain('leading !');
+    expect(r.notes[1]?.message).toContain('leading !');
+    expect(r.notes[2]?.message).toBe('the DHCP hostname "a\\nb" cannot be written safely into a NetworkManager keyfile; the connection is not written');
+    expect(nmActivationOrder(m)).toEqual(['vmctx-ok']);
+  });
+
+  it('a controller refused for a value refuses its ports and VLANs too (no dangling master= or parent=)', () => {
+    const m = model([nic('a', '52:54:00:00:00:01'), bond('bond0', ['a'], {}, { dhcp4: true, dhcp4Overrides: { hostname: 'x;y' } }), vlan('bond0.3', 3, 'bond0'), eth('ok', { name: 'e' })]);
+    const r = renderNetworkManager(m);
+    expect([...r.files.keys()]).toEqual([path('ok')]);
+    expect(r.notes.map((n) => n.path)).toEqual(['bonds.bond0', 'ethernets.a', 'vlans["bond0.3"]']);
     expect(nmActivationOrder(m)).toEqual(['vmctx-ok']);
   });
 
