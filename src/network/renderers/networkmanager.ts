@@ -132,7 +132,7 @@ function overrideEntries(family: 4 | 6, d: Device, o: DhcpOverrides | undefined,
     return [];
   }
   const cannot: [keyof DhcpOverrides, string, string][] = [
-    ['useNtp', 'use-ntp', 'NetworkManager does not configure NTP from DHCP'],
+    ['useNtp', 'use-ntp', 'NetworkManager has no connection setting for whether the NTP servers DHCP gives are used (it hands them to dispatcher scripts)'],
     ['useHostname', 'use-hostname', 'whether NetworkManager takes the hostname from DHCP is the global hostname-mode of NetworkManager.conf, not a connection setting'],
     ['useMtu', 'use-mtu', 'NetworkManager has no connection setting to ignore the MTU a DHCP server or router gives'],
   ];
@@ -181,6 +181,12 @@ function ipSections(d: Device, ip: IpSettings, extraRoutes: readonly RouteSpec[]
   };
   const v4 = plan(4);
   const v6 = plan(6);
+  // route-metric is the connection's default metric: it reaches the static routes without one too
+  for (const [family, o] of [[4, ip.dhcp4Overrides], [6, ip.dhcp6Overrides]] as const) {
+    const unset = [...ip.routes, ...extraRoutes].filter((r) => r.to.family === family && r.metric === undefined);
+    const on = family === 4 ? ip.dhcp4 : ip.dhcp6;
+    if (on && o?.routeMetric !== undefined && unset.length > 0) notes.add(`${path}.dhcp${family}-overrides.route-metric`, `NetworkManager's route-metric is also the metric of the static IPv${family} routes without one (${unset.map((r) => cidr(r.to)).join(', ')}), not only of the DHCP routes`);
+  }
   if (v4.live) v4.entries.push(...overrideEntries(4, d, ip.dhcp4Overrides, ip.dhcp4, notes));
   else if (ip.dhcp4Overrides !== undefined) overrideEntries(4, d, ip.dhcp4Overrides, false, notes);
   if (v6.live) v6.entries.push(...overrideEntries(6, d, ip.dhcp6Overrides, ip.dhcp6, notes));

@@ -221,6 +221,11 @@ describe('NetworkManager renderer', () => {
     ]);
   });
 
+  it('a DHCP route-metric next to static routes without a metric is noted (NetworkManager gives it to them too)', () => {
+    const m = model([eth('o', { name: 'e' }, { dhcp4: true, dhcp4Overrides: { routeMetric: 100 }, routes: [route('10.9.0.0/16', '10.0.0.1'), route('10.8.0.0/16', '10.0.0.1', { metric: 5 })] })]);
+    expect(notes(m)).toEqual(['ethernets.o.dhcp4-overrides.route-metric: NetworkManager\'s route-metric is also the metric of the static IPv4 routes without one (10.9.0.0/16), not only of the DHCP routes']);
+  });
+
   it('IP settings on a port are noted (a port has no [ipv4]/[ipv6])', () => {
     const m = model([nic('a', '52:54:00:00:00:01', { dhcp4: true, addresses: [addr('10.0.0.1/24')], acceptRa: false }), bond('bond0', ['a'], {}, { dhcp4: true })]);
     expect(keyfile(m, 'a')['ipv4']).toBeUndefined();
