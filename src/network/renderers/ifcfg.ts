@@ -24,8 +24,8 @@ export const IFCFG_OWNED = { dir: IFCFG_DIR, match: /^(ifcfg|route6?)-/u, header
 const MAX_DNS = 3;
 /** A value written bare: no character the shell treats specially. */
 const TOKEN = /^[A-Za-z0-9_.:/+,=@%-]+$/u;
-/** A value written in double quotes: printable, nothing the shell expands or that ends the quotes. */
-const QUOTABLE = /^[^"$`\\\u0000-\u001f\u007f]*$/u;
+/** A value written in double quotes: printable ASCII, nothing the shell expands or that ends the quotes. */
+const QUOTABLE = (v: string): boolean => /^[\x20-\x7e]*$/u.test(v) && !/["$`\\]/u.test(v);
 /** A kernel interface name usable in a file name and as DEVICE=. */
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/u;
 
@@ -44,7 +44,7 @@ class Ifcfg {
     this.keys.add(key);
     const v = typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
     if (TOKEN.test(v)) this.lines.push(`${key}=${v}`);
-    else if (QUOTABLE.test(v)) this.lines.push(`${key}="${v}"`);
+    else if (QUOTABLE(v)) this.lines.push(`${key}="${v}"`);
     else this.notes.add(notePath, `the value of ${key} (${JSON.stringify(v.slice(0, 60))}) cannot be written safely in a shell-sourced ifcfg file (it has a quote, "$", a backquote, a backslash or a control character); not written`);
   }
 }
