@@ -214,7 +214,13 @@ export function renderIfcfg(model: NetModel, names?: GuestNames): RenderedNetwor
     const ip = stripMemberIp(model, d, notes);
     if (d.kind === 'ethernet') {
       if (d.match.macaddress !== undefined) f.set('HWADDR', d.match.macaddress);
-      if (d.setName !== undefined && names?.get(d.id) !== d.setName) notes.add(`${path}.set-name`, `ifcfg files do not rename a NIC: written for the name ${d.setName}, they apply once the NIC has that name (a udev rule or initscripts' rename helper must give it)`);
+      if (d.setName !== undefined && names?.get(d.id) !== d.setName) {
+        const live = names?.get(d.id);
+        const now = live === undefined ? 'unless the NIC already has that name (the live system did not say)' : `the NIC is ${live} now`;
+        notes.add(`${path}.set-name`, d.match.macaddress === undefined
+          ? `ifcfg renames a NIC only by HWADDR= (initscripts' udev rename_device), and this one has no MAC match: written for the name ${d.setName}, which applies only if the NIC has that name`
+          : `ifup does not rename a NIC: written for ${d.setName}, the name initscripts' udev helper (rename_device) gives the NIC with HWADDR=${d.match.macaddress} when it appears; ${now}, the file applies from the next boot on`);
+      }
       if (d.match.driver !== undefined) notes.add(`${path}.match.driver`, `ifcfg files have no driver match: written for the NIC named ${name}`);
       if (d.match.name !== undefined && d.match.name !== name) notes.add(`${path}.match.name`, `ifcfg files find a NIC by its name (DEVICE=) only, with no glob: written for ${name}, not the match ${JSON.stringify(d.match.name)}`);
       f.set('TYPE', 'Ethernet');
