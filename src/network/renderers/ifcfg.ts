@@ -142,6 +142,8 @@ function ipLines(f: Ifcfg, d: Device, ip: IpSettings, dns: { addresses: readonly
     f.set('METRIC', gw4.metric);
   }
   if (gw4 !== undefined || gw6 !== undefined) f.set('DEFROUTE', true);
+  if (ip.dhcp4 && v4.length > 0) notes.add(`${path}.addresses`, `with BOOTPROTO=dhcp initscripts' ifup-eth runs only the DHCP client and skips IPADDRn (NetworkManager's ifcfg reader applies both): ${v4.map(cidr).join(', ')} written, not applied by ifup`);
+  if (ip.dhcp4 && gw4 !== undefined) notes.add(`${path}.routes`, `with BOOTPROTO=dhcp initscripts' ifup-eth takes the default route from DHCP and skips GATEWAY=${gw4.via ?? ''} (NetworkManager's ifcfg reader applies it)`);
   const six = ip.dhcp6 || ip.acceptRa === true || v6.length > 0 || routes.some((r) => r.to.family === 6);
   if (six) {
     f.set('IPV6INIT', true);

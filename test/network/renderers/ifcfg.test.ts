@@ -75,6 +75,12 @@ describe('ifcfg renderer', () => {
     expect(r.notes).toEqual([]);
   });
 
+  it('writes static IPv4 next to DHCPv4 (NetworkManager applies both) and notes that initscripts\' ifup skips it', () => {
+    const r = renderIfcfg(model([eth('lan', { name: 'eth0' }, { dhcp4: true, addresses: [addr('192.0.2.10/24')], routes: [route('default', '192.0.2.1')] })]));
+    expect(body(r, 'ifcfg-eth0')).toEqual(['DEVICE=eth0', 'TYPE=Ethernet', 'ONBOOT=yes', 'BOOTPROTO=dhcp', 'IPADDR=192.0.2.10', 'PREFIX=24', 'GATEWAY=192.0.2.1', 'DEFROUTE=yes']);
+    expect(paths(r)).toEqual(['ethernets.lan.addresses', 'ethernets.lan.routes']);
+  });
+
   it('writes routes with metric and every option to route-/route6- in the ip-route form; a second or rich default route too; global routes go where their gateway is', () => {
     const r = renderIfcfg(model([eth('lan', { name: 'eth0' }, {
       addresses: [addr('10.0.0.2/24'), addr('fd00::2/64')],
