@@ -165,7 +165,15 @@ function ipLines(f: Ifcfg, d: Device, ip: IpSettings, dns: { addresses: readonly
   dhcpOverrides(f, d, ip, dns, notes);
   if (ip.optional === true) notes.add(`${path}.optional`, 'initscripts has no "optional": the network service waits for every ONBOOT interface');
   if (ip.linkLocal !== undefined) notes.add(`${path}.link-local`, 'initscripts has no per-interface switch for link-local addressing; the distribution default applies');
-  return routes.filter((r) => r !== gw4 && r !== gw6);
+  const rest = routes.filter((r) => r !== gw4 && r !== gw6);
+  // the kernel keeps one IPv4 route per destination, table and metric: `ip route add` fails for a second
+  const key = (r: RouteSpec): string => `${r.to.family} ${cidr(r.to)} ${r.table ?? 'main'} ${r.metric ?? 0}`;
+  const seen = new Set(gw4 === undefined ? [] : [key(gw4)]);
+  for (const r of rest.filter((x) => x.to.family === 4)) {
+    if (seen.has(key(r))) notes.add(`${path}.routes`, `a second route to ${cidr(r.to)} with the same table and metric (via ${r.via ?? 'no gateway'}): written, but ifup-routes' \`ip route add\` fails for it (the kernel keeps one); give it another metric`);
+    seen.add(key(r));
+  }
+  return rest;
 }
 
 function dhcpOverrides(f: Ifcfg, d: Device, ip: IpSettings, dns: { addresses: readonly string[] }, notes: Notes): void {

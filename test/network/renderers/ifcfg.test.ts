@@ -99,6 +99,10 @@ describe('ifcfg renderer', () => {
     expect(body(r, 'ifcfg-eth0')).not.toContain('IPV6_DEFAULTGW=fd00::1');
     expect(body(r, 'ifcfg-eth0')).not.toContain('GATEWAY=10.0.0.254');
     expect(paths(r)).toEqual(['routes[1]']);
+    const two = renderIfcfg(model([eth('lan', { name: 'eth0' }, { addresses: [addr('10.0.0.2/24')], routes: [route('default', '10.0.0.1'), route('default', '10.0.0.254'), route('default', '10.0.0.253', { metric: 200 })] })]));
+    expect(body(two, 'route-eth0')).toEqual(['0.0.0.0/0 via 10.0.0.254 dev eth0', '0.0.0.0/0 via 10.0.0.253 dev eth0 metric 200']);
+    expect(paths(two)).toEqual(['ethernets.lan.routes']);
+    expect(two.notes[0]?.message).toContain('via 10.0.0.254');
   });
 
   it('without the live name notes a MAC-only NIC and writes nothing for it, nor a VLAN on it; with the name writes HWADDR= and DEVICE=', () => {
