@@ -193,7 +193,7 @@ function dhcpOverrides(f: Ifcfg, d: Device, ip: IpSettings, dns: { addresses: re
     if (o4.sendHostname === false) f.set('DHCP_SEND_HOSTNAME', false);
     const cannot: [keyof typeof o4, string][] = [['useNtp', 'use-ntp'], ['useHostname', 'use-hostname'], ['useDomains', 'use-domains'], ['useMtu', 'use-mtu'], ['useRoutes', 'use-routes']];
     for (const [k, key] of cannot) if (o4[k] !== undefined) notes.add(`${p}.${key}`, `initscripts has no ifcfg setting for the DHCPv4 client's ${key}`);
-    if (o4.sendHostname === true) notes.add(`${p}.send-hostname`, 'initscripts sends the hostname unless DHCP_SEND_HOSTNAME=no; nothing to write');
+    // send-hostname true is initscripts' default (it sends the hostname unless DHCP_SEND_HOSTNAME=no)
   }
   const o6 = ip.dhcp6Overrides;
   if (o6 !== undefined) {
