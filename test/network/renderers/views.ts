@@ -169,7 +169,7 @@ const sameRoute = (a: ExpectRoute, b: ExpectRoute): boolean => {
  * mapper note names it). `globalDnsOn` lists ids where a backend without a resolver put the
  * global DNS (netplan).
  */
-export function missing(expect: CorpusExpect, view: View, noted: (path: string) => boolean, backend: 'networkd' | 'netplan' | 'nm'): string[] {
+export function missing(expect: CorpusExpect, view: View, noted: (path: string) => boolean, backend: 'networkd' | 'netplan' | 'nm' | 'ifcfg'): string[] {
   const out: string[] = [];
   const miss = (path: string, what: string): void => {
     if (!noted(path)) out.push(`${path}: ${what}`);
@@ -304,6 +304,103 @@ export function nmView(r: RenderedNetwork): View {
   for (const [bond, name] of primaries) {
     const member = get(bond).interfaces.find((m) => ifaces.get(m)?.match['name'] === name) ?? name;
     get(bond).parameters['primary'] = member;
+  }
+  return { ifaces, dns: { addresses: [], search: [] } };
+}
+
+/** One ifcfg or route file's KEY=VALUE pairs, the double quotes of a quoted value removed. */
+const shellVars = (text: string): Map<string, string> =>
+  new Map(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => {
+    const eq = l.indexOf('=');
+    const v = l.slice(eq + 1);
+    return [l.slice(0, eq), v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v] as [string, string];
+  }));
+/** The device id from an ifcfg file's device path comment ("# ethernets.lan0", "# vlans[\"a b\"]"). */
+const idOfComment = (text: string): string => {
+  const line = text.split('\n')[1] ?? '';
+  const m = /^# (?:ethernets|bonds|bridges|vlans)(?:\.(.+)|\[(".*")\])$/u.exec(line);
+  if (m === null) throw new Error(`no device path comment: ${line}`);
+  return m[1] ?? (JSON.parse(m[2] ?? '""') as string);
+};
+const IFCFG_BOND: Record<string, [string, (s: string) => unknown]> = {
+  mode: ['mode', String], miimon: ['mii-monitor-interval', Number], updelay: ['up-delay', Number], downdelay: ['down-delay', Number], lacp_rate: ['lacp-rate', String],
+  xmit_hash_policy: ['transmit-hash-policy', String], min_links: ['min-links', Number], ad_select: ['ad-select', String], all_slaves_active: ['all-slaves-active', (s) => s === '1'],
+  arp_interval: ['arp-interval', Number], arp_ip_target: ['arp-ip-targets', (s) => s.split(',')], arp_validate: ['arp-validate', String], arp_all_targets: ['arp-all-targets', String],
+  fail_over_mac: ['fail-over-mac-policy', String], num_grat_arp: ['gratuitous-arp', Number], packets_per_slave: ['packets-per-slave', Number],
+  primary_reselect: ['primary-reselect-policy', String], lp_interval: ['learn-packet-interval', Number],
+  priority: ['priority', Number], hello_time: ['hello-time', (s) => Number(s) / 100], max_age: ['max-age', (s) => Number(s) / 100], ageing_time: ['ageing-time', (s) => Number(s) / 100],
+};
+
+/** network-scripts ifcfg/route files read back by the device path comment each starts with. */
+export function ifcfgView(r: RenderedNetwork): View {
+  const ifaces = new Map<string, ViewIface>();
+  const idByName = new Map<string, string>();
+  const get = (id: string): ViewIface => {
+    let v = ifaces.get(id);
+    if (v === undefined) ifaces.set(id, (v = blank()));
+    return v;
+  };
+  const files = [...r.files].map(([path, f]) => ({ path, kind: /\/(ifcfg|route6?)-([^/]+)$/u.exec(path), text: f.content }));
+  for (const { path, kind, text } of files) {
+    if (kind === null) throw new Error(`unexpected file ${path}`);
+    if (kind[1] === 'ifcfg') idByName.set(kind[2] ?? '', idOfComment(text));
+  }
+  const idOf = (name: string): string => idByName.get(name) ?? name;
+  for (const { kind, text } of files) {
+    const id = idOfComment(text);
+    const v = get(id);
+    if (kind?.[1] !== 'ifcfg') {
+      for (const line of text.split('\n').filter((l) => l !== '' && !l.startsWith('#'))) {
+        const [to = '', ...rest] = line.split(' ');
+        const opt = (k: string): string | undefined => { const i = rest.indexOf(k); return i < 0 ? undefined : rest[i + 1]; };
+        v.routes.push(routeOf({ to, via: opt('via'), metric: opt('metric'), table: opt('table'), scope: opt('scope'), ...(rest.includes('onlink') ? { 'on-link': true } : {}) }));
+      }
+      continue;
+    }
+    const kv = shellVars(text);
+    const val = (k: string): string | undefined => kv.get(k);
+    if (val('HWADDR') !== undefined) v.match['macaddress'] = val('HWADDR') ?? '';
+    if (val('TYPE') === 'Ethernet') v.match['name'] = val('DEVICE') ?? '';
+    for (const [k, x] of kv) {
+      const n = /^IPADDR(\d*)$/u.exec(k);
+      if (n !== null) v.addresses.push(`${x}/${kv.get(`PREFIX${n[1] ?? ''}`) ?? ''}`);
+      if (/^DNS\d+$/u.test(k)) v.dns.addresses.push(canon(x));
+    }
+    for (const a of [val('IPV6ADDR'), ...(val('IPV6ADDR_SECONDARIES')?.split(' ') ?? [])]) if (a !== undefined) v.addresses.push(canon(a));
+    if (val('DOMAIN') !== undefined) v.dns.search.push(...(val('DOMAIN') ?? '').split(' '));
+    if (val('MTU') !== undefined) v.mtu = Number(val('MTU'));
+    v.dhcp4 = val('BOOTPROTO') === 'dhcp';
+    v.dhcp6 = val('DHCPV6C') === 'yes';
+    if (val('IPV6_AUTOCONF') !== undefined) v.acceptRa = val('IPV6_AUTOCONF') === 'yes';
+    const gw = val('GATEWAY');
+    if (gw !== undefined) v.routes.push(routeOf({ to: 'default', via: gw, metric: val('METRIC') }));
+    const gw6 = val('IPV6_DEFAULTGW');
+    if (gw6 !== undefined) v.routes.push(routeOf({ to: 'default', via: gw6 }));
+    if (val('VLAN') === 'yes') { v.link = idOf(val('PHYSDEV') ?? ''); v.id = Number(val('VLAN_ID')); }
+    if (val('STP') !== undefined) v.parameters['stp'] = val('STP') === 'yes';
+    if (val('DELAY') !== undefined) v.parameters['forward-delay'] = Number(val('DELAY'));
+    const master = val('MASTER') ?? val('BRIDGE');
+    const opts = (s: string | undefined): [string, string][] => (s ?? '').split(' ').filter((o) => o !== '').map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)]);
+    if (master !== undefined) {
+      const m = get(idOf(master));
+      m.interfaces.push(id);
+      for (const [k, x] of opts(val('BRIDGING_OPTS'))) {
+        const key = k === 'path_cost' ? 'path-cost' : 'port-priority';
+        m.parameters[key] = { ...(m.parameters[key] as Record<string, number> | undefined), [id]: Number(x) };
+      }
+    } else {
+      for (const [k, x] of opts(val('BRIDGING_OPTS'))) {
+        const t = IFCFG_BOND[k];
+        if (t === undefined) throw new Error(`${id}: unmapped bridge option ${k}`);
+        v.parameters[t[0]] = t[1](x);
+      }
+    }
+    for (const [k, x] of opts(val('BONDING_OPTS'))) {
+      if (k === 'primary') { v.parameters['primary'] = idOf(x); continue; }
+      const t = IFCFG_BOND[k];
+      if (t === undefined) throw new Error(`${id}: unmapped bonding option ${k}`);
+      v.parameters[t[0]] = t[1](x);
+    }
   }
   return { ifaces, dns: { addresses: [], search: [] } };
 }
