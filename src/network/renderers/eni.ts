@@ -209,7 +209,8 @@ function deviceText(model: NetModel, d: Device, name: string, ip: IpSettings, ro
   else dhcpOptions(d, 4, false, ip.dhcp4Overrides, notes);
   const v6Static = v6.map(staticStanza('inet6'));
   const ra = ip.acceptRa;
-  if (v6Static[0] !== undefined && ra === true) v6Static[0].options.push('accept_ra 1', 'autoconf 1');
+  // each inet6 static stanza sets accept_ra and autoconf (default 0) again: every one carries them
+  if (ra === true) for (const st of v6Static) st.options.push('accept_ra 1', 'autoconf 1');
   stanzas.push(...v6Static);
   const dhcp6Opts = dhcpOptions(d, 6, ip.dhcp6, ip.dhcp6Overrides, notes);
   if (ip.dhcp6) stanzas.push({ family: 'inet6', method: 'dhcp', options: [...dhcp6Opts, ...(ra === true ? ['accept_ra 1', 'autoconf 1'] : ra === false ? ['accept_ra 0'] : [])] });

@@ -89,7 +89,7 @@ describe('NetModel renderers: corpus golden files', () => {
  */
 describe('ENI renderer: corpus golden files', () => {
   const liveNames = (m: NetModel): Map<string, string> =>
-    new Map(m.devices.filter((d) => d.kind === 'ethernet').map((d) => [d.id, d.kind === 'ethernet' && d.match.name !== undefined && !/[*?[\]]/u.test(d.match.name) ? d.match.name : d.id]));
+    new Map(m.devices.flatMap((d) => (d.kind === 'ethernet' ? [[d.id, d.match.name !== undefined && !/[*?[\]]/u.test(d.match.name) ? d.match.name : d.id] as const] : [])));
   for (const doc of corpusDocs()) {
     const label = `${doc.format}/${doc.name}`;
     it(`${label} × eni: golden files`, async () => {
