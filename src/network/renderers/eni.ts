@@ -230,7 +230,12 @@ function deviceText(model: NetModel, d: Device, name: string, ip: IpSettings, ro
   // a member of a bond or bridge that is not written is configured on its own (the master's note says why)
   const master = masterOf(model, d.id);
   const masterName = master === undefined ? undefined : nameOf(master.id);
-  if (master?.kind === 'bond' && masterName !== undefined) link.push(`bond-master ${masterName}`);
+  if (master?.kind === 'bond' && masterName !== undefined) {
+    link.push(`bond-master ${masterName}`);
+    // ifenslave sets the primary only once it is enslaved: from each member's stanza, not the bond's (up first)
+    const primary = master.parameters.primary === undefined ? undefined : nameOf(master.parameters.primary);
+    if (primary !== undefined) link.push(`bond-primary ${primary}`);
+  }
   if (master?.kind === 'bridge' && masterName !== undefined) {
     // bridge-utils' bridge_pathcost / bridge_portprio take one port each: set them from the port's own stanza
     const cost = master.parameters.pathCost?.[d.id];

@@ -38,11 +38,13 @@ describe('ENI renderer', () => {
 auto ens3
 iface ens3 inet manual
     bond-master bond0
+    bond-primary ens3
 
 # ethernets.b
 auto ens4
 iface ens4 inet manual
     bond-master bond0
+    bond-primary ens3
 
 # bonds.bond0
 auto bond0
@@ -74,8 +76,9 @@ iface bond0.50 inet static
     expect(b?.kind === 'bond' ? [b.interfaces, b.parameters] : undefined).toEqual([['ens3', 'ens4'], { mode: 'active-backup', miiMonitorInterval: 100, primary: 'ens3' }]);
     const v = back.model.devices[3];
     expect(v?.kind === 'vlan' ? [v.vlanId, v.link, v.addresses, v.nameservers] : undefined).toEqual([50, 'bond0', [addr('10.0.50.2/24')], dns(['10.0.50.53'], ['example.org'])]);
-    // the mapper never runs commands: the route lines are the only thing it reports
-    expect(back.notes.map((n) => n.path)).toEqual(['post-up', 'pre-down']);
+    // the mapper never runs commands (the route lines), and reads bond-primary from the bond's stanza
+    // only (ifenslave also reads it from each member's, where the renderer repeats it)
+    expect(back.notes.map((n) => [n.path, n.what])).toEqual([['bond-primary', 'unused'], ['bond-primary', 'unused'], ['post-up', 'not supported'], ['pre-down', 'not supported']]);
   });
 
   it('ifup order: bond members, then the bond, then the VLAN on it', () => {
