@@ -11,9 +11,10 @@ import type { NetModel } from '../../../src/network/netmodel.js';
 import type { RenderedNetwork } from '../../../src/network/renderers/common.js';
 import { renderNetplan } from '../../../src/network/renderers/netplan.js';
 import { renderNetworkd } from '../../../src/network/renderers/networkd.js';
+import { renderNetworkManager } from '../../../src/network/renderers/networkmanager.js';
 import { renderEni } from '../../../src/network/renderers/eni.js';
 import { corpusDocs } from './corpus-render.js';
-import { eniView, missing, netplanView, networkdView, type View } from './views.js';
+import { eniView, missing, netplanView, networkdView, nmView, type View } from './views.js';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -27,7 +28,9 @@ const MAPPER_NOTED: Record<string, Record<string, string>> = {
   'openstack/ipv6-many': { 'ethernets.tap3b5d7f90-11.addresses': 'networks[1].ip_address' },
   'openstack/two-ipv4-one-link': { nameservers: 'services[0].search' },
 };
-const BACKENDS: Record<'networkd' | 'netplan', { render: (m: NetModel) => RenderedNetwork; view: (r: RenderedNetwork) => View }> = { networkd: { render: renderNetworkd, view: networkdView }, netplan: { render: renderNetplan, view: netplanView } };
+const BACKENDS: Record<'networkd' | 'netplan' | 'nm', { render: (m: NetModel) => RenderedNetwork; view: (r: RenderedNetwork) => View }> = { networkd: { render: renderNetworkd, view: networkdView }, netplan: { render: renderNetplan, view: netplanView },
+  nm: { render: (m) => renderNetworkManager(m), view: nmView },
+};
 
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -53,7 +56,7 @@ describe('NetModel renderers: corpus golden files', () => {
     it(`${label}: the mapper accepts it (at least one device)`, () => {
       expect(doc.mapped.model.devices.length).toBeGreaterThan(0);
     });
-    for (const backend of ['networkd', 'netplan'] as const) {
+    for (const backend of ['networkd', 'netplan', 'nm'] as const) {
       const { render, view } = BACKENDS[backend];
       it(`${label} × ${backend}: golden files`, async () => {
         const tree = asTree(render(doc.mapped.model));

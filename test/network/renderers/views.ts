@@ -169,7 +169,7 @@ const sameRoute = (a: ExpectRoute, b: ExpectRoute): boolean => {
  * mapper note names it). `globalDnsOn` lists ids where a backend without a resolver put the
  * global DNS (netplan).
  */
-export function missing(expect: CorpusExpect, view: View, noted: (path: string) => boolean, backend: 'networkd' | 'netplan'): string[] {
+export function missing(expect: CorpusExpect, view: View, noted: (path: string) => boolean, backend: 'networkd' | 'netplan' | 'nm'): string[] {
   const out: string[] = [];
   const miss = (path: string, what: string): void => {
     if (!noted(path)) out.push(`${path}: ${what}`);
@@ -211,6 +211,101 @@ export function missing(expect: CorpusExpect, view: View, noted: (path: string) 
   for (const s of expect.nameservers?.addresses ?? []) if (!globalIn((d) => d.addresses, canon(s))) miss('nameservers', `global server ${s} missing`);
   for (const s of expect.nameservers?.search ?? []) if (!globalIn((d) => d.search, s)) miss('nameservers', `global search ${s} missing`);
   return out;
+}
+
+const NM_BOND: Record<string, [string, (s: string) => unknown]> = {
+  mode: ['mode', String], miimon: ['mii-monitor-interval', Number], lacp_rate: ['lacp-rate', String], xmit_hash_policy: ['transmit-hash-policy', String],
+  updelay: ['up-delay', Number], downdelay: ['down-delay', Number], primary_reselect: ['primary-reselect-policy', String], arp_interval: ['arp-interval', Number],
+  arp_ip_target: ['arp-ip-targets', (s) => s.split(',')], arp_validate: ['arp-validate', String], arp_all_targets: ['arp-all-targets', String],
+  ad_select: ['ad-select', String], min_links: ['min-links', Number], all_slaves_active: ['all-slaves-active', (s) => s === '1'],
+  fail_over_mac: ['fail-over-mac-policy', String], num_grat_arp: ['gratuitous-arp', Number], packets_per_slave: ['packets-per-slave', Number],
+  lp_interval: ['learn-packet-interval', Number],
+  stp: ['stp', (s) => s === 'true'], priority: ['priority', Number], 'forward-delay': ['forward-delay', Number], 'hello-time': ['hello-time', Number],
+  'max-age': ['max-age', Number], 'ageing-time': ['ageing-time', Number],
+};
+
+/** NetworkManager keyfiles read back: the device id is the file name's (vmctx-ID.nmconnection), references are by uuid. */
+export function nmView(r: RenderedNetwork): View {
+  const ifaces = new Map<string, ViewIface>();
+  const parsed = [...r.files].map(([path, f]) => {
+    const m = /^\/etc\/NetworkManager\/system-connections\/vmctx-(.+)\.nmconnection$/u.exec(path);
+    if (m === null) throw new Error(`unexpected file ${path}`);
+    const sections = new Map(parseIni(f.content).map((s) => [s.name, Object.fromEntries(s.entries)]));
+    return { id: m[1] ?? '', sections };
+  });
+  const byUuid = new Map(parsed.map((p) => [p.sections.get('connection')?.['uuid'] ?? '', p.id]));
+  const get = (id: string): ViewIface => {
+    let v = ifaces.get(id);
+    if (v === undefined) ifaces.set(id, (v = blank()));
+    return v;
+  };
+  const primaries: [string, string][] = [];
+  for (const { id, sections } of parsed) {
+    const v = get(id);
+    const con = sections.get('connection') ?? {};
+    const eth = sections.get('ethernet') ?? {};
+    const match = sections.get('match') ?? {};
+    if (con['type'] === 'ethernet') {
+      if (eth['mac-address'] !== undefined) v.match['macaddress'] = eth['mac-address'].toLowerCase();
+      const name = con['interface-name'] ?? match['interface-name'];
+      if (name !== undefined) v.match['name'] = name;
+      if (match['driver'] !== undefined) v.match['driver'] = match['driver'];
+    }
+    if (eth['mtu'] !== undefined) v.mtu = Number(eth['mtu']);
+    const master = con['master'];
+    if (master !== undefined) get(byUuid.get(master) ?? master).interfaces.push(id);
+    for (const kind of ['bond', 'bridge'] as const) {
+      for (const [k, val] of Object.entries(sections.get(kind) ?? {})) {
+        if (k === 'primary') { primaries.push([id, val]); continue; }
+        const t = NM_BOND[k];
+        if (t === undefined) throw new Error(`${id}: unmapped ${kind}.${k}`);
+        v.parameters[t[0]] = t[1](val);
+      }
+    }
+    const port = sections.get('bridge-port') ?? {};
+    for (const [k, val] of Object.entries(port)) {
+      const key = k === 'path-cost' ? 'path-cost' : 'port-priority';
+      const p = get(byUuid.get(master ?? '') ?? '').parameters;
+      p[key] = { ...(p[key] as Record<string, number> | undefined), [id]: Number(val) };
+    }
+    const vlan = sections.get('vlan');
+    if (vlan !== undefined) {
+      v.id = Number(vlan['id']);
+      v.link = byUuid.get(vlan['parent'] ?? '') ?? vlan['parent'] ?? '';
+    }
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const s = sections.get(family) ?? {};
+      const method = s['method'];
+      if (family === 'ipv4') v.dhcp4 = method === 'auto';
+      else {
+        // auto is one setting for SLAAC and for DHCPv6 (run as the router advertisement asks): the file's comment says which was asked
+        v.dhcp6 = method === 'dhcp' || (method === 'auto' && /^# IPv6: method=auto is DHCPv6/mu.test(r.files.get(`/etc/NetworkManager/system-connections/vmctx-${id}.nmconnection`)?.content ?? ''));
+        if (method === 'auto') v.acceptRa = true;
+        if (method === 'disabled') v.acceptRa = false;
+      }
+      for (const [k, val] of Object.entries(s)) {
+        if (/^address\d+$/u.test(k)) v.addresses.push(canon(val));
+        if (k === 'gateway') v.routes.push(routeOf({ to: 'default', via: val }));
+        if (/^route\d+$/u.test(k)) {
+          const [to = '', via, metric] = val.split(',');
+          const opts = Object.fromEntries((s[`${k}_options`] ?? '').split(',').filter((o) => o !== '').map((o): [string, string] => {
+            const [name = '', value = ''] = o.split('=');
+            return [name, value];
+          }));
+          const scope = { 0: 'global', 253: 'link', 254: 'host' }[Number(opts['scope'] ?? -1) as 0 | 253 | 254] as string | undefined;
+          v.routes.push(routeOf({ to, via: via === '' ? undefined : via, metric: metric === undefined ? undefined : Number(metric), table: opts['table'], 'on-link': opts['onlink'] === 'true' ? true : undefined, scope }));
+        }
+        if (k === 'dns') v.dns.addresses.push(...val.split(';').filter((x) => x !== '').map(canon));
+        if (k === 'dns-search') v.dns.search.push(...val.split(';').filter((x) => x !== ''));
+      }
+    }
+  }
+  // a bond's primary is a kernel name: the member whose match names it
+  for (const [bond, name] of primaries) {
+    const member = get(bond).interfaces.find((m) => ifaces.get(m)?.match['name'] === name) ?? name;
+    get(bond).parameters['primary'] = member;
+  }
+  return { ifaces, dns: { addresses: [], search: [] } };
 }
 
 /** ifenslave's bond-* options (as eni.ts writes them) → netplan's parameter names and values. */
