@@ -13,8 +13,9 @@ import { renderIfcfg } from '../../../src/network/renderers/ifcfg.js';
 import { renderNetplan } from '../../../src/network/renderers/netplan.js';
 import { renderNetworkd } from '../../../src/network/renderers/networkd.js';
 import { renderNetworkManager } from '../../../src/network/renderers/networkmanager.js';
+import { renderEni } from '../../../src/network/renderers/eni.js';
 import { corpusDocs } from './corpus-render.js';
-import { ifcfgView, missing, netplanView, networkdView, nmView, type View } from './views.js';
+import { eniView, ifcfgView, missing, netplanView, networkdView, nmView, type View } from './views.js';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -103,5 +104,43 @@ describe('NetModel renderers: ifcfg with live names', () => {
       const noted = (path: string): boolean => path in known || notes.some((n) => n.path === path || n.path.startsWith(`${path}.`) || n.path.startsWith(`${path}[`) || `network.${path}` === n.path);
       expect(missing(doc.expect, ifcfgView(rendered), noted, 'ifcfg')).toEqual([]);
     });
+  }
+});
+
+
+/**
+ * ifupdown (ENI): golden files rendered with no live names (the renderer alone: MAC-only NICs are
+ * noted, not written), and the expect check both without names and with a synthetic live naming —
+ * each NIC named as its match.name when that is a plain name, else as its id — which is what the
+ * module gives the renderer once it has resolved every NIC on the guest.
+ */
+describe('ENI renderer: corpus golden files', () => {
+  const liveNames = (m: NetModel): Map<string, string> =>
+    new Map(m.devices.flatMap((d) => (d.kind === 'ethernet' ? [[d.id, d.match.name !== undefined && !/[*?[\]]/u.test(d.match.name) ? d.match.name : d.id] as const] : [])));
+  for (const doc of corpusDocs()) {
+    const label = `${doc.format}/${doc.name}`;
+    it(`${label} × eni: golden files`, async () => {
+      const tree = asTree(renderEni(doc.mapped.model));
+      const dir = join(GOLDEN, doc.format, doc.name, 'eni');
+      if (UPDATE) {
+        await rm(dir, { recursive: true, force: true });
+        for (const [path, content] of tree) {
+          await mkdir(dirname(join(dir, path)), { recursive: true });
+          await writeFile(join(dir, path), content);
+        }
+      }
+      expect([...tree.keys()].sort()).toEqual(await listTree(dir));
+      for (const [path, content] of tree) expect(content, `${label}/eni${path}`).toBe(await readFile(join(dir, path), 'utf8'));
+    });
+    for (const named of [false, true]) {
+      it(`${label} × eni${named ? ' (live names)' : ''}: everything the expect file lists is rendered or noted`, () => {
+        const rendered = renderEni(doc.mapped.model, named ? liveNames(doc.mapped.model) : undefined);
+        const notes = [...doc.mapped.notes, ...rendered.notes];
+        const known = MAPPER_NOTED[label] ?? {};
+        const noted = (path: string): boolean => path in known || notes.some((n) => n.path === path || n.path.startsWith(`${path}.`) || n.path.startsWith(`${path}[`) || `network.${path}` === n.path);
+        // like netplan, ifupdown has no global resolver: the global DNS is on each interface carrying IP configuration
+        expect(missing(doc.expect, eniView(rendered), noted, 'netplan')).toEqual([]);
+      });
+    }
   }
 });

@@ -404,3 +404,94 @@ export function ifcfgView(r: RenderedNetwork): View {
   }
   return { ifaces, dns: { addresses: [], search: [] } };
 }
+
+/** ifenslave's bond-* options (as eni.ts writes them) → netplan's parameter names and values. */
+const ENI_BOND: Record<string, [string, (s: string) => unknown]> = {
+  'bond-mode': ['mode', String], 'bond-lacp-rate': ['lacp-rate', String], 'bond-miimon': ['mii-monitor-interval', Number], 'bond-min-links': ['min-links', Number],
+  'bond-xmit-hash-policy': ['transmit-hash-policy', String], 'bond-ad-select': ['ad-select', String], 'bond-all-slaves-active': ['all-slaves-active', (s) => s === '1'],
+  'bond-arp-interval': ['arp-interval', Number], 'bond-arp-ip-target': ['arp-ip-targets', (s) => s.split(' ')], 'bond-arp-validate': ['arp-validate', String],
+  'bond-arp-all-targets': ['arp-all-targets', String], 'bond-updelay': ['up-delay', Number], 'bond-downdelay': ['down-delay', Number],
+  'bond-fail-over-mac': ['fail-over-mac-policy', String], 'bond-num-grat-arp': ['gratuitous-arp', Number], 'bond-packets-per-slave': ['packets-per-slave', Number],
+  'bond-primary-reselect': ['primary-reselect-policy', String], 'bond-lp-interval': ['learn-packet-interval', Number],
+  'bridge_stp': ['stp', (s) => s === 'on'], 'bridge_fd': ['forward-delay', Number], 'bridge_hello': ['hello-time', Number], 'bridge_maxage': ['max-age', Number],
+  'bridge_ageing': ['ageing-time', Number], 'bridge_bridgeprio': ['priority', Number],
+};
+
+/**
+ * The ENI file read back: each interface keyed by the device path in the comment above its stanzas
+ * (the file itself is by kernel name), members, ports and VLAN parents mapped back from names to ids.
+ */
+export function eniView(r: RenderedNetwork): View {
+  const ifaces = new Map<string, ViewIface>();
+  const file = [...r.files.values()][0];
+  if (file === undefined) return { ifaces, dns: { addresses: [], search: [] } };
+  const idOf = new Map<string, string>();
+  let pendingId = '';
+  let current: ViewIface | undefined;
+  let currentId = '';
+  const later: (() => void)[] = [];
+  const portLater: (() => void)[] = [];
+  const get = (id: string): ViewIface => {
+    let v = ifaces.get(id);
+    if (v === undefined) ifaces.set(id, (v = blank()));
+    return v;
+  };
+  const id = (name: string): string => idOf.get(name) ?? name;
+  for (const line of file.content.split('\n')) {
+    const comment = /^# (?:ethernets|bonds|bridges|vlans)(?:\.([A-Za-z0-9_-]+)|\[("(?:[^"\\]|\\.)*")\])/u.exec(line);
+    if (comment !== null) { pendingId = comment[1] ?? (JSON.parse(comment[2] ?? '""') as string); continue; }
+    const control = /^(?:auto|allow-hotplug) (\S+)$/u.exec(line);
+    if (control !== null) { idOf.set(control[1] ?? '', pendingId); continue; }
+    const stanza = /^iface (\S+) (inet6?) (\w+)$/u.exec(line);
+    if (stanza !== null) {
+      const [, name = '', family, method] = stanza;
+      currentId = id(name);
+      current = get(currentId);
+      current.match['name'] ??= name;
+      if (family === 'inet' && method === 'dhcp') current.dhcp4 = true;
+      if (family === 'inet6' && method === 'dhcp') current.dhcp6 = true;
+      if (family === 'inet6' && method === 'auto') current.acceptRa = true;
+      continue;
+    }
+    const opt = /^ {4}(\S+) (.*)$/u.exec(line);
+    if (opt === null || current === undefined) continue;
+    const [, key = '', value = ''] = opt;
+    const v = current;
+    const self = currentId;
+    const words = value.split(' ');
+    if (key === 'address') v.addresses.push(canon(value));
+    else if (key === 'mtu') v.mtu = Number(value);
+    else if (key === 'accept_ra') v.acceptRa = value !== '0';
+    else if (key === 'dns-nameservers') v.dns.addresses.push(...words.map(canon));
+    else if (key === 'dns-search') v.dns.search.push(...words);
+    else if (key === 'bond-master') later.push(() => get(id(value)).interfaces.push(self));
+    else if (key === 'bond-primary') later.push(() => { v.parameters['primary'] = id(value); });
+    else if (key === 'bridge_ports') later.push(() => { v.interfaces = value === 'none' ? [] : words.map(id); });
+    else if (key === 'vlan-raw-device') later.push(() => { v.link = id(value); v.id = Number(/\.(\d+)$/u.exec(v.match['name'] ?? '')?.[1]); });
+    else if (ENI_BOND[key] !== undefined) { const [k, f] = ENI_BOND[key]; v.parameters[k] = f(value); }
+    else if (key === 'pre-up' || key === 'post-up') {
+      const mtu = /^ip link set dev \S+ mtu (\d+)$/u.exec(value);
+      if (mtu !== null) v.mtu = Number(mtu[1]);
+      const add = /\|\| ip link add link (\S+) name \S+ type vlan id (\d+)$/u.exec(value);
+      if (add !== null) later.push(() => { v.link = id(add[1] ?? ''); v.id = Number(add[2]); });
+      const port = /^ip link set dev \S+ type bridge_slave (cost|priority) (\d+)$/u.exec(value);
+      if (port !== null) {
+        portLater.push(() => {
+          const bridge = [...ifaces.values()].find((b) => b.interfaces.includes(self));
+          if (bridge === undefined) return;
+          const k = port[1] === 'cost' ? 'path-cost' : 'port-priority';
+          bridge.parameters[k] = { ...(bridge.parameters[k] as Record<string, number> | undefined), [self]: Number(port[2]) };
+        });
+      }
+      const rt = /^ip (?:-6 )?route add (\S+)(.*) \|\| true$/u.exec(value);
+      if (rt !== null) {
+        const rest = (rt[2] ?? '').trim().split(' ');
+        const arg = (k: string): string | undefined => { const i = rest.indexOf(k); return i < 0 ? undefined : rest[i + 1]; };
+        v.routes.push(routeOf({ to: rt[1], via: arg('via'), metric: arg('metric'), table: arg('table'), scope: arg('scope'), ...(rest.includes('onlink') ? { 'on-link': true } : {}) }));
+      }
+    }
+  }
+  // names → ids once every stanza is read; bridge port settings need the bridges' ports first
+  for (const f of [...later, ...portLater]) f();
+  return { ifaces, dns: { addresses: [], search: [] } };
+}
