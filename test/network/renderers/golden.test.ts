@@ -6,9 +6,9 @@
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatNote } from '../../../src/network/docreader.js';
+import { formatNote, type NetworkNote } from '../../../src/network/docreader.js';
 import type { NetModel } from '../../../src/network/netmodel.js';
-import { ethernetName, type RenderedNetwork } from '../../../src/network/renderers/common.js';
+import { ethernetName, isGlob, type RenderedNetwork } from '../../../src/network/renderers/common.js';
 import { renderIfcfg } from '../../../src/network/renderers/ifcfg.js';
 import { renderNetplan } from '../../../src/network/renderers/netplan.js';
 import { renderNetworkd } from '../../../src/network/renderers/networkd.js';
@@ -54,6 +54,23 @@ function asTree(r: RenderedNetwork): Map<string, string> {
   return tree;
 }
 
+/** Compares a rendering with its golden directory (rewriting it first with UPDATE_GOLDEN=1). */
+async function expectGolden(tree: Map<string, string>, dir: string, label: string): Promise<void> {
+  if (UPDATE) {
+    await rm(dir, { recursive: true, force: true });
+    for (const [path, content] of tree) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), content);
+    }
+  }
+  expect([...tree.keys()].sort()).toEqual(await listTree(dir));
+  for (const [path, content] of tree) expect(content, `${label}${path}`).toBe(await readFile(join(dir, path), 'utf8'));
+}
+
+/** Whether an expect-file path is covered: a known mapper deviation, or a note on the key itself or anything under it. */
+const notedBy = (notes: readonly NetworkNote[], known: Record<string, string>) => (path: string): boolean =>
+  path in known || notes.some((n) => n.path === path || n.path.startsWith(`${path}.`) || n.path.startsWith(`${path}[`) || `network.${path}` === n.path);
+
 describe('NetModel renderers: corpus golden files', () => {
   for (const doc of corpusDocs()) {
     const label = `${doc.format}/${doc.name}`;
@@ -65,15 +82,7 @@ describe('NetModel renderers: corpus golden files', () => {
       it(`${label} × ${backend}: golden files`, async () => {
         const tree = asTree(render(doc.mapped.model));
         const dir = join(GOLDEN, doc.format, doc.name, backend);
-        if (UPDATE) {
-          await rm(dir, { recursive: true, force: true });
-          for (const [path, content] of tree) {
-            await mkdir(dirname(join(dir, path)), { recursive: true });
-            await writeFile(join(dir, path), content);
-          }
-        }
-        expect([...tree.keys()].sort()).toEqual(await listTree(dir));
-        for (const [path, content] of tree) expect(content, `${label}/${backend}${path}`).toBe(await readFile(join(dir, path), 'utf8'));
+        await expectGolden(tree, dir, `${label}/${backend}`);
       });
       it(`${label} × ${backend}: everything the expect file lists is rendered or noted`, () => {
         const rendered = render(doc.mapped.model);
@@ -81,7 +90,7 @@ describe('NetModel renderers: corpus golden files', () => {
         // a note on a key covers it: "ethernets.lan0.addresses" by itself or anything under it
         const known = MAPPER_NOTED[label] ?? {};
         for (const source of Object.values(known)) expect(doc.mapped.notes.map((n) => n.path)).toContain(source);
-        const noted = (path: string): boolean => path in known || notes.some((n) => n.path === path || n.path.startsWith(`${path}.`) || n.path.startsWith(`${path}[`) || `network.${path}` === n.path);
+        const noted = notedBy(notes, known);
         expect(missing(doc.expect, view(rendered), noted, backend)).toEqual([]);
       });
     }
@@ -101,7 +110,7 @@ describe('NetModel renderers: ifcfg with live names', () => {
       expect(rendered.notes.filter((n) => n.message.includes('is not known')).map((n) => n.path)).toEqual([]);
       const notes = [...doc.mapped.notes, ...rendered.notes];
       const known = MAPPER_NOTED[label] ?? {};
-      const noted = (path: string): boolean => path in known || notes.some((n) => n.path === path || n.path.startsWith(`${path}.`) || n.path.startsWith(`${path}[`) || `network.${path}` === n.path);
+      const noted = notedBy(notes, known);
       expect(missing(doc.expect, ifcfgView(rendered), noted, 'ifcfg')).toEqual([]);
     });
   }
@@ -116,28 +125,20 @@ describe('NetModel renderers: ifcfg with live names', () => {
  */
 describe('ENI renderer: corpus golden files', () => {
   const liveNames = (m: NetModel): Map<string, string> =>
-    new Map(m.devices.flatMap((d) => (d.kind === 'ethernet' ? [[d.id, d.match.name !== undefined && !/[*?[\]]/u.test(d.match.name) ? d.match.name : d.id] as const] : [])));
+    new Map(m.devices.flatMap((d) => (d.kind === 'ethernet' ? [[d.id, d.match.name !== undefined && !isGlob(d.match.name) ? d.match.name : d.id] as const] : [])));
   for (const doc of corpusDocs()) {
     const label = `${doc.format}/${doc.name}`;
     it(`${label} × eni: golden files`, async () => {
       const tree = asTree(renderEni(doc.mapped.model));
       const dir = join(GOLDEN, doc.format, doc.name, 'eni');
-      if (UPDATE) {
-        await rm(dir, { recursive: true, force: true });
-        for (const [path, content] of tree) {
-          await mkdir(dirname(join(dir, path)), { recursive: true });
-          await writeFile(join(dir, path), content);
-        }
-      }
-      expect([...tree.keys()].sort()).toEqual(await listTree(dir));
-      for (const [path, content] of tree) expect(content, `${label}/eni${path}`).toBe(await readFile(join(dir, path), 'utf8'));
+      await expectGolden(tree, dir, `${label}/eni`);
     });
     for (const named of [false, true]) {
       it(`${label} × eni${named ? ' (live names)' : ''}: everything the expect file lists is rendered or noted`, () => {
         const rendered = renderEni(doc.mapped.model, named ? liveNames(doc.mapped.model) : undefined);
         const notes = [...doc.mapped.notes, ...rendered.notes];
         const known = MAPPER_NOTED[label] ?? {};
-        const noted = (path: string): boolean => path in known || notes.some((n) => n.path === path || n.path.startsWith(`${path}.`) || n.path.startsWith(`${path}[`) || `network.${path}` === n.path);
+        const noted = notedBy(notes, known);
         // like netplan, ifupdown has no global resolver: the global DNS is on each interface carrying IP configuration
         expect(missing(doc.expect, eniView(rendered), noted, 'netplan')).toEqual([]);
       });
