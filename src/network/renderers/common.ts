@@ -101,8 +101,11 @@ export function ethernetName(d: EthernetDevice, names: GuestNames | undefined): 
   const live = names?.get(d.id);
   if (live !== undefined) return live;
   const n = d.match.name;
-  return n !== undefined && !/[*?[\]]/u.test(n) ? n : undefined;
+  return n !== undefined && !isGlob(n) ? n : undefined;
 }
+
+/** A name pattern with glob characters (`enp2*`, `eth[01]`), not a plain interface name. */
+export const isGlob = (s: string): boolean => /[*?[\]]/u.test(s);
 
 /** The kernel name of any device: created devices (bond, bridge, VLAN) are named by their id. */
 export const deviceName = (d: Device, names: GuestNames | undefined): string | undefined => (d.kind === 'ethernet' ? ethernetName(d, names) : d.id);

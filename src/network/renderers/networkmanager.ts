@@ -29,8 +29,8 @@
 // control character, backslash, or list separator outside the lists this file builds), and a
 // device with a value that fails is refused with a note, never written.
 import { createHash } from 'node:crypto';
-import { masterOf, type BondDevice, type BridgeDevice, type Device, type DhcpOverrides, type EthernetDevice, type IpSettings, type NetModel, type RouteSpec, type VlanDevice } from '../netmodel.js';
-import { HEADER, Notes, cidr, devicePath, hasL3, isMember, placeGlobalRoutes, stripMemberIp, type GuestNames, type RenderedFile, type RenderedNetwork } from './common.js';
+import { dependencyOrder, masterOf, type BondDevice, type BridgeDevice, type Device, type DhcpOverrides, type EthernetDevice, type IpSettings, type NetModel, type RouteSpec, type VlanDevice } from '../netmodel.js';
+import { HEADER, Notes, cidr, devicePath, hasL3, isGlob, isMember, placeGlobalRoutes, stripMemberIp, type GuestNames, type RenderedFile, type RenderedNetwork } from './common.js';
 
 export const NM_DIR = '/etc/NetworkManager/system-connections';
 /** Files this renderer owns (for the module that removes the ones no longer rendered). */
@@ -234,15 +234,14 @@ function bridgeOptions(d: BridgeDevice): Entry[] {
   return [['stp', p.stp], ['priority', p.priority], ['forward-delay', p.forwardDelay], ['hello-time', p.helloTime], ['max-age', p.maxAge], ['ageing-time', p.ageingTime]];
 }
 
-/** A plain (non-glob) interface name of an ethernet: set by the live system or its match. */
+/**
+ * A plain (non-glob) interface name of an ethernet: set by the live system or its match. Not
+ * common.ts's ethernetName: NetworkManager renames nothing, so set-name is not the name it will have.
+ */
 function nameOf(d: EthernetDevice, names: GuestNames | undefined): string | undefined {
-  const live = names?.get(d.id);
-  if (live !== undefined) return live;
   const n = d.match.name;
-  return n !== undefined && !/[*?[\]]/u.test(n) ? n : undefined;
+  return names?.get(d.id) ?? (n !== undefined && !isGlob(n) ? n : undefined);
 }
-
-const isGlob = (s: string): boolean => /[*?[\]]/u.test(s);
 
 /** How an ethernet's profile finds its NIC: [connection] interface-name, [ethernet] mac-address, [match]. */
 function ethernetMatch(d: EthernetDevice, names: GuestNames | undefined, notes: Notes): { ifname?: string; mac?: string; match: Entry[]; multi: boolean } {
@@ -413,21 +412,12 @@ function globalDnsNotes(model: NetModel, files: Map<string, RenderedFile>, carri
 export function nmActivationOrder(model: NetModel, names?: GuestNames): string[] {
   // only what renderNetworkManager writes (a refused device has no connection to activate)
   const written = renderNetworkManager(model, names).files;
-  const byId = new Map(model.devices.filter((d) => written.has(`${NM_DIR}/${nmConnectionId(d)}.nmconnection`)).map((d) => [d.id, d]));
   const out: string[] = [];
-  const seen = new Set<string>();
-  const visit = (d: Device): void => {
-    if (seen.has(d.id)) return;
-    seen.add(d.id);
-    const deps = d.kind === 'vlan' ? [d.link] : d.kind === 'bond' || d.kind === 'bridge' ? d.interfaces : [];
-    for (const id of deps) {
-      const dep = byId.get(id);
-      if (dep !== undefined) visit(dep);
-    }
-    const master = masterOf(model, d.id);
-    if (master === undefined) out.push(nmConnectionId(d));
-    else visit(master);
-  };
-  for (const d of byId.values()) visit(d);
+  for (let d of dependencyOrder(model)) {
+    // a port comes up with its controller (and a controller that is itself a port, with its own)
+    for (let m = masterOf(model, d.id); m !== undefined; m = masterOf(model, d.id)) d = m;
+    const id = nmConnectionId(d);
+    if (written.has(`${NM_DIR}/${id}.nmconnection`) && !out.includes(id)) out.push(id);
+  }
   return out;
 }
