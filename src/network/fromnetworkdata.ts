@@ -35,8 +35,13 @@ function mac(m: MapReader, key: string): string | undefined {
   return r.ok ? r.value : v.invalid(`${v.shown()} ${r.reason}; skipped`);
 }
 
-/** DNS services in a list ([{type: dns, address}]): servers added to `into`; other types named. */
-function readServices(v: Value, into: string[]): void {
+/**
+ * DNS services in a list ([{type: dns, address, search}]): servers added to `into.addresses`; other
+ * types named. cloud-init copies a top-level service whole into a nameserver entry, so its search
+ * domains count (`into.search`); of a network's or a route's service it takes the address only, so
+ * a search there (`into.search` undefined) is named, not applied.
+ */
+function readServices(v: Value, into: { addresses: string[]; search?: string[] }): void {
   for (const s of v.items() ?? []) {
     const m = s.map('a service (a mapping)');
     if (m === undefined) continue;
@@ -49,8 +54,15 @@ function readServices(v: Value, into: string[]): void {
       continue;
     }
     const address = m.get('address');
-    if (address === undefined) s.invalid('a dns service without an address; skipped');
-    else readNameservers(address, into);
+    if (address === undefined) {
+      s.invalid('a dns service without an address; skipped');
+      continue;
+    }
+    readNameservers(address, into.addresses);
+    const search = m.get('search');
+    if (search === undefined || search.isNull()) continue;
+    if (into.search !== undefined) readSearch(search, into.search);
+    else search.unsupported("a search on a network's or a route's dns service is not applied (as cloud-init, which takes search domains only from the top-level services); give them as the network's dns_search");
   }
 }
 
@@ -204,21 +216,32 @@ export function mapNetworkData(text: string, file: string): MappedNetwork {
     const maskV = m.getAny(['netmask', 'prefix']);
     const gatewayV = m.get('gateway');
     const isStatic = ['ipv4', 'static', 'ipv6', 'static6'].includes(type);
-    if (type === 'ipv4_dhcp') dev.dhcp4 = true;
-    else if (type === 'ipv6_dhcp' || type === 'ipv6_dhcpv6-stateful') {
+    // a DHCP network's metric is its DHCP client's route metric (cloud-init: dhcp4/dhcp6-overrides route-metric)
+    if (type === 'ipv4_dhcp') {
+      dev.dhcp4 = true;
+      if (metric !== undefined) dev.dhcp4Overrides = { ...dev.dhcp4Overrides, routeMetric: metric };
+    } else if (type === 'ipv6_dhcp' || type === 'ipv6_dhcpv6-stateful' || type === 'ipv6_dhcpv6-stateless') {
       dev.dhcp6 = true;
       dev.acceptRa = true;
-    } else if (type === 'ipv6_dhcpv6-stateless') {
-      dev.dhcp6 = true;
+      if (metric !== undefined) dev.dhcp6Overrides = { ...dev.dhcp6Overrides, routeMetric: metric };
+    } else if (type === 'ipv6_slaac') {
       dev.acceptRa = true;
-    } else if (type === 'ipv6_slaac') dev.acceptRa = true;
+      if (metric !== undefined) {
+        const own = m.get('routes')?.isSeq() === true ? " (it applies to this network's own routes)" : '';
+        metricV?.unsupported(`a metric for the routes of router advertisements is not supported${own}: the model has no RA route metric (cloud-init's netplan output gives it to DHCPv6, which it turns on for SLAAC)`);
+      }
+    }
     if (isStatic) {
       const text = addressV?.text('an IP address');
-      const mask = maskV === undefined || maskV.isNull() ? undefined : maskV.text('a netmask or prefix');
+      const given = maskV === undefined || maskV.isNull() ? undefined : maskV.text('a netmask or prefix');
+      // an empty netmask is no netmask: cloud-init drops empty keys, then defaults to /24 or /64
+      const mask = given === '' ? undefined : given;
       if (addressV === undefined) item.invalid(`a ${type} network without ip_address; its address is not configured`);
       else if (text !== undefined) {
         const a = checkAddress(text, mask, true);
         if (a.ok) {
+          if (given === '' && !text.includes('/')) maskV?.unused(`empty: ${a.value.address} gets the default prefix /${a.value.prefix} of IPv${a.value.family}, as cloud-init gives it`);
+          else if (given !== undefined && text.includes('/')) maskV?.unused(`not used: the address ${addressV.shown()} has its own prefix, which wins (as in cloud-init)`);
           addAddress(dev, a.value);
           // a static IPv6 address turns router advertisements off (cloud-init's reading)
           if (a.value.family === 6) dev.acceptRa = false;
@@ -236,12 +259,12 @@ export function mapNetworkData(text: string, file: string): MappedNetwork {
     for (const r of m.get('routes')?.items() ?? []) {
       // DNS servers may sit on a route ({network, netmask, gateway, services: [dns…]})
       const services = r.isMap() ? r.map()?.get('services') : undefined;
-      if (services !== undefined) readServices(services, dev.nameservers.addresses);
+      if (services !== undefined) readServices(services, { addresses: dev.nameservers.addresses });
       const route = readV1Route(r, metric);
       if (route !== undefined) addRoute(dev, route);
     }
     const services = m.get('services');
-    if (services !== undefined) readServices(services, dev.nameservers.addresses);
+    if (services !== undefined) readServices(services, { addresses: dev.nameservers.addresses });
     const dns = m.get('dns_nameservers');
     if (dns !== undefined) readNameservers(dns, dev.nameservers.addresses);
     const search = m.get('dns_search');
@@ -249,7 +272,7 @@ export function mapNetworkData(text: string, file: string): MappedNetwork {
     m.unsupported('broadcast', 'broadcast is not supported: the broadcast address follows from the prefix');
   }
   const services = top.get('services');
-  if (services !== undefined) readServices(services, b.nameservers.addresses);
+  if (services !== undefined) readServices(services, b.nameservers);
   tracker.finish(root, knownKeys);
   const built = b.build();
   return { model: built.model, notes: sortNotes([...tracker.notes, ...built.notes]) };
@@ -259,6 +282,7 @@ function knownKeys(path: string): readonly string[] {
   if (/^links\[\d+\]$/u.test(path)) return ['id', 'type', 'ethernet_mac_address', 'mtu', 'vif_id', 'name', 'bond_links', 'bond_mode', 'bond_miimon', 'bond_xmit_hash_policy', 'vlan_link', 'vlan_id', 'vlan_mac_address'];
   if (/^networks\[\d+\]$/u.test(path)) return ['id', 'network_id', 'link', 'type', 'ip_address', 'netmask', 'routes', 'services', 'dns_nameservers', 'dns_search', 'gateway', 'metric'];
   if (/^networks\[\d+\]\.routes\[\d+\]$/u.test(path)) return ['network', 'netmask', 'gateway', 'metric', 'services'];
+  if (/^(networks\[\d+\]\.(routes\[\d+\]\.)?)?services\[\d+\]$/u.test(path)) return ['type', 'address', 'search'];
   if (path === '') return ['links', 'networks', 'services'];
   return [];
 }

@@ -201,3 +201,70 @@ describe('network_data.json: bond links', () => {
     expect(r.model.devices[1]).toEqual(bond('bond0', ['e0'], { mode: 'balance-xor', miiMonitorInterval: 50, transmitHashPolicy: 'layer2+3', upDelay: 100 }));
   });
 });
+
+describe('network_data.json: as cloud-init reads it (convert_net_json, network_state)', () => {
+  const link = { id: 'tap1', type: 'ovs', ethernet_mac_address: 'fa:16:3e:00:00:01' };
+
+  it('an empty netmask is no netmask: the default prefix applies (/64 for IPv6, /24 for IPv4), named as informational', () => {
+    const r = map({
+      links: [link],
+      networks: [
+        { link: 'tap1', type: 'ipv6', ip_address: '2001:db8:60::10', netmask: '' },
+        { link: 'tap1', type: 'ipv4', ip_address: '192.0.2.10', netmask: '' },
+        { link: 'tap1', type: 'ipv6', ip_address: '2001:db8:61::10' },
+      ],
+    });
+    expect(r.notes.map((n) => [n.what, n.path])).toEqual([['unused', 'networks[0].netmask'], ['unused', 'networks[1].netmask']]);
+    expect(r.notes[0]?.message).toMatch(/empty.*\/64/);
+    expect(r.notes[1]?.message).toMatch(/empty.*\/24/);
+    expect(r.model.devices).toEqual([eth('tap1', { macaddress: 'fa:16:3e:00:00:01' }, { acceptRa: false, addresses: [addr('2001:db8:60::10/64'), addr('192.0.2.10/24'), addr('2001:db8:61::10/64')] })]);
+  });
+
+  it('a netmask next to an address with its own prefix is named as not used: the prefix wins', () => {
+    const r = map({ links: [link], networks: [{ link: 'tap1', type: 'ipv4', ip_address: '192.0.2.10/28', netmask: '255.255.255.0' }, { link: 'tap1', type: 'ipv6', ip_address: '2001:db8::10/56', netmask: '' }] });
+    expect(r.notes.map((n) => [n.what, n.path])).toEqual([['unused', 'networks[0].netmask'], ['unused', 'networks[1].netmask']]);
+    expect(r.model.devices[0]?.addresses).toEqual([addr('192.0.2.10/28'), addr('2001:db8::10/56')]);
+  });
+
+  it("a top-level dns service's search (a string or a list) adds global search domains", () => {
+    const r = map({
+      links: [link],
+      networks: [{ link: 'tap1', type: 'ipv4_dhcp' }],
+      services: [{ type: 'dns', address: '192.0.2.53', search: 'corp.example' }, { type: 'dns', address: '192.0.2.54', search: ['a.example', 'b.example'] }],
+    });
+    expect(r.notes).toEqual([]);
+    expect(r.model.nameservers).toEqual(dns(['192.0.2.53', '192.0.2.54'], ['corp.example', 'a.example', 'b.example']));
+  });
+
+  it("a search on a network's or a route's dns service is named: cloud-init takes only their addresses", () => {
+    const r = map({
+      links: [link],
+      networks: [{
+        link: 'tap1', type: 'ipv4', ip_address: '192.0.2.10', netmask: '255.255.255.0',
+        routes: [{ network: '10.0.0.0', netmask: '255.0.0.0', gateway: '192.0.2.1', services: [{ type: 'dns', address: '10.0.0.53', search: 'route.example' }] }],
+        services: [{ type: 'dns', address: '192.0.2.53', search: 'net.example' }],
+      }],
+    });
+    expect(r.notes.map((n) => [n.what, n.path])).toEqual([['not supported', 'networks[0].routes[0].services[0].search'], ['not supported', 'networks[0].services[0].search']]);
+    expect(r.notes[0]?.message).toMatch(/top-level services/);
+    expect(r.model.devices[0]?.nameservers).toEqual(dns(['10.0.0.53', '192.0.2.53']));
+  });
+
+  it("a DHCP network's metric is the DHCP client's route metric (cloud-init's dhcp4/dhcp6-overrides route-metric)", () => {
+    const r = map({
+      links: [link, { id: 'tap2', ethernet_mac_address: 'fa:16:3e:00:00:02' }, { id: 'tap3', ethernet_mac_address: 'fa:16:3e:00:00:03' }],
+      networks: [
+        { link: 'tap1', type: 'ipv4_dhcp', metric: 100 },
+        { link: 'tap1', type: 'ipv6_dhcp', metric: 200 },
+        { link: 'tap2', type: 'ipv6_dhcpv6-stateless', metric: 300 },
+        { link: 'tap3', type: 'ipv6_slaac', metric: 400 },
+      ],
+    });
+    expect(r.notes.map((n) => [n.what, n.path])).toEqual([['not supported', 'networks[3].metric']]);
+    expect(r.model.devices).toEqual([
+      eth('tap1', { macaddress: 'fa:16:3e:00:00:01' }, { dhcp4: true, dhcp4Overrides: { routeMetric: 100 }, dhcp6: true, dhcp6Overrides: { routeMetric: 200 }, acceptRa: true }),
+      eth('tap2', { macaddress: 'fa:16:3e:00:00:02' }, { dhcp6: true, dhcp6Overrides: { routeMetric: 300 }, acceptRa: true }),
+      eth('tap3', { macaddress: 'fa:16:3e:00:00:03' }, { acceptRa: true }),
+    ]);
+  });
+});

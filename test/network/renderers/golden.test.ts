@@ -22,13 +22,9 @@ const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 /**
  * Expect-file entries the mapper does not put in the model, each with the source path of the mapper's
  * note about it: the renderer cannot render them, and the check below asserts that note exists.
- * (Mapper deviations from the corpus, for the mapper's owner: cloud-init reads an empty IPv6 netmask
- * as /64, and copies a dns service's search into the nameservers.)
+ * (None today: the mapper reads every corpus document as cloud-init does.)
  */
-const MAPPER_NOTED: Record<string, Record<string, string>> = {
-  'openstack/ipv6-many': { 'ethernets.tap3b5d7f90-11.addresses': 'networks[1].ip_address' },
-  'openstack/two-ipv4-one-link': { nameservers: 'services[0].search' },
-};
+const MAPPER_NOTED: Record<string, Record<string, string>> = {};
 const BACKENDS: Record<'networkd' | 'netplan' | 'nm' | 'ifcfg', { render: (m: NetModel) => RenderedNetwork; view: (r: RenderedNetwork) => View }> = {
   networkd: { render: renderNetworkd, view: networkdView }, netplan: { render: renderNetplan, view: netplanView },
   nm: { render: (m) => renderNetworkManager(m), view: nmView },
