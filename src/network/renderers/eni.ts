@@ -3,7 +3,8 @@
 //
 // ifupdown configures interfaces BY NAME, so every stanza needs the kernel name (deviceName: a
 // set-name, the name the live system gave the NIC, a match.name that is no glob; a created device's
-// id). An ethernet with none is noted and not written, and so is what cannot exist without it (a VLAN
+// id). ifupdown renames nothing: a set-name is a udev rule in common.ts's RENAME_RULES_FILE (see
+// there: which NICs, why udev, and that it applies as the NIC is added), so the stanzas use the new name. An ethernet with none is noted and not written, and so is what cannot exist without it (a VLAN
 // on it); a bond or bridge loses it as a member (noted). Each interface gets one or more stanzas, in
 // dependency order (members and VLAN parents before what uses them): IPv4 static (one per address),
 // IPv4 dhcp, IPv6 static (one per address), IPv6 dhcp or auto (SLAAC), or `inet manual` when it has
@@ -15,11 +16,14 @@
 // ifupdown hands to resolvconf or systemd-resolved. Every value in a command line (ifupdown runs them
 // with /bin/sh) is a checked token: an IP address, a number, an interface name, a keyword.
 import { checkIp, dependencyOrder, masterOf, type BondDevice, type BridgeDevice, type Device, type DhcpOverrides, type IpAddress, type IpSettings, type NetModel, type RouteSpec, type VlanDevice } from '../netmodel.js';
-import { HEADER, Notes, cidr, devicePath, deviceName, hasL3, isMember, placeGlobalRoutes, stripMemberIp, type GuestNames, type RenderedFile, type RenderedNetwork } from './common.js';
+import { HEADER, Notes, RENAME_OWNED, RENAME_RULES_FILE, cidr, devicePath, deviceName, hasL3, isMember, placeGlobalRoutes, planRenames, renameRulesFile, stripMemberIp, type GuestNames, type NicRename, type RenderedFile, type RenderedNetwork } from './common.js';
 
 export const ENI_FILE = '/etc/network/interfaces.d/50-vmctx';
-/** The file this renderer owns (for the module that removes it when nothing is rendered). */
-export const ENI_OWNED = { dir: '/etc/network/interfaces.d', match: /^50-vmctx$/u };
+/**
+ * The file this renderer owns (for the module that removes it when nothing is rendered); `also`: the
+ * other files it may write, owned the same way (the udev rules file of set-name).
+ */
+export const ENI_OWNED = { dir: '/etc/network/interfaces.d', match: /^50-vmctx$/u, also: [RENAME_OWNED] };
 
 const BACKEND = 'ifupdown';
 
@@ -79,16 +83,17 @@ function writableNames(model: NetModel, names: GuestNames | undefined, notes: No
 }
 
 /** The notes for what of an ethernet's match and naming the by-name file does not keep. */
-function matchNotes(d: Device, name: string, names: GuestNames | undefined, notes: Notes): void {
+function matchNotes(d: Device, name: string, names: GuestNames | undefined, rename: NicRename | undefined, refused: string | undefined, notes: Notes): void {
   if (d.kind !== 'ethernet') return;
   const path = devicePath(d);
   const m = d.match;
   const live = names?.get(d.id) !== undefined && d.setName === undefined;
   const why = `ifupdown configures interfaces by name: written for ${JSON.stringify(name)}${live ? ', the name the live system gives this NIC now' : ''}; the file does not keep this match`;
-  if (m.macaddress !== undefined) notes.add(`${path}.match.macaddress`, why);
-  if (m.driver !== undefined) notes.add(`${path}.match.driver`, why);
-  if (m.name !== undefined && m.name !== name) notes.add(`${path}.match.name`, why);
-  if (d.setName !== undefined) notes.add(`${path}.set-name`, `ifupdown cannot rename an interface: written for ${JSON.stringify(d.setName)}, which the NIC has only if something else (a systemd .link file, a udev rule) renames it`);
+  // a renamed NIC is found by the udev rule's MAC and driver; the rule does not look at its name
+  if (m.macaddress !== undefined && rename?.macaddress === undefined) notes.add(`${path}.match.macaddress`, why);
+  if (m.driver !== undefined && rename?.driver === undefined) notes.add(`${path}.match.driver`, why);
+  if (m.name !== undefined && m.name !== name) notes.add(`${path}.match.name`, rename === undefined ? why : `the udev rule renames the NIC found by its ${rename.macaddress === undefined ? 'driver' : 'MAC'}, whatever its name: the match ${JSON.stringify(m.name)} is not kept`);
+  if (refused !== undefined) notes.add(`${path}.set-name`, `not renamed (${refused}): written for ${JSON.stringify(name)}, which applies only if the NIC has that name`);
 }
 
 /** `ip route` arguments for a route on `dev`; undefined (and a note) when a value is no safe token. */
@@ -172,6 +177,7 @@ export function renderEni(model: NetModel, names?: GuestNames): RenderedNetwork 
   const files = new Map<string, RenderedFile>();
   if (model.renderer !== undefined) notes.add('renderer', `the document asks for ${model.renderer}; rendered for ifupdown, the backend this guest runs`);
   const written = writableNames(model, names, notes);
+  const { renames, refused } = planRenames(model);
   const nameOf = (id: string): string | undefined => written.get(id);
   const globalRoutes = placeGlobalRoutes(model, notes);
   model.routes.forEach((r, i) => {
@@ -188,13 +194,15 @@ export function renderEni(model: NetModel, names?: GuestNames): RenderedNetwork 
   for (const d of dependencyOrder(model)) {
     const name = written.get(d.id);
     if (name === undefined) continue;
-    matchNotes(d, name, names, notes);
+    matchNotes(d, name, names, renames.get(d.id), refused.get(d.id), notes);
     const ip = stripMemberIp(model, d, notes);
     const routes = [...ip.routes, ...(globalRoutes.get(d.id) ?? [])];
     const dns = carriers.includes(d) ? { addresses: [...new Set([...ip.nameservers.addresses, ...global.addresses])], search: [...new Set([...ip.nameservers.search, ...global.search])] } : ip.nameservers;
     sections.push(deviceText(model, d, name, ip, routes, dns, nameOf, notes));
   }
   if (sections.length > 0) files.set(ENI_FILE, { content: `# ${HEADER}\n${sections.join('')}`, mode: 0o644 });
+  const rules = renameRulesFile(model, renames);
+  if (rules !== undefined) files.set(RENAME_RULES_FILE, rules);
   return { files, notes: notes.list };
 }
 

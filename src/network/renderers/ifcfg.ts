@@ -9,16 +9,25 @@
 // what depends on it (a VLAN on it, its place in a bond or bridge) is noted too. A MAC match is
 // still written as HWADDR=, which initscripts checks before it brings the device up.
 //
+// A set-name is the DEVICE= name, and the NIC gets it from a udev rule in common.ts's
+// RENAME_RULES_FILE (see there: which NICs, why udev, and that it applies as the NIC is added).
+// initscripts' own rename_device (60-net.rules) gives a NIC the DEVICE= of the ifcfg file with its
+// HWADDR=, but only where that helper is installed (newer releases ship it apart from network-scripts,
+// or not at all), and never by driver; our rule gives the same name wherever udev runs.
+//
 // initscripts sources these files with the shell: every value is a checked token or double-quoted
 // with no `"`, `$`, backquote, backslash or newline, anything else is refused with a note. Routes go to
 // route-NAME / route6-NAME in the `ip route add` form (one route a line, word-split by ifup-routes),
 // which carries table, src, onlink, scope and mtu; a plain default route is GATEWAY= / IPV6_DEFAULTGW=.
 import { dependencyOrder, masterOf, type BondDevice, type BridgeDevice, type Device, type IpSettings, type NetModel, type RouteSpec } from '../netmodel.js';
-import { HEADER, Notes, cidr, devicePath, deviceName, hasL3, placeGlobalRoutes, stripMemberIp, type GuestNames, type RenderedFile, type RenderedNetwork } from './common.js';
+import { HEADER, Notes, RENAME_OWNED, RENAME_RULES_FILE, cidr, devicePath, deviceName, hasL3, placeGlobalRoutes, planRenames, renameRulesFile, stripMemberIp, type GuestNames, type RenderedFile, type RenderedNetwork } from './common.js';
 
 export const IFCFG_DIR = '/etc/sysconfig/network-scripts';
-/** Files this renderer owns (the module removes those that start with the header and are no longer rendered). */
-export const IFCFG_OWNED = { dir: IFCFG_DIR, match: /^(ifcfg|route6?)-/u, headerCheck: true } as const;
+/**
+ * Files this renderer owns (the module removes those that start with the header and are no longer
+ * rendered); `also`: the other files it may write, owned the same way (the udev rules file of set-name).
+ */
+export const IFCFG_OWNED = { dir: IFCFG_DIR, match: /^(ifcfg|route6?)-/u, headerCheck: true, also: [RENAME_OWNED] } as const;
 
 /** initscripts reads DNS1 … DNS3 (resolv.conf's MAXNS). */
 const MAX_DNS = 3;
@@ -210,6 +219,7 @@ export function renderIfcfg(model: NetModel, names?: GuestNames): RenderedNetwor
   const files = new Map<string, RenderedFile>();
   if (model.renderer === 'NetworkManager') notes.add('renderer', 'the document asks for NetworkManager; rendered as network-scripts ifcfg files, the backend this guest runs');
   const named = nameDevices(model, names, notes);
+  const { renames, refused } = planRenames(model);
   const nameOf = (id: string): string | undefined => named.get(id);
   const globalRoutes = placeGlobalRoutes(model, notes);
   const global = model.nameservers;
@@ -224,15 +234,16 @@ export function renderIfcfg(model: NetModel, names?: GuestNames): RenderedNetwor
     const ip = stripMemberIp(model, d, notes);
     if (d.kind === 'ethernet') {
       if (d.match.macaddress !== undefined) f.set('HWADDR', d.match.macaddress);
-      if (d.setName !== undefined && names?.get(d.id) !== d.setName) {
-        const live = names?.get(d.id);
-        const now = live === undefined ? 'unless the NIC already has that name (the live system did not say)' : `the NIC is ${live} now`;
-        notes.add(`${path}.set-name`, d.match.macaddress === undefined
-          ? `ifcfg renames a NIC only by HWADDR= (initscripts' udev rename_device), and this one has no MAC match: written for the name ${d.setName}, which applies only if the NIC has that name`
-          : `ifup does not rename a NIC: written for ${d.setName}, the name initscripts' udev helper (rename_device) gives the NIC with HWADDR=${d.match.macaddress} when it appears; ${now}, the file applies from the next boot on`);
+      // renamed: the udev rule finds the NIC by MAC and driver and gives it DEVICE='s name
+      const rename = renames.get(d.id);
+      const notRenamed = refused.get(d.id);
+      if (notRenamed !== undefined && names?.get(d.id) !== d.setName) notes.add(`${path}.set-name`, `not renamed (${notRenamed}): written for the name ${name}, which applies only if the NIC has that name`);
+      if (d.match.driver !== undefined && rename?.driver === undefined) notes.add(`${path}.match.driver`, `ifcfg files have no driver match: written for the NIC named ${name}`);
+      if (d.match.name !== undefined && d.match.name !== name) {
+        notes.add(`${path}.match.name`, rename === undefined
+          ? `ifcfg files find a NIC by its name (DEVICE=) only, with no glob: written for ${name}, not the match ${JSON.stringify(d.match.name)}`
+          : `the udev rule renames the NIC found by its ${rename.macaddress === undefined ? 'driver' : 'MAC'} to ${name}, whatever its name: the match ${JSON.stringify(d.match.name)} is not kept`);
       }
-      if (d.match.driver !== undefined) notes.add(`${path}.match.driver`, `ifcfg files have no driver match: written for the NIC named ${name}`);
-      if (d.match.name !== undefined && d.match.name !== name) notes.add(`${path}.match.name`, `ifcfg files find a NIC by its name (DEVICE=) only, with no glob: written for ${name}, not the match ${JSON.stringify(d.match.name)}`);
       f.set('TYPE', 'Ethernet');
       if (d.wakeOnLan !== undefined) f.set('ETHTOOL_OPTS', d.wakeOnLan ? 'wol g' : 'wol d');
     } else if (d.kind === 'bond') {
@@ -296,6 +307,8 @@ export function renderIfcfg(model: NetModel, names?: GuestNames): RenderedNetwor
   if ((global.addresses.length > 0 || global.search.length > 0) && !globalDnsCarried) {
     notes.add('nameservers', 'initscripts writes nameservers from an interface\'s DNSn=, and no interface with IP configuration has an ifcfg file to carry the global ones; not written');
   }
+  const rules = renameRulesFile(model, renames);
+  if (rules !== undefined) files.set(RENAME_RULES_FILE, rules);
   return { files, notes: notes.list };
 }
 

@@ -17,7 +17,12 @@
 //     connection can carry is noted.
 //   - Ethernets: by MAC `[ethernet] mac-address=` (the permanent MAC, so a bond port still matches),
 //     by a plain name `interface-name=`, by a glob or driver `[match]` (with multi-connect, since
-//     one profile may then be active on several NICs). NetworkManager cannot rename (set-name: noted).
+//     one profile may then be active on several NICs). NetworkManager renames nothing: a set-name is
+//     a udev rule in common.ts's RENAME_RULES_FILE (see there: which NICs, why udev, and that it
+//     applies as the NIC is added), and the profile then finds the NIC by its new name
+//     (interface-name=NEW) and by the MAC and driver the rule renamed it by (NetworkManager needs all
+//     to match, so the profile never lands on another NIC that has the name); a name or glob match
+//     is dropped (the renamed NIC no longer has that name) and noted.
 //   - IPv4: dhcp4 → auto (static addresses added), static → manual, nothing → disabled (or
 //     link-local). IPv6: dhcp6 → auto (SLAAC and DHCPv6 as the router says) or, with accept-ra off,
 //     dhcp (DHCPv6 only); accept-ra → auto; static → manual; nothing → ignore (the kernel's default,
@@ -30,11 +35,14 @@
 // device with a value that fails is refused with a note, never written.
 import { createHash } from 'node:crypto';
 import { dependencyOrder, masterOf, type BondDevice, type BridgeDevice, type Device, type DhcpOverrides, type EthernetDevice, type IpSettings, type NetModel, type RouteSpec, type VlanDevice } from '../netmodel.js';
-import { HEADER, Notes, cidr, devicePath, hasL3, isGlob, isMember, placeGlobalRoutes, stripMemberIp, type GuestNames, type RenderedFile, type RenderedNetwork } from './common.js';
+import { HEADER, Notes, RENAME_OWNED, RENAME_RULES_FILE, cidr, devicePath, hasL3, isGlob, isMember, placeGlobalRoutes, planRenames, renameRulesFile, stripMemberIp, type GuestNames, type NicRename, type RenderedFile, type RenderedNetwork } from './common.js';
 
 export const NM_DIR = '/etc/NetworkManager/system-connections';
-/** Files this renderer owns (for the module that removes the ones no longer rendered). */
-export const NM_OWNED = { dir: NM_DIR, match: /^vmctx-.+\.nmconnection$/u };
+/**
+ * Files this renderer owns (for the module that removes the ones no longer rendered); `also`: the
+ * other files it may write, owned the same way (the udev rules file of set-name).
+ */
+export const NM_OWNED = { dir: NM_DIR, match: /^vmctx-.+\.nmconnection$/u, also: [RENAME_OWNED] };
 
 /** The namespace of our name-based connection UUIDs (a fixed random value). */
 const UUID_NAMESPACE = '6f1c9d2e-4b7a-4e0f-9a53-2d8e61c4b7a0';
@@ -211,12 +219,13 @@ function ipSections(d: Device, ip: IpSettings, extraRoutes: readonly RouteSpec[]
   return { v4, v6 };
 }
 
-function bondOptions(d: BondDevice, model: NetModel, names: GuestNames | undefined, notes: Notes): Entry[] {
+function bondOptions(d: BondDevice, model: NetModel, ctx: Ctx): Entry[] {
+  const { names, notes } = ctx;
   const p = d.parameters;
   let primary: string | undefined;
   if (p.primary !== undefined) {
     const member = model.devices.find((x) => x.id === p.primary);
-    primary = member === undefined ? undefined : member.kind === 'ethernet' ? nameOf(member, names) : member.id;
+    primary = member === undefined ? undefined : member.kind === 'ethernet' ? ctx.renames.get(member.id)?.name ?? nameOf(member, names) : member.id;
     if (primary === undefined) notes.add(`${devicePath(d)}.parameters.primary`, `NetworkManager names a bond's primary by interface name, and the name of ${JSON.stringify(p.primary)} is not known (matched by MAC or driver); not written`);
   }
   return [
@@ -235,8 +244,8 @@ function bridgeOptions(d: BridgeDevice): Entry[] {
 }
 
 /**
- * A plain (non-glob) interface name of an ethernet: set by the live system or its match. Not
- * common.ts's ethernetName: NetworkManager renames nothing, so set-name is not the name it will have.
+ * A plain (non-glob) interface name of an ethernet not renamed: set by the live system or its match.
+ * Not common.ts's ethernetName: a set-name is the NIC's name only where the udev rule renames it.
  */
 function nameOf(d: EthernetDevice, names: GuestNames | undefined): string | undefined {
   const n = d.match.name;
@@ -244,10 +253,14 @@ function nameOf(d: EthernetDevice, names: GuestNames | undefined): string | unde
 }
 
 /** How an ethernet's profile finds its NIC: [connection] interface-name, [ethernet] mac-address, [match]. */
-function ethernetMatch(d: EthernetDevice, names: GuestNames | undefined, notes: Notes): { ifname?: string; mac?: string; match: Entry[]; multi: boolean } {
+function ethernetMatch(d: EthernetDevice, ctx: Ctx): { ifname?: string; mac?: string; match: Entry[]; multi: boolean } {
+  const { names, notes } = ctx;
   const path = devicePath(d);
   const m = d.match;
-  if (d.setName !== undefined) notes.add(`${path}.set-name`, `NetworkManager cannot rename an interface: the NIC of ${JSON.stringify(d.id)} keeps its kernel name and is not renamed ${d.setName}`);
+  const rename = ctx.renames.get(d.id);
+  if (rename !== undefined) return renamedMatch(d, rename, notes);
+  const refused = ctx.refused.get(d.id);
+  if (refused !== undefined) notes.add(`${path}.set-name`, `not renamed (${refused}): the profile finds the NIC of ${JSON.stringify(d.id)} as it is named now, not as ${d.setName ?? ''}`);
   const live = m.positional === true ? names?.get(d.id) : undefined;
   const name = live ?? m.name;
   const glob = name !== undefined && isGlob(name);
@@ -259,6 +272,14 @@ function ethernetMatch(d: EthernetDevice, names: GuestNames | undefined, notes: 
   return { ...(name !== undefined && !glob ? { ifname: name } : {}), ...(m.macaddress === undefined ? {} : { mac: m.macaddress }), match, multi };
 }
 
+/** A renamed NIC's profile: the new name, and the MAC and driver the udev rule renamed it by. */
+function renamedMatch(d: EthernetDevice, rename: NicRename, notes: Notes): { ifname: string; mac?: string; match: Entry[]; multi: boolean } {
+  const m = d.match;
+  if (m.name !== undefined) notes.add(`${devicePath(d)}.match.name`, `the udev rule renames the NIC found by its ${rename.macaddress === undefined ? 'driver' : 'MAC'} to ${rename.name}, whatever its name: the match ${JSON.stringify(m.name)} is not kept`);
+  if (rename.driver !== undefined && /^[!&|]/u.test(rename.driver)) throw new Unsafe(`the glob ${JSON.stringify(rename.driver)} (NetworkManager reads a leading ${rename.driver[0] ?? ''} as an operator)`);
+  return { ifname: rename.name, ...(rename.macaddress === undefined ? {} : { mac: rename.macaddress }), match: [['driver', rename.driver]], multi: false };
+}
+
 /** The [ipv4]/[ipv6]-less IP settings a port still carries that NetworkManager cannot apply to it. */
 function portLeftovers(d: Device, ip: IpSettings, notes: Notes): void {
   const path = devicePath(d);
@@ -268,12 +289,12 @@ function portLeftovers(d: Device, ip: IpSettings, notes: Notes): void {
 }
 
 function connectionFile(model: NetModel, d: Device, ctx: Ctx): string {
-  const { notes, names, globalRoutes } = ctx;
+  const { notes, globalRoutes } = ctx;
   const master = masterOf(model, d.id);
   const ip = stripMemberIp(model, d, notes);
   const id = nmConnectionId(d);
   let eth: ReturnType<typeof ethernetMatch> | undefined;
-  if (d.kind === 'ethernet') eth = ethernetMatch(d, names, notes);
+  if (d.kind === 'ethernet') eth = ethernetMatch(d, ctx);
   const ifname = d.kind === 'ethernet' ? eth?.ifname : d.id;
   const connection: Entry[] = [
     ['id', id], ['uuid', nmUuid(id)], ['type', NM_TYPE[d.kind]], ['interface-name', ifname],
@@ -291,7 +312,7 @@ function connectionFile(model: NetModel, d: Device, ctx: Ctx): string {
   ];
   const sections: Section[] = [['connection', connection], ['ethernet', ethernet]];
   if (eth !== undefined) sections.push(['match', eth.match]);
-  if (d.kind === 'bond') sections.push(['bond', bondOptions(d, model, names, notes)]);
+  if (d.kind === 'bond') sections.push(['bond', bondOptions(d, model, ctx)]);
   if (d.kind === 'bridge') sections.push(['bridge', bridgeOptions(d)]);
   if (d.kind === 'vlan') sections.push(['vlan', vlanEntries(d, model)]);
   if (master?.kind === 'bridge') sections.push(['bridge-port', [['path-cost', master.parameters.pathCost?.[d.id]], ['priority', master.parameters.portPriority?.[d.id]]]]);
@@ -314,6 +335,9 @@ function vlanEntries(d: VlanDevice, model: NetModel): Entry[] {
 interface Ctx {
   readonly notes: Notes;
   readonly names: GuestNames | undefined;
+  /** set-names the udev rules file carries, and why the others are not renamed (by device id). */
+  readonly renames: ReadonlyMap<string, NicRename>;
+  readonly refused: ReadonlyMap<string, string>;
   readonly globalRoutes: Map<string, RouteSpec[]>;
   readonly dnsFor: (d: Device, ip: IpSettings) => { addresses: readonly string[]; search: readonly string[] };
 }
@@ -379,7 +403,8 @@ function renderOnce(model: NetModel, names: GuestNames | undefined, unsafe: Read
     const extra = carriers.includes(d) ? global : { addresses: [], search: [] };
     return { addresses: [...new Set([...ip.nameservers.addresses, ...extra.addresses])], search: [...new Set([...ip.nameservers.search, ...extra.search])] };
   };
-  const ctx: Ctx = { notes, names, globalRoutes, dnsFor };
+  const { renames, refused: notRenamed } = planRenames(model);
+  const ctx: Ctx = { notes, names, renames, refused: notRenamed, globalRoutes, dnsFor };
   for (const d of model.devices) {
     if (refused.has(d.id)) continue;
     try {
@@ -390,6 +415,8 @@ function renderOnce(model: NetModel, names: GuestNames | undefined, unsafe: Read
     }
   }
   globalDnsNotes(model, files, carriers, notes);
+  const rules = renameRulesFile(model, renames);
+  if (rules !== undefined) files.set(RENAME_RULES_FILE, rules);
   return { files, notes: notes.list, unsafe: found };
 }
 

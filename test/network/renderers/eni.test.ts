@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { mapEni } from '../../../src/network/fromeni.js';
 import type { NetModel } from '../../../src/network/netmodel.js';
+import { RENAME_RULES_FILE } from '../../../src/network/renderers/common.js';
 import { ENI_FILE, ENI_OWNED, eniIfupOrder, renderEni } from '../../../src/network/renderers/eni.js';
 import { addr, bond, bridge, dns, eth, route, vlan, type Device } from '../netmodel-helpers.js';
 
@@ -244,18 +245,38 @@ iface eth0 inet6 dhcp
     expect(body(m).split('\n').filter((l) => l.includes('pre-down'))).toHaveLength(4);
   });
 
-  it('names: set-name and driver/glob matches noted; a match.name is the name; live names win over a glob', () => {
+  it('names: set-name by driver is a udev rule (the glob noted); a match.name is the name; live names win over a glob', () => {
     const m = model([
       eth('fast', { driver: 'ixgbe', name: 'en*' }, { dhcp4: true, setName: 'fast0' }),
       eth('plain', { name: 'ens3' }, { dhcp4: true }),
       eth('globbed', { name: 'enp*' }, { dhcp4: true }),
     ]);
-    expect(paths(m)).toEqual(['ethernets.globbed', 'ethernets.fast.match.driver', 'ethernets.fast.match.name', 'ethernets.fast.set-name']);
+    expect(paths(m)).toEqual(['ethernets.globbed', 'ethernets.fast.match.name']);
     expect(body(m)).toContain('# ethernets.fast (renamed fast0)\nauto fast0\niface fast0 inet dhcp\n');
+    expect(renderEni(m).files.get(RENAME_RULES_FILE)?.content).toContain('\n# ethernets.fast\nSUBSYSTEM=="net", ACTION=="add", DRIVERS=="ixgbe", NAME="fast0"\n');
     expect(body(m)).toContain('auto ens3\n');
     const named = renderEni(m, new Map([['globbed', 'enp7s0']]));
     expect(named.files.get(ENI_FILE)?.content).toContain('auto enp7s0\niface enp7s0 inet dhcp\n');
     expect(named.notes.map((n) => n.path)).toContain('ethernets.globbed.match.name');
+  });
+
+  it('set-name by MAC: a udev rule renames the NIC, the stanzas use the new name, nothing noted; by name only: noted, no rule', () => {
+    const m = model([nic('x', '52:54:00:00:00:09', { setName: 'wan0', dhcp4: true }), eth('y', { name: 'eth1' }, { setName: 'lan0', dhcp4: true })]);
+    const r = renderEni(m);
+    expect([...r.files.keys()]).toEqual([ENI_FILE, RENAME_RULES_FILE]);
+    expect(r.files.get(RENAME_RULES_FILE)).toEqual({
+      content: '# Managed by vmctx; replaced at each contextualization.\n# set-name: udev names each NIC as it is added (at boot, or when it is hot-plugged)\n\n# ethernets.x\nSUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="52:54:00:00:00:09", NAME="wan0"\n',
+      mode: 0o644,
+    });
+    expect(body(m)).toContain('# ethernets.x (renamed wan0)\nauto wan0\niface wan0 inet dhcp\n');
+    expect(notes(m)).toEqual([
+      'ethernets.y.match.name: ifupdown configures interfaces by name: written for "lan0"; the file does not keep this match',
+      'ethernets.y.set-name: not renamed (udev finds a NIC to rename by its MAC or driver only: when its rules run, the NIC has the kernel\'s name (eth0, eth1… in probe order), so a rule for the name "eth1" could miss it or rename another NIC): written for "lan0", which applies only if the NIC has that name',
+    ]);
+    expect(RENAME_RULES_FILE.startsWith(`${ENI_OWNED.also[0]?.dir ?? ''}/`)).toBe(true);
+    expect(RENAME_RULES_FILE.split('/').at(-1)).toMatch(ENI_OWNED.also[0]?.match ?? /^$/u);
+    // no set-name, no rules file
+    expect([...renderEni(model([nic('x', '52:54:00:00:00:09', { dhcp4: true })]), new Map([['x', 'ens3']])).files.keys()]).toEqual([ENI_FILE]);
   });
 
   it('VLANs: PARENT.ID is left to ifupdown; any other name is created by a guarded ip link add; a misleading dotted name is refused', () => {

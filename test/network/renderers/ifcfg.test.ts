@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NetModel } from '../../../src/network/netmodel.js';
 import { IFCFG_OWNED, ifcfgIfupOrder, ifcfgNetworkMerge, renderIfcfg } from '../../../src/network/renderers/ifcfg.js';
-import { HEADER } from '../../../src/network/renderers/common.js';
+import { HEADER, RENAME_RULES_FILE } from '../../../src/network/renderers/common.js';
 import { addr, bond, bridge, dns, eth, route, vlan, type Device } from '../netmodel-helpers.js';
 
 const DIR = '/etc/sysconfig/network-scripts';
@@ -120,12 +120,31 @@ describe('ifcfg renderer', () => {
     expect(ifcfgIfupOrder(m)).toEqual([]);
   });
 
-  it('notes set-name (ifcfg does not rename) unless the NIC already has the name, a name glob, and wake-on-LAN as ETHTOOL_OPTS', () => {
-    const m = model([eth('wan', { macaddress: '52:54:00:aa:00:02', name: 'en*' }, { setName: 'wan0', wakeOnLan: true, dhcp4: true })]);
+  it('set-name: a udev rule renames the NIC (by MAC, or driver), the ifcfg file is for the new name; a name glob and wake-on-LAN as ETHTOOL_OPTS', () => {
+    const m = model([
+      eth('wan', { macaddress: '52:54:00:aa:00:02', name: 'en*' }, { setName: 'wan0', wakeOnLan: true, dhcp4: true }),
+      eth('drv', { driver: 'e1000e' }, { setName: 'lom0', dhcp4: true }),
+    ]);
     const r = renderIfcfg(m);
     expect(body(r, 'ifcfg-wan0')).toEqual(['DEVICE=wan0', 'HWADDR=52:54:00:aa:00:02', 'TYPE=Ethernet', 'ETHTOOL_OPTS="wol g"', 'ONBOOT=yes', 'BOOTPROTO=dhcp']);
-    expect(paths(r)).toEqual(['ethernets.wan.set-name', 'ethernets.wan.match.name']);
+    expect(body(r, 'ifcfg-lom0')).toEqual(['DEVICE=lom0', 'TYPE=Ethernet', 'ONBOOT=yes', 'BOOTPROTO=dhcp']);
+    expect(r.files.get(RENAME_RULES_FILE)?.content.split('\n').filter((l) => l.startsWith('SUBSYSTEM'))).toEqual([
+      'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="52:54:00:aa:00:02", NAME="wan0"',
+      'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="e1000e", NAME="lom0"',
+    ]);
+    // renamed: neither the set-name nor the driver match is a gap; the glob is not kept
+    expect(r.notes.map((n) => `${n.path}: ${n.message}`)).toEqual(['ethernets.wan.match.name: the udev rule renames the NIC found by its MAC to wan0, whatever its name: the match "en*" is not kept']);
     expect(paths(renderIfcfg(m, new Map([['wan', 'wan0']])))).toEqual(['ethernets.wan.match.name']);
+    expect(IFCFG_OWNED.also[0].match.test(RENAME_RULES_FILE.split('/').at(-1) ?? '')).toBe(true);
+  });
+
+  it('set-name with a name match only is not renamed: noted unless the NIC already has the name', () => {
+    const m = model([eth('n', { name: 'eth3' }, { setName: 'data0', dhcp4: true })]);
+    const r = renderIfcfg(m);
+    expect(r.files.has(RENAME_RULES_FILE)).toBe(false);
+    expect(paths(r)).toEqual(['ethernets.n.set-name', 'ethernets.n.match.name']);
+    expect(r.notes[0]?.message).toMatch(/^not renamed \(udev finds a NIC to rename by its MAC or driver only: .*\): written for the name data0, which applies only if the NIC has that name$/u);
+    expect(paths(renderIfcfg(m, new Map([['n', 'data0']])))).toEqual(['ethernets.n.match.name']);
   });
 
   it('refuses values the shell would expand or that end the quotes, and names a route and an interface name it cannot write', () => {

@@ -1,6 +1,7 @@
 // Direct tests of the NetworkManager keyfile renderer: each rule and each note, on small models.
 import { describe, expect, it } from 'vitest';
 import type { NetModel } from '../../../src/network/netmodel.js';
+import { RENAME_RULES_FILE } from '../../../src/network/renderers/common.js';
 import { NM_OWNED, nmActivationOrder, nmConnectionId, nmUuid, renderNetworkManager } from '../../../src/network/renderers/networkmanager.js';
 import { parseIni } from './corpus-render.js';
 import { addr, bond, bridge, dns, eth, route, vlan, type Device } from '../netmodel-helpers.js';
@@ -108,10 +109,37 @@ describe('NetworkManager renderer', () => {
     expect(keyfile(m, 'eth0')['connection']).toContainEqual(['interface-name', 'eth0']);
   });
 
-  it('set-name cannot be done by NetworkManager: noted, the NIC still matched', () => {
-    const m = model([eth('x', { macaddress: '52:54:00:00:00:09' }, { setName: 'wan0', dhcp4: true })]);
+  it('set-name: a udev rule renames the NIC; the profile is for the new name and the MAC or driver it was renamed by', () => {
+    const m = model([
+      eth('x', { macaddress: '52:54:00:00:00:09' }, { setName: 'wan0', dhcp4: true }),
+      eth('d', { driver: 'ixgbe', name: 'en*' }, { setName: 'fast0', dhcp4: true }),
+      nic('p', '52:54:00:00:00:0a', { setName: 'lan0' }), bond('bond0', ['p'], { mode: 'active-backup', primary: 'p' }, { dhcp4: true }),
+    ]);
+    const r = renderNetworkManager(m);
+    expect([...r.files.keys()]).toEqual([path('x'), path('d'), path('p'), path('bond0'), RENAME_RULES_FILE]);
+    expect(r.files.get(RENAME_RULES_FILE)?.mode).toBe(0o644);
+    expect(r.files.get(RENAME_RULES_FILE)?.content.split('\n').filter((l) => l.startsWith('SUBSYSTEM'))).toEqual([
+      'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="52:54:00:00:00:09", NAME="wan0"',
+      'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="ixgbe", NAME="fast0"',
+      'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="52:54:00:00:00:0a", NAME="lan0"',
+    ]);
+    expect(keyfile(m, 'x')['connection']).toContainEqual(['interface-name', 'wan0']);
+    expect(keyfile(m, 'x')['connection']?.find(([k]) => k === 'multi-connect')).toBeUndefined();
     expect(keyfile(m, 'x')['ethernet']).toEqual([['mac-address', '52:54:00:00:00:09']]);
-    expect(notes(m)).toEqual(['ethernets.x.set-name: NetworkManager cannot rename an interface: the NIC of "x" keeps its kernel name and is not renamed wan0']);
+    // the glob is dropped (the renamed NIC no longer has such a name), the driver kept
+    expect(keyfile(m, 'd')['connection']).toContainEqual(['interface-name', 'fast0']);
+    expect(keyfile(m, 'd')['match']).toEqual([['driver', 'ixgbe']]);
+    // a bond names its primary by the new name
+    expect(keyfile(m, 'bond0')['bond']).toContainEqual(['primary', 'lan0']);
+    expect(notes(m)).toEqual(['ethernets.d.match.name: the udev rule renames the NIC found by its driver to fast0, whatever its name: the match "en*" is not kept']);
+    expect(NM_OWNED.also[0]?.match.test(RENAME_RULES_FILE.split('/').at(-1) ?? '')).toBe(true);
+  });
+
+  it('set-name with a name match only is not renamed: noted, the profile is for the NIC as named now', () => {
+    const m = model([eth('y', { name: 'eth1' }, { setName: 'lan0', dhcp4: true })]);
+    expect(renderNetworkManager(m).files.has(RENAME_RULES_FILE)).toBe(false);
+    expect(keyfile(m, 'y')['connection']).toContainEqual(['interface-name', 'eth1']);
+    expect(notes(m)).toEqual(['ethernets.y.set-name: not renamed (udev finds a NIC to rename by its MAC or driver only: when its rules run, the NIC has the kernel\'s name (eth0, eth1… in probe order), so a rule for the name "eth1" could miss it or rename another NIC): the profile finds the NIC of "y" as it is named now, not as lan0']);
   });
 
   it('IPv4 and IPv6 methods: DHCP, static, SLAAC, DHCPv6 only, link-local, disabled, ignore', () => {

@@ -1,6 +1,7 @@
 // Rendered networkd and netplan output read back into one neutral, netplan-named view, and the check
 // that every interface, address, route, DNS entry, bond/bridge/VLAN of a corpus expect file is in it.
-import type { RenderedNetwork } from '../../../src/network/renderers/common.js';
+import { RENAME_RULES_FILE, type RenderedFile, type RenderedNetwork } from '../../../src/network/renderers/common.js';
+import { ENI_FILE } from '../../../src/network/renderers/eni.js';
 import type { CorpusExpect, ExpectInterface, ExpectRoute } from '../corpus/expect.js';
 
 /** Any expect interface, of the four kinds. */
@@ -158,6 +159,38 @@ export function networkdView(r: RenderedNetwork): View {
   return { ifaces, dns };
 }
 
+/**
+ * The udev rename rules (ENI, ifcfg, NetworkManager) read back: each rule under its device path
+ * comment, as the new name and the match it renames by (DRIVERS=="?*" is no driver match).
+ */
+function renameRules(r: RenderedNetwork): Map<string, { name: string; match: Record<string, string> }> {
+  const out = new Map<string, { name: string; match: Record<string, string> }>();
+  let id = '';
+  for (const line of (r.files.get(RENAME_RULES_FILE)?.content ?? '').split('\n')) {
+    const comment = /^# (?:ethernets)(?:\.([A-Za-z0-9_-]+)|\[("(?:[^"\\]|\\.)*")\])$/u.exec(line);
+    if (comment !== null) { id = comment[1] ?? (JSON.parse(comment[2] ?? '""') as string); continue; }
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^SUBSYSTEM=="net", ACTION=="add", DRIVERS=="([^"]+)"(?:, ATTR\{address\}=="([0-9a-f:]+)")?, NAME="([^"]+)"$/u.exec(line);
+    if (m === null) throw new Error(`unexpected rule ${line}`);
+    const [, driver = '', mac, name = ''] = m;
+    out.set(id, { name, match: { ...(mac === undefined ? {} : { macaddress: mac }), ...(driver === '?*' ? {} : { driver }) } });
+  }
+  return out;
+}
+
+/** A view with the renames of the rules file: the NIC's match is the rule's (its file matches the new name). */
+function withRenames(view: View, r: RenderedNetwork): View {
+  for (const [id, rule] of renameRules(r)) {
+    const v = view.ifaces.get(id);
+    if (v === undefined) continue;
+    v.setName = rule.name;
+    v.match = rule.match;
+  }
+  return view;
+}
+/** The rendering without the rules file (each view reads that one with withRenames). */
+const backendFiles = (r: RenderedNetwork): [string, RenderedFile][] => [...r.files].filter(([p]) => p !== RENAME_RULES_FILE);
+
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const sameRoute = (a: ExpectRoute, b: ExpectRoute): boolean => {
   const norm = (r: ExpectRoute): ExpectRoute => routeOf(r as unknown as Record<string, unknown>);
@@ -227,7 +260,7 @@ const NM_BOND: Record<string, [string, (s: string) => unknown]> = {
 /** NetworkManager keyfiles read back: the device id is the file name's (vmctx-ID.nmconnection), references are by uuid. */
 export function nmView(r: RenderedNetwork): View {
   const ifaces = new Map<string, ViewIface>();
-  const parsed = [...r.files].map(([path, f]) => {
+  const parsed = backendFiles(r).map(([path, f]) => {
     const m = /^\/etc\/NetworkManager\/system-connections\/vmctx-(.+)\.nmconnection$/u.exec(path);
     if (m === null) throw new Error(`unexpected file ${path}`);
     const sections = new Map(parseIni(f.content).map((s) => [s.name, Object.fromEntries(s.entries)]));
@@ -305,7 +338,7 @@ export function nmView(r: RenderedNetwork): View {
     const member = get(bond).interfaces.find((m) => ifaces.get(m)?.match['name'] === name) ?? name;
     get(bond).parameters['primary'] = member;
   }
-  return { ifaces, dns: { addresses: [], search: [] } };
+  return withRenames({ ifaces, dns: { addresses: [], search: [] } }, r);
 }
 
 /** One ifcfg or route file's KEY=VALUE pairs, the double quotes of a quoted value removed. */
@@ -340,7 +373,7 @@ export function ifcfgView(r: RenderedNetwork): View {
     if (v === undefined) ifaces.set(id, (v = blank()));
     return v;
   };
-  const files = [...r.files].map(([path, f]) => ({ path, kind: /\/(ifcfg|route6?)-([^/]+)$/u.exec(path), text: f.content }));
+  const files = backendFiles(r).map(([path, f]) => ({ path, kind: /\/(ifcfg|route6?)-([^/]+)$/u.exec(path), text: f.content }));
   for (const { path, kind, text } of files) {
     if (kind === null) throw new Error(`unexpected file ${path}`);
     if (kind[1] === 'ifcfg') idByName.set(kind[2] ?? '', idOfComment(text));
@@ -402,7 +435,7 @@ export function ifcfgView(r: RenderedNetwork): View {
       v.parameters[t[0]] = t[1](x);
     }
   }
-  return { ifaces, dns: { addresses: [], search: [] } };
+  return withRenames({ ifaces, dns: { addresses: [], search: [] } }, r);
 }
 
 /** ifenslave's bond-* options (as eni.ts writes them) → netplan's parameter names and values. */
@@ -423,7 +456,7 @@ const ENI_BOND: Record<string, [string, (s: string) => unknown]> = {
  */
 export function eniView(r: RenderedNetwork): View {
   const ifaces = new Map<string, ViewIface>();
-  const file = [...r.files.values()][0];
+  const file = r.files.get(ENI_FILE);
   if (file === undefined) return { ifaces, dns: { addresses: [], search: [] } };
   const idOf = new Map<string, string>();
   let pendingId = '';
@@ -493,5 +526,5 @@ export function eniView(r: RenderedNetwork): View {
   }
   // names → ids once every stanza is read; bridge port settings need the bridges' ports first
   for (const f of [...later, ...portLater]) f();
-  return { ifaces, dns: { addresses: [], search: [] } };
+  return withRenames({ ifaces, dns: { addresses: [], search: [] } }, r);
 }
