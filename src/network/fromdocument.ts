@@ -76,12 +76,16 @@ export interface NoCloudNetworks {
  */
 export function noCloudNetwork(n: NoCloudNetworks): { readonly document: NetworkDocument | undefined; readonly notApplied: readonly string[] } {
   const candidates: Array<{ name: string; doc: NetworkDocument }> = [];
-  if (n.networkConfig !== undefined) candidates.push({ name: 'network-config', doc: { format: 'network-config', file: 'network-config', text: n.networkConfig } });
+  const said: string[] = [];
+  // an empty network-config (blank or comments only) is no document, as cloud-init reads it (YAML null)
+  const empty = n.networkConfig !== undefined && n.networkConfig.split('\n').every((l) => /^\s*(#.*)?$/u.test(l));
+  if (empty) said.push('network-config is empty (no network configuration in it); not used');
+  else if (n.networkConfig !== undefined) candidates.push({ name: 'network-config', doc: { format: 'network-config', file: 'network-config', text: n.networkConfig } });
   const md = n.metaData;
   if (md?.networkInterfaces === true) candidates.push({ name: 'meta-data network-interfaces', doc: { format: 'eni', file: 'meta-data', text: md.text, key: 'network-interfaces' } });
   if (md?.networkConfig === true) candidates.push({ name: 'meta-data network-config', doc: { format: 'network-config', file: 'meta-data', text: md.text, key: 'network-config' } });
   const [winner, ...losers] = candidates;
-  return { document: winner?.doc, notApplied: losers.map((l) => `${l.name} not applied: ${winner?.name ?? ''} wins (cloud-init's precedence)`) };
+  return { document: winner?.doc, notApplied: [...said, ...losers.map((l) => `${l.name} not applied: ${winner?.name ?? ''} wins (cloud-init's precedence)`)] };
 }
 
 /**

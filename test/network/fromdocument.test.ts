@@ -52,6 +52,11 @@ describe("NoCloud's network documents", () => {
     });
     expect(noCloudNetwork({ metaData: md(false, true) })).toEqual({ document: { format: 'network-config', file: 'meta-data', text: 'm', key: 'network-config' }, notApplied: [] });
     expect(noCloudNetwork({ metaData: md(false, false) })).toEqual({ document: undefined, notApplied: [] });
+    // an empty network-config file (blank, or comments only) is none, as cloud-init reads it: the next one applies
+    expect(noCloudNetwork({ networkConfig: '# nothing here\n\n', metaData: md(true, false) })).toEqual({
+      document: { format: 'eni', file: 'meta-data', text: 'm', key: 'network-interfaces' },
+      notApplied: ['network-config is empty (no network configuration in it); not used'],
+    });
   });
 });
 
