@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { normaliseContext, formatWarning, type RawContext } from '../../src/agent/context/context.js';
 import type { NetworkDocument } from '../../src/network/plan.js';
 import { emptyMedium } from '../helpers/context.js';
+import { contextFingerprint } from '../../src/agent/daemonpolicy.js';
 
 function raw(networkDocument: NetworkDocument | undefined, variables: Record<string, string> = {}, lines: Record<string, number> = {}): RawContext {
   return { source: { kind: 'nocloud', path: '/seed', foundBy: 'test', variableFiles: networkDocument === undefined ? ['context.sh'] : [] }, variables, lines, warnings: [], medium: emptyMedium(), networkDocument };
@@ -55,5 +56,16 @@ describe('the context network from OpenNebula variables', () => {
     // each DNS problem once, from the resolver checks
     expect(ctx.warnings.filter((w) => w.variable === 'DNS' || w.variable === 'ETH0_DNS' || w.variable === 'SEARCH_DOMAIN')).toHaveLength(3);
     expect(ctx.dns.nameservers).toEqual(['10.0.0.2']);
+  });
+});
+
+describe("the daemon's fingerprint of a context", () => {
+  it('changes when only the network document changes (it is not among the variables)', async () => {
+    const doc = (address: string): NetworkDocument => ({ format: 'network-config', file: 'network-config', text: `version: 2\nethernets:\n  eth0:\n    addresses: [${address}]\n` });
+    const a = await ctxOf(raw(doc('10.0.0.5/24'), { SET_HOSTNAME: 'h' }));
+    const b = await ctxOf(raw(doc('10.0.0.6/24'), { SET_HOSTNAME: 'h' }));
+    expect(a.variables).toEqual(b.variables);
+    expect(contextFingerprint(a)).not.toBe(contextFingerprint(b));
+    expect(contextFingerprint(a)).toBe(contextFingerprint(await ctxOf(raw(doc('10.0.0.5/24'), { SET_HOSTNAME: 'h' }))));
   });
 });
