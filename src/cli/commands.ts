@@ -220,6 +220,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         password: ctx.password === undefined ? null : { source: ctx.password.source, kind: ctx.password.kind },
         sshKeys: ctx.sshKeys,
         network,
+        // the NetModel the source's network document (or the variables) mapped into
+        net: ctx.net,
         mediumFiles: ctx.medium.names,
         warnings: ctx.warnings,
         unused: ctx.unused,

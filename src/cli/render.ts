@@ -157,7 +157,7 @@ export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: 
   // the network's own issues are among the context's warnings already; those of matching the
   // NICs to this system's (a MAC no interface here has: `resolved`, on the running system) are not
   const problems = ctx.warnings.map((w) => `${w.file === undefined ? '' : `${w.file}${w.line === undefined ? '' : `:${w.line}`}: `}${w.variable === undefined ? '' : `${w.variable}: `}${w.message}`);
-  for (const issue of (extra.resolved ?? ctx.network).issues) if (!ctx.warnings.some((w) => w.variable === issue.variable && w.message === issue.message)) problems.push(`${issue.variable}: ${issue.message}`);
+  for (const issue of (extra.resolved ?? ctx.network).issues) if (!ctx.warnings.some((w) => (w.variable === issue.variable && w.message === issue.message) || (w.network?.path === issue.variable && w.network.message === issue.message))) problems.push(`${issue.variable}: ${issue.message}`);
   lines.push(problems.length === 0 ? 'problems: none found' : `problems (${problems.length}):`);
   for (const p of problems) lines.push(`  ${p}`);
   lines.push('variables:');

@@ -15,6 +15,11 @@ export interface NetworkDocument {
   /** The name notes refer to: the seed's file name or the metadata path. */
   readonly file: string;
   readonly text: string;
+  /**
+   * The document is the value of this top-level key of `text` (NoCloud meta-data's `network-config`
+   * mapping or `network-interfaces` ENI text): notes name `file` and lines of `text`.
+   */
+  readonly key?: string;
 }
 
 /** The context's network: the model, the notes, and the backend NETCFG_TYPE forces (OpenNebula only). */

@@ -160,7 +160,7 @@ describe('metadata key entries: one entry is one key (issue 17.9)', () => {
   });
 
   it('OpenStack: public_keys{name} and keys[].data likewise; the warning names the key', () => {
-    const mapped = mapOpenStack({ uuid: 'u-1', public_keys: { mykey: `${k0}\r\n${smuggled}` }, keys: [{ name: 'other', type: 'ssh', data: `\n${k1}\n\n${smuggled}\n` }] }, undefined, undefined, undefined);
+    const mapped = mapOpenStack({ uuid: 'u-1', public_keys: { mykey: `${k0}\r\n${smuggled}` }, keys: [{ name: 'other', type: 'ssh', data: `\n${k1}\n\n${smuggled}\n` }] }, undefined, undefined);
     expect(mapped.variables['SSH_PUBLIC_KEY']?.split('\n')).toEqual([k0, k1]);
     expect(mapped.warnings).toEqual([
       { variable: 'meta_data.json public_keys["mykey"]', message: 'holds 2 lines, but a key entry is one key: only its first line was kept' },

@@ -153,7 +153,7 @@ describe('show', () => {
         'scripts:',
         '  START_SCRIPT (from START_SCRIPT; 7 bytes)',
         'problems (1):',
-        '  ETH1_IP: "10.1.0.300" is not an IPv4 address; skipped',
+        '  invalid: ETH1_IP (context.sh): "10.1.0.300" is not an IPv4 address; skipped',
         'variables:',
         '  SET_HOSTNAME="web-1"',
         '  PASSWORD="<redacted>"',

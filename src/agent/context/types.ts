@@ -2,6 +2,7 @@
 // in a file of their own so context.ts, users.ts, scripts.ts and checks.ts import them without a cycle.
 import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
 import type { NetworkModel } from '../../network/model.js';
+import type { NetworkNote } from '../../network/docreader.js';
 import type { NetworkDocument, NetworkPlan } from '../../network/plan.js';
 import type { Secret } from '../../shared/secret.js';
 
@@ -43,6 +44,8 @@ export interface ContextWarning {
   readonly col?: number | undefined;
   /** An error: the whole document it is about was not used (a cloud-config that is not YAML). */
   readonly severity?: 'error' | undefined;
+  /** The network plan's note this warning reports (its file, line and key), for `validate`'s placing. */
+  readonly network?: NetworkNote | undefined;
 }
 
 export interface Dns {
