@@ -4,7 +4,7 @@
 import { formatNameserver, parseNameserver } from '../../formats/dns.js';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
-import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
+import { nicIndexes } from '../../network/fromcontext.js';
 import { mapOpenNebula } from '../../network/fromopennebula.js';
 import { passwordFromContext, userFromContext } from './users.js';
 import { scriptsFromContext } from './scripts.js';
@@ -128,14 +128,14 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     else if (start !== undefined && plain && file !== undefined) warnings[i] = { ...w, file, line: start + w.line - 1, col: w.line > 1 ? w.col : undefined };
   }
   const cloudConfig = userData.cloudConfig;
-  const network = networkFromContext(v);
-  // DNS and search values were already checked (and reported) with the resolver settings
-  for (const issue of network.issues) {
-    if (!/(^|_)(DNS|SEARCH_DOMAIN)$/u.test(issue.variable)) warnings.push({ variable: issue.variable, message: issue.message });
-  }
-  // the NetModel (not applied yet: the module still renders `network`; its notes are not warnings yet)
+  // the network the module applies
   const onNet = mapOpenNebula(v, file ?? 'context', (name) => raw.lines[name]);
   const net = { model: onNet.model, notes: onNet.notes, ...(onNet.backend === undefined ? {} : { backend: onNet.backend }), origin: file ?? 'context' };
+  // a value the mapper skipped is a warning on its variable, as every other bad value (DNS and search
+  // values were already checked, and reported, with the resolver settings; unknown names by the checks)
+  for (const n of onNet.notes) {
+    if ((n.what === 'invalid' || n.what === 'not supported') && !/(^|_)(DNS|SEARCH_DOMAIN)$/u.test(n.path)) warnings.push({ variable: n.path, message: n.message });
+  }
   const hostname = normaliseHostname(v, cloudConfig?.hostname, warnings);
   const dns = normaliseDns(v, warnings);
   const sshKeys = await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings);
@@ -152,7 +152,6 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     hostname,
     dns,
     sshKeys,
-    network,
     net,
     username,
     user,

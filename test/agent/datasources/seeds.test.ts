@@ -59,7 +59,7 @@ describe('local seeds', () => {
     expect(ctx.hostname).toBe('seeded');
     expect(ctx.sshKeys.keys).toEqual([key]);
     expect(ctx.cloudConfig?.runcmd).toBeDefined();
-    expect(ctx.network.interfaces[0]).toMatchObject({ mac: '52:54:00:aa:bb:cc', ipv4: { method: 'static', addresses: [{ address: '192.0.2.10', prefix: 24 }], gateway: '192.0.2.1' } });
+    expect(ctx.net.model.devices[0]).toMatchObject({ match: { macaddress: '52:54:00:aa:bb:cc' }, addresses: [{ address: '192.0.2.10', prefix: 24 }], routes: [{ to: { prefix: 0 }, via: '192.0.2.1' }] });
     expect(ctx.dns.nameservers).toEqual(['192.0.2.53']);
     await found?.close();
   });
