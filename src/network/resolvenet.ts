@@ -123,7 +123,8 @@ export function resolveNet(model: NetModel, guest: readonly GuestNic[] | undefin
   const anchored = new Map<string, EthernetDevice>();
   const ethernets = model.devices.filter((d): d is EthernetDevice => d.kind === 'ethernet');
   const usable = (d: EthernetDevice, nic: GuestNic): boolean => {
-    if (checkIfName(nic.name).ok) return true;
+    // a name that starts with "-" would be an option to ifup or networkctl
+    if (checkIfName(nic.name).ok && !nic.name.startsWith('-')) return true;
     notes.push(note(`ethernets.${d.id}`, `the guest names this NIC ${JSON.stringify(nic.name.slice(0, 40))}, which vmctx will not write into a file or a command; it is not named`));
     return false;
   };

@@ -241,7 +241,7 @@ const SERVICE: Readonly<Record<Backend, string | undefined>> = {
  * reload` then `up` of each connection in order; ifupdown and ifcfg `ifdown` (last first) then `ifup`
  * in order. Returns false when the backend is not running (the files apply when it starts).
  */
-async function applyLive(target: Target, renderer: BackendRenderer, order: readonly string[], run: Run): Promise<boolean> {
+async function applyLive(target: Target, renderer: BackendRenderer, order: readonly string[], names: GuestNames, run: Run): Promise<boolean> {
   const { backend } = renderer;
   const service = SERVICE[backend];
   if (service !== undefined && !(await serviceActive(target, service))) return false;
@@ -253,9 +253,11 @@ async function applyLive(target: Target, renderer: BackendRenderer, order: reado
         return true;
       }
       await run('networkctl', ['reload']);
-      // links that exist (a bond or VLAN networkd has yet to create comes up from the reload)
+      // links that exist: sysfs says so or, where this root has none, the NICs found on the guest (a
+      // bond or VLAN networkd has yet to create comes up from the reload; a name no NIC has is not asked for)
+      const found = new Set(names.values());
       const links: string[] = [];
-      for (const n of order.filter(argName)) if ((await linkExists(target.root, n)) !== false) links.push(n);
+      for (const n of order.filter(argName)) if ((await linkExists(target.root, n)) ?? found.has(n)) links.push(n);
       if (links.length > 0) await run('networkctl', ['reconfigure', ...links]);
       return true;
     }
@@ -443,7 +445,7 @@ export const networkModule: Module = {
       let applied = false;
       let failure: string | undefined;
       try {
-        applied = await applyLive(target, renderer, order, runner(target, out));
+        applied = await applyLive(target, renderer, order, names, runner(target, out));
       } catch (error) {
         failure = describeError(error).message;
       }

@@ -261,3 +261,122 @@ describe('network module: live apply and rollback', () => {
     expect(text).not.toContain('10.0.1.5');
   });
 });
+
+describe('network module: bonds and VLANs, live', () => {
+  // two NICs bonded, a VLAN with an address on the bond (what a network-config v2 document gives)
+  const BONDED = {
+    devices: [
+      eth('p1', { macaddress: '52:54:00:00:00:0a' }), eth('p2', { macaddress: '52:54:00:00:00:0b' }),
+      bond('bond0', ['p1', 'p2'], { mode: 'active-backup' }), vlan('bond0.7', 7, 'bond0', { addresses: [addr('10.7.0.2/24')] }),
+    ],
+    routes: [], nameservers: dns([]),
+  } satisfies NetModel;
+  // ens4 is already enslaved: it carries the bond's MAC, its own is the permanent one
+  const bondedNics = () => Promise.resolve([
+    { name: 'ens3', mac: '52:54:00:00:00:0a', ifindex: 2, physical: true },
+    { name: 'ens4', mac: '52:54:00:00:00:0a', permMac: '52:54:00:00:00:0b', ifindex: 3, physical: true },
+  ]);
+  async function running(): Promise<string> {
+    const root = await scratchRoot({ network: 'none' });
+    await mkdir(join(root, 'run/network'), { recursive: true });
+    await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
+    return root;
+  }
+
+  it('brings devices up in dependency order: ports, then the bond, then the VLAN (ifupdown, ifcfg); NetworkManager activates the bond and the VLAN', async () => {
+    for (const backend of ['interfaces', 'scripts'] as const) {
+      const out = await apply(await running(), await withModel(BONDED, backend), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: bondedNics });
+      expect(out.actions, backend).toEqual(['ifdown bond0.7', 'ifdown bond0', 'ifdown ens4', 'ifdown ens3', 'ifup ens3', 'ifup ens4', 'ifup bond0', 'ifup bond0.7']);
+    }
+    const nm = await apply(await running(), await withModel(BONDED, 'nm'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: bondedNics });
+    expect(nm.actions).toEqual(['nmcli connection reload', 'nmcli connection up id vmctx-bond0', 'nmcli connection up id vmctx-bond0.7']);
+  });
+
+  it('networkd: reconfigures the links that exist; the bond and VLAN it creates from the reload; they must come up, else rollback', async () => {
+    const root = await systemdRoot('networkd-enabled');
+    await mkdir(join(root, 'run/dbus'), { recursive: true });
+    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
+    await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
+    await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    await mkdir(join(root, 'sys/class/net/ens3'), { recursive: true });
+    await mkdir(join(root, 'sys/class/net/ens4'), { recursive: true });
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const clock = new TestClock();
+    // networkd creates the bond a second after the reload, the VLAN never
+    clock.onSleep = async (elapsed) => {
+      if (elapsed >= 1000) await mkdir(join(root, 'sys/class/net/bond0'), { recursive: true });
+    };
+    await expect(apply(root, await withModel(BONDED), { live: true, exec, listNics: bondedNics, clock })).rejects.toThrow(/^bond0\.7 did not come up; the previous network configuration was restored/u);
+    expect(exec.calls.filter((c) => c.startsWith('networkctl') || c.startsWith('ip link'))).toEqual([
+      'networkctl reload', 'networkctl reconfigure ens3 ens4',
+      // the rollback: the bond it created goes, networkd re-reads the previous files
+      'ip link delete dev bond0', 'networkctl reload', 'networkctl reconfigure ens3 ens4',
+    ]);
+    expect(await readdir(join(root, 'etc/systemd/network')).catch(() => [])).toEqual([]);
+    // with the VLAN there, it applies
+    await mkdir(join(root, 'sys/class/net/bond0.7'), { recursive: true });
+    const ok = await apply(root, await withModel(BONDED), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: bondedNics, clock: new TestClock() });
+    expect(ok.actions).toEqual(['networkctl reload', 'networkctl reconfigure ens3 ens4 bond0 bond0.7']);
+  });
+
+  it('a VLAN that cannot come up (ifup fails) is rolled back: created devices deleted, files back, the old configuration re-applied past each failure', async () => {
+    const root = await running();
+    await mkdir(join(root, 'etc/network/interfaces.d'), { recursive: true });
+    await writeFile(join(root, 'etc/network/interfaces.d/50-vmctx'), '# Managed by vmctx; replaced at each contextualization.\nauto ens3\niface ens3 inet dhcp\n', { mode: 0o600 });
+    const exec = new ScriptedExec({ routeAfterReload: true, fails: ['ifup bond0.7', 'ip link delete dev bond0'] });
+    const error = await apply(root, await withModel(BONDED, 'interfaces'), { live: true, exec, listNics: bondedNics }).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/ifup bond0\.7 exited with 1: ifup bond0\.7: failed; the previous network configuration was restored \(but: ip link delete bond0: ip link delete dev bond0 exited with 1/u);
+    expect(exec.calls.slice(exec.calls.indexOf('ifup bond0.7') + 1)).toEqual([
+      'ifdown bond0.7', 'ifdown bond0', 'ifdown ens4', 'ifdown ens3',
+      'ip link delete dev bond0', 'ip link delete dev bond0.7', 'ifup -a',
+    ]);
+    expect(await readFile(join(root, 'etc/network/interfaces.d/50-vmctx'), 'utf8')).toContain('iface ens3 inet dhcp');
+    expect((await stat(join(root, 'etc/network/interfaces.d/50-vmctx'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a renderer\'s "cannot express" notes are warnings, with the device', async () => {
+    const m: NetModel = { devices: [eth('lan', { macaddress: '52:54:00:00:00:0a' }, { dhcp4: true, setName: 'wan0' })], routes: [], nameservers: dns([]) };
+    const out = await apply(await scratchRoot({ network: 'none' }), await withModel(m, 'nm'));
+    expect(out.warnings).toEqual(['not supported (NetworkManager): ethernets.lan.set-name: NetworkManager cannot rename an interface: the NIC of "lan" keeps its kernel name and is not renamed wan0']);
+  });
+});
+
+describe('network module: upgrade and the target root', () => {
+  it('removes the ifcfg files the renderer before wrote (its header), keeps hand-written ones', async () => {
+    const root = await scratchRoot({ network: 'none' });
+    const dir = join(root, 'etc/sysconfig/network-scripts');
+    await mkdir(dir, { recursive: true });
+    const OLD = '# Managed by vmctx from the VM context; replaced at each contextualization.\n';
+    await writeFile(join(dir, 'ifcfg-eth0'), `${OLD}DEVICE=eth0\n`);
+    await writeFile(join(dir, 'ifcfg-eth0:0'), `${OLD}DEVICE=eth0:0\n`);
+    await writeFile(join(dir, 'route-eth0'), `${OLD}10.9.0.0/16 via 10.0.0.9 dev eth0\n`);
+    await writeFile(join(dir, 'ifcfg-lo'), 'DEVICE=lo\n');
+    const out = await apply(root, NIC, { listNics: () => Promise.resolve([{ name: 'ens3', mac: '52:54:00:12:34:56' }]) });
+    expect((await readdir(dir)).sort()).toEqual(['ifcfg-ens3', 'ifcfg-lo']);
+    expect(out.changed).toEqual(expect.arrayContaining(['/etc/sysconfig/network-scripts/ifcfg-eth0', '/etc/sysconfig/network-scripts/ifcfg-eth0:0', '/etc/sysconfig/network-scripts/route-eth0']));
+  });
+
+  it('a link planted at one of its file names is replaced, never written through', async () => {
+    const root = await systemdRoot('networkd-enabled');
+    await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
+    const shadow = await readFile(join(root, 'etc/shadow'), 'utf8').catch(() => '');
+    await writeFile(join(root, 'etc/shadow'), shadow || 'root:*:1::::::\n');
+    await symlink('/etc/shadow', join(root, 'etc/systemd/network/10-vmctx-01-eth0.network'));
+    await apply(root, NIC);
+    expect(await readFile(join(root, 'etc/shadow'), 'utf8')).toBe(shadow || 'root:*:1::::::\n');
+    expect((await lstat(join(root, 'etc/systemd/network/10-vmctx-01-eth0.network'))).isFile()).toBe(true);
+  });
+
+  it('a guest interface name that is an option or has a shell character reaches no file and no command', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'run/network'), { recursive: true });
+    await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    for (const name of ['-a', 'x;reboot', 'a b']) {
+      const out = await apply(root, NIC, { live: true, exec, listNics: () => Promise.resolve([{ name, mac: '52:54:00:12:34:56' }]) }, 'sysvinit');
+      expect(out.warnings.join('\n')).toContain('which vmctx will not write into a file or a command');
+    }
+    expect(exec.calls.filter((c) => c.startsWith('ifup') || c.startsWith('ifdown'))).toEqual([]);
+    expect(await readFile(join(root, 'etc/network/interfaces.d/50-vmctx'), 'utf8').catch(() => '')).not.toMatch(/-a|reboot|a b/u);
+  });
+});
