@@ -17,7 +17,7 @@ import type { NetworkNote } from '../../network/docreader.js';
 import { checkIfName, masterOf, type NetModel } from '../../network/netmodel.js';
 import type { Backend } from '../../network/plan.js';
 import type { GuestNames, RenderedFile } from '../../network/renderers/common.js';
-import { RENDERERS, startsWithHeader, type BackendRenderer } from '../../network/renderers/index.js';
+import { RENDERERS, isOwnedPath, startsWithHeader, type BackendRenderer } from '../../network/renderers/index.js';
 import { configuredModel, nicByMac, resolveNet, type GuestNic } from '../../network/resolvenet.js';
 import type { Context } from '../context/context.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
@@ -344,15 +344,6 @@ async function rollback(target: Target, renderer: BackendRenderer, snapshot: Sna
   return failures;
 }
 
-/** A path a renderer may write: in a directory it owns, a name it owns, no "." or ".." part. */
-function ownedPath(renderer: BackendRenderer, path: string): boolean {
-  const cut = path.lastIndexOf('/');
-  const dir = path.slice(0, cut);
-  const name = path.slice(cut + 1);
-  if (name === '' || name === '.' || name === '..' || path.split('/').some((p) => p === '..' || p === '.')) return false;
-  return renderer.owned.some((o) => o.dir === dir && o.match.test(name));
-}
-
 /** A note as a warning line: the backend (or "this system"), the key path, the message. */
 const noteLine = (n: NetworkNote): string => `${n.what === 'invalid' ? 'invalid' : 'not supported'} (${n.file}): ${n.path}: ${n.message}`;
 
@@ -396,7 +387,7 @@ export const networkModule: Module = {
     for (const n of rendered.notes) out.warnings.push(noteLine(n));
     const files = new Map<string, RenderedFile>();
     for (const [path, file] of rendered.files) {
-      if (ownedPath(renderer, path)) files.set(path, file);
+      if (isOwnedPath(renderer, path)) files.set(path, file);
       else out.warnings.push(`not written: ${JSON.stringify(path.slice(0, 120))} is not a file the ${renderer.label} renderer owns`);
     }
     const merges = renderer.merges(model);

@@ -47,16 +47,24 @@ function namesInOrder(model: NetModel, names: GuestNames | undefined): string[] 
   const out: string[] = [];
   for (const d of dependencyOrder(model)) {
     const n = deviceName(d, names);
-    if (n !== undefined && checkIfName(n).ok && !out.includes(n)) out.push(n);
+    if (n !== undefined && isSafeIfName(n) && !out.includes(n)) out.push(n);
   }
   return out;
 }
+
+/** A name that may reach a file and an argv: a checked kernel name that no program reads as an option. */
+export const isSafeIfName = (n: string): boolean => checkIfName(n).ok && !n.startsWith('-');
+
+/** The live names a renderer is given: only safe ones (a hostile name from the guest is as if unknown). */
+const safeNames = (names: GuestNames | undefined): GuestNames | undefined => (names === undefined ? undefined : new Map([...names].filter(([, n]) => isSafeIfName(n))));
+/** A bring-up order without anything that is not a safe name or connection id. */
+const safeOrder = (order: readonly string[]): string[] => order.filter((n) => !n.startsWith('-') && /^[A-Za-z0-9_.:@-]{1,80}$/u.test(n));
 
 const none = (): ReadonlyMap<string, Readonly<Record<string, string>>> => new Map();
 const fileName = (path: string): RegExp => new RegExp(`^${(path.split('/').at(-1) ?? '').replace(/[.]/gu, '\\.')}$`, 'u');
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
 
-export const RENDERERS: Readonly<Record<Backend, BackendRenderer>> = {
+const TABLE: Readonly<Record<Backend, BackendRenderer>> = {
   networkd: {
     backend: 'networkd',
     label: 'systemd-networkd',
@@ -111,7 +119,28 @@ export const RENDERERS: Readonly<Record<Backend, BackendRenderer>> = {
   },
 };
 
+/** The table, each renderer given only safe live names and its order only safe names. */
+export const RENDERERS: Readonly<Record<Backend, BackendRenderer>> = Object.fromEntries(
+  Object.entries(TABLE).map(([backend, r]) => [backend, {
+    ...r,
+    render: (model: NetModel, names?: GuestNames) => r.render(model, safeNames(names)),
+    upOrder: (model: NetModel, names?: GuestNames) => safeOrder(r.upOrder(model, safeNames(names))),
+  }]),
+) as Record<Backend, BackendRenderer>;
+
 /** Whether a file's text starts with the header of vmctx's renderers (this one's or the one before). */
 export function startsWithHeader(text: string): boolean {
   return text.startsWith(`# ${HEADER}`) || text.startsWith(`# ${OLD_HEADER}`);
+}
+
+/**
+ * A path the backend's renderer may write: directly in a directory it owns, with a name it owns, no
+ * "." or ".." part (ids and names come from documents and from the guest: checked again here).
+ */
+export function isOwnedPath(renderer: BackendRenderer, path: string): boolean {
+  const cut = path.lastIndexOf('/');
+  const dir = path.slice(0, cut);
+  const name = path.slice(cut + 1);
+  if (!path.startsWith('/') || path.split('/').slice(1).some((p) => p === '' || p === '.' || p === '..') || /[\x00-\x1f\x7f]/u.test(path)) return false;
+  return renderer.owned.some((o) => o.dir === dir && o.match.test(name));
 }
