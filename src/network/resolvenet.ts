@@ -44,6 +44,12 @@ export interface ResolveOptions {
   readonly keepAbsent: boolean;
   /** The backend matches globs and drivers itself: several NICs matching one is no problem. */
   readonly matchesByMac: boolean;
+  /**
+   * Offline (no guest list: an image, a dry run), for backends that configure by name: an ethernet
+   * found only by MAC is written for its id when that is an interface name (OpenNebula's ETHn is
+   * "ethN", as vmctx always guessed; cloud-init's ENI renderer names by the id too).
+   */
+  readonly guessNames?: boolean;
 }
 
 const note = (path: string, message: string): NetworkNote => ({ path, file: 'this system', line: undefined, what: 'not supported', message });
@@ -116,7 +122,15 @@ export function configuredModel(model: NetModel): NetModel {
 
 /** Resolves the model's ethernets on the guest; `guest` undefined (offline, a dry run): the model as it is. */
 export function resolveNet(model: NetModel, guest: readonly GuestNic[] | undefined, options: ResolveOptions): ResolvedNet {
-  if (guest === undefined) return { model, names: new Map(), notes: [] };
+  if (guest === undefined) {
+    const guessed = new Map<string, string>();
+    if (options.guessNames === true) {
+      for (const d of model.devices) {
+        if (d.kind === 'ethernet' && d.match.macaddress !== undefined && d.match.name === undefined && d.setName === undefined && checkIfName(d.id).ok && !d.id.startsWith('-')) guessed.set(d.id, d.id);
+      }
+    }
+    return { model, names: guessed, notes: [] };
+  }
   const names = new Map<string, string>();
   const notes: NetworkNote[] = [];
   const absent = new Set<string>();

@@ -81,8 +81,10 @@ describe('resolveNet', () => {
     expect(r.model.devices.find((d) => d.id === 'bond0')).toMatchObject({ interfaces: ['p1'] });
   });
 
-  it('offline (no guest list): the model as it is, no names', () => {
+  it('offline (no guest list): the model as it is, no names; for a backend that names interfaces, the id of a NIC found by MAC only', () => {
     expect(resolveNet(three, undefined, byMac)).toEqual({ model: three, names: new Map(), notes: [] });
+    const m = model([eth('eth0', { macaddress: '52:54:00:00:00:01' }), eth('lan', { macaddress: '52:54:00:00:00:02' }, { setName: 'wan0' }), eth('a:b', { macaddress: '52:54:00:00:00:03' }), eth('-a', { macaddress: '52:54:00:00:00:04' })]);
+    expect([...resolveNet(m, undefined, { ...byMac, guessNames: true }).names]).toEqual([['eth0', 'eth0']]);
   });
 
   it('configuredModel leaves out an ethernet with nothing to set (a MAC alone, methods skip) unless something uses it', () => {

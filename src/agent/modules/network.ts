@@ -380,7 +380,7 @@ export const networkModule: Module = {
     // once the NIC list is complete (the daemon), a NIC that is not there was removed: its files go
     const keepAbsent = renderer.matchesByMac && target.nicsSettled !== true;
     const positional = wanted.devices.some((d) => d.kind === 'ethernet' && d.match.positional === true);
-    const resolved = resolveNet(wanted, await guestNics(target, wanted, !renderer.matchesByMac || positional), { keepAbsent, matchesByMac: renderer.matchesByMac });
+    const resolved = resolveNet(wanted, await guestNics(target, wanted, !renderer.matchesByMac || positional), { keepAbsent, matchesByMac: renderer.matchesByMac, guessNames: !renderer.matchesByMac });
     const { model, names } = resolved;
     for (const n of resolved.notes) out.warnings.push(noteLine(n));
     const rendered = renderer.render(model, names);

@@ -141,6 +141,6 @@ export function isOwnedPath(renderer: BackendRenderer, path: string): boolean {
   const cut = path.lastIndexOf('/');
   const dir = path.slice(0, cut);
   const name = path.slice(cut + 1);
-  if (!path.startsWith('/') || path.split('/').slice(1).some((p) => p === '' || p === '.' || p === '..') || /[\x00-\x1f\x7f]/u.test(path)) return false;
+  if (!path.startsWith('/') || path.split('/').slice(1).some((p) => p === '' || p === '.' || p === '..') || !/^[ -~]+$/u.test(path)) return false;
   return renderer.owned.some((o) => o.dir === dir && o.match.test(name));
 }

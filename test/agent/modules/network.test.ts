@@ -23,7 +23,7 @@ const ETH_NICS = () => Promise.resolve([{ name: 'eth0', mac: '52:54:00:12:34:56'
 async function apply(root: string, variables: Record<string, string> | Context, target: Partial<Target> = {}, init: 'systemd' | 'sysvinit' = 'systemd') {
   // the live tests model a running systemd unless they say otherwise
   if (target.live === true && init === 'systemd') await mkdir(join(root, 'run/systemd/system'), { recursive: true });
-  const ctx = 'net' in variables ? (variables as Context) : await contextOf(variables as Record<string, string>);
+  const ctx = 'net' in variables ? (variables as Context) : await contextOf(variables);
   // waits (the rollback's) run on a clock the test drives: no wall clock
   return networkModule.apply(ctx, { root: new DirectoryRoot(root), exec: new HostExec(), live: false, clock: new TestClock(), ...target }, log);
 }
