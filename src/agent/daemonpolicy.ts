@@ -27,7 +27,8 @@ export const CONTEXT_ONLY: ReadonlySet<string> = new Set(['media', 'metadata-pol
  * network document is not among the variables) and what was missing.
  */
 export function contextFingerprint(ctx: Context): string {
-  return hashInputs({ instanceId: ctx.instanceId, variables: ctx.variables, net: ctx.net, missing: ctx.missing });
+  // the network model too: a network document (network-config, network_data.json) changes it with no variable changing
+  return hashInputs({ instanceId: ctx.instanceId, variables: ctx.variables, missing: ctx.missing, net: { model: ctx.net.model, backend: ctx.net.backend ?? null } });
 }
 
 export interface ReconfigureOptions {

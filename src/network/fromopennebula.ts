@@ -4,7 +4,7 @@
 import { formatNameserver, parseNameserver } from '../formats/dns.js';
 import type { NetworkNote, NoteKind } from './docreader.js';
 import { isIPv4Address, isIPv6Address, ipFromLegacyMac, networkOf, normaliseMac, parseCidr, parseMask } from './ip.js';
-import { BACKENDS, type Backend } from './model.js';
+import { BACKENDS, type Backend } from './plan.js';
 import { ModelBuilder, addAddress, addRoute, defaultRoute, emptyIp, UINT32_MAX, type DraftDevice, type IpDraft, type MappedNetwork } from './netmodel.js';
 import { aliasIndexes, nicIndexes } from './fromcontext.js';
 
@@ -254,7 +254,8 @@ function openNebulaNic(r: Reader, b: ModelBuilder, i: number, seenMacs: Map<stri
     if (r.get(`${p}${suffix}`) !== undefined) r.note(`${p}${suffix}`, 'unused', `${p}${suffix} ${why}; not used`);
   }
   const id = `eth${i}`;
-  const match = mac === undefined ? { name: id } : { macaddress: mac };
+  // without a MAC the NIC is named by position: on a live system, the n-th physical NIC no MAC claims
+  const match = mac === undefined ? { name: id, positional: true } : { macaddress: mac };
   if (vlan === undefined) {
     b.add({ kind: 'ethernet', id, match, ...ip }, where);
     return;
@@ -294,7 +295,7 @@ function stratusLabNics(r: Reader, b: ModelBuilder): void {
     const takesDefault = hasPublic ? nic.index === 1 : nic.index === 0;
     if (takesDefault && defaultGateway !== undefined) addRoute(ip, defaultRoute(defaultGateway, 4));
     const id = `eth${nic.index}`;
-    b.add({ kind: 'ethernet', id, match: { name: id }, ...ip }, { path: nic.ip, line: r.lineOf(nic.ip) });
+    b.add({ kind: 'ethernet', id, match: { name: id, positional: true }, ...ip }, { path: nic.ip, line: r.lineOf(nic.ip) });
   }
 }
 

@@ -1,8 +1,11 @@
 // What the agent applies for the network: a source's document (or variables) mapped into the
 // NetModel, the notes on everything not applied as written, and the backend the context forces. Pure.
 import type { NetworkNote } from './docreader.js';
-import type { Backend } from './model.js';
 import type { NetModel } from './netmodel.js';
+
+/** The network backends vmctx renders for: systemd-networkd, netplan, ifupdown (interfaces), RHEL network-scripts, NetworkManager. */
+export type Backend = 'networkd' | 'netplan' | 'interfaces' | 'scripts' | 'nm';
+export const BACKENDS: readonly Backend[] = ['networkd', 'netplan', 'interfaces', 'scripts', 'nm'];
 
 /** A network document as a datasource received it, mapped later (pure) so notes keep file and line. */
 export interface NetworkDocument {

@@ -4,7 +4,7 @@
 import { formatNameserver, parseNameserver } from '../../formats/dns.js';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
-import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
+import { nicIndexes } from '../../network/fromcontext.js';
 import { formatNote } from '../../network/docreader.js';
 import { isBookkeepingNote, isDocumentError, mapNetworkDocument } from '../../network/fromdocument.js';
 import { mapOpenNebula } from '../../network/fromopennebula.js';
@@ -158,7 +158,6 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     else if (start !== undefined && plain && file !== undefined) warnings[i] = { ...w, file, line: start + w.line - 1, col: w.line > 1 ? w.col : undefined };
   }
   const cloudConfig = userData.cloudConfig;
-  const network = networkFromContext(v);
   const net = networkPlan(raw, file);
   // the plan's notes are the context's warnings, with file:line (bookkeeping notes stay in the plan)
   for (const n of net.notes) {
@@ -182,7 +181,6 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     hostname,
     dns,
     sshKeys,
-    network,
     net,
     username,
     user,
