@@ -23,7 +23,10 @@ export async function listGuestNics(sysDir = '/sys'): Promise<GuestNic[]> {
     const perm = (await read('bonding_slave/perm_hwaddr')).toLowerCase();
     const permMac = MAC.test(perm) && perm !== mac ? perm : undefined;
     const driver = (await readlink(`${sysDir}/class/net/${name}/device/driver`).catch(() => '')).split('/').at(-1) ?? '';
-    out.push({ name, mac, ...(permMac === undefined ? {} : { permMac }), ...(Number.isInteger(ifindex) && ifindex > 0 ? { ifindex } : {}), physical, ...(/^[A-Za-z0-9_.-]{1,64}$/u.test(driver) ? { driver } : {}) });
+    // flags: hex, IFF_UP is 0x1 (a NIC must be down to be renamed)
+    const flags = await read('flags');
+    const up = /^0x[0-9a-f]+$/iu.test(flags) ? (Number.parseInt(flags, 16) & 0x1) !== 0 : undefined;
+    out.push({ name, mac, ...(permMac === undefined ? {} : { permMac }), ...(Number.isInteger(ifindex) && ifindex > 0 ? { ifindex } : {}), physical, ...(/^[A-Za-z0-9_.-]{1,64}$/u.test(driver) ? { driver } : {}), ...(up === undefined ? {} : { up }) });
   }
   return out;
 }

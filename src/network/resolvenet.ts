@@ -28,6 +28,8 @@ export interface GuestNic {
   readonly physical?: boolean;
   /** The driver's name (device/driver), when known. */
   readonly driver?: string;
+  /** The link is administratively up (IFF_UP in its flags), when known. */
+  readonly up?: boolean;
 }
 
 export interface ResolvedNet {

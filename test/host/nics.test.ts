@@ -15,13 +15,15 @@ describe('listGuestNics', () => {
     await nic('lo', '772', '00:00:00:00:00:00');
     await nic('ens3', '1', '52:54:00:AB:CD:EF');
     await writeFile(join(sys, 'class/net/ens3/ifindex'), '2\n');
+    await writeFile(join(sys, 'class/net/ens3/flags'), '0x1003\n');
+    await writeFile(join(sys, 'class/net/lo/flags'), '0x9\n');
     await mkdir(join(sys, 'class/net/ens3/device'));
     await writeFile(join(sys, 'class/net/ens3/device/uevent'), 'DRIVER=virtio_net\n');
     await nic('wg0', '65534', '');
     await nic('$(reboot)', '1', '52:54:00:00:00:01');
     expect(await listGuestNics(sys)).toEqual([
       { name: '$(reboot)', mac: '52:54:00:00:00:01', physical: false },
-      { name: 'ens3', mac: '52:54:00:ab:cd:ef', ifindex: 2, physical: true },
+      { name: 'ens3', mac: '52:54:00:ab:cd:ef', ifindex: 2, physical: true, up: true },
     ]);
   });
 
@@ -45,10 +47,11 @@ describe('listGuestNics', () => {
     await writeFile(join(sys, 'class/net/ens4/bonding_slave/perm_hwaddr'), '52:54:00:00:00:04\n');
     await mkdir(join(sys, 'class/net/ens3/bonding_slave'));
     await writeFile(join(sys, 'class/net/ens3/bonding_slave/perm_hwaddr'), '52:54:00:00:00:03\n');
+    await writeFile(join(sys, 'class/net/ens4/flags'), '0x1802\n');
     expect(await listGuestNics(sys)).toEqual([
       { name: 'bond0', mac: '52:54:00:00:00:03', physical: false },
       { name: 'ens3', mac: '52:54:00:00:00:03', physical: true, driver: 'virtio_net' },
-      { name: 'ens4', mac: '52:54:00:00:00:03', permMac: '52:54:00:00:00:04', physical: true, driver: 'virtio_net' },
+      { name: 'ens4', mac: '52:54:00:00:00:03', permMac: '52:54:00:00:00:04', physical: true, driver: 'virtio_net', up: false },
     ]);
   });
 

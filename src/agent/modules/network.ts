@@ -7,6 +7,12 @@
 // systemd-networkd enabled; ifupdown installed with /etc/network/interfaces; RHEL
 // network-scripts; systemd-networkd installed (vmctx enables it); NetworkManager installed.
 //
+// set-name: the udev rules file (ENI, ifcfg, NetworkManager) and networkd's .link rename a NIC as
+// udev adds it, at the next boot or a hot-plug. On a live run udev re-reads them (`udevadm control
+// --reload`) and each NIC present under another name is renamed now, before the bring-up (cloud-init
+// does the same): link down if it was up, `ip link set dev OLD name NEW`, up again. Not when NEW is
+// another interface's name now (a warning: it applies at the next boot); a rollback renames back.
+//
 // Nothing silent: the resolver's notes (a MAC this system does not have) and each renderer note
 // (what the backend cannot express, by device) are warnings of the outcome.
 import { markers, replaceBlock } from '../../formats/managedblock.js';
@@ -16,9 +22,11 @@ import type { Root } from '../../host/root.js';
 import type { NetworkNote } from '../../network/docreader.js';
 import { checkIfName, masterOf, type NetModel } from '../../network/netmodel.js';
 import type { Backend } from '../../network/plan.js';
-import type { GuestNames, RenderedFile } from '../../network/renderers/common.js';
+import { RENAME_RULES_FILE, nicRenames, type GuestNames, type NicRename, type RenderedFile } from '../../network/renderers/common.js';
 import { RENDERERS, isOwnedPath, startsWithHeader, type BackendRenderer } from '../../network/renderers/index.js';
-import { configuredModel, nicByMac, resolveNet, type GuestNic } from '../../network/resolvenet.js';
+import { NETWORKD_DIR } from '../../network/renderers/networkd.js';
+import { nmConnectionId } from '../../network/renderers/networkmanager.js';
+import { configuredModel, globMatches, nicByMac, resolveNet, type GuestNic } from '../../network/resolvenet.js';
 import type { Context } from '../context/context.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 import { systemdRunning, unitFile } from './live.js';
@@ -226,6 +234,112 @@ function runner(target: Target, out: OutcomeBuilder): Run {
   };
 }
 
+/** A changed file udev reads: our rename rules, or a networkd .link (its net_setup_link reads those). */
+const udevFile = (path: string): boolean => path === RENAME_RULES_FILE || (path.startsWith(`${NETWORKD_DIR}/`) && path.endsWith('.link'));
+
+/** `udevadm control --reload`, where udevadm is installed: udev reads the changed rules for the NICs it adds next. */
+async function reloadUdev(target: Target, out: OutcomeBuilder): Promise<void> {
+  const udevadm = await target.exec.which('udevadm');
+  if (udevadm === undefined) return;
+  const r = await target.exec.run(udevadm, ['control', '--reload'], { timeoutMs: 30_000 }).catch((error: unknown) => describeError(error).message);
+  if (typeof r !== 'string' && r.code === 0) out.actions.push('udevadm control --reload');
+  else out.warnings.push(`udevadm control --reload failed (${typeof r === 'string' ? r : `exit ${r.code ?? r.signal ?? '?'}: ${r.stderr.trim().slice(0, 200)}`}): udev reads the rename rules when it restarts (at the latest the next boot)`);
+}
+
+/** A NIC renamed on the running system for a set-name (a rollback renames it back). */
+interface LiveRename {
+  readonly from: string;
+  readonly to: string;
+  readonly wasUp: boolean;
+}
+
+/**
+ * The NIC a rename's udev rule finds on the running system: by permanent MAC (and driver, when the
+ * rule has both), or the one physical NIC of the driver; a string says why none is renamed now.
+ */
+function renamedNic(nics: readonly GuestNic[], r: NicRename): GuestNic | string | undefined {
+  const driverOk = (g: GuestNic): boolean => r.driver === undefined || (g.driver !== undefined && globMatches(r.driver, g.driver));
+  if (r.macaddress !== undefined) {
+    const nic = nicByMac(nics, r.macaddress);
+    return nic !== undefined && nic.physical !== false && driverOk(nic) ? nic : undefined;
+  }
+  const hits = nics.filter((g) => g.physical !== false && g.driver !== undefined && driverOk(g));
+  const named = hits.find((g) => g.name === r.name);
+  if (named !== undefined || hits.length <= 1) return named ?? hits[0];
+  return `the driver ${r.driver ?? ''} has ${hits.length} NICs here (${hits.map((h) => h.name).slice(0, 8).join(', ')}); udev renames the first it adds at the next boot`;
+}
+
+/**
+ * Renames, on the running system, each NIC a set-name renames that has another name now (the udev
+ * rule renames only as the NIC is added). A rename waits for a name another rename frees; one whose
+ * name stays taken, or that fails, is a warning and its device is `blocked` (not brought up now: its
+ * configuration names a NIC that is not, or another NIC). Returns the renames done, the name of each
+ * renamed NIC by device id (including those already named so), and the blocked device ids.
+ */
+async function renameLive(target: Target, renames: readonly NicRename[], nics: readonly GuestNic[], run: Run, out: OutcomeBuilder): Promise<{ renamed: LiveRename[]; named: Map<string, string>; blocked: Set<string> }> {
+  const renamed: LiveRename[] = [];
+  const named = new Map<string, string>();
+  const blocked = new Set<string>();
+  const pending = new Map<string, { readonly r: NicRename; readonly nic: GuestNic }>();
+  const taken = new Set(nics.map((n) => n.name));
+  for (const r of renames) {
+    const nic = renamedNic(nics, r);
+    if (typeof nic === 'string') {
+      out.warnings.push(`${r.id}: not renamed ${r.name} now: ${nic}`);
+      blocked.add(r.id);
+    } else if (nic === undefined) continue; // not here: the rule renames it as it appears
+    else if (nic.name === r.name) named.set(r.id, r.name);
+    // a guest name that is not safe was noted by the resolver; a set-name was checked by planRenames
+    else if (argName(nic.name) && argName(r.name)) pending.set(r.id, { r, nic });
+    else blocked.add(r.id);
+  }
+  for (let progress = true; progress && pending.size > 0;) {
+    progress = false;
+    for (const [id, { r, nic }] of pending) {
+      if (taken.has(r.name) || (await linkExists(target.root, r.name)) === true) continue;
+      pending.delete(id);
+      progress = true;
+      const wasUp = nic.up === true;
+      try {
+        if (wasUp) await run('ip', ['link', 'set', 'dev', nic.name, 'down']);
+        await run('ip', ['link', 'set', 'dev', nic.name, 'name', r.name]);
+      } catch (error) {
+        out.warnings.push(`could not rename ${nic.name} to ${r.name} now (${describeError(error).message}); applies at next boot`);
+        blocked.add(id);
+        if (wasUp) await run('ip', ['link', 'set', 'dev', nic.name, 'up']).catch(() => undefined);
+        continue;
+      }
+      taken.delete(nic.name);
+      taken.add(r.name);
+      renamed.push({ from: nic.name, to: r.name, wasUp });
+      named.set(id, r.name);
+      if (wasUp) await run('ip', ['link', 'set', 'dev', r.name, 'up']).catch((error: unknown) => out.warnings.push(`${r.name} (was ${nic.name}) was renamed but not brought up again: ${describeError(error).message}`));
+    }
+  }
+  for (const [id, { r, nic }] of pending) {
+    out.warnings.push(`cannot rename ${nic.name} to ${r.name} now: ${r.name} exists; applies at next boot`);
+    blocked.add(id);
+  }
+  return { renamed, named, blocked };
+}
+
+/** Renames NICs back (a rollback), last first: those renamed back, and what failed. */
+async function renameBack(renamed: readonly LiveRename[], run: Run): Promise<{ back: LiveRename[]; failures: string[] }> {
+  const back: LiveRename[] = [];
+  const failures: string[] = [];
+  for (const x of [...renamed].reverse()) {
+    try {
+      await run('ip', ['link', 'set', 'dev', x.to, 'down']);
+      await run('ip', ['link', 'set', 'dev', x.to, 'name', x.from]);
+      back.push(x);
+      if (x.wasUp) await run('ip', ['link', 'set', 'dev', x.from, 'up']);
+    } catch (error) {
+      failures.push(`renaming ${x.to} back to ${x.from}: ${describeError(error).message}`);
+    }
+  }
+  return { back, failures };
+}
+
 /** The service that runs a backend's configuration, for "is it up". */
 const SERVICE: Readonly<Record<Backend, string | undefined>> = {
   networkd: 'systemd-networkd.service',
@@ -294,10 +408,11 @@ const wantsDefaultRoute = (model: NetModel): boolean =>
 
 /**
  * Puts the previous configuration back after a failed live apply: created devices the system did not
- * have are deleted, each file gets its previous bytes and mode (or link, or goes), and the backend
- * re-reads them. Every step is tried; what fails is returned.
+ * have are deleted, each file gets its previous bytes and mode (or link, or goes), NICs renamed now
+ * get their names back, and the backend re-reads them. Every step is tried; what fails is returned,
+ * and the NICs renamed back.
  */
-async function rollback(target: Target, renderer: BackendRenderer, snapshot: Snapshot, model: NetModel, order: readonly string[], names: GuestNames): Promise<string[]> {
+async function rollback(target: Target, renderer: BackendRenderer, snapshot: Snapshot, model: NetModel, order: readonly string[], names: GuestNames, renamed: readonly LiveRename[], udevChanged: boolean): Promise<{ failures: string[]; back: LiveRename[] }> {
   const failures: string[] = [];
   const attempt = async (what: string, step: () => Promise<unknown>): Promise<void> => {
     try {
@@ -315,6 +430,14 @@ async function rollback(target: Target, renderer: BackendRenderer, snapshot: Sna
   for (const n of createdDevices(model)) {
     if (snapshot.hadDevices.has(n) || (await linkExists(target.root, n)) === false) continue;
     await attempt(`ip link delete ${n}`, () => run('ip', ['link', 'delete', 'dev', n]));
+  }
+  // NICs renamed now get their names back, and udev its previous rules, before the backend re-reads its files
+  const { back, failures: notBack } = await renameBack(renamed, run);
+  failures.push(...notBack);
+  if (udevChanged) {
+    const reloaded = new OutcomeBuilder();
+    await reloadUdev(target, reloaded);
+    failures.push(...reloaded.warnings);
   }
   const ethernets = [...names.values()].filter(argName);
   const restored = (dir: string, re: RegExp): string[] =>
@@ -341,7 +464,7 @@ async function rollback(target: Target, renderer: BackendRenderer, snapshot: Sna
       for (const n of restored('/etc/sysconfig/network-scripts', /^ifcfg-(.+)$/u).filter(argName)) await attempt(`ifup ${n}`, () => run('ifup', [n]));
       break;
   }
-  return failures;
+  return { failures, back };
 }
 
 /** A note as a warning line: the backend (or "this system"), the key path, the message. */
@@ -432,11 +555,30 @@ export const networkModule: Module = {
       }
     }
 
-    if (target.live && out.changed.length > 0) {
+    // set-name on the running system: udev re-reads its rules; NICs present under another name are renamed now
+    let liveNames: GuestNames = names;
+    let upOrder = order;
+    let renamed: LiveRename[] = [];
+    const udevChanged = out.changed.some(udevFile);
+    if (target.live && target.dryRun !== true) {
+      if (udevChanged) await reloadUdev(target, out);
+      const renames = nicRenames(model);
+      if (renames.length > 0 && target.listNics !== undefined) {
+        const live = await renameLive(target, renames, await target.listNics(), runner(target, out), out);
+        renamed = live.renamed;
+        liveNames = new Map([...names, ...live.named]);
+        // a device not renamed now is not brought up now: its configuration names the NIC by its new name
+        const blockedNames = new Set(renames.filter((r) => live.blocked.has(r.id)).map((r) => r.name));
+        const blockedIds = new Set(model.devices.filter((d) => live.blocked.has(d.id)).map(nmConnectionId));
+        upOrder = order.filter((n) => (backend === 'nm' ? !blockedIds.has(n) : !blockedNames.has(n)));
+      }
+    }
+
+    if (target.live && (out.changed.length > 0 || renamed.length > 0)) {
       let applied = false;
       let failure: string | undefined;
       try {
-        applied = await applyLive(target, renderer, order, names, runner(target, out));
+        applied = await applyLive(target, renderer, upOrder, liveNames, runner(target, out));
       } catch (error) {
         failure = describeError(error).message;
       }
@@ -456,13 +598,14 @@ export const networkModule: Module = {
       const lost = failure === undefined && applied && snapshot.hadDefaultRoute && wantsDefaultRoute(model) && !(await waitFor(clock, () => hasDefaultRoute(target)));
       if (failure !== undefined || lost) {
         const reason = failure ?? 'the host lost its default route';
-        const failures = await rollback(target, renderer, snapshot, model, order, names);
+        const { failures, back } = await rollback(target, renderer, snapshot, model, upOrder, names, renamed, udevChanged);
+        const renamedBack = back.length === 0 ? '' : `, NICs renamed back (${back.map((x) => `${x.to} to ${x.from}`).join(', ')})`;
         const tail = failures.length === 0 ? '' : ` (but: ${failures.join('; ')})`;
-        throw new VmctxError('ERR_MODULE', `${reason}; the previous network configuration was restored${tail}`);
+        throw new VmctxError('ERR_MODULE', `${reason}; the previous network configuration was restored${renamedBack}${tail}`);
       }
       if (!applied) out.actions.push(`${backend} is not running: the configuration applies when it starts`);
     }
-    log.info({ backend, why, origin: ctx.net.origin, devices: model.devices.map((d) => ({ id: d.id, kind: d.kind, name: d.kind === 'ethernet' ? names.get(d.id) : d.id })) }, 'network configured');
+    log.info({ backend, why, origin: ctx.net.origin, devices: model.devices.map((d) => ({ id: d.id, kind: d.kind, name: d.kind === 'ethernet' ? liveNames.get(d.id) : d.id })) }, 'network configured');
     return out.build();
   },
 };

@@ -9,6 +9,7 @@ import { DirectoryRoot } from '../../../src/host/root.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import type { Context } from '../../../src/agent/context/context.js';
 import type { NetModel } from '../../../src/network/netmodel.js';
+import type { GuestNic } from '../../../src/network/resolvenet.js';
 import { contextOf } from '../../helpers/context.js';
 import { TestClock } from '../../helpers/clock.js';
 import { scratchRoot } from '../../helpers/scratch.js';
@@ -132,10 +133,10 @@ iface br0 inet manual
 /** A scripted system: answers `ip route`, `systemctl is-active` and `networkctl` as told. */
 class ScriptedExec implements Exec {
   readonly calls: string[] = [];
-  constructor(private readonly script: { routeAfterReload: boolean; reloadFails?: boolean; fails?: readonly string[] }) {}
+  constructor(private readonly script: { routeAfterReload: boolean; reloadFails?: boolean; fails?: readonly string[]; missing?: readonly string[] }) {}
   private reloaded = false;
   which(name: string): Promise<string | undefined> {
-    return Promise.resolve(`/usr/bin/${name}`);
+    return Promise.resolve(this.script.missing?.includes(name) === true ? undefined : `/usr/bin/${name}`);
   }
   run(file: string, args: readonly string[]): Promise<ExecResult> {
     const cmd = [file.split('/').pop(), ...args].join(' ');
@@ -335,9 +336,10 @@ describe('network module: bonds and VLANs, live', () => {
   });
 
   it('a renderer\'s "cannot express" notes are warnings, with the device', async () => {
-    const m: NetModel = { devices: [eth('lan', { macaddress: '52:54:00:00:00:0a' }, { dhcp4: true, setName: 'wan0' })], routes: [], nameservers: dns([]) };
+    // a set-name found by name only: no udev rule can say which NIC to rename
+    const m: NetModel = { devices: [eth('lan', { name: 'ens3' }, { dhcp4: true, setName: 'wan0' })], routes: [], nameservers: dns([]) };
     const out = await apply(await scratchRoot({ network: 'none' }), await withModel(m, 'nm'));
-    expect(out.warnings).toEqual(['not supported (NetworkManager): ethernets.lan.set-name: NetworkManager cannot rename an interface: the NIC of "lan" keeps its kernel name and is not renamed wan0']);
+    expect(out.warnings).toEqual([expect.stringMatching(/^not supported \(NetworkManager\): ethernets\.lan\.set-name: not renamed \(udev finds a NIC to rename by its MAC or driver only/u)]);
   });
 });
 
@@ -378,5 +380,114 @@ describe('network module: upgrade and the target root', () => {
     }
     expect(exec.calls.filter((c) => c.startsWith('ifup') || c.startsWith('ifdown'))).toEqual([]);
     expect(await readFile(join(root, 'etc/network/interfaces.d/50-vmctx'), 'utf8').catch(() => '')).not.toMatch(/-a|reboot|a b/u);
+  });
+});
+
+describe('network module: set-name on the running system', () => {
+  const A = '52:54:00:00:00:0a';
+  const B = '52:54:00:00:00:0b';
+  const renamedModel = (setName = 'lan0'): NetModel => ({ devices: [eth('lan', { macaddress: A }, { dhcp4: true, setName })], routes: [], nameservers: dns([]) });
+  const nicsOf = (...list: GuestNic[]) => () => Promise.resolve(list);
+  /** A system whose network service ran (ifupdown's state; the ScriptedExec says every unit is active). */
+  async function running(): Promise<string> {
+    const root = await scratchRoot({ network: 'none' });
+    await mkdir(join(root, 'run/network'), { recursive: true });
+    await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
+    return root;
+  }
+  const RENAME = ['ip link set dev ens3 down', 'ip link set dev ens3 name lan0', 'ip link set dev lan0 up'];
+
+  it('reloads udev and renames the NIC (down, rename, up) before ifup / nmcli up, which use the new name', async () => {
+    const cases: Array<[Context['net']['backend'] & string, string[]]> = [
+      ['interfaces', ['ifdown lan0', 'ifup lan0']],
+      ['scripts', ['ifdown lan0', 'ifup lan0']],
+      ['nm', ['nmcli connection reload', 'nmcli connection up id vmctx-lan']],
+    ];
+    for (const [backend, up] of cases) {
+      const root = await running();
+      const exec = new ScriptedExec({ routeAfterReload: true });
+      const out = await apply(root, await withModel(renamedModel(), backend), { live: true, exec, listNics: nicsOf({ name: 'ens3', mac: A, physical: true, up: true }) });
+      expect(out.actions, backend).toEqual(['udevadm control --reload', ...RENAME, ...up]);
+      expect(out.warnings, backend).toEqual([]);
+      expect(await readFile(join(root, 'etc/udev/rules.d/70-vmctx-net.rules'), 'utf8'), backend).toContain(`ATTR{address}=="${A}", NAME="lan0"`);
+    }
+  });
+
+  it('a NIC that is down is renamed without taking it down or up', async () => {
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const out = await apply(await running(), await withModel(renamedModel(), 'interfaces'), { live: true, exec, listNics: nicsOf({ name: 'ens3', mac: A, physical: true, up: false }) });
+    expect(out.actions).toEqual(['udevadm control --reload', 'ip link set dev ens3 name lan0', 'ifdown lan0', 'ifup lan0']);
+  });
+
+  it('never renames to a name another NIC has: a warning, and the device is not brought up now (its files name the other NIC)', async () => {
+    const list = nicsOf({ name: 'ens3', mac: A, physical: true, up: true }, { name: 'lan0', mac: B, physical: true, up: true });
+    for (const [backend, actions] of [['interfaces', ['udevadm control --reload']], ['nm', ['udevadm control --reload', 'nmcli connection reload']]] as const) {
+      const exec = new ScriptedExec({ routeAfterReload: true });
+      const out = await apply(await running(), await withModel(renamedModel(), backend), { live: true, exec, listNics: list });
+      expect(out.warnings, backend).toEqual(['cannot rename ens3 to lan0 now: lan0 exists; applies at next boot']);
+      expect(exec.calls.filter((c) => c.startsWith('ip link') || c.startsWith('ifup') || c.startsWith('nmcli connection up')), backend).toEqual([]);
+      expect(out.actions, backend).toEqual(actions);
+    }
+  });
+
+  it('a rename waits for the name another rename frees (eth1 to eth2, then eth0 to eth1)', async () => {
+    const m: NetModel = { devices: [eth('a', { macaddress: A }, { dhcp4: true, setName: 'eth1' }), eth('b', { macaddress: B }, { dhcp4: true, setName: 'eth2' })], routes: [], nameservers: dns([]) };
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const out = await apply(await running(), await withModel(m, 'interfaces'), { live: true, exec, listNics: nicsOf({ name: 'eth0', mac: A, physical: true }, { name: 'eth1', mac: B, physical: true }) });
+    expect(out.warnings).toEqual([]);
+    expect(exec.calls.filter((c) => c.startsWith('ip link'))).toEqual(['ip link set dev eth1 name eth2', 'ip link set dev eth0 name eth1']);
+  });
+
+  it('udev: reloaded only when the rules changed and udevadm is installed; a failed reload is a warning', async () => {
+    const root = await running();
+    const list = nicsOf({ name: 'lan0', mac: A, physical: true, up: true });
+    const first = await apply(root, await withModel(renamedModel(), 'interfaces'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
+    // the NIC already has the name: nothing to rename
+    expect(first.actions).toEqual(['udevadm control --reload', 'ifdown lan0', 'ifup lan0']);
+    const again = await apply(root, await withModel(renamedModel(), 'interfaces'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
+    expect(again.actions).toEqual([]);
+    const missing = await apply(await running(), await withModel(renamedModel(), 'interfaces'), { live: true, exec: new ScriptedExec({ routeAfterReload: true, missing: ['udevadm'] }), listNics: list });
+    expect(missing.actions).toEqual(['ifdown lan0', 'ifup lan0']);
+    expect(missing.warnings).toEqual([]);
+    const fails = await apply(await running(), await withModel(renamedModel(), 'interfaces'), { live: true, exec: new ScriptedExec({ routeAfterReload: true, fails: ['udevadm control --reload'] }), listNics: list });
+    expect(fails.warnings).toEqual([expect.stringMatching(/^udevadm control --reload failed \(exit 1: udevadm control --reload: failed\): udev reads the rename rules when it restarts/u)]);
+    expect(fails.actions).toEqual(['ifdown lan0', 'ifup lan0']);
+  });
+
+  it('not on an offline root or a dry run: the files only', async () => {
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const root = await running();
+    await apply(root, await withModel(renamedModel(), 'interfaces'), { live: false, exec, listNics: nicsOf({ name: 'ens3', mac: A, physical: true, up: true }) });
+    await apply(await running(), await withModel(renamedModel(), 'interfaces'), { live: true, dryRun: true, exec, listNics: nicsOf({ name: 'ens3', mac: A, physical: true, up: true }) });
+    expect(exec.calls.filter((c) => c.startsWith('ip link') || c.startsWith('udevadm'))).toEqual([]);
+    expect(await readFile(join(root, 'etc/udev/rules.d/70-vmctx-net.rules'), 'utf8')).toContain('NAME="lan0"');
+  });
+
+  it('a rollback renames the NIC back and udev re-reads the previous rules, before the old configuration comes up again', async () => {
+    const root = await running();
+    const exec = new ScriptedExec({ routeAfterReload: true, fails: ['ifup lan0'] });
+    const error = await apply(root, await withModel(renamedModel(), 'interfaces'), { live: true, exec, listNics: nicsOf({ name: 'ens3', mac: A, physical: true, up: true }) }).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/ifup lan0 exited with 1: ifup lan0: failed; the previous network configuration was restored, NICs renamed back \(lan0 to ens3\)$/u);
+    expect(exec.calls.slice(exec.calls.indexOf('ifup lan0') + 1)).toEqual([
+      'ifdown lan0', 'ip link set dev lan0 down', 'ip link set dev lan0 name ens3', 'ip link set dev ens3 up', 'udevadm control --reload', 'ifup -a',
+    ]);
+    expect(await readdir(join(root, 'etc/udev/rules.d')).catch(() => [])).toEqual([]);
+    // a rename back that fails is said
+    const failing = new ScriptedExec({ routeAfterReload: true, fails: ['ifup lan0', 'ip link set dev lan0 name ens3'] });
+    const error2 = await apply(await running(), await withModel(renamedModel(), 'interfaces'), { live: true, exec: failing, listNics: nicsOf({ name: 'ens3', mac: A, physical: true, up: true }) }).catch((e: unknown) => e);
+    expect(String(error2)).toMatch(/restored \(but: renaming lan0 back to ens3: ip link set dev lan0 name ens3 exited with 1/u);
+  });
+
+  it('networkd and netplan: renamed now too (their .link and udev rule rename only as a NIC is added), then reconfigured by the new name', async () => {
+    const root = await systemdRoot('networkd-enabled');
+    await mkdir(join(root, 'run/dbus'), { recursive: true });
+    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
+    await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
+    await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    const list = nicsOf({ name: 'ens3', mac: A, physical: true, up: true });
+    const networkd = await apply(root, await withModel(renamedModel()), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
+    expect(networkd.actions).toEqual(['udevadm control --reload', ...RENAME, 'networkctl reload', 'networkctl reconfigure lan0']);
+    const netplan = await apply(await scratchRoot({ network: 'none' }), await withModel(renamedModel(), 'netplan'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
+    expect(netplan.actions).toEqual([...RENAME, 'netplan apply']);
   });
 });
