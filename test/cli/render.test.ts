@@ -142,7 +142,7 @@ describe('show', () => {
       '  dns: 10.0.0.2; search: -',
       'users:',
     ].join('\n'));
-    expect(text).toContain('  context.sh: ETH0_NETWORK: unused: ETH0_NETWORK follows from ETHx_IP and ETHx_MASK; not used\n');
+    expect(text).toContain('  unused: ETH0_NETWORK (context.sh): ETH0_NETWORK follows from ETHx_IP and ETHx_MASK; not used');
   });
 
   it('lists network, users, keys, scripts and the problems it found', async () => {
