@@ -62,18 +62,22 @@ vlans:
 
 /**
  * Run by the harness's reporter before it powers off: waits (at most 60 s) for the state the
- * scenario asserts, so a slow DHCP lease under TCG is not a failure, then prints each view in a
+ * scenario asserts and for the service to finish with every link, so a slow DHCP lease under TCG
+ * is not a failure, then prints each view in a
  * section of its own ("== NAME"). It only reads: nothing here configures the network.
  */
 const PROBE = `#!/bin/bash
-# trixie's ip colours its output on a terminal (ttyS1 is one)
+# trixie's ip colours its output on a terminal (ttyS1 is one); so could networkctl and nmcli
 ip() { command ip -color=never "$@"; }
+export SYSTEMD_COLORS=0
 waited=0
 while [ "$waited" -lt 60 ]; do
   ip -o -4 addr show dev ${DHCP_NIC} 2>/dev/null | grep -q ' inet 10\\.0\\.2\\.' \\
     && ip -o addr show dev bond0.42 2>/dev/null | grep -q ' inet 192\\.168\\.42\\.10/' \\
     && ip -o addr show dev bond0.42 2>/dev/null | grep -q ' inet6 fd42::10/' \\
-    && grep -q "^Slave Interface: ${PORT1}" /proc/net/bonding/bond0 2>/dev/null && break
+    && grep -q "^Slave Interface: ${PORT1}" /proc/net/bonding/bond0 2>/dev/null \\
+    && ! { systemctl -q is-active systemd-networkd.service && networkctl list --no-pager --no-legend | grep -Eq ' (configuring|pending)'; } \\
+    && ! { systemctl -q is-active NetworkManager.service && nmcli -t -f STATE connection show --active | grep -q activating; } && break
   sleep 1
   waited=$((waited + 1))
 done
@@ -90,6 +94,11 @@ for d in /etc/systemd/network /etc/netplan /etc/NetworkManager/system-connection
 done
 echo "== services"
 for u in systemd-networkd NetworkManager; do echo "$u $(systemctl is-active "$u.service")"; done
+# which configuration holds each link: networkd's view, or NetworkManager's active profiles
+echo "== networkctl"
+systemctl -q is-active systemd-networkd.service && networkctl list --no-pager --no-legend | cat
+echo "== nmcli"
+systemctl -q is-active NetworkManager.service && nmcli -t -f NAME,DEVICE connection show --active | cat
 echo "== os"; . /etc/os-release; echo "$PRETTY_NAME $(uname -r)"
 echo "== end"
 `;
@@ -223,6 +232,13 @@ describe('a NoCloud v2 bond + VLAN + DHCP-by-name in a real guest, per renderer'
       // the renderer's files, and the service that applied them
       b.files(get('files').split('\n').filter((f) => f !== ''));
       expect(get('services')).toContain(`${b.service} active\n`);
+      // and the service holds every link with what vmctx wrote (not a default DHCP profile of its own)
+      if (b.service === 'NetworkManager') {
+        const profiles: readonly (readonly [string, string])[] = [[DHCP_NIC, DHCP_NIC], ['bond0', 'bond0'], ['bond0.42', 'bond0.42'], ['port0', PORT0], ['port1', PORT1]];
+        for (const [id, dev] of profiles) expect(get('nmcli'), get('nmcli')).toMatch(new RegExp(`^vmctx-${id.replace('.', '\\.')}:${dev.replace('.', '\\.')}$`, 'mu'));
+      } else {
+        for (const dev of [DHCP_NIC, PORT0, PORT1, 'bond0', 'bond0.42']) expect(get('networkctl'), get('networkctl')).toMatch(new RegExp(`^ *\\d+ ${dev.replace('.', '\\.')} +\\S+ +\\S+ +configured\\b`, 'mu'));
+      }
       process.stdout.write(`netmodel ${b.flavour}: waited ${get('waited').trim()} s for the network after the boot\n`);
     }, 900_000);
   }
