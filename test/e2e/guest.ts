@@ -235,7 +235,10 @@ export interface BootOptions {
 
 export interface ExtraNic {
   readonly mac: string;
-  /** PCI slot on bus 0 (4–31; 0–3 are the host bridge, ISA/IDE, VGA and the user-mode NIC). */
+  /**
+   * PCI slot on bus 0, 4–31 (0–3: host bridge, ISA/IDE, VGA, the user-mode NIC). The virtio disks
+   * take the free slots from 4 up, so pick 8 and above; QEMU refuses a slot already taken.
+   */
   readonly slot: number;
 }
 

@@ -97,8 +97,8 @@ for u in systemd-networkd NetworkManager; do echo "$u $(systemctl is-active "$u.
 # which configuration holds each link: networkd's state files (name, state, .network file: no
 # networkctl, which needs D-Bus on Debian 12 and minbase has none), or NetworkManager's profiles
 echo "== networkd"
-for n in $(ls /sys/class/net); do
-  f=/run/systemd/netif/links/$(cat "/sys/class/net/$n/ifindex")
+for d in /sys/class/net/*/; do
+  n=$(basename "$d"); f=/run/systemd/netif/links/$(cat "$d/ifindex")
   [ -f "$f" ] && echo "$n $(sed -n 's/^ADMIN_STATE=//p' "$f") $(sed -n 's/^NETWORK_FILE=//p' "$f")"
 done
 echo "== nmcli"
