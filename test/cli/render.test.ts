@@ -135,14 +135,15 @@ describe('show', () => {
     const ctx = await contextOf({ ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_VLAN_ID: '7', ETH0_ROUTES: '10.9.0.0/16 via 10.0.0.9 metric 5', DNS: '10.0.0.2', ETH0_NETWORK: '10.0.0.0' });
     const resolved = resolveNet(ctx.net.model, [{ name: 'ens3', mac: '52:54:00:12:34:56' }], { keepAbsent: true, matchesByMac: true });
     const text = showText(ctx, { attempts: [], variables: {}, resolved });
+    // ETHx_VLAN_ID is the VLAN the host tags: the NIC itself has the address, and the variable is named
     expect(text).toContain([
       'network (from context.sh):',
-      '  eth0 (52:54:00:12:34:56; here ens3): no address',
-      '  eth0.7 (vlan 7 on eth0): 10.0.0.5/24; route 10.9.0.0/16 via 10.0.0.9 metric 5',
+      '  eth0 (52:54:00:12:34:56; here ens3): 10.0.0.5/24; route 10.9.0.0/16 via 10.0.0.9 metric 5',
       '  dns: 10.0.0.2; search: -',
       'users:',
     ].join('\n'));
     expect(text).toContain('  unused: ETH0_NETWORK (context.sh): ETH0_NETWORK follows from ETHx_IP and ETHx_MASK; not used');
+    expect(text).toContain('ETH0_VLAN_ID is the VLAN the host tags for this NIC');
   });
 
   it('lists network, users, keys, scripts and the problems it found', async () => {

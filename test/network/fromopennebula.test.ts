@@ -1,11 +1,11 @@
 // OpenNebula context variables → NetModel: the same meaning as the old mapper (fromcontext.ts) for
 // every golden context and every context of its tests, compared per MAC; then what is new — route
-// metrics, ETHx_VLAN_ID as a VLAN, DHCP metrics, and a note for every variable not applied.
+// metrics, ETHx_VLAN_ID named (the host tags), DHCP metrics, and a note for every variable not applied.
 import { describe, expect, it } from 'vitest';
 import { mapOpenNebula } from '../../src/network/fromopennebula.js';
 import type { Device, NetModel } from '../../src/network/netmodel.js';
 import { SCENARIOS } from './golden.test.js';
-import { addr, dns, eth, noteRows, route, vlan } from './netmodel-helpers.js';
+import { addr, dns, eth, noteRows, route } from './netmodel-helpers.js';
 
 interface Meaning {
   dhcp4: boolean;
@@ -88,14 +88,13 @@ describe('OpenNebula → model: what is new', () => {
     ]);
   });
 
-  it('ETHx_VLAN_ID: the NIC (with the MTU) carries a VLAN that has the addresses, routes and DNS', () => {
+  it('ETHx_VLAN_ID (OpenNebula sets it for every NIC on a VLAN network, the host tags): named, and the NIC configured untagged', () => {
     const r = mapOpenNebula({ ETH1_MAC: '52:54:00:00:00:61', ETH1_IP: '10.6.0.5', ETH1_MASK: '255.255.0.0', ETH1_GATEWAY: '10.6.0.1', ETH1_DNS: '10.6.0.53', ETH1_MTU: '9000', ETH1_VLAN_ID: '60' });
-    expect(r.notes).toEqual([]);
+    expect(noteRows(r.notes)).toEqual([[undefined, 'unused', 'ETH1_VLAN_ID']]);
+    expect(r.notes[0]?.message).toContain('the host tags');
     expect(r.model.devices).toEqual([
-      eth('eth1', { macaddress: '52:54:00:00:00:61' }, { mtu: 9000 }),
-      vlan('eth1.60', 60, 'eth1', { mtu: 9000, addresses: [addr('10.6.0.5/16')], routes: [route('default', '10.6.0.1')], nameservers: dns(['10.6.0.53']) }),
+      eth('eth1', { macaddress: '52:54:00:00:00:61' }, { mtu: 9000, addresses: [addr('10.6.0.5/16')], routes: [route('default', '10.6.0.1')], nameservers: dns(['10.6.0.53']) }),
     ]);
-    expect(noteRows(mapOpenNebula({ ETH0_MAC: '52:54:00:00:00:61', ETH0_VLAN_ID: '4095' }).notes)).toEqual([[undefined, 'invalid', 'ETH0_VLAN_ID']]);
   });
 
   it('metrics of DHCP routes; with DHCP the static variables are named as unused', () => {
