@@ -14,7 +14,7 @@
 // Every name taken from the guest is checked (checkIfName) before it can reach a file or an argv.
 import type { NetworkNote } from './docreader.js';
 import { checkIfName, masterOf, vlansOn, type Device, type EthernetDevice, type NetModel } from './netmodel.js';
-import { isGlob, type GuestNames } from './renderers/common.js';
+import { devicePath, isGlob, type GuestNames } from './renderers/common.js';
 
 export interface GuestNic {
   readonly name: string;
@@ -191,5 +191,15 @@ export function resolveNet(model: NetModel, guest: readonly GuestNic[] | undefin
   }
 
   const devices = model.devices.map((d) => anchored.get(d.id) ?? d);
-  return { model: withoutDevices({ ...model, devices }, absent), names, notes };
+  const kept = withoutDevices({ ...model, devices }, absent);
+  // what goes with an absent NIC is named too: a VLAN on it, its place in a bond or bridge
+  const left = new Map(kept.devices.map((d) => [d.id, d]));
+  for (const d of model.devices) {
+    const now = left.get(d.id);
+    if (now === undefined && !absent.has(d.id)) notes.push(note(devicePath(d), `${JSON.stringify(d.kind === 'vlan' ? d.link : d.id)}, which this VLAN is on, is not configured here; not configured`));
+    if (now !== undefined && (d.kind === 'bond' || d.kind === 'bridge') && (now.kind === 'bond' || now.kind === 'bridge')) {
+      for (const m of d.interfaces.filter((x) => !now.interfaces.includes(x))) notes.push(note(`${devicePath(d)}.interfaces`, `the member ${JSON.stringify(m)} is not configured here; ${JSON.stringify(d.id)} is configured without it`));
+    }
+  }
+  return { model: kept, names, notes };
 }

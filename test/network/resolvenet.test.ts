@@ -79,6 +79,9 @@ describe('resolveNet', () => {
     const r = resolveNet(m, [{ name: 'ens3', mac: '52:54:00:00:00:0a' }], byMac);
     expect(r.model.devices.map((d) => d.id)).toEqual(['p1', 'bond0']);
     expect(r.model.devices.find((d) => d.id === 'bond0')).toMatchObject({ interfaces: ['p1'] });
+    // nothing goes without a word: the NIC, the VLAN on it and its place in the bond are each named
+    expect(r.notes.map((n) => n.path)).toEqual(['ethernets.p2', 'bonds.bond0.interfaces', 'vlans["p2.7"]']);
+    expect(r.notes[2]?.message).toContain('"p2"');
   });
 
   it('offline (no guest list): the model as it is, no names; for a backend that names interfaces, the id of a NIC found by MAC only', () => {
