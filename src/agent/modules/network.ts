@@ -523,21 +523,30 @@ export const networkModule: Module = {
     const snapshot: Snapshot = { files: new Map(), hadDefaultRoute: target.live ? await hasDefaultRoute(target) : false, hadDevices };
     for (const path of [...files.keys(), ...merges.keys(), ...stale, '/etc/network/interfaces']) snapshot.files.set(path, await previous(root, path));
 
-    // vmctx's own files: a link planted at one of their names is replaced, never written through
-    for (const [path, file] of files) out.changedIf(path, (await root.writeFile(path, file.content, { mode: file.mode, noFollow: true })).changed);
-    for (const [path, values] of merges) {
-      const current = (await root.readText(path)) ?? '';
-      out.changedIf(path, (await root.writeFile(path, mergeKeyValues(current, values), { mode: 0o644 })).changed);
-    }
-    for (const path of stale) out.changedIf(path, await root.remove(path));
-    if (backend === 'interfaces') {
-      const main = (await root.readText('/etc/network/interfaces')) ?? '';
-      const sourced = /^\s*source(-directory)?\s+(\/etc\/network\/interfaces\.d\/?\*?|interfaces\.d)\s*$/mu.test(main.split(SOURCE_BLOCK.begin)[0] ?? '');
-      const next = replaceBlock(main, SOURCE_BLOCK, sourced ? [] : ['source /etc/network/interfaces.d/*'], undefined, '/etc/network/interfaces');
-      if (next !== main) out.changedIf('/etc/network/interfaces', (await root.writeFile('/etc/network/interfaces', next, { mode: 0o644 })).changed);
-      for (const name of order) {
-        if (new RegExp(`^\\s*iface\\s+${name.replace(/[.]/gu, '\\.')}\\s`, 'mu').test(main)) out.warnings.push(`/etc/network/interfaces also configures ${name}; that stanza was left alone and may conflict`);
+    // a write that fails part-way puts back every file written before it: the next boot, or the
+    // backend, never reads half the new configuration with half the old
+    try {
+      // vmctx's own files: a link planted at one of their names is replaced, never written through
+      for (const [path, file] of files) out.changedIf(path, (await root.writeFile(path, file.content, { mode: file.mode, noFollow: true })).changed);
+      for (const [path, values] of merges) {
+        const current = (await root.readText(path)) ?? '';
+        out.changedIf(path, (await root.writeFile(path, mergeKeyValues(current, values), { mode: 0o644 })).changed);
       }
+      for (const path of stale) out.changedIf(path, await root.remove(path));
+      if (backend === 'interfaces') {
+        const main = (await root.readText('/etc/network/interfaces')) ?? '';
+        const sourced = /^\s*source(-directory)?\s+(\/etc\/network\/interfaces\.d\/?\*?|interfaces\.d)\s*$/mu.test(main.split(SOURCE_BLOCK.begin)[0] ?? '');
+        const next = replaceBlock(main, SOURCE_BLOCK, sourced ? [] : ['source /etc/network/interfaces.d/*'], undefined, '/etc/network/interfaces');
+        if (next !== main) out.changedIf('/etc/network/interfaces', (await root.writeFile('/etc/network/interfaces', next, { mode: 0o644 })).changed);
+        for (const name of order) {
+          if (new RegExp(`^\\s*iface\\s+${name.replace(/[.]/gu, '\\.')}\\s`, 'mu').test(main)) out.warnings.push(`/etc/network/interfaces also configures ${name}; that stanza was left alone and may conflict`);
+        }
+      }
+    } catch (error) {
+      const failures: string[] = [];
+      for (const [path, was] of snapshot.files) await restore(root, path, was).catch((e: unknown) => failures.push(`${path}: ${describeError(e).message}`));
+      const tail = failures.length === 0 ? '' : ` (but not: ${failures.join('; ')})`;
+      throw new VmctxError('ERR_MODULE', `${describeError(error).message}; the previous network configuration files were restored${tail}`);
     }
     if (enable) {
       const unit = await unitFile(root, 'systemd-networkd.service');

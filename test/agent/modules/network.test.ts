@@ -263,6 +263,19 @@ describe('network module: live apply and rollback', () => {
   });
 });
 
+describe('network module: a write that fails part-way', () => {
+  it('puts back the files written before it and says so (no half-new configuration for the next boot)', async () => {
+    const root = await systemdRoot('networkd-enabled');
+    const dir = join(root, 'etc/systemd/network');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '10-vmctx-01-eth0.network'), '# before\n');
+    // the second file's name is taken by a directory: its write fails after the first was written
+    await mkdir(join(dir, '10-vmctx-02-eth1.network'));
+    await expect(apply(root, { ...NIC, ETH1_MAC: '52:54:00:12:34:57', ETH1_IP: '10.0.1.5' })).rejects.toThrow(/the previous network configuration files were restored/u);
+    expect(await readFile(join(dir, '10-vmctx-01-eth0.network'), 'utf8')).toBe('# before\n');
+  });
+});
+
 describe('network module: bonds and VLANs, live', () => {
   // two NICs bonded, a VLAN with an address on the bond (what a network-config v2 document gives)
   const BONDED = {
