@@ -254,7 +254,8 @@ function openNebulaNic(r: Reader, b: ModelBuilder, i: number, seenMacs: Map<stri
   r.nameservers(`${p}DNS`, true, ip.nameservers.addresses);
   r.search(`${p}SEARCH_DOMAIN`, ip.nameservers.search);
   for (const [suffix, why] of Object.entries(NIC_INFORMATIONAL)) {
-    if (r.get(`${p}${suffix}`) !== undefined) r.note(`${p}${suffix}`, 'unused', `${p}${suffix} ${why}; not used`);
+    // OpenNebula writes these itself: listed (show, validate's info), not a problem of the context
+    if (r.get(`${p}${suffix}`) !== undefined) r.note(`${p}${suffix}`, 'unused', `${p}${suffix} ${why}; it is informational (not network configuration of the guest); not used`);
   }
   const id = `eth${i}`;
   // without a MAC the NIC is named by position: on a live system, the n-th physical NIC no MAC claims

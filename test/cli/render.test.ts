@@ -142,7 +142,7 @@ describe('show', () => {
       '  dns: 10.0.0.2; search: -',
       'users:',
     ].join('\n'));
-    expect(text).toContain('  unused: ETH0_NETWORK (context.sh): ETH0_NETWORK follows from ETHx_IP and ETHx_MASK; not used');
+    expect(text).toContain('ETH0_NETWORK follows from ETHx_IP and ETHx_MASK; it is informational (not network configuration of the guest); not used');
     expect(text).toContain('ETH0_VLAN_ID is the VLAN the host tags for this NIC');
   });
 

@@ -2,6 +2,7 @@
 // every golden context and every context of its tests, compared per MAC; then what is new — route
 // metrics, ETHx_VLAN_ID named (the host tags), DHCP metrics, and a note for every variable not applied.
 import { describe, expect, it } from 'vitest';
+import { isBookkeepingNote } from '../../src/network/fromdocument.js';
 import { mapOpenNebula } from '../../src/network/fromopennebula.js';
 import type { Device, NetModel } from '../../src/network/netmodel.js';
 import { SCENARIOS } from './golden.test.js';
@@ -92,6 +93,11 @@ describe('OpenNebula → model: what is new', () => {
     const r = mapOpenNebula({ ETH1_MAC: '52:54:00:00:00:61', ETH1_IP: '10.6.0.5', ETH1_MASK: '255.255.0.0', ETH1_GATEWAY: '10.6.0.1', ETH1_DNS: '10.6.0.53', ETH1_MTU: '9000', ETH1_VLAN_ID: '60' });
     expect(noteRows(r.notes)).toEqual([[undefined, 'unused', 'ETH1_VLAN_ID']]);
     expect(r.notes[0]?.message).toContain('the host tags');
+    // what OpenNebula writes itself is bookkeeping (listed by show and validate as info), not a warning of every boot
+    for (const key of ['ETH1_VLAN_ID', 'ETH1_NETWORK', 'ETH1_VROUTER_IP']) {
+      const notes = mapOpenNebula({ ETH1_MAC: '52:54:00:00:00:61', ETH1_IP: '10.6.0.5', [key]: key === 'ETH1_VLAN_ID' ? '60' : '10.6.0.0' }).notes;
+      expect(notes.map((n) => [n.path, isBookkeepingNote(n)]), key).toEqual([[key, true]]);
+    }
     expect(r.model.devices).toEqual([
       eth('eth1', { macaddress: '52:54:00:00:00:61' }, { mtu: 9000, addresses: [addr('10.6.0.5/16')], routes: [route('default', '10.6.0.1')], nameservers: dns(['10.6.0.53']) }),
     ]);
