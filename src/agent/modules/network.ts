@@ -355,10 +355,23 @@ const SERVICE: Readonly<Record<Backend, string | undefined>> = {
  * reload` then `up` of each connection in order; ifupdown and ifcfg `ifdown` (last first) then `ifup`
  * in order. Returns false when the backend is not running (the files apply when it starts).
  */
-async function applyLive(target: Target, renderer: BackendRenderer, order: readonly string[], names: GuestNames, run: Run): Promise<boolean> {
+async function applyLive(target: Target, renderer: BackendRenderer, order: readonly string[], names: GuestNames, run: Run, netplanRenderer: NetModel['renderer']): Promise<boolean> {
   const { backend } = renderer;
   const service = SERVICE[backend];
   if (service !== undefined && !(await serviceActive(target, service))) return false;
+  if (backend === 'netplan') {
+    // netplan hands its files to networkd or NetworkManager, and `netplan apply` (re)starts that
+    // service and waits for it: in the local stage — before network-pre.target, which the service
+    // is ordered after — it would wait for this very unit until systemd kills it. Before the service
+    // runs, `netplan generate` (what netplan's own boot generator does) writes the configuration to
+    // /run, where the service reads it as it starts; the start is queued, never waited on.
+    const unit = netplanRenderer === 'NetworkManager' ? 'NetworkManager.service' : 'systemd-networkd.service';
+    if (!(await serviceActive(target, unit))) {
+      await run('netplan', ['generate']);
+      if (await systemdRunning(target)) await run('systemctl', ['--no-block', 'start', unit]);
+      return false;
+    }
+  }
   switch (backend) {
     case 'networkd': {
       if ((await target.root.lstat('/run/dbus/system_bus_socket')) === undefined) {
@@ -587,7 +600,7 @@ export const networkModule: Module = {
       let applied = false;
       let failure: string | undefined;
       try {
-        applied = await applyLive(target, renderer, upOrder, liveNames, runner(target, out));
+        applied = await applyLive(target, renderer, upOrder, liveNames, runner(target, out), model.renderer);
       } catch (error) {
         failure = describeError(error).message;
       }
@@ -612,7 +625,7 @@ export const networkModule: Module = {
         const tail = failures.length === 0 ? '' : ` (but: ${failures.join('; ')})`;
         throw new VmctxError('ERR_MODULE', `${reason}; the previous network configuration was restored${renamedBack}${tail}`);
       }
-      if (!applied) out.actions.push(`${backend} is not running: the configuration applies when it starts`);
+      if (!applied) out.actions.push(backend === 'netplan' ? `${model.renderer === 'NetworkManager' ? 'NetworkManager' : 'systemd-networkd'} is not running yet: netplan's configuration applies when it starts` : `${backend} is not running: the configuration applies when it starts`);
     }
     log.info({ backend, why, origin: ctx.net.origin, devices: model.devices.map((d) => ({ id: d.id, kind: d.kind, name: d.kind === 'ethernet' ? liveNames.get(d.id) : d.id })) }, 'network configured');
     return out.build();

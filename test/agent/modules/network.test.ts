@@ -207,10 +207,22 @@ describe('network module: live apply and rollback', () => {
       const root = await scratchRoot({ network: 'none' });
       await mkdir(join(root, 'run/network'), { recursive: true });
       await writeFile(join(root, 'run/network/ifstate'), 'ens3=ens3\n');
+      // netplan applies live through networkd, which runs (its state file is there)
+      await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
+      await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
       const exec = new ScriptedExec({ routeAfterReload: true });
       const out = await apply(root, { ...NIC, NETCFG_TYPE: backend }, { live: true, exec, listNics: nics });
       expect(out.actions, backend).toEqual(expected);
     }
+  });
+
+  it('netplan in the local stage (networkd has not started): netplan generate and a queued start, never netplan apply (it would wait for this unit)', async () => {
+    const root = await systemdRoot('networkd-enabled');
+    const exec = new ScriptedExec({ routeAfterReload: true });
+    const out = await apply(root, { ...NIC, NETCFG_TYPE: 'netplan' }, { live: true, exec, listNics: nics });
+    expect(exec.calls.filter((c) => c.startsWith('netplan') || c.startsWith('systemctl --no-block'))).toEqual(['netplan generate', 'systemctl --no-block start systemd-networkd.service']);
+    expect(out.actions).toEqual(['netplan generate', 'systemctl --no-block start systemd-networkd.service', "systemd-networkd is not running yet: netplan's configuration applies when it starts"]);
+    expect(await readFile(join(root, 'etc/netplan/50-vmctx.yaml'), 'utf8')).toContain('52:54:00:12:34:56');
   });
 
   it('without systemd (sysvinit): ifupdown\'s state tells that networking ran; then ifup, else the files wait for the next boot', async () => {
@@ -500,7 +512,10 @@ describe('network module: set-name on the running system', () => {
     const list = nicsOf({ name: 'ens3', mac: A, physical: true, up: true });
     const networkd = await apply(root, await withModel(renamedModel()), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
     expect(networkd.actions).toEqual(['udevadm control --reload', ...RENAME, 'networkctl reload', 'networkctl reconfigure lan0']);
-    const netplan = await apply(await scratchRoot({ network: 'none' }), await withModel(renamedModel(), 'netplan'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
+    const netplanRoot = await scratchRoot({ network: 'none' });
+    await mkdir(join(netplanRoot, 'run/systemd/netif'), { recursive: true });
+    await writeFile(join(netplanRoot, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    const netplan = await apply(netplanRoot, await withModel(renamedModel(), 'netplan'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
     expect(netplan.actions).toEqual([...RENAME, 'netplan apply']);
   });
 });
