@@ -22,9 +22,13 @@ export const DAEMON_MODULES = MODULES.filter((m) => m.frequency === 'on-change')
 /** Triggers after which an unchanged context means there is nothing to do. */
 export const CONTEXT_ONLY: ReadonlySet<string> = new Set(['media', 'metadata-poll']);
 
-/** What identifies a context the daemon applied: its instance, its variables and what was missing. */
+/**
+ * What identifies a context the daemon applied: its instance, its variables, its network (a source's
+ * network document is not among the variables) and what was missing.
+ */
 export function contextFingerprint(ctx: Context): string {
-  return hashInputs({ instanceId: ctx.instanceId, variables: ctx.variables, missing: ctx.missing });
+  // the network model too: a network document (network-config, network_data.json) changes it with no variable changing
+  return hashInputs({ instanceId: ctx.instanceId, variables: ctx.variables, missing: ctx.missing, net: { model: ctx.net.model, backend: ctx.net.backend ?? null } });
 }
 
 export interface ReconfigureOptions {

@@ -24,7 +24,7 @@ import { hostMachine } from '../host/machine.js';
 import { decide } from './planner.js';
 import { StateStore, hashInputs } from './state.js';
 import { sweepStaleTemps } from './sweep.js';
-import type { GuestNic } from '../network/resolve.js';
+import type { GuestNic } from '../network/resolvenet.js';
 
 /** Left by a local stage that found no local context: the network stage is needed. */
 export const NEED_NETWORK_PATH = '/run/vmctx/need-network';

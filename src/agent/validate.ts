@@ -12,7 +12,7 @@ import { readNames, readWholeFile } from '../host/medium.js';
 import { describeError, isVmctxError } from '../shared/errors.js';
 import { normaliseContext, type ContextWarning, type RawContext } from './context/context.js';
 import { classifyVariable } from './context/checks.js';
-import { SEED_DOCUMENT_FILES, checkMetadataDocument, type Diagnostic } from './context/documents.js';
+import { SEED_DOCUMENT_FILES, checkMetadataDocument, networkNoteDiagnostic, type Diagnostic } from './context/documents.js';
 import { openExplicitSource } from './datasources/contextmedium.js';
 import { directoryMedium } from './datasources/medium.js';
 
@@ -51,7 +51,6 @@ function checkDocument(kind: Exclude<DocumentKind, 'context'>, file: string, dat
     for (const i of parseUserData(data).located) out.push({ file, line: i.line, col: i.col, severity: i.severity, message: i.message });
     return;
   }
-  if (kind === 'openstack-network-data') return;
   for (const d of checkMetadataDocument(kind, file, data)) out.push(d);
 }
 
@@ -86,7 +85,13 @@ function fromContextWarnings(warnings: readonly ContextWarning[], sites: Variabl
     const variable = w.variable;
     const message = variable === undefined || variable === w.file ? w.message : `${variable}: ${w.message}`;
     let d: Diagnostic;
-    if (sites !== undefined && w.file === basename(sites.file)) {
+    const note = w.network;
+    if (note !== undefined) {
+      // a network plan's note: at its line of its document (the context.sh, or the seed's file)
+      const inContext = sites !== undefined && note.file === basename(sites.file);
+      const placed = networkNoteDiagnostic(note, inContext ? sites.file : `${fallbackFile}/${note.file}`);
+      d = inContext && placed.line !== undefined && sites.lines[note.path] === placed.line ? { ...placed, col: sites.cols[note.path] } : placed;
+    } else if (sites !== undefined && w.file === basename(sites.file)) {
       // name and value problems point at the assignment; user-data problems at their own line
       const named = variable === undefined ? undefined : sites.lines[variable];
       const line = w.line ?? named;

@@ -13,7 +13,7 @@ import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
 import { HostExec } from '../host/exec.js';
 import { listGuestNics } from '../host/nics.js';
 import { HostScriptRunner } from '../host/scripts.js';
-import { resolveInterfaces } from '../network/resolve.js';
+import { configuredModel, resolveNet } from '../network/resolvenet.js';
 import { DirectoryRoot, onHost, type Root } from '../host/root.js';
 import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
 import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
@@ -203,8 +203,9 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
   }
   try {
     const ctx = loaded.context;
-    // on the running system, show the interfaces as they resolve by MAC to this guest's NICs
-    const network = root.isLive ? resolveInterfaces(ctx.network, await listGuestNics()) : ctx.network;
+    // on the running system, show the devices as they resolve (by MAC, position, glob) to this guest's NICs
+    const resolved = root.isLive ? resolveNet(configuredModel(ctx.net.model), await listGuestNics(), { keepAbsent: true, matchesByMac: true }) : undefined;
+    const network = { origin: ctx.net.origin, ...(ctx.net.backend === undefined ? {} : { backend: ctx.net.backend }), model: resolved?.model ?? ctx.net.model, names: Object.fromEntries(resolved?.names ?? []), notes: [...ctx.net.notes, ...(resolved?.notes ?? [])] };
     const view = {
       source: ctx.source,
       sourceAttempts: loaded.attempts,
@@ -220,6 +221,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         password: ctx.password === undefined ? null : { source: ctx.password.source, kind: ctx.password.kind },
         sshKeys: ctx.sshKeys,
         network,
+        // the NetModel the source's network document (or the variables) mapped into
+        net: ctx.net,
         mediumFiles: ctx.medium.names,
         warnings: ctx.warnings,
         unused: ctx.unused,
@@ -231,7 +234,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
       out(`${JSON.stringify(view, null, 2)}\n`);
     } else {
       // the NICs as the context gives them; matching them to this system's is listed among the problems
-      out(showText(ctx, { attempts: loaded.attempts, degraded: loaded.degraded, variables: view.variables, resolved: network }));
+      out(showText(ctx, { attempts: loaded.attempts, degraded: loaded.degraded, variables: view.variables, resolved }));
       if (ctx.unused.length > 0) out(`not used by vmctx: ${ctx.unused.join(' ')}\n`);
     }
     return EXIT.ok;

@@ -4,7 +4,9 @@ import type { BootProgress, BootRecord, StageModule, StageName, StageRecord } fr
 import { STAGE_ORDER } from '../agent/bootrecord.js';
 import type { Context } from '../agent/context/context.js';
 import type { ModuleReport, RunReport } from '../agent/report.js';
-import type { NetworkModel } from '../network/model.js';
+import type { Device, NetModel, RouteSpec } from '../network/netmodel.js';
+import type { NetworkPlan } from '../network/plan.js';
+import type { ResolvedNet } from '../network/resolvenet.js';
 
 /** Left-aligned columns, each as wide as its widest cell; trailing spaces trimmed. */
 export function table(rows: ReadonlyArray<readonly string[]>, right: ReadonlySet<number> = new Set()): string[] {
@@ -116,36 +118,52 @@ export function statusText(view: StatusView, long: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
-function networkLines(network: NetworkModel): string[] {
+const routeText = (r: RouteSpec): string =>
+  `${r.to.prefix === 0 ? `gateway${r.to.family === 6 ? '6' : ''} ${r.via ?? '-'}` : `route ${r.to.address}/${r.to.prefix}${r.via === undefined ? '' : ` via ${r.via}`}`}${r.metric === undefined ? '' : ` metric ${r.metric}`}${r.table === undefined ? '' : ` table ${r.table}`}`;
+
+/** How the device is found or made: "MAC …", "bond active-backup of a, b", "vlan 5 on bond0"; with the live name. */
+function deviceKind(d: Device, live: string | undefined): string {
+  if (d.kind === 'bond') return `bond${d.parameters.mode === undefined ? '' : ` ${d.parameters.mode}`} of ${d.interfaces.join(', ') || 'no members'}`;
+  if (d.kind === 'bridge') return `bridge of ${d.interfaces.join(', ') || 'no members'}`;
+  if (d.kind === 'vlan') return `vlan ${d.vlanId} on ${d.link}`;
+  const m = d.match;
+  const how = [m.macaddress === undefined ? '' : m.macaddress, m.positional === true && m.macaddress === undefined ? 'by position' : '', m.name === undefined || m.positional === true ? '' : `name ${m.name}`, m.driver === undefined ? '' : `driver ${m.driver}`].filter((x) => x !== '');
+  return [how.join(', ') || 'any NIC', live === undefined ? '' : `here ${live}`, d.setName === undefined ? '' : `renamed ${d.setName}`].filter((x) => x !== '').join('; ');
+}
+
+function networkLines(model: NetModel, plan: NetworkPlan, names: ReadonlyMap<string, string> | undefined): string[] {
   const lines: string[] = [];
-  for (const nic of network.interfaces) {
-    const addrs = (list: ReadonlyArray<{ address: string; prefix: number }>): string => list.map((a) => `${a.address}/${a.prefix}`).join(' ');
-    const v4 = nic.ipv4.addresses.length > 0 ? addrs(nic.ipv4.addresses) : nic.ipv4.method === 'static' ? 'no address' : nic.ipv4.method;
-    const v6 = nic.ipv6.addresses.length > 0 ? addrs(nic.ipv6.addresses) : nic.ipv6.method;
+  for (const d of model.devices) {
+    const addrs = d.addresses.map((a) => `${a.address}/${a.prefix}`).join(' ');
     const extra = [
-      v6 === 'skip' ? '' : `ipv6 ${v6}`,
-      nic.ipv4.gateway === undefined ? '' : `gateway ${nic.ipv4.gateway}`,
-      nic.ipv6.gateway === undefined ? '' : `gateway6 ${nic.ipv6.gateway}`,
-      nic.mtu === undefined ? '' : `mtu ${nic.mtu}`,
-      nic.routes.length === 0 ? '' : `${nic.routes.length} route(s)`,
-      nic.dns.length === 0 ? '' : `dns ${nic.dns.join(' ')}`,
+      d.dhcp4 ? 'dhcp4' : '',
+      d.dhcp6 ? 'dhcp6' : '',
+      d.acceptRa === true ? 'ipv6 auto' : '',
+      d.linkLocal !== undefined && d.linkLocal.length === 0 ? 'no link-local' : '',
+      ...d.routes.map(routeText),
+      d.mtu === undefined ? '' : `mtu ${d.mtu}`,
+      d.nameservers.addresses.length === 0 ? '' : `dns ${d.nameservers.addresses.join(' ')}`,
+      d.nameservers.search.length === 0 ? '' : `search ${d.nameservers.search.join(' ')}`,
     ].filter((x) => x !== '');
-    lines.push(`  ${nic.name}${nic.mac === undefined ? '' : ` (${nic.mac})`}: ${v4}${extra.length === 0 ? '' : `; ${extra.join(', ')}`}`);
+    lines.push(`  ${d.id} (${deviceKind(d, names?.get(d.id))}): ${addrs === '' ? 'no address' : addrs}${extra.length === 0 ? '' : `; ${extra.join(', ')}`}`);
   }
   if (lines.length === 0) lines.push('  - (none)');
-  if (network.backend !== undefined) lines.push(`  backend: ${network.backend}`);
+  for (const r of model.routes) lines.push(`  ${routeText(r)} (on no device)`);
+  const dns = model.nameservers;
+  if (dns.addresses.length > 0 || dns.search.length > 0) lines.push(`  dns: ${dns.addresses.join(' ') || '-'}; search: ${dns.search.join(' ') || '-'}`);
+  if (plan.backend !== undefined) lines.push(`  backend: ${plan.backend}`);
   return lines;
 }
 
 /** `show`'s text: where the context came from, and what it asks for — network, users, keys, scripts — and its problems. */
-export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: string; result: string }>; degraded?: string | undefined; variables: Readonly<Record<string, string>>; resolved?: NetworkModel | undefined }): string {
+export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: string; result: string }>; degraded?: string | undefined; variables: Readonly<Record<string, string>>; resolved?: ResolvedNet | undefined }): string {
   const lines: string[] = [];
   for (const a of extra.attempts) lines.push(`looked at: ${a.path}: ${a.result}`);
   lines.push(`source: ${ctx.source.path} (${ctx.source.foundBy}${ctx.source.label === undefined ? '' : `, label ${ctx.source.label}`})`);
   if (extra.degraded !== undefined) lines.push(`warning: ${extra.degraded}`);
   lines.push(`instance: ${ctx.instanceId} (from ${ctx.instanceIdSource})`, `hostname: ${ctx.hostname ?? '-'}`);
   lines.push(`dns: ${ctx.dns.nameservers.join(' ') || '-'}; search: ${ctx.dns.search.join(' ') || '-'}`);
-  lines.push('network:', ...networkLines(ctx.network));
+  lines.push(`network (from ${ctx.net.origin}):`, ...networkLines(extra.resolved?.model ?? ctx.net.model, ctx.net, extra.resolved?.names));
   const u = ctx.user;
   const userBits = [u.shell === undefined ? '' : `shell ${u.shell}`, u.sudo === true ? 'sudo' : '', u.lockPassword ? 'password locked' : '', u.expirePassword ? 'password expires at first login' : ''].filter((x) => x !== '');
   lines.push('users:');
@@ -154,10 +172,12 @@ export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: 
   lines.push('scripts:');
   if (ctx.scripts.length === 0) lines.push('  - (none)');
   for (const s of ctx.scripts) lines.push(`  ${s.name} (from ${s.variable}${s.provider ? ', the provider\'s' : ''}; ${s.argv === undefined ? `${s.body.length} bytes` : 'a command'})`);
-  // the network's own issues are among the context's warnings already; those of matching the
-  // NICs to this system's (a MAC no interface here has: `resolved`, on the running system) are not
+  // the network's notes that are not among the context's warnings already (what is not applied as
+  // written), and those of matching the NICs to this system's (`resolved`, on the running system)
   const problems = ctx.warnings.map((w) => `${w.file === undefined ? '' : `${w.file}${w.line === undefined ? '' : `:${w.line}`}: `}${w.variable === undefined ? '' : `${w.variable}: `}${w.message}`);
-  for (const issue of (extra.resolved ?? ctx.network).issues) if (!ctx.warnings.some((w) => w.variable === issue.variable && w.message === issue.message)) problems.push(`${issue.variable}: ${issue.message}`);
+  for (const n of [...ctx.net.notes, ...(extra.resolved?.notes ?? [])]) {
+    if (!ctx.warnings.some((w) => (w.variable === n.path && w.message === n.message) || w.network === n || (w.network?.path === n.path && w.network.message === n.message))) problems.push(`${n.file}${n.line === undefined ? '' : `:${n.line}`}: ${n.path}: ${n.what}: ${n.message}`);
+  }
   lines.push(problems.length === 0 ? 'problems: none found' : `problems (${problems.length}):`);
   for (const p of problems) lines.push(`  ${p}`);
   lines.push('variables:');

@@ -35,7 +35,7 @@ export type Ec2Nics = Readonly<Record<string, Ec2Nic>>;
 export const EC2_NIC_FILE = 'meta-data/network/interfaces/macs';
 
 /** Keys of a NIC that are network config (read) and that are informational (named as unused). */
-const READ_KEYS = ['mac', 'device-number', 'network-card', 'local-ipv4s', 'subnet-ipv4-cidr-block', 'ipv6s', 'subnet-ipv6-cidr-blocks'];
+export const EC2_READ_KEYS: readonly string[] = ['mac', 'device-number', 'network-card', 'local-ipv4s', 'subnet-ipv4-cidr-block', 'ipv6s', 'subnet-ipv6-cidr-blocks'];
 const INFORMATIONAL = [
   'interface-id', 'ipv4-associations', 'local-hostname', 'owner-id', 'public-hostname', 'public-ipv4s', 'security-group-ids',
   'security-groups', 'subnet-id', 'vpc-id', 'vpc-ipv4-cidr-block', 'vpc-ipv4-cidr-blocks', 'vpc-ipv6-cidr-blocks', 'ipv6-prefix', 'ipv4-prefix',
@@ -108,7 +108,7 @@ export function readEc2Network(doc: unknown, file = EC2_NIC_FILE): { nics: Recor
       subnetIpv6CidrBlocks: list('subnet-ipv6-cidr-blocks'),
     };
     for (const k of Object.keys(nic)) {
-      if (READ_KEYS.includes(k)) continue;
+      if (EC2_READ_KEYS.includes(k)) continue;
       if (INFORMATIONAL.includes(k)) note(`${at}.${k}`, 'unused', `${k} is informational (not network configuration of the guest); not used`);
       else note(`${at}.${safe(k)}`, 'unknown', `unknown key ${JSON.stringify(k.slice(0, 64))}; not applied`);
     }

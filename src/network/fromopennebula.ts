@@ -1,11 +1,13 @@
 // OpenNebula context variables (ETHx_*, aliases, global DNS) and StratusLab's / OpenNebula ≤ 3's
 // IP_PRIVATE/IP_PUBLIC/IP_EXTRA → NetModel: the meaning fromcontext.ts gives them, plus route
-// metrics and ETHx_VLAN_ID as a VLAN on the NIC; every ETHx_ variable is applied or named. Pure.
+// metrics; every ETHx_ variable is applied or named. ETHx_VLAN_ID is the virtual network's VLAN,
+// which the host's bridge tags (802.1Q, VXLAN, Open vSwitch drivers): the guest's NIC sees it
+// untagged, so it is named and not configured (one-context does the same). Pure.
 import { formatNameserver, parseNameserver } from '../formats/dns.js';
 import type { NetworkNote, NoteKind } from './docreader.js';
 import { isIPv4Address, isIPv6Address, ipFromLegacyMac, networkOf, normaliseMac, parseCidr, parseMask } from './ip.js';
-import { BACKENDS, type Backend } from './model.js';
-import { ModelBuilder, addAddress, addRoute, defaultRoute, emptyIp, UINT32_MAX, type DraftDevice, type IpDraft, type MappedNetwork } from './netmodel.js';
+import { BACKENDS, type Backend } from './plan.js';
+import { ModelBuilder, addAddress, addRoute, defaultRoute, emptyIp, UINT32_MAX, type IpDraft, type MappedNetwork } from './netmodel.js';
 import { aliasIndexes, nicIndexes } from './fromcontext.js';
 
 type Vars = Readonly<Record<string, string>>;
@@ -21,11 +23,13 @@ const MAX_ALIASES = 64;
 /** Per-NIC variables the mapper reads (ETHx_ + this). */
 const NIC_KEYS = [
   'MAC', 'IP', 'MASK', 'GATEWAY', 'METRIC', 'MTU', 'DNS', 'SEARCH_DOMAIN', 'METHOD', 'ROUTES', 'IP6', 'IP6_ULA', 'IP6_PREFIX_LENGTH',
-  'IP6_GATEWAY', 'GATEWAY6', 'IP6_METRIC', 'IP6_METHOD', 'EXTERNAL', 'VLAN_ID',
+  'IP6_GATEWAY', 'GATEWAY6', 'IP6_METRIC', 'IP6_METHOD', 'EXTERNAL',
 ];
 /** Per-NIC variables OpenNebula sets that are not guest network configuration. */
 const NIC_INFORMATIONAL: Readonly<Record<string, string>> = {
   NETWORK: 'follows from ETHx_IP and ETHx_MASK',
+  // OpenNebula sets it for every NIC on a VLAN network; the host tags, a VLAN in the guest would cut the NIC off
+  VLAN_ID: 'is the VLAN the host tags for this NIC (the guest sees its traffic untagged)',
   VROUTER_IP: 'is for virtual routers',
   VROUTER_IP6: 'is for virtual routers',
   VROUTER_IP6_GLOBAL: 'is for virtual routers',
@@ -135,7 +139,7 @@ class Reader {
   }
 }
 
-/** One ETHx NIC into the builder (an ethernet, and a VLAN on it when ETHx_VLAN_ID is set). */
+/** One ETHx NIC into the builder. */
 function openNebulaNic(r: Reader, b: ModelBuilder, i: number, seenMacs: Map<string, number>): void {
   const p = `ETH${i}_`;
   const where = { path: `${p}MAC`, line: r.lineOf(`${p}MAC`) };
@@ -249,22 +253,14 @@ function openNebulaNic(r: Reader, b: ModelBuilder, i: number, seenMacs: Map<stri
   r.routes(`${p}ROUTES`, ip);
   r.nameservers(`${p}DNS`, true, ip.nameservers.addresses);
   r.search(`${p}SEARCH_DOMAIN`, ip.nameservers.search);
-  const vlan = r.integer(`${p}VLAN_ID`, 1, 4094);
   for (const [suffix, why] of Object.entries(NIC_INFORMATIONAL)) {
-    if (r.get(`${p}${suffix}`) !== undefined) r.note(`${p}${suffix}`, 'unused', `${p}${suffix} ${why}; not used`);
+    // OpenNebula writes these itself: listed (show, validate's info), not a problem of the context
+    if (r.get(`${p}${suffix}`) !== undefined) r.note(`${p}${suffix}`, 'unused', `${p}${suffix} ${why}; it is informational (not network configuration of the guest); not used`);
   }
   const id = `eth${i}`;
-  const match = mac === undefined ? { name: id } : { macaddress: mac };
-  if (vlan === undefined) {
-    b.add({ kind: 'ethernet', id, match, ...ip }, where);
-    return;
-  }
-  // the NIC carries the tagged VLAN, which has the addresses; the NIC's MTU must fit the VLAN's
-  const nic: DraftDevice = { kind: 'ethernet', id, match, ...emptyIp(), ...(mtu === undefined ? {} : { mtu }) };
-  b.add(nic, where);
-  const vlanWhere = { path: `${p}VLAN_ID`, line: r.lineOf(`${p}VLAN_ID`) };
-  b.add({ kind: 'vlan', id: `${id}.${vlan}`, vlanId: vlan, link: id, ...ip }, vlanWhere);
-  b.reference(`${id}.${vlan}`, id, 'link', vlanWhere);
+  // without a MAC the NIC is named by position: on a live system, the n-th physical NIC no MAC claims
+  const match = mac === undefined ? { name: id, positional: true } : { macaddress: mac };
+  b.add({ kind: 'ethernet', id, match, ...ip }, where);
 }
 
 /** StratusLab / OpenNebula ≤ 3: IP_PRIVATE on eth0, IP_PUBLIC on eth1 (default route), IP_EXTRA on eth2. */
@@ -294,7 +290,7 @@ function stratusLabNics(r: Reader, b: ModelBuilder): void {
     const takesDefault = hasPublic ? nic.index === 1 : nic.index === 0;
     if (takesDefault && defaultGateway !== undefined) addRoute(ip, defaultRoute(defaultGateway, 4));
     const id = `eth${nic.index}`;
-    b.add({ kind: 'ethernet', id, match: { name: id }, ...ip }, { path: nic.ip, line: r.lineOf(nic.ip) });
+    b.add({ kind: 'ethernet', id, match: { name: id, positional: true }, ...ip }, { path: nic.ip, line: r.lineOf(nic.ip) });
   }
 }
 

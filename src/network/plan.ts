@@ -1,8 +1,11 @@
 // What the agent applies for the network: a source's document (or variables) mapped into the
 // NetModel, the notes on everything not applied as written, and the backend the context forces. Pure.
 import type { NetworkNote } from './docreader.js';
-import type { Backend } from './model.js';
 import type { NetModel } from './netmodel.js';
+
+/** The network backends vmctx renders for: systemd-networkd, netplan, ifupdown (interfaces), RHEL network-scripts, NetworkManager. */
+export type Backend = 'networkd' | 'netplan' | 'interfaces' | 'scripts' | 'nm';
+export const BACKENDS: readonly Backend[] = ['networkd', 'netplan', 'interfaces', 'scripts', 'nm'];
 
 /** A network document as a datasource received it, mapped later (pure) so notes keep file and line. */
 export interface NetworkDocument {
@@ -15,6 +18,11 @@ export interface NetworkDocument {
   /** The name notes refer to: the seed's file name or the metadata path. */
   readonly file: string;
   readonly text: string;
+  /**
+   * The document is the value of this top-level key of `text` (NoCloud meta-data's `network-config`
+   * mapping or `network-interfaces` ENI text): notes name `file` and lines of `text`.
+   */
+  readonly key?: string;
 }
 
 /** The context's network: the model, the notes, and the backend NETCFG_TYPE forces (OpenNebula only). */

@@ -12,8 +12,9 @@ import { fetchMetadata } from '../../src/agent/datasources/metadata.js';
 import { dnsModule } from '../../src/agent/modules/dns.js';
 import { passwordModule, usersModule } from '../../src/agent/modules/users.js';
 import { parseCloudConfig } from '../../src/formats/cloudconfig.js';
-import { networkFromContext } from '../../src/network/fromcontext.js';
-import { renderNetplan, renderNetworkd } from '../../src/network/render.js';
+import { mapOpenNebula } from '../../src/network/fromopennebula.js';
+import { renderNetplan } from '../../src/network/renderers/netplan.js';
+import { renderNetworkd } from '../../src/network/renderers/networkd.js';
 import { HostExec } from '../../src/host/exec.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -94,26 +95,26 @@ describe('DNS servers: one codec for DNS / ETHn_DNS in the context, the network 
     it(`${word}: the context and the network model ${accepted ? 'both take it' : 'both refuse it, with the same reason'}`, async () => {
       const vars = { ETH0_MAC: '52:54:00:00:00:01', ETH0_IP: '10.0.0.5', ETH0_DNS: word, DNS: word };
       const ctx = await contextOf(vars);
-      const model = networkFromContext(vars);
-      const nic = model.interfaces[0];
+      const { model, notes } = mapOpenNebula(vars);
+      const nic = model.devices[0];
       if (accepted) {
         expect(ctx.dns.nameservers).toEqual([global]);
-        expect(model.nameservers).toEqual([global]);
-        expect(nic?.dns).toEqual([onLink]);
+        expect(model.nameservers.addresses).toEqual([global]);
+        expect(nic?.nameservers.addresses).toEqual([onLink]);
         expect(ctx.warnings).toEqual([]);
-        expect(model.issues).toEqual([]);
+        expect(notes).toEqual([]);
       } else {
         expect(ctx.dns.nameservers).toEqual([]);
-        expect(nic?.dns).toEqual([]);
+        expect(nic?.nameservers.addresses).toEqual([]);
         const fromContext = ctx.warnings.filter((w) => w.variable === 'DNS').map((w) => w.message);
-        const fromModel = model.issues.filter((w) => w.variable === 'DNS').map((w) => w.message);
+        const fromModel = notes.filter((n) => n.path === 'DNS').map((n) => n.message);
         expect(fromContext).toHaveLength(1);
         expect(fromModel).toEqual(fromContext);
       }
     });
   }
 
-  it('fe80::1%eth0 is written with its zone to resolv.conf and resolved.conf, without it per link (netplan, networkd), and not into NetworkManager\'s global DNS', async () => {
+  it('fe80::1%eth0 is written with its zone to resolv.conf and resolved.conf, without it per link (the .network files, netplan\'s ETH0_DNS), and not into NetworkManager\'s global DNS', async () => {
     const vars = { ETH0_MAC: '52:54:00:00:00:01', ETH0_IP: '10.0.0.5', DNS: 'fe80::1%eth0 10.0.0.2', ETH0_DNS: 'fe80::1%eth0' };
     const ctx = await contextOf(vars);
     const plain = await scratchRoot();
@@ -129,12 +130,15 @@ describe('DNS servers: one codec for DNS / ETHn_DNS in the context, the network 
     const outcome = await dnsModule.apply(ctx, target(nm), log);
     expect(await readFile(join(nm, 'etc/NetworkManager/conf.d/90-vmctx-dns.conf'), 'utf8')).toContain('servers=10.0.0.2\n');
     expect(outcome.warnings.join('\n')).toMatch(/nameserver fe80::1%eth0: a link-local server with an interface is not written into NetworkManager's global DNS/u);
-    const model = networkFromContext(vars);
+    const { model } = mapOpenNebula(vars);
     const netplan = [...renderNetplan(model).files.values()].map((f) => f.content).join('');
-    const networkd = [...renderNetworkd(model).files.values()].map((f) => f.content).join('');
-    expect(netplan).toMatch(/addresses: \["?fe80::1"?\]/u);
-    expect(networkd).toContain('DNS=fe80::1\n');
-    expect(netplan + networkd).not.toContain('%');
+    const rendered = renderNetworkd(model).files;
+    const perLink = [...rendered].filter(([p]) => p.endsWith('.network')).map(([, f]) => f.content).join('');
+    expect(netplan).toMatch(/- "?fe80::1"?\n/u);
+    expect(perLink).toContain('DNS=fe80::1\n');
+    expect(perLink).not.toContain('%');
+    // the global list keeps the zone (systemd-resolved reads it)
+    expect(rendered.get('/etc/systemd/resolved.conf.d/50-vmctx.conf')?.content).toContain('DNS=fe80::1%eth0 10.0.0.2\n');
   });
 });
 
@@ -160,7 +164,7 @@ describe('metadata key entries: one entry is one key (issue 17.9)', () => {
   });
 
   it('OpenStack: public_keys{name} and keys[].data likewise; the warning names the key', () => {
-    const mapped = mapOpenStack({ uuid: 'u-1', public_keys: { mykey: `${k0}\r\n${smuggled}` }, keys: [{ name: 'other', type: 'ssh', data: `\n${k1}\n\n${smuggled}\n` }] }, undefined, undefined, undefined);
+    const mapped = mapOpenStack({ uuid: 'u-1', public_keys: { mykey: `${k0}\r\n${smuggled}` }, keys: [{ name: 'other', type: 'ssh', data: `\n${k1}\n\n${smuggled}\n` }] }, undefined, undefined);
     expect(mapped.variables['SSH_PUBLIC_KEY']?.split('\n')).toEqual([k0, k1]);
     expect(mapped.warnings).toEqual([
       { variable: 'meta_data.json public_keys["mykey"]', message: 'holds 2 lines, but a key entry is one key: only its first line was kept' },

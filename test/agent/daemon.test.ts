@@ -481,4 +481,26 @@ describe('NIC hot-plug (networkd, MAC-matched files, the daemon\'s settled NIC l
     report = await run();
     expect(await files()).toEqual(one);
   });
+
+  it('a NIC named by position only (ETH0 without ETH0_MAC) is anchored by the MAC of the NIC that appears: the same model and module path', async () => {
+    const root = await scratchRoot({ network: 'none' });
+    await mkdir(join(root, 'usr/lib/systemd/system'), { recursive: true });
+    await writeFile(join(root, 'usr/lib/systemd/system/systemd-networkd.service'), '[Unit]\n');
+    const medium = await tempDir('vmctx-medium-');
+    await writeContext(medium, { VMID: '10', ETH0_IP: '10.0.0.2', ETH0_MASK: '255.255.255.0' });
+    let nics: { name: string; mac: string; physical?: boolean }[] = [];
+    const run = () =>
+      runAgent({
+        root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: medium, stage: 'all', dryRun: false,
+        exec: new HostExec(), ...quiet, version: 'test', modules: MODULES.filter((m) => m.frequency === 'on-change'), nicsSettled: true,
+        listNics: () => Promise.resolve(nics),
+      });
+    await run();
+    const file = join(root, 'etc/systemd/network/10-vmctx-01-eth0.network');
+    expect(await readFile(file, 'utf8')).toContain('\nName=eth0\n');
+    nics = [{ name: 'ens3', mac: '02:00:00:00:00:07', physical: true }];
+    const report = await run();
+    expect(report.modules.find((m) => m.id === 'network')?.reason).toBe('inputs changed');
+    expect(await readFile(file, 'utf8')).toContain('\nPermanentMACAddress=02:00:00:00:00:07\n');
+  });
 });

@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DAEMON_SOCKET, TRIGGER_DIR } from '../../src/agent/daemon.js';
-import { CONTEXT_ONLY, DAEMON_MODULES, Reconfigurer, reconfigureOnce, serveDaemon } from '../../src/agent/daemonpolicy.js';
+import { CONTEXT_ONLY, DAEMON_MODULES, Reconfigurer, contextFingerprint, reconfigureOnce, serveDaemon } from '../../src/agent/daemonpolicy.js';
+import { contextOf } from '../helpers/context.js';
+import { eth } from '../network/netmodel-helpers.js';
 import { DirectoryRoot } from '../../src/host/root.js';
 import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
 import { scratchRoot } from '../helpers/scratch.js';
@@ -74,5 +76,14 @@ describe('the daemon policy', () => {
     expect(lines.at(-1)).toBe('vmctx: daemon: stopping\n');
     expect(existsSync(join(root, DAEMON_SOCKET))).toBe(false);
     expect(existsSync(join(root, TRIGGER_DIR))).toBe(false);
+  });
+});
+
+describe('contextFingerprint', () => {
+  it('changes with the network model (a network document) even when no variable does', async () => {
+    const ctx = await contextOf({ VMID: '1' });
+    const other = { ...ctx, net: { ...ctx.net, model: { ...ctx.net.model, devices: [eth('lan', { name: 'eno1' }, { dhcp4: true })] } } };
+    expect(contextFingerprint(other)).not.toBe(contextFingerprint(ctx));
+    expect(contextFingerprint(await contextOf({ VMID: '1' }))).toBe(contextFingerprint(ctx));
   });
 });

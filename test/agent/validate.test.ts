@@ -93,12 +93,13 @@ describe('vmctx validate (the checks)', () => {
   it('meta-data and network-config: typos with a did-you-mean and unsupported parts, at their lines', async () => {
     const dir = await tempDir();
     const meta = await write(dir, 'meta-data', 'instance-id: iid-1\nlocal-hostnme: web\n');
-    const net = await write(dir, 'network-config', 'version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: "52:54:00:12:34:56"\n    gateway44: 10.0.0.1\nbonds: {}\n');
+    const net = await write(dir, 'network-config', 'version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: "52:54:00:12:34:56"\n    gateway44: 10.0.0.1\nwifis: {}\n');
     const broken = await write(dir, 'x/meta-data', 'instance-id: [\n');
     expect(brief(await validateFile(meta))).toEqual(['2:1 warning unknown key "local-hostnme" (did you mean "local-hostname"?); ignored']);
     expect(brief(await validateFile(net))).toEqual([
-      '6:5 warning ethernets.nic0: unknown key "gateway44" (did you mean "gateway4"?); ignored',
-      '7:1 warning key "bonds" is not supported by vmctx; ignored',
+      // the network mapper's own notes (the run's): each key at its line
+      '6:- warning unknown: ethernets.nic0.gateway44: unknown key "gateway44" (did you mean "gateway4"?); not applied',
+      '7:- warning not supported: wifis: wifis are not supported: vmctx configures ethernets, bonds, bridges and VLANs',
     ]);
     const b = await validateFile(broken);
     expect(b).toHaveLength(1);
@@ -110,18 +111,19 @@ describe('vmctx validate (the checks)', () => {
     const seed = join(dir, 'seed');
     await write(seed, 'meta-data', 'instance-id: iid-1\nlocal-hostnme: web\n');
     await write(seed, 'user-data', '#cloud-config\nssh_authorised_keys: [a]\n');
-    await write(seed, 'network-config', 'version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: "52:54:00:12:34:56"\n    dhcp4: true\nbonds: {}\n');
+    await write(seed, 'network-config', 'version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: "52:54:00:12:34:56"\n    dhcp4: true\nwifis: {}\n');
     const found = await validateSource(seed);
     expect(found.map((d) => `${d.file.slice(seed.length + 1)}:${d.line}:${d.col} ${d.severity} ${d.message}`)).toEqual([
       'meta-data:2:1 warning unknown key "local-hostnme" (did you mean "local-hostname"?); ignored',
-      'network-config:7:1 warning key "bonds" is not supported by vmctx; ignored',
+      'network-config:7:undefined warning not supported: wifis: wifis are not supported: vmctx configures ethernets, bonds, bridges and VLANs',
       'user-data:2:1 warning unknown cloud-config key "ssh_authorised_keys" (did you mean "ssh_authorized_keys"?); ignored',
     ]);
     const opened = await openExplicitSource(seed);
     const ctx = await normaliseContext(opened.raw, { id: 'x', source: 'context-hash' });
-    expect(ctx.warnings.map((w) => `${w.file}:${w.line}:${w.col} ${w.message}`).sort()).toEqual([
+    // (a network note's place is its note's: the message names it, "KEY (file:line)")
+    expect(ctx.warnings.map((w) => `${w.network?.file ?? w.file}:${w.network?.line ?? w.line}:${w.col} ${w.message}`).sort()).toEqual([
       'meta-data:2:1 unknown key "local-hostnme" (did you mean "local-hostname"?); ignored',
-      'network-config:7:1 key "bonds" is not supported by vmctx; ignored',
+      'network-config:7:undefined not supported: wifis (network-config:7): wifis are not supported: vmctx configures ethernets, bonds, bridges and VLANs',
       'user-data:2:1 unknown cloud-config key "ssh_authorised_keys" (did you mean "ssh_authorized_keys"?); ignored',
     ]);
   });
@@ -137,6 +139,28 @@ describe('vmctx validate (the checks)', () => {
     const opened = await openExplicitSource(drive);
     const ctx = await normaliseContext(opened.raw, { id: 'x', source: 'context-hash' });
     expect(ctx.warnings.map(formatWarning)).toEqual(['openstack/latest/meta_data.json:3:3: warning: unknown key "hostnme" (did you mean "hostname"?); ignored']);
+  });
+
+  it("network_data.json and meta-data's network keys: the network mapper's notes at their lines, from validate and (the applied one) from the run", async () => {
+    const dir = await tempDir();
+    const drive = join(dir, 'drive');
+    await write(drive, 'openstack/latest/meta_data.json', '{"uuid": "0b1c2d3e"}\n');
+    await write(drive, 'openstack/latest/network_data.json', '{\n  "links": [{"id": "l0", "type": "phy", "ethernet_mac_address": "52:54:00:00:00:01", "mtuu": 1}],\n  "networks": [{"id": "n0", "link": "l0", "type": "ipv4_dhcp", "network_id": "x"}]\n}\n');
+    const file = join(drive, 'openstack/latest/network_data.json');
+    // the id with nothing to apply is info; the typo a warning at its line
+    expect(brief(await validateFile(file))).toEqual([
+      expect.stringMatching(/^2:- warning unknown: links\[0\]\.mtuu: unknown key "mtuu"/u),
+      '3:- info unused: networks[0].id: the network id; nothing to apply',
+      "3:- info unused: networks[0].network_id: the Neutron network's id; nothing to apply",
+    ]);
+    // validate --source: the same note once (the file's check and the run's warning agree)
+    expect(brief(await validateSource(drive)).filter((l) => l.includes('mtuu'))).toHaveLength(1);
+
+    const meta = await write(dir, 'seed/meta-data', 'instance-id: i-1\nnetwork-interfaces: |\n  auto eth0\n  iface eth0 inet dhcp\n    hwadress 52:54:00:00:00:01\nnetwork-config:\n  version: 2\n  ethernets: {eth0: {dhcp4: true, dhcp44: true}}\n');
+    expect(brief(await validateFile(meta))).toEqual([
+      '5:- warning unknown: network-interfaces: hwadress: unknown option "hwadress"; not applied',
+      expect.stringMatching(/^8:- warning unknown: network-config\.ethernets\.eth0\.dhcp44: unknown key "dhcp44"/u),
+    ]);
   });
 
   it('a context.sh a shell would run a command from is one error at its line', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { stageRecord, type BootRecord } from '../../src/agent/bootrecord.js';
 import type { ModuleReport, RunReport } from '../../src/agent/report.js';
 import { runResultLine, runTable, showText, statusText } from '../../src/cli/render.js';
+import { resolveNet } from '../../src/network/resolvenet.js';
 import { contextOf } from '../helpers/context.js';
 
 const BOOT = Date.parse('2026-12-01T10:00:00.000Z');
@@ -125,9 +126,24 @@ describe('status', () => {
 describe('show', () => {
   it('names the NICs the running system does not have among the problems', async () => {
     const ctx = await contextOf({ ETH0_IP: '10.0.0.5', ETH0_MAC: '52:54:00:12:34:56' });
-    const resolved = { ...ctx.network, interfaces: [], issues: [{ variable: 'ETH0_MAC', message: 'no interface with MAC 52:54:00:12:34:56 on this system; this NIC is not configured' }] };
-    expect(showText({ ...ctx, network: resolved }, { attempts: [], variables: {} })).toContain('network:\n  - (none)\nusers:');
-    expect(showText({ ...ctx, network: resolved }, { attempts: [], variables: {} })).toContain('problems (1):\n  ETH0_MAC: no interface with MAC 52:54:00:12:34:56 on this system; this NIC is not configured\n');
+    const resolved = resolveNet(ctx.net.model, [{ name: 'ens3', mac: '52:54:00:00:00:99' }], { keepAbsent: false, matchesByMac: false });
+    expect(showText(ctx, { attempts: [], variables: {}, resolved })).toContain('network (from context.sh):\n  - (none)\nusers:');
+    expect(showText(ctx, { attempts: [], variables: {}, resolved })).toContain('problems (1):\n  this system: ethernets.eth0: not supported: no interface with MAC 52:54:00:12:34:56 on this system; not configured\n');
+  });
+
+  it('prints bonds, VLANs, live names, routes on no device, global DNS and the notes of what is not applied', async () => {
+    const ctx = await contextOf({ ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_VLAN_ID: '7', ETH0_ROUTES: '10.9.0.0/16 via 10.0.0.9 metric 5', DNS: '10.0.0.2', ETH0_NETWORK: '10.0.0.0' });
+    const resolved = resolveNet(ctx.net.model, [{ name: 'ens3', mac: '52:54:00:12:34:56' }], { keepAbsent: true, matchesByMac: true });
+    const text = showText(ctx, { attempts: [], variables: {}, resolved });
+    // ETHx_VLAN_ID is the VLAN the host tags: the NIC itself has the address, and the variable is named
+    expect(text).toContain([
+      'network (from context.sh):',
+      '  eth0 (52:54:00:12:34:56; here ens3): 10.0.0.5/24; route 10.9.0.0/16 via 10.0.0.9 metric 5',
+      '  dns: 10.0.0.2; search: -',
+      'users:',
+    ].join('\n'));
+    expect(text).toContain('ETH0_NETWORK follows from ETHx_IP and ETHx_MASK; it is informational (not network configuration of the guest); not used');
+    expect(text).toContain('ETH0_VLAN_ID is the VLAN the host tags for this NIC');
   });
 
   it('lists network, users, keys, scripts and the problems it found', async () => {
@@ -145,15 +161,16 @@ describe('show', () => {
         'instance: test-instance (from context-hash)',
         'hostname: web-1',
         'dns: 10.0.0.2; search: -',
-        'network:',
+        'network (from context.sh):',
         '  eth0 (52:54:00:12:34:56): 10.0.0.5/24; gateway 10.0.0.1',
         '  eth1 (52:54:00:00:00:01): no address',
+        '  dns: 10.0.0.2; search: -',
         'users:',
         '  deploy (sudo): 1 ssh key(s), password from PASSWORD (plain)',
         'scripts:',
         '  START_SCRIPT (from START_SCRIPT; 7 bytes)',
         'problems (1):',
-        '  ETH1_IP: "10.1.0.300" is not an IPv4 address; skipped',
+        '  invalid: ETH1_IP (context.sh): "10.1.0.300" is not an IPv4 address; skipped',
         'variables:',
         '  SET_HOSTNAME="web-1"',
         '  PASSWORD="<redacted>"',

@@ -287,10 +287,10 @@ describe('vmctx show and status', () => {
     // a scratch root: the NICs as the context names them (on the running system, as they resolve there)
     const shown = vmctx(['show', '--source', iso, '--root', await scratchRoot()]);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toContain('\nnetwork:\n  eth0 (52:54:00:12:34:56): 10.0.0.5/24; dns 10.0.0.3\n  eth1 (52:54:00:00:00:09): no address\n');
+    expect(shown.stdout).toContain('\nnetwork (from context.sh):\n  eth0 (52:54:00:12:34:56): 10.0.0.5/24; dns 10.0.0.3, search cloud.internal\n  eth1 (52:54:00:00:00:09): no address\n  dns: 10.0.0.2 10.0.0.3; search: example.com\n');
     expect(shown.stdout).toContain('\nusers:\n  root: 2 ssh key(s), password from PASSWORD (plain)\n');
     expect(shown.stdout).toContain('\nscripts:\n  START_SCRIPT (from START_SCRIPT; 7 bytes)\n');
-    expect(shown.stdout).toContain('\nproblems (1):\n  context.sh:16: ETH1_IP: "10.9.0.300" is not an IPv4 address; skipped\n');
+    expect(shown.stdout).toContain('\nproblems (1):\n  invalid: ETH1_IP (context.sh:16): "10.9.0.300" is not an IPv4 address; skipped\n');
     expect(shown.stdout).not.toContain(PASSWORD);
   });
 

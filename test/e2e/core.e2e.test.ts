@@ -86,7 +86,7 @@ describe('a Debian guest with vmctx and an OpenNebula context CD (genisoimage -J
     // the context's static address (not QEMU's DHCP 10.0.2.15) and gateway, on the NIC with ETH0_MAC
     expect(/^ADDR (.*)$/mu.exec(result.report)?.[1]?.trim(), result.console.slice(-3000)).toMatch(/^\S+ 10\.0\.2\.66\/24;$/u);
     expect(/^ROUTE (.*)$/mu.exec(result.report)?.[1]?.trim()).toMatch(/^default via 10\.0\.2\.2 dev \S+ proto static/u);
-    expect(await readGuestFile(image, '/etc/systemd/network/10-vmctx-eth0.network')).toContain('MACAddress=52:54:00:12:34:56');
+    expect(await readGuestFile(image, '/etc/systemd/network/10-vmctx-01-eth0.network')).toContain('\nPermanentMACAddress=52:54:00:12:34:56\n');
     // USERNAME: created by useradd in the guest, keys in its home as its own files, password by chpasswd (PAM)
     const passwd = (await readGuestFile(image, '/etc/passwd')) ?? '';
     const line = passwd.split('\n').find((l) => l.startsWith('e2euser:')) ?? '';

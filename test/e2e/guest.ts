@@ -35,6 +35,22 @@ export const RECIPES = {
     mirror: 'http://deb.debian.org/debian',
     include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs', 'cloud-init', 'python3-cffi-backend'],
   },
+  // Debian 13 with netplan.io (vmctx renders netplan YAML when netplan is installed); netplan's
+  // default renderer, systemd-networkd, is part of trixie's systemd package (not enabled)
+  'trixie-netplan': {
+    suite: 'trixie',
+    variant: 'minbase',
+    mirror: 'http://deb.debian.org/debian',
+    include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs', 'netplan.io'],
+  },
+  // Debian 13 with NetworkManager (enabled by its package) and no netplan, so vmctx renders
+  // keyfiles; dbus named because debootstrap does not resolve the virtual system bus NM depends on
+  'trixie-nm': {
+    suite: 'trixie',
+    variant: 'minbase',
+    mirror: 'http://deb.debian.org/debian',
+    include: ['systemd-sysv', 'openssh-server', 'linux-image-cloud-amd64', 'iproute2', 'udev', 'kmod', 'hostname', 'nodejs', 'network-manager', 'dbus'],
+  },
 } as const;
 export type Flavour = keyof typeof RECIPES;
 export const RECIPE = RECIPES.systemd;
@@ -209,7 +225,35 @@ export interface BootOptions {
   /** More raw disks, attached as virtio after the root disk (vdb, vdc, …). */
   readonly disks?: readonly string[];
   readonly mac?: string;
+  /**
+   * More virtio-net NICs, each at a fixed PCI slot (so its name in the guest is fixed: slot 8 is
+   * ens8), all on one QEMU hub that has no host side: the guest's frames stay among these NICs.
+   */
+  readonly extraNics?: readonly ExtraNic[];
   readonly timeoutMs?: number;
+}
+
+export interface ExtraNic {
+  readonly mac: string;
+  /**
+   * PCI slot on bus 0, 4–31 (0–3: host bridge, ISA/IDE, VGA, the user-mode NIC). The virtio disks
+   * take the free slots from 4 up, so pick 8 and above; QEMU refuses a slot already taken.
+   */
+  readonly slot: number;
+}
+
+/** The hub the extra NICs share (any number: QEMU makes it on first use). */
+const EXTRA_NIC_HUB = 18;
+
+/** QEMU arguments for the extra NICs: a hub port each, no netdev with a host side. */
+export function extraNicArgs(nics: readonly ExtraNic[]): string[] {
+  const slots = new Set<number>();
+  return nics.flatMap((nic, i) => {
+    if (!/^52:54:00(:[0-9a-f]{2}){3}$/u.test(nic.mac)) throw new Error(`extraNics: ${nic.mac} is not a locally administered QEMU MAC (52:54:00:xx:xx:xx, lower case)`);
+    if (!Number.isInteger(nic.slot) || nic.slot < 4 || nic.slot > 31 || slots.has(nic.slot)) throw new Error(`extraNics: PCI slot ${nic.slot} is taken or out of 4–31`);
+    slots.add(nic.slot);
+    return ['-netdev', `hubport,id=extranic${i},hubid=${EXTRA_NIC_HUB}`, '-device', `virtio-net-pci,netdev=extranic${i},mac=${nic.mac},addr=0x${nic.slot.toString(16)}`];
+  });
 }
 
 export interface BootResult {
@@ -259,6 +303,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
     '-display', 'none', '-serial', `file:${log}`, '-serial', `file:${reportLog}`, '-monitor', options.during === undefined ? 'none' : `unix:${monitorPath},server=on,wait=off`, '-no-reboot',
   ];
   for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
+  args.push(...extraNicArgs(options.extraNics ?? []));
   if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
   if (options.nicExtra !== undefined && /restrict|hostfwd|smb/u.test(options.nicExtra)) throw new Error('nicExtra must not loosen restrict=on');
   const t0 = Date.now();

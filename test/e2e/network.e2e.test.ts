@@ -64,9 +64,9 @@ describe('network in a real guest (systemd-networkd)', () => {
     expect(addr, result.console.slice(-4000)).toMatch(/^\S+ 10\.0\.2\.77\/24;$/u);
     expect(field(result.report, 'ROUTE')).toMatch(/^default via 10\.0\.2\.2 dev \S+ proto static/u);
     expect(await readGuestFile(image, '/etc/resolv.conf')).toContain('nameserver 10.0.2.3\nsearch net.e2e\n');
-    expect(result.console).toMatch(/ETH1_MAC: no interface with MAC 52:54:00:00:00:99 on this system/u);
-    networkFile = await readGuestFile(image, '/etc/systemd/network/10-vmctx-eth0.network');
-    expect(networkFile).toContain(`MACAddress=${MAC}`);
+    expect(result.console).toMatch(/ethernets\.eth1: no interface with MAC 52:54:00:00:00:99 on this system/u);
+    networkFile = await readGuestFile(image, '/etc/systemd/network/10-vmctx-01-eth0.network');
+    expect(networkFile).toContain(`\nPermanentMACAddress=${MAC}\n`);
     expect(await readGuestFile(image, '/etc/hostname')).toBe('net-guest\n');
     // SSH_PUBLIC_KEY goes to USERNAME when there is one (OpenNebula's contract; root gets it when
     // there is none: the daemon scenario's make-iso media), with the context's password

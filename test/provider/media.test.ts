@@ -117,7 +117,7 @@ describe('vmctx make-iso --nocloud / --config-drive', () => {
     expect(shown.context['hostname']).toBe('seeded');
     expect(shown.context['sshKeys']).toMatchObject({ keys: [key] });
     expect(Buffer.from(shown.variables['USER_DATA'] ?? '', 'base64').toString()).toBe(USER_DATA);
-    expect(shown.variables).toMatchObject({ ETH0_MAC: '52:54:00:aa:bb:cc', ETH0_IP: '192.0.2.10', ETH0_GATEWAY: '192.0.2.1' });
+    expect(shown.context['net']).toMatchObject({ origin: 'network-config', model: { devices: [{ match: { macaddress: '52:54:00:aa:bb:cc' }, addresses: [{ address: '192.0.2.10', prefix: 24 }], routes: [{ via: '192.0.2.1' }] }] } });
 
     // cloud-localds: genisoimage -output seed.iso -volid cidata -joliet -rock user-data meta-data
     const theirs = join(dir, 'theirs.iso');
@@ -177,7 +177,7 @@ describe('vmctx make-iso --nocloud / --config-drive', () => {
     expect(shown.context['hostname']).toBe('drive-host');
     expect(shown.context['sshKeys']).toMatchObject({ keys: [key] });
     expect(Buffer.from(shown.variables['USER_DATA'] ?? '', 'base64').toString()).toBe(USER_DATA);
-    expect(shown.variables).toMatchObject({ ETH0_MAC: '52:54:00:00:00:01', ETH0_IP: '198.51.100.7', ETH0_GATEWAY: '198.51.100.1' });
+    expect(shown.context['net']).toMatchObject({ origin: 'openstack/latest/network_data.json', model: { devices: [{ match: { macaddress: '52:54:00:00:00:01' }, addresses: [{ address: '198.51.100.7' }], routes: [{ via: '198.51.100.1' }] }] } });
 
     const tree = join(dir, 'tree');
     for (const v of ['2012-08-10', 'latest']) {

@@ -41,6 +41,14 @@ describe('metadata tree', () => {
     expect(lookup(tree, '/openstack/latest/user_data')?.toString()).toContain('#!/bin/sh');
   });
 
+  it("serves the EC2 NIC tree as IMDS lays it out: MACs as sub-directories, a NIC's keys listed, lists one item a line", () => {
+    const d = description();
+    const tree = treeFromDescription({ ...d, 'meta-data': { ...d['meta-data'], network: { interfaces: { macs: { '02:00:00:00:00:01': { 'device-number': 0, 'local-ipv4s': ['10.0.0.5', '10.0.0.6'] }, '02:00:00:00:00:02': { 'device-number': 1 } } } } } });
+    expect(lookup(tree, '/latest/meta-data/network/interfaces/macs/')?.toString()).toBe('02:00:00:00:00:01/\n02:00:00:00:00:02/');
+    expect(lookup(tree, '/latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/')?.toString()).toBe('device-number\nlocal-ipv4s');
+    expect(lookup(tree, '/latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/local-ipv4s')?.toString()).toBe('10.0.0.5\n10.0.0.6');
+  });
+
   it('parses fault specs and refuses unknown ones', () => {
     expect(parseFault('status:503,retry-after=3600')).toEqual({ kind: 'status', arg: '503', retryAfter: '3600' });
     expect(parseFault('status:401,after=3,path=/latest/meta-data')).toEqual({ kind: 'status', arg: '401', after: 3, path: '/latest/meta-data' });

@@ -4,8 +4,12 @@
 import { formatNameserver, parseNameserver } from '../../formats/dns.js';
 import { sanitiseHostname } from '../../formats/hostname.js';
 import { checkAuthorizedKey } from '../../formats/sshkeys.js';
-import { networkFromContext, nicIndexes } from '../../network/fromcontext.js';
+import { nicIndexes } from '../../network/fromcontext.js';
+import { formatNote } from '../../network/docreader.js';
+import { isBookkeepingNote, isDocumentError, mapNetworkDocument } from '../../network/fromdocument.js';
 import { mapOpenNebula } from '../../network/fromopennebula.js';
+import type { NetModel } from '../../network/netmodel.js';
+import type { NetworkPlan } from '../../network/plan.js';
 import { passwordFromContext, userFromContext } from './users.js';
 import { scriptsFromContext } from './scripts.js';
 import { Secret } from '../../shared/secret.js';
@@ -50,6 +54,32 @@ function normaliseDns(v: Readonly<Record<string, string>>, warnings: ContextWarn
   addSearch('SEARCH_DOMAIN');
   for (const i of nics) addSearch(`ETH${i}_SEARCH_DOMAIN`);
   return { nameservers, search };
+}
+
+/** The resolver settings of a mapped document: the global servers and domains, then each device's (as DNS, then ETHx_DNS). */
+function mergeDns(fromVariables: Dns, model: NetModel | undefined): Dns {
+  if (model === undefined) return fromVariables;
+  const nameservers = [...fromVariables.nameservers];
+  const search = [...fromVariables.search];
+  const add = (into: string[], values: readonly string[]): void => {
+    for (const x of values) if (!into.includes(x)) into.push(x);
+  };
+  add(nameservers, model.nameservers.addresses);
+  for (const d of model.devices) add(nameservers, d.nameservers.addresses);
+  add(search, model.nameservers.search);
+  for (const d of model.devices) add(search, d.nameservers.search);
+  return { nameservers, search };
+}
+
+/** The context's network: its document mapped (origin: the document's file), else the OpenNebula variables. */
+function networkPlan(raw: RawContext, file: string | undefined): NetworkPlan {
+  const doc = raw.networkDocument;
+  if (doc !== undefined) {
+    const mapped = mapNetworkDocument(doc);
+    return { model: mapped.model, notes: mapped.notes, origin: doc.key === undefined ? doc.file : `${doc.file} ${doc.key}` };
+  }
+  const onNet = mapOpenNebula(raw.variables, file ?? 'context', (name) => raw.lines[name]);
+  return { model: onNet.model, notes: onNet.notes, ...(onNet.backend === undefined ? {} : { backend: onNet.backend }), origin: file ?? 'context' };
 }
 
 /** SET_HOSTNAME, then HOSTNAME, then (when the variables give none) cloud-config's hostname. */
@@ -128,16 +158,15 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     else if (start !== undefined && plain && file !== undefined) warnings[i] = { ...w, file, line: start + w.line - 1, col: w.line > 1 ? w.col : undefined };
   }
   const cloudConfig = userData.cloudConfig;
-  const network = networkFromContext(v);
-  // DNS and search values were already checked (and reported) with the resolver settings
-  for (const issue of network.issues) {
-    if (!/(^|_)(DNS|SEARCH_DOMAIN)$/u.test(issue.variable)) warnings.push({ variable: issue.variable, message: issue.message });
+  const net = networkPlan(raw, file);
+  // the plan's notes are the context's warnings, with file:line (bookkeeping notes stay in the plan)
+  for (const n of net.notes) {
+    // DNS and search values of the variables are checked (and reported) with the resolver settings
+    if (raw.networkDocument === undefined && /(^|_)(DNS|SEARCH_DOMAIN)$/u.test(n.path)) continue;
+    if (!isBookkeepingNote(n)) warnings.push({ message: formatNote(n), network: n, ...(isDocumentError(n) ? { severity: 'error' as const } : {}) });
   }
-  // the NetModel (not applied yet: the module still renders `network`; its notes are not warnings yet)
-  const onNet = mapOpenNebula(v, file ?? 'context', (name) => raw.lines[name]);
-  const net = { model: onNet.model, notes: onNet.notes, ...(onNet.backend === undefined ? {} : { backend: onNet.backend }), origin: file ?? 'context' };
   const hostname = normaliseHostname(v, cloudConfig?.hostname, warnings);
-  const dns = normaliseDns(v, warnings);
+  const dns = mergeDns(normaliseDns(v, warnings), raw.networkDocument === undefined ? undefined : net.model);
   const sshKeys = await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings);
   // a value problem names the line of its variable, like the name checks
   for (const [i, w] of warnings.entries()) {
@@ -152,7 +181,6 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     hostname,
     dns,
     sshKeys,
-    network,
     net,
     username,
     user,

@@ -1,10 +1,14 @@
-// Checks of the metadata documents a seed carries (NoCloud meta-data, network-config v1/v2,
-// OpenStack meta_data.json): every key is one vmctx maps, one it does not support, one it only
-// carries, or a typo (with a did-you-mean), each at its line and column. Shared by the seed reader
+// Checks of the metadata documents a seed carries (NoCloud meta-data, OpenStack meta_data.json):
+// every key is one vmctx maps, one it does not support, one it only carries, or a typo (with a
+// did-you-mean), each at its line and column; network documents (network-config v1/v2, ENI,
+// network_data.json) are checked by their mappers, every note at its line. Shared by the seed reader
 // (so run and show warn) and `vmctx validate`. Pure.
-import { LineCounter, isMap, isScalar, isSeq, type Document } from 'yaml';
+import { LineCounter, isMap, isScalar, type Document } from 'yaml';
 import { parseYamlBounded, yamlOverLimits } from '../../formats/yamldoc.js';
 import { didYouMean } from '../../formats/didyoumean.js';
+import type { NetworkNote } from '../../network/docreader.js';
+import { isBookkeepingNote, isDocumentError, mapNetworkDocument } from '../../network/fromdocument.js';
+import type { NetworkDocument } from '../../network/plan.js';
 import type { ContextWarning } from './types.js';
 
 export type DiagnosticSeverity = 'error' | 'warning' | 'info';
@@ -49,11 +53,6 @@ class YamlFile {
       at: this.pos(isScalar(p.key) ? p.key.range?.[0] : undefined),
     }));
   }
-
-  length(path: ReadonlyArray<string | number>): number {
-    const node = this.doc.getIn(path, true);
-    return isSeq(node) ? node.items.length : 0;
-  }
 }
 
 interface KeyTable {
@@ -93,8 +92,8 @@ function yamlErrors(y: YamlFile, file: string, what: string, out: Diagnostic[]):
 
 // NoCloud meta-data: what readNoCloud maps, and what cloud-init's NoCloud/EC2 meta-data carries besides
 const META_DATA: KeyTable = {
-  applied: ['instance-id', 'local-hostname', 'hostname', 'public-keys', 'public_keys', 'network-config'],
-  unsupported: ['network-interfaces', 'seedfrom'],
+  applied: ['instance-id', 'local-hostname', 'hostname', 'public-keys', 'public_keys', 'network-config', 'network-interfaces'],
+  unsupported: ['seedfrom'],
   informational: ['dsmode', 'availability-zone', 'availability_zone', 'cloud-name', 'region', 'platform', 'local-ipv4', 'public-ipv4', 'instance-type', 'launch-index'],
   open: true,
 };
@@ -104,70 +103,51 @@ const OPENSTACK_META: KeyTable = {
   informational: ['launch_index', 'project_id', 'meta', 'devices', 'random_seed', 'dedicated_cpus', 'network_config'],
   open: true,
 };
-const NET_V2: KeyTable = { applied: ['version', 'ethernets'], unsupported: ['bonds', 'bridges', 'vlans', 'wifis', 'tunnels', 'vrfs', 'modems', 'renderer', 'dummy-devices', 'virtual-ethernets'] };
-const NET_V2_ETH: KeyTable = {
-  applied: ['match', 'dhcp4', 'dhcp6', 'addresses', 'gateway4', 'gateway6', 'routes', 'nameservers', 'mtu'],
-  unsupported: ['set-name', 'wakeonlan', 'dhcp4-overrides', 'dhcp6-overrides', 'accept-ra', 'link-local', 'optional', 'macaddress', 'routing-policy', 'critical', 'dhcp-identifier', 'ipv6-privacy', 'renderer'],
-};
-const NET_V2_MATCH: KeyTable = { applied: ['macaddress'], unsupported: ['name', 'driver'] };
-const NET_V1: KeyTable = { applied: ['version', 'config'] };
-const NET_V1_ITEM: KeyTable = { applied: ['type', 'mac_address', 'mtu', 'subnets', 'address', 'search'], informational: ['name'], unsupported: ['params', 'bond_interfaces', 'bridge_interfaces', 'vlan_link', 'vlan_id', 'interface', 'accept-ra', 'keep_configuration', 'destination', 'gateway', 'metric'] };
-const NET_V1_SUBNET: KeyTable = { applied: ['type', 'address', 'netmask', 'gateway', 'dns_nameservers'], unsupported: ['routes', 'dns_search', 'control', 'ipv4', 'ipv6', 'metric'] };
-const NET_V1_TYPES = ['physical', 'nameserver'];
-const NET_V1_UNSUPPORTED_TYPES = ['bond', 'bridge', 'vlan', 'route'];
-
-function checkNetworkConfig(y: YamlFile, file: string, out: Diagnostic[], root: ReadonlyArray<string | number> = []): void {
-  const top = y.entries(root);
-  const base: Array<string | number> = top.some((e) => e.key === 'network') && top.length === 1 ? [...root, 'network'] : [...root];
-  const version = y.entries(base).find((e) => e.key === 'version');
-  if (version?.value === 2) {
-    checkKeys(y, base, NET_V2, '', file, out);
-    for (const { key } of y.entries([...base, 'ethernets'])) {
-      checkKeys(y, [...base, 'ethernets', key], NET_V2_ETH, `ethernets.${key}`, file, out);
-      checkKeys(y, [...base, 'ethernets', key, 'match'], NET_V2_MATCH, `ethernets.${key}.match`, file, out);
-    }
-  } else if (version?.value === 1) {
-    checkKeys(y, base, NET_V1, '', file, out);
-    for (let i = 0; i < y.length([...base, 'config']); i++) {
-      const item = y.entries([...base, 'config', i]);
-      const type = item.find((e) => e.key === 'type');
-      if (type !== undefined && NET_V1_UNSUPPORTED_TYPES.includes(String(type.value))) {
-        out.push({ file, ...type.at, severity: 'warning', message: `config[${i}]: type ${JSON.stringify(type.value)} is not supported by vmctx; ignored` });
-        continue;
-      }
-      if (type !== undefined && !NET_V1_TYPES.includes(String(type.value))) {
-        const guess = didYouMean(String(type.value), [...NET_V1_TYPES, ...NET_V1_UNSUPPORTED_TYPES]);
-        out.push({ file, ...type.at, severity: 'warning', message: `config[${i}]: unknown type ${JSON.stringify(type.value)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}; ignored` });
-        continue;
-      }
-      checkKeys(y, [...base, 'config', i], NET_V1_ITEM, `config[${i}]`, file, out);
-      for (let j = 0; j < y.length([...base, 'config', i, 'subnets']); j++) checkKeys(y, [...base, 'config', i, 'subnets', j], NET_V1_SUBNET, `config[${i}].subnets[${j}]`, file, out);
-    }
-  } else out.push({ file, ...(version?.at ?? { line: 1, col: 1 }), severity: 'error', message: 'network-config: neither version 1 nor version 2; ignored' });
+/** A network plan's note as a diagnostic of `file`: bookkeeping is info, a whole document not used an error. */
+export function networkNoteDiagnostic(n: NetworkNote, file: string): Diagnostic {
+  const severity: DiagnosticSeverity = isBookkeepingNote(n) ? 'info' : isDocumentError(n) ? 'error' : 'warning';
+  return { file, ...(n.line === undefined ? {} : { line: n.line }), severity, message: `${n.what}: ${n.path === '' ? '(document)' : n.path}: ${n.message}` };
 }
 
-/** The positioned checks of one metadata document (YAML or JSON). */
-export function checkMetadataDocument(kind: 'meta-data' | 'openstack-meta-data' | 'network-config', file: string, data: Buffer): Diagnostic[] {
+/** The network mapper's notes on a document (or a key of one), as diagnostics of `file`. */
+function networkDiagnostics(doc: NetworkDocument, file: string, out: Diagnostic[]): void {
+  for (const n of mapNetworkDocument(doc).notes) out.push(networkNoteDiagnostic(n, file));
+}
+
+/**
+ * The positioned checks of one metadata document (YAML or JSON). A network document (network-config,
+ * network_data.json, meta-data's network-config and network-interfaces) is checked by its mapper,
+ * every note at its line; `network: false` leaves those out (the run reports them from the plan).
+ */
+export function checkMetadataDocument(kind: 'meta-data' | 'openstack-meta-data' | 'network-config' | 'openstack-network-data', file: string, data: Buffer, options: { network?: boolean } = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const y = new YamlFile(data.toString('utf8'), file.split('/').at(-1) ?? file);
-  if (yamlErrors(y, file, file.split('/').at(-1) ?? file, out)) return out;
+  const name = file.split('/').at(-1) ?? file;
+  const text = data.toString('utf8');
+  if (kind === 'network-config' || kind === 'openstack-network-data') {
+    if (options.network !== false) networkDiagnostics({ format: kind === 'network-config' ? 'network-config' : 'network_data.json', file: name, text }, file, out);
+    return out;
+  }
+  const y = new YamlFile(text, name);
+  if (yamlErrors(y, file, name, out)) return out;
   if (kind === 'meta-data') {
     checkKeys(y, [], META_DATA, '', file, out);
-    const net = y.entries([]).find((e) => e.key === 'network-config');
-    if (net !== undefined && typeof net.value === 'object') checkNetworkConfig(y, file, out, ['network-config']);
-  } else if (kind === 'openstack-meta-data') checkKeys(y, [], OPENSTACK_META, '', file, out);
-  else checkNetworkConfig(y, file, out);
+    if (options.network === false) return out;
+    const keys = y.entries([]).map((e) => e.key);
+    if (keys.includes('network-interfaces')) networkDiagnostics({ format: 'eni', file: name, text, key: 'network-interfaces' }, file, out);
+    if (keys.includes('network-config')) networkDiagnostics({ format: 'network-config', file: name, text, key: 'network-config' }, file, out);
+  } else checkKeys(y, [], OPENSTACK_META, '', file, out);
   return out;
 }
 
 /** The key warnings of a seed document, for the run (its YAML errors the reader reports itself). */
-export function documentWarnings(kind: 'meta-data' | 'network-config' | 'openstack-meta-data', data: Buffer | undefined): ContextWarning[] {
+export function documentWarnings(kind: 'meta-data' | 'openstack-meta-data', data: Buffer | undefined): ContextWarning[] {
   if (data === undefined) return [];
   const file = kind === 'openstack-meta-data' ? SEED_DOCUMENT_FILES[0] : kind;
-  return checkMetadataDocument(kind, file, data)
+  // the network documents' notes come from the context's network plan
+  return checkMetadataDocument(kind, file, data, { network: false })
     .filter((d) => d.severity === 'warning')
     .map((d) => ({ variable: file, file, ...(d.line === undefined ? {} : { line: d.line }), col: d.col, message: d.message }));
 }
 
 /** The files whose warnings carry positions (the names documentWarnings gives them). */
-export const SEED_DOCUMENT_FILES = ['openstack/latest/meta_data.json', 'meta-data', 'network-config'] as const;
+export const SEED_DOCUMENT_FILES = ['openstack/latest/meta_data.json', 'meta-data', 'network-config', 'openstack/latest/network_data.json'] as const;

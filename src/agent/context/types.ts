@@ -1,7 +1,7 @@
 // The Context's types and the types its parts share (warnings, the medium, the user, the scripts),
 // in a file of their own so context.ts, users.ts, scripts.ts and checks.ts import them without a cycle.
 import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
-import type { NetworkModel } from '../../network/model.js';
+import type { NetworkNote } from '../../network/docreader.js';
 import type { NetworkDocument, NetworkPlan } from '../../network/plan.js';
 import type { Secret } from '../../shared/secret.js';
 
@@ -43,6 +43,8 @@ export interface ContextWarning {
   readonly col?: number | undefined;
   /** An error: the whole document it is about was not used (a cloud-config that is not YAML). */
   readonly severity?: 'error' | undefined;
+  /** The network plan's note this warning reports (its file, line and key), for `validate`'s placing. */
+  readonly network?: NetworkNote | undefined;
 }
 
 export interface Dns {
@@ -64,11 +66,9 @@ export interface Context {
   readonly hostname: string | undefined;
   readonly dns: Dns;
   readonly sshKeys: SshKeys;
-  /** Interfaces, addresses and routes the context asks for (NICs by MAC). */
-  readonly network: NetworkModel;
   /**
-   * The network as the NetModel (issue 18; replaces `network` once the module renders from it):
-   * the source's network document mapped, or the OpenNebula variables.
+   * The network the network module applies (the NetModel): the source's network document mapped,
+   * or the OpenNebula variables; with the notes on what is not applied as written.
    */
   readonly net: NetworkPlan;
   /** The account keys, sudo and the password apply to; "root" when the context names none. */

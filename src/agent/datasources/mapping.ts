@@ -1,16 +1,20 @@
 // Metadata layouts (EC2/Eucalyptus, OpenStack, NoCloud) → context variables, so that every source
 // feeds the same normalisation and the same modules: instance id → the identity, hostname →
 // SET_HOSTNAME, keys → SSH_PUBLIC_KEY, user data → USER_DATA (base64, so binary and #! bodies pass
-// through the one user-data handler), password → PASSWORD, network_data.json → ETHn_* variables.
+// through the one user-data handler), password → PASSWORD. Network documents are not flattened into
+// variables: the datasource hands them over as RawContext.networkDocument.
 import { isIP } from 'node:net';
 import type { ContextWarning } from '../context/context.js';
 import { singleKeyEntry } from '../../formats/sshkeys.js';
 import { shown } from '../../shared/errors.js';
+import type { NetworkDocument } from '../../network/plan.js';
 
 export interface MappedMetadata {
   readonly instanceId: string | undefined;
   readonly variables: Record<string, string>;
   readonly warnings: ContextWarning[];
+  /** The network document the source gave, handed over unmapped (RawContext.networkDocument). */
+  readonly networkDocument?: NetworkDocument | undefined;
 }
 
 /** Values that end up in variables: one line of printable text, bounded. */
@@ -126,8 +130,11 @@ export function mapEc2(f: Ec2Fetched): MappedMetadata {
 export type Json = Record<string, unknown>;
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** OpenStack meta_data.json (+ user_data, password, network_data.json). */
-export function mapOpenStack(meta: unknown, network: unknown, userData: Buffer | undefined, password: string | undefined): MappedMetadata {
+/** Where OpenStack's network_data.json is, on a config drive and on the metadata service; notes name it so. */
+export const NETWORK_DATA_FILE = 'openstack/latest/network_data.json';
+
+/** OpenStack meta_data.json (+ user_data, password); network_data.json is the datasource's network document. */
+export function mapOpenStack(meta: unknown, userData: Buffer | undefined, password: string | undefined): MappedMetadata {
   const warnings: ContextWarning[] = [];
   const variables: Record<string, string> = {};
   if (!isObject(meta)) {
@@ -153,79 +160,5 @@ export function mapOpenStack(meta: unknown, network: unknown, userData: Buffer |
   setUserData(variables, userData);
   const adminPass = typeof meta['admin_pass'] === 'string' ? meta['admin_pass'] : undefined;
   setPassword(variables, password ?? adminPass, password === undefined ? 'meta_data.json admin_pass' : 'openstack password', warnings);
-  if (network !== undefined) Object.assign(variables, networkDataToVariables(network, warnings));
   return { instanceId, variables, warnings };
-}
-
-function maskFromPrefix(prefix: number): string {
-  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join('.');
-}
-
-/** network_data.json links and networks → ETHn_MAC/IP/MASK/GATEWAY/METHOD/MTU/IP6…, services → DNS. */
-export function networkDataToVariables(doc: unknown, warnings: ContextWarning[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!isObject(doc)) {
-    warnings.push({ variable: 'network_data.json', message: 'is not a JSON object; ignored' });
-    return out;
-  }
-  const links = Array.isArray(doc['links']) ? doc['links'].filter(isObject) : [];
-  const networks = Array.isArray(doc['networks']) ? doc['networks'].filter(isObject) : [];
-  const index = new Map<string, number>();
-  for (const link of links) {
-    const id = typeof link['id'] === 'string' ? link['id'] : undefined;
-    const mac = typeof link['ethernet_mac_address'] === 'string' ? link['ethernet_mac_address'] : undefined;
-    if (id === undefined || mac === undefined || index.has(id) || index.size >= 64) continue;
-    const n = index.size;
-    index.set(id, n);
-    out[`ETH${n}_MAC`] = mac;
-    if (typeof link['mtu'] === 'number') out[`ETH${n}_MTU`] = String(link['mtu']);
-  }
-  const v4done = new Set<number>();
-  const v6done = new Set<number>();
-  for (const net of networks) {
-    const n = typeof net['link'] === 'string' ? index.get(net['link']) : undefined;
-    if (n === undefined) {
-      warnings.push({ variable: 'network_data.json', message: `network ${shown(net['id'])} names no known link; ignored` });
-      continue;
-    }
-    const p = `ETH${n}_`;
-    const type = typeof net['type'] === 'string' ? net['type'] : '';
-    if (type === 'ipv4_dhcp' && !v4done.has(n)) {
-      v4done.add(n);
-      out[`${p}METHOD`] = 'dhcp';
-    } else if (type === 'ipv4' && !v4done.has(n)) {
-      v4done.add(n);
-      if (typeof net['ip_address'] === 'string') out[`${p}IP`] = net['ip_address'];
-      if (typeof net['netmask'] === 'string') out[`${p}MASK`] = net['netmask'];
-      else if (typeof net['prefix'] === 'number') out[`${p}MASK`] = maskFromPrefix(net['prefix']);
-      const routes = Array.isArray(net['routes']) ? net['routes'].filter(isObject) : [];
-      const def = routes.find((r) => r['network'] === '0.0.0.0');
-      if (def !== undefined && typeof def['gateway'] === 'string') out[`${p}GATEWAY`] = def['gateway'];
-    } else if ((type === 'ipv6_dhcp' || type === 'ipv6_slaac' || type === 'ipv6_dhcpv6-stateless' || type === 'ipv6_dhcpv6-stateful') && !v6done.has(n)) {
-      v6done.add(n);
-      out[`${p}IP6_METHOD`] = type === 'ipv6_slaac' ? 'auto' : 'dhcp';
-    } else if (type === 'ipv6' && !v6done.has(n)) {
-      v6done.add(n);
-      const addr = typeof net['ip_address'] === 'string' ? net['ip_address'] : undefined;
-      if (addr !== undefined) {
-        const [a, len] = addr.split('/');
-        out[`${p}IP6`] = a ?? '';
-        if (len !== undefined) out[`${p}IP6_PREFIX_LENGTH`] = len;
-      }
-      const routes = Array.isArray(net['routes']) ? net['routes'].filter(isObject) : [];
-      const def = routes.find((r) => r['network'] === '::');
-      if (def !== undefined && typeof def['gateway'] === 'string') out[`${p}IP6_GATEWAY`] = def['gateway'];
-    }
-    if (Array.isArray(net['dns_nameservers'])) {
-      const dns = net['dns_nameservers'].filter((d): d is string => typeof d === 'string');
-      if (dns.length > 0) out[`${p}DNS`] = dns.join(' ');
-    }
-  }
-  // links with no network at all are left unconfigured, as OpenStack means
-  for (const [, n] of index) if (!v4done.has(n) && !v6done.has(n)) out[`ETH${n}_METHOD`] = 'skip';
-  const services = Array.isArray(doc['services']) ? doc['services'].filter(isObject) : [];
-  const dns = services.filter((s) => s['type'] === 'dns' && typeof s['address'] === 'string').map((s) => String(s['address']));
-  if (dns.length > 0) out['DNS'] = dns.join(' ');
-  return out;
 }

@@ -8,7 +8,9 @@ import type { Root } from '../../host/root.js';
 import { VmctxError, describeError, isVmctxError } from '../../shared/errors.js';
 import type { ContextWarning, MediumFiles, RawContext } from '../context/context.js';
 import { BudgetExhausted, MetadataHttp, type HttpBudget } from '../../host/metadatahttp.js';
-import { mapEc2, mapOpenStack, type KeyEntry, type MappedMetadata } from './mapping.js';
+import { EC2_NIC_FILE, EC2_READ_KEYS } from '../../network/fromec2.js';
+import type { NetworkDocument } from '../../network/plan.js';
+import { NETWORK_DATA_FILE, mapEc2, mapOpenStack, type KeyEntry, type MappedMetadata } from './mapping.js';
 
 /** The EC2-style service's addresses: IP literals, never names to resolve. */
 export const DEFAULT_METADATA_URLS = ['http://169.254.169.254', 'http://[fd00:ec2::254]'] as const;
@@ -16,6 +18,9 @@ export const MAX_USER_DATA = 16 * 1024 * 1024;
 const MAX_SMALL = 64 * 1024;
 const MAX_JSON = 4 * 1024 * 1024;
 const MAX_KEYS = 100;
+/** NICs read from the EC2 NIC tree (a listing line past this is named, not fetched). */
+const MAX_NICS = 32;
+const MAC_SEGMENT = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/u;
 export const CACHE_FILE = 'metadata-cache.json';
 
 /** Inputs a module can miss when the budget ran out (each Module's `needs` says which it waits for). */
@@ -97,7 +102,7 @@ async function fetchEc2(http: MetadataHttp, instanceId: string, c: Collector): P
   });
   // small items first (queued on one connection), the user data, the biggest and slowest, last:
   // a slow or hung user data never starves the rest
-  const [hostname, localIpv4, publicIpv4, az, ephemeral, keys, password] = await Promise.all([
+  const [hostname, localIpv4, publicIpv4, az, ephemeral, keys, password, network] = await Promise.all([
     c.optional('hostname', 'meta-data/local-hostname', async () => (await small('local-hostname')) ?? (await small('hostname'))),
     c.optional('network', 'meta-data/local-ipv4', () => small('local-ipv4')),
     c.optional('network', 'meta-data/public-ipv4', () => small('public-ipv4')),
@@ -105,9 +110,39 @@ async function fetchEc2(http: MetadataHttp, instanceId: string, c: Collector): P
     c.optional('network', 'meta-data/block-device-mapping/ephemeral0', () => small('block-device-mapping/ephemeral0')),
     keysPromise,
     c.optional('password', 'meta-data/password', () => small('password')),
+    fetchEc2Nics(small, c),
   ]);
   const userData = await c.optional('user-data', 'user-data', () => http.get('latest/user-data', MAX_USER_DATA));
-  return mapEc2({ instanceId, hostname, localIpv4, publicIpv4, availabilityZone: az, ephemeral, keys: keys ?? [], userData, password });
+  return { ...mapEc2({ instanceId, hostname, localIpv4, publicIpv4, availabilityZone: az, ephemeral, keys: keys ?? [], userData, password }), networkDocument: network };
+}
+
+/**
+ * The NIC tree (meta-data/network/interfaces/macs/MAC/…) as fromec2.ts reads it: every NIC's keys
+ * listed, the ones that are network config fetched (all in parallel), the others carried by name
+ * so the mapper names them. A NIC that cannot be fetched is left out and `network` is missing.
+ * No tree (an older or non-AWS service): no document.
+ */
+async function fetchEc2Nics(small: (p: string) => Promise<string | undefined>, c: Collector): Promise<NetworkDocument | undefined> {
+  const base = 'network/interfaces/macs';
+  const listing = await c.optional('network', `meta-data/${base}/`, () => small(`${base}/`));
+  if (listing === undefined) return undefined;
+  const entries = listing.split('\n').map((l) => l.trim().replace(/\/$/u, '')).filter((l) => l !== '');
+  const macs: Record<string, Record<string, string>> = {};
+  const fetched = await Promise.all(
+    entries.slice(0, MAX_NICS).map(async (mac) => {
+      // a line that is not a MAC is not put in a URL: the mapper names it
+      if (!MAC_SEGMENT.test(mac)) return [mac, {}] as const;
+      const nic = await c.optional('network', `meta-data/${base}/${mac}/`, async () => {
+        const keys = ((await small(`${base}/${mac}/`)) ?? '').split('\n').map((k) => k.trim().replace(/\/$/u, '')).filter((k) => k !== '');
+        const values = await Promise.all(keys.map(async (k) => [k, EC2_READ_KEYS.includes(k) ? ((await small(`${base}/${mac}/${k}`)) ?? '') : ''] as const));
+        return Object.fromEntries(values);
+      });
+      return [mac, nic] as const;
+    }),
+  );
+  for (const [mac, nic] of fetched) if (nic !== undefined) macs[mac] = nic;
+  for (const mac of entries.slice(MAX_NICS)) c.warnings.push({ variable: `meta-data/${base}/`, message: `more than ${MAX_NICS} NICs: ${JSON.stringify(mac.slice(0, 40))} is not read` });
+  return { format: 'ec2', file: EC2_NIC_FILE, text: JSON.stringify({ interfaces: { macs } }) };
 }
 
 async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector): Promise<MappedMetadata> {
@@ -118,7 +153,8 @@ async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector
     c.optional('password', 'openstack password', () => http.get(`${os}/password`, MAX_SMALL)),
   ]);
   const userData = await c.optional('user-data', 'openstack user_data', () => http.get(`${os}/user_data`, MAX_USER_DATA));
-  return mapOpenStack(meta, parseJson(network, 'network_data.json', c.warnings), userData, text(password));
+  const networkDocument: NetworkDocument | undefined = network === undefined ? undefined : { format: 'network_data.json', file: NETWORK_DATA_FILE, text: network.toString('utf8') };
+  return { ...mapOpenStack(meta, userData, text(password)), networkDocument };
 }
 
 /**
@@ -156,6 +192,7 @@ export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMe
       medium: EMPTY_MEDIUM,
       instanceId,
       missing: [...c.missing],
+      networkDocument: mapped.networkDocument,
     };
     return { raw, missing: [...c.missing], trace };
   } finally {
@@ -163,7 +200,7 @@ export async function fetchMetadata(options: MetadataOptions): Promise<FetchedMe
   }
 }
 
-/** The last good metadata: variables without the password, and which boot fetched them. */
+/** The last good metadata: variables without the password, the network document, and which boot fetched them. */
 export interface MetadataCache {
   readonly version: 1;
   readonly fetchedAt: string;
@@ -172,6 +209,19 @@ export interface MetadataCache {
   readonly foundBy: string;
   readonly instanceId: string;
   readonly variables: Record<string, string>;
+  /** The source's network document (network_data.json, the EC2 NIC tree), as fetched. */
+  readonly networkDocument?: NetworkDocument | undefined;
+}
+
+const DOCUMENT_FORMATS: ReadonlyArray<NetworkDocument['format']> = ['network-config', 'eni', 'network_data.json', 'ec2'];
+
+/** A cached network document as it was written, or undefined when it is not one. */
+function cachedDocument(value: unknown): NetworkDocument | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const d = value as Record<string, unknown>;
+  if (typeof d['format'] !== 'string' || !(DOCUMENT_FORMATS as readonly string[]).includes(d['format']) || typeof d['file'] !== 'string' || typeof d['text'] !== 'string') return undefined;
+  if (d['key'] !== undefined && typeof d['key'] !== 'string') return undefined;
+  return { format: d['format'] as NetworkDocument['format'], file: d['file'], text: d['text'], ...(typeof d['key'] === 'string' ? { key: d['key'] } : {}) };
 }
 
 export async function readCache(stateRoot: Root, stateDir: string): Promise<MetadataCache | undefined> {
@@ -190,18 +240,21 @@ export async function readCache(stateRoot: Root, stateDir: string): Promise<Meta
 export async function writeCache(stateRoot: Root, stateDir: string, raw: RawContext, bootId: string): Promise<void> {
   // the password never leaves memory: /etc/shadow is the only place it may land
   const variables = Object.fromEntries(Object.entries(raw.variables).filter(([k]) => k !== 'PASSWORD'));
-  const cache: MetadataCache = { version: 1, fetchedAt: new Date().toISOString(), bootId, url: raw.source.path, foundBy: raw.source.foundBy, instanceId: raw.instanceId ?? '', variables };
+  const cache: MetadataCache = { version: 1, fetchedAt: new Date().toISOString(), bootId, url: raw.source.path, foundBy: raw.source.foundBy, instanceId: raw.instanceId ?? '', variables, ...(raw.networkDocument === undefined ? {} : { networkDocument: raw.networkDocument }) };
   if (stateDir !== '') await stateRoot.ensureDir(stateDir, { mode: 0o700 });
   await stateRoot.writeFile(`${stateDir}/${CACHE_FILE}`, `${JSON.stringify(cache)}\n`, { mode: 0o600 });
 }
 
 export function rawFromCache(cache: MetadataCache, why: string): RawContext {
+  const networkDocument = cachedDocument(cache.networkDocument);
+  const warnings: ContextWarning[] = cache.networkDocument !== undefined && networkDocument === undefined ? [{ variable: CACHE_FILE, message: 'its network document is not one vmctx wrote (format, file, text); not applied' }] : [];
   return {
     source: { kind: 'metadata-cache', path: cache.url, foundBy: `cached metadata from ${cache.fetchedAt} (${why})`, variableFiles: [] },
     variables: cache.variables,
     lines: {},
-    warnings: [],
+    warnings,
     medium: EMPTY_MEDIUM,
     instanceId: cache.instanceId,
+    networkDocument,
   };
 }

@@ -6,7 +6,8 @@ import type { Root } from '../../host/root.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Context } from '../context/context.js';
 import type { MetadataItem } from '../datasources/metadata.js';
-import type { GuestNic } from '../../network/resolve.js';
+import type { Clock } from '../../host/clock.js';
+import type { GuestNic } from '../../network/resolvenet.js';
 
 export type Stage = 'local' | 'network' | 'final';
 export const STAGES: readonly Stage[] = ['local', 'network', 'final'];
@@ -40,6 +41,8 @@ export interface Target {
    * that is not there was removed, and its files go, even for formats that match by MAC.
    */
   readonly nicsSettled?: boolean;
+  /** The clock live waits (the network's rollback check) use; the system's when absent. */
+  readonly clock?: Clock;
 }
 
 export interface ModuleOutcome {

@@ -281,12 +281,14 @@ function deviceText(model: NetModel, d: Device, name: string, ip: IpSettings, ro
   });
   if (servers.length > 0) first.options.push(`dns-nameservers ${servers.join(' ')}`);
   if (search.length > 0) first.options.push(`dns-search ${search.join(' ')}`);
-  // routes after every address: on the last stanza
+  // routes after every address of their family: on the last stanza of that family (an IPv4 route
+  // on an inet6 stanza would not be added when that stanza fails, a DHCPv6 server that does not answer)
+  const lastOf = (family: 'inet' | 'inet6'): Stanza => stanzas.filter((s) => s.family === family).at(-1) ?? last;
   routes.forEach((r, i) => {
     const args = routeArgs(r, name, `${path}.routes[${i}]`, notes);
     if (args === undefined) return;
     const line = (action: string): string => `ip ${args.map((a) => (a === 'ACTION' ? action : a)).join(' ')} || true`;
-    last.options.push(`post-up ${line('add')}`, `pre-down ${line('del')}`);
+    lastOf(r.to.family === 6 ? 'inet6' : 'inet').options.push(`post-up ${line('add')}`, `pre-down ${line('del')}`);
   });
   const head = `\n# ${path}${d.kind === 'ethernet' && d.setName !== undefined ? ` (renamed ${d.setName})` : ''}\n`;
   const control = d.kind === 'ethernet' && ip.optional === true ? 'allow-hotplug' : 'auto';

@@ -171,6 +171,9 @@ function ipLines(f: Ifcfg, d: Device, ip: IpSettings, dns: { addresses: readonly
   if (over.some((s) => ip.nameservers.addresses.includes(s))) notes.add(`${path}.nameservers`, why);
   if (over.some((s) => !ip.nameservers.addresses.includes(s))) notes.add('nameservers', why);
   if (dns.search.length > 0) f.set('DOMAIN', dns.search.join(' '));
+  // vmctx's dns module writes /etc/resolv.conf with every interface's nameservers: neither the DHCP
+  // client nor ifup-post (which rewrites it from this one interface's DNSn) may replace it (as before the NetModel)
+  if (servers.length > 0) f.set('PEERDNS', false);
   dhcpOverrides(f, d, ip, dns, notes);
   if (ip.optional === true) notes.add(`${path}.optional`, 'initscripts has no "optional": the network service waits for every ONBOOT interface');
   if (ip.linkLocal !== undefined) notes.add(`${path}.link-local`, 'initscripts has no per-interface switch for link-local addressing; the distribution default applies');
@@ -191,11 +194,8 @@ function dhcpOverrides(f: Ifcfg, d: Device, ip: IpSettings, dns: { addresses: re
   if (o4 !== undefined && !ip.dhcp4) notes.add(`${path}.dhcp4-overrides`, `dhcp4 is off on ${JSON.stringify(d.id)}, so its overrides have nothing to act on`);
   else if (o4 !== undefined) {
     const p = `${path}.dhcp4-overrides`;
-    if (o4.useDns === false) {
-      // PEERDNS=no also stops initscripts writing the interface's own DNS1…
-      if (dns.addresses.length === 0) f.set('PEERDNS', false);
-      else notes.add(`${p}.use-dns`, 'initscripts\' PEERDNS=no would also drop the static nameservers of this interface; DHCP\'s nameservers are used');
-    }
+    // with static nameservers PEERDNS=no is set already
+    if (o4.useDns === false && !f.has('PEERDNS')) f.set('PEERDNS', false);
     if (o4.routeMetric !== undefined && f.has('METRIC')) notes.add(`${p}.route-metric`, 'initscripts has one METRIC= for the default route, already set by the static gateway\'s metric');
     else f.set('METRIC', o4.routeMetric, `${p}.route-metric`);
     if (o4.hostname !== undefined) f.set('DHCP_HOSTNAME', o4.hostname, `${p}.hostname`);

@@ -3,10 +3,13 @@
 // retries), so "gives up within the budget" is asserted on that clock, exactly, never measured.
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fetchMetadata, type MetadataOptions } from '../../../src/agent/datasources/metadata.js';
+import { fetchMetadata, rawFromCache, readCache, writeCache, type MetadataOptions } from '../../../src/agent/datasources/metadata.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import type { NetworkDocument } from '../../../src/network/plan.js';
+import { normaliseContext } from '../../../src/agent/context/context.js';
 import { parseFault, type MetadataServer } from '../../../src/provider/server.js';
 import { closedPort, description, startServer } from '../../helpers/metadata.js';
-import { fakeKey } from '../../helpers/scratch.js';
+import { fakeKey, scratchRoot } from '../../helpers/scratch.js';
 import { TestClock } from '../../helpers/clock.js';
 
 const servers: Array<{ close(): Promise<void> }> = [];
@@ -203,6 +206,63 @@ describe('HTTP metadata: EC2 layout', () => {
   });
 });
 
+describe('HTTP metadata: the EC2 NIC tree', () => {
+  const nics = {
+    '02:00:00:00:00:01': { mac: '02:00:00:00:00:01', 'device-number': '0', 'local-ipv4s': ['10.1.2.3', '10.1.2.30'], 'subnet-ipv4-cidr-block': '10.1.2.0/24', ipv6s: '2001:db8::10', 'subnet-ipv6-cidr-blocks': '2001:db8::/64', 'interface-id': 'eni-1', 'vpc-id': 'vpc-1' },
+    '02:00:00:00:00:02': { mac: '02:00:00:00:00:02', 'device-number': '1', 'local-ipv4s': '10.1.3.4', 'subnet-ipv4-cidr-block': '10.1.3.0/24' },
+  };
+  const withNics = (): ReturnType<typeof description> => {
+    const d = description();
+    return { ...d, 'meta-data': { ...d['meta-data'], network: { interfaces: { macs: nics } } } };
+  };
+
+  it('every NIC by MAC, fetched in parallel, as the ec2 document; the primary on DHCP with its secondary address, the second NIC after it', async () => {
+    const { server, url } = await serve(withNics());
+    const got = await fetchMetadata(opts(url));
+    expect(got.missing).toEqual([]);
+    expect(got.raw.networkDocument).toMatchObject({ format: 'ec2', file: 'meta-data/network/interfaces/macs' });
+    const doc = JSON.parse(got.raw.networkDocument?.text ?? '{}') as { interfaces: { macs: Record<string, Record<string, string>> } };
+    expect(doc.interfaces.macs['02:00:00:00:00:01']).toMatchObject({ 'device-number': '0', 'local-ipv4s': '10.1.2.3\n10.1.2.30', 'subnet-ipv4-cidr-block': '10.1.2.0/24', ipv6s: '2001:db8::10', 'interface-id': '' });
+    // only the keys that are network config are fetched; the others are carried by name
+    expect(server.requests).not.toContain('GET /latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/interface-id');
+    const ctx = await normaliseContext(got.raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.origin).toBe('meta-data/network/interfaces/macs');
+    expect(ctx.net.model.devices).toEqual([
+      expect.objectContaining({ id: '02:00:00:00:00:01', match: { macaddress: '02:00:00:00:00:01' }, dhcp4: true, dhcp6: true, addresses: [{ address: '10.1.2.30', prefix: 24, family: 4 }] }),
+      expect.objectContaining({ id: '02:00:00:00:00:02', dhcp4: true, dhcp6: false, addresses: [] }),
+    ]);
+    // the informational keys (interface-id, vpc-id) are bookkeeping: in the plan, not warnings
+    expect(ctx.net.notes.some((n) => n.path.endsWith('interface-id'))).toBe(true);
+    expect(ctx.warnings.filter((w) => w.network !== undefined)).toEqual([expect.objectContaining({ message: expect.stringMatching(/^not supported: .*device-number .*routing-policy/u) as unknown })]);
+  });
+
+  it('no NIC tree (an EC2-compatible service without one): no document, nothing missing', async () => {
+    const { url } = await serve(description());
+    const got = await fetchMetadata(opts(url));
+    expect(got.raw.networkDocument).toBeUndefined();
+    expect(got.missing).toEqual([]);
+  });
+
+  it('a NIC that hangs: reported and missing within the budget, the other NIC kept; a listing line that is not a MAC is named, never fetched', async () => {
+    const d = withNics();
+    const md = d['meta-data'] as { network: { interfaces: { macs: Record<string, unknown> } } };
+    md.network.interfaces.macs['not-a-mac'] = { 'device-number': '7' };
+    const { server, url } = await serve(d, { faults: [parseFault('hang,path=/latest/meta-data/network/interfaces/macs/02:00:00:00:00:02/local-ipv4s')] });
+    const clock = new TestClock();
+    const r = await timed(fetchMetadata(opts(url, 3000, { requestMs: 500 }, clock)), clock);
+    const got = r.value;
+    expect(got?.missing).toContain('network');
+    expect(r.ms).toBeLessThanOrEqual(3000);
+    expect(got?.raw.warnings.some((w) => w.variable === 'meta-data/network/interfaces/macs/02:00:00:00:00:02/')).toBe(true);
+    const doc = JSON.parse(got?.raw.networkDocument?.text ?? '{}') as { interfaces: { macs: Record<string, unknown> } };
+    expect(Object.keys(doc.interfaces.macs).sort()).toEqual(['02:00:00:00:00:01', 'not-a-mac']);
+    expect(server.requests.some((q) => q.includes('not-a-mac'))).toBe(false);
+    const ctx = await normaliseContext(got!.raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.model.devices.map((x) => x.id)).toEqual(['02:00:00:00:00:01']);
+    expect(ctx.warnings.some((w) => w.network?.path === 'interfaces.macs.not-a-mac')).toBe(true);
+  });
+});
+
 describe('HTTP metadata: OpenStack layout', () => {
   const network = {
     links: [{ id: 'tap1', type: 'phy', ethernet_mac_address: '52:54:00:12:34:56', mtu: 1450 }],
@@ -210,7 +270,7 @@ describe('HTTP metadata: OpenStack layout', () => {
     services: [{ type: 'dns', address: '10.0.2.3' }],
   };
 
-  it('meta_data.json, user_data, password and network_data.json → variables and the network model', async () => {
+  it('meta_data.json, user_data, password → variables; network_data.json → the network document, mapped into the model', async () => {
     const key = fakeKey();
     const { url } = await serve({ ...description({ password: 'os-pass' }, []), openstack: { meta_data: { uuid: '3a7e2f2c-0000-4000-8000-000000000001', hostname: 'os-host', public_keys: { mine: key } }, network_data: network } });
     const got = await fetchMetadata(opts(url));
@@ -218,24 +278,46 @@ describe('HTTP metadata: OpenStack layout', () => {
     expect(got.raw.instanceId).toBe('3a7e2f2c-0000-4000-8000-000000000001');
     expect(v['SET_HOSTNAME']).toBe('os-host');
     expect(v['SSH_PUBLIC_KEY']).toBe(key);
-    expect(v['ETH0_MAC']).toBe('52:54:00:12:34:56');
-    expect(v['ETH0_IP']).toBe('10.0.2.77');
-    expect(v['ETH0_GATEWAY']).toBe('10.0.2.2');
-    expect(v['ETH0_MTU']).toBe('1450');
-    expect(v['DNS']).toBe('10.0.2.3');
     expect(v['PASSWORD']).toBe('os-pass');
+    expect(Object.keys(v).filter((k) => /^ETH\d|^DNS$/u.test(k))).toEqual([]);
+    expect(got.raw.networkDocument).toEqual({ format: 'network_data.json', file: 'openstack/latest/network_data.json', text: JSON.stringify(network) });
+    const ctx = await normaliseContext(got.raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.origin).toBe('openstack/latest/network_data.json');
+    expect(ctx.net.model.devices).toEqual([
+      expect.objectContaining({ kind: 'ethernet', match: { macaddress: '52:54:00:12:34:56' }, mtu: 1450, addresses: [{ address: '10.0.2.77', prefix: 24, family: 4 }], routes: [expect.objectContaining({ via: '10.0.2.2' })] }),
+    ]);
+    expect(ctx.dns.nameservers).toEqual(['10.0.2.3']);
   });
 
-  it('network_data.json that is not JSON: a warning, no network, the rest is used', async () => {
+  it('network_data.json that is not JSON: an error naming the file in the context, no network, the rest is used', async () => {
     const { url } = await serve({ ...description(), openstack: { meta_data: { uuid: 'u-1', hostname: 'h' } } }, { faults: [parseFault('garbage,path=/openstack/latest/network_data.json')] });
     const got = await fetchMetadata(opts(url));
     expect(got.raw.instanceId).toBe('u-1');
-    expect(got.raw.warnings.some((w) => w.variable === 'network_data.json' && /not JSON/u.test(w.message))).toBe(true);
     expect(Object.keys(got.raw.variables).some((k) => k.startsWith('ETH'))).toBe(false);
+    const ctx = await normaliseContext(got.raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.model.devices).toEqual([]);
+    expect(ctx.warnings.filter((w) => w.network?.file === 'openstack/latest/network_data.json')).toEqual([expect.objectContaining({ severity: 'error', message: expect.stringMatching(/^invalid: \(document\) \(openstack\/latest\/network_data\.json(:\d+)?\): is not (YAML or JSON|a JSON object)/u) as unknown })]);
   });
 
   it('meta_data.json that is not JSON and no EC2 instance id: refused as invalid', async () => {
     const { url } = await serve({ openstack: { meta_data: { uuid: 'x' } } }, { imdsv2: 'optional', faults: [parseFault('garbage,path=/openstack/latest/meta_data.json')] });
     await expect(fetchMetadata(opts(url))).rejects.toMatchObject({ code: 'ERR_METADATA_INVALID' });
+  });
+});
+
+describe('the metadata cache', () => {
+  it('keeps the network document (a reboot during an outage configures the same network); a cached document it cannot use is named', async () => {
+    const { url } = await serve({ ...description(), openstack: { meta_data: { uuid: 'u-1', hostname: 'h' }, network_data: { links: [{ id: 'l0', type: 'phy', ethernet_mac_address: '52:54:00:00:00:09' }], networks: [{ id: 'n0', link: 'l0', type: 'ipv4_dhcp' }] } } });
+    const got = await fetchMetadata(opts(url));
+    const state = new DirectoryRoot(await scratchRoot());
+    await writeCache(state, '/var/lib/vmctx', got.raw, 'boot-1');
+    const cache = await readCache(state, '/var/lib/vmctx');
+    const raw = rawFromCache(cache!, 'test');
+    expect(raw.networkDocument).toEqual(got.raw.networkDocument);
+    const ctx = await normaliseContext(raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.model.devices).toEqual([expect.objectContaining({ match: { macaddress: '52:54:00:00:00:09' }, dhcp4: true })]);
+    const broken = rawFromCache({ ...cache!, networkDocument: { format: 'yaml', file: 'x', text: 1 } as unknown as NetworkDocument }, 'test');
+    expect(broken.networkDocument).toBeUndefined();
+    expect(broken.warnings).toEqual([expect.objectContaining({ variable: 'metadata-cache.json', message: expect.stringMatching(/network document .*not applied/u) as unknown })]);
   });
 });

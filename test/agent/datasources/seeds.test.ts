@@ -1,11 +1,10 @@
 // Local seeds on ISO images made by genisoimage and xorriso (as clouds make them), found by label,
 // mapped to the context; a context medium always wins over a seed.
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoverMedium, openExplicitSource } from '../../../src/agent/datasources/contextmedium.js';
 import type { Probe } from '../../../src/agent/datasources/datasource.js';
-import { networkConfigToVariables } from '../../../src/agent/datasources/seeds.js';
 import { normaliseContext } from '../../../src/agent/context/context.js';
 import { loadContext } from '../../../src/agent/datasources/registry.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
@@ -59,8 +58,14 @@ describe('local seeds', () => {
     expect(ctx.hostname).toBe('seeded');
     expect(ctx.sshKeys.keys).toEqual([key]);
     expect(ctx.cloudConfig?.runcmd).toBeDefined();
-    expect(ctx.network.interfaces[0]).toMatchObject({ mac: '52:54:00:aa:bb:cc', ipv4: { method: 'static', addresses: [{ address: '192.0.2.10', prefix: 24 }], gateway: '192.0.2.1' } });
-    expect(ctx.dns.nameservers).toEqual(['192.0.2.53']);
+    // the document reaches the context as it is (no ETHn_* detour), mapped with its file
+    expect(found?.raw.networkDocument).toMatchObject({ format: 'network-config', file: 'network-config' });
+    expect(Object.keys(found?.raw.variables ?? {}).filter((k) => /^ETH\d/u.test(k))).toEqual([]);
+    expect(ctx.net.origin).toBe('network-config');
+    expect(ctx.net.model.devices).toEqual([
+      expect.objectContaining({ kind: 'ethernet', id: 'nic0', match: { macaddress: '52:54:00:aa:bb:cc' }, addresses: [{ address: '192.0.2.10', prefix: 24, family: 4 }], routes: [expect.objectContaining({ to: { address: '0.0.0.0', prefix: 0, family: 4 }, via: '192.0.2.1' })] }),
+    ]);
+    expect(ctx.dns).toEqual({ nameservers: ['192.0.2.53'], search: ['example.org'] });
     await found?.close();
   });
 
@@ -71,7 +76,12 @@ describe('local seeds', () => {
     const found = await discoverMedium(probe);
     expect(found?.raw.source.kind).toBe('config-drive');
     expect(found?.raw.instanceId).toBe('cd-uuid-1');
-    expect(found?.raw.variables).toMatchObject({ SET_HOSTNAME: 'drive-host', ETH0_MAC: '52:54:00:00:00:01', ETH0_METHOD: 'dhcp', USER_DATA_ENCODING: 'base64' });
+    expect(found?.raw.variables).toMatchObject({ SET_HOSTNAME: 'drive-host', USER_DATA_ENCODING: 'base64' });
+    expect(Object.keys(found?.raw.variables ?? {}).filter((k) => /^ETH\d/u.test(k))).toEqual([]);
+    expect(found?.raw.networkDocument).toMatchObject({ format: 'network_data.json', file: 'openstack/latest/network_data.json' });
+    const ctx = await normaliseContext(found!.raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.origin).toBe('openstack/latest/network_data.json');
+    expect(ctx.net.model.devices).toEqual([expect.objectContaining({ kind: 'ethernet', match: { macaddress: '52:54:00:00:00:01' }, dhcp4: true })]);
     await found?.close();
   });
 
@@ -114,14 +124,43 @@ describe('local seeds', () => {
     await ec2.close();
   });
 
-  it('network-config version 1 (physical + nameserver)', () => {
-    const warnings: Array<{ message: string }> = [];
-    const v = networkConfigToVariables(
-      { version: 1, config: [{ type: 'physical', name: 'eth0', mac_address: '52:54:00:12:34:56', subnets: [{ type: 'static', address: '10.0.0.5/24', gateway: '10.0.0.1' }] }, { type: 'nameserver', address: ['10.0.0.53'], search: ['lan'] }] },
-      warnings,
-    );
-    expect(v).toEqual({ ETH0_MAC: '52:54:00:12:34:56', ETH0_IP: '10.0.0.5', ETH0_MASK: '24', ETH0_GATEWAY: '10.0.0.1', DNS: '10.0.0.53', SEARCH_DOMAIN: 'lan' });
-    expect(networkConfigToVariables({ version: 3 }, warnings)).toEqual({});
-    expect(warnings.at(-1)?.message).toMatch(/neither version 1 nor version 2/);
+  it("NoCloud's network documents: the network-config file wins over meta-data network-interfaces, which wins over meta-data network-config; the losers are named", async () => {
+    const dir = await noCloudTree();
+    const eni = 'network-interfaces: |\n  auto eth0\n  iface eth0 inet static\n    address 198.51.100.5/24\n    gateway 198.51.100.1\n    frobnicate yes\n';
+    const v1 = 'network-config:\n  version: 1\n  config:\n    - type: physical\n      name: eth0\n      mac_address: "52:54:00:12:34:56"\n      subnets:\n        - type: static\n          address: 10.0.0.5/24\n          routez: []\n    - type: nameserver\n      address: [10.0.0.53]\n      search: [lan]\n';
+    await writeFile(join(dir, 'meta-data'), `instance-id: iid-nocloud-1\n${eni}${v1}`);
+    const all = await openExplicitSource(dir);
+    expect(all.raw.networkDocument).toMatchObject({ format: 'network-config', file: 'network-config' });
+    expect(all.raw.networkDocument?.key).toBeUndefined();
+    expect(all.raw.warnings.map((w) => w.message)).toEqual(expect.arrayContaining([
+      "meta-data network-interfaces not applied: network-config wins (cloud-init's precedence)",
+      "meta-data network-config not applied: network-config wins (cloud-init's precedence)",
+    ]));
+    await all.close();
+
+    // no network-config file: the ENI text in meta-data, its notes at their lines of meta-data
+    await rm(join(dir, 'network-config'));
+    const legacy = await openExplicitSource(dir);
+    expect(legacy.raw.networkDocument).toMatchObject({ format: 'eni', file: 'meta-data', key: 'network-interfaces' });
+    expect(legacy.raw.warnings.map((w) => w.message)).toContain("meta-data network-config not applied: meta-data network-interfaces wins (cloud-init's precedence)");
+    const eniCtx = await normaliseContext(legacy.raw, { id: 'x', source: 'metadata' });
+    expect(eniCtx.net.origin).toBe('meta-data network-interfaces');
+    expect(eniCtx.net.model.devices).toEqual([expect.objectContaining({ id: 'eth0', addresses: [{ address: '198.51.100.5', prefix: 24, family: 4 }] })]);
+    const frob = eniCtx.warnings.find((w) => w.message.includes('frobnicate'));
+    expect(frob?.network).toMatchObject({ file: 'meta-data', line: 7 });
+    expect(frob?.message).toMatch(/^unknown: network-interfaces: .*\(meta-data:7\)/u);
+    await legacy.close();
+
+    // only meta-data's network-config: mapped in place, notes at their lines of meta-data
+    await writeFile(join(dir, 'meta-data'), `instance-id: iid-nocloud-1\n${v1}`);
+    const inMeta = await openExplicitSource(dir);
+    expect(inMeta.raw.networkDocument).toMatchObject({ format: 'network-config', file: 'meta-data', key: 'network-config' });
+    expect(inMeta.raw.warnings.filter((w) => /not applied/u.test(w.message))).toEqual([]);
+    const ctx = await normaliseContext(inMeta.raw, { id: 'x', source: 'metadata' });
+    expect(ctx.net.model.devices).toEqual([expect.objectContaining({ match: expect.objectContaining({ macaddress: '52:54:00:12:34:56' }) as unknown, addresses: [{ address: '10.0.0.5', prefix: 24, family: 4 }] })]);
+    expect(ctx.dns).toEqual({ nameservers: ['10.0.0.53'], search: ['lan'] });
+    const routez = ctx.warnings.find((w) => w.message.includes('routez'));
+    expect(routez?.network).toMatchObject({ file: 'meta-data', line: 11, what: 'unknown', path: 'network-config.config[0].subnets[0].routez' });
+    await inMeta.close();
   });
 });

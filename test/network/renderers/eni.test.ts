@@ -197,6 +197,8 @@ iface eth0 inet static
 iface eth0 inet static
     address 192.0.2.11/24
 iface eth0 inet dhcp
+    post-up ip route add default via 192.0.2.1 dev eth0 || true
+    pre-down ip route del default via 192.0.2.1 dev eth0 || true
 iface eth0 inet6 static
     address 2001:db8::10/64
     accept_ra 1
@@ -208,8 +210,6 @@ iface eth0 inet6 static
 iface eth0 inet6 dhcp
     accept_ra 1
     autoconf 1
-    post-up ip route add default via 192.0.2.1 dev eth0 || true
-    pre-down ip route del default via 192.0.2.1 dev eth0 || true
     post-up ip -6 route add default via 2001:db8::1 dev eth0 metric 5 || true
     pre-down ip -6 route del default via 2001:db8::1 dev eth0 metric 5 || true
 `);
@@ -243,6 +243,23 @@ iface eth0 inet6 dhcp
       '    post-up ip -6 route add 2001:db8:1::/48 via 2001:db8::1 dev eth0 metric 1024 || true',
     ]);
     expect(body(m).split('\n').filter((l) => l.includes('pre-down'))).toHaveLength(4);
+  });
+
+  it('routes go on the last stanza of their family: an IPv4 route does not wait on an inet6 stanza (a DHCPv6 server that never answers)', () => {
+    const m = model([eth('e', { name: 'eth0' }, {
+      addresses: [addr('10.0.0.2/24'), addr('10.1.0.2/24')], dhcp6: true,
+      routes: [route('default', '10.0.0.1'), route('10.8.0.0/16', '10.1.0.1'), route('2001:db8:1::/48', 'fe80::1')],
+    })]);
+    expect(body(m)).toBe([
+      '', '# ethernets.e', 'auto eth0',
+      'iface eth0 inet static', '    address 10.0.0.2/24',
+      'iface eth0 inet static', '    address 10.1.0.2/24',
+      '    post-up ip route add default via 10.0.0.1 dev eth0 || true', '    pre-down ip route del default via 10.0.0.1 dev eth0 || true',
+      '    post-up ip route add 10.8.0.0/16 via 10.1.0.1 dev eth0 || true', '    pre-down ip route del 10.8.0.0/16 via 10.1.0.1 dev eth0 || true',
+      'iface eth0 inet6 dhcp',
+      '    post-up ip -6 route add 2001:db8:1::/48 via fe80::1 dev eth0 || true', '    pre-down ip -6 route del 2001:db8:1::/48 via fe80::1 dev eth0 || true',
+      '',
+    ].join('\n'));
   });
 
   it('names: set-name by driver is a udev rule (the glob noted); a match.name is the name; live names win over a glob', () => {

@@ -35,7 +35,7 @@ describe('ifcfg renderer', () => {
     ]);
     expect(body(r, 'ifcfg-bond0.5')).toEqual([
       'DEVICE=bond0.5', 'VLAN=yes', 'PHYSDEV=bond0', 'VLAN_ID=5', 'ONBOOT=yes', 'BOOTPROTO=none', 'IPADDR=10.0.5.2', 'PREFIX=24',
-      'GATEWAY=10.0.5.1', 'DEFROUTE=yes', 'DNS1=10.0.5.53', 'DOMAIN=example.org',
+      'GATEWAY=10.0.5.1', 'DEFROUTE=yes', 'DNS1=10.0.5.53', 'DOMAIN=example.org', 'PEERDNS=no',
     ]);
     expect(r.notes).toEqual([]);
     for (const [path, f] of r.files) {
@@ -175,11 +175,23 @@ describe('ifcfg renderer', () => {
       eth('c', { name: 'eth2' }, { dhcp6: true, dhcp4Overrides: { useDns: false }, dhcp6Overrides: { useDns: false } }),
     ]));
     expect(body(r, 'ifcfg-eth0')).toEqual(['DEVICE=eth0', 'TYPE=Ethernet', 'ONBOOT=yes', 'BOOTPROTO=dhcp', 'PEERDNS=no', 'METRIC=200', 'DHCP_SEND_HOSTNAME=no']);
-    expect(body(r, 'ifcfg-eth1')).not.toContain('PEERDNS=no');
+    expect(body(r, 'ifcfg-eth1')).toEqual(['DEVICE=eth1', 'TYPE=Ethernet', 'ONBOOT=yes', 'BOOTPROTO=dhcp', 'DNS1=192.0.2.53', 'PEERDNS=no']);
     expect(paths(r)).toEqual([
-      'ethernets.a.dhcp4-overrides.use-ntp', 'ethernets.a.dhcp4-overrides.use-routes', 'ethernets.b.dhcp4-overrides.use-dns',
+      'ethernets.a.dhcp4-overrides.use-ntp', 'ethernets.a.dhcp4-overrides.use-routes',
       'ethernets.c.dhcp4-overrides', 'ethernets.c.dhcp6-overrides.use-dns',
     ]);
+  });
+
+  it('static nameservers: PEERDNS=no, so neither DHCP nor ifup-post replaces the resolv.conf vmctx writes with every interface\'s servers (as before the NetModel)', () => {
+    const r = renderIfcfg(model([
+      eth('a', { name: 'eth0' }, { dhcp4: true, nameservers: dns(['192.0.2.53']) }),
+      eth('b', { name: 'eth1' }, { addresses: [addr('10.0.0.5/24')], nameservers: dns(['10.0.0.53'], ['example.org']) }),
+      eth('c', { name: 'eth2' }, { dhcp4: true }),
+    ]));
+    expect(body(r, 'ifcfg-eth0')).toContain('PEERDNS=no');
+    expect(body(r, 'ifcfg-eth1')).toContain('PEERDNS=no');
+    expect(body(r, 'ifcfg-eth2')).not.toContain('PEERDNS=no');
+    expect(paths(r)).toEqual([]);
   });
 
   it('notes member IP settings, optional, link-local, a 4th nameserver and global DNS nobody carries; gives global DNS to every carrier', () => {
