@@ -44,6 +44,25 @@ async function systemdRoot(kind: 'networkd-installed' | 'networkd-enabled' | 'nm
   return root;
 }
 
+/** A system whose network service ran (ifupdown's state; the ScriptedExec says every unit is active). */
+async function running(): Promise<string> {
+  const root = await scratchRoot({ network: 'none' });
+  await mkdir(join(root, 'run/network'), { recursive: true });
+  await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
+  return root;
+}
+
+/** Marks networkd as running in `root` (its state file) and, with `dbus`, the system bus networkctl needs. */
+async function networkdRuns(root: string, dbus = true): Promise<string> {
+  if (dbus) {
+    await mkdir(join(root, 'run/dbus'), { recursive: true });
+    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
+  }
+  await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
+  await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+  return root;
+}
+
 describe('network module: backends', () => {
   it('detects in the documented order, NETCFG_TYPE first', async () => {
     const root = new DirectoryRoot(await systemdRoot('nm-enabled'));
@@ -157,11 +176,7 @@ describe('network module: live apply and rollback', () => {
   async function liveRoot(): Promise<string> {
     const root = await systemdRoot('networkd-enabled');
     await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
-    await mkdir(join(root, 'run/dbus'), { recursive: true });
-    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
-    // networkd runs: its state file is there
-    await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
-    await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    await networkdRuns(root);
     await writeFile(join(root, 'etc/systemd/network/10-vmctx-eth0.network'), '# Managed by vmctx from the VM context; replaced at each contextualization.\n[Match]\nMACAddress=52:54:00:12:34:56\n[Network]\nAddress=10.0.0.5/24\nGateway=10.0.0.1\n');
     return root;
   }
@@ -207,9 +222,8 @@ describe('network module: live apply and rollback', () => {
       const root = await scratchRoot({ network: 'none' });
       await mkdir(join(root, 'run/network'), { recursive: true });
       await writeFile(join(root, 'run/network/ifstate'), 'ens3=ens3\n');
-      // netplan applies live through networkd, which runs (its state file is there)
-      await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
-      await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+      // netplan applies live through networkd, which runs
+      await networkdRuns(root, false);
       const exec = new ScriptedExec({ routeAfterReload: true });
       const out = await apply(root, { ...NIC, NETCFG_TYPE: backend }, { live: true, exec, listNics: nics });
       expect(out.actions, backend).toEqual(expected);
@@ -302,12 +316,6 @@ describe('network module: bonds and VLANs, live', () => {
     { name: 'ens3', mac: '52:54:00:00:00:0a', ifindex: 2, physical: true },
     { name: 'ens4', mac: '52:54:00:00:00:0a', permMac: '52:54:00:00:00:0b', ifindex: 3, physical: true },
   ]);
-  async function running(): Promise<string> {
-    const root = await scratchRoot({ network: 'none' });
-    await mkdir(join(root, 'run/network'), { recursive: true });
-    await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
-    return root;
-  }
 
   it('brings devices up in dependency order: ports, then the bond, then the VLAN (ifupdown, ifcfg); NetworkManager activates the bond and the VLAN', async () => {
     for (const backend of ['interfaces', 'scripts'] as const) {
@@ -320,10 +328,7 @@ describe('network module: bonds and VLANs, live', () => {
 
   it('networkd: reconfigures the links that exist; the bond and VLAN it creates from the reload; they must come up, else rollback', async () => {
     const root = await systemdRoot('networkd-enabled');
-    await mkdir(join(root, 'run/dbus'), { recursive: true });
-    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
-    await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
-    await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    await networkdRuns(root);
     await mkdir(join(root, 'sys/class/net/ens3'), { recursive: true });
     await mkdir(join(root, 'sys/class/net/ens4'), { recursive: true });
     const exec = new ScriptedExec({ routeAfterReload: true });
@@ -413,13 +418,6 @@ describe('network module: set-name on the running system', () => {
   const B = '52:54:00:00:00:0b';
   const renamedModel = (setName = 'lan0'): NetModel => ({ devices: [eth('lan', { macaddress: A }, { dhcp4: true, setName })], routes: [], nameservers: dns([]) });
   const nicsOf = (...list: GuestNic[]) => () => Promise.resolve(list);
-  /** A system whose network service ran (ifupdown's state; the ScriptedExec says every unit is active). */
-  async function running(): Promise<string> {
-    const root = await scratchRoot({ network: 'none' });
-    await mkdir(join(root, 'run/network'), { recursive: true });
-    await writeFile(join(root, 'run/network/ifstate'), 'lo=lo\n');
-    return root;
-  }
   const RENAME = ['ip link set dev ens3 down', 'ip link set dev ens3 name lan0', 'ip link set dev lan0 up'];
 
   it('reloads udev and renames the NIC (down, rename, up) before ifup / nmcli up, which use the new name', async () => {
@@ -505,16 +503,11 @@ describe('network module: set-name on the running system', () => {
 
   it('networkd and netplan: renamed now too (their .link and udev rule rename only as a NIC is added), then reconfigured by the new name', async () => {
     const root = await systemdRoot('networkd-enabled');
-    await mkdir(join(root, 'run/dbus'), { recursive: true });
-    await writeFile(join(root, 'run/dbus/system_bus_socket'), '');
-    await mkdir(join(root, 'run/systemd/netif'), { recursive: true });
-    await writeFile(join(root, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    await networkdRuns(root);
     const list = nicsOf({ name: 'ens3', mac: A, physical: true, up: true });
     const networkd = await apply(root, await withModel(renamedModel()), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
     expect(networkd.actions).toEqual(['udevadm control --reload', ...RENAME, 'networkctl reload', 'networkctl reconfigure lan0']);
-    const netplanRoot = await scratchRoot({ network: 'none' });
-    await mkdir(join(netplanRoot, 'run/systemd/netif'), { recursive: true });
-    await writeFile(join(netplanRoot, 'run/systemd/netif/state'), 'OPER_STATE=routable\n');
+    const netplanRoot = await networkdRuns(await scratchRoot({ network: 'none' }), false);
     const netplan = await apply(netplanRoot, await withModel(renamedModel(), 'netplan'), { live: true, exec: new ScriptedExec({ routeAfterReload: true }), listNics: list });
     expect(netplan.actions).toEqual([...RENAME, 'netplan apply']);
   });
