@@ -3,12 +3,12 @@
 // no longer renders — including the file names of the renderer before the NetModel). Pure.
 import { checkIfName, dependencyOrder, type NetModel } from '../netmodel.js';
 import type { Backend } from '../plan.js';
-import { HEADER, RENAME_OWNED, deviceName, type GuestNames, type RenderedNetwork } from './common.js';
-import { ENI_FILE, ENI_OWNED, eniIfupOrder, renderEni } from './eni.js';
-import { IFCFG_DIR, ifcfgIfupOrder, ifcfgNetworkMerge, renderIfcfg } from './ifcfg.js';
+import { HEADER, deviceName, type GuestNames, type RenderedNetwork } from './common.js';
+import { ENI_OWNED, eniIfupOrder, renderEni } from './eni.js';
+import { IFCFG_OWNED, ifcfgIfupOrder, ifcfgNetworkMerge, renderIfcfg } from './ifcfg.js';
 import { NETPLAN_FILE, renderNetplan } from './netplan.js';
 import { NETWORKD_DIR, RESOLVED_DROPIN, renderNetworkd } from './networkd.js';
-import { NM_DIR, nmActivationOrder, renderNetworkManager } from './networkmanager.js';
+import { NM_OWNED, nmActivationOrder, renderNetworkManager } from './networkmanager.js';
 
 /**
  * The header of the files the renderer before the NetModel wrote (ifcfg files are recognised as ours
@@ -63,6 +63,9 @@ const safeOrder = (order: readonly string[]): string[] => order.filter((n) => !n
 const none = (): ReadonlyMap<string, Readonly<Record<string, string>>> => new Map();
 const fileName = (path: string): RegExp => new RegExp(`^${(path.split('/').at(-1) ?? '').replace(/[.]/gu, '\\.')}$`, 'u');
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
+/** The files a renderer declares as its own (its main files and `also`, the udev rename rules), as the table's list. */
+const ownedBy = (o: { readonly dir: string; readonly match: RegExp; readonly headerCheck?: boolean; readonly also: readonly OwnedFiles[] }): OwnedFiles[] =>
+  [{ dir: o.dir, match: o.match, headerCheck: o.headerCheck ?? false }, ...o.also];
 
 const TABLE: Readonly<Record<Backend, BackendRenderer>> = {
   networkd: {
@@ -94,7 +97,7 @@ const TABLE: Readonly<Record<Backend, BackendRenderer>> = {
     render: renderNetworkManager,
     merges: none,
     upOrder: nmActivationOrder,
-    owned: [{ dir: NM_DIR, match: /^vmctx-.+\.nmconnection$/u, headerCheck: false }, RENAME_OWNED],
+    owned: ownedBy(NM_OWNED),
   },
   interfaces: {
     backend: 'interfaces',
@@ -103,7 +106,7 @@ const TABLE: Readonly<Record<Backend, BackendRenderer>> = {
     render: renderEni,
     merges: none,
     upOrder: eniIfupOrder,
-    owned: [{ dir: ENI_OWNED.dir, match: fileName(ENI_FILE), headerCheck: false }, RENAME_OWNED],
+    owned: ownedBy(ENI_OWNED),
   },
   scripts: {
     backend: 'scripts',
@@ -115,7 +118,7 @@ const TABLE: Readonly<Record<Backend, BackendRenderer>> = {
       return new Map(merge === undefined ? [] : [['/etc/sysconfig/network', merge]]);
     },
     upOrder: ifcfgIfupOrder,
-    owned: [{ dir: IFCFG_DIR, match: /^(ifcfg|route6?)-/u, headerCheck: true }, RENAME_OWNED],
+    owned: ownedBy(IFCFG_OWNED),
   },
 };
 
