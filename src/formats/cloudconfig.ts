@@ -9,14 +9,16 @@ import { type CloudConfigIssue, Issues, MAX_ENTRIES, capped, checkKeys, isObj, k
 import { ACCOUNT_KEYS, ACCOUNT_UNSUPPORTED, type CloudAccounts, parseAccounts } from './cc/users.js';
 import { FILE_KEYS, FILE_UNSUPPORTED, type CloudFile, parseWriteFiles } from './cc/files.js';
 import { SYSTEM_KEYS, type CloudSystem, parseSystem } from './cc/system.js';
+import { MACHINE_KEYS, type CloudMachine, parseMachine } from './cc/machine.js';
 
 export type { CloudConfigIssue, Severity } from './cc/common.js';
 export type { CloudAccounts, CloudPassword, CloudUser } from './cc/users.js';
 export type { CloudFile } from './cc/files.js';
 export type { CloudSystem } from './cc/system.js';
+export type { CloudMachine } from './cc/machine.js';
 export { MAX_ENTRIES };
 
-export interface CloudConfig extends CloudAccounts, CloudSystem {
+export interface CloudConfig extends CloudAccounts, CloudSystem, CloudMachine {
   readonly sshAuthorizedKeys: readonly string[];
   readonly writeFiles: readonly CloudFile[];
   /** Commands: a string runs through sh -c, a list is an argv. */
@@ -36,7 +38,7 @@ export const MAX_ALIASES = 32;
 /** The cloud-config keys vmctx applies, per level: this file's own and each part's. */
 const CORE_KEYS = ['ssh_authorized_keys', 'runcmd', 'bootcmd'] as const;
 export const APPLIED_KEYS = {
-  top: [...CORE_KEYS, ...ACCOUNT_KEYS.top, ...FILE_KEYS.top, ...SYSTEM_KEYS.top],
+  top: [...CORE_KEYS, ...ACCOUNT_KEYS.top, ...FILE_KEYS.top, ...SYSTEM_KEYS.top, ...MACHINE_KEYS.top],
   users: ACCOUNT_KEYS.users,
   chpasswd: ACCOUNT_KEYS.chpasswd,
   write_files: FILE_KEYS.write_files,
@@ -143,6 +145,7 @@ export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBud
   checkKeys(doc, APPLIED_KEYS.top, UNSUPPORTED_KEYS.top, '', [], issues);
   const config: CloudConfig = {
     ...parseSystem(doc),
+    ...parseMachine(doc),
     ...parseAccounts(doc, issues),
     ...parseWriteFiles(doc, issues, budget),
     sshAuthorizedKeys: keys(doc['ssh_authorized_keys'], 'ssh_authorized_keys', ['ssh_authorized_keys'], issues),
