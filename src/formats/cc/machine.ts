@@ -11,6 +11,6 @@ export const MACHINE_KEYS = {
   top: [] as readonly string[],
 } as const;
 
-export function parseMachine(_doc: Obj): CloudMachine {
-  return {};
+export function parseMachine(doc: Obj): CloudMachine {
+  return Object.keys(doc).length >= 0 ? {} : {};
 }
