@@ -168,7 +168,14 @@ export function showText(ctx: Context, extra: { attempts: ReadonlyArray<{ path: 
   const userBits = [u.shell === undefined ? '' : `shell ${u.shell}`, u.sudo === true ? 'sudo' : '', u.lockPassword ? 'password locked' : '', u.expirePassword ? 'password expires at first login' : ''].filter((x) => x !== '');
   lines.push('users:');
   lines.push(`  ${ctx.username}${userBits.length === 0 ? '' : ` (${userBits.join(', ')})`}: ${ctx.sshKeys.keys.length} ssh key(s)${ctx.password === undefined ? '' : `, password from ${ctx.password.source} (${ctx.password.kind})`}`);
-  for (const x of ctx.extraUsers) lines.push(`  ${x.name} (cloud-config users${x.sudo ? ', sudo' : ''}): ${x.sshAuthorizedKeys.length} ssh key(s)`);
+  for (const x of ctx.accounts.users) {
+    if (!x.fromCloudConfig) continue;
+    const bits = ['cloud-config users', x.system ? 'system' : '', x.groups.length > 0 ? `groups ${x.groups.join(',')}` : '', x.sudo.length > 0 ? 'sudo' : '', x.lock ? 'password locked' : '', x.password === undefined ? '' : `password (${x.password.kind})`].filter((b) => b !== '');
+    lines.push(`  ${x.name} (${bits.join(', ')}): ${x.keys.length} ssh key(s)`);
+  }
+  for (const g of ctx.accounts.groups) lines.push(`  group ${g.name}${g.members.length === 0 ? '' : `: ${g.members.join(', ')}`}`);
+  for (const p of ctx.accounts.passwords) lines.push(`  password for ${p.user} from ${p.origin.replace(/ \(line \d+\)$/u, '')} (${p.kind}${p.expire ? ', expired' : ''})`);
+  if (ctx.accounts.sshPwauth !== undefined) lines.push(`  ssh password authentication: ${ctx.accounts.sshPwauth ? 'yes' : 'no'}`);
   lines.push('scripts:');
   if (ctx.scripts.length === 0) lines.push('  - (none)');
   for (const s of ctx.scripts) lines.push(`  ${s.name} (from ${s.variable}${s.provider ? ', the provider\'s' : ''}; ${s.argv === undefined ? `${s.body.length} bytes` : 'a command'})`);

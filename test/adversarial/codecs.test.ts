@@ -38,7 +38,7 @@ describe('crypt hashes: one codec for CRYPTED_PASSWORD, cloud-config passwd and 
   it('a chpasswd list entry bob:$sha1$… (and $md5,…) stores that hash in /etc/shadow, not a literal password (real chpasswd -R)', async () => {
     const root = await scratchRoot();
     const ctx = await contextOf({ USER_DATA: `#cloud-config\nusers:\n  - name: bob\n  - name: carol\n  - name: dave\nchpasswd:\n  list: |\n    bob:${SHA1}\n    carol:${SUNMD5}\n    dave:$6$x\n` });
-    expect(ctx.extraPasswords.map((p) => [p.user, p.kind])).toEqual([['bob', 'hash'], ['carol', 'hash']]);
+    expect(ctx.accounts.passwords.map((p) => [p.user, p.kind])).toEqual([['bob', 'hash'], ['carol', 'hash']]);
     expect(ctx.warnings.map((w) => w.message).join('\n')).toMatch(/chpasswd: the value for dave looks like a sha512crypt hash \(\$6\$…\) but is not a well-formed one; skipped/u);
     const target = { root: new DirectoryRoot(root), exec: new HostExec(), live: false };
     await usersModule.apply(ctx, target, log);
@@ -72,7 +72,7 @@ describe('crypt hashes: one codec for CRYPTED_PASSWORD, cloud-config passwd and 
       expect(ctx.password?.kind === 'hash').toBe(declared);
       const issues: string[] = [];
       const cc = parseCloudConfig(`#cloud-config\nusers:\n  - name: bob\n    passwd: ${JSON.stringify(value)}\nchpasswd:\n  list:\n    - ${JSON.stringify(`bob:${value}`)}\n`, issues);
-      expect(cc?.users[0]?.passwdHash !== undefined).toBe(declared);
+      expect(cc?.users[0]?.password !== undefined).toBe(declared);
       expect(cc?.chpasswd[0]?.kind ?? 'skipped').toBe(chpasswd);
     });
   }

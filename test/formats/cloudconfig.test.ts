@@ -48,7 +48,7 @@ bootcmd: [ "echo boot" ]
 frobnicate: true
 `, issues);
     expect(cc?.hostname).toBe('cc-host');
-    expect(cc?.users.map((u) => [u.name, u.sudo, u.shell ?? null, u.lockPasswd, u.passwdHash === hash])).toEqual([['dev', true, '/bin/bash', false, true], ['bad-shell', false, null, true, false]]);
+    expect(cc?.users.map((u) => [u.name, u.sudo.length > 0, u.shell ?? null, u.lockPasswd, u.password?.value === hash])).toEqual([['dev', true, '/bin/bash', false, true], ['bad-shell', false, null, true, false]]);
     expect(cc?.chpasswd.map((p) => [p.user, p.kind])).toEqual([['dev', 'plain'], ['root', 'hash']]);
     expect(cc?.writeFiles.map((f) => [f.path, f.content.toString(), f.mode.toString(8), f.owner])).toEqual([['/etc/app.conf', 'hello', '640', 'dev:dev'], ['/etc/b64', 'hi', '644', 'root:root']]);
     expect(cc?.runcmd).toEqual(['echo a', ['ls', '-l']]);
@@ -58,7 +58,7 @@ frobnicate: true
       'users[2]: no valid name (lower-case letters, digits, _ and -); skipped',
       'users[3]: shell "bash; reboot" is not an absolute path; ignored',
       'chpasswd: a line is not "user:password"; skipped',
-      'chpasswd: random passwords for ghost are not supported; skipped',
+      'chpasswd: a RANDOM password for ghost is not supported (cloud-init prints it on the console; vmctx never shows a secret); skipped',
       'write_files[2]: path must be absolute without ".."; skipped',
       'write_files[3]: path must be absolute without ".."; skipped',
       'write_files[4]: permissions "rwx" are not octal; skipped',
@@ -123,13 +123,13 @@ describe('cloud-config keys: applied, not supported, or a typo (with its line an
   });
 
   it('unknown top-level and users keys get a did-you-mean; documented keys vmctx does not apply are "not supported"', () => {
-    const { issues } = checkCloudConfig('#cloud-config\nssh_authorised_keys: [a]\npackages: [vim]\nssh_pwauth: true\nusers:\n  - name: dev\n    shel: /bin/sh\n    gecos: Dev\n    ssh-authorized-keys: [k]\n');
+    const { issues } = checkCloudConfig('#cloud-config\nssh_authorised_keys: [a]\npackages: [vim]\nssh_import_id: [gh:x]\nusers:\n  - name: dev\n    shel: /bin/sh\n    selinux_user: staff_u\n    ssh-authorized-keys: [k]\n');
     expect(issues.map((i) => `${i.line}:${i.col} ${i.message}`)).toEqual([
       '2:1 unknown cloud-config key "ssh_authorised_keys" (did you mean "ssh_authorized_keys"?); ignored',
       '3:1 cloud-config key "packages" is not supported by vmctx; ignored',
-      '4:1 cloud-config key "ssh_pwauth" is not supported by vmctx; ignored',
+      '4:1 cloud-config key "ssh_import_id" is not supported by vmctx; ignored',
       '7:5 users[0]: unknown key "shel" (did you mean "shell"?); ignored',
-      '8:5 users[0]: key "gecos" is not supported by vmctx; ignored',
+      '8:5 users[0]: key "selinux_user" is not supported by vmctx (vmctx does not set SELinux users); ignored',
       '9:5 users[0]: key "ssh-authorized-keys" is not supported by vmctx (vmctx reads "ssh_authorized_keys"); ignored',
     ]);
   });

@@ -11,8 +11,8 @@ import { mapOpenNebula } from '../../network/fromopennebula.js';
 import type { NetModel } from '../../network/netmodel.js';
 import type { NetworkPlan } from '../../network/plan.js';
 import { passwordFromContext, userFromContext } from './users.js';
+import { accountsFromContext } from './accounts.js';
 import { scriptsFromContext } from './scripts.js';
-import { Secret } from '../../shared/secret.js';
 import { checkVariables } from './checks.js';
 import type { Context, ContextWarning, Dns, RawContext, SourceKind, SshKeys } from './types.js';
 
@@ -146,6 +146,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
   const username = user.name;
   const password = passwordFromContext(v, warnings);
   const userData = await scriptsFromContext(v, raw.medium, warnings);
+  const accounts = accountsFromContext(user, password, userData.cloudConfig, warnings);
   // positions in the user data name its file where the source had one
   // (a seed's or the metadata's user-data file; or, for a plain USER_DATA in context.sh, the
   // lines of context.sh the value spans: its first line is on the variable's own line)
@@ -187,8 +188,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     password,
     scripts: userData.scripts,
     cloudConfig,
-    extraUsers: cloudConfig?.users.filter((u) => u.name !== username) ?? [],
-    extraPasswords: (cloudConfig?.chpasswd ?? []).map((p) => ({ user: p.user, kind: p.kind, secret: new Secret(p.value) })),
+    accounts,
     warnings,
     unused: checks.unused,
     medium: raw.medium,

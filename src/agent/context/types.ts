@@ -1,6 +1,7 @@
 // The Context's types and the types its parts share (warnings, the medium, the user, the scripts),
 // in a file of their own so context.ts, users.ts, scripts.ts and checks.ts import them without a cycle.
-import type { CloudConfig, CloudUser } from '../../formats/cloudconfig.js';
+import type { CloudConfig } from '../../formats/cloudconfig.js';
+import type { Accounts } from './accounts.js';
 import type { NetworkNote } from '../../network/docreader.js';
 import type { NetworkDocument, NetworkPlan } from '../../network/plan.js';
 import type { Secret } from '../../shared/secret.js';
@@ -80,10 +81,8 @@ export interface Context {
   readonly scripts: readonly ScriptSource[];
   /** #cloud-config from the user data (merged), when there is one. */
   readonly cloudConfig: CloudConfig | undefined;
-  /** More accounts from cloud-config `users`. */
-  readonly extraUsers: readonly CloudUser[];
-  /** Passwords from cloud-config `chpasswd` (secrets). */
-  readonly extraPasswords: ReadonlyArray<{ readonly user: string; readonly kind: 'plain' | 'hash'; readonly secret: Secret }>;
+  /** The accounts from every source (the context's user, cloud-config users, groups, password, chpasswd, ssh_pwauth). */
+  readonly accounts: Accounts;
   readonly warnings: readonly ContextWarning[];
   /** Variables vmctx carries but does not apply (the provider's bookkeeping, the scripts' own names). */
   readonly unused: readonly string[];

@@ -106,29 +106,36 @@ export const sshKeysModule: Module = {
   onInterrupted: 'rerun',
   description: 'SSH public keys from the context into the user\'s authorized keys',
   isRelevant: () => true,
-  inputs: (ctx) => ({ user: ctx.username, keys: ctx.sshKeys.keys, extra: ctx.extraUsers.map((u) => [u.name, u.sshAuthorizedKeys]) }),
+  inputs: (ctx) => ({ user: ctx.username, keys: ctx.sshKeys.keys, extra: ctx.accounts.users.map((u) => [u.name, u.keys]) }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
     const primary = await keyTarget(ctx, root, out.warnings);
     await installKeys(root, primary, ctx.sshKeys.keys, out);
     log.info({ user: primary.user.name, file: primary.file, keys: ctx.sshKeys.keys.length, sources: ctx.sshKeys.sources }, 'authorized keys updated');
-    // cloud-config users with keys of their own
+    // cloud-config users with keys of their own (the default user's are among ctx.sshKeys already when it is root)
     const passwd = parsePasswd((await root.readText('/etc/passwd', { maxBytes: 16 * 1024 * 1024 })) ?? '');
-    for (const extra of ctx.extraUsers) {
-      if (extra.sshAuthorizedKeys.length === 0) continue;
-      const entry = passwd.find((e) => e.name === extra.name);
+    for (const account of ctx.accounts.users) {
+      if (account.keys.length === 0) continue;
+      const entry = passwd.find((e) => e.name === account.name);
       if (entry === undefined) {
-        out.warnings.push(`users[${extra.name}]: the account does not exist; its keys were not installed`);
+        out.warnings.push(`${account.origin}: the account does not exist; its keys were not installed`);
         continue;
       }
       const keys: string[] = [];
-      for (const line of extra.sshAuthorizedKeys) {
+      for (const line of account.keys) {
         const check = checkAuthorizedKey(line);
         if (check.ok) keys.push(check.line);
-        else out.warnings.push(`users[${extra.name}]: a key was skipped: ${check.reason}`);
+        else out.warnings.push(`${account.origin}: a key was skipped: ${check.reason}`);
       }
-      await installKeys(root, await keyTargetFor(entry, root, out.warnings), keys, out);
+      // the default user's file holds the context's keys too: one block with both
+      const all = entry.name === primary.user.name ? [...ctx.sshKeys.keys, ...keys.filter((k) => !ctx.sshKeys.keys.includes(k))] : keys;
+      try {
+        await installKeys(root, await keyTargetFor(entry, root, out.warnings), all, out);
+      } catch (error) {
+        if (!isVmctxError(error, 'ERR_MODULE')) throw error;
+        out.warnings.push(`${account.origin}: keys not installed: ${error.message}`);
+      }
     }
     return out.build();
   },

@@ -6,7 +6,10 @@ import { fixedPasswordAccounts } from '../../formats/logins.js';
 import { VmctxError } from '../../shared/errors.js';
 import type { Secret } from '../../shared/secret.js';
 import { secretFingerprint } from '../context/users.js';
-import { tool } from './live.js';
+import { accountsWithGivenPasswords } from '../context/accounts.js';
+import { restartIfRunning, tool, unlinkIfSymlink } from './live.js';
+import { parseSshdConfig } from '../../formats/sshdconfig.js';
+import type { Account } from '../context/accounts.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
@@ -19,62 +22,229 @@ async function passwdEntries(target: Pick<Target, 'root'>): Promise<PasswdEntry[
   return parsePasswd(await readPasswd(target.root));
 }
 
+/** One line of /etc/passwd or /etc/shadow as its fields, by account name. */
+async function fieldsOf(root: Target['root'], file: '/etc/passwd' | '/etc/shadow' | '/etc/group', name: string): Promise<string[] | undefined> {
+  const text = (await root.readText(file, { maxBytes: 16 * 1024 * 1024 })) ?? '';
+  return text.split('\n').find((l) => l.startsWith(`${name}:`))?.split(':');
+}
+
+const groupExists = async (root: Target['root'], name: string): Promise<boolean> => (await fieldsOf(root, '/etc/group', name)) !== undefined;
+const memberOf = async (root: Target['root'], group: string, user: string): Promise<boolean> => ((await fieldsOf(root, '/etc/group', group))?.[3] ?? '').split(',').includes(user);
+
+/** The first component of `path` (a guest path) that is a symlink or not a directory, if any: a home is never made through a link. */
+async function linkOnPath(root: Target['root'], path: string): Promise<string | undefined> {
+  let at = '';
+  for (const part of path.split('/').filter((p) => p !== '')) {
+    at = `${at}/${part}`;
+    const st = await root.lstat(at);
+    if (st === undefined) return undefined;
+    if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
+    if (st.type !== 'directory') return `${at} is not a directory`;
+  }
+  return undefined;
+}
+
+/** Days since the epoch of a YYYY-MM-DD date, as /etc/shadow keeps the expiry date. */
+const epochDays = (date: string): number => Math.floor(Date.parse(`${date}T00:00:00Z`) / 86_400_000);
+
+/** Sets an account's given password (before the lock decision); secrets on stdin only. */
+async function setAccountPassword(target: Target, account: Account, created: boolean, out: OutcomeBuilder): Promise<boolean> {
+  const pw = account.password;
+  if (pw === undefined) return false;
+  if (pw.newOnly && !created) {
+    out.warnings.push(`${account.origin}: passwd not set: ${account.name} exists already, and cloud-init sets passwd on a new account only (hashed_passwd or plain_text_passwd apply to an existing one)`);
+    return false;
+  }
+  await setPassword(target, account.name, pw.kind, pw.secret);
+  out.changedIf('/etc/shadow', true);
+  return true;
+}
+
+/** What cloud-config asks of an account that exists already and cloud-init does not change (it changes only passwords, lock, sudo and keys). */
+async function unchangedOfExisting(root: Target['root'], a: Account, entry: PasswdEntry): Promise<string[]> {
+  const notes: string[] = [];
+  const fields = await fieldsOf(root, '/etc/passwd', a.name);
+  if (a.gecos !== undefined && fields?.[4] !== a.gecos) notes.push('gecos');
+  if (a.home !== undefined && entry.home !== a.home) notes.push('homedir');
+  if (a.uid !== undefined && entry.uid !== a.uid) notes.push('uid');
+  if (a.shell !== undefined && !a.shellFromVariable && entry.shell !== a.shell) notes.push('shell');
+  if (a.primaryGroup !== undefined && Number((await fieldsOf(root, '/etc/group', a.primaryGroup))?.[2] ?? -1) !== entry.gid) notes.push('primary_group');
+  const missing: string[] = [];
+  for (const g of a.groups) if (!(await memberOf(root, g, a.name))) missing.push(g);
+  if (missing.length > 0) notes.push(`groups (${missing.join(', ')})`);
+  const shadow = await fieldsOf(root, '/etc/shadow', a.name);
+  if (a.expiredate !== undefined && shadow?.[7] !== String(epochDays(a.expiredate))) notes.push('expiredate');
+  if (a.inactive !== undefined && shadow?.[6] !== String(a.inactive)) notes.push('inactive');
+  if (a.system && entry.uid >= 1000) notes.push('system');
+  return notes;
+}
+
+/** The argv of useradd for a new account (no password: that goes to chpasswd on stdin). */
+function useraddArgs(a: Account, shell: string | undefined, home: string | undefined, groups: readonly string[]): string[] {
+  const args: string[] = [];
+  const gecos = a.gecos ?? (a.fromCloudConfig ? undefined : 'created by vmctx');
+  if (gecos !== undefined) args.push('--comment', gecos);
+  if (home !== undefined) args.push('--home-dir', home);
+  if (a.primaryGroup !== undefined) args.push('--gid', a.primaryGroup);
+  if (a.uid !== undefined) args.push('--uid', String(a.uid));
+  if (groups.length > 0) args.push('--groups', groups.join(','));
+  if (shell !== undefined) args.push('--shell', shell);
+  if (a.expiredate !== undefined) args.push('--expiredate', a.expiredate);
+  if (a.inactive !== undefined) args.push('--inactive', String(a.inactive));
+  if (a.noUserGroup) args.push('--no-user-group');
+  else if (!a.fromCloudConfig && a.primaryGroup === undefined) args.push('--user-group');
+  if (a.system) args.push('--system');
+  if (a.noLogInit) args.push('--no-log-init');
+  args.push(a.createHome ? '--create-home' : '--no-create-home', '--', a.name);
+  return args;
+}
+
+/** The sudoers drop-in: each account's rules as cloud-init writes them ("NAME RULE"), each account's block checked by visudo alone. */
+async function sudoersContent(target: Target, accounts: readonly Account[], out: OutcomeBuilder): Promise<string | undefined> {
+  const visudo = await target.exec.which('visudo');
+  const blocks: string[] = [];
+  for (const a of accounts) {
+    if (a.sudo.length === 0) continue;
+    const block = `# User rules for ${a.name}\n${a.sudo.map((r) => `${a.name} ${r}`).join('\n')}\n`;
+    if (visudo !== undefined) {
+      const check = await target.exec.run(visudo, ['-c', '-q', '-f', '-'], { stdin: block, timeoutMs: 10_000 });
+      if (check.code !== 0) {
+        out.warnings.push(`${a.origin}: sudo rules rejected by visudo (${check.stderr.trim().split('\n')[0]?.slice(0, 200) ?? ''}); none written for ${a.name}`);
+        continue;
+      }
+    }
+    blocks.push(block);
+  }
+  if (blocks.length === 0) return undefined;
+  return `# Managed by vmctx: sudo for the context's users (USERNAME_SUDO/GRANT_SUDO, cloud-config users).\n\n${blocks.join('\n')}`;
+}
+
 export const usersModule: Module = {
   id: 'users',
   needs: ['user-data'],
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',
-  description: 'USERNAME created when missing (shell, home in /home), sudo from USERNAME_SUDO/GRANT_SUDO',
+  description: 'accounts: USERNAME and cloud-config users and groups created (useradd, groupadd; argv only), their passwords, locks and sudo rules',
   isRelevant: () => true,
-  inputs: (ctx) => ({ name: ctx.user.name, shell: ctx.user.shell ?? null, sudo: ctx.user.sudo ?? null, extra: ctx.extraUsers }),
+  inputs: (ctx) => ({
+    name: ctx.user.name,
+    shell: ctx.user.shell ?? null,
+    sudo: ctx.user.sudo ?? null,
+    users: ctx.accounts.users.map((a) => ({ ...a, origin: undefined, password: a.password === undefined ? null : { kind: a.password.kind, newOnly: a.password.newOnly, fingerprint: secretFingerprint(a.password.secret, ctx.instanceId) } })),
+    groups: ctx.accounts.groups.map((g) => [g.name, g.members]),
+  }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
-    const spec = ctx.user;
-    const ensureUser = async (name: string, wantedShell: string | undefined, what: string): Promise<boolean> => {
-      const existing = (await passwdEntries(target)).find((e) => e.name === name);
-      const shell = wantedShell ?? ((await root.lstat('/bin/bash')) === undefined ? '/bin/sh' : '/bin/bash');
-      if (wantedShell !== undefined && (await root.lstat(wantedShell)) === undefined) out.warnings.push(`${what} shell ${wantedShell} does not exist in this system`);
-      if (existing === undefined) {
-        const home = `/home/${name}`;
-        const homeEntry = await root.lstat(home);
-        if (homeEntry?.type === 'symlink') throw new VmctxError('ERR_MODULE', `${home} is a symlink (to ${homeEntry.linkTarget ?? '?'}); refusing to create ${name} with it as home`);
-        await tool(target, 'useradd', ['--create-home', '--home-dir', home, '--shell', shell, '--user-group', '--comment', 'created by vmctx', '--', name]);
-        out.changedIf('/etc/passwd', true);
-        out.actions.push(`useradd ${name}`);
-        return true;
-      }
-      if (wantedShell !== undefined && existing.shell !== wantedShell) {
-        await tool(target, 'usermod', ['--shell', wantedShell, '--', name]);
-        out.changedIf('/etc/passwd', true);
-      }
-      return false;
-    };
-    if (spec.name !== 'root') await ensureUser(spec.name, spec.shell, 'USERNAME_SHELL:');
-    // cloud-config users: created, their password hash set or the password locked (cloud-init's default)
-    for (const user of ctx.extraUsers) {
-      await ensureUser(user.name, user.shell, `users[${user.name}]:`);
-      if (user.passwdHash !== undefined) await tool(target, 'chpasswd', ['--encrypted'], { stdin: `${user.name}:${user.passwdHash}\n` });
-      else if (user.lockPasswd) await tool(target, 'usermod', ['--lock', '--', user.name]);
+    // cloud-init: groups first, then users; vmctx adds the groups' members after the users, so a member made by `users` is found
+    for (const g of ctx.accounts.groups) {
+      if (await groupExists(root, g.name)) continue;
+      await tool(target, 'groupadd', ['--', g.name]);
+      out.changedIf('/etc/group', true);
+      out.actions.push(`groupadd ${g.name}`);
     }
-    const sudoers = [...(spec.sudo === true && spec.name !== 'root' ? [spec.name] : []), ...ctx.extraUsers.filter((u) => u.sudo).map((u) => u.name)];
-    if (sudoers.length > 0) {
-      const content = `# Managed by vmctx: sudo for the context's users (USERNAME_SUDO/GRANT_SUDO, cloud-config users).\n${sudoers.map((n) => `${n} ALL=(ALL:ALL) NOPASSWD:ALL`).join('\n')}\n`;
-      const visudo = await target.exec.which('visudo');
-      if (visudo !== undefined) {
-        const check = await target.exec.run(visudo, ['-c', '-q', '-f', '-'], { stdin: content, timeoutMs: 10_000 });
-        if (check.code !== 0) throw new VmctxError('ERR_MODULE', `visudo rejected the sudoers entry: ${check.stderr.trim().slice(0, 200)}`);
+    const made: string[] = [];
+    for (const a of ctx.accounts.users) {
+      try {
+        if (await applyAccount(target, a, out)) made.push(a.name);
+      } catch (error) {
+        // the default user is what the context is about: its failure fails the module
+        if (a.isDefault && !a.fromCloudConfig) throw error;
+        out.warnings.push(`${a.origin}: ${error instanceof Error ? error.message : String(error)}; skipped`);
       }
+    }
+    for (const g of ctx.accounts.groups) {
+      for (const member of g.members) {
+        if ((await fieldsOf(root, '/etc/passwd', member)) === undefined) {
+          out.warnings.push(`${g.origin}: member ${member} does not exist; not added`);
+          continue;
+        }
+        if (await memberOf(root, g.name, member)) continue;
+        await tool(target, 'usermod', ['--append', '--groups', g.name, '--', member]);
+        out.changedIf('/etc/group', true);
+      }
+    }
+    const content = await sudoersContent(target, ctx.accounts.users, out);
+    if (content !== undefined) {
       if ((await root.lstat('/etc/sudoers.d')) === undefined) out.warnings.push('sudo does not seem to be installed (/etc/sudoers.d is missing); the entry is written anyway');
       out.changedIf(SUDOERS_FILE, (await root.writeFile(SUDOERS_FILE, content, { mode: 0o440 })).changed);
     } else if (await root.remove(SUDOERS_FILE)) {
       out.changedIf(SUDOERS_FILE, true);
     }
-    log.info({ user: spec.name, sudo: spec.sudo ?? null }, 'users');
+    log.info({ user: ctx.user.name, sudo: ctx.user.sudo ?? null, created: made, accounts: ctx.accounts.users.length, groups: ctx.accounts.groups.length }, 'users');
     return out.build();
   },
 };
+
+/** Creates or updates one account as cloud-init does; returns whether it was created. */
+async function applyAccount(target: Target, a: Account, out: OutcomeBuilder): Promise<boolean> {
+  const { root } = target;
+  const existing = (await passwdEntries(target)).find((e) => e.name === a.name);
+  let created = false;
+  if (existing === undefined) {
+    let shell = a.shell;
+    if (shell === undefined && !a.fromCloudConfig) {
+      shell = (await root.lstat('/bin/bash')) === undefined ? '/bin/sh' : '/bin/bash';
+      if (shell === '/bin/sh') out.warnings.push(`${a.name}: no USERNAME_SHELL and no /bin/bash in this system: the shell is /bin/sh`);
+    }
+    if (a.shell !== undefined && (await root.lstat(a.shell)) === undefined) out.warnings.push(`${a.origin}: shell ${a.shell} does not exist in this system`);
+    const home = a.home ?? (a.system ? undefined : `/home/${a.name}`);
+    if (home !== undefined) {
+      const link = await linkOnPath(root, home);
+      if (link !== undefined) throw new VmctxError('ERR_MODULE', `${link}; refusing to create ${a.name} with ${home} as home`);
+    }
+    const groups: string[] = [];
+    for (const g of [...(a.primaryGroup === undefined ? [] : [a.primaryGroup]), ...a.groups]) {
+      if (await groupExists(root, g)) {
+        if (g !== a.primaryGroup || a.groups.includes(g)) groups.push(g);
+        continue;
+      }
+      if (!a.createGroups) {
+        out.warnings.push(`${a.origin}: group ${g} does not exist and create_groups is false; ${g === a.primaryGroup ? 'primary_group ignored' : 'not added'}`);
+        continue;
+      }
+      await tool(target, 'groupadd', ['--', g]);
+      out.changedIf('/etc/group', true);
+      out.actions.push(`groupadd ${g}`);
+      if (g !== a.primaryGroup || a.groups.includes(g)) groups.push(g);
+    }
+    const primary = a.primaryGroup !== undefined && (await groupExists(root, a.primaryGroup)) ? a.primaryGroup : undefined;
+    await tool(target, 'useradd', useraddArgs({ ...a, primaryGroup: primary }, shell, home, groups.filter((g) => g !== primary)));
+    out.changedIf('/etc/passwd', true);
+    out.actions.push(`useradd ${a.name}`);
+    created = true;
+  } else {
+    if (a.shellFromVariable && a.shell !== undefined) {
+      if ((await root.lstat(a.shell)) === undefined) out.warnings.push(`USERNAME_SHELL: shell ${a.shell} does not exist in this system`);
+      if (existing.shell !== a.shell) {
+        await tool(target, 'usermod', ['--shell', a.shell, '--', a.name]);
+        out.changedIf('/etc/passwd', true);
+      }
+    }
+    if (a.fromCloudConfig) {
+      const notes = await unchangedOfExisting(root, a, existing);
+      if (notes.length > 0) out.warnings.push(`${a.origin}: ${a.name} exists already: ${notes.join(', ')} not changed (cloud-init changes only the password, its lock, sudo and keys of an existing account)`);
+    }
+  }
+  const passwordSet = await setAccountPassword(target, a, created, out);
+  if (!a.fromCloudConfig) return created;
+  // cloud-init: lock_passwd (default true) locks; false unlocks when a password is given or the account has one
+  if (a.lock) {
+    await tool(target, 'usermod', ['--lock', '--', a.name]);
+    out.changedIf('/etc/shadow', true);
+  } else if (!passwordSet) {
+    const field = (await fieldsOf(root, '/etc/shadow', a.name))?.[1] ?? '';
+    const usable = field.replace(/^!+/u, '');
+    if (usable !== '' && usable !== '*' && field !== usable) {
+      await tool(target, 'usermod', ['--unlock', '--', a.name]);
+      out.changedIf('/etc/shadow', true);
+    } else if (usable === '' || usable === '*') {
+      out.warnings.push(`${a.origin}: lock_passwd is false but ${a.name} has no password and none is given: not unlocked`);
+    }
+  }
+  return created;
+}
 
 /** Accounts that can log in and carry a usable password hash (a fixed password baked in the image). */
 async function accountsWithFixedPasswords(target: Pick<Target, 'root'>): Promise<string[]> {
@@ -105,7 +275,7 @@ export const passwordModule: Module = {
   stage: 'local',
   frequency: 'on-change',
   onInterrupted: 'rerun',
-  description: 'first-boot password (per instance, again when the context\'s password changes); locks fixed image passwords',
+  description: 'first-boot password (per instance, again when the context\'s password changes), cloud-config chpasswd/password and ssh_pwauth; locks fixed image passwords of accounts the context gives none for',
   isRelevant: () => true,
   inputs: (ctx) => ({
     user: ctx.user.name,
@@ -113,7 +283,9 @@ export const passwordModule: Module = {
     expire: ctx.user.expirePassword,
     source: ctx.password?.source ?? null,
     fingerprint: ctx.password === undefined ? null : secretFingerprint(ctx.password.secret, ctx.instanceId),
-    extra: ctx.extraPasswords.map((p) => [p.user, secretFingerprint(p.secret, ctx.instanceId)]),
+    extra: ctx.accounts.passwords.map((p) => [p.user, p.kind, p.expire, secretFingerprint(p.secret, ctx.instanceId)]),
+    given: [...accountsWithGivenPasswords(ctx.accounts, ctx.password)].sort(),
+    sshPwauth: ctx.accounts.sshPwauth ?? null,
   }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
@@ -128,24 +300,95 @@ export const passwordModule: Module = {
       await setPassword(target, user, password.kind, password.secret);
       if (ctx.user.expirePassword) await tool(target, 'chage', ['--lastday', '0', '--', user]);
       out.changedIf('/etc/shadow', true);
-    } else if (ctx.extraPasswords.length === 0) {
-      for (const name of await accountsWithFixedPasswords(target)) {
-        await tool(target, 'usermod', ['--lock', '--', name]);
-        out.changedIf('/etc/shadow', true);
-        out.warnings.push(`${name} had a fixed password from the image and the context gives none: locked (log in with a key)`);
-      }
     }
-    // cloud-config chpasswd
+    // cloud-config chpasswd and the default user's `password:` (cloud-init's cc_set_passwords)
     const existing = new Set((await passwdEntries(target)).map((e) => e.name));
-    for (const extra of ctx.extraPasswords) {
-      if (!existing.has(extra.user)) {
-        out.warnings.push(`chpasswd: user ${extra.user} does not exist; skipped`);
+    for (const change of ctx.accounts.passwords) {
+      if (!existing.has(change.user)) {
+        out.warnings.push(`${change.origin}: user ${change.user} does not exist; skipped`);
         continue;
       }
-      await setPassword(target, extra.user, extra.kind, extra.secret);
+      await setPassword(target, change.user, change.kind, change.secret);
+      // cloud-init expires hashed passwords too (since 22.3): the user must change it at the next login
+      if (change.expire) await tool(target, 'chage', ['--lastday', '0', '--', change.user]);
       out.changedIf('/etc/shadow', true);
     }
-    log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword, cloudConfigUsers: ctx.extraPasswords.length }, 'password');
+    // a password baked into the image is locked, unless the context gives that account's password (any source) or keeps it (lock_passwd: false)
+    const given = accountsWithGivenPasswords(ctx.accounts, password);
+    if (ctx.user.lockPassword) given.add(user);
+    for (const name of await accountsWithFixedPasswords(target)) {
+      if (given.has(name)) continue;
+      await tool(target, 'usermod', ['--lock', '--', name]);
+      out.changedIf('/etc/shadow', true);
+      out.warnings.push(`${name} had a fixed password from the image and the context gives none: locked (log in with a key)`);
+    }
+    await applySshPwauth(target, ctx.accounts.sshPwauth, out);
+    log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword, cloudConfigPasswords: ctx.accounts.passwords.length, sshPwauth: ctx.accounts.sshPwauth ?? null }, 'password');
     return out.build();
   },
 };
+
+export const SSHD_CONFIG = '/etc/ssh/sshd_config';
+/** vmctx's sshd drop-in for ssh_pwauth (cloud-init's is 50-cloud-init.conf), used when sshd_config includes sshd_config.d. */
+export const SSHD_DROPIN = '/etc/ssh/sshd_config.d/50-vmctx.conf';
+
+/**
+ * cloud-config ssh_pwauth: PasswordAuthentication yes/no. As cloud-init: a drop-in when
+ * sshd_config includes sshd_config.d/*.conf, else sshd_config's own line(s) changed in place (put
+ * before any Match block when there is none). `unchanged` (undefined) removes vmctx's drop-in only.
+ * A running sshd is restarted (live systems only).
+ */
+async function applySshPwauth(target: Target, wanted: boolean | undefined, out: OutcomeBuilder): Promise<void> {
+  const { root } = target;
+  if (wanted === undefined) {
+    if (await root.remove(SSHD_DROPIN)) out.changedIf(SSHD_DROPIN, true);
+    return;
+  }
+  const value = wanted ? 'yes' : 'no';
+  const config = await root.readText(SSHD_CONFIG, { maxBytes: 1024 * 1024 });
+  const dirExists = (await root.lstat('/etc/ssh/sshd_config.d'))?.type === 'directory';
+  const includes = config === undefined ? dirExists : config.split('\n').some((l) => /^\s*Include\s+\/etc\/ssh\/sshd_config\.d\/\*\.conf\s*$/iu.test(l));
+  let changed: boolean;
+  if (includes) {
+    if (!dirExists) await root.ensureDir('/etc/ssh/sshd_config.d', { mode: 0o755 });
+    // sshd takes the first value it reads: sshd_config's lines before the Include, then the drop-ins in order
+    const before: string[] = [];
+    const lines = (config ?? '').split('\n');
+    const inc = lines.findIndex((l) => /^\s*Include\s/iu.test(l));
+    if (parseSshdConfig(lines.slice(0, Math.max(inc, 0)).join('\n')).some((d) => !d.inMatch && d.keyword === 'passwordauthentication')) before.push(SSHD_CONFIG);
+    for (const name of ((await root.readdir('/etc/ssh/sshd_config.d')) ?? []).filter((n) => n.endsWith('.conf') && n < '50-vmctx.conf').sort()) {
+      const text = await root.readText(`/etc/ssh/sshd_config.d/${name}`, { maxBytes: 1024 * 1024 }).catch(() => undefined);
+      if (text !== undefined && parseSshdConfig(text).some((d) => !d.inMatch && d.keyword === 'passwordauthentication')) before.push(`/etc/ssh/sshd_config.d/${name}`);
+    }
+    if (before.length > 0) out.warnings.push(`ssh_pwauth: ${before.join(', ')} sets PasswordAuthentication before ${SSHD_DROPIN} is read, and sshd uses the first value: PasswordAuthentication ${value} may not take effect`);
+    await unlinkIfSymlink(root, SSHD_DROPIN, out);
+    changed = (await root.writeFile(SSHD_DROPIN, `# Managed by vmctx: cloud-config ssh_pwauth.\nPasswordAuthentication ${value}\n`, { mode: 0o600 })).changed;
+    out.changedIf(SSHD_DROPIN, changed);
+  } else {
+    if (config === undefined) {
+      out.warnings.push(`ssh_pwauth: ${SSHD_CONFIG} does not exist (is sshd installed?); PasswordAuthentication not set`);
+      return;
+    }
+    const st = await root.lstat(SSHD_CONFIG);
+    const lines = config.replace(/\n$/u, '').split('\n');
+    let inMatch = false;
+    let found = false;
+    let firstMatch = -1;
+    const next = lines.map((line, i) => {
+      const m = /^(\s*)(\S+?)(\s*=\s*|\s+)(.*)$/u.exec(line);
+      if (m === null || line.trim().startsWith('#')) return line;
+      const key = (m[2] ?? '').toLowerCase();
+      if (key === 'match') {
+        inMatch = true;
+        if (firstMatch < 0) firstMatch = i;
+      }
+      if (key !== 'passwordauthentication' || inMatch) return line;
+      found = true;
+      return `${m[1] ?? ''}${m[2] ?? ''} ${value}`;
+    });
+    if (!found) next.splice(firstMatch < 0 ? next.length : firstMatch, 0, `PasswordAuthentication ${value}`);
+    changed = (await root.writeFile(SSHD_CONFIG, `${next.join('\n')}\n`, { mode: st === undefined ? 0o644 : st.mode & 0o7777 })).changed;
+    out.changedIf(SSHD_CONFIG, changed);
+  }
+  if (changed) await restartIfRunning(target, out, ['ssh.service', 'sshd.service'], ['ssh', 'sshd']);
+}

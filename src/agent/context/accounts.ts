@@ -1,0 +1,169 @@
+// The accounts the context asks for, from every source, in one typed model: the context's user
+// (USERNAME and its variables), cloud-config `users`, `groups`, `password`, `chpasswd` and
+// `ssh_pwauth`. Secrets only as Secret. The users and password modules apply it.
+//
+// The default user: cloud-init's `password:`, `users: [default]` and `chpasswd` act on the
+// distro's default user (ubuntu, debian, … from cloud.cfg), and without one cloud-init sets no
+// `password:` at all ("No default or defined user"). vmctx has no cloud.cfg: its default user is
+// the context's account — USERNAME when given, else root (as OpenNebula's PASSWORD sets root's
+// password when USERNAME is unset). Which account that is is said in a warning whenever
+// cloud-config relies on it.
+import type { CloudConfig } from '../../formats/cloudconfig.js';
+import type { CloudGroup, CloudUser } from '../../formats/cc/users.js';
+import { Secret } from '../../shared/secret.js';
+import type { ContextWarning, PasswordSpec, UserSpec } from './types.js';
+
+export interface AccountPassword {
+  readonly kind: 'plain' | 'hash';
+  readonly secret: Secret;
+  /** Where it came from, for messages ("users[foobar] hashed_passwd", "chpasswd", …). */
+  readonly origin: string;
+}
+
+export interface Account {
+  readonly name: string;
+  /** Where the account was asked for, for messages: "USERNAME", "users[foobar] (line 12)". */
+  readonly origin: string;
+  /** vmctx's default user (the context's USERNAME, else root). */
+  readonly isDefault: boolean;
+  /** Whether cloud-config `users` lists it (cloud-init's rules on locking and existing accounts apply). */
+  readonly fromCloudConfig: boolean;
+  readonly gecos: string | undefined;
+  /** The home directory; undefined: /home/NAME (useradd's own default for system accounts). */
+  readonly home: string | undefined;
+  readonly createHome: boolean;
+  readonly primaryGroup: string | undefined;
+  readonly groups: readonly string[];
+  readonly createGroups: boolean;
+  readonly noUserGroup: boolean;
+  readonly noLogInit: boolean;
+  readonly system: boolean;
+  readonly uid: number | undefined;
+  readonly shell: string | undefined;
+  /** Where the shell came from: USERNAME_SHELL changes an existing account's shell, a cloud-config shell does not. */
+  readonly shellFromVariable: boolean;
+  /** sudo rules, each written as "NAME RULE"; empty: none. */
+  readonly sudo: readonly string[];
+  /** Lock the password (cloud-init's lock_passwd, default true for its users; the context user: false). */
+  readonly lock: boolean;
+  /** The account's own password (cloud-config users); `newOnly` for `passwd`, which cloud-init sets on a new account only. */
+  readonly password: (AccountPassword & { readonly newOnly: boolean }) | undefined;
+  readonly keys: readonly string[];
+  readonly expiredate: string | undefined;
+  readonly inactive: number | undefined;
+}
+
+export interface GroupSpec {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly origin: string;
+}
+
+export interface PasswordChange extends AccountPassword {
+  readonly user: string;
+  /** Expire it: the user must change it at the next login (cloud-config chpasswd.expire, default true). */
+  readonly expire: boolean;
+}
+
+export interface Accounts {
+  /** vmctx's default user: USERNAME, else root. */
+  readonly defaultUser: string;
+  /** The accounts to create or update: the context's user (unless root) and cloud-config users. */
+  readonly users: readonly Account[];
+  readonly groups: readonly GroupSpec[];
+  /** Passwords set after the accounts exist: cloud-config chpasswd and the default user's `password:`. */
+  readonly passwords: readonly PasswordChange[];
+  /** sshd's PasswordAuthentication: true/false; undefined leaves it unchanged. */
+  readonly sshPwauth: boolean | undefined;
+}
+
+export const SUDO_ALL = 'ALL=(ALL:ALL) NOPASSWD:ALL';
+
+const where = (u: CloudUser): string => `users[${u.name}]${u.line === undefined ? '' : ` (line ${u.line})`}`;
+
+function fromCloudUser(u: CloudUser, isDefault: boolean): Account {
+  return {
+    name: u.name,
+    origin: where(u),
+    isDefault,
+    fromCloudConfig: true,
+    gecos: u.gecos,
+    home: u.homedir,
+    // cloud-init: useradd -M for system accounts and no_create_home (a homedir is recorded, not made)
+    createHome: !u.noCreateHome,
+    primaryGroup: u.primaryGroup,
+    groups: u.groups,
+    createGroups: u.createGroups,
+    noUserGroup: u.noUserGroup,
+    noLogInit: u.noLogInit,
+    system: u.system,
+    uid: u.uid,
+    shell: u.shell,
+    shellFromVariable: false,
+    sudo: u.sudo,
+    lock: u.lockPasswd,
+    password: u.password === undefined ? undefined : { kind: u.password.kind, secret: new Secret(u.password.value), origin: `${where(u)} ${u.password.key}`, newOnly: u.password.key === 'passwd' },
+    keys: u.sshAuthorizedKeys,
+    expiredate: u.expiredate,
+    inactive: u.inactive,
+  };
+}
+
+/** The accounts model from the context's user and password variables and the (merged) cloud-config. */
+export function accountsFromContext(user: UserSpec, password: PasswordSpec | undefined, cc: CloudConfig | undefined, warnings: ContextWarning[]): Accounts {
+  const variable = 'USER_DATA';
+  const warn = (message: string, line?: number): void => {
+    warnings.push({ variable, message, ...(line === undefined ? {} : { file: variable, line }) });
+  };
+  const defaultUser = user.name;
+  const users: Account[] = [];
+  const ccUsers = cc?.users ?? [];
+  const own = ccUsers.find((u) => u.name === defaultUser);
+  if (defaultUser !== 'root') {
+    const base: Account = own === undefined
+      ? {
+          name: defaultUser, origin: 'USERNAME', isDefault: true, fromCloudConfig: false, gecos: undefined, home: undefined, createHome: true, primaryGroup: undefined, groups: [],
+          createGroups: true, noUserGroup: false, noLogInit: false, system: false, uid: undefined, shell: undefined, shellFromVariable: false, sudo: [], lock: false,
+          password: undefined, keys: [], expiredate: undefined, inactive: undefined,
+        }
+      : fromCloudUser(own, true);
+    // the context's variables win over the cloud-config entry for the same account
+    users.push({
+      ...base,
+      ...(user.shell === undefined ? {} : { shell: user.shell, shellFromVariable: true }),
+      ...(user.sudo === undefined ? {} : { sudo: user.sudo ? (base.sudo.length > 0 ? base.sudo : [SUDO_ALL]) : [] }),
+    });
+    if (own !== undefined && user.sudo === false && own.sudo.length > 0) warn(`users[${own.name}]: sudo rules not written: USERNAME_SUDO/GRANT_SUDO says no for this account`, own.line);
+  } else if (own !== undefined) {
+    users.push(fromCloudUser(own, true));
+  }
+  for (const u of ccUsers) if (u.name !== defaultUser) users.push(fromCloudUser(u, false));
+  if (cc?.usersDefault === true && defaultUser === 'root') {
+    warn('users: "default" is the distro\'s default user in cloud-init; vmctx\'s default user is the context\'s USERNAME, and none is given: root (nothing is created)');
+  }
+
+  const groups: GroupSpec[] = (cc?.groups ?? []).map((g: CloudGroup) => ({ name: g.name, members: g.members, origin: `groups[${g.name}]${g.line === undefined ? '' : ` (line ${g.line})`}` }));
+
+  const expire = cc?.chpasswdExpire ?? true;
+  const passwords: PasswordChange[] = (cc?.chpasswd ?? []).map((p) => ({
+    user: p.user, kind: p.kind, secret: new Secret(p.value), expire, origin: `chpasswd ${p.user}${p.line === undefined ? '' : ` (line ${p.line})`}`,
+  }));
+  const top = cc?.password;
+  if (top !== undefined) {
+    if (password !== undefined) warn(`password: not applied: the context's ${password.source} gives the password of ${defaultUser}, vmctx's default user`, top.line);
+    else {
+      passwords.push({ user: defaultUser, kind: top.kind, secret: new Secret(top.value), expire, origin: `password (line ${top.line ?? '?'})` });
+      warn(`password: set for ${defaultUser}, vmctx's default user (${defaultUser === 'root' ? 'the context gives no USERNAME' : 'the context\'s USERNAME'})${expire ? '; expired: it must be changed at the first login (chpasswd.expire)' : ''}`, top.line);
+    }
+  }
+  return { defaultUser, users, groups, passwords, sshPwauth: cc?.sshPwauth };
+}
+
+/** The names of the accounts the context gives a password for (any source): such a password is never locked. */
+export function accountsWithGivenPasswords(accounts: Accounts, contextPassword: PasswordSpec | undefined): Set<string> {
+  const names = new Set<string>();
+  if (contextPassword !== undefined) names.add(accounts.defaultUser);
+  for (const u of accounts.users) if (u.password !== undefined || !u.lock) names.add(u.name);
+  for (const p of accounts.passwords) names.add(p.user);
+  return names;
+}
