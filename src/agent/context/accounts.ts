@@ -138,8 +138,8 @@ export function accountsFromContext(user: UserSpec, password: PasswordSpec | und
     users.push(fromCloudUser(own, true));
   }
   for (const u of ccUsers) if (u.name !== defaultUser) users.push(fromCloudUser(u, false));
-  if (cc?.usersDefault === true && defaultUser === 'root') {
-    warn('users: "default" is the distro\'s default user in cloud-init; vmctx\'s default user is the context\'s USERNAME, and none is given: root (nothing is created)');
+  if (cc?.usersDefault !== undefined && defaultUser === 'root') {
+    warn('users: "default" is the distro\'s default user in cloud-init; vmctx\'s default user is the context\'s USERNAME, and none is given: root (nothing is created)', cc.usersDefault.line);
   }
 
   const groups: GroupSpec[] = (cc?.groups ?? []).map((g: CloudGroup) => ({ name: g.name, members: g.members, origin: `groups[${g.name}]${g.line === undefined ? '' : ` (line ${g.line})`}` }));

@@ -52,6 +52,9 @@ async function setAccountPassword(target: Target, account: Account, created: boo
   const pw = account.password;
   if (pw === undefined) return false;
   if (pw.newOnly && !created) {
+    // a run after the one that made the account (the inputs changed): the hash is there already
+    const field = (await fieldsOf(target.root, '/etc/shadow', account.name))?.[1] ?? '';
+    if (pw.kind === 'hash' && field.replace(/^!/u, '') === pw.secret.reveal()) return false;
     out.warnings.push(`${account.origin}: passwd not set: ${account.name} exists already, and cloud-init sets passwd on a new account only (hashed_passwd or plain_text_passwd apply to an existing one)`);
     return false;
   }
@@ -74,7 +77,8 @@ async function unchangedOfExisting(root: Target['root'], a: Account, entry: Pass
   if (missing.length > 0) notes.push(`groups (${missing.join(', ')})`);
   const shadow = await fieldsOf(root, '/etc/shadow', a.name);
   if (a.expiredate !== undefined && shadow?.[7] !== String(epochDays(a.expiredate))) notes.push('expiredate');
-  if (a.inactive !== undefined && shadow?.[6] !== String(a.inactive)) notes.push('inactive');
+  // useradd gives a system account no password aging, inactive included
+  if (a.inactive !== undefined && !a.system && shadow?.[6] !== String(a.inactive)) notes.push('inactive');
   if (a.system && entry.uid >= 1000) notes.push('system');
   return notes;
 }

@@ -48,8 +48,8 @@ export interface CloudPassword {
 /** What this part reads from a cloud-config document. */
 export interface CloudAccounts {
   readonly users: readonly CloudUser[];
-  /** `users` lists `default` (the default user: vmctx's context user). */
-  readonly usersDefault: boolean | undefined;
+  /** `users` lists `default` (the default user: vmctx's context user): where. */
+  readonly usersDefault: { readonly line: number | undefined } | undefined;
   readonly groups: readonly CloudGroup[];
   /** Top-level `password`: the default user's password (plain text, or a hash when it reads as one). */
   readonly password: { readonly kind: 'plain' | 'hash'; readonly value: string; readonly line: number | undefined } | undefined;
@@ -145,11 +145,11 @@ function sudoRules(v: unknown, where: string, path: Path, issues: Issues): strin
 }
 
 function parseUser(entry: Obj, where: string, path: Path, issues: Issues): CloudUser | undefined {
-  // the keys with a reason of their own are reported here, the others by checkKeys
-  const explained = Object.keys(UNSUPPORTED_WHY);
-  checkKeys(entry, [...ACCOUNT_KEYS.users, ...explained], ACCOUNT_UNSUPPORTED.users, where, path, issues);
-  for (const key of explained) {
-    if (entry[key] !== undefined) issues.warn(`${where}: key ${JSON.stringify(key)} is not supported by vmctx (${UNSUPPORTED_WHY[key] ?? ''}); ignored`, [...path, key]);
+  // key by key, in the document's order: the keys with a reason of their own are reported here, the others by checkKeys
+  for (const [key, value] of Object.entries(entry)) {
+    const why = UNSUPPORTED_WHY[key];
+    if (why !== undefined) issues.warn(`${where}: key ${JSON.stringify(key)} is not supported by vmctx (${why}); ignored`, [...path, key]);
+    else checkKeys({ [key]: value }, ACCOUNT_KEYS.users, ACCOUNT_UNSUPPORTED.users, where, path, issues);
   }
   const name = str(entry['name']);
   if (name === undefined || !NAME.test(name)) {
@@ -330,13 +330,12 @@ function parseChpasswd(cp: Obj, issues: Issues): CloudPassword[] {
 
 export function parseAccounts(doc: Obj, issues: Issues): CloudAccounts {
   const users: CloudUser[] = [];
-  let usersDefault: boolean | undefined;
+  let usersDefault: CloudAccounts['usersDefault'];
   const rawUsers = doc['users'];
   if (Array.isArray(rawUsers)) {
-    usersDefault = false;
     capped(rawUsers, 'users', ['users'], issues).forEach((u, i) => {
       if (u === 'default') {
-        usersDefault = true;
+        usersDefault = { line: issues.at(['users', i]).line };
         return;
       }
       const where = `users[${i}]`;
@@ -344,7 +343,7 @@ export function parseAccounts(doc: Obj, issues: Issues): CloudAccounts {
       if (typeof u === 'string') {
         // cloud-init: a string names one user or several, comma-separated
         for (const n of u.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
-          if (n === 'default') usersDefault = true;
+          if (n === 'default') usersDefault = { line: issues.at(path).line };
           else {
             const parsed = parseUser({ name: n }, where, path, issues);
             if (parsed !== undefined) users.push(parsed);

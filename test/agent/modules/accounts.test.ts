@@ -1,0 +1,331 @@
+// Accounts from cloud-config applied as cloud-init would (cc_users_groups, cc_set_passwords), with
+// the real useradd/groupadd/usermod/chpasswd/chage -R on a temp root.
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { passwordModule, SSHD_DROPIN, SUDOERS_FILE, usersModule } from '../../../src/agent/modules/users.js';
+import { sshKeysModule } from '../../../src/agent/modules/sshkeys.js';
+import type { Module, ModuleOutcome } from '../../../src/agent/modules/module.js';
+import { formatWarning, type Context } from '../../../src/agent/context/context.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { contextOf } from '../../helpers/context.js';
+import { debianRoot, fakeKey } from '../../helpers/scratch.js';
+import { cryptMatches } from '../../helpers/tools.js';
+
+const log = createLogger(undefined);
+const hashOf = (password: string, salt: string): string => execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: `${password}\n` }).toString().trim();
+
+async function applyAll(root: string, vars: Record<string, string>, modules: readonly Module[] = [usersModule, passwordModule, sshKeysModule]): Promise<{ ctx: Context; outcomes: ModuleOutcome[]; warnings: string[] }> {
+  const ctx = await contextOf(vars);
+  const target = { root: new DirectoryRoot(root), exec: new HostExec(), live: false };
+  const outcomes: ModuleOutcome[] = [];
+  for (const m of modules) outcomes.push(await m.apply(ctx, target, log));
+  return { ctx, outcomes, warnings: outcomes.flatMap((o) => o.warnings) };
+}
+const cc = (yaml: string, vars: Record<string, string> = {}): Record<string, string> => ({ ...vars, USER_DATA: `#cloud-config\n${yaml}` });
+const lines = async (root: string, file: string): Promise<string[]> => (await readFile(join(root, file), 'utf8')).split('\n').filter((l) => l !== '');
+const entry = async (root: string, file: string, name: string): Promise<string[]> => (await lines(root, file)).find((l) => l.startsWith(`${name}:`))?.split(':') ?? [];
+const days = (date: string): string => String(Date.parse(`${date}T00:00:00Z`) / 86_400_000);
+
+/** debianRoot plus what an Ubuntu image has that the example refers to: the sys account and the users group. */
+async function ubuntuishRoot(): Promise<string> {
+  const root = await debianRoot();
+  const add = async (file: string, line: string): Promise<void> => writeFile(join(root, file), `${await readFile(join(root, file), 'utf8')}${line}\n`);
+  await add('etc/passwd', 'sys:x:3:3:sys:/dev:/usr/sbin/nologin');
+  await add('etc/shadow', 'sys:*:19000:0:99999:7:::');
+  await add('etc/group', 'sys:x:3:\nusers:x:100:');
+  await add('etc/gshadow', 'sys:*::\nusers:*::');
+  await writeFile(join(root, 'etc/login.defs'), 'UID_MIN 1000\nUID_MAX 60000\nGID_MIN 1000\nGID_MAX 60000\nSYS_UID_MIN 100\nSYS_UID_MAX 999\nSYS_GID_MIN 100\nSYS_GID_MAX 999\nUSERGROUPS_ENAB yes\nENCRYPT_METHOD SHA512\n');
+  return root;
+}
+
+describe('cloud-init\'s users and groups example (our own document of its shape)', () => {
+  it('groups, users with gecos, primary group, groups, expiry, given hash, sudo rules, homedir, system account, keys; the unsupported keys named at their lines', async () => {
+    const root = await ubuntuishRoot();
+    const hash = hashOf('quux-secret', 'Qx7salt1');
+    const k1 = fakeKey('ssh-ed25519', 'corge@example');
+    const k2 = fakeKey('ssh-ed25519', 'garply@example');
+    const doc = `groups:
+  - opsgroup: [root, sys]
+  - web-users
+users:
+  - default
+  - name: quux
+    gecos: Quux Q. Example
+    primary_group: quux
+    groups: users
+    selinux_user: staff_u
+    expiredate: '2031-01-15'
+    ssh_import_id:
+      - gh:someone
+    lock_passwd: false
+    passwd: ${hash}
+  - name: corge
+    gecos: Corge C. Example
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    groups: users, admin
+    lock_passwd: true
+    ssh_authorized_keys:
+      - ${k1}
+  - name: grault
+    gecos: Mr. Grault
+    homedir: /srv/graultdir
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+  - name: daemonish
+    gecos: Some App Daemon
+    inactive: '5'
+    system: true
+  - name: garply
+    shell: /bin/bash
+    ssh_authorized_keys:
+      - ${k2}
+  - snapuser: joe@example.org
+  - name: waldo
+    ssh_redirect_user: true
+`;
+    const { ctx, warnings } = await applyAll(root, cc(doc));
+    // every key not applied is named at its line (the user data starts at line 2: "#cloud-config" is line 1)
+    const named = ctx.warnings.map(formatWarning);
+    expect(named).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^USER_DATA:11:\d+: warning: users\[1\]: key "selinux_user" is not supported by vmctx/u),
+      expect.stringMatching(/^USER_DATA:13:\d+: warning: users\[1\]: key "ssh_import_id" is not supported by vmctx \(importing keys/u),
+      expect.stringMatching(/^USER_DATA:36:\d+: warning: users\[6\]: key "snapuser" is not supported/u),
+      expect.stringMatching(/^USER_DATA:36:\d+: warning: users\[6\]: no valid name/u),
+      expect.stringMatching(/^USER_DATA:38:\d+: warning: users\[7\]: key "ssh_redirect_user" is not supported/u),
+      expect.stringMatching(/^USER_DATA:6: warning: users: "default" is the distro's default user in cloud-init; vmctx's default user is the context's USERNAME, and none is given: root/u),
+    ]));
+    expect(warnings).toEqual([]);
+
+    const group = (name: string) => entry(root, 'etc/group', name);
+    expect((await group('opsgroup'))[3]).toBe('root,sys');
+    expect((await group('web-users'))[3]).toBe('');
+    expect((await group('users'))[3]).toBe('quux,corge');
+    expect((await group('admin'))[3]).toBe('corge');
+    expect((await entry(root, 'etc/gshadow', 'users'))[3]).toBe('quux,corge');
+    expect((await entry(root, 'etc/gshadow', 'opsgroup'))[3]).toBe('root,sys');
+
+    const quux = await entry(root, 'etc/passwd', 'quux');
+    expect(quux.slice(3, 6)).toEqual([(await group('quux'))[2], 'Quux Q. Example', '/home/quux']);
+    const quuxShadow = await entry(root, 'etc/shadow', 'quux');
+    // the given hash, not locked (lock_passwd: false), and the expiry date in days
+    expect(quuxShadow[1]).toBe(hash);
+    expect(quuxShadow[7]).toBe(days('2031-01-15'));
+    expect((await stat(join(root, 'home/quux'))).uid).toBe(Number(quux[2]));
+
+    const corge = await entry(root, 'etc/passwd', 'corge');
+    expect(corge.slice(4, 6)).toEqual(['Corge C. Example', '/home/corge']);
+    expect((await entry(root, 'etc/shadow', 'corge'))[1]).toBe('!');
+    const corgeKeys = join(root, 'home/corge/.ssh/authorized_keys');
+    expect(await readFile(corgeKeys, 'utf8')).toContain(k1);
+    expect((await stat(corgeKeys)).uid).toBe(Number(corge[2]));
+
+    const grault = await entry(root, 'etc/passwd', 'grault');
+    expect(grault.slice(4, 6)).toEqual(['Mr. Grault', '/srv/graultdir']);
+    expect((await stat(join(root, 'srv/graultdir'))).uid).toBe(Number(grault[2]));
+
+    const daemonish = await entry(root, 'etc/passwd', 'daemonish');
+    expect(Number(daemonish[2])).toBeLessThan(1000);
+    expect(daemonish[4]).toBe('Some App Daemon');
+    expect(await readdir(join(root, 'home'))).not.toContain('daemonish');
+    // useradd --system gives no password aging: --inactive is dropped, as it is under cloud-init (the same useradd call)
+    expect((await entry(root, 'etc/shadow', 'daemonish'))[6]).toBe('');
+
+    expect((await entry(root, 'etc/passwd', 'garply'))[6]).toBe('/bin/bash');
+    expect(await readFile(join(root, 'home/garply/.ssh/authorized_keys'), 'utf8')).toContain(k2);
+    expect((await entry(root, 'etc/shadow', 'waldo'))[1]).toBe('!');
+
+    const sudoers = await readFile(join(root, SUDOERS_FILE), 'utf8');
+    expect(sudoers.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual(['corge ALL=(ALL) NOPASSWD:ALL', 'grault ALL=(ALL) NOPASSWD:ALL']);
+    expect(sudoers).toContain('# User rules for corge\n');
+    expect((await stat(join(root, SUDOERS_FILE))).mode & 0o777).toBe(0o440);
+    expect(execFileSync('visudo', ['-c', '-q', '-f', join(root, SUDOERS_FILE)]).toString()).toBe('');
+    // gecos becomes no "created by vmctx" for any of them
+    expect((await readFile(join(root, 'etc/passwd'), 'utf8'))).not.toContain('created by vmctx');
+    // a second run (the inputs changed, say) finds every account as it left it: nothing to say, nothing different
+    const files = async () => Promise.all(['etc/passwd', 'etc/shadow', 'etc/group', 'etc/gshadow', SUDOERS_FILE].map((f) => readFile(join(root, f), 'utf8')));
+    const first = await files();
+    expect((await applyAll(root, cc(doc))).warnings).toEqual([]);
+    expect(await files()).toEqual(first);
+  });
+});
+
+describe('passwords: given ones never locked; chpasswd, password, expire', () => {
+  it('users[foobar] with passwd and lock_passwd false keeps the hash usable, even with an image password locked beside it', async () => {
+    const root = await ubuntuishRoot();
+    const hash = hashOf('foobar-pw', 'F00barSa');
+    const fixed = hashOf('image-default', 'ImAgEsLt');
+    await writeFile(join(root, 'etc/shadow'), (await readFile(join(root, 'etc/shadow'), 'utf8')).replace(/^root:\*:/mu, `root:${fixed}:`));
+    const { warnings } = await applyAll(root, cc(`users:\n  - name: foobar\n    passwd: "${hash}"\n    lock_passwd: false\n`));
+    expect((await entry(root, 'etc/shadow', 'foobar'))[1]).toBe(hash);
+    expect((await entry(root, 'etc/shadow', 'root'))[1]).toBe(`!${fixed}`);
+    expect(warnings).toEqual(['root had a fixed password from the image and the context gives none: locked (log in with a key)']);
+  });
+
+  it('a context PASSWORD for USERNAME does not keep another account\'s image password: only the given one stays usable', async () => {
+    const root = await ubuntuishRoot();
+    const fixed = hashOf('image-default', 'ImAgEsLt');
+    await writeFile(join(root, 'etc/shadow'), (await readFile(join(root, 'etc/shadow'), 'utf8')).replace(/^root:\*:/mu, `root:${fixed}:`));
+    await applyAll(root, { USERNAME: 'alice', PASSWORD: 'alice-pw' });
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'alice'))[1] ?? '', 'alice-pw')).toBe(true);
+    expect((await entry(root, 'etc/shadow', 'root'))[1]).toBe(`!${fixed}`);
+  });
+
+  it('chpasswd.users: hash and text, expire true (lastchg 0) and false; RANDOM named as not supported; a missing user said', async () => {
+    const hash = hashOf('bob-pw', 'BobSalt1');
+    const users = `users: [bob, carol]\nchpasswd:\n  users:\n    - {name: bob, password: "${hash}"}\n    - {name: carol, password: carol-pw, type: text}\n    - {name: dave, type: RANDOM}\n    - {name: ghost, password: x, type: text}\n`;
+    for (const expire of [true, false]) {
+      const root = await ubuntuishRoot();
+      const { ctx, warnings } = await applyAll(root, cc(`${users}  expire: ${expire}\n`));
+      expect(ctx.warnings.map(formatWarning)).toContainEqual(expect.stringMatching(/^USER_DATA:7:\d+: warning: chpasswd\.users\[2\]: a RANDOM password for dave is not supported/u));
+      expect(warnings).toContainEqual(expect.stringMatching(/^chpasswd ghost \(line 8\): user ghost does not exist; skipped$/u));
+      const bob = await entry(root, 'etc/shadow', 'bob');
+      const carol = await entry(root, 'etc/shadow', 'carol');
+      expect(bob[1]).toBe(hash);
+      expect(cryptMatches(carol[1] ?? '', 'carol-pw')).toBe(true);
+      expect([bob[2] === '0', carol[2] === '0']).toEqual([expire, expire]);
+    }
+  });
+
+  it('top-level password: the context\'s USERNAME (expired by default); root without USERNAME; the context\'s PASSWORD wins', async () => {
+    let root = await ubuntuishRoot();
+    let r = await applyAll(root, cc('password: top-Secret1\n', { USERNAME: 'alice' }));
+    let alice = await entry(root, 'etc/shadow', 'alice');
+    expect(cryptMatches(alice[1] ?? '', 'top-Secret1')).toBe(true);
+    expect(alice[2]).toBe('0');
+    expect(r.ctx.warnings.map(formatWarning)).toContainEqual(expect.stringMatching(/^USER_DATA:2: warning: password: set for alice, vmctx's default user \(the context's USERNAME\); expired/u));
+
+    root = await ubuntuishRoot();
+    r = await applyAll(root, cc('password: top-Secret2\nchpasswd: {expire: false}\n'));
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'root'))[1] ?? '', 'top-Secret2')).toBe(true);
+    expect((await entry(root, 'etc/shadow', 'root'))[2]).not.toBe('0');
+    expect(r.ctx.warnings.map((w) => w.message)).toContain('password: set for root, vmctx\'s default user (the context gives no USERNAME)');
+
+    root = await ubuntuishRoot();
+    r = await applyAll(root, cc('password: top-Secret3\n', { USERNAME: 'alice', PASSWORD: 'from-context' }));
+    alice = await entry(root, 'etc/shadow', 'alice');
+    expect(cryptMatches(alice[1] ?? '', 'from-context')).toBe(true);
+    expect(alice[2]).not.toBe('0');
+    expect(r.ctx.warnings.map((w) => w.message)).toContain('password: not applied: the context\'s PASSWORD gives the password of alice, vmctx\'s default user');
+  });
+
+  it('the password module re-applies when a chpasswd password changes (a fingerprint, never the secret, in its inputs)', async () => {
+    const a = await contextOf(cc('chpasswd:\n  users: [{name: alice, password: one-Secret, type: text}]\n'));
+    const b = await contextOf(cc('chpasswd:\n  users: [{name: alice, password: two-Secret, type: text}]\n'));
+    const ia = JSON.stringify(passwordModule.inputs(a));
+    expect(ia).not.toBe(JSON.stringify(passwordModule.inputs(b)));
+    expect(ia).not.toContain('one-Secret');
+    const ua = JSON.stringify(usersModule.inputs(await contextOf(cc('users: [{name: bob, plain_text_passwd: p-Secret}]\n'))));
+    expect(ua).not.toContain('p-Secret');
+    expect(ua).not.toBe(JSON.stringify(usersModule.inputs(await contextOf(cc('users: [{name: bob, plain_text_passwd: q-Secret}]\n')))));
+  });
+});
+
+describe('ssh_pwauth', () => {
+  it('true with sshd_config including sshd_config.d: a drop-in; unchanged later removes it', async () => {
+    const root = await ubuntuishRoot();
+    await mkdir(join(root, 'etc/ssh/sshd_config.d'));
+    const before = await readFile(join(root, 'etc/ssh/sshd_config'), 'utf8');
+    await applyAll(root, cc('ssh_pwauth: true\n'), [passwordModule]);
+    expect(await readFile(join(root, SSHD_DROPIN), 'utf8')).toMatch(/^PasswordAuthentication yes$/mu);
+    expect((await stat(join(root, SSHD_DROPIN))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe(before);
+    await applyAll(root, cc('ssh_pwauth: unchanged\n'), [passwordModule]);
+    expect(await readdir(join(root, 'etc/ssh/sshd_config.d'))).toEqual([]);
+  });
+
+  it('a drop-in read before vmctx\'s that sets PasswordAuthentication is named', async () => {
+    const root = await ubuntuishRoot();
+    await mkdir(join(root, 'etc/ssh/sshd_config.d'));
+    await writeFile(join(root, 'etc/ssh/sshd_config.d/10-image.conf'), 'PasswordAuthentication no\n');
+    const { warnings } = await applyAll(root, cc('ssh_pwauth: yes\n'), [passwordModule]);
+    expect(warnings).toEqual([expect.stringMatching(/^ssh_pwauth: \/etc\/ssh\/sshd_config\.d\/10-image\.conf sets PasswordAuthentication before/u)]);
+  });
+
+  it('false without an Include: sshd_config\'s own line changed in place (not those in a Match block); none there: added before the first Match', async () => {
+    const root = await ubuntuishRoot();
+    await writeFile(join(root, 'etc/ssh/sshd_config'), 'Port 22\n#PasswordAuthentication yes\nPasswordAuthentication yes\nMatch User backup\n  PasswordAuthentication yes\n');
+    await chmod(join(root, 'etc/ssh/sshd_config'), 0o640);
+    await applyAll(root, cc('ssh_pwauth: false\n'), [passwordModule]);
+    expect(await readFile(join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe('Port 22\n#PasswordAuthentication yes\nPasswordAuthentication no\nMatch User backup\n  PasswordAuthentication yes\n');
+    expect((await stat(join(root, 'etc/ssh/sshd_config'))).mode & 0o777).toBe(0o640);
+    await writeFile(join(root, 'etc/ssh/sshd_config'), 'Port 22\nMatch User backup\n  X11Forwarding no\n');
+    await applyAll(root, cc('ssh_pwauth: true\n'), [passwordModule]);
+    expect(await readFile(join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe('Port 22\nPasswordAuthentication yes\nMatch User backup\n  X11Forwarding no\n');
+    await applyAll(root, cc('ssh_pwauth: unchanged\n'), [passwordModule]);
+    expect(await readFile(join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe('Port 22\nPasswordAuthentication yes\nMatch User backup\n  X11Forwarding no\n');
+  });
+});
+
+describe('existing accounts, groups, system accounts and hostile input', () => {
+  it('an existing account: hashed_passwd and sudo and keys apply, gecos/groups/homedir do not (said), passwd is ignored (said), the lock stays cloud-init\'s default', async () => {
+    const root = await ubuntuishRoot();
+    const hash = hashOf('alice-new', 'AliceSlt');
+    const key = fakeKey('ssh-ed25519', 'alice@example');
+    const { warnings } = await applyAll(root, cc(`users:\n  - name: alice\n    gecos: Someone Else\n    homedir: /srv/alice\n    groups: [sudo]\n    hashed_passwd: "${hash}"\n    lock_passwd: false\n    sudo: "ALL=(ALL) ALL"\n    ssh_authorized_keys: ["${key}"]\n  - name: root\n    passwd: "${hash}"\n`));
+    expect(await entry(root, 'etc/passwd', 'alice')).toEqual(['alice', 'x', '1000', '1000', 'Alice', '/home/alice', '/bin/bash']);
+    expect((await entry(root, 'etc/shadow', 'alice'))[1]).toBe(hash);
+    expect((await entry(root, 'etc/group', 'sudo'))[3]).toBe('');
+    expect(await readFile(join(root, SUDOERS_FILE), 'utf8')).toContain('alice ALL=(ALL) ALL\n');
+    expect(await readFile(join(root, 'home/alice/.ssh/authorized_keys'), 'utf8')).toContain(key);
+    // root first: with no USERNAME it is vmctx's default user
+    expect(warnings).toEqual([
+      'users[root] (line 11): passwd not set: root exists already, and cloud-init sets passwd on a new account only (hashed_passwd or plain_text_passwd apply to an existing one)',
+      'users[alice] (line 3): alice exists already: gecos, homedir, groups (sudo) not changed (cloud-init changes only the password, its lock, sudo and keys of an existing account)',
+    ]);
+    // root: the given passwd is not applied; its password is locked, as cloud-init's lock_passwd default does
+    expect((await entry(root, 'etc/shadow', 'root'))[1]).toBe('!*');
+  });
+
+  it('groups with members; a member that does not exist is said; a member made by users is added', async () => {
+    const root = await ubuntuishRoot();
+    const { warnings } = await applyAll(root, cc('groups:\n  - devs: [alice, nobody-here, newbie]\n  - {empty: []}\nusers: [newbie]\n'), [usersModule]);
+    expect((await entry(root, 'etc/group', 'devs'))[3]).toBe('alice,newbie');
+    expect((await entry(root, 'etc/group', 'empty'))[3]).toBe('');
+    expect(warnings).toEqual(['groups[devs] (line 3): member nobody-here does not exist; not added']);
+  });
+
+  it('a homedir through a symlink out of the root is refused (the account is not made); a gecos with ":" or a newline and a sudo rule with a newline are refused; ".." in homedir too', async () => {
+    const root = await ubuntuishRoot();
+    const outside = join(root, '..', 'outside');
+    await mkdir(outside);
+    await symlink(outside, join(root, 'srv'));
+    const { ctx, warnings } = await applyAll(root, cc(`users:
+  - name: linked
+    homedir: /srv/linked
+  - name: colon
+    gecos: "a:b:0:0"
+  - name: newline
+    gecos: "x\\nroot2::0:0::/root:/bin/sh"
+    sudo: "ALL=(ALL) ALL\\nnewline ALL=(ALL) NOPASSWD: ALL"
+  - name: dotdot
+    homedir: /home/../etc
+`), [usersModule]);
+    expect(warnings).toEqual([expect.stringMatching(/^users\[linked\] \(line 3\): \/srv is a symlink \(to .*outside\); refusing to create linked with \/srv\/linked as home; skipped$/u)]);
+    expect(await readdir(outside)).toEqual([]);
+    const passwd = await lines(root, 'etc/passwd');
+    expect(passwd.some((l) => l.startsWith('linked:'))).toBe(false);
+    expect(passwd.every((l) => l.split(':').length === 7)).toBe(true);
+    expect(passwd.some((l) => l.startsWith('root2'))).toBe(false);
+    expect((await entry(root, 'etc/passwd', 'colon'))[4]).toBe('');
+    expect((await entry(root, 'etc/passwd', 'dotdot'))[5]).toBe('/home/dotdot');
+    expect(await readdir(join(root, 'etc/sudoers.d'))).toEqual([]);
+    const messages = ctx.warnings.map(formatWarning);
+    expect(messages).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^USER_DATA:6:\d+: warning: users\[1\]: gecos with ":"/u),
+      expect.stringMatching(/^USER_DATA:8:\d+: warning: users\[2\]: gecos with ":"/u),
+      expect.stringMatching(/^USER_DATA:9:\d+: warning: users\[2\]: sudo: a rule with a line break/u),
+      expect.stringMatching(/^USER_DATA:11:\d+: warning: users\[3\]: homedir "\/home\/\.\.\/etc" is not a plain absolute path/u),
+    ]));
+  });
+
+  it('USERNAME without USERNAME_SHELL in a root without /bin/bash: /bin/sh, said', async () => {
+    const root = await ubuntuishRoot();
+    execFileSync('rm', ['-f', join(root, 'usr/bin/bash')]);
+    const { warnings } = await applyAll(root, { USERNAME: 'zed' }, [usersModule]);
+    expect((await entry(root, 'etc/passwd', 'zed'))[6]).toBe('/bin/sh');
+    expect(warnings).toEqual(['zed: no USERNAME_SHELL and no /bin/bash in this system: the shell is /bin/sh']);
+  });
+});
