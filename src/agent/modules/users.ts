@@ -378,18 +378,21 @@ async function applySshPwauth(target: Target, wanted: boolean | undefined, out: 
     let inMatch = false;
     let found = false;
     let firstMatch = -1;
-    const next = lines.map((line, i) => {
+    const next: string[] = [];
+    for (const [i, line] of lines.entries()) {
       const m = /^(\s*)(\S+?)(\s*=\s*|\s+)(.*)$/u.exec(line);
-      if (m === null || line.trim().startsWith('#')) return line;
-      const key = (m[2] ?? '').toLowerCase();
+      const key = m === null || line.trim().startsWith('#') ? '' : (m[2] ?? '').toLowerCase();
       if (key === 'match') {
         inMatch = true;
         if (firstMatch < 0) firstMatch = i;
       }
-      if (key !== 'passwordauthentication' || inMatch) return line;
+      if (key !== 'passwordauthentication' || inMatch || m === null) {
+        next.push(line);
+        continue;
+      }
       found = true;
-      return `${m[1] ?? ''}${m[2] ?? ''} ${value}`;
-    });
+      next.push(`${m[1] ?? ''}${m[2] ?? ''} ${value}`);
+    }
     if (!found) next.splice(firstMatch < 0 ? next.length : firstMatch, 0, `PasswordAuthentication ${value}`);
     changed = (await root.writeFile(SSHD_CONFIG, `${next.join('\n')}\n`, { mode: st === undefined ? 0o644 : st.mode & 0o7777 })).changed;
     out.changedIf(SSHD_CONFIG, changed);

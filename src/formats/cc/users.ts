@@ -258,7 +258,8 @@ function parseGroups(v: unknown, issues: Issues): CloudGroup[] {
     const list = members === undefined || members === null ? [] : typeof members === 'string' ? [members] : Array.isArray(members) ? members : undefined;
     if (list === undefined) {
       issues.warn(`groups: the members of ${name} are not a list of user names; the group is made without them`, path);
-      return add(name, [], path);
+      add(name, [], path);
+  return;
     }
     const names: string[] = [];
     for (const m of list) {
@@ -288,19 +289,35 @@ function parseChpasswd(cp: Obj, issues: Issues): CloudPassword[] {
     capped(users, 'chpasswd.users', ['chpasswd', 'users'], issues).forEach((u, i) => {
       const path: Path = ['chpasswd', 'users', i];
       const where = `chpasswd.users[${i}]`;
-      if (!isObj(u)) return issues.warn(`${where}: not a mapping with name, password and type; skipped`, path);
+      if (!isObj(u)) {
+        issues.warn(`${where}: not a mapping with name, password and type; skipped`, path);
+        return;
+      }
       for (const k of Object.keys(u)) if (!['name', 'password', 'type'].includes(k)) issues.warn(`${where}: unknown key ${JSON.stringify(k.slice(0, 40))}; ignored`, [...path, k]);
       const name = str(u['name']);
-      if (name === undefined || !NAME.test(name)) return issues.warn(`${where}: no valid name; skipped`, path);
+      if (name === undefined || !NAME.test(name)) {
+        issues.warn(`${where}: no valid name; skipped`, path);
+        return;
+      }
       const type = u['type'] === undefined ? 'hash' : str(u['type']);
       const value = u['password'];
       if (type === 'RANDOM' || value === undefined) {
         // cloud-init makes one up and prints it on the console; vmctx never writes a secret anywhere but /etc/shadow
-        return issues.warn(`${where}: a RANDOM password for ${name} is not supported (cloud-init prints it on the console; vmctx never shows a secret); skipped`, path);
+        issues.warn(`${where}: a RANDOM password for ${name} is not supported (cloud-init prints it on the console; vmctx never shows a secret); skipped`, path);
+        return;
       }
-      if (type !== 'hash' && type !== 'text') return issues.warn(`${where}: type must be hash, text or RANDOM; skipped`, [...path, 'type']);
-      if (typeof value !== 'string' || value === '' || /[\r\n\0]/u.test(value)) return issues.warn(`${where}: password is not a one-line string; skipped`, [...path, 'password']);
-      if (type === 'hash' && !isCryptField(value)) return issues.warn(`${where}: type is hash but the password is not a crypt(3) hash; skipped`, [...path, 'password']);
+      if (type !== 'hash' && type !== 'text') {
+        issues.warn(`${where}: type must be hash, text or RANDOM; skipped`, [...path, 'type']);
+        return;
+      }
+      if (typeof value !== 'string' || value === '' || /[\r\n\0]/u.test(value)) {
+        issues.warn(`${where}: password is not a one-line string; skipped`, [...path, 'password']);
+        return;
+      }
+      if (type === 'hash' && !isCryptField(value)) {
+        issues.warn(`${where}: type is hash but the password is not a crypt(3) hash; skipped`, [...path, 'password']);
+        return;
+      }
       out.push({ user: name, kind: type === 'hash' ? 'hash' : 'plain', value, line: issues.at(path).line });
     });
   } else if (users !== undefined && users !== null) issues.warn('chpasswd.users: not a list; ignored', ['chpasswd', 'users']);
