@@ -178,4 +178,20 @@ describe('show', () => {
       ].join('\n'),
     );
   });
+
+  it('lists the cloud-config accounts, groups, passwords (never their values) and ssh_pwauth', async () => {
+    const ctx = await contextOf({ USER_DATA: '#cloud-config\ngroups: [{ops: [root]}]\nusers:\n  - {name: app, groups: [ops], sudo: "ALL=(ALL) ALL", plain_text_passwd: Hunter-2x, ssh_authorized_keys: [k]}\n  - {name: svc, system: true, lock_passwd: false}\nchpasswd:\n  users: [{name: app, password: Other-3y, type: text}]\nssh_pwauth: true\n' });
+    const text = showText(ctx, { attempts: [], variables: {} });
+    expect(text).toContain([
+      'users:',
+      '  root: 0 ssh key(s)',
+      '  app (cloud-config users, groups ops, sudo, password locked, password (plain)): 1 ssh key(s)',
+      '  svc (cloud-config users, system): 0 ssh key(s)',
+      '  group ops: root',
+      '  password for app from chpasswd app (plain, expired)',
+      '  ssh password authentication: yes',
+      'scripts:',
+    ].join('\n'));
+    expect(text).not.toMatch(/Hunter-2x|Other-3y/u);
+  });
 });

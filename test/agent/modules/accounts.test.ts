@@ -223,6 +223,25 @@ describe('passwords: given ones never locked; chpasswd, password, expire', () =>
   });
 });
 
+describe('secrets on stdin only', () => {
+  it('no password or hash of users, chpasswd or password: reaches an argv', async () => {
+    const root = await ubuntuishRoot();
+    const hash = hashOf('hashed-one', 'HaShSalt');
+    const secrets = ['Plain-Text-1x', hash, 'Chpasswd-Text-2y', 'Top-Level-3z'];
+    const ctx = await contextOf(cc(`users:\n  - {name: p1, plain_text_passwd: ${secrets[0]}, lock_passwd: false}\n  - {name: p2, hashed_passwd: "${hash}"}\nchpasswd:\n  users: [{name: p2, password: ${secrets[2]}, type: text}]\n`, { USERNAME: 'alice' }));
+    const top = await contextOf(cc(`password: ${secrets[3]}\n`, { USERNAME: 'alice' }));
+    const argvs: string[][] = [];
+    const host = new HostExec();
+    const target = { root: new DirectoryRoot(root), live: false, exec: { which: (n: string) => host.which(n), run: (p: string, a: readonly string[], o: Parameters<HostExec['run']>[2]) => (argvs.push([p, ...a]), host.run(p, a, o)) } };
+    for (const m of [usersModule, passwordModule]) await m.apply(ctx, target, log);
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'p1'))[1] ?? '', secrets[0] ?? '')).toBe(true);
+    for (const m of [usersModule, passwordModule]) await m.apply(top, target, log);
+    expect(argvs.some((a) => a[0]?.endsWith('chpasswd') === true)).toBe(true);
+    for (const secret of secrets) expect(argvs.filter((a) => a.join(' ').includes(secret))).toEqual([]);
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'alice'))[1] ?? '', secrets[3] ?? '')).toBe(true);
+  });
+});
+
 describe('ssh_pwauth', () => {
   it('true with sshd_config including sshd_config.d: a drop-in; unchanged later removes it', async () => {
     const root = await ubuntuishRoot();
