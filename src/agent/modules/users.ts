@@ -172,6 +172,9 @@ export const usersModule: Module = {
     const content = await sudoersContent(target, ctx.accounts.users, out);
     if (content !== undefined) {
       if ((await root.lstat('/etc/sudoers.d')) === undefined) out.warnings.push('sudo does not seem to be installed (/etc/sudoers.d is missing); the entry is written anyway');
+      // cloud-init adds the include itself; vmctx leaves /etc/sudoers to its owner and says when the drop-in is not read
+      const sudoers = await root.readText('/etc/sudoers', { maxBytes: 1024 * 1024 }).catch(() => undefined);
+      if (sudoers !== undefined && !/^[#@]includedir[ \t]+\/etc\/sudoers\.d\/?[ \t]*$/mu.test(sudoers)) out.warnings.push(`/etc/sudoers does not include /etc/sudoers.d: the rules in ${SUDOERS_FILE} are not in effect`);
       out.changedIf(SUDOERS_FILE, (await root.writeFile(SUDOERS_FILE, content, { mode: 0o440 })).changed);
     } else if (await root.remove(SUDOERS_FILE)) {
       out.changedIf(SUDOERS_FILE, true);

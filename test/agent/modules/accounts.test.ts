@@ -73,6 +73,7 @@ users:
   - name: grault
     gecos: Mr. Grault
     homedir: /srv/graultdir
+    uid: 2345
     sudo: ["ALL=(ALL) NOPASSWD:ALL"]
   - name: daemonish
     gecos: Some App Daemon
@@ -92,9 +93,9 @@ users:
     expect(named).toEqual(expect.arrayContaining([
       expect.stringMatching(/^USER_DATA:11:\d+: warning: users\[1\]: key "selinux_user" is not supported by vmctx/u),
       expect.stringMatching(/^USER_DATA:13:\d+: warning: users\[1\]: key "ssh_import_id" is not supported by vmctx \(importing keys/u),
-      expect.stringMatching(/^USER_DATA:36:\d+: warning: users\[6\]: key "snapuser" is not supported/u),
-      expect.stringMatching(/^USER_DATA:36:\d+: warning: users\[6\]: no valid name/u),
-      expect.stringMatching(/^USER_DATA:38:\d+: warning: users\[7\]: key "ssh_redirect_user" is not supported/u),
+      expect.stringMatching(/^USER_DATA:37:\d+: warning: users\[6\]: key "snapuser" is not supported/u),
+      expect.stringMatching(/^USER_DATA:37:\d+: warning: users\[6\]: no valid name/u),
+      expect.stringMatching(/^USER_DATA:39:\d+: warning: users\[7\]: key "ssh_redirect_user" is not supported/u),
       expect.stringMatching(/^USER_DATA:6: warning: users: "default" is the distro's default user in cloud-init; vmctx's default user is the context's USERNAME, and none is given: root/u),
     ]));
     expect(warnings).toEqual([]);
@@ -123,7 +124,7 @@ users:
     expect((await stat(corgeKeys)).uid).toBe(Number(corge[2]));
 
     const grault = await entry(root, 'etc/passwd', 'grault');
-    expect(grault.slice(4, 6)).toEqual(['Mr. Grault', '/srv/graultdir']);
+    expect([grault[2], ...grault.slice(4, 6)]).toEqual(['2345', 'Mr. Grault', '/srv/graultdir']);
     expect((await stat(join(root, 'srv/graultdir'))).uid).toBe(Number(grault[2]));
 
     const daemonish = await entry(root, 'etc/passwd', 'daemonish');
@@ -296,6 +297,15 @@ describe('existing accounts, groups, system accounts and hostile input', () => {
     ]);
     // root: the given passwd is not applied; its password is locked, as cloud-init's lock_passwd default does
     expect((await entry(root, 'etc/shadow', 'root'))[1]).toBe('!*');
+  });
+
+  it('sudo rules in a system whose /etc/sudoers does not read sudoers.d: said', async () => {
+    const root = await ubuntuishRoot();
+    await writeFile(join(root, 'etc/sudoers'), 'root ALL=(ALL:ALL) ALL\n', { mode: 0o440 });
+    const doc = cc('users: [{name: ops, sudo: "ALL=(ALL) ALL"}]\n');
+    expect((await applyAll(root, doc, [usersModule])).warnings).toEqual(['/etc/sudoers does not include /etc/sudoers.d: the rules in /etc/sudoers.d/90-vmctx-users are not in effect']);
+    await writeFile(join(root, 'etc/sudoers'), 'root ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n');
+    expect((await applyAll(root, doc, [usersModule])).warnings).toEqual([]);
   });
 
   it('groups with members; a member that does not exist is said; a member made by users is added', async () => {
