@@ -97,6 +97,13 @@ describe('cloud-config users', () => {
     expect(issues).toEqual(['4: users[0]: sudo: true is not one of cloud-init\'s forms (a rule string or a list of them); read as "ALL=(ALL:ALL) NOPASSWD:ALL"']);
   });
 
+  it('cloud-init\'s older forms: a comma string and a mapping of names', () => {
+    expect(check('users: "default, a, b"\n').config?.users.map((u) => u.name)).toEqual(['a', 'b']);
+    const { config, issues } = check('users:\n  a: true\n  b: false\n  c: {gecos: Cee}\n  d: 7\n');
+    expect(config?.users.map((u) => [u.name, u.gecos])).toEqual([['a', undefined], ['c', 'Cee']]);
+    expect(issues).toEqual(['6: users: "d": not true, false or a mapping; skipped']);
+  });
+
   it('the same name twice: the later entry replaces the earlier (said)', () => {
     const { config, issues } = check('users:\n  - {name: a, gecos: One}\n  - {name: a, gecos: Two}\n');
     expect(config?.users.map((u) => [u.name, u.gecos])).toEqual([['a', 'Two']]);

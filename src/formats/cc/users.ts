@@ -348,7 +348,18 @@ function parseChpasswd(cp: Obj, issues: Issues): CloudPassword[] {
 export function parseAccounts(doc: Obj, issues: Issues): CloudAccounts {
   const users: CloudUser[] = [];
   let usersDefault: CloudAccounts['usersDefault'];
-  const rawUsers = doc['users'];
+  let rawUsers = doc['users'];
+  // cloud-init's older forms (deprecated, still read): "a, b" and {name: true | {settings}}
+  if (typeof rawUsers === 'string') rawUsers = [rawUsers];
+  else if (isObj(rawUsers)) {
+    const asList: unknown[] = [];
+    for (const [name, v] of Object.entries(rawUsers)) {
+      if (isObj(v)) asList.push({ ...v, name });
+      else if (v === true || truthy(v)) asList.push(name);
+      else if (v !== false && !(typeof v === 'string' && /^(no|false|0)$/iu.test(v))) issues.warn(`users: ${JSON.stringify(name.slice(0, 40))}: not true, false or a mapping; skipped`, ['users', name]);
+    }
+    rawUsers = asList;
+  }
   if (Array.isArray(rawUsers)) {
     capped(rawUsers, 'users', ['users'], issues).forEach((u, i) => {
       if (u === 'default') {
@@ -382,7 +393,7 @@ export function parseAccounts(doc: Obj, issues: Issues): CloudAccounts {
       }
       users.push(parsed);
     });
-  } else if (rawUsers !== undefined && rawUsers !== null) issues.warn('users: not a list; ignored', ['users']);
+  } else if (rawUsers !== undefined && rawUsers !== null) issues.warn('users: not a list, a mapping or a string of names; ignored', ['users']);
 
   let password: CloudAccounts['password'];
   const pw = doc['password'];
