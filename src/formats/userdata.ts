@@ -247,7 +247,9 @@ export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudg
       case 'multipart': {
         const parts = mimeParts(data, issues, budget) ?? [];
         // a part's lines are the file's only when this multipart body is the file itself
-        parts.forEach((p, i) => visit(p.body, `${name}-part${i + 1}`, depth + 1, line === 0 ? p.line : undefined, p.type));
+        parts.forEach((p, i) => {
+          visit(p.body, `${name}-part${i + 1}`, depth + 1, line === 0 ? p.line : undefined, p.type);
+        });
         return;
       }
       default: {
