@@ -9,6 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normaliseContext, type Context } from '../../src/agent/context/context.js';
 import type { IncludeFetcher } from '../../src/agent/context/scripts.js';
 import { fetchUrl } from '../../src/host/urlfetch.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { validateFile, validateSource } from '../../src/agent/validate.js';
+import { tempDir } from '../helpers/tmp.js';
 import { TestClock } from '../helpers/clock.js';
 import { emptyMedium } from '../helpers/context.js';
 
@@ -141,5 +145,22 @@ describe('#include fetched by the run', () => {
     expect(messages(ctx)).toEqual([`user-data: #include ${base}/config.yaml: not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)`]);
     expect(ctx.missing).toEqual(['user-data']);
     expect(JSON.stringify(ctx.warnings)).not.toContain('token=abc');
+  });
+
+  it('vmctx validate names each URL once (a seed, a user-data file) and asks the server for nothing', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'meta-data'), 'instance-id: iid-v\n');
+    await writeFile(join(dir, 'user-data'), `#include\n${base}/config.yaml?token=abc\nftp://h.example/x\n`);
+    requests.length = 0;
+    const expected = [
+      { file: join(dir, 'user-data'), severity: 'warning', message: 'user-data: #include ftp://h.example/x: a ftp: URL; only http and https are fetched; refused' },
+      { file: join(dir, 'user-data'), severity: 'warning', message: `user-data: #include ${base}/config.yaml: not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)` },
+    ];
+    const seed = await validateSource(dir);
+    expect(seed.filter((d) => d.message.includes('#include')).map((d) => ({ file: d.file, severity: d.severity, message: d.message }))).toEqual(expected);
+    const file = await validateFile(join(dir, 'user-data'));
+    expect(file.map((d) => ({ file: d.file, severity: d.severity, message: d.message }))).toEqual(expected);
+    expect(requests).toEqual([]);
+    expect(JSON.stringify([seed, file])).not.toContain('token=abc');
   });
 });

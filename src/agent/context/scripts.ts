@@ -104,6 +104,11 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
   return { scripts: out, cloudConfig, ...(unfetched ? { unfetched } : {}) };
 }
 
+/** What is said of an #include URL that is not fetched (the same words in the run's local stage and in `vmctx validate`). */
+export function includeNotFetched(include: UserDataInclude): string {
+  return `${include.name}: #include ${shownUrl(include.url)}: not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)`;
+}
+
 /**
  * Fetches the #include URLs in order (breadth first), each answer parsed as user data with the
  * same decode budget; failures are warnings naming the URL (scheme, host, path: never its query).
@@ -119,7 +124,7 @@ async function fetchIncludes(first: readonly UserDataInclude[], variable: string
     const shown = shownUrl(inc.url);
     const warn = (message: string): void => void warnings.push({ variable, message: `${inc.name}: #include ${shown}: ${message}` });
     if (fetch === undefined) {
-      warn('not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)');
+      warnings.push({ variable, message: includeNotFetched(inc) });
       unfetched = true;
       continue;
     }
