@@ -13,6 +13,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateFile, validateSource } from '../../src/agent/validate.js';
 import { tempDir } from '../helpers/tmp.js';
+import { readFile, stat } from 'node:fs/promises';
+import { runAgent } from '../../src/agent/run.js';
+import { HostExec } from '../../src/host/exec.js';
+import { DirectoryRoot } from '../../src/host/root.js';
+import { ConsoleLines, createLogger } from '../../src/shared/logger.js';
+import { scratchRoot } from '../helpers/scratch.js';
 import { TestClock } from '../helpers/clock.js';
 import { emptyMedium } from '../helpers/context.js';
 
@@ -162,5 +168,29 @@ describe('#include fetched by the run', () => {
     expect(file.map((d) => ({ file: d.file, severity: d.severity, message: d.message }))).toEqual(expected);
     expect(requests).toEqual([]);
     expect(JSON.stringify([seed, file])).not.toContain('token=abc');
+  });
+
+  it('a seed whose user data is an #include: the local stage waits (and asks for the network stage), the network stage fetches and writes', async () => {
+    const seed = await tempDir();
+    await writeFile(join(seed, 'meta-data'), 'instance-id: iid-inc\n');
+    await writeFile(join(seed, 'user-data'), `#include\n${base}/config.yaml\n`);
+    const root = await scratchRoot();
+    const run = (stage: 'local' | 'network') => runAgent({
+      root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: seed, stage, dryRun: false,
+      exec: new HostExec(), logger: createLogger(undefined), console: new ConsoleLines(false), version: 'test',
+    });
+    requests.length = 0;
+    const local = await run('local');
+    expect(requests).toEqual([]);
+    expect(local.modules.find((m) => m.id === 'write-files')).toMatchObject({ status: 'skipped' });
+    await expect(stat(join(root, 'etc/included'))).rejects.toThrow();
+    expect((await stat(join(root, 'run/vmctx/need-network'))).isFile()).toBe(true);
+    const network = await run('network');
+    expect(requests).toEqual(['/config.yaml']);
+    expect(network.modules.find((m) => m.id === 'write-files')).toMatchObject({ status: 'applied' });
+    expect(await readFile(join(root, 'etc/included'), 'utf8')).toBe('from the include');
+    // the network stage runs only the local modules that needed the user data
+    expect(network.modules.map((m) => m.id)).not.toContain('network');
+    expect(network.modules.map((m) => m.id)).toContain('users');
   });
 });

@@ -193,9 +193,10 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     unused: checks.unused,
     medium: raw.medium,
     // user data with #include URLs not fetched yet (the local stage) is not complete: its modules wait
-    missing: userData.unfetched === true && !(raw.missing ?? []).includes('user-data') ? [...(raw.missing ?? []), 'user-data'] : raw.missing ?? [],
+    missing: userData.includes === 'pending' && !(raw.missing ?? []).includes('user-data') ? [...(raw.missing ?? []), 'user-data'] : raw.missing ?? [],
     initScriptsFrequency: settings.initScriptsFrequency ?? 'per-instance',
     ...(raw.seedFiles === undefined ? {} : { seedFiles: raw.seedFiles }),
+    ...(userData.includes === undefined ? {} : { userDataIncludes: userData.includes }),
   };
   return Object.freeze(context);
 }

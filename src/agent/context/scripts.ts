@@ -45,7 +45,7 @@ export function commandScripts(prefix: string, commands: ReadonlyArray<string | 
 export async function scriptsFromContext(v: Readonly<Record<string, string>>, medium: MediumFiles, warnings: ContextWarning[], options: ScriptsOptions = {}): Promise<UserDataResult> {
   const out: ScriptSource[] = [];
   let cloudConfig: CloudConfig | undefined;
-  let unfetched = false;
+  let includes: UserDataResult['includes'];
   const initRaw = v['INIT_SCRIPTS'];
   const names = initRaw === undefined ? (medium.names.includes('init.sh') ? ['init.sh'] : []) : initRaw.split(/\s+/u).filter((n) => n !== '');
   for (const name of names) {
@@ -93,7 +93,7 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
     const parts = parseUserData(body, budget);
     for (const issue of parts.located) warnings.push({ variable: key, message: issue.message, ...(issue.line === undefined ? {} : { file: key, line: issue.line, col: issue.col }), ...(issue.severity === 'error' ? { severity: issue.severity } : {}) });
     const included = await fetchIncludes(parts.includes, key, budget, warnings, options.include);
-    unfetched = included.unfetched;
+    if (parts.includes.length > 0) includes = included.unfetched ? 'pending' : 'fetched';
     const scripts = [...parts.scripts, ...included.scripts];
     scripts.forEach((s, i) => out.push({ name: scripts.length === 1 && s.name === 'user-data' ? key : `${key}-${i + 1}`, body: s.body, provider: false, variable: key, ...(s.frequency === undefined ? {} : { frequency: s.frequency }) }));
     cloudConfig = mergeCloudConfigs([...parts.cloudConfigs, ...included.cloudConfigs]);
@@ -101,7 +101,7 @@ export async function scriptsFromContext(v: Readonly<Record<string, string>>, me
     if (cloudConfig !== undefined) for (const script of commandScripts('runcmd', cloudConfig.runcmd)) out.push(script);
     break;
   }
-  return { scripts: out, cloudConfig, ...(unfetched ? { unfetched } : {}) };
+  return { scripts: out, cloudConfig, ...(includes === undefined ? {} : { includes }) };
 }
 
 /** What is said of an #include URL that is not fetched (the same words in the run's local stage and in `vmctx validate`). */

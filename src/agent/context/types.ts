@@ -94,6 +94,11 @@ export interface Context {
   readonly initScriptsFrequency: 'per-instance' | 'per-boot';
   /** Files the seed itself carries (an OpenStack config drive's meta_data.json `files`). */
   readonly seedFiles?: readonly SeedFile[] | undefined;
+  /**
+   * The user data has #include URLs: 'pending' when they were not fetched (the local stage: the
+   * user data counts as missing and the network stage is asked for), 'fetched' once they were.
+   */
+  readonly userDataIncludes?: 'pending' | 'fetched' | undefined;
 }
 
 /** A file a seed asks to write (config drive `files`): a normalised absolute guest path and its bytes. */
@@ -160,6 +165,6 @@ export interface ScriptSource {
 export interface UserDataResult {
   readonly scripts: ScriptSource[];
   readonly cloudConfig: CloudConfig | undefined;
-  /** The user data has #include URLs that were not fetched here (no fetcher: the local stage, validate). */
-  readonly unfetched?: boolean | undefined;
+  /** The user data has #include URLs: not fetched here (no fetcher: the local stage, validate), or fetched. */
+  readonly includes?: 'pending' | 'fetched' | undefined;
 }
