@@ -21,6 +21,8 @@ const MAX_SCRIPT = 16 * 1024 * 1024;
 export const MAX_INCLUDE_BYTES = 16 * 1024 * 1024;
 /** URLs fetched for one user data, all depths together. */
 export const MAX_INCLUDES = 16;
+/** The bytes all #include answers of one user data may bring together. */
+export const MAX_INCLUDE_TOTAL = 32 * 1024 * 1024;
 /** #include in a fetched document in a fetched document …: at most this deep. */
 export const MAX_INCLUDE_DEPTH = 3;
 
@@ -120,6 +122,7 @@ async function fetchIncludes(first: readonly UserDataInclude[], variable: string
   const seen = new Set<string>();
   let fetched = 0;
   let unfetched = false;
+  let total = 0;
   for (let inc = queue.shift(); inc !== undefined; inc = queue.shift()) {
     const shown = shownUrl(inc.url);
     const warn = (message: string): void => void warnings.push({ variable, message: `${inc.name}: #include ${shown}: ${message}` });
@@ -144,6 +147,11 @@ async function fetchIncludes(first: readonly UserDataInclude[], variable: string
     const got = await fetch(inc.url);
     if (!got.ok) {
       warn(`${got.reason}; not used`);
+      continue;
+    }
+    total += got.body.length;
+    if (total > MAX_INCLUDE_TOTAL) {
+      warn(`the #include answers together pass ${MAX_INCLUDE_TOTAL / 1024 / 1024} MiB; not used`);
       continue;
     }
     const name = `include ${shown}`;
