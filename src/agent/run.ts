@@ -184,7 +184,13 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     options.onContext?.(ctx);
     // the local stage's modules run in the network stage when the context could only come over the network
     const remote = ctx.source.kind === 'metadata' || ctx.source.kind === 'metadata-cache';
-    const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage || (options.stage === 'network' && remote && m.stage === 'local'));
+    // and so do the ones that need the user data when its #include URLs could only be fetched now
+    const included = ctx.userDataIncludes === 'fetched';
+    const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage || (options.stage === 'network' && m.stage === 'local' && (remote || (included && (m.needs ?? []).includes('user-data')))));
+    // user data with #include URLs: the local stage does not wait for the network, so it asks for the network stage
+    if (options.stage === 'local' && ctx.userDataIncludes === 'pending' && !options.dryRun) {
+      await root.writeFile(NEED_NETWORK_PATH, '', { mode: 0o644, noFollow: true }).catch((e: unknown) => { logger.warn({ err: describeError(e) }, 'cannot write the network-stage marker'); });
+    }
     if (loaded.degraded !== undefined) {
       logger.warn({ degraded: loaded.degraded }, 'metadata incomplete');
       console.line(`warning: ${loaded.degraded}`);

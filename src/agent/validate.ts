@@ -5,6 +5,7 @@
 import { basename, dirname, join } from 'node:path';
 import { parseContextSh } from '../formats/contextsh.js';
 import { parseUserData } from '../formats/userdata.js';
+import { includeNotFetched } from './context/scripts.js';
 import { IsoImage } from '../formats/iso9660/reader.js';
 import { openByteSource } from '../host/bytesource.js';
 import { pathKind } from '../host/devices.js';
@@ -48,7 +49,10 @@ function assignmentColumn(lines: readonly string[], line: number, name: string):
 /** The checks of one document that has no variables: positions and keys. */
 function checkDocument(kind: Exclude<DocumentKind, 'context'>, file: string, data: Buffer, out: Diagnostic[]): void {
   if (kind === 'user-data') {
-    for (const i of parseUserData(data).located) out.push({ file, line: i.line, col: i.col, severity: i.severity, message: i.message });
+    const parts = parseUserData(data);
+    for (const i of parts.located) out.push({ file, line: i.line, col: i.col, severity: i.severity, message: i.message });
+    // validate never fetches: each #include URL is named (the run's own words)
+    for (const include of parts.includes) out.push({ file, severity: 'warning', message: includeNotFetched(include) });
     return;
   }
   for (const d of checkMetadataDocument(kind, file, data)) out.push(d);
@@ -108,7 +112,10 @@ function fromContextWarnings(warnings: readonly ContextWarning[], sites: Variabl
     }
     // the positioned checks of the same document may have said it already (a document the
     // positioned check found unreadable has its error there, with the line)
-    const said = out.some((o) => o.file === d.file && ((o.line === d.line && (o.message === d.message || o.message === w.message)) || (d.line === undefined && o.severity === 'error' && /is not (YAML|JSON)/u.test(d.message))));
+    const said =
+      out.some((o) => o.file === d.file && ((o.line === d.line && (o.message === d.message || o.message === w.message)) || (d.line === undefined && o.severity === 'error' && /is not (YAML|JSON)/u.test(d.message)))) ||
+      // an #include URL the user-data file's own check named already
+      (userDataFile !== undefined && out.some((o) => o.file === userDataFile && o.line === undefined && o.message === w.message));
     if (!said) out.push(d);
   }
 }

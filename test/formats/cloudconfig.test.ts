@@ -147,8 +147,11 @@ describe('cloud-config keys: applied, not supported, or a typo (with its line an
     expect(parseUserData(Buffer.from(mime)).located).toEqual([{ severity: 'warning', line: 8, col: 1, message: 'unknown cloud-config key "hostnme" (did you mean "hostname"?); ignored' }]);
   });
 
-  it('#include and the other cloud-init user-data kinds are named as not supported', () => {
-    expect(parseUserData(Buffer.from('#include\nhttp://127.0.0.1/x\n')).issues).toEqual(['user-data: #include user data is not supported by vmctx; ignored']);
+  it('#include is returned as URLs (fetched by the context layer); #part-handler is named as not supported', () => {
+    const parts = parseUserData(Buffer.from('#include\nhttp://127.0.0.1/x\n'));
+    expect(parts.issues).toEqual([]);
+    expect(parts.includes).toEqual([{ url: 'http://127.0.0.1/x', once: false, name: 'user-data' }]);
+    expect(parseUserData(Buffer.from('#part-handler\ndef list_types(): pass\n')).issues).toEqual(['user-data: #part-handler (Python code run by cloud-init) is not supported by vmctx; ignored']);
   });
 
   // ARCHITECTURE "Fidelity": every key cloud-init documents is applied or reported, never unknown

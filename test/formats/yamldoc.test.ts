@@ -4,6 +4,24 @@ import { MAX_YAML_TEXT, MAX_YAML_TOKENS, parseYamlBounded, parseYamlValue, yamlO
 import { checkMetadataDocument } from '../../src/agent/context/documents.js';
 
 describe('bounded YAML', () => {
+  it('!!binary is bytes with the core schema the cloud-config, meta-data and validate parsers use (and with YAML 1.1)', () => {
+    const text = 'a: !!binary |\n  AAEC/w==\nb: text\n';
+    for (const options of [{ schema: 'core' as const }, { version: '1.1' as const }]) {
+      const { doc } = parseYamlBounded(text, options);
+      expect(doc.errors).toEqual([]);
+      expect(doc.warnings).toEqual([]);
+      const value = doc.toJS() as Record<string, unknown>;
+      expect(value['a']).toBeInstanceOf(Uint8Array);
+      expect([...(value['a'] as Uint8Array)]).toEqual([0, 1, 2, 255]);
+    }
+    expect(parseYamlValue(text, 'meta-data')).toMatchObject({ b: 'text' });
+    // a document's key checks (validate's positions) read a !!binary value without a problem
+    expect(checkMetadataDocument('meta-data', 'meta-data', Buffer.from(`instance-id: i\n${text}`))).toEqual([
+      expect.objectContaining({ severity: 'info', message: 'key "a" is not used by vmctx' }),
+      expect.objectContaining({ severity: 'info', message: 'key "b" is not used by vmctx' }),
+    ]);
+  });
+
   it('a duplicate key is found (by our own pass, the package check is off) and named with its line', () => {
     const { duplicate } = parseYamlBounded('a: 1\nb:\n  c: 1\n  c: 2\n');
     expect(duplicate?.key).toBe('c');

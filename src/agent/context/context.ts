@@ -12,7 +12,7 @@ import type { NetModel } from '../../network/netmodel.js';
 import type { NetworkPlan } from '../../network/plan.js';
 import { passwordFromContext, userFromContext } from './users.js';
 import { accountsFromContext } from './accounts.js';
-import { scriptsFromContext } from './scripts.js';
+import { scriptsFromContext, type IncludeFetcher } from './scripts.js';
 import { checkVariables } from './checks.js';
 import type { Context, ContextWarning, Dns, RawContext, SourceKind, SshKeys } from './types.js';
 
@@ -136,7 +136,7 @@ async function normaliseKeys(raw: RawContext, cloudConfigKeys: readonly string[]
 }
 
 /** Builds the immutable Context from a datasource's raw variables and the instance identity. */
-export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }, settings: { initScriptsFrequency?: Context['initScriptsFrequency'] } = {}): Promise<Context> {
+export async function normaliseContext(raw: RawContext, identity: { id: string; source: Context['instanceIdSource'] }, settings: { initScriptsFrequency?: Context['initScriptsFrequency']; include?: IncludeFetcher | undefined } = {}): Promise<Context> {
   const v = raw.variables;
   // the same per-name checks as `vmctx validate`: typos and unsupported settings are warnings
   const file = raw.source.variableFiles.at(-1);
@@ -145,7 +145,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
   const user = userFromContext(v, warnings);
   const username = user.name;
   const password = passwordFromContext(v, warnings);
-  const userData = await scriptsFromContext(v, raw.medium, warnings);
+  const userData = await scriptsFromContext(v, raw.medium, warnings, { include: settings.include });
   const accounts = accountsFromContext(user, password, userData.cloudConfig, warnings);
   // positions in the user data name its file where the source had one
   // (a seed's or the metadata's user-data file; or, for a plain USER_DATA in context.sh, the
@@ -192,8 +192,11 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     warnings,
     unused: checks.unused,
     medium: raw.medium,
-    missing: raw.missing ?? [],
+    // user data with #include URLs not fetched yet (the local stage) is not complete: its modules wait
+    missing: userData.includes === 'pending' && !(raw.missing ?? []).includes('user-data') ? [...(raw.missing ?? []), 'user-data'] : raw.missing ?? [],
     initScriptsFrequency: settings.initScriptsFrequency ?? 'per-instance',
+    ...(raw.seedFiles === undefined ? {} : { seedFiles: raw.seedFiles }),
+    ...(userData.includes === undefined ? {} : { userDataIncludes: userData.includes }),
   };
   return Object.freeze(context);
 }

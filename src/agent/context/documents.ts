@@ -98,8 +98,8 @@ const META_DATA: KeyTable = {
   open: true,
 };
 const OPENSTACK_META: KeyTable = {
-  applied: ['uuid', 'hostname', 'name', 'public_keys', 'keys', 'availability_zone', 'admin_pass'],
-  unsupported: ['files'],
+  // files: written by the config-drive-files module (from a drive; the HTTP service's are named by metadata.ts)
+  applied: ['uuid', 'hostname', 'name', 'public_keys', 'keys', 'availability_zone', 'admin_pass', 'files'],
   informational: ['launch_index', 'project_id', 'meta', 'devices', 'random_seed', 'dedicated_cpus', 'network_config'],
   open: true,
 };

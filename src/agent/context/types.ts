@@ -91,6 +91,21 @@ export interface Context {
   readonly missing: readonly string[];
   /** How often the provider's init scripts run (INIT_SCRIPTS_FREQUENCY in /etc/vmctx/config). */
   readonly initScriptsFrequency: 'per-instance' | 'per-boot';
+  /** Files the seed itself carries (an OpenStack config drive's meta_data.json `files`). */
+  readonly seedFiles?: readonly SeedFile[] | undefined;
+  /**
+   * The user data has #include URLs: 'pending' when they were not fetched (the local stage: the
+   * user data counts as missing and the network stage is asked for), 'fetched' once they were.
+   */
+  readonly userDataIncludes?: 'pending' | 'fetched' | undefined;
+}
+
+/** A file a seed asks to write (config drive `files`): a normalised absolute guest path and its bytes. */
+export interface SeedFile {
+  readonly path: string;
+  readonly content: Buffer;
+  /** Where its bytes came from on the seed ("openstack/content/0000"). */
+  readonly from: string;
 }
 
 /** What a datasource hands over before identity and normalisation. */
@@ -106,6 +121,8 @@ export interface RawContext {
   readonly missing?: readonly string[] | undefined;
   /** The source's own network document (NoCloud network-config, network_data.json, …), mapped in normaliseContext. */
   readonly networkDocument?: NetworkDocument | undefined;
+  /** Files the seed carries (config drive `files`), written by the config-drive-files module. */
+  readonly seedFiles?: readonly SeedFile[] | undefined;
 }
 
 export interface UserSpec {
@@ -137,9 +154,16 @@ export interface ScriptSource {
   /** The provider's own script: it may see secrets in its environment. */
   readonly provider: boolean;
   readonly variable: string;
+  /**
+   * User-data parts that are not run once per instance: a #cloud-boothook (every boot, first),
+   * text/x-shellscript-per-boot (every boot), text/x-shellscript-per-once (once ever).
+   */
+  readonly frequency?: 'boothook' | 'per-boot' | 'once' | undefined;
 }
 
 export interface UserDataResult {
   readonly scripts: ScriptSource[];
   readonly cloudConfig: CloudConfig | undefined;
+  /** The user data has #include URLs: not fetched here (no fetcher: the local stage, validate), or fetched. */
+  readonly includes?: 'pending' | 'fetched' | undefined;
 }

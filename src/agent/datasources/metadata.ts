@@ -148,6 +148,10 @@ async function fetchEc2Nics(small: (p: string) => Promise<string | undefined>, c
 async function fetchOpenStack(http: MetadataHttp, metaJson: Buffer, c: Collector): Promise<MappedMetadata> {
   const os = 'openstack/latest';
   const meta = parseJson(metaJson, 'meta_data.json', c.warnings);
+  // the service's files (openstack/content/…) are not fetched: only a config drive's are written
+  if (typeof meta === 'object' && meta !== null && Array.isArray((meta as Record<string, unknown>)['files']) && ((meta as Record<string, unknown>)['files'] as unknown[]).length > 0) {
+    c.warnings.push({ variable: 'meta_data.json files', message: 'files from the metadata service are not supported by vmctx (only a config drive\'s are written); not written' });
+  }
   const [network, password] = await Promise.all([
     c.optional('network', 'network_data.json', () => http.get(`${os}/network_data.json`, MAX_JSON)),
     c.optional('password', 'openstack password', () => http.get(`${os}/password`, MAX_SMALL)),

@@ -11,6 +11,9 @@ import type { Stage } from '../modules/module.js';
 import { defaultProbe, localMedia, openExplicitSource } from './contextmedium.js';
 import type { Datasource, DatasourceRequest, OpenedContext, Probe, SourceAttempt } from './datasource.js';
 import { metadataService } from './metadatasource.js';
+import { systemClock } from '../../host/clock.js';
+import { fetchUrl } from '../../host/urlfetch.js';
+import { MAX_INCLUDE_BYTES, type IncludeFetcher } from '../context/scripts.js';
 
 /** The datasources of `--source auto`, in the order they are asked. */
 export const DATASOURCES: readonly Datasource[] = [localMedia, metadataService];
@@ -33,10 +36,25 @@ export interface LoadOptions extends Omit<DatasourceRequest, 'probe' | 'config' 
   readonly clock?: Clock | undefined;
 }
 
-async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, degraded?: string): Promise<LoadedContext> {
+/**
+ * The user data's #include fetcher: none in the local stage (which does not wait for the network:
+ * the user data counts as incomplete and its modules wait), else one GET per URL within one
+ * metadata budget (config.metadataBudgetMs from now), with the metadata's connect and request timeouts.
+ */
+function includeFetcher(options: LoadOptions, config: AgentConfig): IncludeFetcher | undefined {
+  if (options.stage === 'local') return undefined;
+  const clock = options.clock ?? systemClock;
+  let deadline: number | undefined;
+  return (url) => {
+    deadline ??= clock.now() + config.metadataBudgetMs;
+    return fetchUrl(url, { deadline, clock, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, maxBytes: MAX_INCLUDE_BYTES });
+  };
+}
+
+async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, degraded?: string, include?: IncludeFetcher): Promise<LoadedContext> {
   try {
     const identity = await instanceIdentity(opened.raw.variables, root, opened.raw.instanceId);
-    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency });
+    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency, include });
     return { context, attempts: opened.attempts, ...(degraded === undefined ? {} : { degraded }), close: () => opened.close() };
   } catch (error) {
     await opened.close();
@@ -54,9 +72,9 @@ export async function loadContext(options: LoadOptions): Promise<LoadedContext> 
   if (options.source === 'metadata') {
     const found = await metadataService.open(request, attempts);
     if (found === undefined) throw new VmctxError('ERR_NO_CONTEXT', 'no context found: the metadata service gave nothing', { details: { attempts } });
-    return finishLoad(found, options.root, config, found.degraded);
+    return finishLoad(found, options.root, config, found.degraded, includeFetcher(options, config));
   }
-  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir, { mediumMaxBytes: config.mediumMaxBytes }), options.root, config);
+  if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir, { mediumMaxBytes: config.mediumMaxBytes }), options.root, config, undefined, includeFetcher(options, config));
   const notAsked: string[] = [];
   for (const datasource of DATASOURCES) {
     if (!datasource.names.some((name) => config.datasources.includes(name))) continue;
@@ -67,7 +85,7 @@ export async function loadContext(options: LoadOptions): Promise<LoadedContext> 
     }
     const found = await datasource.open(request, attempts);
     if (found === undefined) continue;
-    if (config.datasources.includes(found.name)) return finishLoad(found, options.root, config, found.degraded);
+    if (config.datasources.includes(found.name)) return finishLoad(found, options.root, config, found.degraded, includeFetcher(options, config));
     attempts.push({ path: found.raw.source.path, result: `not used: DATASOURCES in ${CONFIG_PATH} leaves out ${found.name}` });
     await found.close();
   }

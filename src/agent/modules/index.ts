@@ -5,16 +5,16 @@ import type { Module } from './module.js';
 import { networkModule } from './network.js';
 import { sshKeysModule } from './sshkeys.js';
 import { passwordModule, usersModule } from './users.js';
-import { bootInitScriptsModule, bootcmdModule, scriptsModule } from './scripts.js';
+import { bootInitScriptsModule, bootcmdModule, boothooksModule, onceScriptsModule, perBootScriptsModule, scriptsModule } from './scripts.js';
 import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
-import { writeFilesModule } from './writefiles.js';
+import { deferredWriteFilesModule, seedFilesModule, writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
 import { hookModules } from './hooks.js';
 import { templatesModule } from './templates.js';
 
 export const MODULES: readonly Module[] = [
   networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, templatesModule,
-  writeFilesModule, bootcmdModule, bootInitScriptsModule, scriptsModule,
+  seedFilesModule, writeFilesModule, bootcmdModule, deferredWriteFilesModule, boothooksModule, bootInitScriptsModule, scriptsModule, perBootScriptsModule, onceScriptsModule,
   // the image's own hooks, after everything built in
   ...hookModules,
 ];

@@ -38,6 +38,8 @@ interface ScriptModuleSpec {
   readonly description: string;
   readonly needs?: Module['needs'];
   readonly select: (ctx: Context) => readonly ScriptSource[];
+  /** More environment for these scripts (a boothook's INSTANCE_ID, as cloud-init gives it). */
+  readonly env?: (ctx: Context) => Readonly<Record<string, string>>;
 }
 
 /** The environment a script gets: a clean base, the context's variables (secrets only when allowed). */
@@ -60,6 +62,8 @@ export interface ScriptToRun {
   /** Whether it may see the context's secrets. */
   readonly secrets: boolean;
   readonly files: ReadonlyMap<string, Buffer | StreamedFile>;
+  /** Added to the environment (never over the reserved names). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Runs one script with the scripts' rules (deadline, 0600 log of the first 1 MiB, report line). */
@@ -70,7 +74,7 @@ export async function executeScript(ctx: Context, target: Target, log: Logger, o
     name: script.name,
     body: script.body,
     ...(script.argv === undefined ? {} : { argv: script.argv }),
-    env: scriptEnv(ctx, script.secrets),
+    env: { ...scriptEnv(ctx, script.secrets), ...Object.fromEntries(Object.entries(script.env ?? {}).filter(([k]) => !RESERVED_ENV.has(k))) },
     timeoutMs: target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS,
     files: script.files,
   });
@@ -152,7 +156,7 @@ function scriptModule(spec: ScriptModuleSpec): Module {
     const { files, providerOnly, budget } = await mediumFiles(ctx, out);
     const reports: ScriptReport[] = [];
     for (const script of spec.select(ctx)) {
-      reports.push(await executeScript(ctx, target, log, out, { name: script.name, variable: script.variable, body: script.body, ...(script.argv === undefined ? {} : { argv: script.argv }), secrets: script.provider, files: script.provider ? new Map([...files, ...providerOnly]) : files }));
+      reports.push(await executeScript(ctx, target, log, out, { name: script.name, variable: script.variable, body: script.body, ...(script.argv === undefined ? {} : { argv: script.argv }), secrets: script.provider, files: script.provider ? new Map([...files, ...providerOnly]) : files, env: spec.env?.(ctx) }));
     }
     out.details = { scripts: reports, ...(budget === undefined ? {} : { mediumBudget: budget }) };
     return out.build();
@@ -167,7 +171,45 @@ export const scriptsModule = scriptModule({
   frequency: 'per-instance',
   onInterrupted: 'skip',
   description: 'provider init scripts, START_SCRIPT, SCRIPT_EXEC, #! user data and cloud-config runcmd, once per instance',
-  select: (ctx) => (ctx.initScriptsFrequency === 'per-boot' ? ctx.scripts.filter((s) => s.variable !== 'INIT_SCRIPTS') : ctx.scripts),
+  select: (ctx) => ctx.scripts.filter((s) => s.frequency === undefined && (ctx.initScriptsFrequency !== 'per-boot' || s.variable !== 'INIT_SCRIPTS')),
+});
+
+/**
+ * #cloud-boothook parts (and text/cloud-boothook MIME parts): on every boot, before the other
+ * scripts of the final stage, with INSTANCE_ID in the environment as cloud-init gives it.
+ * (cloud-init runs them earlier, in its network stage; vmctx runs user code in the final stage only.)
+ */
+export const boothooksModule = scriptModule({
+  id: 'boothooks',
+  needs: ['user-data'],
+  stage: 'final',
+  frequency: 'per-boot',
+  onInterrupted: 'rerun',
+  description: 'user-data #cloud-boothook parts, on every boot, before the other scripts',
+  select: (ctx) => ctx.scripts.filter((s) => s.frequency === 'boothook'),
+  env: (ctx) => ({ INSTANCE_ID: ctx.instanceId }),
+});
+
+/** text/x-shellscript-per-boot user-data parts: on every boot, after the per-instance scripts. */
+export const perBootScriptsModule = scriptModule({
+  id: 'user-scripts-per-boot',
+  needs: ['user-data'],
+  stage: 'final',
+  frequency: 'per-boot',
+  onInterrupted: 'skip',
+  description: 'user-data text/x-shellscript-per-boot parts, on every boot',
+  select: (ctx) => ctx.scripts.filter((s) => s.frequency === 'per-boot'),
+});
+
+/** text/x-shellscript-per-once user-data parts: once for the life of the system, not again for a new instance. */
+export const onceScriptsModule = scriptModule({
+  id: 'user-scripts-once',
+  needs: ['user-data'],
+  stage: 'final',
+  frequency: 'once',
+  onInterrupted: 'skip',
+  description: 'user-data text/x-shellscript-per-once parts, once ever',
+  select: (ctx) => ctx.scripts.filter((s) => s.frequency === 'once'),
 });
 
 /** The provider's init scripts on every boot, as one-context could be told to (INIT_SCRIPTS_FREQUENCY=per-boot). */

@@ -1,5 +1,6 @@
-// cloud-config write_files: each entry's path, content (text, base64, gzip), owner and mode,
-// validated; every unusable entry reported at its line and skipped. Pure.
+// cloud-config write_files: each entry's path, content (text, base64, gzip; a YAML !!binary value
+// as bytes, gzip of bytes too), owner, mode, append and defer, validated; every unusable entry
+// reported at its line and skipped. Pure.
 import { shown } from '../../shared/errors.js';
 import { normaliseGuestPath } from '../guestpath.js';
 import { DecodeBudget, MAX_USER_DATA_FILE as MAX_FILE, boundedGunzip, mib } from '../decodebudget.js';
@@ -11,17 +12,24 @@ export interface CloudFile {
   readonly owner: string;
   readonly mode: number;
   readonly append: boolean;
+  /** Written in the final stage, after the users are created (cloud-init's write_files_deferred). */
+  readonly defer: boolean;
 }
 
 /** The keys this part applies: top level and within its mappings. */
 export const FILE_KEYS = {
   top: ['write_files'],
-  write_files: ['path', 'content', 'encoding', 'permissions', 'owner', 'append'],
+  write_files: ['path', 'content', 'encoding', 'permissions', 'owner', 'append', 'defer'],
 } as const;
 
-/** Keys cloud-init documents within write_files entries that vmctx does not apply. */
+/**
+ * Keys cloud-init documents within write_files entries that vmctx does not apply. `source` (a URL
+ * fetched by cloud-init, falling back to `content`) is not fetched: write_files is applied in the
+ * local stage, before the network, and a file's bytes from the network would also escape the
+ * checks `vmctx validate` can make. The entry's `content`, cloud-init's fallback, is written.
+ */
 export const FILE_UNSUPPORTED = {
-  write_files: ['defer', 'source'],
+  write_files: ['source'],
 } as const;
 
 function permissions(value: unknown): number | undefined {
@@ -31,27 +39,38 @@ function permissions(value: unknown): number | undefined {
   return parseInt(s, 8) & 0o7777;
 }
 
+const GZIP = ['gz', 'gzip'];
+const GZIP_B64 = ['gz+b64', 'gz+base64', 'gzip+b64', 'gzip+base64'];
+const B64 = ['b64', 'base64'];
+
+/**
+ * The entry's bytes. A string is text, base64 or gzip as `encoding` says; a YAML `!!binary` value is
+ * bytes already (written as they are, or inflated with a gzip encoding; with a base64 encoding
+ * its bytes are base64 text, decoded, as cloud-init does).
+ */
 function fileContent(entry: Obj, issues: Issues, where: string, path: Path, budget: DecodeBudget): Buffer | undefined {
   const raw = entry['content'] ?? '';
-  if (typeof raw !== 'string') {
-    issues.warn(`${where}: content is not a string; skipped`, [...path, 'content']);
+  const binary = raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
+  if (typeof raw !== 'string' && binary === undefined) {
+    issues.warn(`${where}: content is not a string or !!binary; skipped`, [...path, 'content']);
     return undefined;
   }
   const encoding = (str(entry['encoding']) ?? 'text/plain').toLowerCase();
+  const text = typeof raw === 'string' ? raw : undefined;
   try {
-    let data: Buffer;
-    const gz = ['gz', 'gzip'].includes(encoding) ? 'latin1' : ['gz+b64', 'gz+base64', 'gzip+b64', 'gzip+base64'].includes(encoding) ? 'base64' : undefined;
-    if (gz !== undefined) {
+    if (GZIP.includes(encoding) || GZIP_B64.includes(encoding)) {
+      const packed = GZIP.includes(encoding) ? binary ?? Buffer.from(text ?? '', 'latin1') : Buffer.from(text ?? binary?.toString('latin1') ?? '', 'base64');
       // inflated only as far as the 16 MiB file limit and what is left of the user data's budget
-      const inflated = boundedGunzip(Buffer.from(raw, gz), MAX_FILE, budget);
+      const inflated = boundedGunzip(packed, MAX_FILE, budget);
       if ('reason' in inflated) {
         issues.warn(`${where}: ${encoding} content skipped: ${inflated.reason}`, [...path, 'content']);
         return undefined;
       }
       return inflated.data;
     }
-    if (['b64', 'base64'].includes(encoding)) data = Buffer.from(raw, 'base64');
-    else if (encoding === 'text/plain') data = Buffer.from(raw, 'utf8');
+    let data: Buffer;
+    if (B64.includes(encoding)) data = Buffer.from(text ?? binary?.toString('latin1') ?? '', 'base64');
+    else if (encoding === 'text/plain') data = binary ?? Buffer.from(text ?? '', 'utf8');
     else {
       issues.warn(`${where}: unknown encoding ${JSON.stringify(encoding.slice(0, 20))}; skipped`, [...path, 'encoding']);
       return undefined;
@@ -104,9 +123,16 @@ export function parseWriteFiles(doc: Obj, issues: Issues, budget: DecodeBudget):
           return;
         }
         if (f['source'] !== undefined) {
-          issues.warn(`${where}: content from "source" is not supported; skipped rather than writing an empty ${filePath.slice(0, 80)}`, [...path, 'source']);
+          // one line for the one key: the entry's "not supported" warning becomes the skip warning
+          const at = issues.list.findIndex((i) => i.message.startsWith(`${where}: key "source" is not supported`));
+          if (at >= 0) issues.list.splice(at, 1);
+          issues.warn(`${where}: content from "source" (a URL) is not supported by vmctx and the entry has no "content" to fall back on; skipped rather than writing an empty ${filePath.slice(0, 80)}`, [...path, 'source']);
           return;
         }
+      } else if (f['source'] !== undefined) {
+        const at = issues.list.findIndex((i) => i.message.startsWith(`${where}: key "source" is not supported`));
+        if (at >= 0) issues.list.splice(at, 1);
+        issues.warn(`${where}: content from "source" (a URL) is not supported by vmctx; the entry's "content" is written instead (cloud-init's fallback when the source cannot be read)`, [...path, 'source']);
       }
       const content = fileContent(f, issues, where, path, budget);
       if (content === undefined) return;
@@ -120,7 +146,8 @@ export function parseWriteFiles(doc: Obj, issues: Issues, budget: DecodeBudget):
         issues.warn(`${where}: owner ${JSON.stringify(owner.slice(0, 40))} is not user[:group]; skipped`, [...path, 'owner']);
         return;
       }
-      writeFiles.push({ path: filePath, content, owner, mode, append: truthy(f['append']) });
+      if (f['defer'] !== undefined && typeof f['defer'] !== 'boolean') issues.warn(`${where}: defer is not true or false; taken as ${truthy(f['defer'])}`, [...path, 'defer']);
+      writeFiles.push({ path: filePath, content, owner, mode, append: truthy(f['append']), defer: truthy(f['defer']) });
     });
   } else if (wf !== undefined) issues.warn('write_files: not a list; ignored', ['write_files']);
   return { writeFiles };
