@@ -9,12 +9,13 @@ import { bootInitScriptsModule, bootcmdModule, scriptsModule } from './scripts.j
 import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
 import { writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
+import { localeModule, mountsModule, ntpModule } from './machine.js';
 import { hookModules } from './hooks.js';
 import { templatesModule } from './templates.js';
 
 export const MODULES: readonly Module[] = [
   networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, templatesModule,
-  writeFilesModule, bootcmdModule, bootInitScriptsModule, scriptsModule,
+  writeFilesModule, mountsModule, localeModule, ntpModule, bootcmdModule, bootInitScriptsModule, scriptsModule,
   // the image's own hooks, after everything built in
   ...hookModules,
 ];
