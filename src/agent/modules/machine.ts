@@ -70,6 +70,8 @@ async function memTotal(root: Root): Promise<number | undefined> {
 /** Free bytes (for an unprivileged user, as root's reserve is not counted) and the file system type at a directory. */
 async function freeSpace(target: Target, dir: string): Promise<{ avail: number; type: string }> {
   const r = await tool(target, 'stat', ['-f', '-c', '%a %S %T', onHost(target.root, dir)], { rootFlag: false });
+  // a dry run records stat and gives no answer: the plan goes on as if there were room
+  if (target.dryRun === true && r.stdout.trim() === '') return { avail: Number.MAX_SAFE_INTEGER, type: '?' };
   const [blocks, size, type] = r.stdout.trim().split(/\s+/u);
   const avail = Number(blocks) * Number(size);
   if (!Number.isFinite(avail)) throw new VmctxError('ERR_MODULE', `stat -f ${dir}: unexpected output`);
@@ -105,7 +107,7 @@ async function makeSwap(swap: CloudSwap, target: Target, out: OutcomeBuilder): P
     if (typeof swap.size === 'number' && st.size !== swap.size) out.warnings.push(`${swap.where}: ${file} exists with ${st.size} bytes (not ${swap.size}); kept as it is`);
     return line;
   }
-  await root.ensureDir(dir, { mode: 0o755 });
+  if (dir !== '/') await root.ensureDir(dir, { mode: 0o755 });
   const { avail, type } = await freeSpace(target, dir);
   let size: number;
   if (swap.size === 'auto') {
@@ -186,7 +188,9 @@ export const mountsModule: Module = {
       else kept.push(line);
     }
     if (takenOver > 0) out.actions.push(`${takenOver} fstab line(s) cloud-init wrote ("${CLOUD_INIT_MARK}") replaced by vmctx's block`);
-    const others = kept.filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => l.trim().split(/\s+/u));
+    // the image's own entries: the lines outside vmctx's block
+    const outside = replaceBlock(kept.join('\n'), FSTAB_BLOCK, [], undefined, '/etc/fstab').split('\n');
+    const others = outside.filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => l.trim().split(/\s+/u));
     const block: string[] = [];
     const toMount: string[] = [];
     for (const entry of mounts?.entries ?? []) {
@@ -238,14 +242,10 @@ export const mountsModule: Module = {
 export function setVariable(text: string, key: string, value: string): string {
   const lines = text === '' ? [] : text.replace(/\n$/u, '').split('\n');
   const re = new RegExp(`^\\s*${key}=`, 'u');
-  let found = false;
-  const out = lines.flatMap((l) => {
-    if (!re.test(l)) return [l];
-    if (found) return [];
-    found = true;
-    return [`${key}=${value}`];
-  });
-  if (!found) out.push(`${key}=${value}`);
+  const first = lines.findIndex((l) => re.test(l));
+  // the first assignment set, later ones (which would win) dropped
+  const out = lines.flatMap((l, i) => (i === first ? [`${key}=${value}`] : re.test(l) ? [] : [l]));
+  if (first < 0) out.push(`${key}=${value}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -106,6 +106,9 @@ export function humanBytes(value: unknown): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
+/** A value as a warning shows it: its text, or its kind. */
+const shown = (value: unknown): string => str(value) ?? (typeof value === 'boolean' ? String(value) : value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value);
+
 function field(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -213,20 +216,20 @@ function parseSwap(doc: Obj, issues: Issues): CloudSwap | undefined {
   unknownKeys(value, MACHINE_KEYS.swap, [], 'swap', issues);
   const filename = value['filename'] === undefined || value['filename'] === null ? '/swap.img' : str(value['filename']);
   if (filename === undefined || !plainAbsolute(filename) || filename === '/' || !FIELD.test(filename)) {
-    issues.warn(`${where}: filename ${quoted(String(value['filename']))} is not an absolute path in plain components without blanks; no swap file`, ['swap', 'filename']);
+    issues.warn(`${where}: filename ${quoted(shown(value['filename']))} is not an absolute path in plain components without blanks; no swap file`, ['swap', 'filename']);
     return undefined;
   }
   const rawSize = value['size'];
   if (rawSize === undefined || rawSize === null || rawSize === 0 || rawSize === '0') return undefined; // cloud-init: no size, no swap
   const size = typeof rawSize === 'string' && rawSize.toLowerCase() === 'auto' ? 'auto' : humanBytes(rawSize);
   if (size === undefined || size === 0) {
-    issues.warn(`${where}: size ${quoted(String(rawSize))} is not a size (bytes, "512M", "2G" or "auto"); no swap file`, ['swap', 'size']);
+    issues.warn(`${where}: size ${quoted(shown(rawSize))} is not a size (bytes, "512M", "2G" or "auto"); no swap file`, ['swap', 'size']);
     return undefined;
   }
   let maxsize: number | undefined;
   if (value['maxsize'] !== undefined && value['maxsize'] !== null) {
     maxsize = humanBytes(value['maxsize']);
-    if (maxsize === undefined) issues.warn(`${where}: maxsize ${quoted(String(value['maxsize']))} is not a size; ignored`, ['swap', 'maxsize']);
+    if (maxsize === undefined) issues.warn(`${where}: maxsize ${quoted(shown(value['maxsize']))} is not a size; ignored`, ['swap', 'maxsize']);
     else if (size !== 'auto') issues.warn(`${where}: maxsize only bounds size "auto" (as in cloud-init); ignored`, ['swap', 'maxsize']);
   }
   return { filename, size, maxsize, where };
@@ -242,7 +245,7 @@ function parseLocale(doc: Obj, issues: Issues): CloudLocale | undefined {
   if (file !== undefined && file !== null) {
     const f = str(file);
     if (f === undefined || !plainAbsolute(f) || !f.startsWith('/etc/') || !FIELD.test(f)) {
-      issues.warn(`locale_configfile: ${quoted(String(file))} is not a plain absolute path under /etc; the system's usual file is used`, ['locale_configfile']);
+      issues.warn(`locale_configfile: ${quoted(shown(file))} is not a plain absolute path under /etc; the system's usual file is used`, ['locale_configfile']);
     } else configFile = f;
   }
   if (value === undefined || value === null) {
@@ -253,7 +256,7 @@ function parseLocale(doc: Obj, issues: Issues): CloudLocale | undefined {
   if (value === false || (typeof value === 'string' && /^(false|off|no|0)$/iu.test(value))) return undefined; // "false": leave the locale alone
   const name = str(value);
   if (name === undefined || !LOCALE.test(name)) {
-    issues.warn(`locale: ${quoted(String(name ?? typeof value))} is not a locale name like en_US.UTF-8; ignored`, ['locale']);
+    issues.warn(`locale: ${quoted(name ?? typeof value)} is not a locale name like en_US.UTF-8; ignored`, ['locale']);
     return undefined;
   }
   return { name, configFile, where: at(issues, ['locale']) };
@@ -277,7 +280,7 @@ function hostList(value: unknown, key: string, pattern: RegExp, issues: Issues):
   value.slice(0, MAX_NTP_HOSTS).forEach((v, i) => {
     const s = str(v);
     if (s !== undefined && pattern.test(s)) out.push(s);
-    else issues.warn(`${at(issues, [...path, i])}: ${quoted(String(s ?? typeof v))} is not ${key === 'allow' ? 'an address or subnet' : 'a host name or an IP address'}; skipped`, [...path, i]);
+    else issues.warn(`${at(issues, [...path, i])}: ${quoted(s ?? typeof v)} is not ${key === 'allow' ? 'an address or subnet' : 'a host name or an IP address'}; skipped`, [...path, i]);
   });
   return out;
 }
@@ -295,7 +298,7 @@ function parseNtp(doc: Obj, issues: Issues): CloudNtp | undefined {
   const rawClient = value['ntp_client'] ?? 'auto';
   let client: NtpClient = 'auto';
   if ((NTP_CLIENTS as readonly unknown[]).includes(rawClient)) client = rawClient as NtpClient;
-  else issues.warn(`${where}: ntp_client ${quoted(String(rawClient))} is not one of ${NTP_CLIENTS.join(', ')}; "auto" is used`, ['ntp', 'ntp_client']);
+  else issues.warn(`${where}: ntp_client ${quoted(shown(rawClient))} is not one of ${NTP_CLIENTS.join(', ')}; "auto" is used`, ['ntp', 'ntp_client']);
   return {
     enabled,
     client,
