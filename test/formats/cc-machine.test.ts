@@ -70,6 +70,7 @@ mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
     const many = check(`mounts:\n${Array.from({ length: MAX_MOUNTS + 2 }, (_, i) => `  - [ /dev/vd${i}, /m${i} ]`).join('\n')}\n`);
     expect(many.config?.mounts?.entries).toHaveLength(MAX_MOUNTS);
     expect(many.issues[0]).toBe(`${MAX_MOUNTS + 3}:5 mounts: ${MAX_MOUNTS + 2} entries, over the limit of ${MAX_MOUNTS}; the 2 after the first ${MAX_MOUNTS} are ignored`);
+    expect(check('mount_default_fields: [ None, None, auto, defaults, "0", "2" ]\n').issues).toEqual(['2:1 mount_default_fields: no mounts to fill; unused']);
     expect(check('mounts: /dev/vdb\n').issues).toEqual(['2:1 mounts: not a list of fstab entries (lists of up to 6 fields); ignored']);
   });
 

@@ -28,7 +28,8 @@ const META_NAME = /^(?:ami|root|swap|ephemeral\d*|ebs\d*)(?:\.\d+)?$/u;
 /** Kernel disk names written without /dev/ (cloud-init's shorthand), with an optional ".N" partition. */
 const SHORT_DISK = /^((?:x?[shv]d[a-z]|sr\d+))(\d*)(?:\.(\d+))?$/u;
 /** host:/share (NFS and the like): mounted by systemd when the network is up, never here. */
-const NETWORK_SPEC = /^.+:.*/u;
+const NETWORK_SPEC = /^[^/][^:]*:/u;
+const NETWORK_FS: ReadonlySet<string> = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'sshfs', 'fuse.sshfs', 'glusterfs', 'ceph', 'davfs', 'ncpfs']);
 
 /** Each existing component of `path` is a plain directory (no symlinks), so the host path names what Root checked. */
 async function plainPath(root: Root, path: string): Promise<string | undefined> {
@@ -200,12 +201,18 @@ export const mountsModule: Module = {
         continue;
       }
       const swapEntry = entry.type === 'swap';
-      const clash = others.find((f) => (!swapEntry && f[1] === entry.mountPoint) || f[0] === spec);
+      // the image's own line for the same mount point (or swap device) stays, and wins
+      const clash = others.find((f) => (swapEntry ? f[0] === spec && f[2] === 'swap' : f[1] === entry.mountPoint));
       if (clash !== undefined) {
-        out.warnings.push(`${entry.where}: /etc/fstab already has "${clash.join(' ').slice(0, 120)}" for ${clash[0] === spec ? spec : entry.mountPoint}; skipped`);
+        out.warnings.push(`${entry.where}: /etc/fstab already has "${clash.join(' ').slice(0, 120)}" for ${swapEntry ? spec : entry.mountPoint}; skipped`);
         continue;
       }
       if (!swapEntry) {
+        const kind = (await root.lstat(entry.mountPoint))?.type;
+        if (kind !== undefined && kind !== 'directory' && kind !== 'symlink') {
+          out.warnings.push(`${entry.where}: mount point ${entry.mountPoint} is not a directory; skipped`);
+          continue;
+        }
         const problem = await plainPath(root, entry.mountPoint);
         if (problem !== undefined) {
           out.warnings.push(`${entry.where}: mount point ${entry.mountPoint}: ${problem}; skipped (a mount through a link could land anywhere)`);
@@ -214,7 +221,8 @@ export const mountsModule: Module = {
         out.changedIf(entry.mountPoint, await root.ensureDir(entry.mountPoint, { mode: 0o755 }));
         const options = entry.options ?? (systemd ? SYSTEMD_MOUNT_OPTIONS : PLAIN_MOUNT_OPTIONS);
         block.push(fstabLine([spec, entry.mountPoint, entry.type, options, entry.freq, entry.passno]));
-        if (!NETWORK_SPEC.test(spec) && !options.split(',').includes('_netdev') && !options.split(',').includes('noauto')) toMount.push(entry.mountPoint);
+        // _netdev (in the default options) only orders the boot's mount after the network; a local disk is mounted now
+        if (!NETWORK_SPEC.test(spec) && !NETWORK_FS.has(entry.type) && !options.split(',').includes('noauto')) toMount.push(entry.mountPoint);
       } else block.push(fstabLine([spec, 'none', 'swap', entry.options ?? 'sw', entry.freq, entry.passno]));
     }
     let swapLine: string[] | undefined;

@@ -137,7 +137,10 @@ function defaultFields(doc: Obj, issues: Issues): Array<string | undefined> {
 
 function parseMounts(doc: Obj, issues: Issues): CloudMounts | undefined {
   const value = doc['mounts'];
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined || value === null) {
+    if (doc['mount_default_fields'] !== undefined) issues.warn('mount_default_fields: no mounts to fill; unused', ['mount_default_fields']);
+    return undefined;
+  }
   if (!Array.isArray(value)) {
     issues.warn('mounts: not a list of fstab entries (lists of up to 6 fields); ignored', ['mounts']);
     return undefined;

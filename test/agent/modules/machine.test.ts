@@ -2,7 +2,8 @@ import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHRONY_SOURCES, FSTAB_BLOCK, TIMESYNCD_DROPIN, autoSwapSize, localeModule, mountsModule, ntpModule } from '../../../src/agent/modules/machine.js';
-import type { Module } from '../../../src/agent/modules/module.js';
+import type { Module, Target } from '../../../src/agent/modules/module.js';
+import type { Exec } from '../../../src/host/exec.js';
 import { SYSTEMD_MOUNT_OPTIONS } from '../../../src/formats/cc/machine.js';
 import { HostExec } from '../../../src/host/exec.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
@@ -94,8 +95,9 @@ ${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail\t0\t2`])}
     await apply(mountsModule, withSystemd, 'mounts:\n  - [ vdb.1, /data ]\n');
     expect(await read(withSystemd, '/etc/fstab')).toBe(`${block([`/dev/vdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`])}\n`);
     const plain = await scratchRoot();
-    await apply(mountsModule, plain, 'mounts:\n  - [ "server:/export", /srv/nfs, nfs ]\n  - [ /dev/vdc, none, swap, sw, "0", "0" ]\n');
-    expect(await read(plain, '/etc/fstab')).toBe(`${block(['server:/export\t/srv/nfs\tnfs\tdefaults,nofail\t0\t2', '/dev/vdc\tnone\tswap\tsw\t0\t0'])}\n`);
+    await put(plain, '/etc/fstab', 'tmpfs /tmp tmpfs defaults 0 0\n');
+    await apply(mountsModule, plain, 'mounts:\n  - [ "server:/export", /srv/nfs, nfs ]\n  - [ /dev/vdc, none, swap, sw, "0", "0" ]\n  - [ tmpfs, /scratch, tmpfs, "size=64m" ]\n');
+    expect(await read(plain, '/etc/fstab')).toBe(`tmpfs /tmp tmpfs defaults 0 0\n${block(['server:/export\t/srv/nfs\tnfs\tdefaults,nofail\t0\t2', '/dev/vdc\tnone\tswap\tsw\t0\t0', 'tmpfs\t/scratch\ttmpfs\tsize=64m,nofail\t0\t2'])}\n`);
   });
 
   it('hostile: mount points through symlinks, a clash with the image\'s fstab, cloud names, a swap file through a link or too big — each refused and named', async () => {
@@ -111,6 +113,7 @@ ${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail\t0\t2`])}
   - [ /dev/vdc, /srv ]
   - [ ephemeral0, /mnt ]
   - [ /dev/vdd, /ok ]
+  - [ /dev/vde, /etc/passwd ]
 swap: { filename: /swapdir/swap.img, size: 1M }
 `);
     expect(out.warnings).toEqual([
@@ -118,7 +121,8 @@ swap: { filename: /swapdir/swap.img, size: 1M }
       'mounts[1] (line 4): mount point /etcdata: /etcdata is a symlink (to /etc); skipped (a mount through a link could land anywhere)',
       'mounts[2] (line 5): /etc/fstab already has "/dev/vdz /srv ext4 defaults 0 2" for /srv; skipped',
       'mounts[3] (line 6): ephemeral0 names a disk from a cloud\'s block-device mapping, which vmctx\'s datasources do not give; skipped',
-      `swap (line 8): /swapdir is a symlink (to ${outside}); no swap file made through it`,
+      'mounts[5] (line 8): mount point /etc/passwd is not a directory; skipped',
+      `swap (line 9): /swapdir is a symlink (to ${outside}); no swap file made through it`,
     ]);
     expect(await read(root, '/etc/fstab')).toBe(`UUID=1 / ext4 defaults 0 1\n/dev/vdz /srv ext4 defaults 0 2\n${block(['/dev/vdd\t/ok\tauto\tdefaults,nofail\t0\t2'])}\n`);
     await expect(lstat(join(outside, 'x'))).rejects.toThrow();
@@ -230,5 +234,66 @@ describe('machine modules in a dry run', () => {
     expect(await read(dir, '/etc/fstab')).toBe('UUID=1 / ext4 defaults 0 1\n');
     await expect(lstat(join(dir, 'swap.img'))).rejects.toThrow();
     await expect(lstat(join(dir, 'data'))).rejects.toThrow();
+  });
+});
+
+describe('machine modules on the running system (live actions recorded; the file tools real)', () => {
+  /** stat, fallocate, dd and mkswap run for real on the temp root; the live actions are recorded, never run. */
+  function liveTarget(root: string): { target: Target; calls: string[] } {
+    const host = new HostExec();
+    const real = new Set(['stat', 'fallocate', 'dd', 'mkswap', 'chattr']);
+    const calls: string[] = [];
+    const exec: Exec = {
+      which: async (name) => (real.has(name) ? host.which(name) : `/usr/bin/${name}`),
+      run: (file, args, options) => {
+        const name = file.split('/').pop() ?? '';
+        if (real.has(name)) return host.run(file, args, options);
+        calls.push([name, ...args].join(' '));
+        return Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' });
+      },
+    };
+    return { target: { root: new DirectoryRoot(root), exec, live: true }, calls };
+  }
+
+  it('mounts: daemon-reload, each new local mount mounted (not the mounted one, not the network share), the swap file of "auto" size switched on', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'run/systemd/system'), { recursive: true });
+    await mkdir(join(root, 'sys/block/sdb/sdb1'), { recursive: true });
+    await put(root, '/proc/self/mounts', '/dev/vda1 / ext4 rw 0 0\n/dev/vdc /already ext4 rw 0 0\n');
+    await put(root, '/proc/swaps', 'Filename\tType\tSize\tUsed\tPriority\n');
+    // 2 MiB of memory: "auto" makes a swap file as big as the memory (cloud-init's rule under 4 GiB)
+    await put(root, '/proc/meminfo', 'MemTotal:        2048 kB\nMemFree:         1024 kB\n');
+    const { target, calls } = liveTarget(root);
+    const ctx = await contextOf({ USER_DATA: '#cloud-config\nmounts:\n  - [ sdb, /data ]\n  - [ /dev/vdc, /already ]\n  - [ "server:/x", /nfs, nfs ]\nswap: { filename: /swap.img, size: auto }\n' });
+    const out = await mountsModule.apply(ctx, target, log);
+    expect(await read(root, '/etc/fstab')).toBe(`${block([
+      `/dev/sdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`,
+      `/dev/vdc\t/already\tauto\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`,
+      `server:/x\t/nfs\tnfs\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`,
+      '/swap.img\tnone\tswap\tsw\t0\t0',
+    ])}\n`);
+    expect((await stat(join(root, 'swap.img'))).size).toBe(2 * MIB);
+    expect(calls).toEqual(['systemctl daemon-reload', 'mount /data', 'swapon /swap.img']);
+    expect(out.warnings).toEqual([]);
+  });
+
+  it('locale: locale-gen runs after the locale was enabled; ntp: the running client is try-restarted', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'run/systemd/system'), { recursive: true });
+    await put(root, '/etc/default/locale', 'LANG=C.UTF-8\n');
+    await put(root, '/usr/share/i18n/SUPPORTED', 'fr_FR.UTF-8 UTF-8\n');
+    await put(root, '/etc/locale.gen', '# fr_FR.UTF-8 UTF-8\n');
+    await put(root, '/usr/sbin/chronyd', '', 0o755);
+    await put(root, '/etc/chrony/chrony.conf', 'sourcedir /etc/chrony/sources.d\n');
+    const { target, calls } = liveTarget(root);
+    const ctx = await contextOf({ USER_DATA: '#cloud-config\nlocale: fr_FR\nntp:\n  servers: [ ntp.example.com ]\n' });
+    expect((await localeModule.apply(ctx, target, log)).warnings).toEqual([]);
+    expect(await read(root, '/etc/default/locale')).toBe('LANG=fr_FR\n');
+    expect(await read(root, '/etc/locale.gen')).toBe('fr_FR.UTF-8 UTF-8\n');
+    await ntpModule.apply(ctx, target, log);
+    expect(calls).toEqual(['locale-gen --keep-existing', 'systemctl --no-block try-restart chrony.service chronyd.service']);
+    // nothing changed the second time: nothing restarted
+    await ntpModule.apply(ctx, target, log);
+    expect(calls).toHaveLength(2);
   });
 });
