@@ -31,7 +31,11 @@ const SHORT_DISK = /^((?:x?[shv]d[a-z]|sr\d+))(\d*)(?:\.(\d+))?$/u;
 const NETWORK_SPEC = /^[^/][^:]*:/u;
 const NETWORK_FS: ReadonlySet<string> = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'sshfs', 'fuse.sshfs', 'glusterfs', 'ceph', 'davfs', 'ncpfs']);
 
-/** Each existing component of `path` is a plain directory (no symlinks), so the host path names what Root checked. */
+/**
+ * Each existing component of `path` is a plain directory (no symlinks) that only root can change
+ * (owned by root; writable by others only with the sticky bit), so what mount, swapon or mkswap
+ * are given at boot is what was checked here: nobody can swap a component for a link later.
+ */
 async function plainPath(root: Root, path: string): Promise<string | undefined> {
   const parts = path.split('/').filter((p) => p !== '');
   let at = '';
@@ -40,7 +44,9 @@ async function plainPath(root: Root, path: string): Promise<string | undefined> 
     const st = await root.lstat(at);
     if (st === undefined) return undefined;
     if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
-    if (st.type !== 'directory' && at !== path) return `${at} is not a directory`;
+    if (at === path) break;
+    if (st.type !== 'directory') return `${at} is not a directory`;
+    if (st.uid !== 0 || ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)) return `${at} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)} (another user could put a link there)`;
   }
   return undefined;
 }

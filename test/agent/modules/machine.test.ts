@@ -114,6 +114,7 @@ ${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail\t0\t2`])}
   - [ ephemeral0, /mnt ]
   - [ /dev/vdd, /ok ]
   - [ /dev/vde, /etc/passwd ]
+  - [ /dev/vdf, /home/alice/disk ]
 swap: { filename: /swapdir/swap.img, size: 1M }
 `);
     expect(out.warnings).toEqual([
@@ -122,7 +123,8 @@ swap: { filename: /swapdir/swap.img, size: 1M }
       'mounts[2] (line 5): /etc/fstab already has "/dev/vdz /srv ext4 defaults 0 2" for /srv; skipped',
       'mounts[3] (line 6): ephemeral0 names a disk from a cloud\'s block-device mapping, which vmctx\'s datasources do not give; skipped',
       'mounts[5] (line 8): mount point /etc/passwd is not a directory; skipped',
-      `swap (line 9): /swapdir is a symlink (to ${outside}); no swap file made through it`,
+      'mounts[6] (line 9): mount point /home/alice/disk: /home/alice is owned by uid 1000 with mode 755 (another user could put a link there); skipped (a mount through a link could land anywhere)',
+      `swap (line 10): /swapdir is a symlink (to ${outside}); no swap file made through it`,
     ]);
     expect(await read(root, '/etc/fstab')).toBe(`UUID=1 / ext4 defaults 0 1\n/dev/vdz /srv ext4 defaults 0 2\n${block(['/dev/vdd\t/ok\tauto\tdefaults,nofail\t0\t2'])}\n`);
     await expect(lstat(join(outside, 'x'))).rejects.toThrow();
