@@ -93,6 +93,10 @@ mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
   it('locale: a name, "false" to leave it, a config file under /etc; bad names at their line', () => {
     expect(check('locale: de_DE.UTF-8\nlocale_configfile: /etc/default/locale\n').config?.locale).toEqual({ name: 'de_DE.UTF-8', configFile: '/etc/default/locale', where: 'locale (line 2)' });
     expect(check('locale: ar_AE\n').config?.locale?.name).toBe('ar_AE');
+    const shadow = check('locale: en_US.UTF-8\nlocale_configfile: /etc/shadow\n');
+    expect(shadow.config?.locale?.configFile).toBeUndefined();
+    expect(shadow.issues).toEqual(['3:1 locale_configfile: "/etc/shadow" is not a locale file (its name has no "locale", "i18n" or "language"); the system\'s usual file is used']);
+    expect(check('locale: en_US.UTF-8\nlocale_configfile: /etc/sysconfig/i18n\n').config?.locale?.configFile).toBe('/etc/sysconfig/i18n');
     expect(check('locale: "false"\n').config?.locale).toBeUndefined();
     expect(check('locale: false\n').config?.locale).toBeUndefined();
     const bad = check('locale: "en_US.UTF-8\\nLC_ALL=C"\nlocale_configfile: ../../tmp/x\n');

@@ -14,7 +14,8 @@ import { markers, replaceBlock } from '../../formats/managedblock.js';
 import { PLAIN_MOUNT_OPTIONS, SYSTEMD_MOUNT_OPTIONS, type CloudMount, type CloudNtp, type CloudSwap } from '../../formats/cc/machine.js';
 import { onHost } from '../../host/root.js';
 import type { Root } from '../../host/root.js';
-import { restartIfRunning, runLive, systemdRunning, tool, unitFile } from './live.js';
+import { posix } from 'node:path';
+import { restartIfRunning, runLive, systemdRunning, tool, unitFile, unlinkIfSymlink } from './live.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const FSTAB_BLOCK = markers('#');
@@ -66,6 +67,30 @@ async function resolveDevice(entry: CloudMount, target: Target): Promise<{ spec?
 }
 
 const fstabLine = (f: readonly string[]): string => f.join('\t');
+
+/**
+ * A system file vmctx edits in place (a locale file, locale.gen, chrony.conf). A link (a careless
+ * or hostile image) is followed only to a plain file of the same kind (`same` matches its name);
+ * any other link is replaced by a file, never written through. A file with other hard links (it
+ * could be /etc/shadow's) is read as empty: its content is never carried into a 0644 file.
+ */
+async function editable(root: Root, path: string, same: RegExp, out: OutcomeBuilder): Promise<{ path: string; text: string | undefined }> {
+  let at = path;
+  const st = await root.lstat(path);
+  if (st?.type === 'symlink') {
+    const link = st.linkTarget ?? '';
+    const to = posix.normalize(link.startsWith('/') ? link : posix.join(posix.dirname(path), link));
+    const there = await root.lstat(to);
+    if (same.test(posix.basename(to)) && there?.type === 'file') at = to;
+    else await unlinkIfSymlink(root, path, out);
+  }
+  const links = (await root.lstat(at))?.nlink ?? 1;
+  if (links > 1) {
+    out.warnings.push(`${at} has ${links} hard links; its content is not carried over`);
+    return { path: at, text: undefined };
+  }
+  return { path: at, text: await root.readText(at, { maxBytes: 1 << 20 }) };
+}
 
 /** Memory in bytes from /proc/meminfo (the running system only). */
 async function memTotal(root: Root): Promise<number | undefined> {
@@ -289,7 +314,8 @@ export const localeModule: Module = {
     let genChanged = false;
     if (!plain) {
       const supported = await root.readText('/usr/share/i18n/SUPPORTED', { maxBytes: 1 << 20 });
-      const gen = await root.readText('/etc/locale.gen', { maxBytes: 1 << 20 });
+      const genFile = await editable(root, '/etc/locale.gen', /^locale\.gen$/u, out);
+      const gen = genFile.text;
       const line = supportedLine(supported ?? '', name) ?? (gen === undefined ? undefined : supportedLine(gen, name));
       if (line === undefined) out.warnings.push(`${locale.where}: ${name} is not in /usr/share/i18n/SUPPORTED${gen === undefined ? '' : ' or /etc/locale.gen'}; set, but it may not exist on this system`);
       if (line !== undefined && gen !== undefined) {
@@ -298,15 +324,15 @@ export const localeModule: Module = {
         const idx = lines.findIndex((l) => l.replace(/^#\s*/u, '').trim().replace(/\s+/gu, ' ') === line.replace(/\s+/gu, ' '));
         if (idx >= 0 && lines[idx] !== line) lines[idx] = line;
         if (idx < 0) lines.push(line);
-        const r = await root.writeFile('/etc/locale.gen', `${lines.join('\n')}\n`, { mode: 0o644 });
-        out.changedIf('/etc/locale.gen', r.changed);
+        const r = await root.writeFile(genFile.path, `${lines.join('\n')}\n`, { mode: 0o644 });
+        out.changedIf(genFile.path, r.changed);
         genChanged = r.changed;
       }
     }
     const debianLike = (await root.lstat('/etc/default/locale')) !== undefined || (await root.lstat('/etc/debian_version')) !== undefined;
     const file = locale.configFile ?? (debianLike ? '/etc/default/locale' : '/etc/locale.conf');
-    const text = (await root.readText(file, { maxBytes: 1 << 20 })) ?? '';
-    out.changedIf(file, (await root.writeFile(file, setVariable(text, 'LANG', name), { mode: 0o644 })).changed);
+    const edit = await editable(root, file, /locale|i18n|language/iu, out);
+    out.changedIf(edit.path, (await root.writeFile(edit.path, setVariable(edit.text ?? '', 'LANG', name), { mode: 0o644 })).changed);
     if (genChanged) {
       if (target.live) await runLive(target, out, [['locale-gen', ['--keep-existing']], ['locale-gen', []]], 300_000);
       else out.warnings.push(`${locale.where}: ${name} enabled in /etc/locale.gen; locale-gen cannot run in an offline root, so it is generated when locale-gen next runs in the guest`);
@@ -349,11 +375,9 @@ async function applyChrony(ntp: CloudNtp, target: Target, out: OutcomeBuilder): 
   let conf: string | undefined;
   let confPath: string | undefined;
   for (const p of CHRONY_CONFS) {
-    conf = await root.readText(p, { maxBytes: 1 << 20 });
-    if (conf !== undefined) {
-      confPath = p;
-      break;
-    }
+    if ((await root.lstat(p)) === undefined) continue;
+    ({ path: confPath, text: conf } = await editable(root, p, /^chrony\.conf$/u, out));
+    break;
   }
   const sourcedir = conf !== undefined && /^\s*sourcedir\s+\/etc\/chrony\/sources\.d\/?\s*$/mu.test(conf);
   const sources = [...ntp.pools.map((p) => `pool ${p} iburst`), ...ntp.servers.map((s) => `server ${s} iburst`)];
@@ -361,7 +385,7 @@ async function applyChrony(ntp: CloudNtp, target: Target, out: OutcomeBuilder): 
   if (sourcedir && rest.length === 0) {
     // a sources file holds only sources (server, pool, peer); chronyc reload sources picks it up
     await root.ensureDir('/etc/chrony/sources.d', { mode: 0o755 });
-    out.changedIf(CHRONY_SOURCES, (await root.writeFile(CHRONY_SOURCES, `# written by vmctx from cloud-config ntp\n${sources.join('\n')}\n`, { mode: 0o644 })).changed);
+    out.changedIf(CHRONY_SOURCES, (await root.writeFile(CHRONY_SOURCES, `# written by vmctx from cloud-config ntp\n${sources.join('\n')}\n`, { mode: 0o644, noFollow: true })).changed);
   } else {
     const path = confPath ?? '/etc/chrony/chrony.conf';
     const next = replaceBlock(conf ?? '', CHRONY_BLOCK, chronyLines(ntp), undefined, path);
@@ -416,7 +440,7 @@ export const ntpModule: Module = {
     if (client === 'systemd-timesyncd') {
       if (ntp.peers.length + ntp.allow.length > 0) out.warnings.push(`${ntp.where}: peers and allow are chrony's; systemd-timesyncd has no such settings, ignored`);
       await root.ensureDir('/etc/systemd/timesyncd.conf.d', { mode: 0o755 });
-      out.changedIf(TIMESYNCD_DROPIN, (await root.writeFile(TIMESYNCD_DROPIN, timesyncdDropIn(ntp), { mode: 0o644 })).changed);
+      out.changedIf(TIMESYNCD_DROPIN, (await root.writeFile(TIMESYNCD_DROPIN, timesyncdDropIn(ntp), { mode: 0o644, noFollow: true })).changed);
       if (out.changed.length > 0 && (await unitFile(root, 'systemd-timesyncd.service')) !== undefined) await restartIfRunning(target, out, ['systemd-timesyncd.service'], []);
     } else await applyChrony(ntp, target, out);
     log.info({ client, servers: ntp.servers.length, pools: ntp.pools.length }, 'ntp');

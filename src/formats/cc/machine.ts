@@ -249,6 +249,9 @@ function parseLocale(doc: Obj, issues: Issues): CloudLocale | undefined {
     const f = str(file);
     if (f === undefined || !plainAbsolute(f) || !f.startsWith('/etc/') || !FIELD.test(f)) {
       issues.warn(`locale_configfile: ${quoted(shown(file))} is not a plain absolute path under /etc; the system's usual file is used`, ['locale_configfile']);
+    } else if (!/locale|i18n|language/iu.test(f.slice(f.lastIndexOf('/')))) {
+      // LANG= is never written into another file (/etc/shadow, /etc/sudoers)
+      issues.warn(`locale_configfile: ${quoted(f)} is not a locale file (its name has no "locale", "i18n" or "language"); the system's usual file is used`, ['locale_configfile']);
     } else configFile = f;
   }
   if (value === undefined || value === null) {

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHRONY_SOURCES, FSTAB_BLOCK, TIMESYNCD_DROPIN, autoSwapSize, localeModule, mountsModule, ntpModule } from '../../../src/agent/modules/machine.js';
@@ -181,6 +181,40 @@ describe('locale module', () => {
     expect(out.warnings).toEqual([]);
     expect(await read(root, '/etc/locale.conf')).toBe('LANG=C.UTF-8\n');
     expect(localeModule.isRelevant(await contextOf({ USER_DATA: '#cloud-config\nlocale: "false"\n' }))).toBe(false);
+  });
+});
+
+describe('machine modules and hostile images', () => {
+  it('a locale file linked to /etc/shadow is replaced, never written through; a hard-linked one is not carried over; a drop-in link is replaced', async () => {
+    const root = await scratchRoot();
+    const shadow = await read(root, '/etc/shadow');
+    await put(root, '/etc/debian_version', '12\n');
+    await mkdir(join(root, 'etc/default'), { recursive: true });
+    await symlink('/etc/shadow', join(root, 'etc/default/locale'));
+    const out = await apply(localeModule, root, 'locale: C.UTF-8\n');
+    expect(out.warnings).toEqual(['/etc/default/locale was a symlink to /etc/shadow; replaced by a file (never written through)']);
+    expect(await read(root, '/etc/default/locale')).toBe('LANG=C.UTF-8\n');
+    expect(await read(root, '/etc/shadow')).toBe(shadow);
+    // a link to another locale file is followed (some systems link /etc/locale.conf to /etc/default/locale)
+    await symlink('default/locale', join(root, 'etc/locale.conf'));
+    await apply(localeModule, root, 'locale: POSIX\nlocale_configfile: /etc/locale.conf\n');
+    expect([(await lstat(join(root, 'etc/locale.conf'))).isSymbolicLink(), await read(root, '/etc/default/locale')]).toEqual([true, 'LANG=POSIX\n']);
+
+    const hard = await scratchRoot();
+    await link(join(hard, 'etc/shadow'), join(hard, 'etc/locale.conf'));
+    const out2 = await apply(localeModule, hard, 'locale: C\n');
+    expect(out2.warnings).toEqual(['/etc/locale.conf has 2 hard links; its content is not carried over']);
+    expect(await read(hard, '/etc/locale.conf')).toBe('LANG=C\n');
+    expect(await read(hard, '/etc/shadow')).toBe(shadow);
+
+    const ntp = await scratchRoot();
+    await put(ntp, '/lib/systemd/systemd-timesyncd', '', 0o755);
+    await mkdir(join(ntp, 'etc/systemd/timesyncd.conf.d'), { recursive: true });
+    await symlink('/etc/passwd', join(ntp, TIMESYNCD_DROPIN.slice(1)));
+    const passwd = await read(ntp, '/etc/passwd');
+    await apply(ntpModule, ntp, 'ntp:\n  servers: [ ntp.example.com ]\n');
+    expect((await lstat(join(ntp, TIMESYNCD_DROPIN.slice(1)))).isFile()).toBe(true);
+    expect(await read(ntp, '/etc/passwd')).toBe(passwd);
   });
 });
 
