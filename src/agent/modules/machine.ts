@@ -92,6 +92,20 @@ async function editable(root: Root, path: string, same: RegExp, out: OutcomeBuil
   return { path: at, text: await root.readText(at, { maxBytes: 1 << 20 }) };
 }
 
+/** The systemd mount unit of a mount point (what `systemd-escape --path --suffix=mount` prints). */
+export function mountUnit(point: string): string {
+  const trimmed = point.replace(/^\/+|\/+$/gu, '');
+  if (trimmed === '') return '-.mount';
+  let name = '';
+  for (const [i, byte] of [...Buffer.from(trimmed, 'utf8')].entries()) {
+    const c = String.fromCharCode(byte);
+    if (c === '/') name += '-';
+    else if (/[A-Za-z0-9:_]/u.test(c) || (c === '.' && i > 0)) name += c;
+    else name += `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `${name}.mount`;
+}
+
 /** Memory in bytes from /proc/meminfo (the running system only). */
 async function memTotal(root: Root): Promise<number | undefined> {
   const text = await root.readText('/proc/meminfo', { maxBytes: 65536 });
@@ -224,7 +238,7 @@ export const mountsModule: Module = {
     const outside = replaceBlock(kept.join('\n'), FSTAB_BLOCK, [], undefined, '/etc/fstab').split('\n');
     const others = outside.filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => l.trim().split(/\s+/u));
     const block: string[] = [];
-    const toMount: string[] = [];
+    const toMount: Array<{ point: string; network: boolean }> = [];
     for (const entry of mounts?.entries ?? []) {
       const { spec, why } = await resolveDevice(entry, target);
       if (spec === undefined) {
@@ -252,8 +266,7 @@ export const mountsModule: Module = {
         out.changedIf(entry.mountPoint, await root.ensureDir(entry.mountPoint, { mode: 0o755 }));
         const options = entry.options ?? (systemd ? SYSTEMD_MOUNT_OPTIONS : PLAIN_MOUNT_OPTIONS);
         block.push(fstabLine([spec, entry.mountPoint, entry.type, options, entry.freq, entry.passno]));
-        // _netdev (in the default options) only orders the boot's mount after the network; a local disk is mounted now
-        if (!NETWORK_SPEC.test(spec) && !NETWORK_FS.has(entry.type) && !options.split(',').includes('noauto')) toMount.push(entry.mountPoint);
+        if (!options.split(',').includes('noauto')) toMount.push({ point: entry.mountPoint, network: NETWORK_SPEC.test(spec) || NETWORK_FS.has(entry.type) || options.split(',').includes('_netdev') });
       } else block.push(fstabLine([spec, 'none', 'swap', entry.options ?? 'sw', entry.freq, entry.passno]));
     }
     let swapLine: string[] | undefined;
@@ -265,10 +278,18 @@ export const mountsModule: Module = {
     const next = replaceBlock(kept.join('\n'), FSTAB_BLOCK, block, undefined, '/etc/fstab');
     out.changedIf('/etc/fstab', (await root.writeFile('/etc/fstab', next, { mode: 0o644 })).changed);
     if (target.live && target.dryRun !== true) {
-      if (out.changed.includes('/etc/fstab') && (await systemdRunning(target))) await runLive(target, out, [['systemctl', ['daemon-reload']]]);
+      // only the new entries (mount -a would also mount what the image left unmounted)
       const mounted = await mountedAt(root);
-      // only the new entries (mount -a would also mount what the image left unmounted); network shares are systemd's, after the network
-      for (const point of toMount.filter((p) => !mounted.has(p))) await runLive(target, out, [['mount', [point]]]);
+      const pending = toMount.filter((p) => !mounted.has(p.point));
+      if (await systemdRunning(target)) {
+        // systemd makes mount units of the new lines; started without waiting, each mounts when its
+        // device appears (or the network is up) and after vmctx's stage, never holding up the boot
+        if (out.changed.includes('/etc/fstab')) await runLive(target, out, [['systemctl', ['daemon-reload']]]);
+        if (pending.length > 0) await runLive(target, out, [['systemctl', ['--no-block', 'start', ...pending.map((p) => mountUnit(p.point))]]]);
+      } else {
+        // without systemd: local disks now; network shares are the init scripts' (netfs), after the network
+        for (const p of pending.filter((e) => !e.network)) await runLive(target, out, [['mount', [p.point]]]);
+      }
       if (swap !== undefined && swapLine !== undefined && !(await swapActive(root, swap.filename))) await runLive(target, out, [['swapon', [swap.filename]]]);
     }
     out.details = { fstabEntries: block.length, takenOver };

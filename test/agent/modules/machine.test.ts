@@ -1,7 +1,7 @@
 import { link, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHRONY_SOURCES, FSTAB_BLOCK, TIMESYNCD_DROPIN, autoSwapSize, localeModule, mountsModule, ntpModule } from '../../../src/agent/modules/machine.js';
+import { CHRONY_SOURCES, FSTAB_BLOCK, TIMESYNCD_DROPIN, autoSwapSize, localeModule, mountUnit, mountsModule, ntpModule } from '../../../src/agent/modules/machine.js';
 import type { Module, Target } from '../../../src/agent/modules/module.js';
 import type { Exec } from '../../../src/host/exec.js';
 import { SYSTEMD_MOUNT_OPTIONS } from '../../../src/formats/cc/machine.js';
@@ -309,8 +309,20 @@ describe('machine modules on the running system (live actions recorded; the file
       '/swap.img\tnone\tswap\tsw\t0\t0',
     ])}\n`);
     expect((await stat(join(root, 'swap.img'))).size).toBe(2 * MIB);
-    expect(calls).toEqual(['systemctl daemon-reload', 'mount /data', 'swapon /swap.img']);
+    // systemd starts the new mount units without blocking the boot (the network share after the network); the mounted one is left
+    expect(calls).toEqual(['systemctl daemon-reload', 'systemctl --no-block start data.mount nfs.mount', 'swapon /swap.img']);
     expect(out.warnings).toEqual([]);
+
+    // without systemd: the local disk is mounted now, the network share is left to the init scripts
+    const sysv = await scratchRoot();
+    await put(sysv, '/proc/self/mounts', '/dev/vda1 / ext4 rw 0 0\n');
+    const plain = liveTarget(sysv);
+    await mountsModule.apply(await contextOf({ USER_DATA: '#cloud-config\nmounts:\n  - [ /dev/vdb, /data ]\n  - [ "server:/x", /nfs, nfs ]\n  - [ /dev/vdd, /later, ext4, "noauto" ]\n' }), plain.target, log);
+    expect(plain.calls).toEqual(['mount /data']);
+  });
+
+  it('mount unit names are systemd-escape --path --suffix=mount', () => {
+    expect([mountUnit('/data'), mountUnit('/opt/data'), mountUnit('/var/lib/app-x'), mountUnit('/.hidden/d.1'), mountUnit('/srv/dé'), mountUnit('/')]).toEqual(['data.mount', 'opt-data.mount', 'var-lib-app\\x2dx.mount', '\\x2ehidden-d.1.mount', 'srv-d\\xc3\\xa9.mount', '-.mount']);
   });
 
   it('locale: locale-gen runs after the locale was enabled; ntp: the running client is try-restarted', async () => {
