@@ -29,8 +29,8 @@ mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
     ]);
     expect(config?.mounts?.removed).toEqual(['ephemeral0']);
     expect(issues).toEqual([
-      '3:36 mounts[0] (line 3): options "defaults,noexec" have no "nofail"; added, so that a missing device cannot stop the boot',
-      '6:11 mounts[3] (line 6): mounting on /dev/zero (the root file system, /proc, /sys or /dev) is refused; skipped',
+      '3:36 mounts[0]: options "defaults,noexec" have no "nofail"; added, so that a missing device cannot stop the boot',
+      '6:11 mounts[3]: mounting on /dev/zero (the root file system, /proc, /sys or /dev) is refused; skipped',
     ]);
   });
 
@@ -56,16 +56,16 @@ mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
 `);
     expect(config?.mounts?.entries).toEqual([]);
     expect(issues.map((i) => i.replace(/:.*?(mounts\[\d+\])/u, ' $1'))).toEqual([
-      expect.stringContaining('3 mounts[0] (line 3): field 1 "/dev/vdb /etc" has blanks, "#"'),
-      expect.stringContaining('4 mounts[1] (line 4): field 2 "/data\\n/dev/sda / ext4" has b'),
-      expect.stringContaining('5 mounts[2] (line 5): field 1 "#x" has blanks, "#", a backsla'),
-      expect.stringContaining('6 mounts[3] (line 6): mount point "data" is not an absolute p'),
-      expect.stringContaining('7 mounts[4] (line 7): mount point "/data/../etc" is not an ab'),
-      expect.stringContaining('8 mounts[5] (line 8): 7 fields, an fstab entry has 6 (device,'),
-      expect.stringContaining('9 mounts[6] (line 9): the dump and pass fields must be number'),
-      expect.stringContaining('10 mounts[7] (line 10): not a list of fstab fields; skipped'),
-      expect.stringContaining('11 mounts[8] (line 11): field 4 "defaults\\\\040x" has blanks, '),
-      expect.stringContaining('12 mounts[9] (line 12): field 1 is not a string; the entry is '),
+      expect.stringContaining('3 mounts[0]: field 1 "/dev/vdb /etc" has blanks, "#"'),
+      expect.stringContaining('4 mounts[1]: field 2 "/data\\n/dev/sda / ext4" has b'),
+      expect.stringContaining('5 mounts[2]: field 1 "#x" has blanks, "#", a backsla'),
+      expect.stringContaining('6 mounts[3]: mount point "data" is not an absolute p'),
+      expect.stringContaining('7 mounts[4]: mount point "/data/../etc" is not an ab'),
+      expect.stringContaining('8 mounts[5]: 7 fields, an fstab entry has 6 (device,'),
+      expect.stringContaining('9 mounts[6]: the dump and pass fields must be number'),
+      expect.stringContaining('10 mounts[7]: not a list of fstab fields; skipped'),
+      expect.stringContaining('11 mounts[8]: field 4 "defaults\\\\040x" has blanks, '),
+      expect.stringContaining('12 mounts[9]: field 1 is not a string; the entry is '),
     ]);
     const many = check(`mounts:\n${Array.from({ length: MAX_MOUNTS + 2 }, (_, i) => `  - [ /dev/vd${i}, /m${i} ]`).join('\n')}\n`);
     expect(many.config?.mounts?.entries).toHaveLength(MAX_MOUNTS);
@@ -82,12 +82,12 @@ mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
     expect([humanBytes('512M'), humanBytes('1.5G'), humanBytes('64k'), humanBytes('100'), humanBytes('2 GB'), humanBytes('lots'), humanBytes(-1)]).toEqual([512 * 2 ** 20, 1.5 * 2 ** 30, 65536, 100, 2 * 2 ** 30, undefined, undefined]);
     const bad = check('swap:\n  filename: "swap file"\n  size: 1M\n');
     expect(bad.config?.swap).toBeUndefined();
-    expect(bad.issues).toEqual(['3:3 swap (line 2): filename "swap file" is not an absolute path in plain components without blanks; no swap file']);
+    expect(bad.issues).toEqual(['3:3 swap: filename "swap file" is not an absolute path in plain components without blanks; no swap file']);
     expect(check('swap:\n  size: plenty\n  maxsize: 1G\n  prio: 5\n').issues).toEqual([
       '5:3 swap: unknown key "prio"; ignored',
-      '3:3 swap (line 2): size "plenty" is not a size (bytes, "512M", "2G" or "auto"); no swap file',
+      '3:3 swap: size "plenty" is not a size (bytes, "512M", "2G" or "auto"); no swap file',
     ]);
-    expect(check('swap: {size: 1M, maxsize: 1G}\n').issues).toEqual(['2:18 swap (line 2): maxsize only bounds size "auto" (as in cloud-init); ignored']);
+    expect(check('swap: {size: 1M, maxsize: 1G}\n').issues).toEqual(['2:18 swap: maxsize only bounds size "auto" (as in cloud-init); ignored']);
   });
 
   it('locale: a name, "false" to leave it, a config file under /etc; bad names at their line', () => {
@@ -121,11 +121,11 @@ mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
     expect(config?.ntp).toEqual({ enabled: true, client: 'chrony', servers: ['ntp.example.com', '192.0.2.1', '2001:db8::1'], pools: ['0.int.pool.ntp.org', '1.int.pool.ntp.org'], peers: ['peer.example.com'], allow: ['192.0.2.0/24'], where: 'ntp (line 2)' });
     expect(issues).toEqual([
       '9:3 ntp: key "config" is not supported by vmctx; ignored',
-      '5:57 ntp.servers[3] (line 5): "evil.example.com\\nallow all" is not a host name or an IP address; skipped',
-      '5:88 ntp.servers[4] (line 5): "a b" is not a host name or an IP address; skipped',
+      '5:57 ntp.servers[3]: "evil.example.com\\nallow all" is not a host name or an IP address; skipped',
+      '5:88 ntp.servers[4]: "a b" is not a host name or an IP address; skipped',
     ]);
     expect(check('ntp: {enabled: false}\n').config?.ntp?.enabled).toBe(false);
     expect(check('ntp:\n').config?.ntp).toMatchObject({ enabled: true, client: 'auto', servers: [] });
-    expect(check('ntp: {ntp_client: ntpsec}\n').issues).toEqual(['2:7 ntp (line 2): ntp_client "ntpsec" is not one of auto, chrony, systemd-timesyncd, ntp, ntpdate, openntpd; "auto" is used']);
+    expect(check('ntp: {ntp_client: ntpsec}\n').issues).toEqual(['2:7 ntp: ntp_client "ntpsec" is not one of auto, chrony, systemd-timesyncd, ntp, ntpdate, openntpd; "auto" is used']);
   });
 });

@@ -80,10 +80,12 @@ const NTP_UNSUPPORTED = ['config'];
 export const SYSTEMD_MOUNT_OPTIONS = 'defaults,nofail,x-systemd.after=vmctx-local.service,_netdev';
 export const PLAIN_MOUNT_OPTIONS = 'defaults,nofail';
 
+/** "ntp.servers[3]": a key's name in messages (the issue itself carries the line). */
+const label = (path: Path): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+/** "mounts[2] (line 7)": the name with its line, for the module's warnings (which have no position of their own). */
 const at = (issues: Issues, path: Path): string => {
   const { line } = issues.at(path);
-  const name = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-  return line === undefined ? name : `${name} (line ${line})`;
+  return line === undefined ? label(path) : `${label(path)} (line ${line})`;
 };
 
 /** A value that may go into an fstab field: no blanks, no comment sign, no control characters, no backslash escapes. */
@@ -157,23 +159,23 @@ function parseMounts(doc: Obj, issues: Issues): CloudMounts | undefined {
     const path = ['mounts', i];
     const where = at(issues, path);
     if (!Array.isArray(item) || item.length === 0) {
-      issues.warn(`${where}: not a list of fstab fields; skipped`, path);
+      issues.warn(`${label(path)}: not a list of fstab fields; skipped`, path);
       return;
     }
     if (item.length > 6) {
-      issues.warn(`${where}: ${item.length} fields, an fstab entry has 6 (device, mount point, type, options, dump, pass); skipped`, path);
+      issues.warn(`${label(path)}: ${item.length} fields, an fstab entry has 6 (device, mount point, type, options, dump, pass); skipped`, path);
       return;
     }
     const fields = item.map(field);
     const bad = fields.findIndex((f, j) => (f === undefined ? item[j] !== null && item[j] !== undefined : f !== '' && (!FIELD.test(f) || f.length > MAX_FIELD)));
     if (bad >= 0) {
       const f = fields[bad];
-      issues.warn(`${where}: field ${bad + 1} ${f === undefined ? 'is not a string' : `${quoted(f)} has blanks, "#", a backslash or control characters, or is too long`}; the entry is skipped`, [...path, bad]);
+      issues.warn(`${label(path)}: field ${bad + 1} ${f === undefined ? 'is not a string' : `${quoted(f)} has blanks, "#", a backslash or control characters, or is too long`}; the entry is skipped`, [...path, bad]);
       return;
     }
     const device = fields[0];
     if (device === undefined || device === '') {
-      issues.warn(`${where}: no device (the first field); skipped`, path);
+      issues.warn(`${label(path)}: no device (the first field); skipped`, path);
       return;
     }
     const mountPoint = fields[1] === '' ? undefined : (fields[1] ?? defaults[1]);
@@ -187,20 +189,20 @@ function parseMounts(doc: Obj, issues: Issues): CloudMounts | undefined {
     const type = filled[2] ?? 'auto';
     const swap = type === 'swap';
     if (!(swap && mountPoint === 'none') && !plainAbsolute(mountPoint)) {
-      issues.warn(`${where}: mount point ${quoted(mountPoint)} is not an absolute path in plain components (no ".", ".."); skipped`, [...path, 1]);
+      issues.warn(`${label(path)}: mount point ${quoted(mountPoint)} is not an absolute path in plain components (no ".", ".."); skipped`, [...path, 1]);
       return;
     }
     if (!swap && (mountPoint === '/' || ['/proc', '/sys', '/dev'].some((v) => mountPoint === v || mountPoint.startsWith(`${v}/`)))) {
-      issues.warn(`${where}: mounting on ${mountPoint} (the root file system, /proc, /sys or /dev) is refused; skipped`, [...path, 1]);
+      issues.warn(`${label(path)}: mounting on ${mountPoint} (the root file system, /proc, /sys or /dev) is refused; skipped`, [...path, 1]);
       return;
     }
     if (!/^\d+$/u.test(filled[4] ?? '0') || !/^\d+$/u.test(filled[5] ?? '0')) {
-      issues.warn(`${where}: the dump and pass fields must be numbers; skipped`, path);
+      issues.warn(`${label(path)}: the dump and pass fields must be numbers; skipped`, path);
       return;
     }
     let options = filled[3];
     if (options !== undefined && !swap && !options.split(',').includes('nofail')) {
-      issues.warn(`${where}: options ${quoted(options)} have no "nofail"; added, so that a missing device cannot stop the boot`, [...path, 3]);
+      issues.warn(`${label(path)}: options ${quoted(options)} have no "nofail"; added, so that a missing device cannot stop the boot`, [...path, 3]);
       options = `${options},nofail`;
     }
     entries.push({ device, mountPoint, type, options, freq: filled[4] ?? '0', passno: filled[5] ?? '0', where });
@@ -213,27 +215,27 @@ function parseSwap(doc: Obj, issues: Issues): CloudSwap | undefined {
   if (value === undefined || value === null) return undefined;
   const where = at(issues, ['swap']);
   if (!isObj(value)) {
-    issues.warn(`${where}: not a mapping (filename, size, maxsize); ignored`, ['swap']);
+    issues.warn(`swap: not a mapping (filename, size, maxsize); ignored`, ['swap']);
     return undefined;
   }
   unknownKeys(value, MACHINE_KEYS.swap, [], 'swap', issues);
   const filename = value['filename'] === undefined || value['filename'] === null ? '/swap.img' : str(value['filename']);
   if (filename === undefined || !plainAbsolute(filename) || filename === '/' || !FIELD.test(filename)) {
-    issues.warn(`${where}: filename ${quoted(shown(value['filename']))} is not an absolute path in plain components without blanks; no swap file`, ['swap', 'filename']);
+    issues.warn(`swap: filename ${quoted(shown(value['filename']))} is not an absolute path in plain components without blanks; no swap file`, ['swap', 'filename']);
     return undefined;
   }
   const rawSize = value['size'];
   if (rawSize === undefined || rawSize === null || rawSize === 0 || rawSize === '0') return undefined; // cloud-init: no size, no swap
   const size = typeof rawSize === 'string' && rawSize.toLowerCase() === 'auto' ? 'auto' : humanBytes(rawSize);
   if (size === undefined || size === 0) {
-    issues.warn(`${where}: size ${quoted(shown(rawSize))} is not a size (bytes, "512M", "2G" or "auto"); no swap file`, ['swap', 'size']);
+    issues.warn(`swap: size ${quoted(shown(rawSize))} is not a size (bytes, "512M", "2G" or "auto"); no swap file`, ['swap', 'size']);
     return undefined;
   }
   let maxsize: number | undefined;
   if (value['maxsize'] !== undefined && value['maxsize'] !== null) {
     maxsize = humanBytes(value['maxsize']);
-    if (maxsize === undefined) issues.warn(`${where}: maxsize ${quoted(shown(value['maxsize']))} is not a size; ignored`, ['swap', 'maxsize']);
-    else if (size !== 'auto') issues.warn(`${where}: maxsize only bounds size "auto" (as in cloud-init); ignored`, ['swap', 'maxsize']);
+    if (maxsize === undefined) issues.warn(`swap: maxsize ${quoted(shown(value['maxsize']))} is not a size; ignored`, ['swap', 'maxsize']);
+    else if (size !== 'auto') issues.warn(`swap: maxsize only bounds size "auto" (as in cloud-init); ignored`, ['swap', 'maxsize']);
   }
   return { filename, size, maxsize, where };
 }
@@ -275,18 +277,17 @@ const NTP_SUBNET = /^(?:all|[0-9A-Fa-f:.]+(?:\/\d{1,3})?)$/u;
 
 function hostList(value: unknown, key: string, pattern: RegExp, issues: Issues): string[] {
   const path = ['ntp', key];
-  const where = at(issues, path);
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) {
-    issues.warn(`${where}: not a list; ignored`, path);
+    issues.warn(`${label(path)}: not a list; ignored`, path);
     return [];
   }
-  if (value.length > MAX_NTP_HOSTS) issues.warn(`${where}: ${value.length} entries, over the limit of ${MAX_NTP_HOSTS}; the rest are ignored`, [...path, MAX_NTP_HOSTS]);
+  if (value.length > MAX_NTP_HOSTS) issues.warn(`${label(path)}: ${value.length} entries, over the limit of ${MAX_NTP_HOSTS}; the rest are ignored`, [...path, MAX_NTP_HOSTS]);
   const out: string[] = [];
   value.slice(0, MAX_NTP_HOSTS).forEach((v, i) => {
     const s = str(v);
     if (s !== undefined && pattern.test(s)) out.push(s);
-    else issues.warn(`${at(issues, [...path, i])}: ${quoted(s ?? typeof v)} is not ${key === 'allow' ? 'an address or subnet' : 'a host name or an IP address'}; skipped`, [...path, i]);
+    else issues.warn(`${label([...path, i])}: ${quoted(s ?? typeof v)} is not ${key === 'allow' ? 'an address or subnet' : 'a host name or an IP address'}; skipped`, [...path, i]);
   });
   return out;
 }
@@ -296,7 +297,7 @@ function parseNtp(doc: Obj, issues: Issues): CloudNtp | undefined {
   const value = doc['ntp'] ?? {};
   const where = at(issues, ['ntp']);
   if (!isObj(value)) {
-    issues.warn(`${where}: not a mapping; ignored`, ['ntp']);
+    issues.warn(`ntp: not a mapping; ignored`, ['ntp']);
     return undefined;
   }
   unknownKeys(value, MACHINE_KEYS.ntp, NTP_UNSUPPORTED, 'ntp', issues);
@@ -304,7 +305,7 @@ function parseNtp(doc: Obj, issues: Issues): CloudNtp | undefined {
   const rawClient = value['ntp_client'] ?? 'auto';
   let client: NtpClient = 'auto';
   if ((NTP_CLIENTS as readonly unknown[]).includes(rawClient)) client = rawClient as NtpClient;
-  else issues.warn(`${where}: ntp_client ${quoted(shown(rawClient))} is not one of ${NTP_CLIENTS.join(', ')}; "auto" is used`, ['ntp', 'ntp_client']);
+  else issues.warn(`ntp: ntp_client ${quoted(shown(rawClient))} is not one of ${NTP_CLIENTS.join(', ')}; "auto" is used`, ['ntp', 'ntp_client']);
   return {
     enabled,
     client,
