@@ -66,7 +66,15 @@ async function resolveDevice(entry: CloudMount, target: Target): Promise<{ spec?
   return { spec: `/dev/${disk}` };
 }
 
-const fstabLine = (f: readonly string[]): string => f.join('\t');
+/**
+ * An fstab line of vmctx's block. Its options carry cloud-init's mark too (mount ignores comment=
+ * options): were cloud-init to run on this system again, it would take these lines over as its own,
+ * as vmctx takes over cloud-init's.
+ */
+function fstabLine(f: readonly string[]): string {
+  const options = (f[3] ?? 'defaults').split(',').filter((o) => o !== CLOUD_INIT_MARK);
+  return [...f.slice(0, 3), [...options, CLOUD_INIT_MARK].join(','), ...f.slice(4)].join('\t');
+}
 
 /**
  * A system file vmctx edits in place (a locale file, locale.gen, chrony.conf). A link (a careless
@@ -226,11 +234,14 @@ export const mountsModule: Module = {
     if ((await root.lstat('/etc/fstab'))?.type === 'symlink') throw new VmctxError('ERR_PATH_SYMLINK', '/etc/fstab is a symlink; not writing mounts through it');
     if (links > 1) throw new VmctxError('ERR_UNSAFE_FILE', `/etc/fstab has ${links} hard links; not writing mounts into it`);
     const before = (await root.readText('/etc/fstab')) ?? '';
-    // lines cloud-init wrote (it rewrites them each time): taken over by the block
+    // lines cloud-init wrote outside the block (it rewrites them each time): taken over by the block
     const kept: string[] = [];
     let takenOver = 0;
+    let inBlock = false;
     for (const line of before.split('\n')) {
-      if (line.includes(CLOUD_INIT_MARK) && !line.trimStart().startsWith('#')) takenOver++;
+      if (line.trimEnd() === FSTAB_BLOCK.begin) inBlock = true;
+      else if (line.trimEnd() === FSTAB_BLOCK.end) inBlock = false;
+      if (!inBlock && line.includes(CLOUD_INIT_MARK) && !line.trimStart().startsWith('#')) takenOver++;
       else kept.push(line);
     }
     if (takenOver > 0) out.actions.push(`${takenOver} fstab line(s) cloud-init wrote ("${CLOUD_INIT_MARK}") replaced by vmctx's block`);

@@ -54,10 +54,10 @@ UUID=1111-2222 / ext4 errors=remount-ro 0 1
 # a comment the image keeps
 tmpfs /tmp tmpfs defaults 0 0
 ${block([
-  '/dev/ephemeral0\t/mnt\tauto\tdefaults,noexec,nofail\t0\t2',
-  '/dev/sdc\t/opt/data\tauto\tdefaults,nofail\t0\t2',
-  '/dev/xvdh\t/opt/data\tauto\tdefaults,nofail\t0\t0',
-  '/my/swapfile\tnone\tswap\tsw\t0\t0',
+  '/dev/ephemeral0\t/mnt\tauto\tdefaults,noexec,nofail,comment=cloudconfig\t0\t2',
+  '/dev/sdc\t/opt/data\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2',
+  '/dev/xvdh\t/opt/data\tauto\tdefaults,nofail,comment=cloudconfig\t0\t0',
+  '/my/swapfile\tnone\tswap\tsw,comment=cloudconfig\t0\t0',
 ])}
 `);
     expect((await stat(join(root, 'mnt'))).isDirectory()).toBe(true);
@@ -78,14 +78,14 @@ ${block([
 mount_default_fields: [ None, None, auto, "defaults,nofail", "0", "2" ]
 swap: { filename: /my/swapfile, size: 2M }
 `);
-    expect(again.changed).toEqual([]);
+    expect([again.changed, again.actions]).toEqual([[], []]);
     // a smaller list replaces the block; a null mount point drops the device
     await apply(mountsModule, root, 'mounts:\n  - [ sdc, /opt/data ]\n  - [ sdc, null ]\n  - [ "LABEL=logs", /var/log/app, ext4 ]\n');
     expect(await read(root, '/etc/fstab')).toBe(`# /etc/fstab: static file system information.
 UUID=1111-2222 / ext4 errors=remount-ro 0 1
 # a comment the image keeps
 tmpfs /tmp tmpfs defaults 0 0
-${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail\t0\t2`])}
+${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail,comment=cloudconfig\t0\t2`])}
 `);
   });
 
@@ -93,11 +93,11 @@ ${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail\t0\t2`])}
     const withSystemd = await scratchRoot();
     await mkdir(join(withSystemd, 'etc/systemd/system'), { recursive: true });
     await apply(mountsModule, withSystemd, 'mounts:\n  - [ vdb.1, /data ]\n');
-    expect(await read(withSystemd, '/etc/fstab')).toBe(`${block([`/dev/vdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`])}\n`);
+    expect(await read(withSystemd, '/etc/fstab')).toBe(`${block([`/dev/vdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`])}\n`);
     const plain = await scratchRoot();
     await put(plain, '/etc/fstab', 'tmpfs /tmp tmpfs defaults 0 0\n');
     await apply(mountsModule, plain, 'mounts:\n  - [ "server:/export", /srv/nfs, nfs ]\n  - [ /dev/vdc, none, swap, sw, "0", "0" ]\n  - [ tmpfs, /scratch, tmpfs, "size=64m" ]\n');
-    expect(await read(plain, '/etc/fstab')).toBe(`tmpfs /tmp tmpfs defaults 0 0\n${block(['server:/export\t/srv/nfs\tnfs\tdefaults,nofail\t0\t2', '/dev/vdc\tnone\tswap\tsw\t0\t0', 'tmpfs\t/scratch\ttmpfs\tsize=64m,nofail\t0\t2'])}\n`);
+    expect(await read(plain, '/etc/fstab')).toBe(`tmpfs /tmp tmpfs defaults 0 0\n${block(['server:/export\t/srv/nfs\tnfs\tdefaults,nofail,comment=cloudconfig\t0\t2', '/dev/vdc\tnone\tswap\tsw,comment=cloudconfig\t0\t0', 'tmpfs\t/scratch\ttmpfs\tsize=64m,nofail,comment=cloudconfig\t0\t2'])}\n`);
   });
 
   it('hostile: mount points through symlinks, a clash with the image\'s fstab, cloud names, a swap file through a link or too big — each refused and named', async () => {
@@ -126,7 +126,7 @@ swap: { filename: /swapdir/swap.img, size: 1M }
       'mounts[6] (line 9): mount point /home/alice/disk: /home/alice is owned by uid 1000 with mode 755 (another user could put a link there); skipped (a mount through a link could land anywhere)',
       `swap (line 10): /swapdir is a symlink (to ${outside}); no swap file made through it`,
     ]);
-    expect(await read(root, '/etc/fstab')).toBe(`UUID=1 / ext4 defaults 0 1\n/dev/vdz /srv ext4 defaults 0 2\n${block(['/dev/vdd\t/ok\tauto\tdefaults,nofail\t0\t2'])}\n`);
+    expect(await read(root, '/etc/fstab')).toBe(`UUID=1 / ext4 defaults 0 1\n/dev/vdz /srv ext4 defaults 0 2\n${block(['/dev/vdd\t/ok\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2'])}\n`);
     await expect(lstat(join(outside, 'x'))).rejects.toThrow();
     await expect(lstat(join(outside, 'swap.img'))).rejects.toThrow();
 
@@ -303,10 +303,10 @@ describe('machine modules on the running system (live actions recorded; the file
     const ctx = await contextOf({ USER_DATA: '#cloud-config\nmounts:\n  - [ sdb, /data ]\n  - [ /dev/vdc, /already ]\n  - [ "server:/x", /nfs, nfs ]\nswap: { filename: /swap.img, size: auto }\n' });
     const out = await mountsModule.apply(ctx, target, log);
     expect(await read(root, '/etc/fstab')).toBe(`${block([
-      `/dev/sdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`,
-      `/dev/vdc\t/already\tauto\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`,
-      `server:/x\t/nfs\tnfs\t${SYSTEMD_MOUNT_OPTIONS}\t0\t2`,
-      '/swap.img\tnone\tswap\tsw\t0\t0',
+      `/dev/sdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`,
+      `/dev/vdc\t/already\tauto\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`,
+      `server:/x\t/nfs\tnfs\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`,
+      '/swap.img\tnone\tswap\tsw,comment=cloudconfig\t0\t0',
     ])}\n`);
     expect((await stat(join(root, 'swap.img'))).size).toBe(2 * MIB);
     // systemd starts the new mount units without blocking the boot (the network share after the network); the mounted one is left
