@@ -28,7 +28,7 @@ const SWAP_SHARE = 0.9;
 const META_NAME = /^(?:ami|root|swap|ephemeral\d*|ebs\d*)(?:\.\d+)?$/u;
 /** Kernel disk names written without /dev/ (cloud-init's shorthand), with an optional ".N" partition. */
 const SHORT_DISK = /^((?:x?[shv]d[a-z]|sr\d+))(\d*)(?:\.(\d+))?$/u;
-/** host:/share (NFS and the like): mounted by systemd when the network is up, never here. */
+/** host:/share (NFS and the like): mounted after the network is up (by systemd, or the init scripts), never waited for here. */
 const NETWORK_SPEC = /^[^/][^:]*:/u;
 const NETWORK_FS: ReadonlySet<string> = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'sshfs', 'fuse.sshfs', 'glusterfs', 'ceph', 'davfs', 'ncpfs']);
 
@@ -58,8 +58,9 @@ async function resolveDevice(entry: CloudMount, target: Target): Promise<{ spec?
   if (META_NAME.test(name)) return { why: `${name} names a disk from a cloud's block-device mapping, which vmctx's datasources do not give; skipped` };
   const short = SHORT_DISK.exec(name);
   if (short === null) return { spec: name };
-  const disk = `${short[1] ?? ''}${short[2] ?? ''}`;
-  const part = short[3];
+  const disk = short[1] ?? '';
+  // sdb1 or sdb.1: that partition
+  const part = (short[2] ?? '') === '' ? short[3] : short[2];
   if (part !== undefined) return { spec: `/dev/${disk}${part}` };
   // cloud-init: a disk with a first partition means that partition (seen in /sys on the running system)
   if (target.live && (await target.root.lstat(`/sys/block/${disk}/${disk}1`)) !== undefined) return { spec: `/dev/${disk}1` };

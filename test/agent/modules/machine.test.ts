@@ -92,8 +92,12 @@ ${block([`LABEL=logs\t/var/log/app\text4\tdefaults,nofail,comment=cloudconfig\t0
   it('default options: systemd\'s (nofail, after vmctx, _netdev) where the root has systemd, plain nofail elsewhere; an fstab is made when there is none', async () => {
     const withSystemd = await scratchRoot();
     await mkdir(join(withSystemd, 'etc/systemd/system'), { recursive: true });
-    await apply(mountsModule, withSystemd, 'mounts:\n  - [ vdb.1, /data ]\n');
-    expect(await read(withSystemd, '/etc/fstab')).toBe(`${block([`/dev/vdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`])}\n`);
+    await apply(mountsModule, withSystemd, 'mounts:\n  - [ vdb.1, /data ]\n  - [ sdc2, /data2 ]\n  - [ sr0, /media/cdrom, iso9660, "ro" ]\n');
+    expect(await read(withSystemd, '/etc/fstab')).toBe(`${block([
+      `/dev/vdb1\t/data\tauto\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`,
+      `/dev/sdc2\t/data2\tauto\t${SYSTEMD_MOUNT_OPTIONS},comment=cloudconfig\t0\t2`,
+      '/dev/sr0\t/media/cdrom\tiso9660\tro,nofail,comment=cloudconfig\t0\t2',
+    ])}\n`);
     const plain = await scratchRoot();
     await put(plain, '/etc/fstab', 'tmpfs /tmp tmpfs defaults 0 0\n');
     await apply(mountsModule, plain, 'mounts:\n  - [ "server:/export", /srv/nfs, nfs ]\n  - [ /dev/vdc, none, swap, sw, "0", "0" ]\n  - [ tmpfs, /scratch, tmpfs, "size=64m" ]\n');
