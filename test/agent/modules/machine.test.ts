@@ -8,7 +8,9 @@ import { SYSTEMD_MOUNT_OPTIONS } from '../../../src/formats/cc/machine.js';
 import { HostExec } from '../../../src/host/exec.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
 import { DryRunRoot, RecordingExec } from '../../../src/host/dryrun.js';
-import { createLogger } from '../../../src/shared/logger.js';
+import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { runAgent } from '../../../src/agent/run.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
 import { contextOf } from '../../helpers/context.js';
 import { scratchRoot } from '../../helpers/scratch.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -258,6 +260,24 @@ describe('ntp module', () => {
     expect((await apply(ntpModule, root, 'ntp:\n  ntp_client: chrony\n')).warnings).toEqual(['ntp (line 2): ntp_client chrony is not installed; cloud-init would install it (packages not supported)']);
     await expect(lstat(join(root, 'etc/systemd/timesyncd.conf.d'))).rejects.toThrow();
     expect(ntpModule.isRelevant(await contextOf({ USER_DATA: '#cloud-config\nntp: { enabled: false, servers: [ a.example ] }\n' }))).toBe(false);
+  });
+});
+
+describe('machine modules in the agent', () => {
+  it('run from a context.sh USER_DATA, then skipped while the cloud-config stays the same, run again when it changes', async () => {
+    const root = await scratchRoot();
+    await put(root, '/usr/lib/systemd/systemd-timesyncd', '', 0o755);
+    const src = await tempDir();
+    const run = async (yaml: string) => {
+      await writeFile(join(src, 'context.sh'), renderContextSh({ VMID: '1', USER_DATA: `#cloud-config\n${yaml}` }));
+      const report = await runAgent({ root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: src, stage: 'local', dryRun: false, exec: new HostExec(), logger: log, console: new ConsoleLines(false), version: 'test', modules: [mountsModule, localeModule, ntpModule] });
+      return report.modules.map((m) => `${m.id} ${m.status}`);
+    };
+    const yaml = 'mounts:\n  - [ /dev/vdb, /data ]\nlocale: C.UTF-8\nntp:\n  servers: [ ntp.example.com ]\n';
+    expect(await run(yaml)).toEqual(['mounts applied', 'locale applied', 'ntp applied']);
+    expect(await run(yaml)).toEqual(['mounts skipped', 'locale skipped', 'ntp skipped']);
+    expect(await run(yaml.replace('/data', '/srv'))).toEqual(['mounts applied', 'locale skipped', 'ntp skipped']);
+    expect(await read(root, '/etc/fstab')).toContain('/dev/vdb\t/srv\t');
   });
 });
 
