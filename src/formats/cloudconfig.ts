@@ -145,7 +145,7 @@ export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBud
   checkKeys(doc, APPLIED_KEYS.top, UNSUPPORTED_KEYS.top, '', [], issues);
   const config: CloudConfig = {
     ...parseSystem(doc),
-    ...parseMachine(doc),
+    ...parseMachine(doc, issues),
     ...parseAccounts(doc, issues),
     ...parseWriteFiles(doc, issues, budget),
     sshAuthorizedKeys: keys(doc['ssh_authorized_keys'], 'ssh_authorized_keys', ['ssh_authorized_keys'], issues),

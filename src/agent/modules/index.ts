@@ -9,12 +9,13 @@ import { bootInitScriptsModule, bootcmdModule, boothooksModule, onceScriptsModul
 import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
 import { deferredWriteFilesModule, seedFilesModule, writeFilesModule } from './writefiles.js';
 import { hostKeysModule, timezoneModule } from './hygiene.js';
+import { localeModule, mountsModule, ntpModule } from './machine.js';
 import { hookModules } from './hooks.js';
 import { templatesModule } from './templates.js';
 
 export const MODULES: readonly Module[] = [
   networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, templatesModule,
-  seedFilesModule, writeFilesModule, bootcmdModule, deferredWriteFilesModule, boothooksModule, bootInitScriptsModule, scriptsModule, perBootScriptsModule, onceScriptsModule,
+  seedFilesModule, writeFilesModule, mountsModule, localeModule, ntpModule, bootcmdModule, deferredWriteFilesModule, boothooksModule, bootInitScriptsModule, scriptsModule, perBootScriptsModule, onceScriptsModule,
   // the image's own hooks, after everything built in
   ...hookModules,
 ];
