@@ -74,7 +74,7 @@ ssh_keys:
     expect(located(text)).toEqual([]);
     expect(c.sshDeleteKeys).toBe(true);
     expect(c.sshGenKeyTypes).toEqual(['rsa', 'ecdsa', 'ed25519']);
-    expect(c.hostKeys?.map((k) => [k.type, k.part, k.value])).toEqual([['rsa', 'private', rsa.priv], ['rsa', 'public', `${rsa.pub}\n`], ['rsa', 'certificate', `${cert}\n`]]);
+    expect(c.hostKeys?.map((k) => [k.type, k.part, k.value.reveal()])).toEqual([['rsa', 'private', rsa.priv], ['rsa', 'public', `${rsa.pub}\n`], ['rsa', 'certificate', `${cert}\n`]]);
   });
 
   it('names every unusable entry at its line: a non-key private value, a wrong type, a mismatched public key, unknown names, a lone public key', () => {
@@ -113,6 +113,58 @@ ssh_genkeytypes: [ed25519, dsa, 7]
     for (const secret of [ed.priv.split('\n')[1] ?? 'x', 'hunter2']) expect(issues.join('\n')).not.toContain(secret);
     const c = config(text);
     expect(c.hostKeys?.map((k) => `${k.type}_${k.part}`)).toEqual(['ed25519_private']);
+    // the parsed config prints and serialises without the key
+    expect(JSON.stringify(c)).not.toContain(ed.priv.split('\n')[1] ?? '-');
     expect([c.sshDeleteKeys, c.sshGenKeyTypes]).toEqual([undefined, ['ed25519']]);
+  });
+});
+
+describe('cloud-config hostname, fqdn, manage_etc_hosts, booleans, timezone', () => {
+  it("cloud-init's documented examples read without an issue", () => {
+    for (const text of [
+      '#cloud-config\npreserve_hostname: true\n',
+      '#cloud-config\nhostname: myhost\ncreate_hostname_file: true\nfqdn: myhost.example.com\nprefer_fqdn_over_hostname: true\n',
+      '#cloud-config\ncreate_hostname_file: false\n',
+      '#cloud-config\nmanage_etc_hosts: false\n',
+      '#cloud-config\nmanage_etc_hosts: true\n',
+      '#cloud-config\nmanage_etc_hosts: localhost\n',
+      '#cloud-config\nprefer_fqdn_over_hostname: false\n',
+      '#cloud-config\ntimezone: America/New_York\n',
+      '#cloud-config\nssh_deletekeys: true\nssh_genkeytypes: [rsa, ecdsa, ed25519]\n',
+    ]) expect([text, located(text)]).toEqual([text, []]);
+    const c = config('#cloud-config\nhostname: myhost\ncreate_hostname_file: true\nfqdn: myhost.example.com\nprefer_fqdn_over_hostname: true\nmanage_etc_hosts: localhost\ntimezone: America/New_York\n');
+    expect([c.hostname, c.fqdn, c.createHostnameFile, c.preferFqdnOverHostname, c.preserveHostname, c.manageEtcHosts, c.timezone]).toEqual(['myhost', 'myhost.example.com', true, true, undefined, 'localhost', 'America/New_York']);
+    expect(config('#cloud-config\nmanage_etc_hosts: true\n').manageEtcHosts).toBe('template');
+    expect(config('#cloud-config\nmanage_etc_hosts: false\n').manageEtcHosts).toBe(false);
+    // YAML 1.1 spellings, as cloud-init's parser reads them
+    expect(config('#cloud-config\npreserve_hostname: yes\nssh_deletekeys: off\n')).toMatchObject({ preserveHostname: true, sshDeleteKeys: false });
+  });
+
+  it('names each bad value at its line: not a name, not a boolean, an unknown manage_etc_hosts, the old "template", a zone that is no name', () => {
+    const text = `#cloud-config
+hostname: [a, b]
+fqdn: "web_1.example.com."
+preserve_hostname: sometimes
+create_hostname_file: 0
+manage_etc_hosts: always
+timezone: ../../etc/shadow
+`;
+    expect(located(text)).toEqual([
+      '2:1 hostname: a list is not a host name; ignored',
+      '3:1 fqdn: "web_1.example.com." is not a valid host name; "web-1.example.com" is used',
+      '4:1 preserve_hostname: "sometimes" is not true or false; ignored',
+      '5:1 create_hostname_file: 0 is not true or false; ignored',
+      '6:1 manage_etc_hosts: "always" is not true, false or "localhost"; ignored',
+      '7:1 timezone: "../../etc/shadow" is not a zone name like Europe/Madrid; ignored',
+    ]);
+    const c = config(text);
+    expect([c.hostname, c.fqdn, c.preserveHostname, c.createHostnameFile, c.manageEtcHosts, c.timezone]).toEqual([undefined, 'web-1.example.com', undefined, undefined, undefined, undefined]);
+    expect(located('#cloud-config\nmanage_etc_hosts: template\n')).toEqual(['2:1 manage_etc_hosts: "template" is the old spelling of true (cloud-init deprecated it); /etc/hosts is rewritten']);
+    expect(located('#cloud-config\nhostname: "$()`;"\n')).toEqual(['2:1 hostname: "$()`;" has no usable characters for a host name; ignored']);
+  });
+
+  it('these keys are applied, no longer "not supported"', () => {
+    const text = '#cloud-config\nssh_keys: {}\nssh_deletekeys: false\nssh_genkeytypes: [ed25519]\nmanage_etc_hosts: localhost\ncreate_hostname_file: true\nprefer_fqdn_over_hostname: false\npreserve_hostname: false\ntimezone: UTC\n';
+    expect(located(text)).toEqual([]);
   });
 });

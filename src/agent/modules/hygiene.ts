@@ -45,12 +45,12 @@ async function writeGivenKeys(given: Map<string, CloudHostKey>, target: Target, 
   for (const type of HOST_KEY_TYPES) {
     const priv = given.get(`${type}_private`);
     if (priv === undefined) continue;
-    out.changedIf(keyFile(type, 'private'), (await root.writeFile(keyFile(type, 'private'), priv.value, { mode: 0o600, owner: ROOT, secret: true })).changed);
-    const pub = given.get(`${type}_public`)?.value ?? `${publicKeyOf(priv.value) ?? ''} root@localhost\n`;
+    out.changedIf(keyFile(type, 'private'), (await root.writeFile(keyFile(type, 'private'), priv.value.reveal(), { mode: 0o600, owner: ROOT, secret: true })).changed);
+    const pub = given.get(`${type}_public`)?.value.reveal() ?? `${publicKeyOf(priv.value.reveal()) ?? ''} root@localhost\n`;
     out.changedIf(keyFile(type, 'public'), (await root.writeFile(keyFile(type, 'public'), pub, { mode: 0o644, owner: ROOT })).changed);
     const cert = given.get(`${type}_certificate`);
     if (cert !== undefined) {
-      out.changedIf(keyFile(type, 'certificate'), (await root.writeFile(keyFile(type, 'certificate'), cert.value, { mode: 0o644, owner: ROOT })).changed);
+      out.changedIf(keyFile(type, 'certificate'), (await root.writeFile(keyFile(type, 'certificate'), cert.value.reveal(), { mode: 0o644, owner: ROOT })).changed);
       certificates.push(keyFile(type, 'certificate'));
     }
   }

@@ -4,6 +4,7 @@
 // cloud-init's meaning; every unusable value reported at its line. Pure. A private key's text is
 // never put in a message.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { Secret } from '../../shared/secret.js';
 import { checkAuthorizedKey } from '../sshkeys.js';
 import { sanitiseHostname } from '../hostname.js';
 import { type Issues, type Obj, isObj, quoted, str } from './common.js';
@@ -17,8 +18,8 @@ export type HostKeyPart = 'private' | 'public' | 'certificate';
 export interface CloudHostKey {
   readonly type: HostKeyType;
   readonly part: HostKeyPart;
-  /** The key's text (a private key is a secret: never logged, never in a message). */
-  readonly value: string;
+  /** The key's text, ending in a newline; a Secret (it prints as <redacted>) since a private key is one. */
+  readonly value: Secret;
 }
 
 /** /etc/hosts: true (and the old "template") rewrites it whole, "localhost" keeps its other lines, false leaves it. */
@@ -244,13 +245,13 @@ function hostKeys(doc: Obj, issues: Issues): CloudHostKey[] | undefined {
       issues.warn(`ssh_keys.${key} ${problem}; refused (the ${type} host key is not written from ssh_keys)`, path);
       continue;
     }
-    out.push({ type, part, value: `${value.trim()}\n` });
+    out.push({ type, part, value: new Secret(`${value.trim()}\n`) });
   }
   // a public key that is not the private key's would be offered (ssh-keyscan, published fingerprints) for a key sshd does not have
   for (const pub of out.filter((k) => k.part === 'public')) {
     const priv = out.find((k) => k.part === 'private' && k.type === pub.type);
-    const derived = priv === undefined ? undefined : publicKeyOf(priv.value);
-    if (derived !== undefined && pub.value.trim().split(/\s+/u).slice(0, 2).join(' ') !== derived) {
+    const derived = priv === undefined ? undefined : publicKeyOf(priv.value.reveal());
+    if (derived !== undefined && pub.value.reveal().trim().split(/\s+/u).slice(0, 2).join(' ') !== derived) {
       issues.warn(`ssh_keys.${pub.type}_public is not the public half of ${pub.type}_private; refused (the public key is made from the private one)`, ['ssh_keys', `${pub.type}_public`]);
       out.splice(out.indexOf(pub), 1);
     }
