@@ -99,11 +99,16 @@ export const hostKeysModule: Module = {
       const present = new Set(((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n)));
       const missing = wanted.filter((t) => !present.has(`ssh_host_${t}_key`));
       let made: readonly HostKeyType[] = missing;
-      if (!target.live && cc?.sshGenKeyTypes === undefined) {
-        // an offline root: ssh-keygen -A makes the missing default types under it (a dry run plans it on a scratch copy)
+      if (!target.live) {
+        // an offline root: ssh-keygen -A makes the missing default types under it (a dry run plans it
+        // on a scratch copy); the types ssh_genkeytypes leaves out go again
         if (missing.length > 0) await tool(target, 'ssh-keygen', ['-A', '-f', root.path], { rootFlag: false });
+        for (const name of ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n) && !present.has(n))) {
+          if (!wanted.some((t) => name.startsWith(`ssh_host_${t}_key`))) await root.remove(`/etc/ssh/${name}`);
+        }
       } else {
-        const defer = target.live && missing.some((t) => DEFERRABLE.has(t)) && cc?.sshGenKeyTypes === undefined && (await canDefer(target));
+        // vmctx-hostkeys.service runs ssh-keygen -A, which makes every default type: only when all are wanted
+        const defer = missing.some((t) => DEFERRABLE.has(t)) && KEY_TYPES.every((t) => wanted.includes(t)) && (await canDefer(target));
         made = missing.filter((t) => !(defer && DEFERRABLE.has(t)));
         // each type is its own process: they run side by side (the boot has more than one CPU)
         await Promise.all(made.map((type) => tool(target, 'ssh-keygen', ['-q', '-t', type, '-N', '', '-f', onHost(root, keyFile(type, 'private'))], { rootFlag: false, stdin: '' })));
