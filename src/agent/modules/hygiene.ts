@@ -59,10 +59,17 @@ async function writeGivenKeys(given: Map<string, CloudHostKey>, target: Target, 
 
 /** HostCertificate lines for the certificates in a managed block of sshd_config (removed when there are none). */
 async function setCertificates(certificates: readonly string[], target: Target, out: OutcomeBuilder): Promise<void> {
+  const st = await target.root.lstat('/etc/ssh/sshd_config');
+  if (st === undefined) return;
+  // a second name for another file (/etc/shadow) is never carried into sshd_config
+  if (st.nlink > 1) {
+    if (certificates.length > 0) out.warnings.push(`/etc/ssh/sshd_config has ${st.nlink} hard links; HostCertificate for ${certificates.join(', ')} is not added (sshd does not offer the certificates)`);
+    return;
+  }
   const config = await target.root.readText('/etc/ssh/sshd_config');
   if (config === undefined) return;
   const next = replaceBlock(config, CERT_BLOCK, certificates.map((c) => `HostCertificate ${c}`), /^\s*Match\s/iu, '/etc/ssh/sshd_config');
-  if (next !== config) out.changedIf('/etc/ssh/sshd_config', (await target.root.writeFile('/etc/ssh/sshd_config', next, { mode: (await target.root.lstat('/etc/ssh/sshd_config'))?.mode ?? 0o644 })).changed);
+  if (next !== config) out.changedIf('/etc/ssh/sshd_config', (await target.root.writeFile('/etc/ssh/sshd_config', next, { mode: st.mode & 0o7777 })).changed);
 }
 
 export const hostKeysModule: Module = {

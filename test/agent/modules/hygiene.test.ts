@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -95,6 +95,19 @@ describe('ssh-host-keys from cloud-config (ssh_keys, ssh_deletekeys, ssh_genkeyt
     expect(await readFile(join(root, 'etc/ssh/sshd_config'), 'utf8')).toBe('PermitRootLogin prohibit-password\n# BEGIN vmctx host certificates managed block: changes inside are replaced\nHostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub\n# END vmctx host certificates managed block\nMatch User backup\n  X11Forwarding no\n');
     // the private key is in no log line, warning or action of the outcome
     expect(JSON.stringify(out)).not.toContain(ed.priv.split('\n')[1] ?? '-');
+  });
+
+  it('a hard-linked sshd_config is not rewritten for HostCertificate (named); the keys are still written', async () => {
+    const root = await scratchRoot();
+    await rm(join(root, 'etc/ssh/sshd_config'));
+    await link(join(root, 'etc/shadow'), join(root, 'etc/ssh/sshd_config'));
+    const dir = await tempDir();
+    const ed = keygen(dir, 'ed', ['-t', 'ed25519']);
+    const cert = `ssh-ed25519-cert-v01@openssh.com ${Buffer.concat([Buffer.from([0, 0, 0, 32]), Buffer.from('ssh-ed25519-cert-v01@openssh.com'), Buffer.alloc(8)]).toString('base64')}`;
+    const out = await hostKeysModule.apply(await withUserData(`ssh_keys:\n  ed25519_private: ${indented(ed.priv)}\n  ed25519_certificate: ${cert}\n`), target(root), log);
+    expect(out.warnings).toEqual(['/etc/ssh/sshd_config has 2 hard links; HostCertificate for /etc/ssh/ssh_host_ed25519_key-cert.pub is not added (sshd does not offer the certificates)']);
+    expect(await readFile(join(root, 'etc/shadow'), 'utf8')).not.toContain('HostCertificate');
+    expect(await keysIn(root)).toEqual(['ssh_host_ed25519_key', 'ssh_host_ed25519_key-cert.pub', 'ssh_host_ed25519_key.pub']);
   });
 
   it('ssh_deletekeys: false keeps the image\'s keys and makes only the missing types of ssh_genkeytypes', async () => {
