@@ -144,7 +144,7 @@ export function checkCloudConfig(text: string, lineOffset = 0, budget: DecodeBud
   }
   checkKeys(doc, APPLIED_KEYS.top, UNSUPPORTED_KEYS.top, '', [], issues);
   const config: CloudConfig = {
-    ...parseSystem(doc),
+    ...parseSystem(doc, issues),
     ...parseMachine(doc, issues),
     ...parseAccounts(doc, issues),
     ...parseWriteFiles(doc, issues, budget),

@@ -145,6 +145,27 @@ describe('dry run against the real run on copies of the same root (real useradd,
     expect(actual).toEqual(expect.arrayContaining(['/etc/app', '/etc/app/app.conf', '/home/app', '/home/app/notes.txt', '/home/app/.ssh/authorized_keys', '/home/svc']));
   });
 
+  it('cloud-config hostname, fqdn, manage_etc_hosts, timezone, ssh_genkeytypes (only the named types; the others ssh-keygen -A makes go again)', async () => {
+    const userData = ['#cloud-config', 'hostname: app', 'fqdn: app.example.com', 'manage_etc_hosts: true', 'timezone: Europe/Madrid', 'ssh_genkeytypes: [ed25519, ecdsa]', ''].join('\n');
+    const prepare = async (root: string): Promise<void> => {
+      await mkdir(join(root, 'usr/share/zoneinfo/Europe'), { recursive: true });
+      await writeFile(join(root, 'usr/share/zoneinfo/Europe/Madrid'), 'TZif');
+    };
+    const { actual } = await compare({ vars: { VMID: '9', SET_HOSTNAME: 'meta-name', USER_DATA: Buffer.from(userData).toString('base64'), USER_DATA_ENCODING: 'base64' }, prepare });
+    expect(actual).toEqual(expect.arrayContaining(['/etc/hostname', '/etc/hosts', '/etc/localtime', '/etc/ssh/ssh_host_ed25519_key', '/etc/ssh/ssh_host_ecdsa_key.pub']));
+    expect(actual.filter((p) => p.includes('rsa'))).toEqual([]);
+  });
+
+  it('cloud-config ssh_keys: the given key written, its public key made, no other type', async () => {
+    const dir = await tempDir();
+    execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-f', join(dir, 'k')]);
+    const key = (await readFile(join(dir, 'k'), 'utf8')).trim().split('\n').map((l) => `    ${l}`).join('\n');
+    const userData = `#cloud-config\nssh_keys:\n  ed25519_private: |\n${key}\n`;
+    const { dry, actual } = await compare({ vars: { VMID: '10', USER_DATA: Buffer.from(userData).toString('base64'), USER_DATA_ENCODING: 'base64' } });
+    expect(actual.filter((p) => p.startsWith('/etc/ssh/ssh_host_'))).toEqual(['/etc/ssh/ssh_host_ed25519_key', '/etc/ssh/ssh_host_ed25519_key.pub']);
+    expect(dry.rendered).not.toContain(key.split('\n')[1]?.trim() ?? '-');
+  });
+
   it('a second run on an already contextualized root changes nothing, and says so', async () => {
     const { dry, actual } = await compare({ vars: { VMID: '6', ...NETWORK, USERNAME: 'deploy', SSH_PUBLIC_KEY: fakeKey(), PASSWORD: 'first-boot' }, contextualized: true });
     expect(actual).toEqual([]);

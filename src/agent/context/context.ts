@@ -14,9 +14,10 @@ import { passwordFromContext, userFromContext } from './users.js';
 import { accountsFromContext } from './accounts.js';
 import { scriptsFromContext, type IncludeFetcher } from './scripts.js';
 import { checkVariables } from './checks.js';
-import type { Context, ContextWarning, Dns, RawContext, SourceKind, SshKeys } from './types.js';
+import type { Context, ContextWarning, Dns, HostnameSpec, RawContext, SourceKind, SshKeys } from './types.js';
+import type { CloudConfig } from '../../formats/cloudconfig.js';
 
-export type { Context, ContextWarning, Dns, MediumFile, MediumFiles, RawContext, SourceInfo, SourceKind, SshKeys } from './types.js';
+export type { Context, ContextWarning, Dns, EtcHostsMode, HostnameSpec, MediumFile, MediumFiles, RawContext, SourceInfo, SourceKind, SshKeys } from './types.js';
 
 
 export const SSH_KEY_VARIABLES = ['SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY', 'PUBLIC_KEY', 'STRATUSLAB_REMOTE_KEY'] as const;
@@ -82,10 +83,33 @@ function networkPlan(raw: RawContext, file: string | undefined): NetworkPlan {
   return { model: onNet.model, notes: onNet.notes, ...(onNet.backend === undefined ? {} : { backend: onNet.backend }), origin: file ?? 'context' };
 }
 
-/** SET_HOSTNAME, then HOSTNAME, then (when the variables give none) cloud-config's hostname. */
-function normaliseHostname(v: Readonly<Record<string, string>>, cloudConfigHostname: string | undefined, warnings: ContextWarning[]): string | undefined {
-  const candidates: Array<[string, string | undefined]> = [['SET_HOSTNAME', v['SET_HOSTNAME']], ['HOSTNAME', v['HOSTNAME']], ['USER_DATA hostname', cloudConfigHostname]];
-  for (const [variable, raw] of candidates) {
+/** What the SET_HOSTNAME variable was made from, for sources that map their metadata onto it. */
+const HOSTNAME_ORIGIN: Partial<Record<SourceKind, string>> = {
+  nocloud: "the meta-data's local-hostname",
+  'config-drive': "meta_data.json's hostname",
+  metadata: "the metadata service's local-hostname",
+  'metadata-cache': "the metadata service's local-hostname",
+};
+
+const firstLabel = (name: string): string => name.split('.')[0] ?? name;
+
+/**
+ * The host name, as cloud-init decides it: cloud-config's `fqdn` / `hostname` win over the
+ * context's SET_HOSTNAME, then HOSTNAME (which for seeds and metadata services hold their
+ * local-hostname), with a warning naming the value set aside. `fqdn` gives the short name by its
+ * first label unless `hostname` gives one; a `hostname` with a dot is an fqdn; a short `hostname`
+ * takes the context's name as its fqdn when that has a dot (cloud-init's "the FQDN of the cloud").
+ * The name set: the fqdn with prefer_fqdn_over_hostname: true, the short name with false; unset,
+ * cloud-config names set the short name (cloud-init's default outside the RHEL family) and the
+ * context's names are set as given (vmctx's behaviour for OpenNebula). /etc/hosts: vmctx keeps its
+ * 127.0.1.1 line unless manage_etc_hosts says otherwise (cloud-init's default is to leave the file
+ * alone; one-context and vmctx always kept the line, so a name resolves), and leaves it alone under
+ * preserve_hostname unless manage_etc_hosts asks.
+ */
+function normaliseHostname(v: Readonly<Record<string, string>>, cc: CloudConfig | undefined, kind: SourceKind, warnings: ContextWarning[]): HostnameSpec | undefined {
+  let fromVariables: { variable: string; name: string } | undefined;
+  for (const variable of ['SET_HOSTNAME', 'HOSTNAME']) {
+    const raw = v[variable];
     if (raw === undefined || raw.trim() === '') continue;
     const s = sanitiseHostname(raw);
     if (s.name === undefined) {
@@ -93,9 +117,40 @@ function normaliseHostname(v: Readonly<Record<string, string>>, cloudConfigHostn
       continue;
     }
     if (s.changed) warnings.push({ variable, message: `hostname sanitised to "${s.name}"` });
-    return s.name;
+    fromVariables = { variable, name: s.name };
+    break;
   }
-  return undefined;
+  let named: { name: string; short: string; fqdn: string | undefined; source: string } | undefined;
+  const ccFqdn = cc?.fqdn;
+  const ccHost = cc?.hostname;
+  if (ccFqdn !== undefined || ccHost !== undefined) {
+    const source = ccFqdn === undefined ? 'USER_DATA hostname' : 'USER_DATA fqdn';
+    let short: string;
+    let fqdn: string | undefined;
+    if (ccFqdn !== undefined) [short, fqdn] = [ccHost === undefined ? firstLabel(ccFqdn) : firstLabel(ccHost), ccFqdn];
+    else if (ccHost?.includes('.') === true) [short, fqdn] = [firstLabel(ccHost), ccHost];
+    else [short, fqdn] = [ccHost ?? '', fromVariables?.name.includes('.') === true ? fromVariables.name : undefined];
+    named = { name: short, short, fqdn, source };
+    if (fromVariables !== undefined && ![short, ccFqdn, ccHost].includes(fromVariables.name)) {
+      const origin = fromVariables.variable === 'SET_HOSTNAME' ? HOSTNAME_ORIGIN[kind] : undefined;
+      const key = ccFqdn === undefined ? `hostname "${ccHost ?? ''}"` : `fqdn "${ccFqdn}"`;
+      warnings.push({ variable: source, message: `cloud-config ${key} is used, not ${fromVariables.variable} "${fromVariables.name}"${origin === undefined ? '' : ` (${origin})`}: the user data's name wins, as in cloud-init` });
+    }
+  } else if (fromVariables !== undefined) {
+    const given = fromVariables.name;
+    named = { name: given, short: firstLabel(given), fqdn: given.includes('.') ? given : undefined, source: fromVariables.variable };
+  }
+  const manage = cc?.manageEtcHosts;
+  if (named === undefined) {
+    if (manage !== undefined && manage !== false) warnings.push({ variable: 'USER_DATA manage_etc_hosts', message: 'the context gives no host name (hostname, fqdn, SET_HOSTNAME); /etc/hosts is left as it is' });
+    return undefined;
+  }
+  const prefer = cc?.preferFqdnOverHostname;
+  const name = prefer === true ? (named.fqdn ?? named.short) : prefer === false ? named.short : named.name;
+  const preserve = cc?.preserveHostname === true;
+  if (preserve) warnings.push({ variable: 'USER_DATA preserve_hostname', message: `true: the image's host name is kept; "${name}" (${named.source}) is not set` });
+  const etcHosts = manage === 'template' ? 'template' : manage === 'localhost' ? 'localhost' : manage === false || preserve ? 'off' : 'localhost';
+  return { name, short: named.short, fqdn: named.fqdn, source: named.source, preserve, createFile: cc?.createHostnameFile !== false, etcHosts };
 }
 
 /** Keys from the key variables, the key files they name on the medium, and cloud-config's list. */
@@ -166,7 +221,7 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     if (raw.networkDocument === undefined && /(^|_)(DNS|SEARCH_DOMAIN)$/u.test(n.path)) continue;
     if (!isBookkeepingNote(n)) warnings.push({ message: formatNote(n), network: n, ...(isDocumentError(n) ? { severity: 'error' as const } : {}) });
   }
-  const hostname = normaliseHostname(v, cloudConfig?.hostname, warnings);
+  const host = normaliseHostname(v, cloudConfig, raw.source.kind, warnings);
   const dns = mergeDns(normaliseDns(v, warnings), raw.networkDocument === undefined ? undefined : net.model);
   const sshKeys = await normaliseKeys(raw, cloudConfig?.sshAuthorizedKeys ?? [], warnings);
   // a value problem names the line of its variable, like the name checks
@@ -179,7 +234,8 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     instanceId: identity.id,
     instanceIdSource: identity.source,
     variables: Object.freeze({ ...v }),
-    hostname,
+    hostname: host === undefined || host.preserve ? undefined : host.name,
+    host,
     dns,
     sshKeys,
     net,

@@ -53,6 +53,25 @@ export interface Dns {
   readonly search: readonly string[];
 }
 
+/** How /etc/hosts is handled: 'localhost' keeps its lines and replaces the 127.0.1.1 one (vmctx's default), 'template' rewrites it whole, 'off' leaves it. */
+export type EtcHostsMode = 'localhost' | 'template' | 'off';
+
+export interface HostnameSpec {
+  /** What /etc/hostname and the running system get: the short name, or the fqdn (see hostnameSpec in context.ts). */
+  readonly name: string;
+  /** The first label. */
+  readonly short: string;
+  /** The fully qualified name, when one is known (cloud-config fqdn, or a name with a dot). */
+  readonly fqdn: string | undefined;
+  /** Where the name came from ("SET_HOSTNAME", "USER_DATA fqdn", …). */
+  readonly source: string;
+  /** cloud-config preserve_hostname: true: the system's name is not changed (/etc/hosts only when manage_etc_hosts asks). */
+  readonly preserve: boolean;
+  /** cloud-config create_hostname_file: false: /etc/hostname is not created where the image has none. */
+  readonly createFile: boolean;
+  readonly etcHosts: EtcHostsMode;
+}
+
 export interface SshKeys {
   readonly keys: readonly string[];
   /** Which variables (or medium files) the keys came from. */
@@ -64,7 +83,10 @@ export interface Context {
   readonly instanceId: string;
   readonly instanceIdSource: 'VMID' | 'dmi' | 'context-hash' | 'metadata';
   readonly variables: Readonly<Record<string, string>>;
+  /** The name vmctx sets as the system's host name (host.name); undefined when there is none or preserve_hostname keeps the image's. */
   readonly hostname: string | undefined;
+  /** The host name in full: short name, fqdn, where it came from and how /etc/hostname and /etc/hosts are handled. */
+  readonly host: HostnameSpec | undefined;
   readonly dns: Dns;
   readonly sshKeys: SshKeys;
   /**

@@ -183,7 +183,7 @@ describe('ssh-keys module', () => {
 });
 
 describe('hostname module', () => {
-  it('writes /etc/hostname and a managed /etc/hosts line, replaced rather than appended', async () => {
+  it("writes /etc/hostname and a managed /etc/hosts line in place of the image's 127.0.1.1 line, replaced rather than appended", async () => {
     const root = await scratchRoot();
     await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n# my entry\n10.1.1.1\tdb\n');
     await apply(hostnameModule, root, { SET_HOSTNAME: 'web-1.example.com', HOSTNAME: 'ignored' });
@@ -191,7 +191,7 @@ describe('hostname module', () => {
     expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('web-2.example.com\n');
     const hosts = await readFile(join(root, 'etc/hosts'), 'utf8');
     expect(hosts).toBe(
-      '127.0.0.1\tlocalhost\n# BEGIN vmctx managed block: changes inside are replaced\n127.0.1.1\tweb-2.example.com web-2\n# END vmctx managed block\n127.0.1.1\tdebian\n# my entry\n10.1.1.1\tdb\n',
+      '127.0.0.1\tlocalhost\n# BEGIN vmctx managed block: changes inside are replaced\n127.0.1.1\tweb-2.example.com web-2\n# END vmctx managed block\n# my entry\n10.1.1.1\tdb\n',
     );
     expect((await apply(hostnameModule, root, { SET_HOSTNAME: 'web-2.example.com' })).changed).toEqual([]);
   });
