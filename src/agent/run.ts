@@ -189,6 +189,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage || (options.stage === 'network' && m.stage === 'local' && (remote || (included && (m.needs ?? []).includes('user-data')))));
     // user data with #include URLs: the local stage does not wait for the network, so it asks for the network stage
     if (options.stage === 'local' && ctx.userDataIncludes === 'pending' && !options.dryRun) {
+      logger.info('the user data has #include URLs: the modules that need it wait for the network stage, which fetches them');
       await root.writeFile(NEED_NETWORK_PATH, '', { mode: 0o644, noFollow: true }).catch((e: unknown) => { logger.warn({ err: describeError(e) }, 'cannot write the network-stage marker'); });
     }
     if (loaded.degraded !== undefined) {

@@ -52,7 +52,7 @@ function checkDocument(kind: Exclude<DocumentKind, 'context'>, file: string, dat
     const parts = parseUserData(data);
     for (const i of parts.located) out.push({ file, line: i.line, col: i.col, severity: i.severity, message: i.message });
     // validate never fetches: each #include URL is named (the run's own words)
-    for (const include of parts.includes) out.push({ file, severity: 'warning', message: includeNotFetched(include) });
+    for (const include of parts.includes) out.push({ file, severity: 'info', message: includeNotFetched(include) });
     return;
   }
   for (const d of checkMetadataDocument(kind, file, data)) out.push(d);
@@ -157,6 +157,10 @@ export async function validateFile(path: string): Promise<Diagnostic[]> {
   const parsed = parseContextSh(data);
   const ctx = await normaliseContext(await rawFor(parsed.variables, parsed.lines, path), IDENTITY);
   fromContextWarnings(ctx.warnings, sites, path, undefined, out);
+  if (ctx.userDataIncludes === 'pending') {
+    const variable = ['USER_DATA', 'USERDATA'].find((n) => sites.lines[n] !== undefined) ?? 'USER_DATA';
+    out.push({ file: path, line: sites.lines[variable], col: sites.cols[variable], severity: 'info', message: `${variable}: #include URLs: not fetched here (vmctx validate and the local stage do not fetch; the run fetches them in the network stage)` });
+  }
   for (const name of ctx.unused) out.push({ file: path, line: sites.lines[name], col: sites.cols[name], severity: 'info', message: unusedMessage(name) });
   return sortDiagnostics(out);
 }

@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateFile, validateSource } from '../../src/agent/validate.js';
 import { tempDir } from '../helpers/tmp.js';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { runAgent } from '../../src/agent/run.js';
 import { HostExec } from '../../src/host/exec.js';
 import { DirectoryRoot } from '../../src/host/root.js';
@@ -144,11 +144,12 @@ describe('#include fetched by the run', () => {
     expect(await fetchUrl('file:///etc/passwd', { deadline: Date.now() + 1000, connectMs: 100, requestMs: 100, maxBytes: 10 })).toEqual({ ok: false, reason: 'file: URLs are not fetched (only http and https)' });
   });
 
-  it('without a fetcher (validate, the local stage) the URLs are named, not fetched, and the user data counts as missing', async () => {
+  it('without a fetcher (validate, the local stage) the URLs are not fetched and the user data counts as missing', async () => {
     requests.length = 0;
     const ctx = await contextWith(`#include\n${base}/config.yaml?token=abc\n`, undefined);
     expect(requests).toEqual([]);
-    expect(messages(ctx)).toEqual([`user-data: #include ${base}/config.yaml: not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)`]);
+    // not a warning: the run's local stage logs that the modules wait for the network stage
+    expect(messages(ctx)).toEqual([]);
     expect(ctx.missing).toEqual(['user-data']);
     expect(JSON.stringify(ctx.warnings)).not.toContain('token=abc');
   });
@@ -160,7 +161,7 @@ describe('#include fetched by the run', () => {
     requests.length = 0;
     const expected = [
       { file: join(dir, 'user-data'), severity: 'warning', message: 'user-data: #include ftp://h.example/x: a ftp: URL; only http and https are fetched; refused' },
-      { file: join(dir, 'user-data'), severity: 'warning', message: `user-data: #include ${base}/config.yaml: not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)` },
+      { file: join(dir, 'user-data'), severity: 'info', message: `user-data: #include ${base}/config.yaml: not fetched here (vmctx validate and the local stage do not fetch; the run fetches it in the network stage)` },
     ];
     const seed = await validateSource(dir);
     expect(seed.filter((d) => d.message.includes('#include')).map((d) => ({ file: d.file, severity: d.severity, message: d.message }))).toEqual(expected);
@@ -175,7 +176,7 @@ describe('#include fetched by the run', () => {
     await writeFile(join(seed, 'meta-data'), 'instance-id: iid-inc\n');
     await writeFile(join(seed, 'user-data'), `#include\n${base}/config.yaml\n`);
     const root = await scratchRoot();
-    const run = (stage: 'local' | 'network') => runAgent({
+    const run = (stage: 'local' | 'network' | 'final') => runAgent({
       root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: seed, stage, dryRun: false,
       exec: new HostExec(), logger: createLogger(undefined), console: new ConsoleLines(false), version: 'test',
     });
@@ -192,5 +193,12 @@ describe('#include fetched by the run', () => {
     // the network stage runs only the local modules that needed the user data
     expect(network.modules.map((m) => m.id)).not.toContain('network');
     expect(network.modules.map((m) => m.id)).toContain('users');
+    // the answer is kept for this boot (0600 in a 0700 directory): the final stage does not ask again
+    const kept = await readdir(join(root, 'run/vmctx/includes'));
+    expect(kept).toHaveLength(1);
+    expect((await stat(join(root, 'run/vmctx/includes'))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(root, 'run/vmctx/includes', kept[0] ?? ''))).mode & 0o777).toBe(0o600);
+    await run('final');
+    expect(requests).toEqual(['/config.yaml']);
   });
 });

@@ -127,7 +127,7 @@ async function fetchIncludes(first: readonly UserDataInclude[], variable: string
     const shown = shownUrl(inc.url);
     const warn = (message: string): void => void warnings.push({ variable, message: `${inc.name}: #include ${shown}: ${message}` });
     if (fetch === undefined) {
-      warnings.push({ variable, message: includeNotFetched(inc) });
+      // not a problem of the user data: the run's local stage logs that its modules wait for the network stage
       unfetched = true;
       continue;
     }

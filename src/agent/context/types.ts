@@ -1,7 +1,6 @@
 // The Context's types and the types its parts share (warnings, the medium, the user, the scripts),
 // in a file of their own so context.ts, users.ts, scripts.ts and checks.ts import them without a cycle.
 import type { CloudConfig } from '../../formats/cloudconfig.js';
-import type { Accounts } from './accounts.js';
 import type { NetworkNote } from '../../network/docreader.js';
 import type { NetworkDocument, NetworkPlan } from '../../network/plan.js';
 import type { Secret } from '../../shared/secret.js';
@@ -188,4 +187,69 @@ export interface UserDataResult {
   readonly cloudConfig: CloudConfig | undefined;
   /** The user data has #include URLs: not fetched here (no fetcher: the local stage, validate), or fetched. */
   readonly includes?: 'pending' | 'fetched' | undefined;
+}
+
+// The accounts model (built by accounts.ts, applied by the users and password modules).
+export interface AccountPassword {
+  readonly kind: 'plain' | 'hash';
+  readonly secret: Secret;
+  /** Where it came from, for messages ("users[foobar] hashed_passwd", "chpasswd", …). */
+  readonly origin: string;
+}
+
+export interface Account {
+  readonly name: string;
+  /** Where the account was asked for, for messages: "USERNAME", "users[foobar] (line 12)". */
+  readonly origin: string;
+  /** vmctx's default user (the context's USERNAME, else root). */
+  readonly isDefault: boolean;
+  /** Whether cloud-config `users` lists it (cloud-init's rules on locking and existing accounts apply). */
+  readonly fromCloudConfig: boolean;
+  readonly gecos: string | undefined;
+  /** The home directory; undefined: /home/NAME (useradd's own default for system accounts). */
+  readonly home: string | undefined;
+  readonly createHome: boolean;
+  readonly primaryGroup: string | undefined;
+  readonly groups: readonly string[];
+  readonly createGroups: boolean;
+  readonly noUserGroup: boolean;
+  readonly noLogInit: boolean;
+  readonly system: boolean;
+  readonly uid: number | undefined;
+  readonly shell: string | undefined;
+  /** Where the shell came from: USERNAME_SHELL changes an existing account's shell, a cloud-config shell does not. */
+  readonly shellFromVariable: boolean;
+  /** sudo rules, each written as "NAME RULE"; empty: none. */
+  readonly sudo: readonly string[];
+  /** Lock the password (cloud-init's lock_passwd, default true for its users; the context user: false). */
+  readonly lock: boolean;
+  /** The account's own password (cloud-config users); `newOnly` for `passwd`, which cloud-init sets on a new account only. */
+  readonly password: (AccountPassword & { readonly newOnly: boolean }) | undefined;
+  readonly keys: readonly string[];
+  readonly expiredate: string | undefined;
+  readonly inactive: number | undefined;
+}
+
+export interface GroupSpec {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly origin: string;
+}
+
+export interface PasswordChange extends AccountPassword {
+  readonly user: string;
+  /** Expire it: the user must change it at the next login (cloud-config chpasswd.expire, default true). */
+  readonly expire: boolean;
+}
+
+export interface Accounts {
+  /** vmctx's default user: USERNAME, else root. */
+  readonly defaultUser: string;
+  /** The accounts to create or update: the context's user (unless root) and cloud-config users. */
+  readonly users: readonly Account[];
+  readonly groups: readonly GroupSpec[];
+  /** Passwords set after the accounts exist: cloud-config chpasswd and the default user's `password:`. */
+  readonly passwords: readonly PasswordChange[];
+  /** sshd's PasswordAuthentication: true/false; undefined leaves it unchanged. */
+  readonly sshPwauth: boolean | undefined;
 }

@@ -1,6 +1,7 @@
 // Choosing the datasource: an explicit --source, or the registered datasources asked in order
 // (context medium and seeds, then the metadata service) as DATASOURCES and the stage allow; what
 // one returns is normalised into the Context with its instance identity.
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../host/clock.js';
 import type { Root } from '../../host/root.js';
 import { VmctxError } from '../../shared/errors.js';
@@ -36,18 +37,34 @@ export interface LoadOptions extends Omit<DatasourceRequest, 'probe' | 'config' 
   readonly clock?: Clock | undefined;
 }
 
+/** This boot's answers to #include URLs (tmpfs: gone at the next boot), so the stages fetch each URL once per boot. */
+export const INCLUDE_CACHE_DIR = '/run/vmctx/includes';
+
 /**
  * The user data's #include fetcher: none in the local stage (which does not wait for the network:
  * the user data counts as incomplete and its modules wait), else one GET per URL within one
- * metadata budget (config.metadataBudgetMs from now), with the metadata's connect and request timeouts.
+ * metadata budget (config.metadataBudgetMs from now), with the metadata's connect and request
+ * timeouts. An answer is kept in INCLUDE_CACHE_DIR (0700, files 0600: user data can hold secrets)
+ * and read from there by the later stages and the daemon of the same boot, as cloud-init fetches
+ * an #include once per boot.
  */
 function includeFetcher(options: LoadOptions, config: AgentConfig): IncludeFetcher | undefined {
   if (options.stage === 'local') return undefined;
   const clock = options.clock ?? systemClock;
+  const root = options.root;
+  const write = options.cache?.write === true;
   let deadline: number | undefined;
-  return (url) => {
+  return async (url) => {
+    const file = `${INCLUDE_CACHE_DIR}/${createHash('sha256').update(url).digest('hex')}`;
+    const kept = await root.readFile(file, { maxBytes: MAX_INCLUDE_BYTES }).catch(() => undefined);
+    if (kept !== undefined) return { ok: true, body: kept };
     deadline ??= clock.now() + config.metadataBudgetMs;
-    return fetchUrl(url, { deadline, clock, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, maxBytes: MAX_INCLUDE_BYTES });
+    const got = await fetchUrl(url, { deadline, clock, connectMs: config.metadataConnectMs, requestMs: config.metadataRequestMs, maxBytes: MAX_INCLUDE_BYTES });
+    if (got.ok && write) {
+      // a cache that cannot be written costs only a second fetch in a later stage
+      await root.ensureDir(INCLUDE_CACHE_DIR, { mode: 0o700 }).then(() => root.writeFile(file, got.body, { mode: 0o600 })).catch(() => undefined);
+    }
+    return got;
   };
 }
 
