@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
-import { boot, buildImage, readGuestFile, statGuestFile, type BootResult, type Flavour } from './guest.js';
+import { boot, buildImage, guestfwdRelay, readGuestFile, statGuestFile, type BootResult, type Flavour } from './guest.js';
 
 const run = promisify(execFile);
 
@@ -148,21 +148,6 @@ grep -rlF -e e2ealice19salt -e e2ebob19salt /run/vmctx /var/log/vmctx.log 2>/dev
 echo "== end"
 `;
 
-/**
- * The guestfwd target: one process per guest connection (QEMU's `cmd:`), piping it to the server.
- * A chardev target (`tcp:127.0.0.1:PORT`) is a single connection QEMU opens at start, shared by
- * every guest connection; node's HTTP server drops a connection that sends no request within its
- * headersTimeout (60 s, answered 408), long before this guest's boot gets to the network, and one
- * `Connection: close` would end it for the rest of the boot too.
- */
-const RELAY = `const net = require('node:net');
-const s = net.connect(Number(process.argv[2]), '127.0.0.1');
-process.stdin.pipe(s);
-s.pipe(process.stdout);
-s.on('error', () => process.exit(1));
-s.on('close', () => process.exit(0));
-`;
-
 /** The report's "== NAME" sections, carriage returns dropped. */
 function sections(report: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -250,10 +235,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
-  relay = join(work, 'relay.cjs');
-  await writeFile(relay, RELAY);
-  // QEMU splits its options at commas and runs the command with /bin/sh: neither may hold one
-  if (/[,\s'"$;&|<>]/u.test(`${process.execPath}${relay}`)) throw new Error(`the relay's path cannot go in a QEMU option: ${process.execPath} ${relay}`);
+  relay = await guestfwdRelay(work, port);
   image = await buildImage(work, {
     withAgent: true,
     flavour: FLAVOUR,
@@ -272,7 +254,7 @@ describe('issue 19: accounts, write_files !!binary, #include and #cloud-boothook
   let tail = '';
 
   it('the guest boots with the seed and powers off; the harness works (seed found, the include server reachable through guestfwd)', async () => {
-    result = await boot(image, work, { flavour: FLAVOUR, cdrom: seed, nicExtra: `guestfwd=tcp:${INCLUDE_HOST}:80-cmd:${process.execPath} ${relay} ${port}`, timeoutMs: 600_000 });
+    result = await boot(image, work, { flavour: FLAVOUR, cdrom: seed, nicExtra: `guestfwd=tcp:${INCLUDE_HOST}:80-${relay}`, timeoutMs: 600_000 });
     s = sections(result.report);
     tail = result.console.slice(-6000);
     process.stdout.write(`cloudconfig e2e: boot to power-off ${result.wallMs} ms; include server requests: ${JSON.stringify(requests)}\n${result.report}\n`);

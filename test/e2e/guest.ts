@@ -417,3 +417,26 @@ export async function readGuestLink(image: string, path: string): Promise<string
   const { stdout } = await run('debugfs', ['-R', `stat ${path}`, image]);
   return /Fast link dest: "([^"]*)"/u.exec(stdout)?.[1];
 }
+
+/**
+ * A guestfwd target that reaches a server on the host's 127.0.0.1:PORT: one relay process per
+ * guest connection (QEMU's `cmd:`). A chardev target (`tcp:127.0.0.1:PORT`) is a single connection
+ * QEMU opens at start and shares with every guest connection: node's HTTP server drops it when no
+ * request comes within its headersTimeout (60 s, answered 408) — before a slow boot gets to the
+ * network — and one `Connection: close` ends it for the rest of the boot.
+ */
+export async function guestfwdRelay(workDir: string, port: number): Promise<string> {
+  const relay = join(workDir, 'relay.cjs');
+  await writeFile(relay, RELAY);
+  // QEMU splits its options at commas and runs the command with /bin/sh: neither may hold one
+  if (/[,\s'"$;&|<>]/u.test(`${process.execPath}${relay}`)) throw new Error(`the relay's path cannot go in a QEMU option: ${process.execPath} ${relay}`);
+  return `cmd:${process.execPath} ${relay} ${port}`;
+}
+
+const RELAY = `const net = require('node:net');
+const s = net.connect(Number(process.argv[2]), '127.0.0.1');
+process.stdin.pipe(s);
+s.pipe(process.stdout);
+s.on('error', () => process.exit(1));
+s.on('close', () => process.exit(0));
+`;

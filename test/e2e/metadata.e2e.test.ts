@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetadataServer } from '../../src/provider/server.js';
 import { treeFromDescription } from '../../src/provider/tree.js';
 import { tempDir } from '../helpers/tmp.js';
-import { boot, buildImage, readGuestFile } from './guest.js';
+import { boot, buildImage, guestfwdRelay, readGuestFile } from './guest.js';
 
 const DHCP_NETWORK = '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n';
 const EXTRA = `#!/bin/sh
@@ -26,6 +26,7 @@ let image: string;
 let ephemeral: string;
 let server: MetadataServer;
 let port: number;
+let relay: string;
 let key: string;
 /** Each request as the host saw it, with its arrival time: where a boot's metadata time goes. */
 const timeline: { at: number; line: string }[] = [];
@@ -75,13 +76,14 @@ beforeAll(async () => {
     log: (line) => timeline.push({ at: performance.now(), line }),
   });
   port = (await server.listen('127.0.0.1', 0)).port;
+  relay = await guestfwdRelay(work, port);
 }, 600_000);
 
 afterAll(async () => {
   await server.close();
 });
 
-const nic = (): string => `net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:${port}`;
+const nic = (): string => `net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-${relay}`;
 
 describe('a Debian guest with vmctx, no context CD, EC2-style metadata over guestfwd (IMDSv2)', () => {
   it('first boot: keys, hostname and the user-data script from the server; ephemeral disk mounted; root grown', async () => {
