@@ -41,7 +41,8 @@ export class BudgetExhausted extends VmctxError {
 }
 
 let gotModule: Promise<Got> | undefined;
-const loadGot = async (): Promise<Got> => {
+/** got, loaded on first use (the boot's local stage never needs it). */
+export const loadGot = async (): Promise<Got> => {
   // (in the bundle got is a lazily evaluated CommonJS copy: its default export may come one level down)
   gotModule ??= import('got').then((m) => {
     const first = m.default as Got | { default: Got };

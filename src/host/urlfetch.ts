@@ -2,7 +2,7 @@
 // the body read up to a byte cap, bounded by a connect timeout, a request timeout and a deadline
 // shared with the other fetches of the run. Never throws: the answer says what went wrong, naming
 // the URL without its query (where tokens live).
-import type { Got } from 'got';
+import { loadGot } from './metadatahttp.js';
 import { systemClock, type Clock } from './clock.js';
 import { errnoCode } from '../shared/errors.js';
 
@@ -16,15 +16,6 @@ export interface UrlFetchOptions {
 }
 
 export type UrlFetchResult = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly reason: string };
-
-let gotModule: Promise<Got> | undefined;
-const loadGot = async (): Promise<Got> => {
-  gotModule ??= import('got').then((m) => {
-    const first = m.default as Got | { default: Got };
-    return 'stream' in first ? first : first.default;
-  });
-  return gotModule;
-};
 
 export async function fetchUrl(url: string, options: UrlFetchOptions): Promise<UrlFetchResult> {
   let parsed: URL;

@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
-import { boot, buildImage, guestfwdRelay, readGuestFile, statGuestFile, type BootResult, type Flavour } from './guest.js';
+import { boot, buildImage, guestfwdRelay, readGuestFile, statGuestFile, type BootResult, type Flavour, sections } from './guest.js';
 
 const run = promisify(execFile);
 
@@ -147,14 +147,6 @@ echo "== leaks"
 grep -rlF -e e2ealice19salt -e e2ebob19salt /run/vmctx /var/log/vmctx.log 2>/dev/null
 echo "== end"
 `;
-
-/** The report's "== NAME" sections, carriage returns dropped. */
-function sections(report: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const parts = report.replace(/\r/gu, '').split(/^== (\S+)\n/mu);
-  for (let i = 1; i + 1 < parts.length; i += 2) out.set(parts[i] ?? '', parts[i + 1] ?? '');
-  return out;
-}
 
 /** A file's bytes from the powered-off image (debugfs dump: no text decoding). */
 async function readGuestBytes(image: string, path: string): Promise<Buffer | undefined> {

@@ -440,3 +440,11 @@ s.pipe(process.stdout);
 s.on('error', () => process.exit(1));
 s.on('close', () => process.exit(0));
 `;
+
+/** A guest report's "== NAME" sections, carriage returns dropped. */
+export function sections(report: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const parts = report.replace(/\r/gu, '').split(/^== (\S+)\n/mu);
+  for (let i = 1; i + 1 < parts.length; i += 2) out.set(parts[i] ?? '', parts[i + 1] ?? '');
+  return out;
+}

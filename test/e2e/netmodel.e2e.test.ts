@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
-import { boot, buildImage, readGuestFile, type ExtraNic, type Flavour } from './guest.js';
+import { boot, buildImage, readGuestFile, type ExtraNic, type Flavour, sections } from './guest.js';
 
 const PORT0_MAC = '52:54:00:00:18:01';
 const PORT1_MAC = '52:54:00:00:18:02';
@@ -106,14 +106,6 @@ systemctl -q is-active NetworkManager.service && nmcli -t -f NAME,DEVICE connect
 echo "== os"; . /etc/os-release; echo "$PRETTY_NAME $(uname -r)"
 echo "== end"
 `;
-
-/** The report's "== NAME" sections, carriage returns dropped. */
-function sections(report: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const parts = report.replace(/\r/gu, '').split(/^== (\S+)\n/mu);
-  for (let i = 1; i + 1 < parts.length; i += 2) out.set(parts[i] ?? '', parts[i + 1] ?? '');
-  return out;
-}
 
 /** vmctx's "network configured" log line (JSON lines in /var/log/vmctx.log), the last one. */
 async function networkLog(image: string): Promise<{ backend?: string; why?: string } | undefined> {
