@@ -35,19 +35,28 @@ const NETWORK_FS: ReadonlySet<string> = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 
 /**
  * Each existing component of `path` is a plain directory (no symlinks) that only root can change
  * (owned by root; writable by others only with the sticky bit), so what mount, swapon or mkswap
- * are given at boot is what was checked here: nobody can swap a component for a link later.
+ * are given at boot is what was checked here: nobody can swap a component for a link later. The
+ * last component may be another user's (a directory mounted over is hidden, not used) unless its
+ * directory is a shared one (sticky, writable by others): there its owner may rename it and put a
+ * link in its place.
  */
 async function plainPath(root: Root, path: string): Promise<string | undefined> {
   const parts = path.split('/').filter((p) => p !== '');
   let at = '';
+  let shared = false;
   for (const part of parts) {
+    const parent = at === '' ? '/' : at;
     at += `/${part}`;
     const st = await root.lstat(at);
     if (st === undefined) return undefined;
     if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
-    if (at === path) break;
+    if (at === path) {
+      if (shared && st.uid !== 0) return `${at} is owned by uid ${st.uid} in ${parent}, which others can write (its owner could put a link in its place)`;
+      break;
+    }
     if (st.type !== 'directory') return `${at} is not a directory`;
     if (st.uid !== 0 || ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)) return `${at} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)} (another user could put a link there)`;
+    shared = (st.mode & 0o022) !== 0;
   }
   return undefined;
 }
@@ -157,6 +166,12 @@ async function makeSwap(swap: CloudSwap, target: Target, out: OutcomeBuilder): P
     // cloud-init keeps a swap file that is there (and in use); a file of another kind is never reused
     if (st.type !== 'file' || st.nlink > 1) {
       out.warnings.push(`${swap.where}: ${file} exists and is not a plain file; no swap file`);
+      return undefined;
+    }
+    // only root's own file, closed to everyone else: another user's file (or one they can read or
+    // write) would hold root's memory where they can read it; it is never chowned or chmodded into use
+    if (st.uid !== 0 || (st.mode & 0o7077) !== 0) {
+      out.warnings.push(`${swap.where}: ${file} exists, owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)} (a swap file must be root's, 0600, with one link); not used, nothing changed in it`);
       return undefined;
     }
     if (typeof swap.size === 'number' && st.size !== swap.size) out.warnings.push(`${swap.where}: ${file} exists with ${st.size} bytes (not ${swap.size}); kept as it is`);

@@ -93,8 +93,12 @@ export const deferredWriteFilesModule: Module = {
   apply: (ctx, target, log) => writeAll(deferred(ctx), 'write_files (deferred)', target, log),
 };
 
-/** An OpenStack config drive's `files` (meta_data.json files → openstack/content/NNNN), root's, 0644, as write_files writes them. */
-const seedFiles = (ctx: Context): FileToWrite[] => (ctx.seedFiles ?? []).map((f) => ({ path: f.path, content: f.content, owner: 'root:root', mode: 0o644, append: false }));
+/**
+ * An OpenStack config drive's `files` (meta_data.json files → openstack/content/NNNN): root:root,
+ * 0660 as cloud-init writes these injected files (they often hold credentials), through write_files'
+ * confinement.
+ */
+const seedFiles = (ctx: Context): FileToWrite[] => (ctx.seedFiles ?? []).map((f) => ({ path: f.path, content: f.content, owner: 'root:root', mode: 0o660, append: false }));
 
 export const seedFilesModule: Module = {
   id: 'config-drive-files',

@@ -1,4 +1,4 @@
-import { link, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHRONY_SOURCES, FSTAB_BLOCK, TIMESYNCD_DROPIN, autoSwapSize, localeModule, mountUnit, mountsModule, ntpModule } from '../../../src/agent/modules/machine.js';
@@ -343,6 +343,70 @@ describe('machine modules on the running system (live actions recorded; the file
     const plain = liveTarget(sysv);
     await mountsModule.apply(await contextOf({ USER_DATA: '#cloud-config\nmounts:\n  - [ /dev/vdb, /data ]\n  - [ "server:/x", /nfs, nfs ]\n  - [ /dev/vdd, /later, ext4, "noauto" ]\n' }), plain.target, log);
     expect(plain.calls).toEqual(['mount /data']);
+  });
+
+  it('an existing swap file is used only when it is root\'s, 0600, one link; another user\'s file (or a loose mode) is refused and named, never chowned into use', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'run/systemd/system'), { recursive: true });
+    await put(root, '/proc/swaps', 'Filename\tType\tSize\tUsed\tPriority\n');
+    await mkdir(join(root, 'var/tmp'), { recursive: true });
+    await chmod(join(root, 'var/tmp'), 0o1777);
+    // a local user made it first (0666: they could mkswap it, and read root's memory from it later)
+    await put(root, '/var/tmp/swapfile', '', 0o666);
+    await chmod(join(root, 'var/tmp/swapfile'), 0o666);
+    await chown(join(root, 'var/tmp/swapfile'), 1000, 1000);
+    const swapOf = (file: string): string => `#cloud-config\nswap: { filename: ${file}, size: 1M }\n`;
+    const userFile = liveTarget(root);
+    const out = await mountsModule.apply(await contextOf({ USER_DATA: swapOf('/var/tmp/swapfile') }), userFile.target, log);
+    expect(out.warnings).toEqual(['swap (line 2): /var/tmp/swapfile is owned by uid 1000 in /var/tmp, which others can write (its owner could put a link in its place); no swap file made through it']);
+    expect(await read(root, '/etc/fstab')).not.toContain('swapfile');
+    expect(userFile.calls).not.toContainEqual(expect.stringMatching(/^swapon/u));
+    const left = await stat(join(root, 'var/tmp/swapfile'));
+    expect([left.uid, left.mode & 0o7777, left.size]).toEqual([1000, 0o666, 0]);
+
+    // another user's file in root's own directory (0600, so only its owner reads it): refused as well
+    await put(root, '/swap/user.img', '', 0o600);
+    await chown(join(root, 'swap/user.img'), 1000, 1000);
+    const owned = liveTarget(root);
+    expect((await mountsModule.apply(await contextOf({ USER_DATA: swapOf('/swap/user.img') }), owned.target, log)).warnings).toEqual(['swap (line 2): /swap/user.img exists, owned by uid 1000 with mode 600 (a swap file must be root\'s, 0600, with one link); not used, nothing changed in it']);
+    expect(owned.calls).not.toContainEqual(expect.stringMatching(/^swapon/u));
+    expect((await stat(join(root, 'swap/user.img'))).uid).toBe(1000);
+
+    // root's, but readable by others: refused too
+    await put(root, '/loose.img', '', 0o644);
+    await chmod(join(root, 'loose.img'), 0o640);
+    const loose = liveTarget(root);
+    expect((await mountsModule.apply(await contextOf({ USER_DATA: swapOf('/loose.img') }), loose.target, log)).warnings).toEqual(['swap (line 2): /loose.img exists, owned by uid 0 with mode 640 (a swap file must be root\'s, 0600, with one link); not used, nothing changed in it']);
+    expect(loose.calls).not.toContainEqual(expect.stringMatching(/^swapon/u));
+
+    // root's 0600 file with one link: kept and switched on (cloud-init keeps a swap file that is there)
+    await put(root, '/kept.img', '', 0o600);
+    const kept = liveTarget(root);
+    const ok = await mountsModule.apply(await contextOf({ USER_DATA: swapOf('/kept.img') }), kept.target, log);
+    expect(ok.warnings).toEqual(['swap (line 2): /kept.img exists with 0 bytes (not 1048576); kept as it is']);
+    expect(await read(root, '/etc/fstab')).toContain('/kept.img\tnone\tswap\tsw,comment=cloudconfig\t0\t0');
+    expect(kept.calls).toContain('swapon /kept.img');
+
+    // a new swap file in the shared directory: root's, 0600, made by Root (never through a link a user put there)
+    const fresh = liveTarget(root);
+    await mountsModule.apply(await contextOf({ USER_DATA: swapOf('/var/tmp/new.img') }), fresh.target, log);
+    const made = await stat(join(root, 'var/tmp/new.img'));
+    expect([made.uid, made.mode & 0o7777, made.size]).toEqual([0, 0o600, MIB]);
+    expect(fresh.calls).toContain('swapon /var/tmp/new.img');
+  });
+
+  it('a mount point in a shared (sticky, world-writable) directory must be root\'s: its owner could swap it for a link; elsewhere a user\'s directory is mounted over', async () => {
+    const root = await scratchRoot();
+    await mkdir(join(root, 'var/tmp/mnt'), { recursive: true });
+    await chmod(join(root, 'var/tmp'), 0o1777);
+    await chown(join(root, 'var/tmp/mnt'), 1000, 1000);
+    await mkdir(join(root, 'data'));
+    await chown(join(root, 'data'), 1000, 1000);
+    const out = await apply(mountsModule, root, 'mounts:\n  - [ /dev/vdb, /var/tmp/mnt ]\n  - [ /dev/vdc, /data ]\n');
+    expect(out.warnings).toEqual(['mounts[0] (line 3): mount point /var/tmp/mnt: /var/tmp/mnt is owned by uid 1000 in /var/tmp, which others can write (its owner could put a link in its place); skipped (a mount through a link could land anywhere)']);
+    expect(await read(root, '/etc/fstab')).toBe(`${block(['/dev/vdc\t/data\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2'])}\n`);
+    // the user's directory is left as it was (the mount hides it; nothing is chowned)
+    expect((await stat(join(root, 'data'))).uid).toBe(1000);
   });
 
   it('mount unit names are systemd-escape --path --suffix=mount', () => {

@@ -100,7 +100,7 @@ describe('config drive files (meta_data.json "files" → openstack/content/NNNN)
     return dir;
   }
 
-  it('written as root, 0644, through the Root (a link out of the root lands inside); hostile paths and content paths are named', async () => {
+  it('written as root:root, 0660 (as cloud-init writes them), through the Root (a link out of the root lands inside); hostile paths and content paths are named', async () => {
     const dir = await drive(
       [
         { path: '/etc/network/interfaces.d/50-drive', content_path: '/content/0000' },
@@ -137,8 +137,10 @@ describe('config drive files (meta_data.json "files" → openstack/content/NNNN)
     await symlink('/tmp', join(root, 'etc/tmplink'));
     const [out] = await apply(root, ctx, [seedFilesModule]);
     expect(await readFile(join(root, 'etc/network/interfaces.d/50-drive'), 'utf8')).toBe('auto eth0\n');
-    expect(await modeOf(root, 'etc/network/interfaces.d/50-drive')).toEqual([0o644, 0, 0]);
+    // 0660 root:root, as cloud-init writes injected files (they often hold credentials)
+    expect(await modeOf(root, 'etc/network/interfaces.d/50-drive')).toEqual([0o660, 0, 0]);
     expect(await readFile(join(root, 'root/tokens'), 'utf8')).toBe('token\n');
+    expect(await modeOf(root, 'root/tokens')).toEqual([0o660, 0, 0]);
     expect(await readFile(join(root, 'tmp/escaped'), 'utf8')).toBe('auto eth0\n');
     expect(out?.warnings.map((w) => w.split(':')[0])).toEqual(['/proc/sys/kernel/hostname']);
     await opened.close();
