@@ -445,6 +445,13 @@ describe('reruns, the default user, homes, sudo for skipped accounts and duplica
     expect(sudoers).not.toContain('svc');
   });
 
+  it('a deprecated hyphenated key is applied: lock-passwd false with plain-text-passwd leaves the password usable', async () => {
+    const root = await ubuntuishRoot();
+    const { ctx } = await applyAll(root, cc('users:\n  - name: hy\n    lock-passwd: false\n    plain-text-passwd: hy-Secret\n'), [usersModule]);
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'hy'))[1] ?? '', 'hy-Secret')).toBe(true);
+    expect(ctx.warnings.map(formatWarning)).toContainEqual(expect.stringMatching(/^USER_DATA:4:\d+: warning: users\[0\]: lock-passwd is a deprecated spelling, read as lock_passwd$/u));
+  });
+
   it('a user listed in two documents: one account, the later entry whole, said', async () => {
     const root = await ubuntuishRoot();
     const doc = `Content-Type: multipart/mixed; boundary="XX"
