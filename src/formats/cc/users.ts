@@ -72,6 +72,8 @@ export const ACCOUNT_KEYS = {
   users: [
     'name', 'sudo', 'shell', 'ssh_authorized_keys', 'lock_passwd', 'passwd', 'hashed_passwd', 'plain_text_passwd', 'gecos', 'homedir', 'no_create_home',
     'primary_group', 'groups', 'no_user_group', 'no_log_init', 'system', 'uid', 'expiredate', 'inactive', 'create_groups',
+    // cloud-init's deprecated spellings, read as the underscore form (said)
+    'lock-passwd', 'ssh-authorized-keys', 'hashed-passwd', 'plain-text-passwd', 'primary-group', 'no-create-home', 'no-user-group', 'no-log-init', 'create-groups',
   ],
   chpasswd: ['list', 'users', 'expire'],
 } as const;
@@ -80,6 +82,8 @@ export const ACCOUNT_KEYS = {
 export const ACCOUNT_UNSUPPORTED = {
   users: [
     'doas', 'selinux_user', 'snapuser', 'ssh_import_id', 'ssh_redirect_user',
+    // deprecated spellings of keys vmctx does not apply either (said as their underscore form)
+    'selinux-user', 'ssh-import-id', 'ssh-redirect-user',
   ] as string[],
   chpasswd: [] as string[],
 };
@@ -156,22 +160,19 @@ function parseUser(given: Obj, where: string, path: Path, issues: Issues): Cloud
   // the deprecated hyphenated keys read as their underscore form; `spelled` keeps the document's key for the line of a message
   const entry: Obj = {};
   const spelled: Record<string, string> = {};
-  for (const [key, value] of Object.entries(given)) {
-    const under = key.replace(/-/gu, '_');
-    if (!HYPHENATED_USER_KEYS.includes(key)) {
-      entry[key] = value;
-      continue;
-    }
-    if (Object.hasOwn(given, under)) {
-      issues.warn(`${where}: ${key} and ${under} are both given: ${under} is used, ${key} ignored`, [...path, key]);
-      continue;
-    }
-    issues.warn(`${where}: ${key} is a deprecated spelling, read as ${under}`, [...path, key]);
-    entry[under] = value;
-    spelled[under] = key;
-  }
   // key by key, in the document's order: the keys with a reason of their own are reported here, the others by checkKeys
-  for (const [key, value] of Object.entries(entry)) {
+  for (const [asGiven, value] of Object.entries(given)) {
+    let key = asGiven;
+    if (HYPHENATED_USER_KEYS.includes(asGiven)) {
+      key = asGiven.replace(/-/gu, '_');
+      if (Object.hasOwn(given, key)) {
+        issues.warn(`${where}: ${asGiven} and ${key} are both given: ${key} is used, ${asGiven} ignored`, [...path, asGiven]);
+        continue;
+      }
+      issues.warn(`${where}: ${asGiven} is a deprecated spelling, read as ${key}`, [...path, asGiven]);
+      spelled[key] = asGiven;
+    }
+    entry[key] = value;
     const why = UNSUPPORTED_WHY[key];
     if (why !== undefined) issues.warn(`${where}: key ${JSON.stringify(spelled[key] ?? key)} is not supported by vmctx (${why}); ignored`, [...path, spelled[key] ?? key]);
     else checkKeys({ [key]: value }, ACCOUNT_KEYS.users, ACCOUNT_UNSUPPORTED.users, where, path, issues);
