@@ -9,6 +9,46 @@ const check = (yaml: string) => {
 };
 
 describe('cloud-config users', () => {
+  it('reads the deprecated hyphenated keys as their underscore form, said at their lines; with both spellings the underscore one wins', () => {
+    const { config, issues } = check(`users:
+  - name: old
+    lock-passwd: false
+    plain-text-passwd: pw-Secret
+    primary-group: olds
+    no-create-home: true
+    no-user-group: true
+    no-log-init: true
+    create-groups: false
+    ssh-authorized-keys: [k1]
+    selinux-user: staff_u
+  - name: both
+    lock-passwd: false
+    lock_passwd: true
+    hashed-passwd: "${HASH}"
+`);
+    expect(config?.users[0]).toMatchObject({
+      name: 'old', lockPasswd: false, primaryGroup: 'olds', noCreateHome: true, noUserGroup: true, noLogInit: true, createGroups: false, sshAuthorizedKeys: ['k1'],
+    });
+    expect(config?.users[0]?.password).toEqual({ kind: 'plain', value: 'pw-Secret', key: 'plain_text_passwd' });
+    expect(config?.users[1]?.lockPasswd).toBe(true);
+    expect(config?.users[1]?.password).toEqual({ kind: 'hash', value: HASH, key: 'hashed_passwd' });
+    expect(issues).toEqual([
+      '4: users[0]: lock-passwd is a deprecated spelling, read as lock_passwd',
+      '5: users[0]: plain-text-passwd is a deprecated spelling, read as plain_text_passwd',
+      '6: users[0]: primary-group is a deprecated spelling, read as primary_group',
+      '7: users[0]: no-create-home is a deprecated spelling, read as no_create_home',
+      '8: users[0]: no-user-group is a deprecated spelling, read as no_user_group',
+      '9: users[0]: no-log-init is a deprecated spelling, read as no_log_init',
+      '10: users[0]: create-groups is a deprecated spelling, read as create_groups',
+      '11: users[0]: ssh-authorized-keys is a deprecated spelling, read as ssh_authorized_keys',
+      '12: users[0]: selinux-user is a deprecated spelling, read as selinux_user',
+      '12: users[0]: key "selinux-user" is not supported by vmctx (vmctx does not set SELinux users); ignored',
+      '11: users[0]: ssh_authorized_keys for an account without a home (system or no_create_home); installed only if the home exists',
+      '14: users[1]: lock-passwd and lock_passwd are both given: lock_passwd is used, lock-passwd ignored',
+      '16: users[1]: hashed-passwd is a deprecated spelling, read as hashed_passwd',
+    ]);
+  });
+
   it('reads every applied key of a user', () => {
     const { config, issues } = check(`users:
   - name: app

@@ -130,7 +130,7 @@ describe('cloud-config keys: applied, not supported, or a typo (with its line an
       '4:1 cloud-config key "ssh_import_id" is not supported by vmctx; ignored',
       '7:5 users[0]: unknown key "shel" (did you mean "shell"?); ignored',
       '8:5 users[0]: key "selinux_user" is not supported by vmctx (vmctx does not set SELinux users); ignored',
-      '9:5 users[0]: key "ssh-authorized-keys" is not supported by vmctx (vmctx reads "ssh_authorized_keys"); ignored',
+      '9:5 users[0]: ssh-authorized-keys is a deprecated spelling, read as ssh_authorized_keys',
     ]);
   });
 

@@ -7,7 +7,12 @@
 // `password:` at all ("No default or defined user"). vmctx has no cloud.cfg: its default user is
 // the context's account — USERNAME when given, else root (as OpenNebula's PASSWORD sets root's
 // password when USERNAME is unset). Which account that is is said in a warning whenever
-// cloud-config relies on it.
+// cloud-config relies on it. Without USERNAME there is no default user for cloud-config: root is
+// not one (`password:` is not applied to it; an explicit chpasswd entry for root still is).
+//
+// One account per name: when several documents (MIME parts, includes) list the same user, the
+// later entry replaces the earlier one whole, as cloud-init's default merge replaces a list (its
+// keys are not merged one by one), and a warning names the duplicate.
 import type { CloudConfig } from '../../formats/cloudconfig.js';
 import type { CloudGroup, CloudUser } from '../../formats/cc/users.js';
 import { Secret } from '../../shared/secret.js';
@@ -55,7 +60,18 @@ export function accountsFromContext(user: UserSpec, password: PasswordSpec | und
   };
   const defaultUser = user.name;
   const users: Account[] = [];
-  const ccUsers = cc?.users ?? [];
+  const ccUsers: CloudUser[] = [];
+  for (const u of cc?.users ?? []) {
+    const before = ccUsers.findIndex((e) => e.name === u.name);
+    if (before < 0) {
+      ccUsers.push(u);
+      continue;
+    }
+    const earlier = ccUsers[before];
+    warn(`users[${u.name}]: ${u.name} is listed again${earlier?.line === undefined ? '' : ` (first at line ${earlier.line})`}: the later entry replaces the earlier one whole (its keys are not merged)`, u.line);
+    ccUsers.splice(before, 1);
+    ccUsers.push(u);
+  }
   const own = ccUsers.find((u) => u.name === defaultUser);
   if (defaultUser !== 'root') {
     const base: Account = own === undefined
@@ -88,13 +104,27 @@ export function accountsFromContext(user: UserSpec, password: PasswordSpec | und
   }));
   const top = cc?.password;
   if (top !== undefined) {
-    if (password !== undefined) warn(`password: not applied: the context's ${password.source} gives the password of ${defaultUser}, vmctx's default user`, top.line);
+    // cloud-init sets `password:` for the distro's unprivileged default user, and nothing without one: never root's
+    if (defaultUser === 'root') warn('password: not applied: no default user (USERNAME is not set); cloud-init sets none either', top.line);
+    else if (password !== undefined) warn(`password: not applied: the context's ${password.source} gives the password of ${defaultUser}, vmctx's default user`, top.line);
     else {
       passwords.push({ user: defaultUser, kind: top.kind, secret: new Secret(top.value), expire, origin: `password (line ${top.line ?? '?'})` });
       warn(`password: set for ${defaultUser}, vmctx's default user (${defaultUser === 'root' ? 'the context gives no USERNAME' : 'the context\'s USERNAME'})${expire ? '; expired: it must be changed at the first login (chpasswd.expire)' : ''}`, top.line);
     }
   }
   return { defaultUser, users, groups, passwords, sshPwauth: cc?.sshPwauth };
+}
+
+/**
+ * The accounts whose password the context itself gives: the context's password (PASSWORD, … for
+ * its user), chpasswd and `password:`. The users module never locks them (lock_passwd defaults
+ * to true for cloud-config users, and the password the context gives must stay usable).
+ */
+export function accountsWithContextPasswords(accounts: Accounts, contextPassword: PasswordSpec | undefined): Set<string> {
+  const names = new Set<string>();
+  if (contextPassword !== undefined) names.add(accounts.defaultUser);
+  for (const p of accounts.passwords) names.add(p.user);
+  return names;
 }
 
 /** The names of the accounts the context gives a password for (any source): such a password is never locked. */

@@ -6,10 +6,14 @@ import { fixedPasswordAccounts } from '../../formats/logins.js';
 import { VmctxError } from '../../shared/errors.js';
 import type { Secret } from '../../shared/secret.js';
 import { secretFingerprint } from '../context/users.js';
-import { accountsWithGivenPasswords } from '../context/accounts.js';
+import { accountsWithContextPasswords, accountsWithGivenPasswords } from '../context/accounts.js';
+import { createHash } from 'node:crypto';
+import { ensureOwnDir } from '../../host/owndir.js';
+import { writableOnlyByRoot } from '../../host/root.js';
 import { restartIfRunning, tool, unlinkIfSymlink } from './live.js';
 import { parseSshdConfig } from '../../formats/sshdconfig.js';
 import type { Account } from '../context/accounts.js';
+import type { Context } from '../context/context.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/90-vmctx-users';
@@ -41,6 +45,66 @@ async function linkOnPath(root: Target['root'], path: string): Promise<string | 
     if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
     if (st.type !== 'directory') return `${at} is not a directory`;
   }
+  return undefined;
+}
+
+/**
+ * What the users and password modules applied to each account in this instance, as fingerprints
+ * (secretFingerprint, salted with the instance id; never a secret): a password or a lock is
+ * applied once per instance, and again only when that account's own spec changes, so a rerun
+ * for another reason (a new user, ssh_pwauth) neither re-locks a password nor resets one the
+ * user changed since. Root-only, in vmctx's own directory in the guest.
+ */
+export const APPLIED_FILE = '/var/lib/vmctx/accounts.applied';
+
+interface Applied {
+  readonly get: (key: string) => string | undefined;
+  readonly set: (key: string, fingerprint: string) => void;
+  readonly save: (out: OutcomeBuilder) => Promise<void>;
+}
+
+async function loadApplied(root: Target['root'], instanceId: string): Promise<Applied> {
+  let entries: Record<string, string> = {};
+  try {
+    const parsed = JSON.parse((await root.readText(APPLIED_FILE, { maxBytes: 4 * 1024 * 1024 })) ?? '{}') as { instanceId?: unknown; applied?: unknown };
+    if (parsed.instanceId === instanceId && typeof parsed.applied === 'object' && parsed.applied !== null) {
+      entries = Object.fromEntries(Object.entries(parsed.applied as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    }
+  } catch {
+    // unreadable or damaged: everything is applied again, as on a new instance
+  }
+  return {
+    get: (key) => entries[key],
+    set: (key, fingerprint) => {
+      entries[key] = fingerprint;
+    },
+    save: async (out) => {
+      out.warnings.push(...(await ensureOwnDir(root, '/var/lib/vmctx', 0o700)).map((r) => `repaired: ${r}`));
+      await root.writeFile(APPLIED_FILE, `${JSON.stringify({ instanceId, applied: entries }, null, 2)}\n`, { mode: 0o600, noFollow: true });
+    },
+  };
+}
+
+const fingerprintOf = (spec: unknown): string => createHash('sha256').update(JSON.stringify(spec)).digest('base64');
+
+/** The fingerprint of an account's own password and lock spec (what the users module applies to its shadow entry). */
+function accountSpecFingerprint(a: Account, lock: boolean, instanceId: string): string {
+  return fingerprintOf({ password: a.password === undefined ? null : { kind: a.password.kind, newOnly: a.password.newOnly, fingerprint: secretFingerprint(a.password.secret, instanceId) }, lock, fromCloudConfig: a.fromCloudConfig });
+}
+
+/**
+ * Why a new account's home is not safe to adopt or make: a home that exists and someone else owns
+ * (another local user made it: the account would live in their tree), or one directly inside a
+ * directory others can write (world-writable, sticky or not: anyone can plant it or swap it).
+ */
+async function unsafeHome(root: Target['root'], home: string, uid: number | undefined): Promise<string | undefined> {
+  const parent = home.replace(/\/[^/]+\/?$/u, '') || '/';
+  const p = await root.lstat(parent);
+  if (p !== undefined && !writableOnlyByRoot(p)) return `${parent} can be written by others than root (mode ${p.mode.toString(8)}, owner ${p.uid})`;
+  const st = await root.lstat(home);
+  if (st === undefined) return undefined;
+  const self = process.geteuid?.() ?? 0;
+  if (st.uid !== 0 && st.uid !== self && st.uid !== uid) return `${home} exists and belongs to uid ${st.uid}, not root or the account`;
   return undefined;
 }
 
@@ -137,6 +201,7 @@ export const usersModule: Module = {
     sudo: ctx.user.sudo ?? null,
     users: ctx.accounts.users.map((a) => ({ ...a, origin: undefined, password: a.password === undefined ? null : { kind: a.password.kind, newOnly: a.password.newOnly, fingerprint: secretFingerprint(a.password.secret, ctx.instanceId) } })),
     groups: ctx.accounts.groups.map((g) => [g.name, g.members]),
+    contextPasswords: [...accountsWithContextPasswords(ctx.accounts, ctx.password)].sort(),
   }),
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
@@ -149,9 +214,11 @@ export const usersModule: Module = {
       out.actions.push(`groupadd ${g.name}`);
     }
     const made: string[] = [];
+    const applied = await loadApplied(root, ctx.instanceId);
+    const contextPasswords = accountsWithContextPasswords(ctx.accounts, ctx.password);
     for (const a of ctx.accounts.users) {
       try {
-        if (await applyAccount(target, a, out)) made.push(a.name);
+        if (await applyAccount(target, a, out, { ctx, applied, contextPasswords })) made.push(a.name);
       } catch (error) {
         // the default user is what the context is about: its failure fails the module
         if (a.isDefault && !a.fromCloudConfig) throw error;
@@ -169,7 +236,10 @@ export const usersModule: Module = {
         out.changedIf('/etc/group', true);
       }
     }
-    const content = await sudoersContent(target, ctx.accounts.users, out);
+    await applied.save(out);
+    // sudo rules only for the accounts that exist (one skipped above gets none)
+    const present = new Set((await passwdEntries(target)).map((e) => e.name));
+    const content = await sudoersContent(target, ctx.accounts.users.filter((a) => present.has(a.name)), out);
     if (content !== undefined) {
       if ((await root.lstat('/etc/sudoers.d')) === undefined) out.warnings.push('sudo does not seem to be installed (/etc/sudoers.d is missing); the entry is written anyway');
       // cloud-init adds the include itself; vmctx leaves /etc/sudoers to its owner and says when the drop-in is not read
@@ -185,7 +255,7 @@ export const usersModule: Module = {
 };
 
 /** Creates or updates one account as cloud-init does; returns whether it was created. */
-async function applyAccount(target: Target, a: Account, out: OutcomeBuilder): Promise<boolean> {
+async function applyAccount(target: Target, a: Account, out: OutcomeBuilder, run: { ctx: Context; applied: Applied; contextPasswords: ReadonlySet<string> }): Promise<boolean> {
   const { root } = target;
   const existing = (await passwdEntries(target)).find((e) => e.name === a.name);
   let created = false;
@@ -200,6 +270,8 @@ async function applyAccount(target: Target, a: Account, out: OutcomeBuilder): Pr
     if (home !== undefined) {
       const link = await linkOnPath(root, home);
       if (link !== undefined) throw new VmctxError('ERR_MODULE', `${link}; refusing to create ${a.name} with ${home} as home`);
+      const unsafe = await unsafeHome(root, home, a.uid);
+      if (unsafe !== undefined) throw new VmctxError('ERR_MODULE', `${unsafe}; refusing to create ${a.name} with ${home} as home`);
     }
     const groups: string[] = [];
     for (const g of [...(a.primaryGroup === undefined ? [] : [a.primaryGroup]), ...a.groups]) {
@@ -234,10 +306,19 @@ async function applyAccount(target: Target, a: Account, out: OutcomeBuilder): Pr
       if (notes.length > 0) out.warnings.push(`${a.origin}: ${a.name} exists already: ${notes.join(', ')} not changed (cloud-init changes only the password, its lock, sudo and keys of an existing account)`);
     }
   }
+  // a password the context gives (its PASSWORD, chpasswd, password:) is never locked
+  const lock = a.lock && !run.contextPasswords.has(a.name);
+  // the password and lock: once per instance, again only when this account's own spec changes
+  const key = `user:${a.name}`;
+  const fingerprint = accountSpecFingerprint(a, lock, run.ctx.instanceId);
+  if (!created && run.applied.get(key) === fingerprint) return created;
   const passwordSet = await setAccountPassword(target, a, created, out);
-  if (!a.fromCloudConfig) return created;
+  if (!a.fromCloudConfig) {
+    run.applied.set(key, fingerprint);
+    return created;
+  }
   // cloud-init: lock_passwd (default true) locks; false unlocks when a password is given or the account has one
-  if (a.lock) {
+  if (lock) {
     await tool(target, 'usermod', ['--lock', '--', a.name]);
     out.changedIf('/etc/shadow', true);
   } else if (!passwordSet) {
@@ -250,6 +331,7 @@ async function applyAccount(target: Target, a: Account, out: OutcomeBuilder): Pr
       out.warnings.push(`${a.origin}: lock_passwd is false but ${a.name} has no password and none is given: not unlocked`);
     }
   }
+  run.applied.set(key, fingerprint);
   return created;
 }
 
@@ -299,36 +381,59 @@ export const passwordModule: Module = {
     const user = ctx.user.name;
     if (!(await passwdEntries(target)).some((e) => e.name === user)) throw new VmctxError('ERR_MODULE', `user ${user} does not exist`);
     const password = ctx.password;
-    if (ctx.user.lockPassword) {
-      await tool(target, 'usermod', ['--lock', '--', user]);
-      out.changedIf('/etc/shadow', true);
-      out.actions.push(`password of ${user} locked (USERNAME_PASSWORD_RESET)`);
-    } else if (password !== undefined) {
-      await setPassword(target, user, password.kind, password.secret);
-      if (ctx.user.expirePassword) await tool(target, 'chage', ['--lastday', '0', '--', user]);
-      out.changedIf('/etc/shadow', true);
+    // each password (and lock) once per instance, again only when that account's own spec changes:
+    // a rerun for another input (ssh_pwauth, another account) leaves a password the user changed alone
+    const applied = await loadApplied(target.root, ctx.instanceId);
+    const contextKey = `context:${user}`;
+    const contextSpec = fingerprintOf({
+      lock: ctx.user.lockPassword, expire: ctx.user.expirePassword, source: password?.source ?? null, kind: password?.kind ?? null,
+      fingerprint: password === undefined ? null : secretFingerprint(password.secret, ctx.instanceId),
+    });
+    if (applied.get(contextKey) !== contextSpec) {
+      if (ctx.user.lockPassword) {
+        await tool(target, 'usermod', ['--lock', '--', user]);
+        out.changedIf('/etc/shadow', true);
+        out.actions.push(`password of ${user} locked (USERNAME_PASSWORD_RESET)`);
+      } else if (password !== undefined) {
+        await setPassword(target, user, password.kind, password.secret);
+        if (ctx.user.expirePassword) await tool(target, 'chage', ['--lastday', '0', '--', user]);
+        out.changedIf('/etc/shadow', true);
+      }
+      applied.set(contextKey, contextSpec);
     }
     // cloud-config chpasswd and the default user's `password:` (cloud-init's cc_set_passwords)
     const existing = new Set((await passwdEntries(target)).map((e) => e.name));
-    for (const change of ctx.accounts.passwords) {
-      if (!existing.has(change.user)) {
-        out.warnings.push(`${change.origin}: user ${change.user} does not exist; skipped`);
+    const byUser = new Map<string, (typeof ctx.accounts.passwords)[number][]>();
+    for (const change of ctx.accounts.passwords) byUser.set(change.user, [...(byUser.get(change.user) ?? []), change]);
+    for (const [name, changes] of byUser) {
+      if (!existing.has(name)) {
+        for (const change of changes) out.warnings.push(`${change.origin}: user ${name} does not exist; skipped`);
         continue;
       }
-      await setPassword(target, change.user, change.kind, change.secret);
-      // cloud-init expires hashed passwords too (since 22.3): the user must change it at the next login
-      if (change.expire) await tool(target, 'chage', ['--lastday', '0', '--', change.user]);
+      const key = `chpasswd:${name}`;
+      const spec = fingerprintOf(changes.map((c) => [c.kind, c.expire, secretFingerprint(c.secret, ctx.instanceId)]));
+      if (applied.get(key) === spec) continue;
+      for (const change of changes) {
+        await setPassword(target, name, change.kind, change.secret);
+        // cloud-init expires hashed passwords too (since 22.3): the user must change it at the next login
+        if (change.expire) await tool(target, 'chage', ['--lastday', '0', '--', name]);
+      }
       out.changedIf('/etc/shadow', true);
+      applied.set(key, spec);
     }
-    // a password baked into the image is locked, unless the context gives that account's password (any source) or keeps it (lock_passwd: false)
-    const given = accountsWithGivenPasswords(ctx.accounts, password);
-    if (ctx.user.lockPassword) given.add(user);
-    for (const name of await accountsWithFixedPasswords(target)) {
-      if (given.has(name)) continue;
-      await tool(target, 'usermod', ['--lock', '--', name]);
-      out.changedIf('/etc/shadow', true);
-      out.warnings.push(`${name} had a fixed password from the image and the context gives none: locked (log in with a key)`);
+    // a password baked into the image is locked (once per instance), unless the context gives that account's password (any source) or keeps it (lock_passwd: false)
+    if (applied.get('image-passwords') === undefined) {
+      const given = accountsWithGivenPasswords(ctx.accounts, password);
+      if (ctx.user.lockPassword) given.add(user);
+      for (const name of await accountsWithFixedPasswords(target)) {
+        if (given.has(name)) continue;
+        await tool(target, 'usermod', ['--lock', '--', name]);
+        out.changedIf('/etc/shadow', true);
+        out.warnings.push(`${name} had a fixed password from the image and the context gives none: locked (log in with a key)`);
+      }
+      applied.set('image-passwords', 'locked');
     }
+    await applied.save(out);
     await applySshPwauth(target, ctx.accounts.sshPwauth, out);
     log.info({ user, source: password?.source ?? null, locked: ctx.user.lockPassword, cloudConfigPasswords: ctx.accounts.passwords.length, sshPwauth: ctx.accounts.sshPwauth ?? null }, 'password');
     return out.build();

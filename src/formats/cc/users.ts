@@ -72,6 +72,8 @@ export const ACCOUNT_KEYS = {
   users: [
     'name', 'sudo', 'shell', 'ssh_authorized_keys', 'lock_passwd', 'passwd', 'hashed_passwd', 'plain_text_passwd', 'gecos', 'homedir', 'no_create_home',
     'primary_group', 'groups', 'no_user_group', 'no_log_init', 'system', 'uid', 'expiredate', 'inactive', 'create_groups',
+    // cloud-init's deprecated spellings, read as the underscore form (said)
+    'lock-passwd', 'ssh-authorized-keys', 'hashed-passwd', 'plain-text-passwd', 'primary-group', 'no-create-home', 'no-user-group', 'no-log-init', 'create-groups',
   ],
   chpasswd: ['list', 'users', 'expire'],
 } as const;
@@ -79,8 +81,9 @@ export const ACCOUNT_KEYS = {
 /** Keys cloud-init documents within these mappings that vmctx does not apply. */
 export const ACCOUNT_UNSUPPORTED = {
   users: [
-    'create-groups', 'doas', 'hashed-passwd', 'lock-passwd', 'no-create-home', 'no-log-init', 'no-user-group', 'plain-text-passwd', 'primary-group',
-    'selinux-user', 'selinux_user', 'snapuser', 'ssh-authorized-keys', 'ssh-import-id', 'ssh-redirect-user', 'ssh_import_id', 'ssh_redirect_user',
+    'doas', 'selinux_user', 'snapuser', 'ssh_import_id', 'ssh_redirect_user',
+    // deprecated spellings of keys vmctx does not apply either (said as their underscore form)
+    'selinux-user', 'ssh-import-id', 'ssh-redirect-user',
   ] as string[],
   chpasswd: [] as string[],
 };
@@ -144,11 +147,34 @@ function sudoRules(v: unknown, where: string, path: Path, issues: Issues): strin
   return out;
 }
 
-function parseUser(entry: Obj, where: string, path: Path, issues: Issues): CloudUser | undefined {
+/**
+ * The hyphenated spellings cloud-init still accepts (deprecated) for its users' keys: read as the
+ * underscore form, said at their line; when both are given the underscore one wins.
+ */
+export const HYPHENATED_USER_KEYS = [
+  'lock-passwd', 'ssh-authorized-keys', 'hashed-passwd', 'plain-text-passwd', 'primary-group', 'no-create-home', 'no-user-group', 'no-log-init',
+  'create-groups', 'ssh-import-id', 'ssh-redirect-user', 'selinux-user',
+];
+
+function parseUser(given: Obj, where: string, path: Path, issues: Issues): CloudUser | undefined {
+  // the deprecated hyphenated keys read as their underscore form; `spelled` keeps the document's key for the line of a message
+  const entry: Obj = {};
+  const spelled: Record<string, string> = {};
   // key by key, in the document's order: the keys with a reason of their own are reported here, the others by checkKeys
-  for (const [key, value] of Object.entries(entry)) {
+  for (const [asGiven, value] of Object.entries(given)) {
+    let key = asGiven;
+    if (HYPHENATED_USER_KEYS.includes(asGiven)) {
+      key = asGiven.replace(/-/gu, '_');
+      if (Object.hasOwn(given, key)) {
+        issues.warn(`${where}: ${asGiven} and ${key} are both given: ${key} is used, ${asGiven} ignored`, [...path, asGiven]);
+        continue;
+      }
+      issues.warn(`${where}: ${asGiven} is a deprecated spelling, read as ${key}`, [...path, asGiven]);
+      spelled[key] = asGiven;
+    }
+    entry[key] = value;
     const why = UNSUPPORTED_WHY[key];
-    if (why !== undefined) issues.warn(`${where}: key ${JSON.stringify(key)} is not supported by vmctx (${why}); ignored`, [...path, key]);
+    if (why !== undefined) issues.warn(`${where}: key ${JSON.stringify(spelled[key] ?? key)} is not supported by vmctx (${why}); ignored`, [...path, spelled[key] ?? key]);
     else checkKeys({ [key]: value }, ACCOUNT_KEYS.users, ACCOUNT_UNSUPPORTED.users, where, path, issues);
   }
   const name = str(entry['name']);
@@ -156,7 +182,7 @@ function parseUser(entry: Obj, where: string, path: Path, issues: Issues): Cloud
     issues.warn(`${where}: no valid name (lower-case letters, digits, _ and -); skipped`, entry['name'] === undefined ? path : [...path, 'name']);
     return undefined;
   }
-  const at = (k: string): Path => [...path, k];
+  const at = (k: string): Path => [...path, spelled[k] ?? k];
   const text = (k: string): string | undefined => {
     const v = entry[k];
     if (v === undefined || v === null) return undefined;

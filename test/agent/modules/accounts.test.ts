@@ -190,7 +190,7 @@ describe('passwords: given ones never locked; chpasswd, password, expire', () =>
     }
   });
 
-  it('top-level password: the context\'s USERNAME (expired by default); root without USERNAME; the context\'s PASSWORD wins', async () => {
+  it('top-level password: the context\'s USERNAME (expired by default); never root without USERNAME (an explicit chpasswd for root applies); the context\'s PASSWORD wins', async () => {
     let root = await ubuntuishRoot();
     let r = await applyAll(root, cc('password: top-Secret1\n', { USERNAME: 'alice' }));
     let alice = await entry(root, 'etc/shadow', 'alice');
@@ -199,10 +199,14 @@ describe('passwords: given ones never locked; chpasswd, password, expire', () =>
     expect(r.ctx.warnings.map(formatWarning)).toContainEqual(expect.stringMatching(/^USER_DATA:2: warning: password: set for alice, vmctx's default user \(the context's USERNAME\); expired/u));
 
     root = await ubuntuishRoot();
+    const rootBefore = await entry(root, 'etc/shadow', 'root');
     r = await applyAll(root, cc('password: top-Secret2\nchpasswd: {expire: false}\n'));
-    expect(cryptMatches((await entry(root, 'etc/shadow', 'root'))[1] ?? '', 'top-Secret2')).toBe(true);
-    expect((await entry(root, 'etc/shadow', 'root'))[2]).not.toBe('0');
-    expect(r.ctx.warnings.map((w) => w.message)).toContain('password: set for root, vmctx\'s default user (the context gives no USERNAME)');
+    expect(await entry(root, 'etc/shadow', 'root')).toEqual(rootBefore);
+    expect(r.ctx.warnings.map(formatWarning)).toContain('USER_DATA:2: warning: password: not applied: no default user (USERNAME is not set); cloud-init sets none either');
+    // an explicit chpasswd entry for root is applied
+    root = await ubuntuishRoot();
+    r = await applyAll(root, cc('password: top-Secret2\nchpasswd: {expire: false, users: [{name: root, password: root-Secret4, type: text}]}\n'));
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'root'))[1] ?? '', 'root-Secret4')).toBe(true);
 
     root = await ubuntuishRoot();
     r = await applyAll(root, cc('password: top-Secret3\n', { USERNAME: 'alice', PASSWORD: 'from-context' }));
@@ -356,5 +360,122 @@ describe('existing accounts, groups, system accounts and hostile input', () => {
     const { warnings } = await applyAll(root, { USERNAME: 'zed' }, [usersModule]);
     expect((await entry(root, 'etc/passwd', 'zed'))[6]).toBe('/bin/sh');
     expect(warnings).toEqual(['zed: no USERNAME_SHELL and no /bin/bash in this system: the shell is /bin/sh']);
+  });
+});
+
+describe('reruns, the default user, homes, sudo for skipped accounts and duplicates (review of issue 19)', () => {
+  const boot1 = 'users: [{name: alice}, {name: bob, lock_passwd: false}]\nchpasswd:\n  users: [{name: bob, password: temp-pass, type: text}]\n';
+  const ctxVars = { USERNAME: 'alice', PASSWORD: 'first-boot' };
+  /** A password the user chose after the first boot (as passwd would write it). */
+  const userChanges = async (root: string, name: string, password: string): Promise<string> => {
+    const hash = hashOf(password, `${name}salt1`);
+    const text = (await lines(root, 'etc/shadow')).map((l) => (l.startsWith(`${name}:`) ? [name, hash, '20000', ...l.split(':').slice(3)].join(':') : l)).join('\n');
+    await writeFile(join(root, 'etc/shadow'), `${text}\n`);
+    return hash;
+  };
+
+  it('a users rerun (another account added; the password module\'s inputs are unchanged) does not lock the password the context gave; the new account is made', async () => {
+    const root = await ubuntuishRoot();
+    await applyAll(root, cc(boot1, ctxVars));
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'alice'))[1] ?? '', 'first-boot')).toBe(true);
+    await applyAll(root, cc(boot1.replace('{name: bob, lock_passwd: false}]', '{name: bob, lock_passwd: false}, {name: carl}]'), ctxVars), [usersModule]);
+    const alice = (await entry(root, 'etc/shadow', 'alice'))[1] ?? '';
+    expect(alice.startsWith('!')).toBe(false);
+    expect(cryptMatches(alice, 'first-boot')).toBe(true);
+    expect((await entry(root, 'etc/passwd', 'carl')).length).toBe(7);
+    expect((await entry(root, 'etc/shadow', 'carl'))[1]?.startsWith('!')).toBe(true);
+  });
+
+  it('a password rerun for ssh_pwauth leaves passwords users changed since alone; a changed chpasswd entry re-applies that account only', async () => {
+    const root = await ubuntuishRoot();
+    await applyAll(root, cc(boot1, ctxVars));
+    const bobHash = await userChanges(root, 'bob', 'bobs-own');
+    const aliceHash = await userChanges(root, 'alice', 'alices-own');
+    await applyAll(root, cc(`${boot1}ssh_pwauth: false\n`, ctxVars));
+    expect((await entry(root, 'etc/shadow', 'bob')).slice(1, 3)).toEqual([bobHash, '20000']);
+    expect((await entry(root, 'etc/shadow', 'alice')).slice(1, 3)).toEqual([aliceHash, '20000']);
+    // bob's own spec changes: his is set (and expired) again; alice's stays
+    await applyAll(root, cc(`${boot1.replace('temp-pass', 'temp-pass2')}ssh_pwauth: false\n`, ctxVars));
+    const bob = await entry(root, 'etc/shadow', 'bob');
+    expect(cryptMatches(bob[1] ?? '', 'temp-pass2')).toBe(true);
+    expect(bob[2]).toBe('0');
+    expect((await entry(root, 'etc/shadow', 'alice'))[1]).toBe(aliceHash);
+    // the applied state holds fingerprints only
+    const state = await readFile(join(root, 'var/lib/vmctx/accounts.applied'), 'utf8');
+    for (const secret of ['first-boot', 'temp-pass', 'temp-pass2']) expect(state).not.toContain(secret);
+    expect((await stat(join(root, 'var/lib/vmctx/accounts.applied'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a new instance applies them again', async () => {
+    const root = await ubuntuishRoot();
+    await applyAll(root, cc(boot1, ctxVars));
+    await userChanges(root, 'bob', 'bobs-own');
+    const state = join(root, 'var/lib/vmctx/accounts.applied');
+    await writeFile(state, (await readFile(state, 'utf8')).replace('"test-instance"', '"an-earlier-instance"'));
+    await applyAll(root, cc(boot1, ctxVars));
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'bob'))[1] ?? '', 'temp-pass')).toBe(true);
+  });
+
+  it('an existing homedir another user owns, or one inside a world-writable directory, is refused; no sudo rules for a skipped account', async () => {
+    const root = await ubuntuishRoot();
+    await mkdir(join(root, 'var/tmp/svc'), { recursive: true });
+    await chmod(join(root, 'var/tmp'), 0o1777);
+    execFileSync('chown', ['4321:4321', join(root, 'var/tmp/svc')]);
+    await mkdir(join(root, 'srv/owned'), { recursive: true });
+    execFileSync('chown', ['4321:4321', join(root, 'srv/owned')]);
+    const { warnings } = await applyAll(root, cc(`users:
+  - name: svc
+    homedir: /var/tmp/svc
+    sudo: ALL=(ALL) NOPASSWD:ALL
+  - name: owned
+    homedir: /srv/owned
+  - name: fine
+    homedir: /srv/fine
+    sudo: ALL=(ALL) NOPASSWD:ALL
+`), [usersModule]);
+    expect(warnings).toEqual([
+      'users[svc] (line 3): /var/tmp can be written by others than root (mode 1777, owner 0); refusing to create svc with /var/tmp/svc as home; skipped',
+      'users[owned] (line 6): /srv/owned exists and belongs to uid 4321, not root or the account; refusing to create owned with /srv/owned as home; skipped',
+    ]);
+    expect(await entry(root, 'etc/passwd', 'svc')).toEqual([]);
+    expect(await entry(root, 'etc/passwd', 'owned')).toEqual([]);
+    expect((await entry(root, 'etc/passwd', 'fine'))[5]).toBe('/srv/fine');
+    const sudoers = await readFile(join(root, SUDOERS_FILE), 'utf8');
+    expect(sudoers).toContain('fine ALL=(ALL) NOPASSWD:ALL');
+    expect(sudoers).not.toContain('svc');
+  });
+
+  it('a deprecated hyphenated key is applied: lock-passwd false with plain-text-passwd leaves the password usable', async () => {
+    const root = await ubuntuishRoot();
+    const { ctx } = await applyAll(root, cc('users:\n  - name: hy\n    lock-passwd: false\n    plain-text-passwd: hy-Secret\n'), [usersModule]);
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'hy'))[1] ?? '', 'hy-Secret')).toBe(true);
+    expect(ctx.warnings.map(formatWarning)).toContainEqual(expect.stringMatching(/^USER_DATA:4:\d+: warning: users\[0\]: lock-passwd is a deprecated spelling, read as lock_passwd$/u));
+  });
+
+  it('a user listed in two documents: one account, the later entry whole, said', async () => {
+    const root = await ubuntuishRoot();
+    const doc = `Content-Type: multipart/mixed; boundary="XX"
+MIME-Version: 1.0
+
+--XX
+Content-Type: text/cloud-config
+
+users:
+  - name: dup
+    lock_passwd: true
+    sudo: ALL=(ALL) ALL
+--XX
+Content-Type: text/cloud-config
+
+users:
+  - name: dup
+    gecos: Second
+--XX--
+`;
+    const { ctx } = await applyAll(root, { USER_DATA: doc }, [usersModule]);
+    expect(ctx.accounts.users.filter((a) => a.name === 'dup').map((a) => [a.gecos, a.sudo])).toEqual([['Second', []]]);
+    expect(ctx.warnings.map((w) => w.message)).toContainEqual(expect.stringMatching(/^users\[dup\]: dup is listed again.*the later entry replaces the earlier one whole/u));
+    expect((await entry(root, 'etc/passwd', 'dup'))[4]).toBe('Second');
+    expect(await readdir(join(root, 'etc/sudoers.d'))).toEqual([]);
   });
 });
