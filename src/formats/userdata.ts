@@ -28,7 +28,7 @@ export interface UserDataScript {
 
 export interface UserDataInclude {
   readonly url: string;
-  /** #include-once: cloud-init fetches it once per instance and keeps it (here: fetched like #include). */
+  /** #include-once: cloud-init fetches it once per instance and keeps it (the run keeps its answer per instance in the state dir). */
   readonly once: boolean;
   /** The part that named it ("user-data", "user-data-part2"). */
   readonly name: string;
