@@ -3,6 +3,7 @@
 // budget, a body over the cap is refused, a non-http scheme is never asked for; every failure
 // names the URL without its query. Without a fetcher (validate, the local stage) the URLs are named
 // and the user data counts as missing, so its modules wait.
+import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ let base: string;
 const hanging: ServerResponse[] = [];
 
 let ccStatus = 200;
+let hostKeysDoc = '';
 let onceServed = 0;
 const routes: Record<string, (res: ServerResponse) => void> = {
   '/cc': (res) => {
@@ -36,6 +38,7 @@ const routes: Record<string, (res: ServerResponse) => void> = {
       res.end();
     } else res.end('#cloud-config\nhostname: fromincl\nusers:\n  - name: bob\n    sudo: "ALL=(ALL) NOPASSWD:ALL"\n');
   },
+  '/hostkeys': (res) => res.end(hostKeysDoc),
   '/once': (res) => {
     // a one-time-token URL: it answers once
     if (onceServed++ > 0) {
@@ -294,5 +297,40 @@ describe('#include fetched by the run', () => {
     expect(requests).toEqual([]);
     expect(network.warnings).toEqual([]);
     expect(onceServed).toBe(1);
+  });
+
+  it("ssh_keys in an #include'd document: the local stage makes host keys (sshd never starts without), the network stage writes the given ones; a late ssh_genkeytypes is said", async () => {
+    const dir = await tempDir();
+    execFileSync('ssh-keygen', ['-q', '-N', '', '-C', 'given', '-t', 'ed25519', '-f', join(dir, 'ed')]);
+    const priv = await readFile(join(dir, 'ed'), 'utf8');
+    const pub = (await readFile(join(dir, 'ed.pub'), 'utf8')).trim();
+    hostKeysDoc = `#cloud-config\nssh_keys:\n  ed25519_private: |\n${priv.trim().split('\n').map((l) => `    ${l}`).join('\n')}\n  ed25519_public: ${pub}\n`;
+    const seed = await tempDir();
+    await writeFile(join(seed, 'meta-data'), 'instance-id: iid-keys\n');
+    await writeFile(join(seed, 'user-data'), `#include\n${base}/hostkeys\n`);
+    const root = await scratchRoot();
+    const run = runIn(root, seed);
+    const keys = async (): Promise<string[]> => (await readdir(join(root, 'etc/ssh'))).filter((n) => n.startsWith('ssh_host_')).sort();
+    const local = await run('local');
+    expect(local.modules.find((m) => m.id === 'ssh-host-keys')).toMatchObject({ status: 'applied' });
+    expect(await keys()).toContain('ssh_host_ed25519_key');
+    expect(await readFile(join(root, 'etc/ssh/ssh_host_ed25519_key'), 'utf8')).not.toBe(priv);
+    const network = await run('network');
+    expect(network.modules.find((m) => m.id === 'ssh-host-keys-late')).toMatchObject({ status: 'applied' });
+    expect(await readFile(join(root, 'etc/ssh/ssh_host_ed25519_key'), 'utf8')).toBe(priv);
+    expect(await keys()).toEqual(['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']);
+    expect(JSON.stringify(network)).not.toContain('PRIVATE KEY');
+
+    hostKeysDoc = '#cloud-config\nssh_genkeytypes: [ed25519]\n';
+    const seed2 = await tempDir();
+    await writeFile(join(seed2, 'meta-data'), 'instance-id: iid-gen\n');
+    await writeFile(join(seed2, 'user-data'), `#include\n${base}/hostkeys\n`);
+    const root2 = await scratchRoot();
+    const run2 = runIn(root2, seed2);
+    await run2('local');
+    const late = await run2('network');
+    const report = late.modules.find((m) => m.id === 'ssh-host-keys-late');
+    expect(report).toMatchObject({ status: 'unchanged' });
+    expect(report?.warnings.join('\n')).toMatch(/^ssh_genkeytypes \(ed25519\) came with #include'd user data, fetched after the host keys were made \(.*ecdsa.*\).*not applied/u);
   });
 });
