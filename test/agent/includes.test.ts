@@ -2,7 +2,9 @@
 // fetched cloud-config and scripts join the context; a redirect is not followed, a hang ends at the
 // budget, a body over the cap is refused, a non-http scheme is never asked for; every failure
 // names the URL without its query. Without a fetcher (validate, the local stage) the URLs are named
-// and the user data counts as missing, so its modules wait.
+// and the user data counts as missing, so its modules wait; a failed fetch (not a 404) on a later
+// boot keeps them waiting rather than removing what the document gave; #include-once is kept per
+// instance; ssh_keys from an include reach the host keys in the network stage.
 import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -4,7 +4,11 @@
 // The user data's #include URLs are fetched here (the parser only lists them), through the
 // fetcher the caller gives (the run's, bounded by the metadata budget); each fetched document is
 // user data again, to a depth and count limit. Without a fetcher (`vmctx validate`, the local
-// stage) the URLs are named and the user data counts as not complete yet.
+// stage) the URLs are named and the user data counts as not complete yet. A fetch that fails (no
+// answer, 5xx, timeout, the budget, a redirect, a cap) leaves it incomplete too, so no on-change
+// module takes a failure for content removed; only HTTP 404/410, the server's word that the
+// document is not there, counts as an empty document. #include-once answers are kept per instance
+// by the fetcher (registry.ts), as cloud-init keeps them.
 import { decodeStrictBase64 } from '../../formats/base64.js';
 import { mergeCloudConfigs, type CloudConfig } from '../../formats/cloudconfig.js';
 import { parseUserData, shownUrl, type UserDataInclude, type UserDataScript } from '../../formats/userdata.js';
