@@ -185,7 +185,8 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     // the local stage's modules run in the network stage when the context could only come over the network
     const remote = ctx.source.kind === 'metadata' || ctx.source.kind === 'metadata-cache';
     // and so do the ones that need the user data when its #include URLs could only be fetched now
-    const included = ctx.userDataIncludes === 'fetched';
+    // (when a fetch failed they are listed too, skipped as waiting: the report says why)
+    const included = ctx.userDataIncludes !== undefined;
     const modules = (options.modules ?? MODULES).filter((m) => options.stage === 'all' || m.stage === options.stage || (options.stage === 'network' && m.stage === 'local' && (remote || (included && (m.needs ?? []).includes('user-data')))));
     // user data with #include URLs: the local stage does not wait for the network, so it asks for the network stage
     if (options.stage === 'local' && ctx.userDataIncludes === 'pending' && !options.dryRun) {
@@ -276,6 +277,12 @@ async function plan(module: Module, ctx: Context, target: Target, state: StateSt
   const missing = (module.needs ?? []).filter((item) => ctx.missing.includes(item));
   const previous = state.record(module.id);
   const firstForInstance = previous === undefined || previous.instanceId !== ctx.instanceId;
+  // user data whose #include URLs are not fetched (the local stage) or could not be (a failure,
+  // not an answer that the document is gone): even an instance's first run waits, or an on-change
+  // module would apply part of the cloud-config now and the rest in the network stage
+  if (missing.includes('user-data') && ctx.userDataIncludes === 'pending') {
+    return { kind: 'skipped', reason: "the user data's #include URLs are not fetched yet (the network stage fetches them; a failed fetch is retried on the next run); not recorded, so the run that has them applies it" };
+  }
   if (missing.length > 0 && (module.frequency !== 'on-change' || !firstForInstance)) {
     return { kind: 'skipped', reason: `${missing.join(', ')} did not arrive from the metadata service in time; not recorded, so the next run applies it` };
   }

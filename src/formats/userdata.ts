@@ -28,7 +28,7 @@ export interface UserDataScript {
 
 export interface UserDataInclude {
   readonly url: string;
-  /** #include-once: cloud-init fetches it once per instance and keeps it (here: fetched like #include). */
+  /** #include-once: cloud-init fetches it once per instance and keeps it (the run keeps its answer per instance in the state dir). */
   readonly once: boolean;
   /** The part that named it ("user-data", "user-data-part2"). */
   readonly name: string;
@@ -191,8 +191,9 @@ export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudg
     if (list.length > MAX_PARTS) issues.push(`${name}: more than ${MAX_PARTS} archive parts; the rest ignored`);
     list.slice(0, MAX_PARTS).forEach((item: unknown, i) => {
       const partName = `${name}-part${i + 1}`;
+      // an untyped part is told by its first line, else it is cloud-config (cloud-init's default for archive parts)
       if (typeof item === 'string') {
-        visit(Buffer.from(item, 'utf8'), partName, depth + 1, undefined, undefined);
+        visit(Buffer.from(item, 'utf8'), partName, depth + 1, undefined, undefined, 'text/cloud-config');
         return;
       }
       if (typeof item !== 'object' || item === null || Array.isArray(item)) {
@@ -210,7 +211,7 @@ export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudg
       }
       const type = typeof entry['type'] === 'string' ? entry['type'].toLowerCase().trim() : undefined;
       const label = typeof entry['filename'] === 'string' && /^[A-Za-z0-9._-]{1,64}$/u.test(entry['filename']) ? `${partName}(${entry['filename']})` : partName;
-      visit(data, label, depth + 1, undefined, type);
+      visit(data, label, depth + 1, undefined, type === '' ? undefined : type, 'text/cloud-config');
     });
   };
   const apply = (type: string, data: Buffer, name: string, depth: number, line: number | undefined): void => {
@@ -258,7 +259,8 @@ export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudg
       }
     }
   };
-  const visit = (data: Buffer, name: string, depth: number, line: number | undefined, declared: string | undefined): void => {
+  /** `fallback`: the type of a part whose first line tells none (an untyped archive part: cloud-config). */
+  const visit = (data: Buffer, name: string, depth: number, line: number | undefined, declared: string | undefined, fallback?: string): void => {
     if (depth > MAX_DEPTH) {
       issues.push(`${name}: nested too deeply; ignored`);
       return;
@@ -267,13 +269,13 @@ export function parseUserData(raw: Buffer, budget: DecodeBudget = new DecodeBudg
       const inflated = boundedGunzip(data, MAX_FILE, budget);
       if ('reason' in inflated) issues.push(`${name}: gzip data ignored: ${inflated.reason}`);
       // a gzipped body's lines are its uncompressed lines: a top-level document keeps them
-      else visit(inflated.data, name, depth + 1, line === 0 ? 0 : undefined, declared);
+      else visit(inflated.data, name, depth + 1, line === 0 ? 0 : undefined, declared, fallback);
       return;
     }
     const head = data.subarray(0, 256).toString('latin1');
     // a MIME part's own type wins, except the generic ones; and a #! body is a script whatever its part says
     const given = declared === undefined || GUESSED.has(declared) ? undefined : declared;
-    const type = given ?? typeOf(head);
+    const type = given ?? typeOf(head) ?? (declared === undefined ? fallback : undefined);
     if (type === undefined) {
       if (declared !== undefined) issues.push(`${name}: a ${declared.slice(0, 60)} part without a known header (#!, #cloud-config, #include, …); ignored`);
       else issues.push(`${name}: neither a #! script, #cloud-config, #cloud-boothook, #include, #cloud-config-archive nor MIME multipart; ignored`);

@@ -15,7 +15,12 @@ export interface UrlFetchOptions {
   readonly maxBytes: number;
 }
 
-export type UrlFetchResult = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly reason: string };
+/**
+ * `gone`: the server answered that the document does not exist (HTTP 404 or 410), a definitive
+ * answer; every other failure (no answer, 5xx, a timeout, the budget, a redirect, a cap) says
+ * nothing of the document.
+ */
+export type UrlFetchResult = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly reason: string; readonly gone?: boolean };
 
 export async function fetchUrl(url: string, options: UrlFetchOptions): Promise<UrlFetchResult> {
   let parsed: URL;
@@ -50,6 +55,7 @@ export async function fetchUrl(url: string, options: UrlFetchOptions): Promise<U
     };
     stream.on('response', (res: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
       if (res.statusCode >= 300 && res.statusCode < 400) done({ ok: false, reason: `redirect (HTTP ${res.statusCode}); redirects are not followed` });
+      else if (res.statusCode === 404 || res.statusCode === 410) done({ ok: false, reason: `HTTP ${res.statusCode}`, gone: true });
       else if (res.statusCode !== 200) done({ ok: false, reason: `HTTP ${res.statusCode}` });
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > options.maxBytes) done({ ok: false, reason: `the body is ${declared} bytes, over the ${options.maxBytes}-byte limit` });

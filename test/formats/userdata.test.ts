@@ -95,6 +95,15 @@ describe('#cloud-config-archive', () => {
     expect(parts.issues).toEqual(['user-data-part5: #part-handler (Python code run by cloud-init) is not supported by vmctx; ignored']);
   });
 
+  it('an untyped part without a known first line is cloud-config, as in cloud-init (a string or a mapping)', () => {
+    const parts = parseUserData(Buffer.from('#cloud-config-archive\n- content: |\n    runcmd:\n      - [echo, untyped]\n- |\n  hostname: plain\n- content: "#!/bin/sh\\necho s\\n"\n'));
+    expect(parts.issues).toEqual([]);
+    expect(parts.cloudConfigs.map((c) => [c.runcmd, c.hostname])).toEqual([[[['echo', 'untyped']], undefined], [[], 'plain']]);
+    expect(parts.scripts.map((s) => s.body.toString())).toEqual(['#!/bin/sh\necho s\n']);
+    // outside an archive an unknown body is still named
+    expect(parseUserData(Buffer.from('hostname: plain\n')).cloudConfigs).toEqual([]);
+  });
+
   it('an archive that is not a list, or parts without content, are named', () => {
     expect(parseUserData(Buffer.from('#cloud-config-archive\nkey: value\n')).issues).toEqual(['user-data: #cloud-config-archive is not a list of parts; ignored']);
     expect(parseUserData(Buffer.from('#cloud-config-archive\n- type: text/x-shellscript\n- 42\n- {content: "#!/bin/sh", colour: red}\n')).issues).toEqual([

@@ -248,7 +248,8 @@ export async function normaliseContext(raw: RawContext, identity: { id: string; 
     warnings,
     unused: checks.unused,
     medium: raw.medium,
-    // user data with #include URLs not fetched yet (the local stage) is not complete: its modules wait
+    // user data with #include URLs not fetched yet (the local stage) or not fetched at all (a failure that
+    // is not a 404/410) is not complete: its modules wait
     missing: userData.includes === 'pending' && !(raw.missing ?? []).includes('user-data') ? [...(raw.missing ?? []), 'user-data'] : raw.missing ?? [],
     initScriptsFrequency: settings.initScriptsFrequency ?? 'per-instance',
     ...(raw.seedFiles === undefined ? {} : { seedFiles: raw.seedFiles }),

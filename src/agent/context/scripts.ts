@@ -4,7 +4,11 @@
 // The user data's #include URLs are fetched here (the parser only lists them), through the
 // fetcher the caller gives (the run's, bounded by the metadata budget); each fetched document is
 // user data again, to a depth and count limit. Without a fetcher (`vmctx validate`, the local
-// stage) the URLs are named and the user data counts as not complete yet.
+// stage) the URLs are named and the user data counts as not complete yet. A fetch that fails (no
+// answer, 5xx, timeout, the budget, a redirect, a cap) leaves it incomplete too, so no on-change
+// module takes a failure for content removed; only HTTP 404/410, the server's word that the
+// document is not there, counts as an empty document. #include-once answers are kept per instance
+// by the fetcher (registry.ts), as cloud-init keeps them.
 import { decodeStrictBase64 } from '../../formats/base64.js';
 import { mergeCloudConfigs, type CloudConfig } from '../../formats/cloudconfig.js';
 import { parseUserData, shownUrl, type UserDataInclude, type UserDataScript } from '../../formats/userdata.js';
@@ -26,8 +30,12 @@ export const MAX_INCLUDE_TOTAL = 32 * 1024 * 1024;
 /** #include in a fetched document in a fetched document …: at most this deep. */
 export const MAX_INCLUDE_DEPTH = 3;
 
-/** Fetches one #include URL (http/https, no redirects, bounded); never throws. */
-export type IncludeFetcher = (url: string) => Promise<{ readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly reason: string }>;
+/**
+ * Fetches one #include URL (http/https, no redirects, bounded); never throws. `once`: an
+ * #include-once URL, whose first answer is kept for the instance. `gone`: the server said the
+ * document does not exist (HTTP 404/410).
+ */
+export type IncludeFetcher = (url: string, once?: boolean) => Promise<{ readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly reason: string; readonly gone?: boolean | undefined }>;
 
 export interface ScriptsOptions {
   /** Fetches #include URLs; absent: they are named, not fetched (validate, the local stage). */
@@ -141,17 +149,27 @@ async function fetchIncludes(first: readonly UserDataInclude[], variable: string
       continue;
     }
     if (++fetched > MAX_INCLUDES) {
+      // a limit of the user data itself, the same on every boot: not a reason to wait
       warn(`more than ${MAX_INCLUDES} URLs to fetch for one user data; not fetched`);
       continue;
     }
-    const got = await fetch(inc.url);
+    const got = await fetch(inc.url, inc.once);
     if (!got.ok) {
-      warn(`${got.reason}; not used`);
+      // HTTP 404/410 is the server's word that the document is not there: it counts as removed
+      // (empty). Any other failure (no answer, 5xx, timeout, budget, redirect, cap) says nothing
+      // of the document: the user data is incomplete and its modules wait, so that an on-change
+      // module never takes a failed fetch for content removed.
+      if (got.gone === true) warn(`${got.reason}; the document is not there, so it counts as empty`);
+      else {
+        unfetched = true;
+        warn(`${got.reason}; not used (the modules that need the user data wait)`);
+      }
       continue;
     }
     total += got.body.length;
     if (total > MAX_INCLUDE_TOTAL) {
-      warn(`the #include answers together pass ${MAX_INCLUDE_TOTAL / 1024 / 1024} MiB; not used`);
+      unfetched = true;
+      warn(`the #include answers together pass ${MAX_INCLUDE_TOTAL / 1024 / 1024} MiB; not used (the modules that need the user data wait)`);
       continue;
     }
     const name = `include ${shown}`;

@@ -40,6 +40,9 @@ export interface LoadOptions extends Omit<DatasourceRequest, 'probe' | 'config' 
 /** This boot's answers to #include URLs (tmpfs: gone at the next boot), so the stages fetch each URL once per boot. */
 export const INCLUDE_CACHE_DIR = '/run/vmctx/includes';
 
+/** Under the state dir: the answers to #include-once URLs, per instance (a directory named by the instance id's hash). */
+export const INCLUDE_ONCE_DIR = 'include-once';
+
 /**
  * The user data's #include fetcher: none in the local stage (which does not wait for the network:
  * the user data counts as incomplete and its modules wait), else one GET per URL within one
@@ -48,14 +51,23 @@ export const INCLUDE_CACHE_DIR = '/run/vmctx/includes';
  * and read from there by the later stages and the daemon of the same boot, as cloud-init fetches
  * an #include once per boot.
  */
-function includeFetcher(options: LoadOptions, config: AgentConfig): IncludeFetcher | undefined {
+function includeFetcher(options: LoadOptions, config: AgentConfig): ((instanceId: string) => IncludeFetcher) | undefined {
   if (options.stage === 'local') return undefined;
   const clock = options.clock ?? systemClock;
   const root = options.root;
   const write = options.cache?.write === true;
+  const state = options.cache;
   let deadline: number | undefined;
-  return async (url) => {
-    const file = `${INCLUDE_CACHE_DIR}/${createHash('sha256').update(url).digest('hex')}`;
+  return (instanceId) => async (url, once) => {
+    const digest = createHash('sha256').update(url).digest('hex');
+    // #include-once: the first answer is the instance's (a one-time-token URL answers once), kept
+    // in the state dir (0700, files 0600) and read from there on every later boot of the instance
+    const onceDir = state === undefined ? undefined : `${state.dir}/${INCLUDE_ONCE_DIR}/${createHash('sha256').update(instanceId).digest('hex')}`;
+    if (once === true && state !== undefined && onceDir !== undefined) {
+      const kept = await state.root.readFile(`${onceDir}/${digest}`, { maxBytes: MAX_INCLUDE_BYTES }).catch(() => undefined);
+      if (kept !== undefined) return { ok: true, body: kept };
+    }
+    const file = `${INCLUDE_CACHE_DIR}/${digest}`;
     const kept = await root.readFile(file, { maxBytes: MAX_INCLUDE_BYTES }).catch(() => undefined);
     if (kept !== undefined) return { ok: true, body: kept };
     deadline ??= clock.now() + config.metadataBudgetMs;
@@ -63,15 +75,23 @@ function includeFetcher(options: LoadOptions, config: AgentConfig): IncludeFetch
     if (got.ok && write) {
       // a cache that cannot be written costs only a second fetch in a later stage
       await root.ensureDir(INCLUDE_CACHE_DIR, { mode: 0o700 }).then(() => root.writeFile(file, got.body, { mode: 0o600 })).catch(() => undefined);
+      if (once === true && state !== undefined && onceDir !== undefined) {
+        // not kept: the next boot asks again (and a one-time URL may refuse): said, not fatal
+        await state.root.ensureDir(state.dir, { mode: 0o700 })
+          .then(() => state.root.ensureDir(`${state.dir}/${INCLUDE_ONCE_DIR}`, { mode: 0o700 }))
+          .then(() => state.root.ensureDir(onceDir, { mode: 0o700 }))
+          .then(() => state.root.writeFile(`${onceDir}/${digest}`, got.body, { mode: 0o600 }))
+          .catch(() => undefined);
+      }
     }
     return got;
   };
 }
 
-async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, degraded?: string, include?: IncludeFetcher): Promise<LoadedContext> {
+async function finishLoad(opened: OpenedContext, root: Root, config: AgentConfig, degraded?: string, include?: (instanceId: string) => IncludeFetcher): Promise<LoadedContext> {
   try {
     const identity = await instanceIdentity(opened.raw.variables, root, opened.raw.instanceId);
-    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency, include });
+    const context = await normaliseContext(opened.raw, identity, { initScriptsFrequency: config.initScriptsFrequency, include: include?.(identity.id) });
     return { context, attempts: opened.attempts, ...(degraded === undefined ? {} : { degraded }), close: () => opened.close() };
   } catch (error) {
     await opened.close();

@@ -133,6 +133,60 @@ export const hostKeysModule: Module = {
   },
 };
 
+/**
+ * The second pass of ssh-host-keys: ssh_keys (and ssh_deletekeys, ssh_genkeytypes) in user data
+ * that has #include URLs arrive in the network stage, after the local stage made the host keys
+ * (sshd never starts without them). Given keys are written then (idempotent: the same keys change
+ * nothing, so a run that had the whole user data from the start is not disturbed) and sshd takes
+ * them; key types that do not match ssh_genkeytypes are said, not remade (the keys sshd already
+ * offers stay).
+ */
+export const hostKeysLateModule: Module = {
+  id: 'ssh-host-keys-late',
+  stage: 'local',
+  frequency: 'per-instance',
+  onInterrupted: 'rerun',
+  needs: ['user-data'],
+  description: "ssh_keys from user data fetched with #include (in the network stage, after ssh-host-keys made the keys): written, and sshd takes them; ssh_genkeytypes that came late is said",
+  isRelevant: (ctx) => ctx.userDataIncludes === 'fetched' && ((ctx.cloudConfig?.hostKeys?.length ?? 0) > 0 || ctx.cloudConfig?.sshGenKeyTypes !== undefined),
+  inputs: () => null,
+  async apply(ctx, target, log) {
+    const out = new OutcomeBuilder();
+    const { root } = target;
+    if ((await root.lstat('/etc/ssh/sshd_config')) === undefined) return out.build();
+    for (const dir of ['/etc', '/etc/ssh']) {
+      if ((await root.lstat(dir))?.type !== 'directory') throw new VmctxError('ERR_PATH_SYMLINK', `${dir} in the root is not a plain directory; not writing host keys through it`);
+    }
+    const cc = ctx.cloudConfig;
+    const given = givenKeys(ctx);
+    if (given.size > 0) {
+      const certificates = await writeGivenKeys(given, target, out);
+      // only the given types are there (as in the first pass), unless ssh_deletekeys: false
+      if (cc?.sshDeleteKeys !== false) {
+        const types = new Set([...given.values()].map((k) => k.type));
+        for (const name of ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n))) {
+          if (![...types].some((t) => name.startsWith(`ssh_host_${t}_key`))) out.changedIf(`/etc/ssh/${name}`, await root.remove(`/etc/ssh/${name}`));
+        }
+      }
+      await setCertificates(certificates, target, out);
+      if (out.changed.length > 0) {
+        out.actions.push("ssh_keys from the #include'd user data written (it arrived after the local stage had made host keys)");
+        log.info({ types: [...new Set([...given.values()].map((k) => k.type))] }, 'SSH host keys written from late user data');
+        await restartIfRunning(target, out, ['ssh.service', 'sshd.service'], ['ssh', 'sshd']);
+      }
+      return out.build();
+    }
+    const wanted = KEY_TYPES.filter((t) => cc?.sshGenKeyTypes?.includes(t) === true);
+    const present = new Set(((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n)));
+    const deferred = (await root.lstat(DEFERRED_KEYS_MARKER)) !== undefined;
+    const have = KEY_TYPES.filter((t) => present.has(`ssh_host_${t}_key`) || (deferred && DEFERRABLE.has(t)));
+    if (have.length !== wanted.length || have.some((t) => !wanted.includes(t))) {
+      out.warnings.push(`ssh_genkeytypes (${wanted.join(', ') || 'none'}) came with #include'd user data, fetched after the host keys were made (${have.join(', ') || 'none'}, in the local stage, before sshd starts); not applied: the host keys stay`);
+    }
+    return out.build();
+  },
+};
+
 /** The zone to set and where it came from: cloud-config's timezone wins over TIMEZONE (user data wins, as in cloud-init). */
 export function zoneOf(ctx: Context): { zone: string; source: string; overridden: string | undefined } | undefined {
   const variable = (ctx.variables['TIMEZONE'] ?? '').trim();

@@ -8,13 +8,13 @@ import { passwordModule, usersModule } from './users.js';
 import { bootInitScriptsModule, bootcmdModule, boothooksModule, onceScriptsModule, perBootScriptsModule, scriptsModule } from './scripts.js';
 import { ephemeralModule, growFsModule, machineIdModule } from './firstboot.js';
 import { deferredWriteFilesModule, seedFilesModule, writeFilesModule } from './writefiles.js';
-import { hostKeysModule, timezoneModule } from './hygiene.js';
+import { hostKeysLateModule, hostKeysModule, timezoneModule } from './hygiene.js';
 import { localeModule, mountsModule, ntpModule } from './machine.js';
 import { hookModules } from './hooks.js';
 import { templatesModule } from './templates.js';
 
 export const MODULES: readonly Module[] = [
-  networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, templatesModule,
+  networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, hostKeysLateModule, templatesModule,
   seedFilesModule, writeFilesModule, mountsModule, localeModule, ntpModule, bootcmdModule, deferredWriteFilesModule, boothooksModule, bootInitScriptsModule, scriptsModule, perBootScriptsModule, onceScriptsModule,
   // the image's own hooks, after everything built in
   ...hookModules,
