@@ -239,6 +239,8 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
       // the CLI gives the host's NICs only for the running system; tests give a scratch root's
       ...(!options.dryRun && options.listNics !== undefined ? { listNics: options.listNics } : {}),
       ...(options.nicsSettled === true ? { nicsSettled: true } : {}),
+      // (a dry run's module records go to its overlay of the target, at the state directory's path)
+      state: options.dryRun && options.stateDir !== '' ? { root, dir: options.stateDir } : { root: options.stateRoot, dir: options.stateDir },
       ...(!options.dryRun && options.scripts !== undefined ? { scripts: options.scripts } : {}),
       ...(options.scriptTimeoutMs === undefined ? {} : { scriptTimeoutMs: options.scriptTimeoutMs }),
     };

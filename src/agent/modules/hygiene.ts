@@ -72,6 +72,18 @@ async function setCertificates(certificates: readonly string[], target: Target, 
   if (next !== config) out.changedIf('/etc/ssh/sshd_config', (await target.root.writeFile('/etc/ssh/sshd_config', next, { mode: st.mode & 0o7777 })).changed);
 }
 
+/**
+ * Whether sshd is installed (sshd_config); throws when /etc or /etc/ssh is not a plain directory:
+ * host keys are written (ssh-keygen too, as root) through these paths, never through a link.
+ */
+async function sshDirs(root: Target['root'], doing: string): Promise<boolean> {
+  if ((await root.lstat('/etc/ssh/sshd_config')) === undefined) return false;
+  for (const dir of ['/etc', '/etc/ssh']) {
+    if ((await root.lstat(dir))?.type !== 'directory') throw new VmctxError('ERR_PATH_SYMLINK', `${dir} in the root is not a plain directory; not ${doing} host keys through it`);
+  }
+  return true;
+}
+
 export const hostKeysModule: Module = {
   id: 'ssh-host-keys',
   stage: 'local',
@@ -83,11 +95,7 @@ export const hostKeysModule: Module = {
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
-    if ((await root.lstat('/etc/ssh/sshd_config')) === undefined) return out.build();
-    // ssh-keygen writes through these paths as root: the directories must be real, not links
-    for (const dir of ['/etc', '/etc/ssh']) {
-      if ((await root.lstat(dir))?.type !== 'directory') throw new VmctxError('ERR_PATH_SYMLINK', `${dir} in the root is not a plain directory; not generating host keys through it`);
-    }
+    if (!(await sshDirs(root, 'generating'))) return out.build();
     const cc = ctx.cloudConfig;
     const given = givenKeys(ctx);
     const old = ((await root.readdir('/etc/ssh')) ?? []).filter((n) => HOST_KEY.test(n));
@@ -153,10 +161,7 @@ export const hostKeysLateModule: Module = {
   async apply(ctx, target, log) {
     const out = new OutcomeBuilder();
     const { root } = target;
-    if ((await root.lstat('/etc/ssh/sshd_config')) === undefined) return out.build();
-    for (const dir of ['/etc', '/etc/ssh']) {
-      if ((await root.lstat(dir))?.type !== 'directory') throw new VmctxError('ERR_PATH_SYMLINK', `${dir} in the root is not a plain directory; not writing host keys through it`);
-    }
+    if (!(await sshDirs(root, 'writing'))) return out.build();
     const cc = ctx.cloudConfig;
     const given = givenKeys(ctx);
     if (given.size > 0) {

@@ -41,6 +41,8 @@ export interface Target {
    * that is not there was removed, and its files go, even for formats that match by MAC.
    */
   readonly nicsSettled?: boolean;
+  /** Where vmctx keeps its state (the module records' directory; '' is the state root itself): a module's own record beside them. */
+  readonly state?: { readonly root: Root; readonly dir: string };
   /** The clock live waits (the network's rollback check) use; the system's when absent. */
   readonly clock?: Clock;
 }

@@ -55,7 +55,7 @@ async function linkOnPath(root: Target['root'], path: string): Promise<string | 
  * for another reason (a new user, ssh_pwauth) neither re-locks a password nor resets one the
  * user changed since. Root-only, in vmctx's own directory in the guest.
  */
-export const APPLIED_FILE = '/var/lib/vmctx/accounts.applied';
+export const APPLIED_NAME = 'accounts.applied';
 
 interface Applied {
   readonly get: (key: string) => string | undefined;
@@ -63,10 +63,13 @@ interface Applied {
   readonly save: (out: OutcomeBuilder) => Promise<void>;
 }
 
-async function loadApplied(root: Target['root'], instanceId: string): Promise<Applied> {
+async function loadApplied(target: Target, instanceId: string): Promise<Applied> {
+  // beside the module records (a fresh --state-dir applies everything again); without one, in the guest's /var/lib/vmctx
+  const store = target.state ?? { root: target.root, dir: '/var/lib/vmctx' };
+  const file = `${store.dir}/${APPLIED_NAME}`;
   let entries: Record<string, string> = {};
   try {
-    const parsed = JSON.parse((await root.readText(APPLIED_FILE, { maxBytes: 4 * 1024 * 1024 })) ?? '{}') as { instanceId?: unknown; applied?: unknown };
+    const parsed = JSON.parse((await store.root.readText(file, { maxBytes: 4 * 1024 * 1024 })) ?? '{}') as { instanceId?: unknown; applied?: unknown };
     if (parsed.instanceId === instanceId && typeof parsed.applied === 'object' && parsed.applied !== null) {
       entries = Object.fromEntries(Object.entries(parsed.applied as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
     }
@@ -79,8 +82,8 @@ async function loadApplied(root: Target['root'], instanceId: string): Promise<Ap
       entries[key] = fingerprint;
     },
     save: async (out) => {
-      out.warnings.push(...(await ensureOwnDir(root, '/var/lib/vmctx', 0o700)).map((r) => `repaired: ${r}`));
-      await root.writeFile(APPLIED_FILE, `${JSON.stringify({ instanceId, applied: entries }, null, 2)}\n`, { mode: 0o600, noFollow: true });
+      if (store.dir !== '') out.warnings.push(...(await ensureOwnDir(store.root, store.dir, 0o700)).map((r) => `repaired: ${r}`));
+      await store.root.writeFile(file, `${JSON.stringify({ instanceId, applied: entries }, null, 2)}\n`, { mode: 0o600, noFollow: true });
     },
   };
 }
@@ -214,7 +217,7 @@ export const usersModule: Module = {
       out.actions.push(`groupadd ${g.name}`);
     }
     const made: string[] = [];
-    const applied = await loadApplied(root, ctx.instanceId);
+    const applied = await loadApplied(target, ctx.instanceId);
     const contextPasswords = accountsWithContextPasswords(ctx.accounts, ctx.password);
     for (const a of ctx.accounts.users) {
       try {
@@ -383,7 +386,7 @@ export const passwordModule: Module = {
     const password = ctx.password;
     // each password (and lock) once per instance, again only when that account's own spec changes:
     // a rerun for another input (ssh_pwauth, another account) leaves a password the user changed alone
-    const applied = await loadApplied(target.root, ctx.instanceId);
+    const applied = await loadApplied(target, ctx.instanceId);
     const contextKey = `context:${user}`;
     const contextSpec = fingerprintOf({
       lock: ctx.user.lockPassword, expire: ctx.user.expirePassword, source: password?.source ?? null, kind: password?.kind ?? null,
