@@ -324,7 +324,8 @@ async function applyAccount(target: Target, a: Account, out: OutcomeBuilder, run
   if (lock) {
     await tool(target, 'usermod', ['--lock', '--', a.name]);
     out.changedIf('/etc/shadow', true);
-  } else if (!passwordSet) {
+  } else if (!passwordSet && !run.contextPasswords.has(a.name)) {
+    // (a password chpasswd or password: gives is set by the password module, after this one)
     const field = (await fieldsOf(root, '/etc/shadow', a.name))?.[1] ?? '';
     const usable = field.replace(/^!+/u, '');
     if (usable !== '' && usable !== '*' && field !== usable) {
