@@ -96,3 +96,32 @@ export function rootOnlyProblem(st: { uid: number; mode: number }): string | und
   if (st.uid === 0 && (st.mode & 0o022) === 0) return undefined;
   return `owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}`;
 }
+
+/**
+ * The first problem on the way to `path` (a guest path), walking its existing components: a
+ * symlink, or a component before the last that is not a directory (with `lastMustBeDirectory`, the
+ * last one too). With `rootControlled`, every directory on the way must be one only root can change
+ * (root's; writable by others only with the sticky bit), and a last component in such a shared
+ * directory must be root's (there its owner could rename it and put a link in its place), so what
+ * a tool is given later is what was checked here. Undefined: nothing in the way.
+ */
+export async function pathProblem(root: Root, path: string, options: { rootControlled: boolean; lastMustBeDirectory: boolean }): Promise<string | undefined> {
+  const parts = path.split('/').filter((p) => p !== '');
+  let at = '';
+  let shared = false;
+  for (const [i, part] of parts.entries()) {
+    const parent = at === '' ? '/' : at;
+    at += `/${part}`;
+    const st = await root.lstat(at);
+    if (st === undefined) return undefined;
+    if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
+    const last = i === parts.length - 1;
+    if (last && options.rootControlled && shared && st.uid !== 0) return `${at} is owned by uid ${st.uid} in ${parent}, which others can write (its owner could put a link in its place)`;
+    if (last && !options.lastMustBeDirectory) break;
+    if (st.type !== 'directory') return `${at} is not a directory`;
+    if (last || !options.rootControlled) continue;
+    if (st.uid !== 0 || ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)) return `${at} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)} (another user could put a link there)`;
+    shared = (st.mode & 0o022) !== 0;
+  }
+  return undefined;
+}

@@ -15,7 +15,7 @@ import { PLAIN_MOUNT_OPTIONS, SYSTEMD_MOUNT_OPTIONS, type CloudMount, type Cloud
 import { onHost } from '../../host/root.js';
 import type { Root } from '../../host/root.js';
 import { posix } from 'node:path';
-import { restartIfRunning, runLive, systemdRunning, tool, unitFile, unlinkIfSymlink } from './live.js';
+import { pathProblem, restartIfRunning, runLive, systemdRunning, tool, unitFile, unlinkIfSymlink } from './live.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
 
 export const FSTAB_BLOCK = markers('#');
@@ -32,34 +32,8 @@ const SHORT_DISK = /^((?:x?[shv]d[a-z]|sr\d+))(\d*)(?:\.(\d+))?$/u;
 const NETWORK_SPEC = /^[^/][^:]*:/u;
 const NETWORK_FS: ReadonlySet<string> = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'sshfs', 'fuse.sshfs', 'glusterfs', 'ceph', 'davfs', 'ncpfs']);
 
-/**
- * Each existing component of `path` is a plain directory (no symlinks) that only root can change
- * (owned by root; writable by others only with the sticky bit), so what mount, swapon or mkswap
- * are given at boot is what was checked here: nobody can swap a component for a link later. The
- * last component may be another user's (a directory mounted over is hidden, not used) unless its
- * directory is a shared one (sticky, writable by others): there its owner may rename it and put a
- * link in its place.
- */
-async function plainPath(root: Root, path: string): Promise<string | undefined> {
-  const parts = path.split('/').filter((p) => p !== '');
-  let at = '';
-  let shared = false;
-  for (const part of parts) {
-    const parent = at === '' ? '/' : at;
-    at += `/${part}`;
-    const st = await root.lstat(at);
-    if (st === undefined) return undefined;
-    if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
-    if (at === path) {
-      if (shared && st.uid !== 0) return `${at} is owned by uid ${st.uid} in ${parent}, which others can write (its owner could put a link in its place)`;
-      break;
-    }
-    if (st.type !== 'directory') return `${at} is not a directory`;
-    if (st.uid !== 0 || ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)) return `${at} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)} (another user could put a link there)`;
-    shared = (st.mode & 0o022) !== 0;
-  }
-  return undefined;
-}
+/** A mount point or swap file path vmctx may hand to mount, swapon or mkswap: only root controls the way there. */
+const plainPath = (root: Root, path: string): Promise<string | undefined> => pathProblem(root, path, { rootControlled: true, lastMustBeDirectory: false });
 
 /** The device a mounts entry names, as an fstab spec; undefined (with why) when none. */
 async function resolveDevice(entry: CloudMount, target: Target): Promise<{ spec?: string; why?: string }> {

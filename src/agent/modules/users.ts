@@ -10,7 +10,7 @@ import { accountsWithContextPasswords, accountsWithGivenPasswords } from '../con
 import { createHash } from 'node:crypto';
 import { ensureOwnDir } from '../../host/owndir.js';
 import { writableOnlyByRoot } from '../../host/root.js';
-import { restartIfRunning, tool, unlinkIfSymlink } from './live.js';
+import { pathProblem, restartIfRunning, tool, unlinkIfSymlink } from './live.js';
 import { parseSshdConfig } from '../../formats/sshdconfig.js';
 import type { Account } from '../context/accounts.js';
 import type { Context } from '../context/context.js';
@@ -35,18 +35,8 @@ async function fieldsOf(root: Target['root'], file: '/etc/passwd' | '/etc/shadow
 const groupExists = async (root: Target['root'], name: string): Promise<boolean> => (await fieldsOf(root, '/etc/group', name)) !== undefined;
 const memberOf = async (root: Target['root'], group: string, user: string): Promise<boolean> => ((await fieldsOf(root, '/etc/group', group))?.[3] ?? '').split(',').includes(user);
 
-/** The first component of `path` (a guest path) that is a symlink or not a directory, if any: a home is never made through a link. */
-async function linkOnPath(root: Target['root'], path: string): Promise<string | undefined> {
-  let at = '';
-  for (const part of path.split('/').filter((p) => p !== '')) {
-    at = `${at}/${part}`;
-    const st = await root.lstat(at);
-    if (st === undefined) return undefined;
-    if (st.type === 'symlink') return `${at} is a symlink (to ${st.linkTarget ?? '?'})`;
-    if (st.type !== 'directory') return `${at} is not a directory`;
-  }
-  return undefined;
-}
+/** The first component of a home's path that is a symlink or not a directory, if any: a home is never made through a link. */
+const linkOnPath = (root: Target['root'], path: string): Promise<string | undefined> => pathProblem(root, path, { rootControlled: false, lastMustBeDirectory: true });
 
 /**
  * What the users and password modules applied to each account in this instance, as fingerprints
