@@ -28,6 +28,15 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 # the package test: lintian on the .deb, groff on the man page
 command -v lintian >/dev/null || need+=(lintian)
 command -v groff >/dev/null || need+=(groff)
+# vfat seeds (mkfs.vfat + mcopy), whole disks (grub-mkimage's i386-pc and x86_64-efi modules,
+# sgdisk, sfdisk) and their boots (OVMF)
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+command -v mcopy >/dev/null || need+=(mtools)
+[ -d /usr/lib/grub/i386-pc ] && command -v grub-mkimage >/dev/null || need+=(grub-pc-bin)
+[ -d /usr/lib/grub/x86_64-efi ] || need+=(grub-efi-amd64-bin)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+command -v sgdisk >/dev/null || need+=(gdisk)
+command -v sfdisk >/dev/null || need+=(fdisk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "test: need root to install ${need[*]}" >&2; exit 1; fi

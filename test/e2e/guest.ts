@@ -5,7 +5,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile, chmod, symlink } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -231,6 +231,35 @@ export interface BootOptions {
    */
   readonly extraNics?: readonly ExtraNic[];
   readonly timeoutMs?: number;
+  /**
+   * How the guest starts: 'kernel' (default) boots the root's kernel with QEMU's -kernel and the
+   * root disk as /dev/vda; 'bios' (SeaBIOS) and 'uefi' (OVMF, Debian's ovmf) boot the disk itself,
+   * which must be a whole disk with its own boot loader (vmctx mkdisk).
+   */
+  readonly firmware?: 'kernel' | 'bios' | 'uefi';
+  /** The root disk's format (default raw). */
+  readonly rootFormat?: 'raw' | 'qcow2';
+  /** SMBIOS entries, each one -smbios argument (e.g. `type=1,serial=ds=nocloud;s=http://10.0.2.100:8000/`). */
+  readonly smbios?: readonly string[];
+}
+
+/** OVMF's code (read-only) and its variables template, from Debian's ovmf package. */
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+/** QEMU arguments for how the guest starts (kernel, SeaBIOS or OVMF) and its root disk. */
+export async function firmwareArgs(image: string, workDir: string, options: BootOptions): Promise<string[]> {
+  const firmware = options.firmware ?? 'kernel';
+  const drive = ['-drive', `file=${image},format=${options.rootFormat ?? 'raw'},if=virtio`];
+  if (firmware === 'kernel') {
+    const { kernel, initrd } = kernelAndInitrd(rootfsPath(options.flavour ?? 'systemd'));
+    return ['-kernel', kernel, '-initrd', initrd, '-append', 'root=/dev/vda rw console=ttyS0 systemd.show_status=false', ...drive];
+  }
+  if (firmware === 'bios') return [...drive];
+  // each boot gets its own copy of the variables store (OVMF writes its boot entries there)
+  const vars = join(workDir, `ovmf-vars-${Date.now()}.fd`);
+  await copyFile(OVMF_VARS, vars);
+  return ['-machine', 'q35', '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`, ...drive];
 }
 
 export interface ExtraNic {
@@ -289,20 +318,18 @@ export async function boot(image: string, workDir: string, options: BootOptions 
 }
 
 async function bootOnce(image: string, workDir: string, options: BootOptions): Promise<BootResult | 'kernel-stalled'> {
-  const { kernel, initrd } = kernelAndInitrd(rootfsPath(options.flavour ?? 'systemd'));
   const log = join(workDir, `console-${Date.now()}.log`);
   const reportLog = join(workDir, `report-${Date.now()}.log`);
   const readBoth = async (): Promise<string> => `${existsSync(log) ? await readFile(log, 'utf8') : ''}\n${existsSync(reportLog) ? await readFile(reportLog, 'utf8') : ''}`;
   const monitorPath = join(workDir, `monitor-${Date.now()}.sock`);
   const args = [
     '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', '2', '-m', '1024',
-    '-kernel', kernel, '-initrd', initrd,
-    '-append', 'root=/dev/vda rw console=ttyS0 systemd.show_status=false',
-    '-drive', `file=${image},format=raw,if=virtio`,
+    ...(await firmwareArgs(image, workDir, options)),
     '-nic', `user,model=virtio-net-pci,mac=${options.mac ?? '52:54:00:12:34:56'},restrict=on${options.nicExtra === undefined ? '' : `,${options.nicExtra}`}`,
     '-display', 'none', '-serial', `file:${log}`, '-serial', `file:${reportLog}`, '-monitor', options.during === undefined ? 'none' : `unix:${monitorPath},server=on,wait=off`, '-no-reboot',
   ];
   for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
+  for (const entry of options.smbios ?? []) args.push('-smbios', entry);
   args.push(...extraNicArgs(options.extraNics ?? []));
   if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
   if (options.nicExtra !== undefined && /restrict|hostfwd|smb/u.test(options.nicExtra)) throw new Error('nicExtra must not loosen restrict=on');
