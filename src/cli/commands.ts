@@ -17,7 +17,8 @@ import { configuredModel, resolveNet } from '../network/resolvenet.js';
 import { DirectoryRoot, onHost, type Root } from '../host/root.js';
 import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
 import { ConsoleLines, createLogger, type Logger } from '../shared/logger.js';
-import { redactVariables } from '../shared/secret.js';
+import { REDACTED, Secret, redactVariables } from '../shared/secret.js';
+import type { Accounts } from '../agent/context/types.js';
 import { VERSION } from '../shared/version.js';
 import { EXIT, exitCodeFor, exitCodeForContextFailure, isImageInputError } from './exit.js';
 import { metadataWaitingLine, terminalProgress } from './progress.js';
@@ -146,6 +147,18 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 }
 
 /** A dry run's plan for --json: each change without its content, and the commands it would run. */
+/** ctx.accounts for `show --json`: as it is, with each password's value revealed only when asked. */
+function accountsView(accounts: Accounts, showSecrets: boolean): object {
+  const secret = (s: Secret): string => (showSecrets ? s.reveal() : REDACTED);
+  return {
+    defaultUser: accounts.defaultUser,
+    users: accounts.users.map((u) => ({ ...u, password: u.password === undefined ? null : { ...u.password, secret: secret(u.password.secret) } })),
+    groups: accounts.groups,
+    passwords: accounts.passwords.map((p) => ({ ...p, secret: secret(p.secret) })),
+    sshPwauth: accounts.sshPwauth ?? null,
+  };
+}
+
 function dryRunJson(root: DryRunRoot, exec: unknown): { changes: object[]; commands: string[][] } {
   return {
     changes: root.changes.map((c) => ({
@@ -220,6 +233,8 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
         user: ctx.user,
         password: ctx.password === undefined ? null : { source: ctx.password.source, kind: ctx.password.kind },
         sshKeys: ctx.sshKeys,
+        // the accounts, groups and passwords from every source; a password only with --show-secrets
+        accounts: accountsView(ctx.accounts, flags.showSecrets),
         network,
         // the NetModel the source's network document (or the variables) mapped into
         net: ctx.net,

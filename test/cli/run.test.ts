@@ -281,6 +281,23 @@ describe('vmctx show and status', () => {
     expect(secrets.variables['PASSWORD']).toBe(PASSWORD);
   });
 
+  it('show --json lists the accounts, groups and passwords; a password\'s value only with --show-secrets', async () => {
+    const dir = await tempDir();
+    const userData = Buffer.from('#cloud-config\ngroups: [ops-team]\nchpasswd:\n  expire: false\n  users:\n    - {name: ops, password: Ch4nge-me-9x, type: text}\n').toString('base64');
+    const iso = await providerIso(dir, await realKeys(dir), `USERNAME='ops'\nUSER_DATA='${userData}'\nUSER_DATA_ENCODING='base64'`);
+    type View = { context: { accounts: { defaultUser: string; users: { name: string }[]; groups: { name: string }[]; passwords: { user: string; kind: string; expire: boolean; secret: string }[] } } };
+    const shown = vmctx(['show', '--source', iso, '--json']);
+    expect(shown.code).toBe(0);
+    const accounts = (JSON.parse(shown.stdout) as View).context.accounts;
+    expect(accounts.defaultUser).toBe('ops');
+    expect(accounts.users.map((u) => u.name)).toEqual(['ops']);
+    expect(accounts.groups.map((g) => g.name)).toEqual(['ops-team']);
+    expect(accounts.passwords).toEqual([expect.objectContaining({ user: 'ops', kind: 'plain', expire: false, secret: '<redacted>' })]);
+    expect(shown.stdout).not.toContain('Ch4nge-me-9x');
+    const revealed = (JSON.parse(vmctx(['show', '--source', iso, '--json', '--show-secrets']).stdout) as View).context.accounts;
+    expect(revealed.passwords[0]?.secret).toBe('Ch4nge-me-9x');
+  });
+
   it('show\'s text lists the network, users, keys, scripts and the problems found', async () => {
     const dir = await tempDir();
     const iso = await providerIso(dir, await realKeys(dir), "ETH1_MAC='52:54:00:00:00:09'\nETH1_IP='10.9.0.300'\nSTART_SCRIPT='echo hi'");
