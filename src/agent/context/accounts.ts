@@ -112,7 +112,15 @@ export function accountsFromContext(user: UserSpec, password: PasswordSpec | und
       warn(`password: set for ${defaultUser}, vmctx's default user (${defaultUser === 'root' ? 'the context gives no USERNAME' : 'the context\'s USERNAME'})${expire ? '; expired: it must be changed at the first login (chpasswd.expire)' : ''}`, top.line);
     }
   }
-  return { defaultUser, users, groups, passwords, sshPwauth: cc?.sshPwauth };
+  const accounts: Accounts = { defaultUser, users, groups, passwords, sshPwauth: cc?.sshPwauth };
+  // an explicit lock_passwd: true that is not done (the default true is cloud-init's and needs no word)
+  const given = accountsWithGivenPasswords(accounts, password);
+  for (const u of ccUsers) {
+    if (!u.lockPasswd || u.lockPasswdLine === undefined || !given.has(u.name)) continue;
+    const from = u.password !== undefined ? `its own ${u.password.key}` : passwords.some((p) => p.user === u.name) ? 'chpasswd' : (password?.source ?? 'the context');
+    warn(`users[${u.name}]: lock_passwd: true not applied: the context gives ${u.name} a password (${from}), and vmctx never locks a password the context gives`, u.lockPasswdLine);
+  }
+  return accounts;
 }
 
 /**

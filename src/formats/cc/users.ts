@@ -24,6 +24,8 @@ export interface CloudUser {
   readonly sshAuthorizedKeys: readonly string[];
   /** lock_passwd: cloud-init's default is true. */
   readonly lockPasswd: boolean;
+  /** Where lock_passwd was written (undefined: not written, the default). */
+  readonly lockPasswdLine: number | undefined;
   /** The password given: `passwd` (new accounts only, a hash), `hashed_passwd` or `plain_text_passwd`. */
   readonly password: { readonly kind: 'plain' | 'hash'; readonly value: string; readonly key: 'passwd' | 'hashed_passwd' | 'plain_text_passwd' } | undefined;
   readonly expiredate: string | undefined;
@@ -260,6 +262,7 @@ function parseUser(given: Obj, where: string, path: Path, issues: Issues): Cloud
     sudo: sudoRules(entry['sudo'], `${where}: sudo`, at('sudo'), issues),
     sshAuthorizedKeys,
     lockPasswd: bool(entry['lock_passwd'], `${where}: lock_passwd`, at('lock_passwd'), issues, true),
+    lockPasswdLine: entry['lock_passwd'] === undefined ? undefined : (issues.at(at('lock_passwd')).line ?? issues.at(path).line),
     password,
     expiredate,
     inactive,

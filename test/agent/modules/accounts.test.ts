@@ -454,6 +454,16 @@ describe('reruns, the default user, homes, sudo for skipped accounts and duplica
     expect(ctx.warnings.map(formatWarning)).toContainEqual(expect.stringMatching(/^USER_DATA:4:\d+: warning: users\[0\]: lock-passwd is a deprecated spelling, read as lock_passwd$/u));
   });
 
+  it('an explicit lock_passwd: true on an account the context gives a password is not applied, and said at its line; the default true is not', async () => {
+    const root = await ubuntuishRoot();
+    const doc = 'users:\n  - name: lk\n    lock_passwd: true\n  - name: dflt\nchpasswd:\n  expire: false\n  users:\n    - {name: lk, password: lk-Secret-1, type: text}\n    - {name: dflt, password: df-Secret-1, type: text}\n';
+    const { ctx } = await applyAll(root, cc(doc));
+    const named = ctx.warnings.map(formatWarning).filter((w) => w.includes('lock_passwd: true not applied'));
+    expect(named).toEqual([expect.stringMatching(/^USER_DATA:4: warning: users\[lk\]: lock_passwd: true not applied: the context gives lk a password \(chpasswd\)/u)]);
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'lk'))[1] ?? '', 'lk-Secret-1')).toBe(true);
+    expect(cryptMatches((await entry(root, 'etc/shadow', 'dflt'))[1] ?? '', 'df-Secret-1')).toBe(true);
+  });
+
   it('a user listed in two documents: one account, the later entry whole, said', async () => {
     const root = await ubuntuishRoot();
     const doc = `Content-Type: multipart/mixed; boundary="XX"
