@@ -106,6 +106,11 @@ const firstLabel = (name: string): string => name.split('.')[0] ?? name;
  * alone; one-context and vmctx always kept the line, so a name resolves), and leaves it alone under
  * preserve_hostname unless manage_etc_hosts asks.
  */
+/** A warning's place in the user data, when the line is known. */
+function userDataLine(line: number | undefined): { file?: string; line?: number } {
+  return line === undefined ? {} : { file: 'USER_DATA', line };
+}
+
 function normaliseHostname(v: Readonly<Record<string, string>>, cc: CloudConfig | undefined, kind: SourceKind, warnings: ContextWarning[]): HostnameSpec | undefined {
   let fromVariables: { variable: string; name: string } | undefined;
   for (const variable of ['SET_HOSTNAME', 'HOSTNAME']) {
@@ -134,7 +139,8 @@ function normaliseHostname(v: Readonly<Record<string, string>>, cc: CloudConfig 
     if (fromVariables !== undefined && ![short, ccFqdn, ccHost].includes(fromVariables.name)) {
       const origin = fromVariables.variable === 'SET_HOSTNAME' ? HOSTNAME_ORIGIN[kind] : undefined;
       const key = ccFqdn === undefined ? `hostname "${ccHost ?? ''}"` : `fqdn "${ccFqdn}"`;
-      warnings.push({ variable: source, message: `cloud-config ${key} is used, not ${fromVariables.variable} "${fromVariables.name}"${origin === undefined ? '' : ` (${origin})`}: the user data's name wins, as in cloud-init` });
+      const line = ccFqdn === undefined ? cc?.hostnameLine : cc?.fqdnLine;
+      warnings.push({ variable: source, message: `cloud-config ${key} is used, not ${fromVariables.variable} "${fromVariables.name}"${origin === undefined ? '' : ` (${origin})`}: the user data's name wins, as in cloud-init`, ...userDataLine(line) });
     }
   } else if (fromVariables !== undefined) {
     const given = fromVariables.name;
@@ -148,7 +154,7 @@ function normaliseHostname(v: Readonly<Record<string, string>>, cc: CloudConfig 
   const prefer = cc?.preferFqdnOverHostname;
   const name = prefer === true ? (named.fqdn ?? named.short) : prefer === false ? named.short : named.name;
   const preserve = cc?.preserveHostname === true;
-  if (preserve) warnings.push({ variable: 'USER_DATA preserve_hostname', message: `true: the image's host name is kept; "${name}" (${named.source}) is not set` });
+  if (preserve) warnings.push({ variable: 'USER_DATA preserve_hostname', message: `true: the image's host name is kept; "${name}" (${named.source}) is not set`, ...userDataLine(cc.preserveHostnameLine) });
   const etcHosts = manage === 'template' ? 'template' : manage === 'localhost' ? 'localhost' : manage === false || preserve ? 'off' : 'localhost';
   return { name, short: named.short, fqdn: named.fqdn, source: named.source, preserve, createFile: cc?.createHostnameFile !== false, etcHosts };
 }

@@ -40,6 +40,10 @@ export interface CloudSystem {
   readonly sshDeleteKeys: boolean | undefined;
   readonly sshGenKeyTypes: readonly HostKeyType[] | undefined;
   readonly timezone: string | undefined;
+  /** Where `hostname`, `fqdn` and `preserve_hostname` were written (each undefined when its key is not). */
+  readonly hostnameLine: number | undefined;
+  readonly fqdnLine: number | undefined;
+  readonly preserveHostnameLine: number | undefined;
 }
 
 /** The keys this part applies, at the top level. */
@@ -302,5 +306,8 @@ export function parseSystem(doc: Obj, issues: Issues): CloudSystem {
     sshDeleteKeys: bool(doc, 'ssh_deletekeys', issues),
     sshGenKeyTypes: genKeyTypes(doc, issues),
     timezone: timezone(doc, issues),
+    hostnameLine: doc['hostname'] === undefined ? undefined : issues.at(['hostname']).line,
+    fqdnLine: doc['fqdn'] === undefined ? undefined : issues.at(['fqdn']).line,
+    preserveHostnameLine: doc['preserve_hostname'] === undefined ? undefined : issues.at(['preserve_hostname']).line,
   };
 }

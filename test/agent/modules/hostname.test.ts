@@ -124,6 +124,7 @@ describe('hostname, fqdn, prefer_fqdn_over_hostname, create_hostname_file, prese
     const ctx = await withCloudConfig('preserve_hostname: true\n', { SET_HOSTNAME: 'node7' });
     expect([ctx.hostname, hostnameModule.isRelevant(ctx)]).toEqual([undefined, false]);
     expect(ctx.warnings.map((w) => `${w.variable ?? ''}: ${w.message}`)).toContain('USER_DATA preserve_hostname: true: the image\'s host name is kept; "node7" (SET_HOSTNAME) is not set');
+    expect(ctx.warnings.find((w) => w.variable === 'USER_DATA preserve_hostname')).toMatchObject({ file: 'USER_DATA', line: 2 });
     const root = await hostsRoot();
     const hostsToo = await withCloudConfig('preserve_hostname: true\nmanage_etc_hosts: localhost\n', { SET_HOSTNAME: 'node7' });
     expect(hostnameModule.isRelevant(hostsToo)).toBe(true);
@@ -179,9 +180,12 @@ describe('precedence: the user data\'s name wins over the metadata\'s, with a wa
     const fqdn = await nocloud('instance-id: i-1\nlocal-hostname: meta\n', '#cloud-config\nhostname: short\nfqdn: long.example.com\n');
     expect(fqdn.host).toMatchObject({ name: 'short', short: 'short', fqdn: 'long.example.com' });
     expect(fqdn.warnings.map((w) => w.message)).toContain('cloud-config fqdn "long.example.com" is used, not SET_HOSTNAME "meta" (the meta-data\'s local-hostname): the user data\'s name wins, as in cloud-init');
+    // named at the line of the key that won (the user data's line 1 is "#cloud-config")
+    expect(fqdn.warnings.find((w) => w.variable === 'USER_DATA fqdn')).toMatchObject({ file: 'USER_DATA', line: 3 });
     const one = await withCloudConfig('hostname: from-user-data\n', { SET_HOSTNAME: 'from-template' });
     expect(one.hostname).toBe('from-user-data');
     expect(one.warnings.map((w) => w.message)).toContain('cloud-config hostname "from-user-data" is used, not SET_HOSTNAME "from-template": the user data\'s name wins, as in cloud-init');
+    expect(one.warnings.find((w) => w.variable === 'USER_DATA hostname')).toMatchObject({ file: 'USER_DATA', line: 2 });
   });
 
   it('manage_etc_hosts with no name anywhere is named, not silently dropped', async () => {
