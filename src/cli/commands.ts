@@ -523,6 +523,33 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
   }
 }
 
+/** `vmctx sparsecopy SRC DST`: a sparse copy, what it copied and skipped said after. */
+export async function sparsecopyCommand(src: string, dst: string, flags: { size?: number; growLast: boolean; extentMap: boolean; json: boolean; quiet: boolean }): Promise<number> {
+  const { sparsecopy } = await import('../image/sparsecopy.js');
+  const progress = terminalProgress(process.stderr, { json: flags.json, quiet: flags.quiet });
+  try {
+    const r = await sparsecopy({ source: src, dest: dst, size: flags.size, growLast: flags.growLast, extentMap: flags.extentMap, progress });
+    progress?.finish();
+    if (flags.json) out(`${JSON.stringify(r, null, 2)}\n`);
+    else if (!flags.quiet) {
+      const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+      out(`copied ${src} → ${dst}${r.compression === 'raw' ? '' : ` (${r.compression} decompressed)`}: ${mib(r.sourceBytes)}; data ${mib(r.dataBytes)} written, holes ${mib(r.holeBytes)} skipped (${mib(r.holesUnread)} of them never read: ${r.holeMethod === 'extent-map' ? 'the file system\'s extent map' : 'every byte read and compared'})\n`);
+      if (r.destKind === 'block device') out(`block device: ${mib(r.holesVerified)} of holes read back, ${mib(r.zerosWritten)} of zeros written where it did not read zero\n`);
+      if (r.destBytes !== r.sourceBytes) out(`${dst}: ${mib(r.destBytes)}\n`);
+      for (const a of r.table?.actions ?? []) out(`${a}\n`);
+    }
+    return EXIT.ok;
+  } catch (error) {
+    progress?.finish();
+    // refused or unreadable input (too small, the same file, a damaged GPT): said, exit 4 as bake's
+    if (error instanceof VmctxError && (error.code.startsWith('ERR_SPARSECOPY_') || isImageInputError(error))) {
+      process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
+      return EXIT.invalidContext;
+    }
+    throw error;
+  }
+}
+
 /** Removes the agent from this system or a root directory (state, logs and config stay). */
 export async function uninstallCommand(flags: { root: string }): Promise<number> {
   const { removed } = await uninstallAgent(new DirectoryRoot(flags.root));
