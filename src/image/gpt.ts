@@ -187,8 +187,12 @@ function planGpt(head: Buffer, ss: number, sourceBytes: number, growLast: boolea
       const newEntries = Buffer.from(entries);
       if (growLast && last !== undefined) {
         const e = newEntries.subarray((last.index - 1) * h.entrySize, last.index * h.entrySize);
-        e.writeBigUInt64LE(BigInt(lastUsable), 40);
-        actions.push(`GPT: partition ${last.index} grown from ${last.end - last.first + 1} to ${lastUsable - last.first + 1} sectors`);
+        // ending on a 1 MiB boundary, as sgdisk aligns, unless that would not grow it
+        const align = (1024 * 1024) / ss;
+        const aligned = Math.floor((lastUsable + 1) / align) * align - 1;
+        const end = aligned > last.end ? aligned : lastUsable;
+        e.writeBigUInt64LE(BigInt(end), 40);
+        actions.push(`GPT: partition ${last.index} grown from ${last.end - last.first + 1} to ${end - last.first + 1} sectors`);
         writes.push({ position: entriesStart, data: newEntries });
       }
       const newEntriesCrc = crc32(newEntries);
