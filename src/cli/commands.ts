@@ -442,6 +442,7 @@ export interface BakeFlags {
   scripts?: string;
   template: string[];
   udevAliases: boolean;
+  console?: string;
   run: string[];
   install?: string[];
   runTimeout: number;
@@ -489,6 +490,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
       scripts: flags.scripts,
       templates: flags.template,
       udevAliases: flags.udevAliases,
+      consoles: flags.console === undefined ? undefined : [flags.console],
       run: flags.run,
       install: flags.install,
       runTimeoutSeconds: flags.runTimeout,
@@ -509,6 +511,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
     out(`node: ${n.kind === 'image' ? `the image's own (${n.path})` : `${n.kind === 'host' ? `this host's Node ${n.version ?? ''}` : n.from ?? ''} shipped as ${n.path} (${((n.bytes ?? 0) / 1048576).toFixed(1)} MiB)`}\n`);
     out(`installed: ${result.installed.length === 0 ? 'nothing changed' : result.installed.join(', ')}\n`);
     for (const s of result.sysprep) out(`sysprep ${s.step}: ${s.actions.length === 0 ? 'nothing to do' : s.actions.join('; ')}\n`);
+    for (const note of result.consoleNotes) out(`console: ${note}\n`);
     if (result.zeroedBytes > 0) out(`zeroed ${(result.zeroedBytes / 1048576).toFixed(1)} MiB of free blocks\n`);
     out(`/etc/image-id: image_stamp=${result.stamp['image_stamp'] ?? ''} image_date=${result.stamp['image_date'] ?? ''}\n`);
     if (result.changes !== undefined) for (const c of result.changes) out(renderChange(c));
@@ -518,6 +521,10 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
     if (isImageInputError(error)) {
       process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
       return EXIT.invalidContext;
+    }
+    if (error instanceof VmctxError && error.code === 'ERR_CONSOLE_NAME') {
+      process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
+      return EXIT.usage;
     }
     throw error;
   }

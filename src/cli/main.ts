@@ -170,13 +170,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--scripts <DIR>', 'boot hooks to add: DIR/{per-boot,per-instance,once}/NAME go to /etc/vmctx/scripts.d (0755, root)')
     .option('--template <SRC:GUESTPATH>', 'a template rendered at boot into GUESTPATH with the context\'s values (repeatable)', collect, [])
     .option('--udev-aliases', 'a udev rule giving xvd*/vd* disks sd* aliases, for software that hard-codes /dev/sdX', false)
+    .option('--console <NAMES>', 'root logins on these consoles (e.g. ttyS0,hvc0): added to an existing /etc/securetty, and a serial getty (systemd: serial-getty@NAME enabled; sysvinit: an inittab line)')
     .option('--run <CMD>', 'run CMD in a chroot of the image (root and loop devices needed; /proc, /sys, /dev bound, the host\'s resolv.conf borrowed), before vmctx goes in (repeatable)', collect, [])
     .option('--install <PKG...>', 'install packages with the image\'s apt-get/dnf/yum the same way')
     .addOption(new Option('--run-timeout <SECONDS>', 'deadline for each --run command').argParser(positiveInt).default(1800))
     .option('--zip-entry <NAME>', 'the entry of a .zip that holds the image (needed when it holds several)')
     .option('--json', 'JSON output', false)
     .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
-    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
+    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; console?: string; run: string[]; install?: string[]; runTimeout: number }) => {
       setExit(await bakeCommand(image, { ...flags, bundle: flags.bundle ?? runningBundle() }));
     });
 
