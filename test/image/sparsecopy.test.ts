@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BUNDLE, vmctx } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/tools.js';
@@ -17,6 +18,9 @@ const MiB = 1024 * 1024;
 
 interface Report {
   holeMethod: string;
+  destKind: string;
+  holesVerified: number;
+  zerosWritten: number;
   compression: string;
   sourceBytes: number;
   destBytes: number;
@@ -298,5 +302,61 @@ describe('vmctx sparsecopy: refusals', () => {
     expect(vmctx(['sparsecopy', '/nonexistent/x.img', '/tmp/y.img']).stderr).toMatch(/ERR_USAGE: \/nonexistent\/x\.img: no such file/u);
     expect(vmctx(['sparsecopy', BUNDLE, '-']).stderr).toMatch(/ERR_USAGE: the destination cannot be standard output/u);
     expect(vmctx(['sparsecopy', BUNDLE, '/tmp/y.img', '-f', '12X']).code).toBe(2);
+  });
+});
+
+describe('vmctx sparsecopy: block devices (loop devices)', () => {
+  const attached: string[] = [];
+  afterEach(() => {
+    for (const dev of attached.splice(0)) execFileSync('losetup', ['-d', dev]);
+  });
+  const loop = async (dir: string, name: string, bytes: number, fill: number): Promise<{ dev: string; file: string }> => {
+    const file = join(dir, name);
+    await writeFile(file, Buffer.alloc(bytes, fill));
+    const dev = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8' }).trim();
+    attached.push(dev);
+    return { dev, file };
+  };
+
+  it('onto a larger device holding old data: zero blocks written only where it does not read zero; GPT moved to its end, sgdisk -v clean', async () => {
+    const dir = await tempDir();
+    const img = await gptDisk(dir);
+    const { dev } = await loop(dir, 'dev.raw', 96 * MiB, 0xaa);
+    const r = copy([img, dev, '--grow-last']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = r.report as Report;
+    expect(rep.destKind).toBe('block device');
+    expect(rep.destBytes).toBe(96 * MiB);
+    // the device read 0xaa everywhere: every hole block was checked and zeroed
+    expect(rep.holesVerified).toBe(rep.holeBytes);
+    expect(rep.zerosWritten).toBe(rep.holeBytes);
+    expect(spawnSync('cmp', ['-i', String(34 * 512), '-n', String(60 * MiB), img, dev]).status).toBe(0);
+    expect(run('sgdisk', ['-v', dev]).toString()).toContain('No problems found');
+    expect(run('sgdisk', ['-i', '2', dev]).toString()).toMatch(/Last sector: 194559 /u);
+    // again: the holes read zero now, nothing but data and the table is written
+    const again = copy([img, dev, '--grow-last']);
+    expect(again.report?.zerosWritten).toBe(0);
+    expect(again.report?.holesVerified).toBe(again.report?.holeBytes);
+  });
+
+  it('from a device: its size from sysfs, every byte read and compared; the same device as both ends, or a smaller one, is refused untouched', async () => {
+    const dir = await tempDir();
+    const img = await gptDisk(dir);
+    const { dev } = await loop(dir, 'dev.raw', 64 * MiB, 0);
+    expect(copy([img, dev]).code).toBe(0);
+    const out = join(dir, 'from-dev.img');
+    const r = copy([dev, out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report?.holeMethod).toBe('zero-detect');
+    expect(r.report?.bytesRead).toBe(64 * MiB);
+    expect(cmp(img, out)).toBe(0);
+    const same = copy([dev, dev]);
+    expect(same.code).toBe(4);
+    expect(same.stderr).toMatch(/ERR_SPARSECOPY_SAME_FILE/u);
+    const small = await loop(dir, 'small.raw', 32 * MiB, 0xaa);
+    const s = copy([img, small.dev]);
+    expect(s.code).toBe(4);
+    expect(s.stderr).toMatch(/ERR_SPARSECOPY_TOO_SMALL: .* is smaller than/u);
+    expect((await readFile(small.file)).equals(Buffer.alloc(32 * MiB, 0xaa))).toBe(true);
   });
 });
