@@ -540,7 +540,7 @@ export async function sparsecopyCommand(src: string, dst: string, flags: { size?
     if (flags.json) out(`${JSON.stringify(r, null, 2)}\n`);
     else if (!flags.quiet) {
       const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
-      out(`copied ${src} → ${dst}${r.compression === 'raw' ? '' : ` (${r.compression} decompressed)`}: ${mib(r.sourceBytes)}; data ${mib(r.dataBytes)} written, holes ${mib(r.holeBytes)} skipped (${mib(r.holesUnread)} of them never read: ${r.holeMethod === 'extent-map' ? 'the file system\'s extent map' : 'every byte read and compared'})\n`);
+      out(`copied ${src} → ${dst}${r.compression === 'raw' ? '' : ` (${r.compression} decompressed)`}: ${mib(r.sourceBytes)}; data ${mib(r.dataBytes)} written, holes ${mib(r.holeBytes)} skipped (${r.holeMethod === 'extent-map' ? `${mib(r.holesUnread)} of them never read: the file system's extent map` : 'found by reading and comparing every byte'})\n`);
       if (r.destKind === 'block device') out(`block device: ${mib(r.holesVerified)} of holes read back, ${mib(r.zerosWritten)} of zeros written where it did not read zero\n`);
       if (r.destBytes !== r.sourceBytes) out(`${dst}: ${mib(r.destBytes)}\n`);
       for (const a of r.table?.actions ?? []) out(`${a}\n`);
