@@ -30,8 +30,8 @@ export interface TablePlan {
   readonly scheme: 'gpt' | 'mbr';
   /** What will be done, in words (for the summary). */
   readonly actions: string[];
-  /** The writes that make the table fit a disk of `diskBytes` (none when it already does). */
-  writes(diskBytes: number): Write[];
+  /** The writes that make the table of a `sourceBytes` disk fit one of `diskBytes` (none for a same-size copy without --grow-last). */
+  writes(diskBytes: number, sourceBytes: number): Write[];
 }
 
 const EXTENDED = new Set([0x05, 0x0f, 0x85]);
@@ -80,10 +80,10 @@ function maxChs(sector: Buffer, entry: number): void {
  * ERR_SPARSECOPY_GPT_CRC for a GPT whose header or entries fail their CRC32 (nothing is moved
  * then), ERR_SPARSECOPY_GROW when --grow-last cannot grow the last partition.
  */
-export function planTable(head: Buffer, sourceBytes: number, growLast: boolean): TablePlan | undefined {
+export function planTable(head: Buffer, growLast: boolean): TablePlan | undefined {
   if (!mbrValid(head) && gptSectorSize(head) === undefined) return undefined;
   const ss = gptSectorSize(head);
-  if (ss !== undefined) return planGpt(head, ss, sourceBytes, growLast);
+  if (ss !== undefined) return planGpt(head, ss, growLast);
   return planMbr(head, growLast);
 }
 
@@ -142,7 +142,7 @@ function sealHeader(header: Buffer, headerSize: number): void {
   header.writeUInt32LE(crc32(header.subarray(0, headerSize)), 16);
 }
 
-function planGpt(head: Buffer, ss: number, sourceBytes: number, growLast: boolean): TablePlan {
+function planGpt(head: Buffer, ss: number, growLast: boolean): TablePlan {
   const primary = Buffer.from(head.subarray(ss, ss * 2));
   const h = readHeader(primary);
   const bad = (what: string): never => {
@@ -172,12 +172,14 @@ function planGpt(head: Buffer, ss: number, sourceBytes: number, growLast: boolea
   }
   if (growLast && last === undefined) throw new VmctxError('ERR_SPARSECOPY_GROW', '--grow-last: the GPT has no partition to grow — nothing was written');
   const entrySectors = Math.ceil(entriesBytes / ss);
-  const sourceLast = Math.floor(sourceBytes / ss) - 1;
   const actions: string[] = [];
   return {
     scheme: 'gpt',
     actions,
-    writes(diskBytes: number): Write[] {
+    writes(diskBytes: number, sourceBytes: number): Write[] {
+      // a same-size copy is the source, byte for byte (even a GPT made for another size)
+      if (diskBytes === sourceBytes && !growLast) return [];
+      const sourceLast = Math.floor(sourceBytes / ss) - 1;
       const lastLba = Math.floor(diskBytes / ss) - 1;
       const backupEntriesLba = lastLba - entrySectors;
       const lastUsable = backupEntriesLba - 1;

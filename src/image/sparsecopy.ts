@@ -347,7 +347,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
     const wanted = options.size;
     if (wanted !== undefined && sourceBytes !== undefined && wanted < sourceBytes) throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `-f ${wanted}: smaller than the source (${sourceBytes} bytes) — nothing was written`);
     // the partition table is planned (and a damaged GPT refused) before anything is written
-    const table: TablePlan | undefined = planTable(src.head, sourceBytes ?? Number.MAX_SAFE_INTEGER, growLast);
+    const table: TablePlan | undefined = planTable(src.head, growLast);
     if (growLast && table === undefined) throw new VmctxError('ERR_SPARSECOPY_GROW', '--grow-last: the source has no partition table — nothing was written');
     dest = new Dest(destPath);
     if (dest.capacity !== undefined && sourceBytes !== undefined && dest.capacity < sourceBytes) {
@@ -402,7 +402,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
     progress?.bytes(label, copied, copied);
     const destBytes = dest.capacity ?? Math.max(copied, wanted ?? 0);
     // planned from the head before the copy; a stream's own size is known only now
-    if (table !== undefined) for (const w of table.writes(destBytes)) dest.write(w.data, w.position);
+    if (table !== undefined) for (const w of table.writes(destBytes, copied)) dest.write(w.data, w.position);
     return {
       source,
       dest: destPath,

@@ -52,6 +52,13 @@ async function sparseFile(path: string, size: number, pieces: ReadonlyArray<read
   }
 }
 
+/** The size field of the protective MBR's 0xEE entry. */
+async function protectiveSectors(img: string): Promise<number> {
+  const mbr = (await readFile(img)).subarray(0, 512);
+  expect(mbr[446 + 4]).toBe(0xee);
+  return mbr.readUInt32LE(446 + 12);
+}
+
 /** A disk with a GPT (sgdisk) and two partitions holding data. */
 async function gptDisk(dir: string, size = '64M'): Promise<string> {
   const img = join(dir, 'gpt.img');
@@ -72,11 +79,11 @@ describe('crc32 and the partition table plan', () => {
   });
 
   it('no table: no plan; a bare MBR signature with no partition: none either', () => {
-    expect(planTable(Buffer.alloc(4096), 4096, false)).toBeUndefined();
+    expect(planTable(Buffer.alloc(4096), false)).toBeUndefined();
     const mbr = Buffer.alloc(4096);
     mbr[510] = 0x55;
     mbr[511] = 0xaa;
-    expect(planTable(mbr, 4096, false)).toBeUndefined();
+    expect(planTable(mbr, false)).toBeUndefined();
   });
 });
 
@@ -192,6 +199,8 @@ describe('vmctx sparsecopy: partition tables', () => {
     expect(spawnSync('cmp', ['-i', String(34 * 512), '-n', String(60 * MiB), img, big]).status).toBe(0);
     expect(spawnSync('cmp', ['-n', String(34 * 512), img, big]).status).toBe(1);
     expect(run('sgdisk', ['-i', '2', big]).toString()).toMatch(/Last sector: 104447 /u);
+    // the protective MBR covers the new disk
+    expect(await protectiveSectors(big)).toBe(128 * 2048 - 1);
 
     const grown = join(dir, 'grown.img');
     const g = copy([img, grown, '-f', '128M', '--grow-last']);
@@ -219,6 +228,8 @@ describe('vmctx sparsecopy: partition tables', () => {
     const r = copy([`${img}.gz`, join(dir, 'big.img'), '-f', '96M', '--grow-last']);
     expect(r.code, r.stderr).toBe(0);
     expect(run('sgdisk', ['-v', join(dir, 'big.img')]).toString()).toContain('No problems found');
+    expect(await protectiveSectors(join(dir, 'big.img'))).toBe(96 * 2048 - 1);
+    expect(run('sgdisk', ['-i', '2', join(dir, 'big.img')]).toString()).toMatch(/Last sector: 194559 /u);
   });
 
   it('an MBR disk just gets the size; --grow-last grows the last primary partition (sfdisk -V clean)', async () => {
