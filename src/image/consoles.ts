@@ -112,6 +112,12 @@ async function bootConsoles(root: Root): Promise<Map<string, string>> {
   return found;
 }
 
+/** serial-getty@NAME masked: /etc/systemd/system/serial-getty@NAME.service a link to /dev/null. */
+async function masked(root: Root, name: string): Promise<boolean> {
+  const st = await root.lstat(`/etc/systemd/system/serial-getty@${name}.service`);
+  return st?.type === 'symlink' && st.linkTarget === '/dev/null';
+}
+
 export async function serialLoginStatus(root: Root): Promise<Status> {
   const init = await initKind(root);
   const serial = ['ttyS0', 'hvc0', 'xvc0'];
@@ -123,7 +129,9 @@ export async function serialLoginStatus(root: Root): Promise<Status> {
   }
   if (init === 'systemd') {
     const wants = (await root.readdir(WANTS)) ?? [];
-    const enabled = wants.map((n) => /^serial-getty@(.+)\.service$/u.exec(n)?.[1]).filter((n): n is string => n !== undefined);
+    const named = wants.map((n) => /^serial-getty@(.+)\.service$/u.exec(n)?.[1]).filter((n): n is string => n !== undefined);
+    const enabled: string[] = [];
+    for (const n of named) if (!(await masked(root, n))) enabled.push(n);
     if (enabled.length > 0) return { status: 'ok', detail: `serial-getty@${enabled.join(', serial-getty@')} enabled (getty.target.wants)` };
     const consoles = await bootConsoles(root);
     const viaCmdline = [...consoles.keys()].filter((c) => (c.startsWith('tty') && !/^tty\d+$/u.test(c)) || GENERATED.has(c));
@@ -176,6 +184,11 @@ export async function applyConsoles(root: Root, names: readonly string[]): Promi
       if (template === undefined) {
         notes.push(`${n}: no serial-getty@.service in the image; not enabled`);
         continue;
+      }
+      if (await masked(root, n)) {
+        // what `systemctl unmask` does: the mask goes, the unit is the template again
+        await root.remove(`/etc/systemd/system/serial-getty@${n}.service`);
+        changed.push(`/etc/systemd/system/serial-getty@${n}.service (unmasked)`);
       }
       const link = `${WANTS}/serial-getty@${n}.service`;
       if ((await root.lstat(link)) !== undefined) continue;

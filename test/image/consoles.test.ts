@@ -176,6 +176,22 @@ describe('bake --console', () => {
     expect(e2fsck(out)).toBe(0);
   });
 
+  it('systemd: a masked serial-getty@ttyS0 is not a login (check warns); --console unmasks it as systemctl unmask would', async () => {
+    const img = await image('systemd', async (d) => {
+      await mkdir(join(d, 'etc/systemd/system/getty.target.wants'), { recursive: true });
+      await symlink('/dev/null', join(d, 'etc/systemd/system/serial-getty@ttyS0.service'));
+      await symlink('/usr/lib/systemd/system/serial-getty@.service', join(d, 'etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service'));
+    });
+    expect(check(img).items['serial console login']?.status).toBe('warn');
+    const r = vmctx(bakeArgs(img, '--console', 'ttyS0', '--json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { installed: string[] }).installed).toContain('/etc/systemd/system/serial-getty@ttyS0.service (unmasked)');
+    const out = join(img, '..', 'disk-vmctx.img');
+    expect(e2fsck(out)).toBe(0);
+    expect(debugfs(out, 'ls /etc/systemd/system')).not.toMatch(/serial-getty@ttyS0\.service/u);
+    expect(check(out).items['serial console login']?.status).toBe('ok');
+  });
+
   it('only ttyS0,hvc0 on the sysvinit image: securetty still lacks xvc0 (FAIL says so), the login is ok', async () => {
     const img = await image('sysvinit');
     expect(vmctx(bakeArgs(img, '--console', 'ttyS0,hvc0')).code).toBe(0);
