@@ -87,9 +87,15 @@ export function planTable(head: Buffer, growLast: boolean): TablePlan | undefine
   return planMbr(head, growLast);
 }
 
+/** A boot sector with 0x55AA but no partition table (a FAT or NTFS file system): boot flags other than 0 and 0x80, or a partition at sector 0. */
+function looksLikeTable(head: Buffer, entries: readonly MbrEntry[]): boolean {
+  for (let i = 0; i < 4; i++) if (![0, 0x80].includes(head[446 + i * 16] ?? 0)) return false;
+  return entries.every((e) => e.start > 0);
+}
+
 function planMbr(head: Buffer, growLast: boolean): TablePlan | undefined {
   const entries = mbrEntries(head);
-  if (entries.length === 0) return undefined;
+  if (entries.length === 0 || !looksLikeTable(head, entries)) return undefined;
   const last = entries.reduce((a, b) => (b.start + b.sectors > a.start + a.sectors ? b : a));
   if (growLast && EXTENDED.has(last.type)) {
     throw new VmctxError('ERR_SPARSECOPY_GROW', `--grow-last: the last partition on the disk is the extended partition ${last.index} (type 0x${last.type.toString(16)}); growing it would not grow the logical partition inside — nothing was written`);

@@ -85,6 +85,18 @@ describe('crc32 and the partition table plan', () => {
     mbr[511] = 0xaa;
     expect(planTable(mbr, false)).toBeUndefined();
   });
+
+  it('a FAT file system (0x55AA, boot code where the entries would be) is not taken for an MBR', async () => {
+    const dir = await tempDir();
+    const fat = join(dir, 'fat.img');
+    run('truncate', ['-s', '16M', fat]);
+    run('mkfs.vfat', [fat]);
+    const head = (await readFile(fat)).subarray(0, 1024 * 1024);
+    expect(head[510]).toBe(0x55);
+    expect(planTable(head, false)).toBeUndefined();
+    const r = copy([fat, join(dir, 'out.img'), '-f', '32M', '--grow-last']);
+    expect(r.stderr).toMatch(/ERR_SPARSECOPY_GROW: --grow-last: the source has no partition table/u);
+  });
 });
 
 describe('vmctx sparsecopy: files', () => {
