@@ -458,6 +458,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
   // bars and step lines on a terminal only, never with --json or -q
   const progress = terminalProgress(process.stderr, { json: flags.json, quiet });
   try {
+    if (flags.check && flags.console !== undefined) throw new VmctxError('ERR_USAGE', '--console changes the image, --check only reads it: run them one after the other');
     if (flags.check) {
       const { items, where } = await checkImage(image, flags.partition, { progress, zipEntry: flags.zipEntry });
       progress?.finish();

@@ -208,5 +208,17 @@ describe('bake --console', () => {
       expect(r.stderr).toMatch(/ERR_CONSOLE_NAME: --console: ".*" is not a console name/u);
     }
     expect(await stat(join(img, '..', 'disk-vmctx.img')).catch(() => undefined)).toBeUndefined();
+    const both = vmctx(['bake', '--check', img, '--console', 'ttyS0']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/ERR_USAGE: --console changes the image, --check only reads it/u);
+  });
+
+  it('--dry-run --console lists the changes and writes nothing', async () => {
+    const img = await image('sysvinit');
+    const r = vmctx(bakeArgs(img, '--dry-run', '--console', 'ttyS0'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\/etc\/inittab/u);
+    expect(r.stdout).toMatch(/\/etc\/securetty/u);
+    expect(debugfs(img, 'cat /etc/inittab')).not.toContain('ttyS0 115200');
   });
 });
