@@ -118,6 +118,18 @@ describe('vmctx sparsecopy: files', () => {
     expect(rep.bytesWritten).toBe(rep.dataBytes);
   });
 
+  it('a sparse file whose size is not a whole number of blocks, data in its last partial block', async () => {
+    const dir = await tempDir();
+    const src = join(dir, 'odd.img');
+    await sparseFile(src, 20 * MiB + 123, [[20 * MiB - 877, 1000], [4096 * 3 + 5, 10]]);
+    const r = copy([src, join(dir, 'odd-copy.img')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report?.holeMethod).toBe('extent-map');
+    expect(r.report?.bytesRead).toBe(2 * 4096 + 123);
+    expect(cmp(src, join(dir, 'odd-copy.img'))).toBe(0);
+    expect((await stat(join(dir, 'odd-copy.img'))).size).toBe(20 * MiB + 123);
+  });
+
   it('zero runs inside written data become holes too (block-aligned detection), with or without the extent map', async () => {
     const dir = await tempDir();
     const src = join(dir, 'dense.img');
