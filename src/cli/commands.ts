@@ -457,6 +457,7 @@ export interface BakeFlags {
   scripts?: string;
   template: string[];
   udevAliases: boolean;
+  console?: string;
   run: string[];
   install?: string[];
   runTimeout: number;
@@ -472,6 +473,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
   // bars and step lines on a terminal only, never with --json or -q
   const progress = terminalProgress(process.stderr, { json: flags.json, quiet });
   try {
+    if (flags.check && flags.console !== undefined) throw new VmctxError('ERR_USAGE', '--console changes the image, --check only reads it: run them one after the other');
     if (flags.check) {
       const { items, where } = await checkImage(image, flags.partition, { progress, zipEntry: flags.zipEntry });
       progress?.finish();
@@ -504,6 +506,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
       scripts: flags.scripts,
       templates: flags.template,
       udevAliases: flags.udevAliases,
+      consoles: flags.console === undefined ? undefined : [flags.console],
       run: flags.run,
       install: flags.install,
       runTimeoutSeconds: flags.runTimeout,
@@ -524,6 +527,7 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
     out(`node: ${n.kind === 'image' ? `the image's own (${n.path})` : `${n.kind === 'host' ? `this host's Node ${n.version ?? ''}` : n.from ?? ''} shipped as ${n.path} (${((n.bytes ?? 0) / 1048576).toFixed(1)} MiB)`}\n`);
     out(`installed: ${result.installed.length === 0 ? 'nothing changed' : result.installed.join(', ')}\n`);
     for (const s of result.sysprep) out(`sysprep ${s.step}: ${s.actions.length === 0 ? 'nothing to do' : s.actions.join('; ')}\n`);
+    for (const note of result.consoleNotes) out(`console: ${note}\n`);
     if (result.zeroedBytes > 0) out(`zeroed ${(result.zeroedBytes / 1048576).toFixed(1)} MiB of free blocks\n`);
     out(`/etc/image-id: image_stamp=${result.stamp['image_stamp'] ?? ''} image_date=${result.stamp['image_date'] ?? ''}\n`);
     if (result.changes !== undefined) for (const c of result.changes) out(renderChange(c));
@@ -531,6 +535,37 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
   } catch (error) {
     progress?.finish();
     if (isImageInputError(error)) {
+      process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
+      return EXIT.invalidContext;
+    }
+    if (error instanceof VmctxError && error.code === 'ERR_CONSOLE_NAME') {
+      process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}
+
+/** `vmctx sparsecopy SRC DST`: a sparse copy, what it copied and skipped said after. */
+export async function sparsecopyCommand(src: string, dst: string, flags: { size?: number; growLast: boolean; extentMap: boolean; json: boolean; quiet: boolean }): Promise<number> {
+  const { sparsecopy } = await import('../image/sparsecopy.js');
+  const progress = terminalProgress(process.stderr, { json: flags.json, quiet: flags.quiet });
+  try {
+    const r = await sparsecopy({ source: src, dest: dst, size: flags.size, growLast: flags.growLast, extentMap: flags.extentMap, progress });
+    progress?.finish();
+    if (flags.json) out(`${JSON.stringify(r, null, 2)}\n`);
+    else if (!flags.quiet) {
+      const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+      out(`copied ${src} → ${dst}${r.compression === 'raw' ? '' : ` (${r.compression} decompressed)`}: ${mib(r.sourceBytes)}; data ${mib(r.dataBytes)} written, holes ${mib(r.holeBytes)} skipped (${r.holeMethod === 'extent-map' ? `${mib(r.holesUnread)} of them never read: the file system's extent map` : 'found by reading and comparing every byte'})\n`);
+      if (r.destKind === 'block device') out(`block device: ${mib(r.holesVerified)} of holes read back, ${mib(r.zerosWritten)} of zeros written where it did not read zero\n`);
+      if (r.destBytes !== r.sourceBytes) out(`${dst}: ${mib(r.destBytes)}\n`);
+      for (const a of r.table?.actions ?? []) out(`${a}\n`);
+    }
+    return EXIT.ok;
+  } catch (error) {
+    progress?.finish();
+    // refused or unreadable input (too small, the same file, a damaged GPT): said, exit 4 as bake's
+    if (error instanceof VmctxError && (error.code.startsWith('ERR_SPARSECOPY_') || isImageInputError(error))) {
       process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
       return EXIT.invalidContext;
     }

@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
-import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
+import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, sparsecopyCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT, exitCodeForError, exitCodesHelp } from './exit.js';
 
@@ -21,6 +21,14 @@ function positiveInt(value: string): number {
 /** The bundle this process runs (also when started through the loader, where argv[1] is load.js). */
 function runningBundle(): string {
   return typeof __filename === 'string' && __filename.endsWith('.js') ? __filename : (process.argv[1] ?? '');
+}
+
+/** SIZE: bytes, or a number with K, M, G, T (powers of 1024; KiB … TiB also). */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)(?:([KMGT])(?:iB)?)?$/iu.exec(text.trim());
+  if (m === null) return undefined;
+  const n = Number(m[1]) * 1024 ** ('KMGT'.indexOf((m[2] ?? '').toUpperCase()) + 1);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -162,14 +170,33 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--scripts <DIR>', 'boot hooks to add: DIR/{per-boot,per-instance,once}/NAME go to /etc/vmctx/scripts.d (0755, root)')
     .option('--template <SRC:GUESTPATH>', 'a template rendered at boot into GUESTPATH with the context\'s values (repeatable)', collect, [])
     .option('--udev-aliases', 'a udev rule giving xvd*/vd* disks sd* aliases, for software that hard-codes /dev/sdX', false)
+    .option('--console <NAMES>', 'root logins on these consoles (e.g. ttyS0,hvc0): added to an existing /etc/securetty, and a serial getty (systemd: serial-getty@NAME enabled; sysvinit: an inittab line)')
     .option('--run <CMD>', 'run CMD in a chroot of the image (root and loop devices needed; /proc, /sys, /dev bound, the host\'s resolv.conf borrowed), before vmctx goes in (repeatable)', collect, [])
     .option('--install <PKG...>', 'install packages with the image\'s apt-get/dnf/yum the same way')
     .addOption(new Option('--run-timeout <SECONDS>', 'deadline for each --run command').argParser(positiveInt).default(1800))
     .option('--zip-entry <NAME>', 'the entry of a .zip that holds the image (needed when it holds several)')
     .option('--json', 'JSON output', false)
     .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
-    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
+    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; console?: string; run: string[]; install?: string[]; runTimeout: number }) => {
       setExit(await bakeCommand(image, { ...flags, bundle: flags.bundle ?? runningBundle() }));
+    });
+
+  program
+    .command('sparsecopy')
+    .description('copy a disk image (file, block device or - for stdin; gz, bz2, zip, xz read) writing holes for zero blocks; a larger destination gets the GPT backup moved to its end')
+    .argument('<SRC>', 'the image: a file, a block device, or - (standard input)')
+    .argument('<DST>', 'a file (created sparse, truncated to size) or a block device (zero blocks written only where it does not read zero)')
+    .option('-f, --size <SIZE>', 'make DST this size (at least SRC\'s): bytes, or with K, M, G, T', (v) => {
+      const n = parseSize(v);
+      if (n === undefined) throw new InvalidArgumentError('a size: bytes, or a number with K, M, G or T');
+      return n;
+    })
+    .option('--grow-last', 'grow the last partition to fill the destination (GPT; MBR: the last primary)', false)
+    .addOption(new Option('--no-extent-map', 'read every byte of a sparse source instead of asking the file system where its holes are').hideHelp())
+    .option('--json', 'JSON output', false)
+    .option('-q, --quiet', 'no progress and no summary', false)
+    .action(async (src: string, dst: string, flags: { size?: number; growLast: boolean; extentMap: boolean; json: boolean; quiet: boolean }) => {
+      setExit(await sparsecopyCommand(src, dst, flags));
     });
 
   program

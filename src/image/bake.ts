@@ -27,6 +27,7 @@ import { chooseNode, describeNode, type NodeInfo, type NodeRequest } from './nod
 import { makeStamp, renderImageId, type StampRequest } from './imageid.js';
 import { installRcLocal } from './rclocal.js';
 import { zeroFree } from './zerofree.js';
+import { applyConsoles, parseConsoles } from './consoles.js';
 
 export type { Compression } from './compression.js';
 
@@ -60,6 +61,8 @@ export interface BakeOptions {
   /** Packages to install with the image's package manager (the same way). */
   readonly install?: readonly string[] | undefined;
   readonly runTimeoutSeconds?: number | undefined;
+  /** --console: consoles to make root logins on (securetty entries, a serial getty); names checked (ERR_CONSOLE_NAME). */
+  readonly consoles?: readonly string[] | undefined;
   /** Where the commands' output goes (default: stderr). */
   readonly runOutput?: ((chunk: Buffer) => void) | undefined;
 }
@@ -77,6 +80,8 @@ export interface BakeResult {
   readonly node: NodeInfo;
   readonly zeroedBytes: number;
   readonly durationMs: number;
+  /** --console: what was left as it was, and why (a missing securetty, hvc0 under systemd …). */
+  readonly consoleNotes: readonly string[];
 }
 
 /** A planned change as JSON can carry it: what and where, sizes, never file contents. */
@@ -135,6 +140,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   const temps: string[] = work === options.input ? [] : [work];
   // what the author adds is read and checked before the image is touched
   const hooks = options.scripts === undefined ? [] : await readHooksDir(options.scripts);
+  const consoles = options.consoles === undefined ? undefined : parseConsoles(options.consoles.join(','));
   const templates = await Promise.all((options.templates ?? []).map(readTemplateSpec));
   try {
     if (work !== options.input) warnings.push(...(await decompressTo(options.input, inKind, work, { progress, zipEntry: options.zipEntry })));
@@ -182,6 +188,12 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         changed.push(...(await addHooks(root, hooks)));
         for (const t of templates) changed.push(await addTemplate(root, t));
         if (options.udevAliases === true) changed.push(...(await addDiskAliases(root)));
+        const consoleNotes: string[] = [];
+        if (consoles !== undefined) {
+          const c = await applyConsoles(root, consoles);
+          changed.push(...c.changed);
+          consoleNotes.push(...c.notes);
+        }
         const stamp = makeStamp(options.stamp, options.input, output, arch ?? hostArch(), new Date());
         await root.writeFile('/etc/image-id', renderImageId(stamp), { mode: 0o644 });
         changed.push('/etc/image-id');
@@ -192,7 +204,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         await umount();
         umounted = true;
         const zeroed = options.zeroFree && !options.dryRun ? await zeroFree(work, disk, progress) : 0;
-        result = { where: located.where, fsKind: located.superblock.kind, installed: changed, node: nodeInfo.node, sysprep, stamp, warnings, zeroedBytes: zeroed, ...(root instanceof DryRunRoot ? { changes: root.changes } : {}) };
+        result = { consoleNotes, where: located.where, fsKind: located.superblock.kind, installed: changed, node: nodeInfo.node, sysprep, stamp, warnings, zeroedBytes: zeroed, ...(root instanceof DryRunRoot ? { changes: root.changes } : {}) };
       } finally {
         if (!umounted) await umount().catch(() => undefined);
       }

@@ -13,6 +13,7 @@ import { BUNDLE_PATH } from './install.js';
 import { decompressTo, imageCompression, type DecompressOptions } from './compression.js';
 import { checkInput } from './files.js';
 import { mountImage } from './mount.js';
+import { securettyStatus, serialLoginStatus } from './consoles.js';
 
 export interface CheckItem {
   readonly status: 'ok' | 'warn' | 'FAIL';
@@ -25,6 +26,67 @@ const exists = async (root: Root, p: string): Promise<boolean> => (await root.ls
 async function anyExists(root: Root, paths: readonly string[]): Promise<string | undefined> {
   for (const p of paths) if (await exists(root, p)) return p;
   return undefined;
+}
+
+/** RHEL, CentOS, Fedora, Rocky, Alma, Oracle …: /etc/redhat-release, or os-release's ID/ID_LIKE. */
+async function rhelFamily(root: Root): Promise<string | undefined> {
+  if ((await root.lstat('/etc/redhat-release')) !== undefined) return '/etc/redhat-release';
+  const osRelease = (await root.readText('/etc/os-release', { maxBytes: 64 * 1024 }).catch(() => undefined)) ?? (await root.readText('/usr/lib/os-release', { maxBytes: 64 * 1024 }).catch(() => undefined)) ?? '';
+  const ids = osRelease.split('\n').filter((l) => /^(ID|ID_LIKE)=/u.test(l)).join(' ');
+  return /\b(rhel|fedora|centos)\b/u.test(ids) ? '/etc/os-release' : undefined;
+}
+
+/**
+ * Tycoon's RHEL-family network files. /etc/sysconfig/network is read by the initscripts' network
+ * service (which stops without it) and by many scripts: FAIL where the image uses network-scripts,
+ * warn where NetworkManager keyfiles took over (RHEL 9). ifcfg-eth0/eth1: warn when missing — vmctx
+ * writes them at boot from the context; an image without vmctx needs them to come up on the net.
+ */
+async function rhelNetworkRows(root: Root): Promise<CheckItem[]> {
+  const family = await rhelFamily(root);
+  if (family === undefined) return [{ status: 'ok', item: 'RHEL network files', detail: 'not a RHEL-family image: not needed' }];
+  const scripts = (await root.lstat('/etc/sysconfig/network-scripts'))?.type === 'directory';
+  const rows: CheckItem[] = [];
+  const network = await root.lstat('/etc/sysconfig/network');
+  rows.push(network !== undefined
+    ? { status: 'ok', item: '/etc/sysconfig/network', detail: `present (RHEL family: ${family})` }
+    : { status: scripts ? 'FAIL' : 'warn', item: '/etc/sysconfig/network', detail: scripts ? 'missing: the network service of initscripts does not start without it' : 'missing (no network-scripts: NetworkManager keyfiles; some tools still read it)' });
+  for (const nic of ['eth0', 'eth1']) {
+    const path = `/etc/sysconfig/network-scripts/ifcfg-${nic}`;
+    const st = await root.lstat(path);
+    rows.push(st !== undefined
+      ? { status: 'ok', item: `ifcfg-${nic}`, detail: path }
+      : { status: 'warn', item: `ifcfg-${nic}`, detail: `${path}: missing (vmctx writes it at boot from the context; an image without vmctx would not configure ${nic})` });
+  }
+  return rows;
+}
+
+/** The ELF class (32 or 64) and machine of the image's /sbin/init, else its libc (links followed inside the image). */
+async function elfClass(root: Root): Promise<{ bits: 32 | 64; machine: number; path: string } | undefined> {
+  const libcs = ['/lib/i386-linux-gnu/libc.so.6', '/lib/libc.so.6', '/lib64/libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/libc.so.6'];
+  for (const path of ['/sbin/init', ...libcs]) {
+    const elf = await root.readFile(path, { maxBytes: 64 * 1024 * 1024 }).catch(() => undefined);
+    if (elf === undefined || elf.length < 20 || elf.readUInt32BE(0) !== 0x7f454c46) continue;
+    const machine = elf[5] === 2 ? elf.readUInt16BE(18) : elf.readUInt16LE(18);
+    if (elf[4] === 1) return { bits: 32, machine, path };
+    if (elf[4] === 2) return { bits: 64, machine, path };
+  }
+  return undefined;
+}
+
+/**
+ * libc6-xen: on a 32-bit x86 Xen PV guest glibc's TLS accesses through negative segment offsets
+ * trap into the hypervisor; /etc/ld.so.conf.d/libc6-xen.conf ("hwcap 1 nosegneg") picks the
+ * libraries built without them. A warning, not a failure: the package is gone from current
+ * distributions and HVM/PVH guests do not need it.
+ */
+async function libc6XenStatus(root: Root): Promise<{ status: CheckItem['status']; detail: string }> {
+  const elf = await elfClass(root);
+  if (elf === undefined) return { status: 'warn', detail: 'cannot tell whether the image is 32-bit (no ELF /sbin/init or libc)' };
+  if (elf.bits === 64) return { status: 'ok', detail: `64-bit image (${elf.path}): not needed` };
+  if (elf.machine !== 0x03) return { status: 'ok', detail: `32-bit, not x86 (${elf.path}): not needed` };
+  if ((await root.lstat('/etc/ld.so.conf.d/libc6-xen.conf')) !== undefined) return { status: 'ok', detail: '32-bit x86 image: /etc/ld.so.conf.d/libc6-xen.conf present' };
+  return { status: 'warn', detail: `32-bit x86 image (${elf.path}) without /etc/ld.so.conf.d/libc6-xen.conf: slow TLS on a 32-bit Xen PV host (install libc6-xen); HVM/PVH guests do not need it` };
 }
 
 export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]> {
@@ -55,8 +117,13 @@ export async function checkRoot(root: Root, fsKind: string): Promise<CheckItem[]
   await present('/etc/hosts', 'the name of localhost');
   const net = await anyExists(root, ['/etc/sysconfig/network-scripts', '/etc/network/interfaces', '/etc/netplan', '/etc/systemd/network', '/etc/NetworkManager']);
   add(net === undefined ? 'warn' : 'ok', 'network config layout', net ?? 'none of ifcfg, ifupdown, netplan, networkd, NetworkManager');
-  const consoles = await anyExists(root, ['/etc/inittab', '/usr/lib/systemd/system/serial-getty@.service', '/lib/systemd/system/serial-getty@.service']);
-  add(consoles === undefined ? 'warn' : 'ok', 'consoles', consoles ?? 'no /etc/inittab or serial getty');
+  const securetty = await securettyStatus(root);
+  add(securetty.status, '/etc/securetty', securetty.detail);
+  const login = await serialLoginStatus(root);
+  add(login.status, 'serial console login', login.detail);
+  for (const row of await rhelNetworkRows(root)) add(row.status, row.item, row.detail);
+  const xen = await libc6XenStatus(root);
+  add(xen.status, 'libc6-xen.conf', xen.detail);
   const keys = ((await root.readdir('/etc/ssh')) ?? []).filter((n) => /^ssh_host_.*_key$/u.test(n));
   add(keys.length > 0 ? 'FAIL' : 'ok', 'SSH host keys', keys.length > 0 ? `${keys.join(', ')} would be shared by every clone (bake removes them)` : 'none baked in');
   const mid = (await root.readText('/etc/machine-id', { maxBytes: 4096 }).catch(() => undefined))?.trim() ?? '';

@@ -50,7 +50,15 @@ export type ErrorCode =
   | 'ERR_BUSY'
   | 'ERR_USAGE'
   // images (bake)
-  | 'ERR_IMAGE';
+  | 'ERR_IMAGE'
+  // sparsecopy
+  | 'ERR_SPARSECOPY_TOO_SMALL'
+  | 'ERR_SPARSECOPY_SAME_FILE'
+  | 'ERR_SPARSECOPY_GPT_CRC'
+  | 'ERR_SPARSECOPY_GROW'
+  | 'ERR_SPARSECOPY_INPUT'
+  // bake --console
+  | 'ERR_CONSOLE_NAME';
 
 export class VmctxError extends Error {
   readonly code: ErrorCode;
