@@ -148,7 +148,7 @@ describe('FAT reader on mkfs.vfat + mcopy images', () => {
     const { bytes } = await open({ label: 'cidata', sizeKiB: 1440, files: NOCLOUD });
     const off = rootEntryOffset(bytes, 'META-D~1   ');
     expect(bytes[off - 32 + 13]).toBe(shortNameChecksum(bytes.subarray(off, off + 11)));
-    bytes[off - 32 + 13] ^= 0xff;
+    bytes[off - 32 + 13] = (bytes[off - 32 + 13] ?? 0) ^ 0xff;
     const image = await FatImage.open(bufferSource(bytes));
     expect((await image.list('/')).map((e) => e.name)).toContain('META-D~1');
     expect(await image.stat('meta-data')).toBeUndefined();
