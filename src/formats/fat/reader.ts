@@ -315,6 +315,8 @@ export class FatImage {
     const visit = async (dir: FatEntry, depth: number, seen: ReadonlySet<number>): Promise<void> => {
       for (const e of (await this.#loadDirectory(dir, depth)).entries) {
         const child = rebase(e, dir.path);
+        // directories shared by many names would repeat their subtrees: the walk is bounded too
+        if (out.length >= MAX_ENTRIES) throw fatError('ERR_FAT_DIR', `more than ${MAX_ENTRIES} entries on the medium`);
         out.push(child);
         if (child.isDirectory) {
           if (seen.has(child.firstCluster)) throw fatError('ERR_FAT_CHAIN_LOOP', `${child.path}: directory points back at one of its ancestors`);
