@@ -1,4 +1,4 @@
-// Opens a regular file or a block device as a ByteSource for the ISO reader (read-only, no mount).
+// Opens a regular file or a block device as a ByteSource for the ISO 9660 and FAT readers (read-only, no mount).
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ByteSource } from '../formats/iso9660/source.js';

@@ -14,6 +14,7 @@ const MAX_DEPTH = 32;
 const MAX_DIRECTORY_BYTES = 65_536 * 32;
 const MAX_ENTRIES = 200_000;
 const MAX_FATS = 16;
+const MAX_FAT32_CLUSTERS = 0x0ffffff5;
 /** FAT bytes kept in memory at once (read on demand in 4 KiB pieces). */
 const FAT_PIECE = 4096;
 const MAX_FAT_PIECES = 1024;
@@ -156,6 +157,8 @@ function parseBootSector(boot: Uint8Array, sourceSize: number | undefined): Geom
   if (metaSectors >= totalSectors) throw fatError(code, `reserved, FAT and root directory sectors (${metaSectors}) leave no data area in ${totalSectors} sectors`);
   const clusterCount = Math.floor((totalSectors - metaSectors) / sectorsPerCluster);
   if (clusterCount < 1) throw fatError(code, 'no data clusters');
+  // FAT32's cluster numbers have 28 bits, and the top ones mark bad clusters and chain ends
+  if (clusterCount > MAX_FAT32_CLUSTERS) throw fatError(code, `${clusterCount} clusters, more than FAT32 can number (${MAX_FAT32_CLUSTERS})`);
   const type: FatType = clusterCount < 4085 ? 'fat12' : clusterCount < 65525 ? 'fat16' : 'fat32';
   const volumeBytes = totalSectors * bytesPerSector;
   let rootCluster = 0;
