@@ -188,6 +188,7 @@ describe('FAT reader on damaged images', () => {
       [(b) => void b.writeUInt16LE(0, 17), 'ERR_FAT_BPB'],
       [(b) => void b.writeUInt16LE(10, 19), 'ERR_FAT_BPB'],
       [(b) => void b.writeUInt16LE(1, 22), 'ERR_FAT_BPB'],
+      [(b) => void b.fill(0, 19, 21).writeUInt32LE(0xffffffff, 32), 'ERR_FAT_BPB'],
     ];
     for (const [damage, expected] of cases) {
       const img = await base();
