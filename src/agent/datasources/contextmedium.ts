@@ -7,7 +7,7 @@
 import { IsoImage, extentKey, readVolumeLabel } from '../../formats/iso9660/reader.js';
 import { FatImage, fatKey, looksLikeFat, readFatLabel } from '../../formats/fat/reader.js';
 import type { ByteSource } from '../../formats/iso9660/source.js';
-import { openByteSource, type OpenedSource } from '../../host/bytesource.js';
+import { openByteSource, sourceIdentity, type OpenedSource } from '../../host/bytesource.js';
 import { VmctxError, describeError, errnoCode } from '../../shared/errors.js';
 import type { MediumFiles, RawContext, SourceInfo } from '../context/context.js';
 import { DEFAULT_MEDIUM_MAX_BYTES, MediumBudget, directoryMedium, fatMedium, isoMedium, readRawContext } from './medium.js';
@@ -288,9 +288,17 @@ export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: S
   const names = (await probe.listBlockDevices().catch(() => [] as string[])).slice(0, MAX_SIGNATURE_SCAN);
   const signed: Candidate[] = [];
   const fatLabels = new Set([...MEDIUM_LABELS, ...SEED_LABELS]);
+  // a device already read under another name (its by-label link) is not read again
+  const seenIds = new Set<string>();
+  for (const p of seen) {
+    const id = await sourceIdentity(p);
+    if (id !== undefined) seenIds.add(id);
+  }
   for (const name of names) {
     const path = `${probe.devDir}/${name}`;
     if (seen.has(path)) continue;
+    const id = await sourceIdentity(path);
+    if (id !== undefined && seenIds.has(id)) continue;
     const src = await openByteSource(path, probe.sysDir).catch(() => undefined);
     if (src === undefined) continue;
     const label = await readVolumeLabel(src).catch(() => undefined);

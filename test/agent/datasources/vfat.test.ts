@@ -56,8 +56,9 @@ describe('vfat media', () => {
     await found?.close();
   });
 
-  it('upper-case labels: a FAT16 CIDATA seed and a FAT32 CONFIG-2 drive; the NoCloud seed is used, the drive named as read and not used', async () => {
-    const { base, probe } = await fakeSystem();
+  it('upper-case labels: a FAT16 CIDATA seed and a FAT32 CONFIG-2 drive; the NoCloud seed is used, the drive named as read and not used (once: the signature scan skips devices read by label)', async () => {
+    const { base, probe, devices } = await fakeSystem();
+    devices.push('vdb', 'vdc');
     await attach(base, 'vdc', await makeFatImage({ label: 'CONFIG-2', fatBits: 32, sizeKiB: 34 * 1024, files: CONFIG_DRIVE }), 'CONFIG-2');
     await attach(base, 'vdb', await makeFatImage({ label: 'CIDATA', fatBits: 16, sizeKiB: 16384, files: NOCLOUD }), 'CIDATA');
     const found = await discoverMedium(probe);
