@@ -77,7 +77,7 @@ export function contextFailureResult(error: unknown): RunResult | undefined {
   if (!(error instanceof VmctxError)) return undefined;
   if (error.code === 'ERR_NO_CONTEXT' || error.code === 'ERR_METADATA_DISABLED') return 'no-context';
   if (error.code === 'ERR_METADATA_TIMEOUT') return 'metadata-incomplete';
-  if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO') || error.code.startsWith('ERR_METADATA')) return 'invalid-context';
+  if (error.code.startsWith('ERR_CONTEXT') || error.code.startsWith('ERR_ISO') || error.code.startsWith('ERR_FAT') || error.code.startsWith('ERR_METADATA')) return 'invalid-context';
   return undefined;
 }
 

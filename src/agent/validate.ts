@@ -6,15 +6,13 @@ import { basename, dirname, join } from 'node:path';
 import { parseContextSh } from '../formats/contextsh.js';
 import { parseUserData } from '../formats/userdata.js';
 import { includeNotFetched } from './context/scripts.js';
-import { IsoImage } from '../formats/iso9660/reader.js';
-import { openByteSource } from '../host/bytesource.js';
 import { pathKind } from '../host/devices.js';
 import { readNames, readWholeFile } from '../host/medium.js';
 import { describeError, isVmctxError } from '../shared/errors.js';
 import { normaliseContext, type ContextWarning, type RawContext } from './context/context.js';
 import { classifyVariable } from './context/checks.js';
 import { SEED_DOCUMENT_FILES, checkMetadataDocument, networkNoteDiagnostic, type Diagnostic } from './context/documents.js';
-import { openExplicitSource } from './datasources/contextmedium.js';
+import { openExplicitSource, openMediumFile } from './datasources/contextmedium.js';
 import { directoryMedium } from './datasources/medium.js';
 
 export type { Diagnostic, DiagnosticSeverity } from './context/documents.js';
@@ -165,7 +163,7 @@ export async function validateFile(path: string): Promise<Diagnostic[]> {
   return sortDiagnostics(out);
 }
 
-/** Reads files of a medium: a directory or an ISO image (file or device). */
+/** Reads files of a medium: a directory, or an ISO or FAT image (file or device). */
 async function mediumReader(path: string): Promise<{ names: string[]; read(p: string): Promise<Buffer | undefined>; close(): Promise<void> }> {
   if ((await pathKind(path)) === 'directory') {
     return {
@@ -174,22 +172,9 @@ async function mediumReader(path: string): Promise<{ names: string[]; read(p: st
       close: () => Promise.resolve(),
     };
   }
-  const source = await openByteSource(path);
-  try {
-    const image = await IsoImage.open(source);
-    return {
-      names: (await image.list('/')).map((e) => e.name),
-      async read(p) {
-        const entry = await image.stat(p);
-        if (entry === undefined || entry.isDirectory || entry.symlinkTarget !== undefined) return undefined;
-        return image.readFile(entry, { maxBytes: MAX_DOC });
-      },
-      close: () => source.close(),
-    };
-  } catch (error) {
-    await source.close();
-    throw error;
-  }
+  // an ISO 9660 or FAT image (file or device), by its signature
+  const image = await openMediumFile(path);
+  return { names: [...image.names], read: (p) => image.readPath(p, MAX_DOC), close: () => image.close() };
 }
 
 const SEED_FILES = ['user-data', 'meta-data', 'network-config', 'vendor-data', 'openstack/latest/meta_data.json', 'openstack/latest/network_data.json', 'openstack/latest/user_data'];

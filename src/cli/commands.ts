@@ -648,7 +648,7 @@ export interface ValidateFlags {
 
 /** `vmctx validate`: every problem with file:line:col; exit 0 clean, 4 when there are problems. */
 export async function validateCommand(files: readonly string[], flags: ValidateFlags): Promise<number> {
-  if (flags.source === undefined && files.length === 0) throw new VmctxError('ERR_USAGE', 'validate: give files to check, or --source PATH (a directory or an ISO)');
+  if (flags.source === undefined && files.length === 0) throw new VmctxError('ERR_USAGE', 'validate: give files to check, or --source PATH (a directory, or an ISO or vfat image)');
   // a path that is not there is a mistake in the command line, not in the context
   for (const path of [...(flags.source === undefined ? [] : [flags.source]), ...files]) {
     await mustExist(path).catch((error: unknown) => {

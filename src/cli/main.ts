@@ -36,7 +36,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 const sourceOption = (): Option =>
-  new Option('--source <auto|metadata|PATH>', 'auto: context medium, then seeds (cidata, config-2), then HTTP metadata; metadata: only HTTP; or an ISO file, block device or directory').default('auto');
+  new Option('--source <auto|metadata|PATH>', 'auto: context medium, then seeds (cidata, config-2), then HTTP metadata; metadata: only HTTP; or an ISO or vfat image file, block device or directory').default('auto');
 const waitOption = (): Option => new Option('--wait-medium <ms>', 'how long to wait for a context CD the system says is still appearing (default 3000, or MEDIUM_WAIT_MS)').argParser(milliseconds);
 const metadataUrlOption = (): Option => new Option('--metadata-url <URL>', 'the HTTP metadata service (default http://169.254.169.254, or METADATA_URL)').argParser(metadataUrl);
 const metadataBudgetOption = (): Option => new Option('--metadata-budget <ms>', 'total time for the metadata service (default 10000 on a first boot, 3000 later)').argParser(milliseconds);
@@ -77,7 +77,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('validate')
     .description('check a context.sh, user-data, meta-data, network-config, or a whole medium or seed (--source), without applying anything; exit 0 when clean, 4 with problems')
     .argument('[FILE...]', 'files to check (context.sh, user-data, meta-data, meta_data.json, network-config)')
-    .option('--source <PATH>', 'a context medium or seed: a directory or an ISO image')
+    .option('--source <PATH>', 'a context medium or seed: a directory, or an ISO or vfat image')
     .option('--json', 'JSON output', false)
     .option('-v, --verbose', 'also list the names vmctx knows but does not use', false)
     .action(async (files: string[], flags: { source?: string; json: boolean; verbose: boolean }) => {

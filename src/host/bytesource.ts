@@ -1,5 +1,5 @@
-// Opens a regular file or a block device as a ByteSource for the ISO reader (read-only, no mount).
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+// Opens a regular file or a block device as a ByteSource for the ISO 9660 and FAT readers (read-only, no mount).
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ByteSource } from '../formats/iso9660/source.js';
 
@@ -37,4 +37,14 @@ export async function openByteSource(path: string, sysDir = '/sys'): Promise<Ope
     await handle.close();
     throw error;
   }
+}
+
+/**
+ * What a path names, links followed: the device number of a block device, else device and inode;
+ * so /dev/disk/by-label/cidata and /dev/vdb are one medium. Undefined when it cannot be learnt.
+ */
+export async function sourceIdentity(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) return undefined;
+  return st.isBlockDevice() || st.isCharacterDevice() ? `rdev:${st.rdev}` : `ino:${st.dev}:${st.ino}`;
 }

@@ -12,6 +12,16 @@ export type ErrorCode =
   | 'ERR_ISO_FILE_TOO_LARGE'
   | 'ERR_ISO_NOT_FOUND'
   | 'ERR_ISO_WRITE'
+  // FAT12/16/32 reader (vfat seeds and config drives)
+  | 'ERR_FAT_BAD_BOOT'
+  | 'ERR_FAT_BPB'
+  | 'ERR_FAT_TRUNCATED'
+  | 'ERR_FAT_CHAIN'
+  | 'ERR_FAT_CHAIN_LOOP'
+  | 'ERR_FAT_DIR'
+  | 'ERR_FAT_TOO_DEEP'
+  | 'ERR_FAT_FILE_TOO_LARGE'
+  | 'ERR_FAT_NOT_FOUND'
   // context.sh and the context
   | 'ERR_CONTEXT_SYNTAX'
   | 'ERR_CONTEXT_COMMAND'

@@ -2,11 +2,15 @@
 // conventional device names (hdc, sr0, cdrom), then by an ISO 9660 signature on any block
 // device. Waits for a late device only while the system says one is still coming (udev queue
 // busy, or a CD drive known to the kernel without its /dev node yet), up to a deadline.
+// A medium is ISO 9660 or FAT (vfat seeds and config drives), told apart by signature, and read
+// without mounting either way.
 import { IsoImage, extentKey, readVolumeLabel } from '../../formats/iso9660/reader.js';
-import { openByteSource, type OpenedSource } from '../../host/bytesource.js';
+import { FatImage, fatKey, looksLikeFat, readFatLabel } from '../../formats/fat/reader.js';
+import type { ByteSource } from '../../formats/iso9660/source.js';
+import { openByteSource, sourceIdentity, type OpenedSource } from '../../host/bytesource.js';
 import { VmctxError, describeError, errnoCode } from '../../shared/errors.js';
-import type { RawContext, SourceInfo } from '../context/context.js';
-import { DEFAULT_MEDIUM_MAX_BYTES, MediumBudget, directoryMedium, isoMedium, readRawContext } from './medium.js';
+import type { MediumFiles, RawContext, SourceInfo } from '../context/context.js';
+import { DEFAULT_MEDIUM_MAX_BYTES, MediumBudget, directoryMedium, fatMedium, isoMedium, readRawContext } from './medium.js';
 import { SEED_LABELS, readSeed, seedLayout, type SeedReader } from './seeds.js';
 import { DirectoryRoot } from '../../host/root.js';
 import { systemClock } from '../../host/clock.js';
@@ -53,20 +57,105 @@ function isoSeedReader(image: IsoImage, budget: MediumBudget): SeedReader {
   };
 }
 
-async function openIso(path: string, foundBy: string, kind: SourceInfo['kind'], sysDir: string, maxBytes: number): Promise<OpenedContext> {
+/** A FAT seed's files through the medium's budget, keyed by first cluster and size (FAT has no links). */
+function fatSeedReader(image: FatImage, budget: MediumBudget): SeedReader {
+  return async (p, maxBytes) => {
+    const entry = await image.stat(p);
+    if (entry === undefined || entry.isDirectory) return undefined;
+    if (entry.size > maxBytes) return image.readFile(entry, { maxBytes }); // refused with ERR_FAT_FILE_TOO_LARGE
+    budget.charge(fatKey(entry), entry.size, entry.path);
+    return image.readFile(entry, { maxBytes });
+  };
+}
+
+/** An ISO 9660 or FAT image opened for reading, whichever its signature says. */
+export interface MediumImage {
+  readonly format: 'iso9660' | 'fat';
+  readonly label: string;
+  /** How names were read: rockridge, joliet, iso9660, or the FAT type (fat12, fat16, fat32). */
+  readonly scheme: string;
+  /** The names at the top of the medium. */
+  readonly names: readonly string[];
+  /** The top-level files, for a context medium. */
+  files(budget: MediumBudget): MediumFiles;
+  /** Files by their path below the top, for a seed. */
+  seedReader(budget: MediumBudget): SeedReader;
+  /** A plain file by its path below the top, outside any budget (validate); undefined when absent or not a plain file. */
+  readPath(path: string, maxBytes: number): Promise<Buffer | undefined>;
+}
+
+const ISO_MAGIC_OFFSET = 16 * 2048 + 1;
+
+/**
+ * Opens a medium as ISO 9660 when it has CD001 at 32 KiB, else as FAT when its first sector is a
+ * boot sector (0x55AA and a BPB in range). Anything else gets the ISO reader's error, or the FAT
+ * reader's when the first sector carries the boot signature.
+ */
+export async function openMediumImage(source: ByteSource): Promise<MediumImage> {
+  const magic = Buffer.from(await source.read(ISO_MAGIC_OFFSET, 5)).toString('latin1');
+  const boot = await source.read(0, 512);
+  if (magic !== 'CD001' && boot.length === 512 && boot[510] === 0x55 && boot[511] === 0xaa) {
+    let image: FatImage;
+    try {
+      image = await FatImage.open(source);
+    } catch (error) {
+      if (looksLikeFat(boot) || !(error instanceof VmctxError)) throw error;
+      throw new VmctxError(error.code, `neither ISO 9660 (no CD001 at byte ${ISO_MAGIC_OFFSET}) nor FAT (${error.message})`, { cause: error });
+    }
+    const names = (await image.list('/')).map((e) => e.name);
+    return {
+      format: 'fat',
+      label: image.info.label,
+      scheme: image.info.type,
+      names,
+      files: (budget) => fatMedium(image, names, budget),
+      seedReader: (budget) => fatSeedReader(image, budget),
+      async readPath(p, maxBytes) {
+        const entry = await image.stat(p);
+        return entry === undefined || entry.isDirectory ? undefined : image.readFile(entry, { maxBytes });
+      },
+    };
+  }
+  const image = await IsoImage.open(source);
+  const names = (await image.list('/')).map((e) => e.name);
+  return {
+    format: 'iso9660',
+    label: image.info.volumeId,
+    scheme: image.info.scheme,
+    names,
+    files: (budget) => isoMedium(image, names, budget),
+    seedReader: (budget) => isoSeedReader(image, budget),
+    async readPath(p, maxBytes) {
+      const entry = await image.stat(p);
+      if (entry === undefined || entry.isDirectory || entry.symlinkTarget !== undefined) return undefined;
+      return image.readFile(entry, { maxBytes });
+    },
+  };
+}
+
+/** Opens a file or device as a medium image (ISO 9660 or FAT); the caller closes it. */
+export async function openMediumFile(path: string, sysDir = '/sys'): Promise<MediumImage & { close(): Promise<void> }> {
   const source: OpenedSource = await openByteSource(path, sysDir);
   try {
-    const image = await IsoImage.open(source);
-    const names = (await image.list('/')).map((e) => e.name);
-    const info = { path, label: image.info.volumeId, scheme: image.info.scheme, foundBy };
-    const budget = new MediumBudget(maxBytes, path);
-    const layout = names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(names);
-    let raw: RawContext;
-    if (layout === undefined) raw = await readRawContext(isoMedium(image, names, budget), { kind, ...info });
-    else raw = await readSeed(layout, isoSeedReader(image, budget), info);
-    return { raw, attempts: [], close: () => source.close() };
+    return { ...(await openMediumImage(source)), close: () => source.close() };
   } catch (error) {
     await source.close();
+    throw error;
+  }
+}
+
+async function openImage(path: string, foundBy: string, kind: SourceInfo['kind'], sysDir: string, maxBytes: number): Promise<OpenedContext> {
+  const image = await openMediumFile(path, sysDir);
+  try {
+    const info = { path, label: image.label, scheme: image.scheme, foundBy };
+    const budget = new MediumBudget(maxBytes, path);
+    const layout = image.names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(image.names);
+    let raw: RawContext;
+    if (layout === undefined) raw = await readRawContext(image.files(budget), { kind, ...info });
+    else raw = await readSeed(layout, image.seedReader(budget), info);
+    return { raw, attempts: [], close: () => image.close() };
+  } catch (error) {
+    await image.close();
     throw error;
   }
 }
@@ -93,7 +182,7 @@ async function openDirectory(path: string, maxBytes: number): Promise<OpenedCont
   return { raw, attempts: [], close: () => Promise.resolve() };
 }
 
-/** Opens what --source names: an ISO file, a block device, or a directory holding context.sh. */
+/** Opens what --source names: an ISO or FAT image file, a block device, or a directory holding context.sh or a seed. */
 export async function openExplicitSource(path: string, sysDir = '/sys', options: { mediumMaxBytes?: number | undefined } = {}): Promise<OpenedContext> {
   let kind;
   try {
@@ -103,7 +192,7 @@ export async function openExplicitSource(path: string, sysDir = '/sys', options:
   }
   const maxBytes = options.mediumMaxBytes ?? DEFAULT_MEDIUM_MAX_BYTES;
   if (kind === 'directory') return openDirectory(path, maxBytes);
-  if (kind === 'file' || kind === 'block-device') return openIso(path, '--source', kind === 'file' ? 'iso-file' : 'block-device', sysDir, maxBytes);
+  if (kind === 'file' || kind === 'block-device') return openImage(path, '--source', kind === 'file' ? 'iso-file' : 'block-device', sysDir, maxBytes);
   throw new VmctxError('ERR_SOURCE', `--source ${path}: not a file, block device or directory`);
 }
 
@@ -147,7 +236,7 @@ async function tryCandidates(candidates: readonly Candidate[], probe: Probe, att
     if (seen.has(c.path)) continue;
     seen.add(c.path);
     try {
-      const opened = await openIso(c.path, c.foundBy, 'block-device', probe.sysDir, probe.mediumMaxBytes ?? DEFAULT_MEDIUM_MAX_BYTES);
+      const opened = await openImage(c.path, c.foundBy, 'block-device', probe.sysDir, probe.mediumMaxBytes ?? DEFAULT_MEDIUM_MAX_BYTES);
       if (opened.raw.source.kind === 'nocloud' || opened.raw.source.kind === 'config-drive') {
         seeds.push(opened);
         attempts.push({ path: c.path, result: `a ${opened.raw.source.kind} seed (used only when no context medium is found)` });
@@ -194,17 +283,29 @@ export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: S
     if (!pending || clock.now() >= deadline) break;
     await clock.sleep(probe.pollMs);
   }
-  // Last resort: any block device carrying an ISO 9660 signature and a context.sh.
+  // Last resort: any block device carrying an ISO 9660 signature, or a FAT file system labelled
+  // as a medium or a seed (an unlabelled FAT, such as an EFI system partition, is left alone).
   const names = (await probe.listBlockDevices().catch(() => [] as string[])).slice(0, MAX_SIGNATURE_SCAN);
   const signed: Candidate[] = [];
+  const fatLabels = new Set([...MEDIUM_LABELS, ...SEED_LABELS]);
+  // a device already read under another name (its by-label link) is not read again
+  const seenIds = new Set<string>();
+  for (const p of seen) {
+    const id = await sourceIdentity(p);
+    if (id !== undefined) seenIds.add(id);
+  }
   for (const name of names) {
     const path = `${probe.devDir}/${name}`;
     if (seen.has(path)) continue;
+    const id = await sourceIdentity(path);
+    if (id !== undefined && seenIds.has(id)) continue;
     const src = await openByteSource(path, probe.sysDir).catch(() => undefined);
     if (src === undefined) continue;
     const label = await readVolumeLabel(src).catch(() => undefined);
+    const fat = label === undefined ? await readFatLabel(src).catch(() => undefined) : undefined;
     await src.close();
     if (label !== undefined) signed.push({ path, foundBy: `iso9660 signature (label ${JSON.stringify(label)})` });
+    else if (fat !== undefined && fatLabels.has(fat.toUpperCase())) signed.push({ path, foundBy: `vfat signature (label ${JSON.stringify(fat)})` });
   }
   return pick(await tryCandidates(signed, probe, attempts, seen, seeds));
 }
@@ -213,7 +314,7 @@ export async function discoverMedium(probe: Probe = defaultProbe, attemptsOut: S
 export const localMedia: Datasource = {
   id: 'local-media',
   names: ['medium', 'seeds'],
-  looksFor: ['context medium (labels CONTEXT/_STRATUSLAB/CDROM, /dev/hdc, /dev/sr0, /dev/cdrom, ISO 9660 block devices)', 'seeds (labels cidata, config-2)'],
+  looksFor: ['context medium (labels CONTEXT/_STRATUSLAB/CDROM, /dev/hdc, /dev/sr0, /dev/cdrom, ISO 9660 block devices; ISO 9660 or vfat, as are seeds)', 'seeds (labels cidata, config-2)'],
   inStage: () => ({ asked: true }),
   async open(request, attempts) {
     const opened = await discoverMedium(request.probe, attempts);

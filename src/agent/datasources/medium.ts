@@ -1,8 +1,9 @@
-// Reading a context medium (an ISO image/device or a directory): context.sh and, for
+// Reading a context medium (an ISO or FAT image/device, or a directory): context.sh and, for
 // StratusLab, configuration.sh, parsed without executing anything; other files exposed lazily,
 // within one byte budget per medium (names sharing their bytes counted once).
 import { parseContextSh } from '../../formats/contextsh.js';
 import { extentKey, type IsoEntry, type IsoImage } from '../../formats/iso9660/reader.js';
+import { fatKey, type FatEntry, type FatImage } from '../../formats/fat/reader.js';
 import { openPlainFile, type PlainFile } from '../../host/medium.js';
 import { DirectoryRoot } from '../../host/root.js';
 import { VmctxError, isVmctxError } from '../../shared/errors.js';
@@ -18,7 +19,7 @@ const CHUNK = 1024 * 1024;
 
 /**
  * The byte budget of one medium. Every file vmctx reads or copies from the medium is charged once
- * by the key of its bytes (ISO extents, or device and inode), however many names it has and
+ * by the key of its bytes (ISO extents, FAT first cluster and size, or device and inode), however many names it has and
  * however often it is read; a file that would pass the budget is refused with ERR_MEDIUM_BUDGET.
  */
 export class MediumBudget {
@@ -74,8 +75,8 @@ class ReadCache {
   }
 }
 
-function tooLarge(path: string, size: number, limit: number): VmctxError {
-  return new VmctxError('ERR_ISO_FILE_TOO_LARGE', `${path}: ${size} bytes is over the limit of ${limit}`, { details: { path, size, limit } });
+function tooLarge(path: string, size: number, limit: number, code: 'ERR_ISO_FILE_TOO_LARGE' | 'ERR_FAT_FILE_TOO_LARGE' = 'ERR_ISO_FILE_TOO_LARGE'): VmctxError {
+  return new VmctxError(code, `${path}: ${size} bytes is over the limit of ${limit}`, { details: { path, size, limit } });
 }
 
 export function isoMedium(image: IsoImage, names: readonly string[], budget: MediumBudget = new MediumBudget(DEFAULT_MEDIUM_MAX_BYTES, 'medium')): MediumFiles {
@@ -101,6 +102,37 @@ export function isoMedium(image: IsoImage, names: readonly string[], budget: Med
       const entry = await plain(name);
       if (entry === undefined) return undefined;
       const key = extentKey(entry);
+      budget.charge(key, entry.size, entry.path);
+      return { size: entry.size, key, chunks: () => image.stream(entry, CHUNK) };
+    },
+  };
+}
+
+/**
+ * A FAT medium's top-level files (vfat has no links; names are looked up case-insensitively),
+ * charged to the budget by their first cluster and size.
+ */
+export function fatMedium(image: FatImage, names: readonly string[], budget: MediumBudget = new MediumBudget(DEFAULT_MEDIUM_MAX_BYTES, 'medium')): MediumFiles {
+  const cache = new ReadCache();
+  const plain = async (name: string): Promise<FatEntry | undefined> => {
+    if (!SAFE_NAME.test(name) || name === '.' || name === '..') return undefined;
+    const entry = await image.stat(name);
+    return entry === undefined || entry.isDirectory ? undefined : entry;
+  };
+  return {
+    names,
+    async read(name, maxBytes) {
+      const entry = await plain(name);
+      if (entry === undefined) return undefined;
+      if (entry.size > maxBytes) throw tooLarge(entry.path, entry.size, maxBytes, 'ERR_FAT_FILE_TOO_LARGE');
+      const key = fatKey(entry);
+      budget.charge(key, entry.size, entry.path);
+      return cache.get(key, () => image.readFile(entry, { maxBytes }));
+    },
+    async open(name) {
+      const entry = await plain(name);
+      if (entry === undefined) return undefined;
+      const key = fatKey(entry);
       budget.charge(key, entry.size, entry.path);
       return { size: entry.size, key, chunks: () => image.stream(entry, CHUNK) };
     },
@@ -185,7 +217,7 @@ export async function readRawContext(medium: MediumFiles, source: Omit<SourceInf
     try {
       data = await medium.read(name, MAX_CONTEXT_BYTES);
     } catch (error) {
-      if (isVmctxError(error, 'ERR_ISO_FILE_TOO_LARGE') || isVmctxError(error, 'ERR_UNSAFE_FILE')) {
+      if (isVmctxError(error, 'ERR_ISO_FILE_TOO_LARGE') || isVmctxError(error, 'ERR_FAT_FILE_TOO_LARGE') || isVmctxError(error, 'ERR_UNSAFE_FILE')) {
         throw new VmctxError('ERR_CONTEXT_TOO_LARGE', `${wanted} on ${source.path}: ${error.message}`, { cause: error });
       }
       // these name the file and the medium themselves
