@@ -91,6 +91,9 @@ export function isVmctxError(error: unknown, code?: ErrorCode): error is VmctxEr
 export function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof VmctxError) return { code: error.code, message: error.message };
   if (error instanceof Error) {
+    const unnamed = unnamedErrno(error);
+    // "Unknown system error -123: Unknown system error -123, open '/dev/sr0'" → "no medium found, open '/dev/sr0'"
+    if (unnamed !== undefined) return { code: unnamed.code, message: error.message.replace(/^(?:Unknown system error -?\d+: )?Unknown system error -?\d+/u, unnamed.words) };
     const code = errnoCode(error);
     return { code: code ?? 'ERR_INTERNAL', message: code === undefined ? error.message : withoutCode(error.message, code) };
   }
@@ -127,10 +130,24 @@ export function pathProblem(error: unknown): string {
 }
 
 /** The errno code of a Node system error, or undefined. */
+/** Linux errnos libuv has no name for (Node says "Unknown system error -123"): an empty CD drive's. */
+const UNNAMED_ERRNOS: Readonly<Record<string, { code: string; words: string }>> = {
+  '-123': { code: 'ENOMEDIUM', words: 'no medium found' },
+  '-124': { code: 'EMEDIUMTYPE', words: 'wrong medium type' },
+};
+
+function unnamedErrno(error: object): { code: string; words: string } | undefined {
+  const errno = 'errno' in error && typeof error.errno === 'number' ? error.errno : undefined;
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  if (errno === undefined || code === undefined || !code.startsWith('Unknown system error')) return undefined;
+  return UNNAMED_ERRNOS[String(errno)];
+}
+
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
     const code = error.code;
-    return typeof code === 'string' ? code : undefined;
+    if (typeof code !== 'string') return undefined;
+    return unnamedErrno(error)?.code ?? code;
   }
   return undefined;
 }
