@@ -5,6 +5,7 @@ import { VERSION } from '../shared/version.js';
 import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT, exitCodeForError, exitCodesHelp } from './exit.js';
+import { mkdiskCommand, parseSize, type MkdiskFlags } from './disk.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -170,6 +171,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
     .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; run: string[]; install?: string[]; runTimeout: number }) => {
       setExit(await bakeCommand(image, { ...flags, bundle: flags.bundle ?? runningBundle() }));
+    });
+
+  program
+    .command('mkdisk')
+    .description('make a bootable disk image (partition table, GRUB for BIOS and UEFI, kernel from /boot) from an ext2/3/4 file-system image; no root, no mount, no VM')
+    .argument('<FS_IMAGE>', 'the file-system image (raw, .gz, .bz2, .zip; never written)')
+    .requiredOption('-o, --output <DISK>', 'the disk image to write (.gz/.bz2/.zip: compressed)')
+    .option('--size <SIZE>', 'the disk\'s size (e.g. 8G): the root file system is grown to fill it (default: just large enough)', parseSize)
+    .addOption(new Option('--table <KIND>', 'partition table').choices(['mbr', 'gpt']).default('mbr'))
+    .addOption(new Option('--boot <FIRMWARE>', 'which firmware it boots with: GRUB i386-pc in the MBR gap or a BIOS boot partition, and/or an EFI system partition with BOOTX64.EFI').choices(['bios', 'uefi', 'both']).default('both'))
+    .option('--kernel <FILE>', 'a kernel to copy into /boot and boot (default: the newest /boot/vmlinuz-* of the image)')
+    .option('--initrd <FILE>', 'its initrd (with --kernel)')
+    .option('--cmdline <ARGS>', 'kernel arguments after root=UUID=… ro (default: console=tty0 console=ttyS0,115200)')
+    .addOption(new Option('--format <FORMAT>', 'disk format').choices(['raw', 'qcow2']).default('raw'))
+    .addOption(new Option('--compress <KIND>', 'compression of a raw disk (default: from the output\'s name)').choices(['raw', 'gz', 'bz2', 'zip']))
+    .option('--zip-entry <NAME>', 'the entry of a .zip that holds the file system (needed when it holds several)')
+    .option('--force', 'use a file system whose journal needs recovery or that has errors', false)
+    .option('--json', 'JSON output', false)
+    .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
+    .action(async (image: string, flags: MkdiskFlags) => {
+      setExit(await mkdiskCommand(image, flags));
     });
 
   program

@@ -50,7 +50,14 @@ export type ErrorCode =
   | 'ERR_BUSY'
   | 'ERR_USAGE'
   // images (bake)
-  | 'ERR_IMAGE';
+  | 'ERR_IMAGE'
+  // whole disks (mkdisk)
+  | 'ERR_MKDISK_NOT_EXT'
+  | 'ERR_MKDISK_NO_KERNEL'
+  | 'ERR_MKDISK_SIZE'
+  | 'ERR_MKDISK_MISSING'
+  | 'ERR_MKDISK_GRUB'
+  | 'ERR_MKDISK_TOOL';
 
 export class VmctxError extends Error {
   readonly code: ErrorCode;
