@@ -312,7 +312,7 @@ describe('mkdisk on real images', () => {
     try {
       for (let i = 0; i < 300 && !/error: .*kernel/u.test(text); i++) {
         await new Promise((r) => setTimeout(r, 200));
-        text = existsSync(log) ? (await readFile(log, 'latin1')).replace(/\x1b\[[0-9;]*[A-Za-z]/gu, '') : '';
+        text = existsSync(log) ? (await readFile(log, 'latin1')).replace(new RegExp(String.raw`\u001b\[[0-9;]*[A-Za-z]`, 'gu'), '') : '';
       }
     } finally {
       qemu.kill('SIGKILL');
@@ -368,7 +368,7 @@ describe('vmctx mkdisk (the command)', () => {
     const { dir, image, uuid } = await fsImage();
     const ok = vmctx(['mkdisk', image, '-o', join(dir, 'a.raw'), '--table', 'gpt', '--boot', 'bios']);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^made .*a\.raw \(raw, 51 MiB, GPT, boot bios\) in \d+ ms\n  partition 1: bios-boot +sectors 2048–4095 \(1 MiB\)\n  partition 2: root +sectors 4096–102399 \(48 MiB\)\n/u);
+    expect(ok.stdout).toMatch(/^made .*a\.raw \(raw, 51 MiB, GPT, boot bios\) in \d+ ms\n {2}partition 1: bios-boot +sectors 2048–4095 \(1 MiB\)\n {2}partition 2: root +sectors 4096–102399 \(48 MiB\)\n/u);
     expect(ok.stdout).toContain(`root: ext4 UUID=${uuid}, 48 MiB\nkernel: /boot/vmlinuz-6.1.0-10-amd64, initrd /boot/initrd.img-6.1.0-10-amd64\n`);
     const json = vmctx(['mkdisk', image, '-o', join(dir, 'b.raw'), '--json', '--size', '64M', '--boot', 'bios']);
     expect(json.code, json.stderr).toBe(0);
