@@ -333,7 +333,11 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
   for (const entry of options.smbios ?? []) args.push('-smbios', entry);
   args.push(...extraNicArgs(options.extraNics ?? []));
-  if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
+  if (options.cdrom !== undefined) {
+    // q35 has AHCI, not PIIX IDE, and Debian's cloud kernel has no AHCI driver: a virtio-scsi CD there
+    if (options.firmware === 'uefi') args.push('-device', 'virtio-scsi-pci,id=cdscsi', '-drive', `file=${options.cdrom},media=cdrom,if=none,id=ctxcd,readonly=on`, '-device', 'scsi-cd,bus=cdscsi.0,drive=ctxcd');
+    else args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
+  }
   if (options.nicExtra !== undefined && /restrict|hostfwd|smb/u.test(options.nicExtra)) throw new Error('nicExtra must not loosen restrict=on');
   const t0 = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
