@@ -183,7 +183,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--boot <FIRMWARE>', 'which firmware it boots with: GRUB i386-pc in the MBR gap or a BIOS boot partition, and/or an EFI system partition with BOOTX64.EFI').choices(['bios', 'uefi', 'both']).default('both'))
     .option('--kernel <FILE>', 'a kernel to copy into /boot and boot (default: the newest /boot/vmlinuz-* of the image)')
     .option('--initrd <FILE>', 'its initrd (with --kernel)')
-    .option('--cmdline <ARGS>', 'kernel arguments after root=UUID=… ro (default: console=tty0 console=ttyS0,115200)')
+    .option('--cmdline <ARGS>', 'kernel arguments after root=UUID=UUID ro (default: console=tty0 console=ttyS0,115200)')
     .addOption(new Option('--format <FORMAT>', 'disk format').choices(['raw', 'qcow2']).default('raw'))
     .addOption(new Option('--compress <KIND>', 'compression of a raw disk (default: from the output\'s name)').choices(['raw', 'gz', 'bz2', 'zip']))
     .option('--zip-entry <NAME>', 'the entry of a .zip that holds the file system (needed when it holds several)')
