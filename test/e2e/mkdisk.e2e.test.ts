@@ -38,7 +38,7 @@ describe('vmctx mkdisk: whole disks that boot without -kernel', () => {
     const disk = join(work, 'out', 'bios.raw');
     const out = mkdisk(['-o', disk, '--boot', 'bios', '--table', 'mbr']);
     expect(out).toMatch(/made .*bios\.raw \(raw, \d+ MiB, MBR, boot bios\)/u);
-    const result = await boot(disk, work, { firmware: 'bios', cdrom: contextIso('bios', 'mkdisk-bios.e2e.example'), timeoutMs: 600_000 });
+    const result = await boot(disk, work, { firmware: 'bios', cdrom: contextIso('bios', 'mkdisk-bios.e2e.example'), timeoutMs: 840_000 });
     // GRUB printed its line on the serial console, then the kernel booted from the root by UUID
     expect(result.console).toMatch(/Loading \/boot\/vmlinuz-/u);
     expect(result.console).toMatch(/Command line: .*root=UUID=[0-9a-f-]{36} ro console=tty0 console=ttyS0,115200/u);
@@ -46,7 +46,7 @@ describe('vmctx mkdisk: whole disks that boot without -kernel', () => {
     expect(result.report).toMatch(/ActiveState=active/u);
     expect(result.report).toMatch(/ADDR .*10\.0\.2\.77\/24/u);
     expect(result.report).toMatch(/MULTI-USER-AT [1-9]\d*/u);
-  });
+  }, 900_000);
 
   it('--boot uefi, GPT, qcow2: OVMF on q35 → BOOTX64.EFI on the ESP; multi-user and the context applied', async () => {
     const disk = join(work, 'out', 'uefi.qcow2');
@@ -56,7 +56,7 @@ describe('vmctx mkdisk: whole disks that boot without -kernel', () => {
     const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', disk], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
     expect(info.format).toBe('qcow2');
     expect(info['virtual-size']).toBe(3 * 1024 ** 3);
-    const result = await boot(disk, work, { firmware: 'uefi', rootFormat: 'qcow2', cdrom: contextIso('uefi', 'mkdisk-uefi.e2e.example'), timeoutMs: 600_000 });
+    const result = await boot(disk, work, { firmware: 'uefi', rootFormat: 'qcow2', cdrom: contextIso('uefi', 'mkdisk-uefi.e2e.example'), timeoutMs: 840_000 });
     expect(result.console).toMatch(/Loading \/boot\/vmlinuz-/u);
     expect(result.console).toMatch(/Command line: .*root=UUID=[0-9a-f-]{36} ro /u);
     // the kernel saw EFI firmware (not the BIOS path)
@@ -64,5 +64,5 @@ describe('vmctx mkdisk: whole disks that boot without -kernel', () => {
     expect(result.report, result.console.slice(-3000)).toContain('mkdisk-uefi.e2e.example');
     expect(result.report).toMatch(/ActiveState=active/u);
     expect(result.report).toMatch(/ADDR .*10\.0\.2\.77\/24/u);
-  });
+  }, 900_000);
 });

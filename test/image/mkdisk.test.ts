@@ -201,11 +201,14 @@ describe('GRUB placed as grub-bios-setup would (from the real grub-mkimage)', ()
 });
 
 describe('mkdisk on real images', () => {
-  it('MBR, both: the table (sfdisk -J), a clean root file system with grub.cfg and fstab by UUID, the ESP (mdir), GRUB in the MBR gap; the input untouched', async () => {
+  it.each([
+    ['the file system made the disk in place (fallocate --insert-range)', false],
+    ['the file system copied into the disk (where insert-range cannot)', true],
+  ])('MBR, both, %s: the table (sfdisk -J), a clean root file system with grub.cfg and fstab by UUID, the ESP (mdir), GRUB in the MBR gap; the input untouched', async (_how, copyFileSystem) => {
     const { dir, image, uuid } = await fsImage();
     const before = await sha(image);
     const output = join(dir, 'disk.raw');
-    const r = await mkdisk({ input: image, output });
+    const r = await mkdisk({ input: image, output, copyFileSystem });
     expect(await sha(image)).toBe(before);
     expect(r.uuid).toBe(uuid);
     expect(r.kernel).toBe('vmlinuz-6.1.0-10-amd64');
