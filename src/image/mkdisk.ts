@@ -344,6 +344,7 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
   }
   checkInput(options.input);
   if (options.output === options.input) throw new VmctxError('ERR_USAGE', 'the output would overwrite the input');
+  if (statSync(dirname(options.output), { throwIfNoEntry: false })?.isDirectory() !== true) throw new VmctxError('ERR_USAGE', `-o ${options.output}: no directory ${dirname(options.output)}`);
   // everything needed is there before any work: the tools and GRUB's files
   for (const name of ['sfdisk', 'e2fsck', 'resize2fs', 'grub-mkimage', ...(boot === 'bios' ? [] : ['mkfs.vfat', 'mmd', 'mcopy']), ...(format === 'qcow2' ? ['qemu-img'] : [])]) await tool(name);
   if (boot !== 'uefi') checkGrubModules('bios', grubDirs.bios);

@@ -363,6 +363,7 @@ describe('mkdisk refusals: coded errors, no output, the input untouched', () => 
     await attempt({ input: image, cmdline: 'a  b' }, dir, 'ERR_USAGE', /--cmdline/u);
     await attempt({ input: image, initrd: image }, dir, 'ERR_USAGE', /--initrd goes with --kernel/u);
     await attempt({ input: image, format: 'qcow2', compress: 'gz' }, dir, 'ERR_USAGE', /qcow2/u);
+    await expectError(mkdisk({ input: image, output: join(dir, 'no-such-dir', 'disk.raw') }), 'ERR_USAGE', /no directory .*no-such-dir/u);
   });
 });
 
