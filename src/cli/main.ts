@@ -5,6 +5,7 @@ import { VERSION } from '../shared/version.js';
 import { bakeCommand, daemonCommand, installCommand, makeIsoCommand, runCommand, serveMetadataCommand, showCommand, sparsecopyCommand, statusCommand, uninstallCommand, validateCommand } from './commands.js';
 import { checkMetadataUrl } from '../agent/config.js';
 import { EXIT, exitCodeForError, exitCodesHelp } from './exit.js';
+import { byteSize, mkdiskCommand, parseSize, type MkdiskFlags } from './disk.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -24,13 +25,6 @@ function runningBundle(): string {
 }
 
 /** SIZE: bytes, or a number with K, M, G, T (powers of 1024; KiB … TiB also). */
-export function parseSize(text: string): number | undefined {
-  const m = /^(\d+)(?:([KMGT])(?:iB)?)?$/iu.exec(text.trim());
-  if (m === null) return undefined;
-  const n = Number(m[1]) * 1024 ** ('KMGT'.indexOf((m[2] ?? '').toUpperCase()) + 1);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}
-
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -187,7 +181,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<SRC>', 'the image: a file, a block device, or - (standard input)')
     .argument('<DST>', 'a file (created sparse, truncated to size) or a block device (zero blocks written only where it does not read zero)')
     .option('-f, --size <SIZE>', 'make DST this size (at least SRC\'s): bytes, or with K, M, G, T', (v) => {
-      const n = parseSize(v);
+      const n = byteSize(v);
       if (n === undefined) throw new InvalidArgumentError('a size: bytes, or a number with K, M, G or T');
       return n;
     })
@@ -197,6 +191,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-q, --quiet', 'no progress and no summary', false)
     .action(async (src: string, dst: string, flags: { size?: number; growLast: boolean; extentMap: boolean; json: boolean; quiet: boolean }) => {
       setExit(await sparsecopyCommand(src, dst, flags));
+      });
+
+  program
+    .command('mkdisk')
+    .description('make a bootable disk image (partition table, GRUB for BIOS and UEFI, kernel from /boot) from an ext2/3/4 file-system image; no root, no mount, no VM')
+    .argument('<FS_IMAGE>', 'the file-system image (raw, .gz, .bz2, .zip; never written)')
+    .requiredOption('-o, --output <DISK>', 'the disk image to write (.gz/.bz2/.zip: compressed)')
+    .option('--size <SIZE>', 'the disk\'s size (e.g. 8G): the root file system is grown to fill it (default: just large enough)', parseSize)
+    .addOption(new Option('--table <KIND>', 'partition table').choices(['mbr', 'gpt']).default('mbr'))
+    .addOption(new Option('--boot <FIRMWARE>', 'which firmware it boots with: GRUB i386-pc in the MBR gap or a BIOS boot partition, and/or an EFI system partition with BOOTX64.EFI').choices(['bios', 'uefi', 'both']).default('both'))
+    .option('--kernel <FILE>', 'a kernel to copy into /boot and boot (default: the newest /boot/vmlinuz-* of the image)')
+    .option('--initrd <FILE>', 'its initrd (with --kernel)')
+    .option('--cmdline <ARGS>', 'kernel arguments after root=UUID=UUID ro (default: console=tty0 console=ttyS0,115200)')
+    .addOption(new Option('--format <FORMAT>', 'disk format').choices(['raw', 'qcow2']).default('raw'))
+    .addOption(new Option('--compress <KIND>', 'compression of a raw disk (default: from the output\'s name)').choices(['raw', 'gz', 'bz2', 'zip']))
+    .option('--zip-entry <NAME>', 'the entry of a .zip that holds the file system (needed when it holds several)')
+    .option('--force', 'use a file system whose journal needs recovery or that has errors', false)
+    .option('--json', 'JSON output', false)
+    .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
+    .action(async (image: string, flags: MkdiskFlags) => {
+      setExit(await mkdiskCommand(image, flags));
     });
 
   program

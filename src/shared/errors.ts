@@ -68,7 +68,14 @@ export type ErrorCode =
   | 'ERR_SPARSECOPY_GROW'
   | 'ERR_SPARSECOPY_INPUT'
   // bake --console
-  | 'ERR_CONSOLE_NAME';
+  | 'ERR_CONSOLE_NAME'
+  // whole disks (mkdisk)
+  | 'ERR_MKDISK_NOT_EXT'
+  | 'ERR_MKDISK_NO_KERNEL'
+  | 'ERR_MKDISK_SIZE'
+  | 'ERR_MKDISK_MISSING'
+  | 'ERR_MKDISK_GRUB'
+  | 'ERR_MKDISK_TOOL';
 
 export class VmctxError extends Error {
   readonly code: ErrorCode;

@@ -251,15 +251,17 @@ export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 export async function firmwareArgs(image: string, workDir: string, options: BootOptions): Promise<string[]> {
   const firmware = options.firmware ?? 'kernel';
   const drive = ['-drive', `file=${image},format=${options.rootFormat ?? 'raw'},if=virtio`];
+  // the firmware boots the root disk first (bootindex): not the CD, not PXE on the NIC
+  const bootDrive = ['-drive', `file=${image},format=${options.rootFormat ?? 'raw'},if=none,id=rootdisk`, '-device', 'virtio-blk-pci,drive=rootdisk,bootindex=0'];
   if (firmware === 'kernel') {
     const { kernel, initrd } = kernelAndInitrd(rootfsPath(options.flavour ?? 'systemd'));
     return ['-kernel', kernel, '-initrd', initrd, '-append', 'root=/dev/vda rw console=ttyS0 systemd.show_status=false', ...drive];
   }
-  if (firmware === 'bios') return [...drive];
+  if (firmware === 'bios') return [...bootDrive];
   // each boot gets its own copy of the variables store (OVMF writes its boot entries there)
   const vars = join(workDir, `ovmf-vars-${Date.now()}.fd`);
   await copyFile(OVMF_VARS, vars);
-  return ['-machine', 'q35', '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`, ...drive];
+  return ['-machine', 'q35', '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`, ...bootDrive];
 }
 
 export interface ExtraNic {
@@ -331,7 +333,11 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
   for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},format=raw,if=virtio`);
   for (const entry of options.smbios ?? []) args.push('-smbios', entry);
   args.push(...extraNicArgs(options.extraNics ?? []));
-  if (options.cdrom !== undefined) args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
+  if (options.cdrom !== undefined) {
+    // q35 has AHCI, not PIIX IDE, and Debian's cloud kernel has no AHCI driver: a virtio-scsi CD there
+    if (options.firmware === 'uefi') args.push('-device', 'virtio-scsi-pci,id=cdscsi', '-drive', `file=${options.cdrom},media=cdrom,if=none,id=ctxcd,readonly=on`, '-device', 'scsi-cd,bus=cdscsi.0,drive=ctxcd');
+    else args.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,index=2,readonly=on`);
+  }
   if (options.nicExtra !== undefined && /restrict|hostfwd|smb/u.test(options.nicExtra)) throw new Error('nicExtra must not loosen restrict=on');
   const t0 = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
