@@ -309,13 +309,16 @@ export interface RunningGuest {
  * boot is started again (at most twice) rather than failing the suite after its timeout.
  */
 const KERNEL_STALL_MS = 120_000;
+/** A firmware boot (SeaBIOS or OVMF, then GRUB) spends part of that window before the kernel starts. */
+const FIRMWARE_STALL_MS = 240_000;
+const stallWindow = (options: BootOptions): number => ((options.firmware ?? 'kernel') === 'kernel' ? KERNEL_STALL_MS : FIRMWARE_STALL_MS);
 
 export async function boot(image: string, workDir: string, options: BootOptions = {}): Promise<BootResult> {
   for (let attempt = 1; ; attempt++) {
     const result = await bootOnce(image, workDir, options);
     if (result !== 'kernel-stalled') return result;
     if (attempt >= 3) throw new Error(`the guest kernel stalled before starting /init on ${attempt} boots in a row`);
-    process.stderr.write(`qemu: the guest kernel stalled before /init for ${KERNEL_STALL_MS / 1000} s (a TCG hang); booting again\n`);
+    process.stderr.write(`qemu: the guest kernel stalled before /init for ${stallWindow(options) / 1000} s (a TCG hang); booting again\n`);
   }
 }
 
@@ -352,7 +355,7 @@ async function bootOnce(image: string, workDir: string, options: BootOptions): P
       stall.hit = true;
       child.kill('SIGKILL');
     });
-  }, KERNEL_STALL_MS);
+  }, stallWindow(options));
   let duringError: Error | undefined;
   if (options.during !== undefined) {
     let exited = false;
