@@ -401,7 +401,7 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
     onegate = { token: (await readOptionFile('--onegate-token-file', flags.onegateTokenFile, 4096)).toString('utf8').trim(), vmid: flags.onegateVmid };
   } else if (flags.onegateTokenFile !== undefined || flags.onegateVmid !== undefined) throw new VmctxError('ERR_USAGE', '--onegate-token-file and --onegate-vmid go with --onegate');
   const server = new MetadataServer({
-    tree: flags.from === undefined ? new Map() : await loadTree(flags.from),
+    tree: flags.from === undefined ? new Map<string, Buffer>() : await loadTree(flags.from),
     imdsv2: flags.imdsv2,
     faults: flags.fault.map(parseFault),
     ...(onegate === undefined ? {} : { onegate }),

@@ -108,16 +108,15 @@ export function tcpAnswers(host: string, port: number, timeoutMs: number): Promi
   const net = createRequire('/')('node:net') as typeof import('node:net');
   return new Promise((resolve) => {
     let settled = false;
-    let socket: Socket | undefined;
+    const socket: Socket = net.connect({ host, port });
     const done = (outcome: PortOutcome): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket?.destroy();
+      socket.destroy();
       resolve(outcome);
     };
     const timer = setTimeout(() => { done({ ok: false, reason: `no answer within ${timeoutMs} ms` }); }, Math.max(1, timeoutMs));
-    socket = net.connect({ host, port });
     socket.once('connect', () => { done({ ok: true }); });
     socket.once('error', (error) => { done({ ok: false, reason: errnoCode(error) ?? error.message.slice(0, 80) }); });
   });
