@@ -71,6 +71,8 @@ export interface ReadyRecord {
   readonly reportedAt?: string;
   /** Why it is not reported (yet), with a code: ERR_ONEGATE_MISSING, _REFUSED, _UNREACHABLE, _READY_SCRIPT, _PORT. */
   readonly error?: { readonly code: string; readonly message: string };
+  /** When the record was written (the last attempt's end). */
+  readonly updatedAt?: string;
   /** READY_SCRIPT / READY_SCRIPT_PATH succeeded for this boot (the daemon does not run it again). */
   readonly gatePassed?: boolean;
 }
@@ -219,8 +221,10 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
       let attempts = mine?.attempts ?? 0;
       const endpoint = checkEndpoint(ctx.variables['ONEGATE_ENDPOINT']);
       const base = { instanceId: ctx.instanceId, bootId, key, firstAttemptAt, deadline: new Date(deadline).toISOString(), ...(endpoint.ok ? { url: vmUrl(endpoint.url) } : {}), ...(ctx.variables['VMID'] === undefined ? {} : { vmid: ctx.variables['VMID'].trim().slice(0, 64) }) };
-      const settle = async (record: ReadyRecord): Promise<ReturnType<OutcomeBuilder['build']>> => {
+      const settle = async (settled: ReadyRecord): Promise<ReturnType<OutcomeBuilder['build']>> => {
+        const record: ReadyRecord = { ...settled, updatedAt: new Date(clock.now()).toISOString() };
         await writeRecord(target, record);
+        if (record.status !== 'reported' && record.attempts > (mine?.attempts ?? 0)) out.actions.push(`${record.attempts - (mine?.attempts ?? 0)} attempt(s) to report READY`);
         if (record.status === 'reported') {
           out.actions.push(`reported READY=YES to ${record.url ?? 'OneGate'} for VM ${record.vmid ?? '?'}`);
           log.info({ url: record.url, vmid: record.vmid, attempts: record.attempts }, 'ready reported to OneGate');
