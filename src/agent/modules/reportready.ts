@@ -266,7 +266,7 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
       }
 
       // the port (when asked for), then the PUT; retried while the answer may change, within the window
-      let last: { code: string; message: string } = { code: 'ERR_ONEGATE_UNREACHABLE', message: 'not tried' };
+      let last: { code: string; message: string } = mine?.error ?? { code: 'ERR_ONEGATE_UNREACHABLE', message: 'not tried before the budget ran out' };
       for (let n = 0; ; n++) {
         const remaining = windowEnd - clock.now();
         if (remaining <= 0) break;

@@ -178,6 +178,13 @@ describe('report-ready module', () => {
     expect(await g.record()).toMatchObject({ status: 'pending', attempts: 4, error: { code: 'ERR_ONEGATE_UNREACHABLE', message: expect.stringContaining('ECONNREFUSED') as unknown } });
     expect(out.warnings.join()).toContain('READY not reported yet');
     expect(clock.elapsed).toBeLessThanOrEqual(1000);
+    // a daemon that comes only after the budget: no attempt, the failure keeps the last error
+    await clock.sleep(5000);
+    const ctx = await contextOf(vars(`http://127.0.0.1:${port}`), { 'token.txt': TOKEN });
+    await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(clock, true), createLogger(undefined));
+    const late = await g.record();
+    expect(late).toMatchObject({ status: 'failed', attempts: 4 });
+    expect(late?.error?.message).toMatch(/^ECONNREFUSED: .*; gave up after 4 attempt\(s\) in the 3 s budget$/u);
   });
 
   it('READY_SCRIPT gates the report: failing, nothing is sent; base64 and succeeding, it is; READY_SCRIPT_PATH that does not exist is named', async () => {
