@@ -26,6 +26,8 @@ export interface AgentConfig {
   readonly mediumMaxBytes: number;
   /** Provider init scripts (INIT_SCRIPTS / init.sh): per instance (default) or per boot. */
   readonly initScriptsFrequency: 'per-instance' | 'per-boot';
+  /** REPORT_READY: the time for telling OneGate, from the first attempt (the boot's final stage spends at most 10 s of it, the daemon the rest). */
+  readonly reportReadyBudgetMs: number;
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
@@ -39,6 +41,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   mediumWaitMs: 3000,
   mediumMaxBytes: 64 * 1024 * 1024,
   initScriptsFrequency: 'per-instance',
+  reportReadyBudgetMs: 60_000,
 };
 
 export interface LoadedConfig {
@@ -111,6 +114,9 @@ export function parseConfig(text: string | Buffer): LoadedConfig {
         break;
       case 'METADATA_BUDGET_MS':
         c.metadataBudgetMs = ms(value, key, warnings, c.metadataBudgetMs);
+        break;
+      case 'REPORT_READY_BUDGET_MS':
+        c.reportReadyBudgetMs = ms(value, key, warnings, c.reportReadyBudgetMs);
         break;
       case 'MEDIUM_WAIT_MS':
         c.mediumWaitMs = ms(value, key, warnings, c.mediumWaitMs);

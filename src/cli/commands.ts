@@ -9,6 +9,7 @@ import { runResultLine, runTable, showText, statusText } from './render.js';
 import { defaultProbe } from '../agent/datasources/contextmedium.js';
 import type { Stage } from '../agent/modules/module.js';
 import { StateStore } from '../agent/state.js';
+import { describeReady, readReadyRecord } from '../agent/modules/reportready.js';
 import { DryRunRoot, RecordingExec, renderChange } from '../host/dryrun.js';
 import { HostExec } from '../host/exec.js';
 import { listGuestNics } from '../host/nics.js';
@@ -325,10 +326,13 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
     return EXIT.noContext;
   }
   const progress = bootProgress(record, markers);
+  // OneGate's ready report (REPORT_READY=YES): reported at, pending with the last error, or why not
+  const ready = await readReadyRecord(stateRoot, stateDir);
   if (flags.json) {
-    out(`${JSON.stringify({ status: progress.state, result: progress.result ?? null, why: progress.why, boot: record ?? null, markers, lastRun: report ?? null, state: state.data }, null, 2)}\n`);
+    out(`${JSON.stringify({ status: progress.state, result: progress.result ?? null, why: progress.why, boot: record ?? null, markers, lastRun: report ?? null, state: state.data, ready: ready ?? null }, null, 2)}\n`);
   } else {
     out(statusText({ progress, record, markers }, flags.long === true));
+    if (ready !== undefined) out(`ready: ${describeReady(ready)}\n`);
     // a run that holds no lock any more and never cleared its marker crashed or was killed
     const unfinished = state.data.run;
     if (markers.running) out(`a run is in progress (pid ${(await lockHolder(root)) ?? '?'})\n`);
@@ -386,11 +390,14 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
 }
 
 export interface ServeMetadataFlags {
-  from: string;
+  from?: string | undefined;
   listen: string;
   imdsv2: 'required' | 'optional';
   fault: string[];
   quiet: boolean;
+  onegate?: boolean;
+  onegateTokenFile?: string | undefined;
+  onegateVmid?: string | undefined;
 }
 
 /** Serves EC2/OpenStack metadata until SIGINT/SIGTERM. */
@@ -402,10 +409,17 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
   // the provider and image tools are loaded only by their commands: the agent's boot runs never pay for them
   const { MetadataServer, parseFault } = await import('../provider/server.js');
   const { loadTree } = await import('../provider/tree.js');
+  if (flags.from === undefined && flags.onegate !== true) throw new VmctxError('ERR_USAGE', 'serve-metadata needs --from (the metadata to serve), --onegate, or both');
+  let onegate: { token: string; vmid: string } | undefined;
+  if (flags.onegate === true) {
+    if (flags.onegateTokenFile === undefined || flags.onegateVmid === undefined) throw new VmctxError('ERR_USAGE', '--onegate needs --onegate-token-file and --onegate-vmid');
+    onegate = { token: (await readOptionFile('--onegate-token-file', flags.onegateTokenFile, 4096)).toString('utf8').trim(), vmid: flags.onegateVmid };
+  } else if (flags.onegateTokenFile !== undefined || flags.onegateVmid !== undefined) throw new VmctxError('ERR_USAGE', '--onegate-token-file and --onegate-vmid go with --onegate');
   const server = new MetadataServer({
-    tree: await loadTree(flags.from),
+    tree: flags.from === undefined ? new Map<string, Buffer>() : await loadTree(flags.from),
     imdsv2: flags.imdsv2,
     faults: flags.fault.map(parseFault),
+    ...(onegate === undefined ? {} : { onegate }),
     ...(flags.quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
   });
   let where;
@@ -425,7 +439,7 @@ export async function serveMetadataCommand(flags: ServeMetadataFlags): Promise<n
     if (reason === undefined) throw error;
     throw new VmctxError('ERR_USAGE', `--listen ${flags.listen}: cannot listen there: ${reason}`, { cause: error });
   }
-  process.stderr.write(`vmctx: serving metadata from ${flags.from} on ${where.url} (IMDSv2 ${flags.imdsv2})\n`);
+  process.stderr.write(`vmctx: serving ${flags.from === undefined ? 'no metadata' : `metadata from ${flags.from}`}${onegate === undefined ? '' : `, OneGate /vm for VM ${onegate.vmid}`} on ${where.url} (IMDSv2 ${flags.imdsv2})\n`);
   // the line tests and scripts wait for (the port matters when --listen asked for port 0)
   out(`listening ${where.url}\n`);
   await new Promise<void>((resolve) => {

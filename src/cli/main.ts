@@ -129,13 +129,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('serve-metadata')
-    .description('serve EC2/OpenStack-style metadata over HTTP (IMDSv2 tokens; fault injection for tests)')
-    .requiredOption('--from <DIR|FILE>', 'a directory laid out like the service, or a JSON/YAML description')
+    .description('serve EC2/OpenStack-style metadata over HTTP (IMDSv2 tokens; fault injection for tests), and OpenNebula\'s OneGate /vm with --onegate')
+    .option('--from <DIR|FILE>', 'a directory laid out like the service, or a JSON/YAML description (needed unless --onegate)')
     .option('--listen <HOST:PORT>', 'address to listen on', '127.0.0.1:8169')
     .addOption(new Option('--imdsv2 <policy>', 'required: GETs without a token get 401; optional: IMDSv1 works too').choices(['required', 'optional']).default('optional'))
     .option('--fault <SPEC>', 'inject a fault: kind[:arg][,path=P][,method=M][,after=N][,times=N][,retry-after=S]; kinds delay, status, drop, hang, drip, garbage, huge, redirect (repeatable)', collect, [])
+    .option('--onegate', 'also serve OneGate\'s PUT/GET /vm (REPORT_READY), checking X-ONEGATE-TOKEN and X-ONEGATE-VMID; prints each request', false)
+    .option('--onegate-token-file <FILE>', 'with --onegate: the file holding the VM\'s token (what its CD\'s token.txt holds)')
+    .option('--onegate-vmid <ID>', 'with --onegate: the VM\'s id (its VMID)')
     .option('-q, --quiet', 'do not log requests', false)
-    .action(async (flags: { from: string; listen: string; imdsv2: 'required' | 'optional'; fault: string[]; quiet: boolean }) => {
+    .action(async (flags: { from?: string; listen: string; imdsv2: 'required' | 'optional'; fault: string[]; quiet: boolean; onegate: boolean; onegateTokenFile?: string; onegateVmid?: string }) => {
       setExit(await serveMetadataCommand(flags));
     });
 

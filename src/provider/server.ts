@@ -1,8 +1,10 @@
 // `vmctx serve-metadata`: an EC2/OpenStack-compatible metadata service on node:http, with IMDSv2
 // tokens and a fault mode for tests (delays, 503 with or without Retry-After, 401 after N
 // requests, 403 on the token, dropped or hung connections, slow-drip, garbage and huge bodies,
-// redirects).
-import { randomBytes } from 'node:crypto';
+// redirects). With `onegate`, it is also a OneGate for the ready report: `PUT /vm` (and `GET /vm`)
+// checked against the VM's token and id as OneGate checks them (401 "Not authorized" otherwise),
+// each request kept and shown (never the token).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { VmctxError } from '../shared/errors.js';
@@ -93,7 +95,26 @@ export interface MetadataServerOptions {
   readonly limits?: Partial<MetadataServerLimits>;
   /** The clock token expiry is measured with (ms since the epoch); tests inject one. */
   readonly now?: () => number;
+  /** Serve OneGate's /vm for this VM: the token its token.txt holds and its VMID. */
+  readonly onegate?: { readonly token: string; readonly vmid: string };
 }
+
+/** One request to the OneGate endpoint, as the server saw it (the token only as right or wrong). */
+export interface OneGateRequest {
+  readonly method: string;
+  readonly path: string;
+  /** X-ONEGATE-VMID as sent (undefined when absent). */
+  readonly vmid: string | undefined;
+  readonly token: 'ok' | 'wrong' | 'missing';
+  readonly contentType: string | undefined;
+  /** The body (the first 4 KiB), e.g. READY=YES. */
+  readonly body: string;
+  readonly status: number;
+  /** When it arrived (the server's clock, ms since the epoch). */
+  readonly at: number;
+}
+
+const ONEGATE_BODY_MAX = 64 * 1024;
 
 interface TokenRecord {
   readonly expires: number;
@@ -125,6 +146,11 @@ export class MetadataServer {
   #ringNext = 0;
   /** Requests seen since the start (the log keeps only the most recent). */
   requestCount = 0;
+  readonly #onegate: { readonly token: Buffer; readonly vmid: string } | undefined;
+  /** The OneGate requests (the most recent `limits.requestLog`), oldest first. */
+  readonly onegateRequests: OneGateRequest[] = [];
+  /** The VM's user template as OneGate would hold it after the PUTs (KEY=VALUE lines). */
+  readonly onegateTemplate = new Map<string, string>();
 
   constructor(options: MetadataServerOptions) {
     this.#tree = options.tree;
@@ -135,6 +161,11 @@ export class MetadataServer {
       if (!Number.isInteger(value) || value < 1) throw new VmctxError('ERR_USAGE', `metadata server limit ${name} must be a positive whole number, not ${String(value)}`);
     }
     this.#now = options.now ?? Date.now;
+    if (options.onegate !== undefined) {
+      if (!/^[\x21-\x7e]{1,2048}$/u.test(options.onegate.token)) throw new VmctxError('ERR_USAGE', 'the OneGate token must be printable (no spaces), 1-2048 characters');
+      if (!/^\d{1,10}$/u.test(options.onegate.vmid)) throw new VmctxError('ERR_USAGE', `the OneGate VMID must be a number, not ${JSON.stringify(options.onegate.vmid.slice(0, 20))}`);
+      this.#onegate = { token: Buffer.from(options.onegate.token), vmid: options.onegate.vmid };
+    }
     this.setFaults(options.faults ?? []);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => res.destroy());
@@ -299,6 +330,10 @@ export class MetadataServer {
           break; // handled when the body is sent
       }
     }
+    if (this.#onegate !== undefined && path === '/vm') {
+      await this.#onegateVm(req, method, path, done);
+      return;
+    }
     if (path === TOKEN_PATH) {
       if (method !== 'PUT') {
         done(405, 'method not allowed\n', { allow: 'PUT' });
@@ -339,6 +374,53 @@ export class MetadataServer {
       return;
     }
     done(200, method === 'HEAD' ? '' : body, path.endsWith('.json') ? { 'content-type': 'application/json' } : {});
+  }
+
+  /** OneGate's /vm: the token and VMID checked (401 as OneGate), a PUT's KEY=VALUE lines kept. */
+  async #onegateVm(req: IncomingMessage, method: string, path: string, done: (status: number, body: string, headers?: Record<string, string>) => void): Promise<void> {
+    const gate = this.#onegate;
+    if (gate === undefined) return;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > ONEGATE_BODY_MAX) {
+        done(413, 'body too large\n');
+        return;
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks).toString('utf8');
+    const header = req.headers['x-onegate-token'];
+    const sent = typeof header === 'string' ? Buffer.from(header) : undefined;
+    const token = sent === undefined ? 'missing' : sent.length === gate.token.length && timingSafeEqual(sent, gate.token) ? 'ok' : 'wrong';
+    const vmidHeader = req.headers['x-onegate-vmid'];
+    const vmid = typeof vmidHeader === 'string' ? vmidHeader : undefined;
+    let status: number;
+    let answer = '';
+    if (token !== 'ok' || vmid !== gate.vmid) {
+      // OneGate's token is made from the VM's id: a wrong token or another VM's id fails alike
+      status = 401;
+      answer = 'Not authorized';
+    } else if (method === 'PUT') {
+      status = 200;
+      for (const line of body.split(/\r?\n/u)) {
+        const eq = line.indexOf('=');
+        if (eq > 0) this.onegateTemplate.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+      }
+    } else if (method === 'GET') {
+      status = 200;
+      answer = JSON.stringify({ VM: { ID: gate.vmid, USER_TEMPLATE: Object.fromEntries(this.onegateTemplate), TEMPLATE: { NIC: [] } } });
+    } else {
+      status = 405;
+      answer = 'method not allowed';
+    }
+    const entry: OneGateRequest = { method, path, vmid, token, contentType: req.headers['content-type'], body: body.slice(0, 4096), status, at: this.#now() };
+    if (this.onegateRequests.length >= this.#limits.requestLog) this.onegateRequests.shift();
+    this.onegateRequests.push(entry);
+    const shown = body.replace(/[^\x20-\x7e]+/gu, ' ').trim().slice(0, 200);
+    this.#log(`onegate: ${method} ${path} VMID=${vmid === undefined ? '(none)' : JSON.stringify(vmid.slice(0, 20))} token ${token}${shown === '' ? '' : ` body ${JSON.stringify(shown)}`} -> ${status}`);
+    done(status, answer, { 'content-type': 'application/json' });
   }
 
   #huge(res: ServerResponse, size: number, what: string): void {

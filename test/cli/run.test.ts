@@ -162,7 +162,7 @@ describe('what vmctx run prints', () => {
     expect(verbose.code).toBe(0);
     expect(verbose.stderr).toBe('');
     const rows = verbose.stdout.split('\n').filter((l) => l.startsWith('  '));
-    expect(rows).toHaveLength(28);
+    expect(rows).toHaveLength(29);
     // the columns fit the longest module name (hooks-per-instance): every status starts in one column
     const column = (rows[0] ?? '').search(/ (applied|unchanged|skipped|not-relevant|failed) /u);
     for (const r of rows) expect(r.slice(column + 1)).toMatch(/^(applied|unchanged|skipped|not-relevant|failed) /u);
@@ -251,7 +251,7 @@ describe('vmctx run: exit codes and bad input', () => {
     const result = vmctx(['run', '--source', iso, '--root', root, '--json']);
     expect(result.code).toBe(5);
     const report = JSON.parse(result.stdout) as { modules: Array<{ id: string; status: string; error?: { code: string } }> };
-    expect(Object.fromEntries(report.modules.map((m) => [m.id, m.status]))).toEqual({ network: 'applied', hostname: 'applied', dns: 'applied', timezone: 'not-relevant', 'machine-id': 'applied', 'grow-fs': 'skipped', ephemeral: 'not-relevant', users: 'unchanged', password: 'applied', 'ssh-keys': 'failed', 'ssh-host-keys': 'applied', 'ssh-host-keys-late': 'not-relevant', templates: 'not-relevant', 'config-drive-files': 'not-relevant', 'write-files': 'not-relevant', mounts: 'not-relevant', locale: 'not-relevant', ntp: 'not-relevant', bootcmd: 'not-relevant', 'write-files-deferred': 'not-relevant', boothooks: 'not-relevant', 'init-scripts': 'not-relevant', scripts: 'not-relevant', 'user-scripts-per-boot': 'not-relevant', 'user-scripts-once': 'not-relevant', 'hooks-per-boot': 'not-relevant', 'hooks-per-instance': 'not-relevant', 'hooks-once': 'not-relevant' });
+    expect(Object.fromEntries(report.modules.map((m) => [m.id, m.status]))).toEqual({ network: 'applied', hostname: 'applied', dns: 'applied', timezone: 'not-relevant', 'machine-id': 'applied', 'grow-fs': 'skipped', ephemeral: 'not-relevant', users: 'unchanged', password: 'applied', 'ssh-keys': 'failed', 'ssh-host-keys': 'applied', 'ssh-host-keys-late': 'not-relevant', templates: 'not-relevant', 'config-drive-files': 'not-relevant', 'write-files': 'not-relevant', mounts: 'not-relevant', locale: 'not-relevant', ntp: 'not-relevant', bootcmd: 'not-relevant', 'write-files-deferred': 'not-relevant', boothooks: 'not-relevant', 'init-scripts': 'not-relevant', scripts: 'not-relevant', 'user-scripts-per-boot': 'not-relevant', 'user-scripts-once': 'not-relevant', 'hooks-per-boot': 'not-relevant', 'hooks-per-instance': 'not-relevant', 'hooks-once': 'not-relevant', 'report-ready': 'not-relevant' });
     expect(report.modules.find((m) => m.id === 'ssh-keys')?.error?.code).toBe('ERR_PATH_SYMLINK');
     expect(await readdir(join(root, 'etc'))).not.toContain('authorized_keys');
     // the failure is retried on the next run (and fails again, still without writing through the link)
@@ -321,7 +321,7 @@ describe('vmctx show and status', () => {
     const parsed = JSON.parse(status.stdout) as { lastRun: { result: string; instanceId: string; modules: Array<{ durationMs: number }> }; state: { modules: Record<string, { status: string }> } };
     expect(parsed.lastRun.result).toBe('ok');
     expect(parsed.lastRun.instanceId).toBe('vmid-4711');
-    expect(parsed.lastRun.modules).toHaveLength(28);
+    expect(parsed.lastRun.modules).toHaveLength(29);
     expect(Object.values(parsed.state.modules).map((m) => m.status)).toEqual(Array(8).fill('done'));
     expect(vmctx(['status', '--root', await scratchRoot()]).code).toBe(3);
   });

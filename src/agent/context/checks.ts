@@ -13,17 +13,19 @@ export const APPLIED_VARIABLES = [
   'SSH_PUBLIC_KEY', 'SSH_KEY', 'EC2_PUBLIC_KEY', 'PUBLIC_KEY', 'STRATUSLAB_REMOTE_KEY', 'ROOT_PUBKEY', 'USER_PUBKEY',
   'START_SCRIPT', 'START_SCRIPT_BASE64', 'INIT_SCRIPTS', 'SCRIPT_EXEC', 'USER_DATA', 'USERDATA', 'USER_DATA_ENCODING', 'USERDATA_ENCODING',
   'VMID', 'GROW_FS', 'GROW_ROOTFS', 'EPHEMERAL0_DEVICE',
+  // report-ready (the report-ready module); VMCTX_READY_PORT is vmctx's own
+  'REPORT_READY', 'READY_SCRIPT', 'READY_SCRIPT_PATH', 'ONEGATE_ENDPOINT', 'ONEGATE_TOKEN', 'VMCTX_READY_PORT',
   'IP_PRIVATE', 'NETMASK_PRIVATE', 'IP_PUBLIC', 'NETMASK_PUBLIC', 'IP_EXTRA', 'NETMASK_EXTRA', 'GLOBAL_NETWORK', 'GLOBAL_NETMASK', 'DEFAULT_GATEWAY', 'NETMASK',
 ] as const;
 
 /** Known names vmctx reads for nothing (the provider's bookkeeping, or values for scripts): no warning. */
 export const INFORMATIONAL_VARIABLES = [
-  'DISK_ID', 'TARGET', 'NETWORK', 'FILES_DS', 'TOKEN', 'ONEGATE_ENDPOINT', 'CONTEXT_METHOD',
+  'DISK_ID', 'TARGET', 'NETWORK', 'FILES_DS', 'TOKEN', 'CONTEXT_METHOD',
   'EC2_INSTANCE_ID', 'EC2_AVAILABILITY_ZONE', 'EC2_LOCAL_IPV4', 'EC2_PUBLIC_IPV4',
 ] as const;
 
 /** Documented provider settings vmctx does not carry out: a warning (the setting is lost). */
-export const UNSUPPORTED_VARIABLES = ['DNS_HOSTNAME', 'EC2_HOSTNAME', 'REPORT_READY', 'READY_SCRIPT', 'READY_SCRIPT_PATH', 'GATEWAY_IFACE'] as const;
+export const UNSUPPORTED_VARIABLES = ['DNS_HOSTNAME', 'EC2_HOSTNAME', 'GATEWAY_IFACE'] as const;
 
 /** ETHx_<suffix>: what the network model reads per NIC. */
 export const APPLIED_NIC_SUFFIXES = [

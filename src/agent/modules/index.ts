@@ -12,10 +12,13 @@ import { hostKeysLateModule, hostKeysModule, timezoneModule } from './hygiene.js
 import { localeModule, mountsModule, ntpModule } from './machine.js';
 import { hookModules } from './hooks.js';
 import { templatesModule } from './templates.js';
+import { reportReadyModule } from './reportready.js';
 
 export const MODULES: readonly Module[] = [
   networkModule, hostnameModule, dnsModule, timezoneModule, machineIdModule, growFsModule, ephemeralModule, usersModule, passwordModule, sshKeysModule, hostKeysModule, hostKeysLateModule, templatesModule,
   seedFilesModule, writeFilesModule, mountsModule, localeModule, ntpModule, bootcmdModule, deferredWriteFilesModule, boothooksModule, bootInitScriptsModule, scriptsModule, perBootScriptsModule, onceScriptsModule,
   // the image's own hooks, after everything built in
   ...hookModules,
+  // OneGate is told the VM is ready once everything else of the final stage is done
+  reportReadyModule,
 ];

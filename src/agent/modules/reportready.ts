@@ -1,0 +1,301 @@
+// OpenNebula's report-ready: with REPORT_READY=YES, tell OneGate the VM is ready once the final
+// stage's other modules are done — `PUT $ONEGATE_ENDPOINT/vm` with READY=YES, X-ONEGATE-TOKEN (the
+// context's ONEGATE_TOKEN, else the CD's token.txt, as one-apps) and X-ONEGATE-VMID (VMID).
+//
+// When given, READY_SCRIPT (base64 or plain, as one-apps decodes it) or READY_SCRIPT_PATH runs
+// first through the script runner (deadline, output to a 0600 log, no secrets in its environment),
+// and only its success reports. VMCTX_READY_PORT=[HOST:]PORT (vmctx's own; one-apps has no such
+// variable) holds the report until that TCP port accepts a connection (HOST defaults to 127.0.0.1).
+//
+// Bounded, never holding the boot: each PUT and each connect has its own timeouts; failures that
+// may pass (no answer, 5xx, 429, the port not open yet) are retried with a capped backoff within
+// the budget (REPORT_READY_BUDGET_MS in /etc/vmctx/config, default 60 s, counted from the first
+// attempt). The boot's final stage spends at most BOOT_WINDOW_MS of it; what is left over is the
+// daemon's (vmctx-daemon starts after the final stage and runs this module again while the record
+// says "pending": the module is on-change, and the record's phase is one of its inputs). A final
+// answer (401 wrong token, 404 no such VM, a redirect, a failing READY_SCRIPT) is not retried.
+//
+// How often: as one-apps, on every boot (its runtime directory is a tmpfs, so its net-99 script runs
+// again at each boot) and again when the context's ready inputs change (one-apps reconfigures);
+// never twice in one boot for the same inputs. The record (no token in it) is what `vmctx status`
+// shows: reported at, or pending with the last error, or the failure.
+import { decodeStrictBase64 } from '../../formats/base64.js';
+import { systemClock, type Clock } from '../../host/clock.js';
+import { putReady, tcpAnswers, vmUrl, type PutOutcome } from '../../host/onegate.js';
+import type { Root } from '../../host/root.js';
+import { ensureOwnDir } from '../../host/owndir.js';
+import { Secret } from '../../shared/secret.js';
+import { loadConfig } from '../config.js';
+import type { Context } from '../context/context.js';
+import { bootIdentity } from '../identity.js';
+import { hashInputs } from '../state.js';
+import { OutcomeBuilder, type Module, type Target } from './module.js';
+import { executeScript } from './scripts.js';
+
+export const READY_RECORD = 'report-ready.json';
+/** vmctx's own variable: report only once this TCP port answers ([HOST:]PORT, HOST 127.0.0.1 by default). */
+export const READY_PORT_VARIABLE = 'VMCTX_READY_PORT';
+export const DEFAULT_READY_BUDGET_MS = 60_000;
+const MAX_TOKEN = 4096;
+
+export interface ReadyTimings {
+  /** The most of the budget the boot's final stage spends; the daemon has the rest. */
+  readonly bootWindowMs: number;
+  readonly connectMs: number;
+  readonly requestMs: number;
+  /** First wait between attempts; doubled each time up to maxBackoffMs. */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Overrides REPORT_READY_BUDGET_MS (tests). */
+  readonly budgetMs?: number;
+}
+
+export const DEFAULT_READY_TIMINGS: ReadyTimings = { bootWindowMs: 10_000, connectMs: 3000, requestMs: 10_000, backoffMs: 1000, maxBackoffMs: 8000 };
+
+export type ReadyStatus = 'reported' | 'pending' | 'failed';
+
+/** What the module keeps beside the module records (no token: it is read from the context each time). */
+export interface ReadyRecord {
+  readonly instanceId: string;
+  readonly bootId: string;
+  /** The ready inputs' hash (endpoint, VMID, script, port): other inputs report again. */
+  readonly key: string;
+  readonly status: ReadyStatus;
+  /** ONEGATE_ENDPOINT's /vm URL, without credentials or query. */
+  readonly url?: string;
+  readonly vmid?: string;
+  readonly firstAttemptAt: string;
+  /** The budget's end: the daemon retries until then. */
+  readonly deadline: string;
+  readonly attempts: number;
+  readonly reportedAt?: string;
+  /** Why it is not reported (yet), with a code: ERR_ONEGATE_MISSING, _REFUSED, _UNREACHABLE, _READY_SCRIPT, _PORT. */
+  readonly error?: { readonly code: string; readonly message: string };
+  /** When the record was written (the last attempt's end). */
+  readonly updatedAt?: string;
+  /** READY_SCRIPT / READY_SCRIPT_PATH succeeded for this boot (the daemon does not run it again). */
+  readonly gatePassed?: boolean;
+}
+
+const yes = (v: string | undefined): boolean => (v ?? '').trim().toUpperCase() === 'YES';
+
+interface ReadyInputs {
+  readonly endpoint: string;
+  readonly vmid: string;
+  readonly script: string;
+  readonly port: string;
+}
+
+function readyInputs(ctx: Context): ReadyInputs {
+  const v = ctx.variables;
+  const script = v['READY_SCRIPT_PATH'] ?? v['READY_SCRIPT'];
+  return { endpoint: v['ONEGATE_ENDPOINT'] ?? '', vmid: v['VMID'] ?? '', script: script === undefined ? '' : hashInputs(script), port: v[READY_PORT_VARIABLE] ?? '' };
+}
+
+const recordPath = (dir: string): string => `${dir}/${READY_RECORD}`;
+
+function stateOf(target: Target): { root: Root; dir: string } {
+  return target.state ?? { root: target.root, dir: '/var/lib/vmctx' };
+}
+
+/** The ready record, or undefined when there is none (or it is unreadable). */
+export async function readReadyRecord(root: Root, dir: string): Promise<ReadyRecord | undefined> {
+  const text = await root.readText(recordPath(dir), { maxBytes: 64 * 1024 }).catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as ReadyRecord;
+    return typeof parsed.status === 'string' && typeof parsed.bootId === 'string' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeRecord(target: Target, record: ReadyRecord): Promise<void> {
+  const { root, dir } = stateOf(target);
+  if (dir !== '') await ensureOwnDir(root, dir, 0o700);
+  await root.writeFile(recordPath(dir), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, noFollow: true });
+}
+
+/** One line for `vmctx status`. */
+export function describeReady(record: ReadyRecord): string {
+  const to = `OneGate ${record.url ?? '?'} (VM ${record.vmid ?? '?'})`;
+  if (record.status === 'reported') return `READY=YES reported to ${to} at ${record.reportedAt ?? '?'} (attempt ${record.attempts})`;
+  const why = record.error === undefined ? '' : `${record.error.code}: ${record.error.message}`;
+  if (record.status === 'pending') return `READY not reported yet to ${to}: ${why}; the daemon retries until ${record.deadline}`;
+  return `READY NOT reported to ${to}: ${why}`;
+}
+
+type Endpoint = { ok: true; url: URL } | { ok: false; reason: string };
+
+function checkEndpoint(value: string | undefined): Endpoint {
+  if (value === undefined || value.trim() === '') return { ok: false, reason: 'ONEGATE_ENDPOINT is not set' };
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    return { ok: false, reason: 'ONEGATE_ENDPOINT is not a URL' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `ONEGATE_ENDPOINT must be http:// or https://, not ${url.protocol}` };
+  if (url.username !== '' || url.password !== '') return { ok: false, reason: 'ONEGATE_ENDPOINT must not carry credentials' };
+  return { ok: true, url };
+}
+
+/** The token: ONEGATE_TOKEN, else the medium's token.txt (one-apps' order), trimmed; never in a message. */
+async function readToken(ctx: Context): Promise<{ ok: true; token: Secret } | { ok: false; reason: string }> {
+  let text = ctx.variables['ONEGATE_TOKEN'];
+  let from = 'ONEGATE_TOKEN';
+  if (text === undefined || text.trim() === '') {
+    from = 'token.txt';
+    const data = ctx.medium.names.includes('token.txt') ? await ctx.medium.read('token.txt', MAX_TOKEN).catch(() => undefined) : undefined;
+    if (data === undefined) return { ok: false, reason: 'no OneGate token: neither ONEGATE_TOKEN nor token.txt on the context medium (the VM template needs TOKEN=YES)' };
+    text = data.toString('utf8');
+  }
+  const token = text.trim();
+  if (!/^[\x21-\x7e]{1,2048}$/u.test(token)) return { ok: false, reason: `the OneGate token in ${from} is empty or not a printable header value` };
+  return { ok: true, token: new Secret(token) };
+}
+
+function parsePort(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):)?(\d{1,5})$/u.exec(value.trim());
+  const port = Number(m?.[3]);
+  if (m === null || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+/** The READY_SCRIPT to run: a path (argv, no shell) or a body (base64-decoded when it is base64, as one-apps). */
+function readyScript(ctx: Context): { variable: string; body: Buffer; argv?: string[] } | { problem: string } | undefined {
+  const path = ctx.variables['READY_SCRIPT_PATH'];
+  if (path !== undefined && path.trim() !== '') {
+    if (!path.trim().startsWith('/')) return { problem: `READY_SCRIPT_PATH must be an absolute path, not ${JSON.stringify(path.slice(0, 80))}` };
+    return { variable: 'READY_SCRIPT_PATH', body: Buffer.alloc(0), argv: [path.trim()] };
+  }
+  const script = ctx.variables['READY_SCRIPT'];
+  if (script === undefined || script.trim() === '') return undefined;
+  // one-apps decodes a value that is all base64 (a plain word like "true" is not: its length is not a multiple of 4)
+  const decoded = /^[A-Za-z0-9+/=\s]+$/u.test(script) ? decodeStrictBase64(script) : undefined;
+  return { variable: 'READY_SCRIPT', body: decoded ?? Buffer.from(`${script}\n`, 'utf8') };
+}
+
+export interface ReadyModuleOptions {
+  readonly timings?: Partial<ReadyTimings>;
+}
+
+export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module {
+  const timings: ReadyTimings = { ...DEFAULT_READY_TIMINGS, ...options.timings };
+  return {
+    id: 'report-ready',
+    stage: 'final',
+    // per boot, and again when the ready inputs change: the phase of this boot's record is an input
+    frequency: 'on-change',
+    onInterrupted: 'rerun',
+    liveOnly: true,
+    description: 'REPORT_READY=YES: tell OneGate the VM is ready (PUT /vm READY=YES), after READY_SCRIPT and VMCTX_READY_PORT, on every boot; last in the final stage',
+    isRelevant: (ctx) => yes(ctx.variables['REPORT_READY']),
+    inputs: (ctx) => readyInputs(ctx),
+    async liveInputs(ctx, target) {
+      const bootId = await bootIdentity(target.root);
+      const record = await readReadyRecord(stateOf(target).root, stateOf(target).dir);
+      const key = hashInputs(readyInputs(ctx));
+      const phase = record !== undefined && record.bootId === bootId && record.key === key && record.instanceId === ctx.instanceId ? record.status : 'new';
+      return { bootId, phase };
+    },
+    async apply(ctx, target, log) {
+      const out = new OutcomeBuilder();
+      const clock: Clock = target.clock ?? systemClock;
+      const bootId = await bootIdentity(target.root);
+      const key = hashInputs(readyInputs(ctx));
+      const { root, dir } = stateOf(target);
+      const previous = await readReadyRecord(root, dir);
+      const mine = previous !== undefined && previous.bootId === bootId && previous.key === key && previous.instanceId === ctx.instanceId ? previous : undefined;
+      if (mine !== undefined && mine.status !== 'pending') {
+        out.details = { ready: mine };
+        return out.build();
+      }
+      const budgetMs = timings.budgetMs ?? (await loadConfig(target.root)).config.reportReadyBudgetMs;
+      const now = clock.now();
+      const firstAttemptAt = mine?.firstAttemptAt ?? new Date(now).toISOString();
+      const deadline = mine === undefined ? now + budgetMs : Date.parse(mine.deadline);
+      // the daemon (after the boot: its NIC list is settled) has the whole budget; the boot's final stage a window of it
+      const afterBoot = target.nicsSettled === true;
+      const windowEnd = afterBoot ? deadline : Math.min(deadline, now + timings.bootWindowMs);
+      let attempts = mine?.attempts ?? 0;
+      const endpoint = checkEndpoint(ctx.variables['ONEGATE_ENDPOINT']);
+      const base = { instanceId: ctx.instanceId, bootId, key, firstAttemptAt, deadline: new Date(deadline).toISOString(), ...(endpoint.ok ? { url: vmUrl(endpoint.url) } : {}), ...(ctx.variables['VMID'] === undefined ? {} : { vmid: ctx.variables['VMID'].trim().slice(0, 64) }) };
+      const settle = async (settled: ReadyRecord): Promise<ReturnType<OutcomeBuilder['build']>> => {
+        const record: ReadyRecord = { ...settled, updatedAt: new Date(clock.now()).toISOString() };
+        await writeRecord(target, record);
+        if (record.status !== 'reported' && record.attempts > (mine?.attempts ?? 0)) out.actions.push(`${record.attempts - (mine?.attempts ?? 0)} attempt(s) to report READY`);
+        if (record.status === 'reported') {
+          out.actions.push(`reported READY=YES to ${record.url ?? 'OneGate'} for VM ${record.vmid ?? '?'}`);
+          log.info({ url: record.url, vmid: record.vmid, attempts: record.attempts }, 'ready reported to OneGate');
+        } else {
+          out.warnings.push(describeReady(record));
+          log.warn({ url: record.url, vmid: record.vmid, attempts: record.attempts, error: record.error, status: record.status }, 'ready not reported');
+        }
+        out.details = { ready: record };
+        return out.build();
+      };
+      const fail = (code: string, message: string, gatePassed?: boolean): Promise<ReturnType<OutcomeBuilder['build']>> => settle({ ...base, status: 'failed', attempts, error: { code, message }, ...(gatePassed === true ? { gatePassed } : {}) });
+
+      // the missing pieces, each named
+      const missing: string[] = [];
+      if (!endpoint.ok) missing.push(endpoint.reason);
+      const vmid = (ctx.variables['VMID'] ?? '').trim();
+      if (vmid === '') missing.push('VMID is not set');
+      else if (!/^\d{1,10}$/u.test(vmid)) missing.push('VMID is not a VM number');
+      const token = await readToken(ctx);
+      if (!token.ok) missing.push(token.reason);
+      const portSpec = ctx.variables[READY_PORT_VARIABLE];
+      const port = portSpec === undefined || portSpec.trim() === '' ? undefined : parsePort(portSpec);
+      if (portSpec !== undefined && portSpec.trim() !== '' && port === undefined) missing.push(`${READY_PORT_VARIABLE} is not [HOST:]PORT (1-65535)`);
+      const script = readyScript(ctx);
+      if (script !== undefined && 'problem' in script) missing.push(script.problem);
+      if (missing.length > 0 || !endpoint.ok || !token.ok) return fail('ERR_ONEGATE_MISSING', `REPORT_READY=YES but ${missing.join('; ')}`);
+
+      // READY_SCRIPT / READY_SCRIPT_PATH first; only its success reports
+      let gatePassed = mine?.gatePassed === true;
+      if (script !== undefined && !('problem' in script) && !gatePassed) {
+        if (script.argv !== undefined && (await target.root.lstat(script.argv[0] ?? '').catch(() => undefined)) === undefined) {
+          return fail('ERR_ONEGATE_READY_SCRIPT', `READY_SCRIPT_PATH ${script.argv[0] ?? ''} does not exist; READY not reported`);
+        }
+        const ran = await executeScript(ctx, target, log, out, { name: 'ready-script', variable: script.variable, body: script.body, ...(script.argv === undefined ? {} : { argv: script.argv }), secrets: false, files: new Map() });
+        if (ran.timedOut || ran.exitCode !== 0) {
+          return fail('ERR_ONEGATE_READY_SCRIPT', `${script.variable} ${ran.timedOut ? 'did not finish in time' : `exited with ${ran.exitCode ?? `signal ${ran.signal ?? '?'}`}`} (see ${ran.log}); READY not reported`);
+        }
+        gatePassed = true;
+      }
+
+      // the port (when asked for), then the PUT; retried while the answer may change, within the window
+      let last: { code: string; message: string } = mine?.error ?? { code: 'ERR_ONEGATE_UNREACHABLE', message: 'not tried before the budget ran out' };
+      for (let n = 0; ; n++) {
+        const remaining = windowEnd - clock.now();
+        if (remaining <= 0) break;
+        attempts += 1;
+        let outcome: PutOutcome | undefined;
+        if (port !== undefined) {
+          const answer = await tcpAnswers(port.host, port.port, Math.min(timings.connectMs, remaining));
+          if (!answer.ok) last = { code: 'ERR_ONEGATE_PORT', message: `${port.host}:${port.port} does not answer (${answer.reason}), so READY is held back` };
+          else outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES' });
+        } else {
+          outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, remaining), body: 'READY=YES' });
+        }
+        if (outcome?.ok === true) return settle({ ...base, status: 'reported', attempts, reportedAt: new Date(clock.now()).toISOString(), ...(gatePassed ? { gatePassed } : {}) });
+        if (outcome !== undefined) {
+          last = { code: outcome.retry ? 'ERR_ONEGATE_UNREACHABLE' : 'ERR_ONEGATE_REFUSED', message: outcome.reason };
+          if (!outcome.retry) return fail(last.code, `${last.message}; not retried`, gatePassed);
+        }
+        log.info({ attempt: attempts, error: last.message }, 'ready report: retrying');
+        const wait = Math.min(timings.maxBackoffMs, timings.backoffMs * 2 ** n);
+        if (clock.now() + wait >= windowEnd) break;
+        await clock.sleep(wait);
+      }
+      if (windowEnd < deadline) {
+        // the boot goes on; the daemon takes the rest of the budget
+        return settle({ ...base, status: 'pending', attempts, error: last, ...(gatePassed ? { gatePassed } : {}) });
+      }
+      return fail(last.code, `${last.message}; gave up after ${attempts} attempt(s) in the ${Math.round(budgetMs / 1000)} s budget`, gatePassed);
+    },
+  };
+}
+
+export const reportReadyModule = makeReportReadyModule();

@@ -1,0 +1,309 @@
+// report-ready against a real OneGate on 127.0.0.1 (`vmctx serve-metadata --onegate`'s server):
+// one PUT /vm with READY=YES, the token and the VMID; a wrong token (401) is not retried; a hang
+// and a refused connection end at the budget (the boot's window, then the daemon's rest); a 500
+// is retried; READY_SCRIPT gates the report; VMCTX_READY_PORT holds it until the port answers;
+// missing pieces are named; the token is in no file, log line or console line. Time is a TestClock
+// (the waits between attempts); only the I/O timeouts are real, and short.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, lstat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DAEMON_MODULES } from '../../../src/agent/daemonpolicy.js';
+import { MODULES } from '../../../src/agent/modules/index.js';
+import type { Target } from '../../../src/agent/modules/module.js';
+import { describeReady, makeReportReadyModule, readReadyRecord, type ReadyRecord, type ReadyTimings } from '../../../src/agent/modules/reportready.js';
+import { runAgent } from '../../../src/agent/run.js';
+import { classifyVariable } from '../../../src/agent/context/checks.js';
+import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { HostExec } from '../../../src/host/exec.js';
+import { DirectoryRoot } from '../../../src/host/root.js';
+import { HostScriptRunner } from '../../../src/host/scripts.js';
+import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { MetadataServer, parseFault, type Fault } from '../../../src/provider/server.js';
+import { TestClock } from '../../helpers/clock.js';
+import { contextOf } from '../../helpers/context.js';
+import { debianRoot } from '../../helpers/scratch.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+const TOKEN = 'yCxieDUS7kra7Vn9ILA0+g==-secret-9f1e';
+const VMID = '42';
+const FAST: Partial<ReadyTimings> = { bootWindowMs: 1000, connectMs: 300, requestMs: 250, backoffMs: 100, maxBackoffMs: 400, budgetMs: 3000 };
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function oneGate(faults: readonly Fault[] = [], token = TOKEN): Promise<{ server: MetadataServer; url: string; lines: string[] }> {
+  const lines: string[] = [];
+  const server = new MetadataServer({ tree: new Map(), imdsv2: 'optional', faults, onegate: { token, vmid: VMID }, log: (l) => lines.push(l) });
+  const { url } = await server.listen('127.0.0.1', 0);
+  closers.push(() => server.close());
+  return { server, url, lines };
+}
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => { r(); }));
+  return port;
+}
+
+interface Guest {
+  root: string;
+  target: (clock: TestClock, afterBoot?: boolean) => Target;
+  setBoot: (id: string) => Promise<void>;
+  record: () => Promise<ReadyRecord | undefined>;
+}
+
+async function guest(): Promise<Guest> {
+  const root = await debianRoot();
+  const work = await tempDir();
+  const setBoot = async (id: string): Promise<void> => {
+    await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
+    await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${id}\n`);
+  };
+  await setBoot(randomUUID());
+  const r = new DirectoryRoot(root);
+  return {
+    root,
+    setBoot,
+    target: (clock, afterBoot = false) => ({ root: r, exec: new HostExec(), live: false, scripts: new HostScriptRunner(work), scriptTimeoutMs: 10_000, state: { root: r, dir: '/var/lib/vmctx' }, clock, ...(afterBoot ? { nicsSettled: true } : {}) }),
+    record: () => readReadyRecord(r, '/var/lib/vmctx'),
+  };
+}
+
+const vars = (url: string, more: Record<string, string> = {}): Record<string, string> => ({ REPORT_READY: 'YES', ONEGATE_ENDPOINT: url, VMID, ...more });
+
+describe('report-ready module', () => {
+  it('PUTs READY=YES to $ONEGATE_ENDPOINT/vm once, with token.txt and VMID; the record says when; status shows it', async () => {
+    const { server, url, lines } = await oneGate();
+    const g = await guest();
+    const clock = new TestClock();
+    const module = makeReportReadyModule({ timings: FAST });
+    const ctx = await contextOf(vars(url), { 'token.txt': `${TOKEN}\n` });
+    const out = await module.apply(ctx, g.target(clock), createLogger(undefined));
+    expect(server.onegateRequests).toMatchObject([{ method: 'PUT', path: '/vm', vmid: VMID, token: 'ok', contentType: 'application/x-www-form-urlencoded', body: 'READY=YES', status: 200 }]);
+    expect(server.onegateTemplate.get('READY')).toBe('YES');
+    expect(out.actions).toEqual([`reported READY=YES to ${url}/vm for VM ${VMID}`]);
+    expect(out.warnings).toEqual([]);
+    const record = await g.record();
+    expect(record).toMatchObject({ status: 'reported', attempts: 1, vmid: VMID, url: `${url}/vm`, reportedAt: new Date(clock.start).toISOString() });
+    expect(describeReady(record as ReadyRecord)).toContain('READY=YES reported to OneGate');
+    expect(clock.sleeps).toEqual([]);
+    // the server shows what it got, never the token
+    expect(lines.join('\n')).toContain(`onegate: PUT /vm VMID="${VMID}" token ok body "READY=YES" -> 200`);
+    expect(lines.join('\n')).not.toContain(TOKEN);
+    // the same boot again: nothing sent; the daemon's liveInputs see it settled
+    expect(await module.liveInputs?.(ctx, g.target(clock))).toMatchObject({ phase: 'reported' });
+    await module.apply(ctx, g.target(clock), createLogger(undefined));
+    expect(server.onegateRequests).toHaveLength(1);
+    // a new boot: reported again (one-apps reports on every boot)
+    await g.setBoot(randomUUID());
+    expect(await module.liveInputs?.(ctx, g.target(clock))).toMatchObject({ phase: 'new' });
+    await module.apply(ctx, g.target(clock), createLogger(undefined));
+    expect(server.onegateRequests).toHaveLength(2);
+  });
+
+  it('ONEGATE_TOKEN wins over token.txt (one-apps\' order); an endpoint path prefix is kept', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const ctx = await contextOf(vars(url, { ONEGATE_TOKEN: TOKEN }), { 'token.txt': 'stale-token\n' });
+    await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(new TestClock()), createLogger(undefined));
+    expect(server.onegateRequests).toMatchObject([{ token: 'ok', status: 200 }]);
+    const prefixed = await contextOf(vars(`${url}/onegate/`), { 'token.txt': TOKEN });
+    const g2 = await guest();
+    const out = await makeReportReadyModule({ timings: FAST }).apply(prefixed, g2.target(new TestClock()), createLogger(undefined));
+    expect(server.requests.at(-1)).toBe('PUT /onegate/vm');
+    expect((await g2.record())?.status).toBe('failed');
+    expect(out.warnings.join()).toContain('OneGate answered HTTP 405');
+  });
+
+  it('a wrong token gets OneGate\'s 401 and is not retried; the failure is named', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const clock = new TestClock();
+    const ctx = await contextOf(vars(url), { 'token.txt': 'not-the-token' });
+    const out = await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(clock), createLogger(undefined));
+    expect(server.onegateRequests).toMatchObject([{ token: 'wrong', status: 401 }]);
+    expect(clock.sleeps).toEqual([]);
+    expect(await g.record()).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_REFUSED', message: expect.stringContaining('HTTP 401: Not authorized; not retried') as unknown } });
+    expect(out.warnings.join()).toContain('READY NOT reported');
+  });
+
+  it('a hung OneGate: each PUT is cut at its request timeout; the boot\'s window ends pending, the daemon ends at the budget', async () => {
+    const { server, url } = await oneGate([parseFault('hang,path=/vm')]);
+    const g = await guest();
+    const clock = new TestClock();
+    const module = makeReportReadyModule({ timings: FAST });
+    const ctx = await contextOf(vars(url), { 'token.txt': TOKEN });
+    const t0 = performance.now();
+    await module.apply(ctx, g.target(clock), createLogger(undefined));
+    const pending = await g.record();
+    expect(pending).toMatchObject({ status: 'pending', error: { code: 'ERR_ONEGATE_UNREACHABLE', message: 'no answer within 250 ms' } });
+    // within the window (1 s of the clock): backoff 100, 200, 400 (the next one would pass it)
+    expect(clock.sleeps).toEqual([100, 200, 400]);
+    expect(clock.elapsed).toBeLessThanOrEqual(1000);
+    expect(pending?.attempts).toBe(4);
+    expect(describeReady(pending as ReadyRecord)).toContain('the daemon retries until 2026-01-01T00:00:03.000Z');
+    // the daemon (after the boot) sees a new phase and takes the rest of the budget
+    expect(await module.liveInputs?.(ctx, g.target(clock, true))).toMatchObject({ phase: 'pending' });
+    await module.apply(ctx, g.target(clock, true), createLogger(undefined));
+    const failed = await g.record();
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_UNREACHABLE', message: expect.stringMatching(/^no answer within \d+ ms; gave up after \d+ attempt\(s\) in the 3 s budget$/u) as unknown } });
+    expect(clock.elapsed).toBeLessThanOrEqual(3000);
+    expect(server.onegateRequests.length + server.requests.filter((r) => r === 'PUT /vm').length).toBeGreaterThan(4);
+    // real time: only the cut requests (250 ms each), not the budget's waits
+    expect(performance.now() - t0).toBeLessThan(2 * 250 * (failed?.attempts ?? 0) + 2000);
+  });
+
+  it('HTTP 500 then success: retried after the backoff, reported on the second attempt', async () => {
+    const { server, url } = await oneGate([parseFault('status:500,path=/vm,times=1')]);
+    const g = await guest();
+    const clock = new TestClock();
+    await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url), { 'token.txt': TOKEN }), g.target(clock), createLogger(undefined));
+    expect(server.requests).toEqual(['PUT /vm', 'PUT /vm']);
+    expect(clock.sleeps).toEqual([100]);
+    expect(await g.record()).toMatchObject({ status: 'reported', attempts: 2 });
+  });
+
+  it('connection refused: retried within the window, then pending with ECONNREFUSED named', async () => {
+    const port = await closedPort();
+    const g = await guest();
+    const clock = new TestClock();
+    const out = await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(`http://127.0.0.1:${port}`), { 'token.txt': TOKEN }), g.target(clock), createLogger(undefined));
+    expect(await g.record()).toMatchObject({ status: 'pending', attempts: 4, error: { code: 'ERR_ONEGATE_UNREACHABLE', message: expect.stringContaining('ECONNREFUSED') as unknown } });
+    expect(out.warnings.join()).toContain('READY not reported yet');
+    expect(clock.elapsed).toBeLessThanOrEqual(1000);
+    // a daemon that comes only after the budget: no attempt, the failure keeps the last error
+    await clock.sleep(5000);
+    const ctx = await contextOf(vars(`http://127.0.0.1:${port}`), { 'token.txt': TOKEN });
+    await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(clock, true), createLogger(undefined));
+    const late = await g.record();
+    expect(late).toMatchObject({ status: 'failed', attempts: 4 });
+    expect(late?.error?.message).toMatch(/^ECONNREFUSED: .*; gave up after 4 attempt\(s\) in the 3 s budget$/u);
+  });
+
+  it('READY_SCRIPT gates the report: failing, nothing is sent; base64 and succeeding, it is; READY_SCRIPT_PATH that does not exist is named', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const module = makeReportReadyModule({ timings: FAST });
+    const out = await module.apply(await contextOf(vars(url, { READY_SCRIPT: 'echo not yet; exit 3' }), { 'token.txt': TOKEN }), g.target(new TestClock()), createLogger(undefined));
+    expect(server.onegateRequests).toEqual([]);
+    expect(await g.record()).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_READY_SCRIPT', message: expect.stringContaining('READY_SCRIPT exited with 3') as unknown } });
+    expect(out.warnings.join()).toContain('READY NOT reported');
+    expect(await readFile(join(g.root, 'var/log/vmctx/scripts/ready-script.log'), 'utf8')).toContain('not yet');
+
+    const g2 = await guest();
+    await module.apply(await contextOf(vars(url, { READY_SCRIPT: Buffer.from('#!/bin/sh\ntest -n "$VMID"\n').toString('base64') }), { 'token.txt': TOKEN }), g2.target(new TestClock()), createLogger(undefined));
+    expect(server.onegateRequests).toHaveLength(1);
+    expect(await g2.record()).toMatchObject({ status: 'reported', gatePassed: true });
+
+    const g3 = await guest();
+    await module.apply(await contextOf(vars(url, { READY_SCRIPT_PATH: '/opt/app/ready.sh' }), { 'token.txt': TOKEN }), g3.target(new TestClock()), createLogger(undefined));
+    expect(server.onegateRequests).toHaveLength(1);
+    expect(await g3.record()).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('READY_SCRIPT_PATH /opt/app/ready.sh does not exist') as unknown } });
+  });
+
+  it('VMCTX_READY_PORT holds the report until the port answers (a bounded connect loop)', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const port = await closedPort();
+    const clock = new TestClock();
+    let app: Server | undefined;
+    // the application comes up after the second wait
+    clock.onSleep = async (elapsed) => {
+      if (elapsed >= 300 && app === undefined) {
+        app = createServer((s) => s.end());
+        await new Promise<void>((r) => app?.listen(port, '127.0.0.1', r));
+        closers.push(() => new Promise((r) => app?.close(() => { r(); })));
+      }
+    };
+    await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { VMCTX_READY_PORT: `127.0.0.1:${port}` }), { 'token.txt': TOKEN }), g.target(clock), createLogger(undefined));
+    expect(clock.sleeps).toEqual([100, 200]);
+    expect(server.onegateRequests).toHaveLength(1);
+    expect(await g.record()).toMatchObject({ status: 'reported', attempts: 3 });
+
+    // never answering: pending, naming the port
+    const g2 = await guest();
+    const other = await closedPort();
+    await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { VMCTX_READY_PORT: String(other) }), { 'token.txt': TOKEN }), g2.target(new TestClock()), createLogger(undefined));
+    expect(server.onegateRequests).toHaveLength(1);
+    expect(await g2.record()).toMatchObject({ status: 'pending', error: { code: 'ERR_ONEGATE_PORT', message: expect.stringContaining(`127.0.0.1:${other} does not answer (ECONNREFUSED)`) as unknown } });
+  });
+
+  it('missing pieces are named, nothing is sent: no token, no VMID, an endpoint that is not http(s), a bad port', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const ctx = await contextOf({ REPORT_READY: 'YES', ONEGATE_ENDPOINT: 'ftp://10.0.0.1/', VMCTX_READY_PORT: 'x:99999' });
+    const out = await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(new TestClock()), createLogger(undefined));
+    const message = (await g.record())?.error?.message ?? '';
+    expect(message).toContain('ONEGATE_ENDPOINT must be http:// or https://, not ftp:');
+    expect(message).toContain('VMID is not set');
+    expect(message).toContain('no OneGate token: neither ONEGATE_TOKEN nor token.txt');
+    expect(message).toContain('VMCTX_READY_PORT is not [HOST:]PORT');
+    expect(out.warnings.join()).toContain('ERR_ONEGATE_MISSING');
+    const g2 = await guest();
+    await makeReportReadyModule({ timings: FAST }).apply(await contextOf({ REPORT_READY: 'YES', VMID }, { 'token.txt': TOKEN }), g2.target(new TestClock()), createLogger(undefined));
+    expect((await g2.record())?.error?.message).toBe('REPORT_READY=YES but ONEGATE_ENDPOINT is not set');
+    expect(server.onegateRequests).toEqual([]);
+    expect(url).toMatch(/^http:/u);
+  });
+
+  it('the variables are applied now, not "not supported"', () => {
+    for (const name of ['REPORT_READY', 'READY_SCRIPT', 'READY_SCRIPT_PATH', 'ONEGATE_ENDPOINT', 'ONEGATE_TOKEN', 'VMCTX_READY_PORT']) expect(classifyVariable(name)).toEqual({ kind: 'applied' });
+  });
+});
+
+describe('report-ready in a run', () => {
+  it('is the last module of the final stage, runs in the daemon only while pending, and the token reaches no file, log or console line', async () => {
+    const { server, url } = await oneGate();
+    const root = await debianRoot();
+    await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
+    await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${randomUUID()}\n`);
+    const medium = await tempDir();
+    await writeFile(join(medium, 'context.sh'), renderContextSh({ ...vars(url), SET_HOSTNAME: 'ready-host', START_SCRIPT: 'echo started' }));
+    await writeFile(join(medium, 'token.txt'), `${TOKEN}\n`);
+    const logDir = await tempDir();
+    const { openSync, closeSync } = await import('node:fs');
+    const fd = openSync(join(logDir, 'vmctx.log'), 'w');
+    const consoleText: string[] = [];
+    const scriptWork = await tempDir();
+    const run = (stage: 'final' | 'all', modules = MODULES, afterBoot = false): ReturnType<typeof runAgent> => runAgent({
+      root: new DirectoryRoot(root), stateRoot: new DirectoryRoot(root), stateDir: '/var/lib/vmctx', source: medium, stage, dryRun: false,
+      exec: new HostExec(), logger: createLogger(fd), console: new ConsoleLines(true, (l) => consoleText.push(l)), version: 'test',
+      scripts: new HostScriptRunner(scriptWork), scriptTimeoutMs: 20_000, modules, ...(afterBoot ? { nicsSettled: true } : {}),
+    });
+    const report = await run('final');
+    const ids = report.modules.map((m) => m.id);
+    expect(ids.at(-1)).toBe('report-ready');
+    expect(report.modules.find((m) => m.id === 'scripts')?.status).toBe('applied');
+    expect(report.modules.at(-1)).toMatchObject({ status: 'applied', actions: [`reported READY=YES to ${url}/vm for VM ${VMID}`] });
+    expect(server.onegateRequests).toHaveLength(1);
+    // the daemon after the boot: nothing to report again
+    expect(DAEMON_MODULES.map((m) => m.id)).toContain('report-ready');
+    const daemonRun = await run('all', DAEMON_MODULES, true);
+    expect(daemonRun.modules.find((m) => m.id === 'report-ready')?.status).toMatch(/skipped|unchanged/u);
+    expect(server.onegateRequests).toHaveLength(1);
+    closeSync(fd);
+    // no file of the root (report, state, record, logs), no log line, no console line holds the token
+    const leaks: string[] = [];
+    const walk = async (dir: string, rel = ''): Promise<void> => {
+      for (const name of await readdir(join(dir, rel))) {
+        const p = join(rel, name);
+        const st = await lstat(join(dir, p));
+        if (st.isDirectory()) await walk(dir, p);
+        else if (st.isFile() && (await readFile(join(dir, p), 'latin1')).includes(TOKEN)) leaks.push(p);
+      }
+    };
+    await walk(root);
+    if ((await readFile(join(logDir, 'vmctx.log'), 'latin1')).includes(TOKEN)) leaks.push('log');
+    if (consoleText.join('').includes(TOKEN)) leaks.push('console');
+    if (JSON.stringify(report).includes(TOKEN)) leaks.push('report');
+    expect(leaks).toEqual([]);
+    expect(consoleText.join('')).toContain('report-ready: applied (reported READY=YES');
+  });
+});
