@@ -5,14 +5,14 @@
 // missing pieces are named; the token is in no file, log line or console line. Time is a TestClock
 // (the waits between attempts); only the I/O timeouts are real, and short.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, lstat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAEMON_MODULES } from '../../../src/agent/daemonpolicy.js';
 import { MODULES } from '../../../src/agent/modules/index.js';
 import type { Target } from '../../../src/agent/modules/module.js';
-import { describeReady, makeReportReadyModule, readReadyRecord, type ReadyRecord, type ReadyTimings } from '../../../src/agent/modules/reportready.js';
+import { DAEMON_WANTS, describeReady, makeReportReadyModule, readReadyRecord, type ReadyRecord, type ReadyTimings } from '../../../src/agent/modules/reportready.js';
 import { runAgent } from '../../../src/agent/run.js';
 import { classifyVariable } from '../../../src/agent/context/checks.js';
 import { renderContextSh } from '../../../src/formats/contextsh.js';
@@ -59,8 +59,13 @@ interface Guest {
   record: () => Promise<ReadyRecord | undefined>;
 }
 
-async function guest(): Promise<Guest> {
+async function guest(options: { daemon?: boolean } = {}): Promise<Guest> {
   const root = await debianRoot();
+  if (options.daemon !== false) {
+    // what install does on a systemd image: the daemon takes the rest of the budget after the boot
+    await mkdir(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+    await symlink('/lib/systemd/system/vmctx-daemon.service', join(root, DAEMON_WANTS.slice(1)));
+  }
   const work = await tempDir();
   const setBoot = async (id: string): Promise<void> => {
     await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
@@ -168,6 +173,19 @@ describe('report-ready module', () => {
     expect(server.requests).toEqual(['PUT /vm', 'PUT /vm']);
     expect(clock.sleeps).toEqual([100]);
     expect(await g.record()).toMatchObject({ status: 'reported', attempts: 2 });
+  });
+
+  it('no daemon enabled (a sysvinit image): the boot\'s window ends the attempt as failed, said so, never "pending" with nobody to retry', async () => {
+    const { server, url } = await oneGate([parseFault('hang,path=/vm')]);
+    const g = await guest({ daemon: false });
+    const clock = new TestClock();
+    const ctx = await contextOf(vars(url), { 'token.txt': TOKEN });
+    await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(clock), createLogger(undefined));
+    const record = await g.record();
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_UNREACHABLE' } });
+    expect(record?.error?.message).toMatch(/no vmctx daemon is enabled on this system \(\/etc\/systemd\/system\/multi-user\.target\.wants\/vmctx-daemon\.service\) to retry for the rest of the 3 s budget$/u);
+    expect(describeReady(record as ReadyRecord)).not.toContain('the daemon retries');
+    expect(server.onegateRequests.length + server.requests.filter((r) => r === 'PUT /vm').length).toBeGreaterThan(0);
   });
 
   it('connection refused: retried within the window, then pending with ECONNREFUSED named', async () => {
