@@ -9,9 +9,34 @@ import { CONFIG_PATH } from '../shared/layout.js';
 
 export { CONFIG_PATH } from '../shared/layout.js';
 
+/** The DATASOURCES names, in the order they are asked. */
+export const DATASOURCE_NAMES = ['medium', 'seeds', 'nocloud-net', 'metadata'] as const;
+export type DatasourceName = (typeof DATASOURCE_NAMES)[number];
+
+/** The known name closest to a misspelt one (at most a third of its letters off), for "did you mean". */
+export function closestName(word: string, names: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0] ?? 0;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j] ?? 0;
+        row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length] ?? 0;
+  };
+  const lower = word.toLowerCase();
+  const scored = names.map((n) => ({ n, d: lower.startsWith(n) || n.startsWith(lower) ? 1 : distance(lower, n) })).sort((x, y) => x.d - y.d);
+  const best = scored[0];
+  return best !== undefined && best.d <= Math.max(1, Math.floor(best.n.length / 3)) ? best.n : undefined;
+}
+
 export interface AgentConfig {
-  /** Which sources `--source auto` tries, in this fixed order: medium, seeds, metadata. */
-  readonly datasources: ReadonlyArray<'medium' | 'seeds' | 'metadata'>;
+  /** Which sources `--source auto` tries, in this fixed order: medium, seeds, nocloud-net, metadata. */
+  readonly datasources: ReadonlyArray<DatasourceName>;
   /** Where the metadata service is: the EC2 addresses (IPv4, then IPv6) unless configured. */
   readonly metadataUrl: string | readonly string[];
   readonly metadataConnectMs: number;
@@ -29,7 +54,7 @@ export interface AgentConfig {
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
-  datasources: ['medium', 'seeds', 'metadata'],
+  datasources: ['medium', 'seeds', 'nocloud-net', 'metadata'],
   metadataUrl: ['http://169.254.169.254', 'http://[fd00:ec2::254]'],
   metadataConnectMs: 1000,
   metadataRequestMs: 3000,
@@ -89,9 +114,13 @@ export function parseConfig(text: string | Buffer): LoadedConfig {
     switch (key) {
       case 'DATASOURCES': {
         const list = value.split(/[\s,]+/u).filter((w) => w !== '');
-        const known = list.filter((w): w is 'medium' | 'seeds' | 'metadata' => w === 'medium' || w === 'seeds' || w === 'metadata');
-        if (known.length !== list.length || known.length === 0) warnings.push(`${CONFIG_PATH}: DATASOURCES lists unknown sources (known: medium, seeds, metadata)`);
-        if (known.length > 0) c.datasources = (['medium', 'seeds', 'metadata'] as const).filter((d) => known.includes(d));
+        const known = list.filter((w): w is DatasourceName => (DATASOURCE_NAMES as readonly string[]).includes(w));
+        for (const w of list.filter((x) => !(DATASOURCE_NAMES as readonly string[]).includes(x))) {
+          const near = closestName(w, DATASOURCE_NAMES);
+          warnings.push(`${CONFIG_PATH}: DATASOURCES: unknown source "${w.slice(0, 40)}"${near === undefined ? '' : ` (did you mean ${near}?)`}; known: ${DATASOURCE_NAMES.join(', ')}`);
+        }
+        if (known.length === 0) warnings.push(`${CONFIG_PATH}: DATASOURCES names no known source; using the default (${DEFAULT_CONFIG.datasources.join(' ')})`);
+        else c.datasources = DATASOURCE_NAMES.filter((d) => known.includes(d));
         break;
       }
       case 'METADATA_URL': {
