@@ -160,6 +160,8 @@ export const DMI_VARIABLES: Readonly<Record<string, string>> = {
  */
 export function classifySeed(seedfrom: string): SeedLocation {
   const display = redactUserinfo(seedfrom.length > 200 ? `${seedfrom.slice(0, 200)}…` : seedfrom);
+  // (a URL parser resolves "..": it is refused as written, %-escaped or not)
+  if (/(^|\/)(\.|%2e){2}(\/|$|\?)/iu.test(seedfrom.replace(/^[a-z]+:\/\/[^/]*/iu, ''))) return { kind: 'refused', display, why: 'the path must not contain ".."' };
   if (seedfrom.startsWith('/')) return fileSeed(seedfrom, display);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/u.exec(seedfrom)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: 'refused', display, why: 'is neither a URL (http, https, file) nor an absolute path' };

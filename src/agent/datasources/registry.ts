@@ -137,7 +137,8 @@ export async function loadContext(options: LoadOptions): Promise<LoadedContext> 
     if (config.datasources.includes(found.name)) {
       // the sources after it are not asked: what they would have given is said as not used
       for (const later of DATASOURCES.slice(index + 1)) if (listed(later)) await notUsed(later, `${found.raw.source.path} (${found.name}) comes first`);
-      return finishLoad(found, options.root, config, found.degraded, includeFetcher(options, config));
+      // (the registry's list: a source may hand back a copy taken before these lines)
+      return finishLoad({ ...found, attempts }, options.root, config, found.degraded, includeFetcher(options, config));
     }
     attempts.push({ path: found.raw.source.path, result: `not used: DATASOURCES in ${CONFIG_PATH} leaves out ${found.name}` });
     await found.close();
