@@ -73,7 +73,7 @@ afterAll(async () => {
 describe('issue 24: a NoCloud seed named by the SMBIOS serial, fetched over guestfwd, in a real guest', () => {
   it('boots with only the serial: the local stage waits, the network stage fetches the seed and names its source', async () => {
     // QEMU splits -smbios at commas only: the ";" of the serial goes through as it is (no shell here)
-    result = await boot(image, work, { flavour: FLAVOUR, smbios: [`type=1,serial=${SERIAL}`], nicExtra: `guestfwd=tcp:${SEED_HOST}:80-${relay}`, timeoutMs: 600_000 });
+    result = await boot(image, work, { flavour: FLAVOUR, smbios: [`type=1,serial=${SERIAL}`], nicExtra: `guestfwd=tcp:${SEED_HOST}:80-${relay}`, timeoutMs: 1_500_000 });
     const tail = result.console.slice(-6000);
     process.stdout.write(`smbios e2e: boot to power-off ${result.wallMs} ms; seed server requests: ${JSON.stringify(requests)}\n${result.report}\n`);
     expect(result.report, tail).toContain(`SERIAL ${SERIAL}`);
@@ -86,7 +86,7 @@ describe('issue 24: a NoCloud seed named by the SMBIOS serial, fetched over gues
     // vmctx status names the source
     expect(result.report).toMatch(new RegExp(`instance: ${INSTANCE_ID} \\(context from http://10\\.0\\.2\\.100:80/ \\(nocloud-net: ds=nocloud;s=… in the SMBIOS serial`, 'u'));
     expect(result.console).not.toMatch(/vmctx-\w+\.service: (Failed|start operation timed out)/u);
-  }, 900_000);
+  }, 1_600_000);
 
   it('the seed server saw the four files asked for, without redirects or retries beyond the daemon\'s own check', () => {
     const metaGets = requests.filter((r) => r === 'GET /meta-data').length;
