@@ -225,6 +225,8 @@ export function linePaths(probe: Pick<Probe, 'sysDir' | 'procDir'>): Record<Line
 export interface LineReading {
   readonly values: ReadonlyMap<string, LineValue>;
   readonly found: boolean;
+  /** The files that say ds=nocloud. */
+  readonly foundIn: readonly string[];
   readonly attempts: SourceAttempt[];
   readonly paths: Record<LineOrigin, string | undefined>;
 }
@@ -255,7 +257,8 @@ export async function readLines(probe: Pick<Probe, 'sysDir' | 'procDir'>): Promi
   const merged = mergeLines(parsed.smbios, parsed.cmdline);
   const firstPath = (parsed.smbios?.found === true ? paths.smbios : paths.cmdline) ?? '';
   for (const note of merged.notes) attempts.push({ path: firstPath, result: note });
-  return { values: merged.values, found: parsed.smbios?.found === true || parsed.cmdline?.found === true, attempts, paths };
+  const foundIn = (['smbios', 'cmdline'] as const).filter((o) => parsed[o]?.found === true).map((o) => paths[o] ?? '');
+  return { values: merged.values, found: foundIn.length > 0, foundIn, attempts, paths };
 }
 
 /** `__dmi.NAME__` in a seed URL, replaced by the machine's DMI value (cloud-init's list); unknown or empty names are said. */
@@ -425,7 +428,7 @@ async function lineSeed(probe: Probe, attempts: SourceAttempt[]): Promise<{ loca
   if (!reading.found) return undefined;
   const seedfrom = reading.values.get('seedfrom');
   if (seedfrom === undefined) {
-    const where = reading.paths.smbios !== undefined && reading.attempts.length === 0 ? reading.paths.smbios : (reading.paths.cmdline ?? '');
+    const where = reading.foundIn.join(' and ');
     const overrides = [...reading.values.keys()].filter((k) => k !== 'seedfrom');
     attempts.push({ path: where, result: `ds=nocloud without a seed URL (s=): nothing to fetch (a cidata seed disk is the seeds source's)${overrides.length === 0 ? '' : `; ${overrides.join(', ')} not used (vmctx applies them to a seed named by s=)`}` });
     return undefined;

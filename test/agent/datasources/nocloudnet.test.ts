@@ -308,6 +308,12 @@ describe('the nocloud-net datasource over HTTP (a real server on 127.0.0.1)', ()
     expect(wrong.message).not.toContain('wrong-pw');
   });
 
+  it('ds=nocloud without s=: nothing to fetch, and h=/i= without a seed are said as not used', async () => {
+    const probe = await lineProbe({ cmdline: 'ro ds=nocloud;h=lonely;i=iid-alone' });
+    const error = await failure(load(probe));
+    expect(error.details.attempts).toContainEqual({ path: `${probe.procDir ?? ''}/cmdline`, result: 'ds=nocloud without a seed URL (s=): nothing to fetch (a cidata seed disk is the seeds source\'s); local-hostname, instance-id not used (vmctx applies them to a seed named by s=)' });
+  });
+
   it('unknown schemes and garbage lines are named, never fetched, never fatal', async () => {
     for (const [line, why] of [
       ['ds=nocloud;s=ftp://10.0.0.1/seed/', 'ftp seeds are not supported by vmctx'],
