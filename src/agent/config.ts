@@ -3,6 +3,7 @@
 // default; a missing file is the defaults. Command-line flags win over the file.
 import { isIP } from 'node:net';
 import { parseContextSh } from '../formats/contextsh.js';
+import { didYouMean } from '../formats/didyoumean.js';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
 import { CONFIG_PATH } from '../shared/layout.js';
@@ -13,25 +14,10 @@ export { CONFIG_PATH } from '../shared/layout.js';
 export const DATASOURCE_NAMES = ['medium', 'seeds', 'nocloud-net', 'metadata'] as const;
 export type DatasourceName = (typeof DATASOURCE_NAMES)[number];
 
-/** The known name closest to a misspelt one (at most a third of its letters off), for "did you mean". */
+/** The known name a misspelt one was meant to be: a typo (formats/didyoumean), or a name it begins ("nocloud"). */
 export function closestName(word: string, names: readonly string[]): string | undefined {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let diagonal = row[0] ?? 0;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const above = row[j] ?? 0;
-        row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-        diagonal = above;
-      }
-    }
-    return row[b.length] ?? 0;
-  };
   const lower = word.toLowerCase();
-  const scored = names.map((n) => ({ n, d: lower.startsWith(n) || n.startsWith(lower) ? 1 : distance(lower, n) })).sort((x, y) => x.d - y.d);
-  const best = scored[0];
-  return best !== undefined && best.d <= Math.max(1, Math.floor(best.n.length / 3)) ? best.n : undefined;
+  return didYouMean(word, names) ?? (lower.length >= 4 ? names.find((n) => n.startsWith(lower)) : undefined);
 }
 
 export interface AgentConfig {
