@@ -20,6 +20,7 @@ const INSTANCE_ID = 'iid-smbios-24';
 const HOSTNAME = 'smbios-guest';
 const WRITTEN = '/var/lib/e2e-smbios/hello.txt';
 const NIC = 'ens3';
+const RUNCMD_OUT = '/var/lib/e2e-smbios/runcmd.txt';
 /** The guest needs a network before it can fetch its seed: DHCP by systemd-networkd, as an image author would ship it. */
 const DHCP_NETWORK = '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n';
 /**
@@ -56,7 +57,8 @@ beforeAll(async () => {
   key = (await readFile(join(work, 'k.pub'), 'utf8')).trim();
   const files: Record<string, string> = {
     '/meta-data': `instance-id: ${INSTANCE_ID}\nlocal-hostname: ${HOSTNAME}\npublic-keys:\n  - ${key}\n`,
-    '/user-data': `#cloud-config\nwrite_files:\n  - path: ${WRITTEN}\n    content: "seed from the SMBIOS serial\\n"\n    permissions: '0644'\n`,
+    // runcmd gives the final stage work, so it runs and shows it uses the network stage's copy
+    '/user-data': `#cloud-config\nwrite_files:\n  - path: ${WRITTEN}\n    content: "seed from the SMBIOS serial\\n"\n    permissions: '0644'\nruncmd:\n  - [sh, -c, 'echo runcmd-ran > ${RUNCMD_OUT}']\n`,
     '/network-config': `version: 2\nethernets:\n  ${NIC}:\n    dhcp4: true\n`,
   };
   server = createServer((req, res) => {
@@ -112,6 +114,7 @@ describe('issue 24: a NoCloud seed named by the SMBIOS serial, fetched over gues
   it('applied: the hostname, the write_files file, the key; the seed cached for a later boot', async () => {
     expect.soft(await readGuestFile(image, '/etc/hostname')).toBe(`${HOSTNAME}\n`);
     expect.soft(await readGuestFile(image, WRITTEN)).toBe('seed from the SMBIOS serial\n');
+    expect.soft(await readGuestFile(image, RUNCMD_OUT)).toBe('runcmd-ran\n');
     expect.soft(await readGuestFile(image, '/root/.ssh/authorized_keys')).toContain(key);
     const cache = await readGuestFile(image, '/var/lib/vmctx/nocloud-net-cache.json');
     expect.soft(cache).toContain(INSTANCE_ID);
