@@ -3,15 +3,26 @@
 // default; a missing file is the defaults. Command-line flags win over the file.
 import { isIP } from 'node:net';
 import { parseContextSh } from '../formats/contextsh.js';
+import { didYouMean } from '../formats/didyoumean.js';
 import type { Root } from '../host/root.js';
 import { describeError } from '../shared/errors.js';
 import { CONFIG_PATH } from '../shared/layout.js';
 
 export { CONFIG_PATH } from '../shared/layout.js';
 
+/** The DATASOURCES names, in the order they are asked. */
+export const DATASOURCE_NAMES = ['medium', 'seeds', 'nocloud-net', 'metadata'] as const;
+export type DatasourceName = (typeof DATASOURCE_NAMES)[number];
+
+/** The known name a misspelt one was meant to be: a typo (formats/didyoumean), or a name it begins ("nocloud"). */
+export function closestName(word: string, names: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  return didYouMean(word, names) ?? (lower.length >= 4 ? names.find((n) => n.startsWith(lower)) : undefined);
+}
+
 export interface AgentConfig {
-  /** Which sources `--source auto` tries, in this fixed order: medium, seeds, metadata. */
-  readonly datasources: ReadonlyArray<'medium' | 'seeds' | 'metadata'>;
+  /** Which sources `--source auto` tries, in this fixed order: medium, seeds, nocloud-net, metadata. */
+  readonly datasources: ReadonlyArray<DatasourceName>;
   /** Where the metadata service is: the EC2 addresses (IPv4, then IPv6) unless configured. */
   readonly metadataUrl: string | readonly string[];
   readonly metadataConnectMs: number;
@@ -31,7 +42,7 @@ export interface AgentConfig {
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
-  datasources: ['medium', 'seeds', 'metadata'],
+  datasources: ['medium', 'seeds', 'nocloud-net', 'metadata'],
   metadataUrl: ['http://169.254.169.254', 'http://[fd00:ec2::254]'],
   metadataConnectMs: 1000,
   metadataRequestMs: 3000,
@@ -92,9 +103,13 @@ export function parseConfig(text: string | Buffer): LoadedConfig {
     switch (key) {
       case 'DATASOURCES': {
         const list = value.split(/[\s,]+/u).filter((w) => w !== '');
-        const known = list.filter((w): w is 'medium' | 'seeds' | 'metadata' => w === 'medium' || w === 'seeds' || w === 'metadata');
-        if (known.length !== list.length || known.length === 0) warnings.push(`${CONFIG_PATH}: DATASOURCES lists unknown sources (known: medium, seeds, metadata)`);
-        if (known.length > 0) c.datasources = (['medium', 'seeds', 'metadata'] as const).filter((d) => known.includes(d));
+        const known = list.filter((w): w is DatasourceName => (DATASOURCE_NAMES as readonly string[]).includes(w));
+        for (const w of list.filter((x) => !(DATASOURCE_NAMES as readonly string[]).includes(x))) {
+          const near = closestName(w, DATASOURCE_NAMES);
+          warnings.push(`${CONFIG_PATH}: DATASOURCES: unknown source "${w.slice(0, 40)}"${near === undefined ? '' : ` (did you mean ${near}?)`}; known: ${DATASOURCE_NAMES.join(', ')}`);
+        }
+        if (known.length === 0) warnings.push(`${CONFIG_PATH}: DATASOURCES names no known source; using the default (${DEFAULT_CONFIG.datasources.join(' ')})`);
+        else c.datasources = DATASOURCE_NAMES.filter((d) => known.includes(d));
         break;
       }
       case 'METADATA_URL': {

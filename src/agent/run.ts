@@ -170,7 +170,9 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
     const described = describeError(error);
     const attempts = error instanceof VmctxError && Array.isArray(error.details['attempts']) ? (error.details['attempts'] as SourceAttempt[]) : [];
     // tells vmctx-network.service (ConditionPathExists) that the metadata service is this boot's only hope
-    if (result === 'no-context' && options.stage === 'local' && config.datasources.includes('metadata') && !options.dryRun) {
+    // (or a NoCloud seed named by the SMBIOS serial or the kernel command line waits for it)
+    const waits = error instanceof VmctxError && error.details['waitsForNetwork'] === true;
+    if (result === 'no-context' && options.stage === 'local' && (config.datasources.includes('metadata') || waits) && !options.dryRun) {
       await root.writeFile(NEED_NETWORK_PATH, '', { mode: 0o644, noFollow: true }).catch((e: unknown) => { logger.warn({ err: describeError(e) }, 'cannot write the network-stage marker'); });
     }
     logger.error({ err: described }, 'no usable context');

@@ -30,6 +30,8 @@ function moduleRows(modules: ReadonlyArray<StageModule | ModuleReport>): string[
 /** `run -v`: the result, where the context came from, and one row per module. */
 export function runTable(report: RunReport): string {
   const lines = [`result: ${report.result}${report.error === undefined ? '' : ` (${report.error.code}: ${report.error.message})`}`];
+  // what was looked at and why it was not used (the other sources), as `show` says it
+  for (const a of report.sourceAttempts) lines.push(`looked at: ${a.path}: ${a.result}`);
   if (report.source !== undefined) lines.push(`source: ${report.source.path} (${report.source.foundBy})`, `instance: ${report.instanceId ?? '?'} (from ${report.instanceIdSource ?? '?'})`);
   lines.push(...moduleRows(report.modules));
   const t = report.timings;

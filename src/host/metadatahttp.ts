@@ -30,6 +30,8 @@ export interface HttpClientOptions extends HttpBudget {
   readonly baseUrls: readonly string[];
   /** Use IMDSv1 (no token) when the token endpoint is absent. */
   readonly allowImdsv1: boolean;
+  /** False: a plain web server (a NoCloud seed), asked without EC2's IMDSv2 token (default true). */
+  readonly imdsTokens?: boolean;
   /** Record of what happened, for the report (no secrets). */
   readonly trace?: (line: string) => void;
 }
@@ -190,6 +192,7 @@ export class MetadataHttp {
   }
 
   async #ensureToken(force = false): Promise<void> {
+    if (this.#options.imdsTokens === false) return;
     if (this.#mode === 'v1' || (this.#mode === 'v2' && !force)) return;
     if (this.#tokenPromise !== undefined && !force) return this.#tokenPromise;
     this.#tokenPromise = (async () => {

@@ -5,7 +5,7 @@ export const CONFIG_PATH = '/etc/vmctx/config';
 
 /** What bake puts at CONFIG_PATH when the image has none: every setting, commented out, at its default. */
 export const CONFIG_TEMPLATE = `# vmctx settings (KEY=VALUE, shell syntax, never executed). Defaults shown.
-# DATASOURCES="medium seeds metadata"
+# DATASOURCES="medium seeds nocloud-net metadata"
 # METADATA_URL=http://169.254.169.254
 # METADATA_CONNECT_TIMEOUT_MS=1000
 # METADATA_REQUEST_TIMEOUT_MS=3000

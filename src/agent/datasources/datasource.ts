@@ -9,6 +9,8 @@ import type { Stage } from '../modules/module.js';
 export interface SourceAttempt {
   readonly path: string;
   readonly result: string;
+  /** Set when what was found can be used only in the network stage (the local stage asks for it). */
+  readonly waitsForNetwork?: boolean;
 }
 
 export interface OpenedContext {
@@ -22,6 +24,8 @@ export interface OpenedContext {
 export interface Probe {
   readonly devDir: string;
   readonly sysDir: string;
+  /** Where /proc/cmdline is read (default: /proc with the system's /sys; none with another sysDir, a test's). */
+  readonly procDir?: string | undefined;
   readonly runDir: string;
   /** How long to wait for a medium that the system says is still coming. */
   readonly waitMs: number;
@@ -75,4 +79,9 @@ export interface Datasource {
    * is there but invalid is an error. Appends what it looked at to `attempts`.
    */
   open(request: DatasourceRequest, attempts: SourceAttempt[]): Promise<FoundContext | undefined>;
+  /**
+   * When it is not asked (another source came first, or DATASOURCES leaves it out): what it would
+   * have used, found without waiting or the network, so the report can say it was not used.
+   */
+  peek?(request: DatasourceRequest): Promise<{ readonly path: string; readonly what: string } | undefined>;
 }

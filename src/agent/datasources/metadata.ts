@@ -59,7 +59,7 @@ export function parseJson(b: Buffer | undefined, what: string, warnings: Context
 }
 
 /** Runs optional fetches; an item that fails is recorded as missing (and why), the rest go on. */
-class Collector {
+export class Collector {
   readonly missing = new Set<MetadataItem>();
   readonly warnings: ContextWarning[] = [];
   budgetRanOut = false;
@@ -228,8 +228,9 @@ function cachedDocument(value: unknown): NetworkDocument | undefined {
   return { format: d['format'] as NetworkDocument['format'], file: d['file'], text: d['text'], ...(typeof d['key'] === 'string' ? { key: d['key'] } : {}) };
 }
 
-export async function readCache(stateRoot: Root, stateDir: string): Promise<MetadataCache | undefined> {
-  const textValue = await stateRoot.readText(`${stateDir}/${CACHE_FILE}`, { maxBytes: MAX_USER_DATA * 2 }).catch(() => undefined);
+/** The last good copy in the state dir (`file`: the metadata service's, or another HTTP source's own). */
+export async function readCache(stateRoot: Root, stateDir: string, file = CACHE_FILE): Promise<MetadataCache | undefined> {
+  const textValue = await stateRoot.readText(`${stateDir}/${file}`, { maxBytes: MAX_USER_DATA * 2 }).catch(() => undefined);
   if (textValue === undefined) return undefined;
   try {
     const c = JSON.parse(textValue) as MetadataCache;
@@ -241,12 +242,12 @@ export async function readCache(stateRoot: Root, stateDir: string): Promise<Meta
   }
 }
 
-export async function writeCache(stateRoot: Root, stateDir: string, raw: RawContext, bootId: string): Promise<void> {
+export async function writeCache(stateRoot: Root, stateDir: string, raw: RawContext, bootId: string, file = CACHE_FILE): Promise<void> {
   // the password never leaves memory: /etc/shadow is the only place it may land
   const variables = Object.fromEntries(Object.entries(raw.variables).filter(([k]) => k !== 'PASSWORD'));
   const cache: MetadataCache = { version: 1, fetchedAt: new Date().toISOString(), bootId, url: raw.source.path, foundBy: raw.source.foundBy, instanceId: raw.instanceId ?? '', variables, ...(raw.networkDocument === undefined ? {} : { networkDocument: raw.networkDocument }) };
   if (stateDir !== '') await stateRoot.ensureDir(stateDir, { mode: 0o700 });
-  await stateRoot.writeFile(`${stateDir}/${CACHE_FILE}`, `${JSON.stringify(cache)}\n`, { mode: 0o600 });
+  await stateRoot.writeFile(`${stateDir}/${file}`, `${JSON.stringify(cache)}\n`, { mode: 0o600 });
 }
 
 export function rawFromCache(cache: MetadataCache, why: string): RawContext {

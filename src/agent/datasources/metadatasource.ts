@@ -57,4 +57,8 @@ export const metadataService: Datasource = {
   looksFor: [],
   inStage: (stage) => (stage === 'local' ? { asked: false, why: 'the HTTP metadata is for the network stage' } : { asked: true }),
   open: openMetadata,
+  peek: (request) => {
+    const url = request.metadataUrl ?? request.config.metadataUrl;
+    return Promise.resolve({ path: typeof url === 'string' ? url : url.join(' '), what: 'the HTTP metadata service (not asked)' });
+  },
 };

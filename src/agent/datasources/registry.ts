@@ -1,6 +1,8 @@
 // Choosing the datasource: an explicit --source, or the registered datasources asked in order
-// (context medium and seeds, then the metadata service) as DATASOURCES and the stage allow; what
-// one returns is normalised into the Context with its instance identity.
+// (context medium and seeds, then a NoCloud seed named by the SMBIOS serial or the kernel command
+// line, then the metadata service) as DATASOURCES and the stage allow; what one returns is
+// normalised into the Context with its instance identity. The attempts say which source was used
+// and why each other one was not.
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../host/clock.js';
 import type { Root } from '../../host/root.js';
@@ -12,12 +14,13 @@ import type { Stage } from '../modules/module.js';
 import { defaultProbe, localMedia, openExplicitSource } from './contextmedium.js';
 import type { Datasource, DatasourceRequest, OpenedContext, Probe, SourceAttempt } from './datasource.js';
 import { metadataService } from './metadatasource.js';
+import { noCloudNet } from './nocloudnet.js';
 import { systemClock } from '../../host/clock.js';
 import { fetchUrl } from '../../host/urlfetch.js';
 import { MAX_INCLUDE_BYTES, type IncludeFetcher } from '../context/scripts.js';
 
 /** The datasources of `--source auto`, in the order they are asked. */
-export const DATASOURCES: readonly Datasource[] = [localMedia, metadataService];
+export const DATASOURCES: readonly Datasource[] = [localMedia, noCloudNet, metadataService];
 
 export interface LoadedContext {
   readonly context: Context;
@@ -113,8 +116,17 @@ export async function loadContext(options: LoadOptions): Promise<LoadedContext> 
   }
   if (options.source !== 'auto') return finishLoad(await openExplicitSource(options.source, probe.sysDir, { mediumMaxBytes: config.mediumMaxBytes }), options.root, config, undefined, includeFetcher(options, config));
   const notAsked: string[] = [];
-  for (const datasource of DATASOURCES) {
-    if (!datasource.names.some((name) => config.datasources.includes(name))) continue;
+  const listed = (d: Datasource): boolean => d.names.some((name) => config.datasources.includes(name));
+  /** What a source not asked would have used, said as not used and why. */
+  const notUsed = async (d: Datasource, why: string): Promise<void> => {
+    const seen = await d.peek?.(request).catch(() => undefined);
+    if (seen !== undefined) attempts.push({ path: seen.path, result: `not used: ${seen.what}; ${why}` });
+  };
+  for (const [index, datasource] of DATASOURCES.entries()) {
+    if (!listed(datasource)) {
+      await notUsed(datasource, `DATASOURCES in ${CONFIG_PATH} leaves out ${datasource.names.join(' and ')}`);
+      continue;
+    }
     const inStage = datasource.inStage(options.stage);
     if (!inStage.asked) {
       notAsked.push(inStage.why);
@@ -122,11 +134,17 @@ export async function loadContext(options: LoadOptions): Promise<LoadedContext> 
     }
     const found = await datasource.open(request, attempts);
     if (found === undefined) continue;
-    if (config.datasources.includes(found.name)) return finishLoad(found, options.root, config, found.degraded, includeFetcher(options, config));
+    if (config.datasources.includes(found.name)) {
+      // the sources after it are not asked: what they would have given is said as not used
+      for (const later of DATASOURCES.slice(index + 1)) if (listed(later)) await notUsed(later, `${found.raw.source.path} (${found.name}) comes first`);
+      // (the registry's list: a source may hand back a copy taken before these lines)
+      return finishLoad({ ...found, attempts }, options.root, config, found.degraded, includeFetcher(options, config));
+    }
     attempts.push({ path: found.raw.source.path, result: `not used: DATASOURCES in ${CONFIG_PATH} leaves out ${found.name}` });
     await found.close();
   }
   const tried = DATASOURCES.flatMap((d) => d.looksFor);
-  const why = notAsked.map((w) => `; ${w}`).join('');
-  throw new VmctxError('ERR_NO_CONTEXT', `no context found: looked for ${tried.join(' and ')}${why}`, { details: { attempts } });
+  const waits = attempts.filter((a) => a.waitsForNetwork === true).map((a) => `; ${a.path} ${a.result}`);
+  const why = [...notAsked.map((w) => `; ${w}`), ...waits].join('');
+  throw new VmctxError('ERR_NO_CONTEXT', `no context found: looked for ${tried.join(' and ')}${why}`, { details: { attempts, ...(waits.length > 0 ? { waitsForNetwork: true } : {}) } });
 }

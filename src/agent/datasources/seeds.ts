@@ -85,6 +85,9 @@ export async function readNoCloud(read: SeedReader, source: Omit<SourceInfo, 'va
     metaData: metaData === undefined || !isObject(meta) ? undefined : { text: metaData.toString('utf8'), networkInterfaces: meta['network-interfaces'] !== undefined, networkConfig: meta['network-config'] !== undefined },
   });
   for (const message of chosen.notApplied) warnings.push({ message });
+  // vendor data (cloud-init's vendor-data) is not something vmctx applies: said, not dropped
+  const vendor = await read('vendor-data', MAX_USER_DATA);
+  if (vendor !== undefined && vendor.length > 0) warnings.push({ variable: 'vendor-data', message: `present (${vendor.length} bytes), but vmctx applies only the user data; not applied` });
   if (instanceId !== undefined) variables['EC2_INSTANCE_ID'] = instanceId;
   const files = ['meta-data', 'user-data', ...(net === undefined ? [] : ['network-config'])];
   return { source: { ...source, kind: 'nocloud', variableFiles: files }, variables, lines: {}, warnings, medium: EMPTY_MEDIUM, instanceId, networkDocument: chosen.document };

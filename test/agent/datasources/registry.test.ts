@@ -25,9 +25,9 @@ async function seedOnly(): Promise<Probe> {
 }
 
 describe('datasource registry', () => {
-  it('asks the context medium and seeds first, then the metadata service', () => {
-    expect(DATASOURCES.map((d) => d.id)).toEqual(['local-media', 'metadata']);
-    expect(DATASOURCES.flatMap((d) => d.names)).toEqual(['medium', 'seeds', 'metadata']);
+  it('asks the context medium and seeds first, then a NoCloud seed URL, then the metadata service', () => {
+    expect(DATASOURCES.map((d) => d.id)).toEqual(['local-media', 'nocloud-net', 'metadata']);
+    expect(DATASOURCES.flatMap((d) => d.names)).toEqual(['medium', 'seeds', 'nocloud-net', 'metadata']);
   });
 
   it('a seed is used when DATASOURCES lists seeds', async () => {
@@ -43,7 +43,7 @@ describe('datasource registry', () => {
     const error: unknown = await loadContext({ source: 'auto', root, probe: await seedOnly(), config: { ...DEFAULT_CONFIG, datasources: ['medium', 'metadata'] }, stage: 'local' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_NO_CONTEXT' });
     const { message, details } = error as { message: string; details: { attempts: Array<{ path: string; result: string }> } };
-    expect(message).toMatch(/^no context found: looked for context medium .* and seeds \(labels cidata, config-2\); the HTTP metadata is for the network stage$/u);
+    expect(message).toMatch(/^no context found: looked for context medium .* and seeds \(labels cidata, config-2\) and a NoCloud seed URL \(ds=nocloud;s=… in the SMBIOS serial or on the kernel command line\); the HTTP metadata is for the network stage$/u);
     expect(details.attempts.map((a) => a.result)).toContain('not used: DATASOURCES in /etc/vmctx/config leaves out seeds');
   });
 
