@@ -5,7 +5,7 @@ import type { NetworkNote } from '../../network/docreader.js';
 import type { NetworkDocument, NetworkPlan } from '../../network/plan.js';
 import type { Secret } from '../../shared/secret.js';
 
-export type SourceKind = 'iso-file' | 'block-device' | 'directory' | 'metadata' | 'metadata-cache' | 'nocloud' | 'config-drive';
+export type SourceKind = 'iso-file' | 'fat-file' | 'block-device' | 'directory' | 'metadata' | 'metadata-cache' | 'nocloud' | 'config-drive';
 
 export interface SourceInfo {
   readonly kind: SourceKind;

@@ -151,7 +151,9 @@ async function openImage(path: string, foundBy: string, kind: SourceInfo['kind']
     const budget = new MediumBudget(maxBytes, path);
     const layout = image.names.some((n) => n.toLowerCase() === 'context.sh') ? undefined : seedLayout(image.names);
     let raw: RawContext;
-    if (layout === undefined) raw = await readRawContext(image.files(budget), { kind, ...info });
+    // a FAT image file given as --source is named as such (kind is the caller's guess before the sniff)
+    const what: SourceInfo['kind'] = kind === 'iso-file' && image.format === 'fat' ? 'fat-file' : kind;
+    if (layout === undefined) raw = await readRawContext(image.files(budget), { kind: what, ...info });
     else raw = await readSeed(layout, image.seedReader(budget), info);
     return { raw, attempts: [], close: () => image.close() };
   } catch (error) {

@@ -108,6 +108,8 @@ describe('vfat media', () => {
     await drive.close();
     const ctx = await openExplicitSource(await makeFatImage({ sizeKiB: 1440, files: { 'CONTEXT.SH': "SET_HOSTNAME='upper'\n" } }));
     expect(ctx.raw.variables['SET_HOSTNAME']).toBe('upper');
+    // named as the FAT image it is, not as an ISO file
+    expect(ctx.raw.source).toMatchObject({ kind: 'fat-file', scheme: 'fat12' });
     await ctx.close();
     expect(await validateSource(seed)).toEqual([]);
     const broken = await makeFatImage({ label: 'cidata', sizeKiB: 1440, files: { ...NOCLOUD, 'user-data': '#cloud-config\nruncmd: [unclosed\n' } });
