@@ -210,6 +210,8 @@ export interface MetadataCache {
   readonly fetchedAt: string;
   readonly bootId: string;
   readonly url: string;
+  /** What the copy is keyed on when the shown url is not enough (nocloud-net: sha256 of the full seed URL). */
+  readonly key?: string | undefined;
   readonly foundBy: string;
   readonly instanceId: string;
   readonly variables: Record<string, string>;
@@ -242,10 +244,10 @@ export async function readCache(stateRoot: Root, stateDir: string, file = CACHE_
   }
 }
 
-export async function writeCache(stateRoot: Root, stateDir: string, raw: RawContext, bootId: string, file = CACHE_FILE): Promise<void> {
+export async function writeCache(stateRoot: Root, stateDir: string, raw: RawContext, bootId: string, file = CACHE_FILE, key?: string): Promise<void> {
   // the password never leaves memory: /etc/shadow is the only place it may land
   const variables = Object.fromEntries(Object.entries(raw.variables).filter(([k]) => k !== 'PASSWORD'));
-  const cache: MetadataCache = { version: 1, fetchedAt: new Date().toISOString(), bootId, url: raw.source.path, foundBy: raw.source.foundBy, instanceId: raw.instanceId ?? '', variables, ...(raw.networkDocument === undefined ? {} : { networkDocument: raw.networkDocument }) };
+  const cache: MetadataCache = { version: 1, fetchedAt: new Date().toISOString(), bootId, url: raw.source.path, foundBy: raw.source.foundBy, instanceId: raw.instanceId ?? '', variables, ...(key === undefined ? {} : { key }), ...(raw.networkDocument === undefined ? {} : { networkDocument: raw.networkDocument }) };
   if (stateDir !== '') await stateRoot.ensureDir(stateDir, { mode: 0o700 });
   await stateRoot.writeFile(`${stateDir}/${file}`, `${JSON.stringify(cache)}\n`, { mode: 0o600 });
 }

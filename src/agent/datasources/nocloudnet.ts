@@ -8,6 +8,7 @@
 // service's rules: one budget, no redirects, size limits, the last good copy kept (0600) and used
 // when the server does not answer, the context then degraded. A seed URL's user:password is a
 // secret: never shown (***), never cached.
+import { createHash } from 'node:crypto';
 import { systemClock } from '../../host/clock.js';
 import { readKernelFile } from '../../host/sysfile.js';
 import { BudgetExhausted, MetadataHttp } from '../../host/metadatahttp.js';
@@ -27,6 +28,8 @@ export const NOCLOUD_NET = 'nocloud-net';
 export const SEED_CACHE_FILE = 'nocloud-net-cache.json';
 /** The bytes read of the serial and of the command line (the kernel's own limit is 2 KiB to 64 KiB). */
 export const MAX_LINE_BYTES = 64 * 1024;
+/** Notes said about one line; past that, how many more (a hostile line must not flood the report). */
+export const MAX_LINE_NOTES = 20;
 /** One value of the line (a URL, a hostname): longer is refused. */
 export const MAX_LINE_VALUE = 2048;
 const MAX_DOC = 4 * 1024 * 1024;
@@ -49,15 +52,24 @@ export interface LineConfig {
   readonly notes: readonly string[];
 }
 
-/** Shown instead of a value: printable, short, with any user:password@ hidden. */
+/** Shown instead of a value: printable, short, with any user:password@ hidden (hidden first, then shortened). */
 export function shown(value: string, max = 80): string {
-  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(redactUserinfo(cut));
+  return JSON.stringify(shorten(redactUserinfo(value), max));
 }
 
-/** `scheme://user:password@host` → `scheme://***@host` (the userinfo is a secret). */
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * `scheme://user:password@host` → `scheme://***@host` (the userinfo is a secret; up to the last `@`
+ * of the authority, as a URL parser reads it). An authority with no `@` whose `:` is not followed by
+ * a port (digits) may be a user:password whose `@` is missing: all of it is hidden (`scheme://***`).
+ */
 export function redactUserinfo(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#\s@]*@/gu, '$1***@');
+  return text
+    .replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#\\\s]*@/gu, '$1***@')
+    .replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\\\s@[]*:[^/?#\\\s@]*)(?=[/?#\\\s]|$)/gu, (all, scheme: string, authority: string) => (/^[^:]*:\d*$/u.test(authority) ? all : `${scheme}***`));
 }
 
 /**
@@ -109,7 +121,12 @@ export function parseLineConfig(text: string): LineConfig {
     if (values[key] !== undefined && values[key] !== value) notes.push(`${key} is given twice; the last one is used, as in cloud-init`);
     values[key] = value;
   }
-  return { found: true, values, notes };
+  return { found: true, values, notes: capNotes(notes) };
+}
+
+function capNotes(notes: string[]): string[] {
+  if (notes.length <= MAX_LINE_NOTES) return notes;
+  return [...notes.slice(0, MAX_LINE_NOTES), `and ${notes.length - MAX_LINE_NOTES} more notes about this line, not listed`];
 }
 
 /** A key of the merged line, with where it came from. */
@@ -139,7 +156,7 @@ export function mergeLines(smbios: LineConfig | undefined, cmdline: LineConfig |
 /** Where the seed is: files under a directory of the root, an http(s) server, or refused (why). */
 export type SeedLocation =
   | { readonly kind: 'file'; readonly display: string; readonly dir: string }
-  | { readonly kind: 'http'; readonly display: string; readonly base: string; readonly paths: Readonly<Record<SeedFile, string>>; readonly secrets: readonly string[] }
+  | { readonly kind: 'http'; readonly display: string; readonly base: string; readonly paths: Readonly<Record<SeedFile, string>>; readonly secrets: readonly string[]; /** sha256 of the full URL: what the cached copy is keyed on (the password never stored). */ readonly key: string }
   | { readonly kind: 'refused'; readonly display: string; readonly why: string };
 
 /** DMI names a seed URL may use as `__dmi.NAME__` (cloud-init's list) and their sysfs files. */
@@ -159,7 +176,7 @@ export const DMI_VARIABLES: Readonly<Record<string, string>> = {
  * path the HTTP client asks for.
  */
 export function classifySeed(seedfrom: string): SeedLocation {
-  const display = redactUserinfo(seedfrom.length > 200 ? `${seedfrom.slice(0, 200)}…` : seedfrom);
+  const display = shorten(redactUserinfo(seedfrom), 200);
   // (a URL parser resolves "..": it is refused as written, %-escaped or not)
   if (/(^|\/)(\.|%2e){2}(\/|$|\?)/iu.test(seedfrom.replace(/^[a-z]+:\/\/[^/]*/iu, ''))) return { kind: 'refused', display, why: 'the path must not contain ".."' };
   if (seedfrom.startsWith('/')) return fileSeed(seedfrom, display);
@@ -186,7 +203,9 @@ export function classifySeed(seedfrom: string): SeedLocation {
     return fileSeed(path, display);
   }
   if (url.hostname === '') return { kind: 'refused', display, why: 'names no host' };
-  const secrets = [url.username, url.password, safeDecode(url.username), safeDecode(url.password)].filter((s) => s.length >= 3);
+  // only the password is scrubbed from messages: a user name ("user") is too common a word, and the
+  // URL pattern already hides user@ wherever the URL itself is shown
+  const secrets = [...new Set([url.password, safeDecode(url.password)])].filter((s) => s.length >= 3);
   const paths = {} as Record<SeedFile, string>;
   for (const name of SEED_FILES) {
     let text: string;
@@ -197,7 +216,7 @@ export function classifySeed(seedfrom: string): SeedLocation {
     paths[name] = `./${u.pathname.replace(/^\/+/u, '')}${u.search}`;
   }
   const userinfo = url.username === '' && url.password === '' ? '' : `${url.username}${url.password === '' ? '' : `:${url.password}`}@`;
-  return { kind: 'http', display, base: `${url.protocol}//${userinfo}${url.host}`, paths, secrets };
+  return { kind: 'http', display: scrub(display, secrets), base: `${url.protocol}//${userinfo}${url.host}`, paths, secrets, key: createHash('sha256').update(seedfrom).digest('hex') };
 }
 
 function safeDecode(s: string): string {
@@ -281,7 +300,7 @@ async function substituteDmi(seedfrom: string, sysDir: string, notes: string[]):
 
 const noClose = (): Promise<void> => Promise.resolve();
 
-/** Hides the seed URL's user and password in a message (they are a secret). */
+/** Hides the seed URL's password in a message (a secret); the URL pattern hides any user:password@. */
 function scrub(text: string, secrets: readonly string[]): string {
   let out = redactUserinfo(text);
   for (const s of secrets) out = out.split(s).join('***');
@@ -324,6 +343,17 @@ async function openFileSeed(dir: string, display: string, foundBy: string, reque
     return root.readFile(path, { maxBytes: Math.min(limit, Math.max(entry.size, 0)) });
   };
   try {
+    // the seed directory itself, and each directory on the way, must not be a link (not followed)
+    const parts = dir.split('/').filter((p) => p !== '');
+    for (let i = 1; i <= parts.length; i++) {
+      const at = `/${parts.slice(0, i).join('/')}`;
+      const entry = await root.lstat(at);
+      if (entry?.type === 'symlink') {
+        attempts.push({ path: display, result: `not used: ${at} is a symbolic link, not followed (a seed directory is read through the root only)` });
+        return undefined;
+      }
+      if (entry === undefined) break;
+    }
     const kinds = await Promise.all(['meta-data', 'user-data'].map(async (n) => (await root.lstat(`${dir}/${n}`))?.type));
     if (kinds.some((k) => k !== 'file')) {
       attempts.push({ path: display, result: `not used: a NoCloud seed needs the files meta-data and user-data in ${dir} (${kinds.map((k, i) => `${i === 0 ? 'meta-data' : 'user-data'}: ${k === undefined ? 'absent' : k === 'symlink' ? 'a symbolic link, not followed' : k === 'file' ? 'there' : `a ${k}`}`).join(', ')})` });
@@ -348,10 +378,18 @@ type Fetched = { readonly body: Buffer | undefined } | { readonly error: unknown
 async function fetchHttpSeed(location: Extract<SeedLocation, { kind: 'http' }>, foundBy: string, line: ReadonlyMap<string, LineValue>, request: DatasourceRequest, attempts: SourceAttempt[]): Promise<FoundContext | undefined> {
   const { config, display } = { config: request.config, display: location.display };
   const cached = request.cache === undefined ? undefined : await readCache(request.cache.root, request.cache.dir, SEED_CACHE_FILE);
-  const cache = cached?.url === display ? cached : undefined;
+  // keyed on a hash of the full URL (two URLs may look alike once shortened and hidden); the copy is
+  // the seed's own meta-data, so the line's h=/i= of this boot are applied over it like over a fetch
+  const cache = cached?.key === location.key ? cached : undefined;
+  const fromCache = (why: string, by: string): RawContext => {
+    const raw = rawFromCache(cache as NonNullable<typeof cache>, why);
+    const iid = line.get('instance-id');
+    const warnings = [...raw.warnings];
+    if (iid !== undefined && cache?.instanceId !== '' && cache?.instanceId !== iid.value) warnings.push({ variable: 'i= (instance-id)', message: `the cached copy's instance id ${shown(cache?.instanceId ?? '', 60)} is not the line's i=${shown(iid.value, 60)}; the line's is used (once-per-instance steps follow it)` });
+    return applyLine({ ...raw, warnings, source: { ...raw.source, foundBy: by } }, line);
+  };
   if (cache !== undefined && request.stage === 'final' && request.bootId !== undefined && cache.bootId === request.bootId) {
-    const raw = rawFromCache(cache, 'fetched earlier in this boot');
-    return { raw: { ...raw, source: { ...raw.source, foundBy: `${foundBy}, the copy the network stage fetched in this boot` } }, attempts, close: noClose, name: NOCLOUD_NET };
+    return { raw: fromCache('fetched earlier in this boot', `${foundBy}, the copy the network stage fetched in this boot`), attempts, close: noClose, name: NOCLOUD_NET };
   }
   const budget = metadataBudgetMs(config, cache, request.metadataBudgetMs);
   const clock = request.clock ?? systemClock;
@@ -374,8 +412,8 @@ async function fetchHttpSeed(location: Extract<SeedLocation, { kind: 'http' }>, 
       attempts.push({ path: display, result: `meta-data: ${message}` });
       const timedOut = meta.error instanceof BudgetExhausted || isVmctxError(meta.error, 'ERR_METADATA_TIMEOUT') || isVmctxError(meta.error, 'ERR_METADATA_UNREACHABLE');
       if (timedOut && cache !== undefined) {
-        const raw = rawFromCache(cache, `the NoCloud seed did not answer within ${budget} ms`);
-        return { raw: { ...raw, source: { ...raw.source, foundBy: `${foundBy}, the copy cached ${cache.fetchedAt}` } }, attempts, close: noClose, name: NOCLOUD_NET, degraded: `the NoCloud seed at ${display} did not answer within ${budget} ms; used the copy cached ${cache.fetchedAt}` };
+        const raw = fromCache(`the NoCloud seed did not answer within ${budget} ms`, `${foundBy}, the copy cached ${cache.fetchedAt}`);
+        return { raw, attempts, close: noClose, name: NOCLOUD_NET, degraded: `the NoCloud seed at ${display} did not answer within ${budget} ms; used the copy cached ${cache.fetchedAt}` };
       }
       if (timedOut) throw new VmctxError('ERR_METADATA_TIMEOUT', `the NoCloud seed at ${display} (${foundBy}) did not answer within ${budget} ms (${message})`);
       const code = isVmctxError(meta.error) ? meta.error.code : 'ERR_METADATA_INVALID';
@@ -409,10 +447,12 @@ async function fetchHttpSeed(location: Extract<SeedLocation, { kind: 'http' }>, 
     if (v !== undefined) bodies['vendor-data'] = v;
     const read: SeedReader = (name) => Promise.resolve(bodies[name as SeedFile]);
     const seed = await readNoCloud(read, { path: display, foundBy });
-    const raw = applyLine({ ...seed, source: { ...seed.source, kind: 'metadata' }, warnings: [...seed.warnings, ...problems], missing }, line);
+    const fetched: RawContext = { ...seed, source: { ...seed.source, kind: 'metadata' }, warnings: [...seed.warnings, ...problems], missing };
+    const raw = applyLine(fetched, line);
     if (missing.length === 0 && request.cache?.write === true && request.bootId !== undefined) {
       // a cache that cannot be written costs only the fallback on a later boot: said in the attempts
-      await writeCache(request.cache.root, request.cache.dir, raw, request.bootId, SEED_CACHE_FILE).catch((error: unknown) => { attempts.push({ path: display, result: `its copy could not be kept (${describeError(error).message.slice(0, 120)})` }); });
+      // (the seed's own values are kept, without the line's h=/i=, which are applied on every read)
+      await writeCache(request.cache.root, request.cache.dir, fetched, request.bootId, SEED_CACHE_FILE, location.key).catch((error: unknown) => { attempts.push({ path: display, result: `its copy could not be kept (${describeError(error).message.slice(0, 120)})` }); });
     }
     const degraded = missing.length === 0 ? undefined : `the NoCloud seed at ${display}: ${missing.join(', ')} did not arrive in the budget (${budget} ms); the modules that need them wait for the next run`;
     return { raw, attempts, close: noClose, name: NOCLOUD_NET, degraded };

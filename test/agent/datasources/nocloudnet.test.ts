@@ -2,14 +2,15 @@
 // the seed URL (trailing slash, %s, query, schemes, credentials), and the datasource itself against
 // a real HTTP server on 127.0.0.1 (404s, redirects, huge bodies, hangs, the cache, a password in
 // the URL) and a file:// seed in a temporary root. Budgets run on the test's clock.
+import { createHash } from 'node:crypto';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, parseConfig, type AgentConfig } from '../../../src/agent/config.js';
 import type { Probe } from '../../../src/agent/datasources/datasource.js';
-import { SEED_CACHE_FILE, classifySeed, mergeLines, parseLineConfig, redactUserinfo } from '../../../src/agent/datasources/nocloudnet.js';
+import { MAX_LINE_NOTES, SEED_CACHE_FILE, classifySeed, mergeLines, parseLineConfig, redactUserinfo } from '../../../src/agent/datasources/nocloudnet.js';
 import { loadContext, type LoadOptions } from '../../../src/agent/datasources/registry.js';
 import { writeIso } from '../../../src/formats/iso9660/writer.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
@@ -66,6 +67,14 @@ describe('the line (SMBIOS serial, kernel command line)', () => {
     ]);
   });
 
+  it('a hostile line gives at most MAX_LINE_NOTES notes, then how many more', () => {
+    const line = parseLineConfig(`ds=nocloud;${'x;'.repeat(32000)}`);
+    expect(line.found).toBe(true);
+    expect(line.notes).toHaveLength(MAX_LINE_NOTES + 1);
+    expect(line.notes[MAX_LINE_NOTES]).toBe(`and ${32000 - MAX_LINE_NOTES} more notes about this line, not listed`);
+    expect(parseLineConfig('ds=nocloud;a=1;b=2').notes).toHaveLength(2);
+  });
+
   it('the SMBIOS serial wins over the command line for a key both give; the command line\'s other keys still apply', () => {
     const merged = mergeLines(parseLineConfig('ds=nocloud;s=http://smbios/'), parseLineConfig('ro ds=nocloud;s=http://cmdline/;h=from-cmdline'));
     expect(Object.fromEntries(merged.values)).toEqual({ seedfrom: { value: 'http://smbios/', origin: 'smbios' }, 'local-hostname': { value: 'from-cmdline', origin: 'cmdline' } });
@@ -105,6 +114,22 @@ describe('the seed URL', () => {
     expect(JSON.stringify(s.kind === 'http' ? s.paths : {})).not.toContain('s3cret');
     expect(redactUserinfo('ftp://u:p@h/ and https://x@y/')).toBe('ftp://***@h/ and https://***@y/');
     expect(classifySeed('ftp://bob:hunter22@h/')).toMatchObject({ display: 'ftp://***@h/' });
+  });
+
+  it('a long URL is shortened only after its password is hidden (display, merge notes)', () => {
+    const pw = `TOPSECRET${'p'.repeat(250)}`;
+    const long = classifySeed(`http://alice:${pw}@10.0.0.9/seed/`);
+    expect(long).toMatchObject({ kind: 'http', display: 'http://***@10.0.0.9/seed/' });
+    expect(long.display).not.toContain('TOPSECRET');
+    const merged = mergeLines(parseLineConfig(`ds=nocloud;s=http://a:TOPSECRET${'q'.repeat(80)}@h/`), parseLineConfig('ds=nocloud;s=http://b:x@h2/'));
+    expect(merged.notes).toEqual(['seedfrom "http://***@h2/" in the kernel command line is not used: the SMBIOS serial\'s "http://***@h/" wins, as in cloud-init']);
+    // an @ in the password: hidden up to the last @ of the authority, as a URL parser reads it
+    expect(redactUserinfo('http://a:p@ss@h/x')).toBe('http://***@h/x');
+    expect(classifySeed('http://a:p@sSECRET@h/x').display).toBe('http://***@h/x');
+    // user:password with no @ (cut off, or mistyped): all of the authority is hidden; a port is not a password
+    expect(redactUserinfo('http://alice:TOPSECRET')).toBe('http://***');
+    expect(redactUserinfo('see http://alice:TOPSECRET/x and more')).toBe('see http://***/x and more');
+    expect(redactUserinfo('http://h:8000/x http://[::1]:80/ http://h/a:b@c')).toBe('http://h:8000/x http://[::1]:80/ http://h/a:b@c');
   });
 });
 
@@ -147,7 +172,7 @@ async function lineProbe(lines: { serial?: string; cmdline?: string }, clock = n
   return { devDir: join(base, 'dev'), sysDir: join(base, 'sys'), procDir: join(base, 'proc'), runDir: join(base, 'run'), waitMs: 0, pollMs: 20, listBlockDevices: () => Promise.resolve([]), clock };
 }
 
-const config = (over: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_CONFIG, datasources: ['nocloud-net'], metadataConnectMs: 300, metadataRequestMs: 300, metadataBudgetFirstMs: 2000, metadataBudgetMs: 1000, ...over });
+const config = (over: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_CONFIG, datasources: ['nocloud-net'], metadataConnectMs: 10_000, metadataRequestMs: 10_000, metadataBudgetFirstMs: 20_000, metadataBudgetMs: 1000, ...over });
 
 async function load(probe: Probe, extra: Partial<LoadOptions> & { stateRoot?: DirectoryRoot } = {}): Promise<Awaited<ReturnType<typeof loadContext>>> {
   const root = extra.root ?? new DirectoryRoot(await scratchRoot());
@@ -242,14 +267,16 @@ describe('the nocloud-net datasource over HTTP (a real server on 127.0.0.1)', ()
     expect(error.code).toBe('ERR_METADATA_TOO_LARGE');
     const srv = await seedServer({ '/meta-data': META }, (req, res) => {
       if (req.url !== '/user-data') return false;
-      res.writeHead(200);
-      res.end(Buffer.alloc(17 * 1024 * 1024, 0x61));
+      // declared up front: refused at the header, never waiting on a body (no race with a timeout)
+      res.writeHead(200, { 'content-length': String(17 * 1024 * 1024) });
+      res.write('#cloud-config\n');
       return true;
     });
     const root = new DirectoryRoot(await scratchRoot());
-    const loaded = await load(await lineProbe({ serial: `ds=nocloud;s=${srv.url}/` }), { root });
+    // (user "user": only the password is scrubbed from messages, so "user-data" stays readable)
+    const loaded = await load(await lineProbe({ serial: `ds=nocloud;s=${srv.url.replace('http://', 'http://user:pa55-word@')}/` }), { root });
     expect(loaded.degraded).toMatch(/user-data did not arrive in the budget/u);
-    expect(loaded.context.warnings.map((w) => `${w.variable ?? ''}: ${w.message}`)).toContainEqual(expect.stringMatching(/^user-data: metadata \.\/user-data: the body is over the 16777216-byte limit; the modules that need it wait/u));
+    expect(loaded.context.warnings.map((w) => `${w.variable ?? ''}: ${w.message}`)).toContainEqual(expect.stringMatching(/^user-data: metadata \.\/user-data: the body is 17825792 bytes, over the 16777216-byte limit; the modules that need it wait/u));
     // a partial seed is not kept as the last good copy
     expect(await root.lstat(`/var/lib/vmctx/${SEED_CACHE_FILE}`)).toBeUndefined();
     await loaded.close();
@@ -285,6 +312,44 @@ describe('the nocloud-net datasource over HTTP (a real server on 127.0.0.1)', ()
     const port = await closedPort();
     const error = await failure(load(await lineProbe({ serial: `ds=nocloud;s=http://127.0.0.1:${port}/` }), { root, bootId: 'boot-2' }));
     expect(error.code).toBe('ERR_METADATA_TIMEOUT');
+  });
+
+  it('the copy is keyed on a hash of the full URL: a URL that looks the same once hidden (another password) does not get it', async () => {
+    const srv = await seedServer({ '/meta-data': META, '/user-data': USER });
+    const root = new DirectoryRoot(await scratchRoot());
+    const url = `${srv.url.replace('http://', 'http://ann:first-pw@')}/`;
+    await load(await lineProbe({ serial: `ds=nocloud;s=${url}` }), { root });
+    const text = (await root.readText(`/var/lib/vmctx/${SEED_CACHE_FILE}`)) ?? '';
+    expect(JSON.parse(text)).toMatchObject({ key: createHash('sha256').update(url).digest('hex'), url: url.replace('ann:first-pw@', '***@') });
+    expect(text).not.toContain('first-pw');
+    await srv.close();
+    // same host and port, nothing listening now, another password: shown alike, not the same seed
+    const error = await failure(load(await lineProbe({ serial: `ds=nocloud;s=${url.replace('first-pw', 'other-pw')}` }), { root, bootId: 'boot-2' }));
+    expect(error.code).toBe('ERR_METADATA_TIMEOUT');
+    const again = await load(await lineProbe({ serial: `ds=nocloud;s=${url}` }), { root, bootId: 'boot-2' });
+    expect(again.context.source.kind).toBe('metadata-cache');
+  });
+
+  it('a new i= and h= on the line apply to the cached copy too (server gone, and the final stage of the same boot)', async () => {
+    const srv = await seedServer({ '/meta-data': META, '/user-data': USER });
+    const root = new DirectoryRoot(await scratchRoot());
+    await load(await lineProbe({ serial: `ds=nocloud;s=${srv.url}/;i=iid-line-1;h=old-host` }), { root });
+    const changed = await lineProbe({ serial: `ds=nocloud;s=${srv.url}/;i=iid-line-2;h=new-host` });
+    // the final stage of the boot that fetched, with a line that says otherwise now
+    const sameBoot = await load(changed, { root, stage: 'final' });
+    expect(sameBoot.context.source.foundBy).toMatch(/the copy the network stage fetched in this boot$/u);
+    expect(sameBoot.context.instanceId).toBe('iid-line-2');
+    expect(sameBoot.context.hostname).toBe('new-host');
+    await srv.close();
+    const later = await load(changed, { root, bootId: 'boot-2' });
+    expect(later.context.source.kind).toBe('metadata-cache');
+    expect(later.context.instanceId).toBe('iid-line-2');
+    expect(later.context.hostname).toBe('new-host');
+    expect(later.context.warnings.map((w) => `${w.variable ?? ''}: ${w.message}`)).toContain('i= (instance-id): the cached copy\'s instance id "iid-seed-1" is not the line\'s i="iid-line-2"; the line\'s is used (once-per-instance steps follow it)');
+    // without i= and h= on the line, the seed's own values (the line's old ones were not cached)
+    const plain = await load(await lineProbe({ serial: `ds=nocloud;s=${srv.url}/` }), { root, bootId: 'boot-3' });
+    expect(plain.context.instanceId).toBe('iid-seed-1');
+    expect(plain.context.hostname).toBe('seed-host');
   });
 
   it('user:password in the URL goes to the server as Basic auth and nowhere else (attempts, errors, source, cache)', async () => {
@@ -357,11 +422,32 @@ describe('a file:// seed (through the root)', () => {
     await writeFile(join(root.path, 'srv/linked/user-data'), USER);
     const error = await failure(load(await lineProbe({ cmdline: 'ds=nocloud;s=/srv/linked' }), { root, stage: 'local' }));
     expect(error.details.attempts).toContainEqual({ path: '/srv/linked', result: 'not used: a NoCloud seed needs the files meta-data and user-data in /srv/linked (meta-data: a symbolic link, not followed, user-data: there)' });
-    // a directory link out of the root: refused by the root itself
-    await symlink(outside, join(root.path, 'srv/out'));
-    const escaped = await failure(load(await lineProbe({ cmdline: 'ds=nocloud;s=/srv/out/' }), { root, stage: 'local' }));
-    expect(escaped.code).toBe('ERR_NO_CONTEXT');
-    expect(JSON.stringify(escaped.details.attempts)).not.toContain('stolen');
+  });
+
+  it('a complete seed outside the root, linked to absolutely or relatively (the directory or its files), is never read; the link is named', async () => {
+    const root = await seededRoot();
+    const outside = await tempDir();
+    await writeFile(join(outside, 'meta-data'), 'instance-id: stolen\n');
+    await writeFile(join(outside, 'user-data'), USER);
+    await symlink(outside, join(root.path, 'srv/abs'));
+    await symlink(relative(join(root.path, 'srv'), outside), join(root.path, 'srv/rel'));
+    await mkdir(join(root.path, 'srv/files-abs'));
+    await mkdir(join(root.path, 'srv/files-rel'));
+    for (const f of ['meta-data', 'user-data']) {
+      await symlink(join(outside, f), join(root.path, 'srv/files-abs', f));
+      await symlink(relative(join(root.path, 'srv/files-rel'), join(outside, f)), join(root.path, 'srv/files-rel', f));
+    }
+    for (const [seed, says] of [
+      ['/srv/abs/', 'not used: /srv/abs is a symbolic link, not followed (a seed directory is read through the root only)'],
+      ['file:///srv/rel', 'not used: /srv/rel is a symbolic link, not followed (a seed directory is read through the root only)'],
+      ['/srv/files-abs', 'not used: a NoCloud seed needs the files meta-data and user-data in /srv/files-abs (meta-data: a symbolic link, not followed, user-data: a symbolic link, not followed)'],
+      ['/srv/files-rel/', 'not used: a NoCloud seed needs the files meta-data and user-data in /srv/files-rel (meta-data: a symbolic link, not followed, user-data: a symbolic link, not followed)'],
+    ] as const) {
+      const error = await failure(load(await lineProbe({ cmdline: `ds=nocloud;s=${seed}` }), { root, stage: 'local' }));
+      expect(error.code).toBe('ERR_NO_CONTEXT');
+      expect(error.details.attempts).toContainEqual({ path: seed, result: says });
+      expect(JSON.stringify(error)).not.toContain('stolen');
+    }
   });
 });
 
