@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../src/agent/config.js';
 import type { Probe } from '../../src/agent/datasources/datasource.js';
 import type { Stage } from '../../src/agent/modules/module.js';
 import { runAgent } from '../../src/agent/run.js';
@@ -78,5 +79,14 @@ describe('agent with a NoCloud seed URL on the kernel command line', () => {
     expect(requests.length).toBe(before);
     expect(fin.source?.foundBy).toBe('nocloud-net: ds=nocloud;s=… in the kernel command line, the copy the network stage fetched in this boot');
     expect(await readFile(join(root, 'var/log/vmctx/scripts/USER_DATA.log'), 'utf8')).toContain('ran-seed-user-data');
+  });
+});
+
+describe('the units a boot runs the stages in', () => {
+  it("the network stage's unit gives at least the local stage's time plus the first-boot metadata budget (it does more)", async () => {
+    const timeout = async (unit: string): Promise<number> => Number(/^TimeoutStartSec=(\d+)$/mu.exec(await readFile(join(import.meta.dirname, '../../systemd', unit), 'utf8'))?.[1]);
+    const local = await timeout('vmctx-local.service');
+    expect(local).toBeGreaterThan(0);
+    expect(await timeout('vmctx-network.service')).toBeGreaterThanOrEqual(local + DEFAULT_CONFIG.metadataBudgetFirstMs / 1000);
   });
 });
