@@ -3,7 +3,9 @@
 // destination (gpt.ts). Where the source's holes are is asked of the file system (its extent map,
 // read with e2fsprogs' filefrag: FIEMAP, the file synced first), so hole bytes are never read; where
 // it cannot tell (tmpfs, a block device, a stream) every byte is read and zero blocks are found by
-// comparing. Node has no lseek(SEEK_DATA); see the note at dataExtents.
+// comparing. Node has no lseek(SEEK_DATA); see the note at dataExtents. Nothing is written when the
+// destination is the source (a link to it, stdin redirected from it, a loop device over it: sameData)
+// or a device in use (Dest opens it O_EXCL); a file destination is replaced only when the copy is whole.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -358,6 +360,15 @@ async function openSource(source: string, srcStat: Stats | undefined, stdin: Asy
   }
 }
 
+/** What fd 0 is (undefined when it is closed). */
+function stdinStat(): Stats | undefined {
+  try {
+    return fstatSync(0);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function sparsecopy(options: SparsecopyOptions): Promise<SparsecopyResult> {
   const { source, dest: destPath, progress } = options;
   const growLast = options.growLast === true;
@@ -376,7 +387,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
   }
   const dstStat = statSync(destPath, { throwIfNoEntry: false });
   // links followed (stat): a symbolic or hard link to the source is the source; `-` is what fd 0 is
-  const inStat = srcStat ?? (options.stdin === undefined ? fstatSync(0) : undefined);
+  const inStat = srcStat ?? (options.stdin === undefined ? stdinStat() : undefined);
   const same = inStat === undefined || dstStat === undefined ? undefined : sameData(inStat, source === '-' ? 'standard input' : source, dstStat, destPath);
   if (same !== undefined) throw new VmctxError('ERR_SPARSECOPY_SAME_FILE', `${same}: nothing was written`);
   if (dstStat?.isBlockDevice() === true && options.size !== undefined) throw new VmctxError('ERR_USAGE', '-f SIZE is for a file destination; a block device keeps its own size');

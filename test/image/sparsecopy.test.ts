@@ -164,7 +164,7 @@ describe('vmctx sparsecopy: files', () => {
     expect(cmp(src, join(dir, 'big-copy.img'))).toBe(0);
   }, 120_000);
 
-  it('an existing destination file is replaced (truncated first: no old blocks stay allocated)', async () => {
+  it('an existing destination file is replaced (a new file renamed over it: no old blocks stay allocated)', async () => {
     const dir = await tempDir();
     const src = join(dir, 'src.img');
     await sparseFile(src, 16 * MiB, [[MiB, MiB]]);
