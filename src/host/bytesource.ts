@@ -1,6 +1,6 @@
 // Opens a regular file or a block device as a ByteSource for the ISO 9660 and FAT readers (read-only, no mount),
 // and what sysfs says of a block device by its device number (its size; the file behind a loop device).
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from '../formats/iso9660/source.js';
 
@@ -19,6 +19,24 @@ export function deviceNumbers(rdev: number): { major: number; minor: number } {
 export function blockDeviceSysDir(rdev: number, sysDir = '/sys'): string {
   const { major, minor } = deviceNumbers(rdev);
   return `${sysDir}/dev/block/${major}:${minor}`;
+}
+
+/**
+ * Whether one block device is a partition of the other (either way round), from where sysfs puts
+ * them: a partition's directory sits inside its disk's. Undefined when neither is.
+ */
+export function partitionOf(a: number, b: number, sysDir = '/sys'): 'a in b' | 'b in a' | undefined {
+  let pa: string;
+  let pb: string;
+  try {
+    pa = realpathSync(blockDeviceSysDir(a, sysDir));
+    pb = realpathSync(blockDeviceSysDir(b, sysDir));
+  } catch {
+    return undefined;
+  }
+  if (pa.startsWith(`${pb}/`)) return 'a in b';
+  if (pb.startsWith(`${pa}/`)) return 'b in a';
+  return undefined;
 }
 
 /**

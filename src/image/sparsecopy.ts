@@ -13,7 +13,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { VmctxError, errnoCode } from '../shared/errors.js';
 import { HostExec } from '../host/exec.js';
-import { blockDeviceBytes, loopBackingFile } from '../host/bytesource.js';
+import { blockDeviceBytes, loopBackingFile, partitionOf } from '../host/bytesource.js';
 import { decompressStream, detectCompression, type Compression } from './compression.js';
 import { TABLE_HEAD_BYTES, planTable, type TablePlan } from './gpt.js';
 import type { ProgressSink } from './progress.js';
@@ -80,11 +80,16 @@ function loopBacking(st: Stats): { path: string; st: Stats } | undefined {
 
 /**
  * Why copying `src` onto `dst` would read what it writes, or undefined: the same file (any name of
- * it: a link, a hard link), the same device, a loop device reading the other end's file.
+ * it: a link, a hard link), the same device or a partition of it, a loop device reading the other
+ * end's file.
  */
 export function sameData(src: Stats, srcName: string, dst: Stats, dstName: string): string | undefined {
   if (src.dev === dst.dev && src.ino === dst.ino) return `${srcName} and ${dstName} are the same ${src.isBlockDevice() ? 'device' : 'file'}`;
-  if (src.isBlockDevice() && dst.isBlockDevice() && src.rdev === dst.rdev) return `${srcName} and ${dstName} are the same device`;
+  if (src.isBlockDevice() && dst.isBlockDevice()) {
+    if (src.rdev === dst.rdev) return `${srcName} and ${dstName} are the same device`;
+    const nested = partitionOf(src.rdev, dst.rdev);
+    if (nested !== undefined) return nested === 'a in b' ? `${srcName} is a partition of ${dstName}` : `${dstName} is a partition of ${srcName}`;
+  }
   const dstLoop = loopBacking(dst);
   if (dstLoop !== undefined && dstLoop.st.dev === src.dev && dstLoop.st.ino === src.ino) return `${dstName} is a loop device reading ${srcName} (${dstLoop.path})`;
   const srcLoop = loopBacking(src);

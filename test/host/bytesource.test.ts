@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blockDeviceBytes, deviceNumbers, loopBackingFile, openByteSource } from '../../src/host/bytesource.js';
+import { blockDeviceBytes, deviceNumbers, loopBackingFile, openByteSource, partitionOf } from '../../src/host/bytesource.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** glibc's makedev. */
@@ -37,6 +37,19 @@ describe('device numbers and sysfs', () => {
     await mkdir(join(sys, 'dev/block/7:4/loop'), { recursive: true });
     await writeFile(join(sys, 'dev/block/7:4/loop/backing_file'), '/tmp/gone.img (deleted)\n');
     expect(loopBackingFile(makedev(7, 4), sys)).toBeUndefined();
+  });
+
+  it('a partition and its disk are told apart either way round (a partition\'s directory is inside its disk\'s); unrelated devices are not', async () => {
+    const sys = await tempDir();
+    // the kernel's layout: /sys/dev/block/M:m are links into /sys/devices
+    for (const d of ['devices/virtual/block/loop0/loop0p1', 'devices/virtual/block/loop1', 'dev/block']) await mkdir(join(sys, d), { recursive: true });
+    await symlink('../../devices/virtual/block/loop0', join(sys, 'dev/block/7:0'));
+    await symlink('../../devices/virtual/block/loop0/loop0p1', join(sys, 'dev/block/259:0'));
+    await symlink('../../devices/virtual/block/loop1', join(sys, 'dev/block/7:1'));
+    expect(partitionOf(makedev(259, 0), makedev(7, 0), sys)).toBe('a in b');
+    expect(partitionOf(makedev(7, 0), makedev(259, 0), sys)).toBe('b in a');
+    expect(partitionOf(makedev(259, 0), makedev(7, 1), sys)).toBeUndefined();
+    expect(partitionOf(makedev(7, 0), makedev(8, 0), sys)).toBeUndefined();
   });
 });
 
