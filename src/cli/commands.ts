@@ -467,7 +467,7 @@ export interface BakeFlags {
   force: boolean;
   check: boolean;
   json: boolean;
-  compress?: 'raw' | 'gz' | 'bz2' | 'zip';
+  compress?: 'raw' | 'gz' | 'bz2' | 'zip' | 'xz';
   scripts?: string;
   template: string[];
   udevAliases: boolean;

@@ -144,7 +144,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('bake')
-    .description('install vmctx into an ext2/3/4 image (raw, .gz, .bz2, .zip; whole or partitioned), clean it for publishing and stamp /etc/image-id; no root, no mount, no VM')
+    .description('install vmctx into an ext2/3/4 image (raw, .gz, .bz2, .zip, .xz; whole or partitioned), clean it for publishing and stamp /etc/image-id; no root, no mount, no VM')
     .argument('<IMAGE>', 'the image to bake (never written unless --in-place)')
     .option('-o, --output <FILE>', 'where to write the result (default: IMAGE with -vmctx before the extension)')
     .option('--in-place', 'change the (raw) image itself', false)
@@ -160,7 +160,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--image-version <V>', '/etc/image-id image_version')
     .option('--recipe-name <NAME>', '/etc/image-id recipe_name')
     .option('--no-zero', 'do not zero the free blocks')
-    .addOption(new Option('--compress <KIND>', 'output compression (default: as the input)').choices(['raw', 'gz', 'bz2', 'zip']))
+    .addOption(new Option('--compress <KIND>', 'output compression (default: as the input)').choices(['raw', 'gz', 'bz2', 'zip', 'xz']))
     .option('--dry-run', 'list every change and write nothing', false)
     .option('--force', 'write even a file system whose journal needs recovery or that has errors', false)
     .option('--check', 'lint the image (Tycoon requirements, publishing hygiene) without changing it', false)
@@ -174,7 +174,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--zip-entry <NAME>', 'the entry of a .zip that holds the image (needed when it holds several)')
     .option('--json', 'JSON output', false)
     .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
-    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip'; scripts?: string; template: string[]; udevAliases: boolean; console?: string; run: string[]; install?: string[]; runTimeout: number }) => {
+    .action(async (image: string, flags: { quiet: boolean; zipEntry?: string; output?: string; inPlace: boolean; partition?: number; bundle?: string; node?: string; sysprep: boolean; skip: string[]; imageName?: string; imageVersion?: string; recipeName?: string; zero: boolean; dryRun: boolean; force: boolean; check: boolean; json: boolean; compress?: 'raw' | 'gz' | 'bz2' | 'zip' | 'xz'; scripts?: string; template: string[]; udevAliases: boolean; console?: string; run: string[]; install?: string[]; runTimeout: number }) => {
       setExit(await bakeCommand(image, { ...flags, bundle: flags.bundle ?? runningBundle() }));
     });
 

@@ -1,4 +1,4 @@
-// `vmctx bake`: puts the agent into an ext2/3/4 image (raw, .gz, .bz2, .zip; whole file system or a
+// `vmctx bake`: puts the agent into an ext2/3/4 image (raw, .gz, .bz2, .zip, .xz; whole file system or a
 // partition) without root, mount or VM: libext2fs in WebAssembly behind the Root interface.
 // The input is never written (unless --in-place): the work happens on a temporary copy next to
 // the output, renamed into place only when everything succeeded; a failure removes it.

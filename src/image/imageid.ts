@@ -25,7 +25,7 @@ function dateStamp(d: Date): string {
  */
 export function makeStamp(request: StampRequest, input: string, output: string, arch: string, now: Date): Record<string, string> {
   const stamp: Record<string, string> = {
-    image_name: request.image_name ?? basename(input).replace(/\.(gz|bz2|zip)$/u, '').replace(/\.(img|raw|ext[234])$/u, ''),
+    image_name: request.image_name ?? basename(input).replace(/\.(gz|bz2|zip|xz)$/u, '').replace(/\.(img|raw|ext[234])$/u, ''),
     image_version: request.image_version ?? '1',
     image_arch: request.image_arch ?? arch,
     image_file: basename(output),

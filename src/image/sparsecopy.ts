@@ -3,13 +3,18 @@
 // destination (gpt.ts). Where the source's holes are is asked of the file system (its extent map,
 // read with e2fsprogs' filefrag: FIEMAP, the file synced first), so hole bytes are never read; where
 // it cannot tell (tmpfs, a block device, a stream) every byte is read and zero blocks are found by
-// comparing. Node has no lseek(SEEK_DATA); see the note at dataExtents.
-import { closeSync, constants, ftruncateSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+// comparing. Node has no lseek(SEEK_DATA); see the note at dataExtents. Nothing is written when the
+// destination is the source (a link to it, stdin redirected from it, a loop device over it: sameData)
+// or a device in use (Dest opens it O_EXCL); a file destination is replaced only when the copy is whole.
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { VmctxError, errnoCode } from '../shared/errors.js';
-import { HostExec, streamProcess } from '../host/exec.js';
-import { IMAGE_TOOL_DEADLINE_MS, detectCompression } from './compression.js';
+import { HostExec } from '../host/exec.js';
+import { blockDeviceBytes, loopBackingFile, partitionOf } from '../host/bytesource.js';
+import { decompressStream, detectCompression, type Compression } from './compression.js';
 import { TABLE_HEAD_BYTES, planTable, type TablePlan } from './gpt.js';
 import type { ProgressSink } from './progress.js';
 
@@ -18,7 +23,7 @@ export const SPARSE_BLOCK = 4096;
 const CHUNK = 4 * 1024 * 1024;
 const ZERO_CHUNK = Buffer.alloc(CHUNK);
 
-export type SourceCompression = 'raw' | 'gz' | 'bz2' | 'zip' | 'xz';
+export type SourceCompression = Compression;
 
 export interface SparsecopyOptions {
   readonly source: string;
@@ -58,20 +63,38 @@ export interface SparsecopyResult {
 
 const host = new HostExec();
 
-function compressionOf(head: Buffer): SourceCompression {
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  return detectCompression(head);
+/** A block device's size, from sysfs by its device number (Node's fstat says 0 for devices and has no lseek(SEEK_END)). */
+function deviceBytes(st: Stats, path: string): number {
+  const bytes = blockDeviceBytes(st.rdev);
+  if (bytes === undefined) throw new VmctxError('ERR_SPARSECOPY_INPUT', `${path}: cannot tell the block device's size from /sys/dev/block`);
+  return bytes;
 }
 
-/** A block device's size, from sysfs (Node's fstat says 0 for devices and has no lseek(SEEK_END)). */
-function deviceBytes(st: Stats, path: string): number {
-  const major = Math.floor(st.rdev / 256) & 0xfff | Math.floor(st.rdev / 2 ** 32) & ~0xfff;
-  const minor = st.rdev & 0xff | Math.floor(st.rdev / 4096) & ~0xff & 0xfffff;
-  try {
-    return Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim()) * 512;
-  } catch {
-    throw new VmctxError('ERR_SPARSECOPY_INPUT', `${path}: cannot tell the block device's size (/sys/dev/block/${major}:${minor}/size)`);
+/** The identity of a loop device's backing file, when `st` is a loop device (or a partition of one) with one. */
+function loopBacking(st: Stats): { path: string; st: Stats } | undefined {
+  if (!st.isBlockDevice()) return undefined;
+  const path = loopBackingFile(st.rdev);
+  const backing = path === undefined ? undefined : statSync(path, { throwIfNoEntry: false });
+  return path === undefined || backing === undefined ? undefined : { path, st: backing };
+}
+
+/**
+ * Why copying `src` onto `dst` would read what it writes, or undefined: the same file (any name of
+ * it: a link, a hard link), the same device or a partition of it, a loop device reading the other
+ * end's file.
+ */
+export function sameData(src: Stats, srcName: string, dst: Stats, dstName: string): string | undefined {
+  if (src.dev === dst.dev && src.ino === dst.ino) return `${srcName} and ${dstName} are the same ${src.isBlockDevice() ? 'device' : 'file'}`;
+  if (src.isBlockDevice() && dst.isBlockDevice()) {
+    if (src.rdev === dst.rdev) return `${srcName} and ${dstName} are the same device`;
+    const nested = partitionOf(src.rdev, dst.rdev);
+    if (nested !== undefined) return nested === 'a in b' ? `${srcName} is a partition of ${dstName}` : `${dstName} is a partition of ${srcName}`;
   }
+  const dstLoop = loopBacking(dst);
+  if (dstLoop !== undefined && dstLoop.st.dev === src.dev && dstLoop.st.ino === src.ino) return `${dstName} is a loop device reading ${srcName} (${dstLoop.path})`;
+  const srcLoop = loopBacking(src);
+  if (srcLoop !== undefined && srcLoop.st.dev === dst.dev && srcLoop.st.ino === dst.ino) return `${srcName} is a loop device reading ${dstName} (${srcLoop.path})`;
+  return undefined;
 }
 
 /**
@@ -103,38 +126,69 @@ export async function dataExtents(path: string, size: number): Promise<Array<[nu
   return extents;
 }
 
-/** The destination: a file (holes by not writing) or a block device (holes checked to read zero). */
+/**
+ * The destination. A block device is opened exclusively (O_EXCL: Linux says EBUSY while it is
+ * mounted or otherwise claimed) and written in place, holes checked to read zero. A file is written
+ * as a new temporary file beside it (same file system, holes by not writing), synced and renamed over
+ * it at the end: until then an existing file keeps its content, and a failure removes the temporary.
+ * A replaced file keeps its permission bits (and, as root, its owner); a new one is 0644 less the umask.
+ */
 class Dest {
   readonly fd: number;
   readonly kind: 'file' | 'block device';
-  readonly created: boolean;
   readonly capacity: number | undefined;
   bytesWritten = 0;
   holesVerified = 0;
   zerosWritten = 0;
   readonly #check = Buffer.alloc(CHUNK);
+  readonly #path: string;
+  /** A file: the temporary written, and the file it replaces at the end. */
+  readonly #temp: string | undefined;
+  readonly #target: string | undefined;
+  readonly #existed: boolean;
+  #closed = false;
 
-  constructor(path: string) {
-    const st = statSync(path, { throwIfNoEntry: false });
+  constructor(path: string, st: Stats | undefined) {
+    this.#path = path;
+    this.#existed = st !== undefined;
     if (st?.isBlockDevice() === true) {
-      this.fd = openSync(path, 'r+');
+      try {
+        this.fd = openSync(path, constants.O_RDWR | constants.O_EXCL);
+      } catch (error) {
+        if (errnoCode(error) === 'EBUSY') throw new VmctxError('ERR_SPARSECOPY_BUSY', `${path}: the device is in use (mounted, or held by another program) — nothing was written`);
+        throw error;
+      }
       this.kind = 'block device';
-      this.created = false;
       this.capacity = deviceBytes(st, path);
       return;
     }
     if (st !== undefined && !st.isFile()) throw new VmctxError('ERR_USAGE', `${path}: not a regular file or a block device`);
     this.kind = 'file';
     this.capacity = undefined;
-    this.created = st === undefined;
-    this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
-    // an existing file loses its blocks first, so what the copy skips are real holes
-    ftruncateSync(this.fd, 0);
+    // a link to a file: the file it names is replaced, the link kept
+    this.#target = st === undefined ? path : realpathSync(path);
+    this.#temp = join(dirname(this.#target), `.${basename(this.#target)}.sparsecopy-${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.fd = openSync(this.#temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try {
+      if (st !== undefined) {
+        if (process.getuid?.() === 0) fchownSync(this.fd, st.uid, st.gid);
+        fchmodSync(this.fd, st.mode & 0o7777);
+      }
+    } catch (error) {
+      this.abort();
+      throw error;
+    }
+  }
+
+  /** What a failure leaves, said at the end of its message. */
+  get leftAs(): string {
+    if (this.kind === 'block device') return `the copy on ${this.#path} is incomplete`;
+    return this.#existed ? `${this.#path} was left as it was` : `${this.#path} was not created`;
   }
 
   write(data: Buffer, position: number): void {
     if (this.capacity !== undefined && position + data.length > this.capacity) {
-      throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `the destination (${this.capacity} bytes) is smaller than the source (more than ${position + data.length} bytes) — the copy is incomplete`);
+      throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `the destination (${this.capacity} bytes) is smaller than the source (more than ${position + data.length} bytes) — ${this.leftAs}`);
     }
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, position + done);
@@ -144,7 +198,7 @@ class Dest {
   /** A run of zero blocks: nothing on a file; on a device, zeros where it does not read zero already. */
   hole(position: number, length: number): void {
     if (this.kind === 'file') return;
-    if (this.capacity !== undefined && position + length > this.capacity) throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `the destination (${this.capacity} bytes) is smaller than the source — the copy is incomplete`);
+    if (this.capacity !== undefined && position + length > this.capacity) throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `the destination (${this.capacity} bytes) is smaller than the source — ${this.leftAs}`);
     for (let off = 0; off < length; off += CHUNK) {
       const n = Math.min(CHUNK, length - off);
       const got = readSync(this.fd, this.#check, 0, n, position + off);
@@ -155,7 +209,27 @@ class Dest {
     }
   }
 
-  close(): void {
+  /** Everything written: synced, and a file's temporary renamed over the destination. */
+  commit(): void {
+    fsyncSync(this.fd);
+    this.#close();
+    if (this.#temp !== undefined && this.#target !== undefined) renameSync(this.#temp, this.#target);
+  }
+
+  /** A failure: a file's temporary removed (the destination is as it was); a device is closed. */
+  abort(): void {
+    this.#close();
+    if (this.#temp === undefined) return;
+    try {
+      unlinkSync(this.#temp);
+    } catch {
+      // already gone
+    }
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     closeSync(this.fd);
   }
 }
@@ -229,32 +303,6 @@ async function peek(stream: AsyncIterable<Buffer | string>, bytes: number): Prom
   return { head, rest: rest() };
 }
 
-/** Runs the decompressor (argv only) with `input` on its stdin and its stdout into `sink`; aborting kills it. */
-async function decompress(kind: Exclude<SourceCompression, 'raw'>, input: AsyncIterable<Buffer>, path: string | undefined, sink: Writable, signal: AbortSignal): Promise<void> {
-  const find = async (...names: string[]): Promise<string> => {
-    for (const n of names) {
-      const p = await host.which(n);
-      if (p !== undefined) return p;
-    }
-    throw new VmctxError('ERR_SPARSECOPY_INPUT', `a ${kind} source needs ${names.join(' or ')} installed`);
-  };
-  const run = async (program: string, args: string[], stdin: Readable | undefined): Promise<void> => {
-    const r = await streamProcess(program, args, { timeoutMs: IMAGE_TOOL_DEADLINE_MS, stdout: sink, ownGroup: false, signal, ...(stdin === undefined ? {} : { stdin }) });
-    if (r.code !== 0) throw new VmctxError('ERR_SPARSECOPY_INPUT', `${program} ${args.join(' ')} exited with ${r.code ?? r.signal ?? '?'}: ${r.stderr.trim().slice(0, 300)}`);
-  };
-  if (kind === 'gz') await run(await find('pigz', 'gzip'), ['-dc'], Readable.from(input));
-  else if (kind === 'bz2') await run(await find('lbzip2', 'bzip2'), ['-dc'], Readable.from(input));
-  else if (kind === 'xz') await run(await find('xz'), ['-dc'], Readable.from(input));
-  else {
-    if (path === undefined) throw new VmctxError('ERR_SPARSECOPY_INPUT', 'a .zip cannot be read from standard input (unzip needs the file); give its path');
-    const unzip = await find('unzip');
-    const list = await host.run(unzip, ['-Z1', '--', path], { timeoutMs: 60_000 });
-    const entries = list.stdout.split('\n').filter((n) => n !== '' && !n.endsWith('/'));
-    if (list.code !== 0 || entries.length !== 1) throw new VmctxError('ERR_SPARSECOPY_INPUT', `${path}: a zip holding one file is needed (it holds ${entries.length})`);
-    await run(unzip, ['-p', '--', path, (entries[0] ?? '').replace(/[*?[\]]/gu, (c) => `[${c}]`)], undefined);
-  }
-}
-
 interface OpenedSource {
   readonly compression: SourceCompression;
   /** The first TABLE_HEAD_BYTES of the (decompressed) disk. */
@@ -296,23 +344,33 @@ async function openSource(source: string, srcStat: Stats | undefined, stdin: Asy
       head = Buffer.alloc(Math.min(TABLE_HEAD_BYTES, bytes));
       readSync(fd, head, 0, head.length, 0);
     }
-    const compression = compressionOf(head);
+    const compression = detectCompression(head);
     if (compression === 'raw') {
       if (stream === undefined) return { compression, head, fd, bytes, done: Promise.resolve(), close };
       const p = await peek(stream, TABLE_HEAD_BYTES);
       return { compression, head: p.head, chunks: p.rest, done: Promise.resolve(), close };
     }
     // the decompressor's output arrives through a queue the copy reads from
-    const input: AsyncIterable<Buffer> = stream ?? createReadStream('', { fd, autoClose: false, start: 0 });
+    // a file is read through the descriptor opened (and checked) above; unzip needs the path
+    const input = compression === 'zip' && stream === undefined ? { path: source } : { stream: stream ?? (createReadStream('', { fd, autoClose: false, start: 0 }) as AsyncIterable<Buffer>) };
     const out = new PassThrough({ highWaterMark: CHUNK });
     decompressor = { out, abort: new AbortController() };
-    const done = decompress(compression, input, srcStat === undefined ? undefined : source, out, decompressor.abort.signal);
+    const done = decompressStream(compression, input, out, { signal: decompressor.abort.signal, code: 'ERR_SPARSECOPY_INPUT' });
     done.then(() => { out.end(); }, (error: unknown) => { out.destroy(error as Error); });
     const p = await peek(out, TABLE_HEAD_BYTES);
     return { compression, head: p.head, chunks: p.rest, done, close };
   } catch (error) {
     close();
     throw error;
+  }
+}
+
+/** What fd 0 is (undefined when it is closed). */
+function stdinStat(): Stats | undefined {
+  try {
+    return fstatSync(0);
+  } catch {
+    return undefined;
   }
 }
 
@@ -333,10 +391,10 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
     throw new VmctxError('ERR_USAGE', 'standard input is a terminal: pipe the image in (or give its path)');
   }
   const dstStat = statSync(destPath, { throwIfNoEntry: false });
-  if (srcStat !== undefined && dstStat !== undefined) {
-    const same = (srcStat.dev === dstStat.dev && srcStat.ino === dstStat.ino) || (srcStat.isBlockDevice() && dstStat.isBlockDevice() && srcStat.rdev === dstStat.rdev);
-    if (same) throw new VmctxError('ERR_SPARSECOPY_SAME_FILE', `${source} and ${destPath} are the same ${srcStat.isBlockDevice() ? 'device' : 'file'}: nothing was written`);
-  }
+  // links followed (stat): a symbolic or hard link to the source is the source; `-` is what fd 0 is
+  const inStat = srcStat ?? (options.stdin === undefined ? stdinStat() : undefined);
+  const same = inStat === undefined || dstStat === undefined ? undefined : sameData(inStat, source === '-' ? 'standard input' : source, dstStat, destPath);
+  if (same !== undefined) throw new VmctxError('ERR_SPARSECOPY_SAME_FILE', `${same}: nothing was written`);
   if (dstStat?.isBlockDevice() === true && options.size !== undefined) throw new VmctxError('ERR_USAGE', '-f SIZE is for a file destination; a block device keeps its own size');
   if (dstStat !== undefined && !dstStat.isFile() && !dstStat.isBlockDevice()) throw new VmctxError('ERR_USAGE', `${destPath}: not a regular file or a block device`);
 
@@ -349,7 +407,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
     // the partition table is planned (and a damaged GPT refused) before anything is written
     const table: TablePlan | undefined = planTable(src.head, growLast);
     if (growLast && table === undefined) throw new VmctxError('ERR_SPARSECOPY_GROW', '--grow-last: the source has no partition table — nothing was written');
-    dest = new Dest(destPath);
+    dest = new Dest(destPath, dstStat);
     if (dest.capacity !== undefined && sourceBytes !== undefined && dest.capacity < sourceBytes) {
       throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `${destPath} (${dest.capacity} bytes) is smaller than ${source} (${sourceBytes} bytes) — nothing was written`);
     }
@@ -375,7 +433,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
         }
         for (let at = start; at < end; ) {
           const n = readSync(src.fd, buf, 0, Math.min(CHUNK, end - at), at);
-          if (n === 0) break;
+          if (n === 0) throw new VmctxError('ERR_SPARSECOPY_INPUT', `${source}: the source shrank while it was copied (it ends at byte ${at}, ${total} were there at the start) — ${dest.leftAs}`);
           bytesRead += n;
           splitter.put(buf.subarray(0, n), at);
           at += n;
@@ -390,7 +448,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
       copied = total;
     } else {
       for await (const chunk of src.chunks ?? nothing()) {
-        if (wanted !== undefined && copied + chunk.length > wanted) throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `-f ${wanted}: smaller than the source (more than ${copied + chunk.length} bytes) — the copy was stopped`);
+        if (wanted !== undefined && copied + chunk.length > wanted) throw new VmctxError('ERR_SPARSECOPY_TOO_SMALL', `-f ${wanted}: smaller than the source (more than ${copied + chunk.length} bytes) — the copy was stopped; ${dest.leftAs}`);
         splitter.put(chunk, copied);
         copied += chunk.length;
         bytesRead += chunk.length;
@@ -403,6 +461,7 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
     const destBytes = dest.capacity ?? Math.max(copied, wanted ?? 0);
     // planned from the head before the copy; a stream's own size is known only now
     if (table !== undefined) for (const w of table.writes(destBytes, copied)) dest.write(w.data, w.position);
+    dest.commit();
     return {
       source,
       dest: destPath,
@@ -421,16 +480,9 @@ export async function sparsecopy(options: SparsecopyOptions): Promise<Sparsecopy
       ...(table === undefined ? {} : { table: { scheme: table.scheme, actions: table.actions } }),
     };
   } catch (error) {
-    if (dest?.created === true) {
-      try {
-        unlinkSync(destPath);
-      } catch {
-        // already gone
-      }
-    }
+    dest?.abort();
     throw error;
   } finally {
-    dest?.close();
     src.close();
   }
 }

@@ -67,6 +67,7 @@ export type ErrorCode =
   | 'ERR_SPARSECOPY_GPT_CRC'
   | 'ERR_SPARSECOPY_GROW'
   | 'ERR_SPARSECOPY_INPUT'
+  | 'ERR_SPARSECOPY_BUSY'
   // bake --console
   | 'ERR_CONSOLE_NAME'
   // whole disks (mkdisk)

@@ -175,6 +175,7 @@ describe('vmctx bake: compressed and partitioned images', () => {
   for (const [kind, compressCmd] of [
     ['gz', ['gzip', '-k']],
     ['bz2', ['bzip2', '-k']],
+    ['xz', ['xz', '-k', '-0']],
   ] as const) {
     it(`a .${kind} image comes out as .${kind}, baked`, async () => {
       const { dir, img } = await image();
@@ -182,7 +183,7 @@ describe('vmctx bake: compressed and partitioned images', () => {
       const r = vmctx(bakeArgs(`${img}.${kind}`));
       expect(r.code, r.stderr).toBe(0);
       const out = join(dir, `disk-vmctx.img.${kind}`);
-      run(kind === 'gz' ? 'gzip' : 'bzip2', ['-d', out]);
+      run(kind === 'gz' ? 'gzip' : kind === 'bz2' ? 'bzip2' : 'xz', ['-d', out]);
       expect(e2fsck(join(dir, 'disk-vmctx.img')).code).toBe(0);
       expect(debugfs(join(dir, 'disk-vmctx.img'), 'cat /etc/image-id')).toContain('image_file=disk-vmctx.img.');
     });

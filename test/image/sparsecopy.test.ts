@@ -5,7 +5,8 @@
 // bench/sparsecopy.mjs.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { BUNDLE, vmctx } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/tools.js';
 import { crc32, planTable } from '../../src/image/gpt.js';
+import { sparsecopy } from '../../src/image/sparsecopy.js';
+import { isVmctxError } from '../../src/shared/errors.js';
 
 const MiB = 1024 * 1024;
 
@@ -158,10 +161,11 @@ describe('vmctx sparsecopy: files', () => {
     expect(rep.bytesWritten).toBe(100 * MiB);
     expect(rep.holesUnread).toBe(8 * 1024 * MiB - 100 * MiB);
     expect(await allocated(join(dir, 'big-copy.img'))).toBeLessThanOrEqual(100 * MiB + 64 * 1024);
+    // cmp reads 16 GiB (holes as zeros): about 70 s alone, more on a loaded machine
     expect(cmp(src, join(dir, 'big-copy.img'))).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
-  it('an existing destination file is replaced (truncated first: no old blocks stay allocated)', async () => {
+  it('an existing destination file is replaced (a new file renamed over it: no old blocks stay allocated)', async () => {
     const dir = await tempDir();
     const src = join(dir, 'src.img');
     await sparseFile(src, 16 * MiB, [[MiB, MiB]]);
@@ -291,18 +295,93 @@ describe('vmctx sparsecopy: refusals', () => {
     expect(await exists(join(dir, 'dst.img'))).toBe(false);
   });
 
-  it('the destination is the source (itself, or a hard link to it): ERR_SPARSECOPY_SAME_FILE, untouched', async () => {
+  it('the destination is the source (itself, a hard link or a symbolic link to it): ERR_SPARSECOPY_SAME_FILE, untouched', async () => {
     const dir = await tempDir();
     const src = join(dir, 'src.img');
     await sparseFile(src, 4 * MiB, [[0, 9000]]);
     const before = await readFile(src);
     await link(src, join(dir, 'alias.img'));
-    for (const dst of [src, join(dir, 'alias.img')]) {
+    await symlink(src, join(dir, 'symlink.img'));
+    for (const dst of [src, join(dir, 'alias.img'), join(dir, 'symlink.img')]) {
       const r = copy([src, dst]);
       expect(r.code).toBe(4);
       expect(r.stderr).toMatch(/ERR_SPARSECOPY_SAME_FILE/u);
     }
     expect((await readFile(src)).equals(before)).toBe(true);
+  });
+
+  it('standard input redirected from the destination file (- DST < DST): ERR_SPARSECOPY_SAME_FILE, the file untouched', async () => {
+    const dir = await tempDir();
+    const a = join(dir, 'a.img');
+    const before = randomBytes(3 * MiB);
+    await writeFile(a, before);
+    for (const dst of [a, join(dir, 'alias.img')]) {
+      if (dst !== a) await link(a, dst);
+      const fd = openSync(a, 'r');
+      try {
+        const r = spawnSync(process.execPath, [BUNDLE, 'sparsecopy', '-', dst], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(4);
+        expect(r.stderr).toMatch(/ERR_SPARSECOPY_SAME_FILE: standard input and .* are the same file: nothing was written/u);
+      } finally {
+        closeSync(fd);
+      }
+      expect((await readFile(a)).equals(before)).toBe(true);
+    }
+  });
+
+  it('an existing destination file keeps its content when the copy fails (stream over -f), and no temporary is left', async () => {
+    const dir = await tempDir();
+    const keep = join(dir, 'keep.img');
+    const before = randomBytes(2 * MiB);
+    await writeFile(keep, before);
+    const r = copy(['-f', '4M', '-', keep], randomBytes(8 * MiB));
+    expect((await readFile(keep)).equals(before)).toBe(true);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/ERR_SPARSECOPY_TOO_SMALL: .*the copy was stopped; .*keep\.img was left as it was/u);
+    expect(await readdir(dir)).toEqual(['keep.img']);
+  });
+
+  it('a replaced destination file keeps its permission bits; the copy lands through a symbolic link, the link kept', async () => {
+    const dir = await tempDir();
+    const src = join(dir, 'src.img');
+    await sparseFile(src, 8 * MiB, [[MiB, 5000]]);
+    const dst = join(dir, 'dst.img');
+    await writeFile(dst, randomBytes(MiB));
+    await chmod(dst, 0o600);
+    expect(copy([src, dst]).code).toBe(0);
+    expect(cmp(src, dst)).toBe(0);
+    expect((await stat(dst)).mode & 0o7777).toBe(0o600);
+    await symlink(dst, join(dir, 'via.img'));
+    const again = join(dir, 'src2.img');
+    await sparseFile(again, 4 * MiB, [[0, 100]]);
+    expect(copy([again, join(dir, 'via.img')]).code).toBe(0);
+    expect(cmp(again, dst)).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(['dst.img', 'src.img', 'src2.img', 'via.img']);
+  });
+
+  it('a source that shrinks during the copy: ERR_SPARSECOPY_INPUT, not a short copy called complete; the destination as it was', async () => {
+    const dir = await tempDir();
+    const src = join(dir, 'shrinks.img');
+    // fully allocated and read by position: the file is cut after the first chunk is read
+    await writeFile(src, randomBytes(12 * MiB));
+    const dst = join(dir, 'dst.img');
+    const before = randomBytes(MiB);
+    await writeFile(dst, before);
+    let cut = false;
+    const progress = {
+      step: (): void => undefined,
+      bytes: (): void => {
+        if (cut) return;
+        cut = true;
+        execFileSync('truncate', ['-s', String(5 * MiB), src]);
+      },
+    };
+    const error: unknown = await sparsecopy({ source: src, dest: dst, progress }).catch((e: unknown) => e);
+    expect(cut).toBe(true);
+    expect(isVmctxError(error, 'ERR_SPARSECOPY_INPUT'), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/the source shrank while it was copied \(it ends at byte 5242880, 12582912 were there at the start\) — .*dst\.img was left as it was/u);
+    expect((await readFile(dst)).equals(before)).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['dst.img', 'shrinks.img']);
   });
 
   it('a GPT whose entries fail their CRC is not moved: ERR_SPARSECOPY_GPT_CRC, the destination removed', async () => {
@@ -393,5 +472,47 @@ describe('vmctx sparsecopy: block devices (loop devices)', () => {
     expect(s.code).toBe(4);
     expect(s.stderr).toMatch(/ERR_SPARSECOPY_TOO_SMALL: .* is smaller than/u);
     expect((await readFile(small.file)).equals(Buffer.alloc(32 * MiB, 0xaa))).toBe(true);
+  });
+  it('a mounted device is not written: ERR_SPARSECOPY_BUSY (exclusive open), its file system intact', async () => {
+    const dir = await tempDir();
+    const img = await gptDisk(dir);
+    const { dev, file } = await loop(dir, 'mounted.raw', 96 * MiB, 0);
+    run('mkfs.ext4', ['-q', '-F', dev]);
+    const mnt = join(dir, 'mnt');
+    await mkdir(mnt);
+    execFileSync('mount', [dev, mnt]);
+    try {
+      const r = copy([img, dev]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/ERR_SPARSECOPY_BUSY: .* the device is in use \(mounted, or held by another program\) — nothing was written/u);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+    expect(spawnSync('e2fsck', ['-fn', dev]).status).toBe(0);
+    // no GPT header was written at LBA 1
+    expect((await readFile(file)).subarray(512, 520).toString('latin1')).not.toBe('EFI PART');
+  });
+
+  it('a loop device reading the source file as the destination, or reading the destination as the source: ERR_SPARSECOPY_SAME_FILE', async () => {
+    const dir = await tempDir();
+    const img = await gptDisk(dir);
+    const before = await readFile(img);
+    const dev = execFileSync('losetup', ['--find', '--show', img], { encoding: 'utf8' }).trim();
+    attached.push(dev);
+    const onto = copy([img, dev]);
+    expect(onto.code).toBe(4);
+    expect(onto.stderr).toMatch(/ERR_SPARSECOPY_SAME_FILE: .* is a loop device reading .*gpt\.img/u);
+    const from = copy([dev, img]);
+    expect(from.code).toBe(4);
+    expect(from.stderr).toMatch(/ERR_SPARSECOPY_SAME_FILE: .* is a loop device reading .*gpt\.img/u);
+    const fd = openSync(img, 'r');
+    try {
+      const r = spawnSync(process.execPath, [BUNDLE, 'sparsecopy', '-', dev], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(/ERR_SPARSECOPY_SAME_FILE: .* is a loop device reading standard input/u);
+    } finally {
+      closeSync(fd);
+    }
+    expect((await readFile(img)).equals(before)).toBe(true);
   });
 });
