@@ -434,15 +434,11 @@ describe('mkdisk interrupted', () => {
       });
     });
     // the marker: the scratch directory with the copy being written in it
-    let running = true;
-    void ended.then(() => {
-      running = false;
-    });
     const scratch = async (): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('.disk.raw.vmctx-'));
     for (;;) {
       const s = await scratch();
       if (s.length > 0 && (await readdir(join(dir, s[0] ?? ''))).includes('fs.raw')) break;
-      if (!running) throw new Error(`mkdisk ended before it was interrupted: ${stderr}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mkdisk ended before it was interrupted: ${stderr}`);
       await new Promise((r) => setImmediate(r));
     }
     child.kill(signal);
