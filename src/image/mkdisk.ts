@@ -116,9 +116,17 @@ async function tool(name: string): Promise<string> {
   return path;
 }
 
-async function runTool(name: string, args: readonly string[], options: { stdin?: string; env?: Record<string, string>; okCodes?: readonly number[] } = {}): Promise<string> {
+interface ToolOptions {
+  readonly stdin?: string;
+  readonly env?: Record<string, string>;
+  readonly okCodes?: readonly number[];
+  /** Aborted (SIGINT/SIGTERM): the tool is killed before its files are removed. */
+  readonly signal: AbortSignal;
+}
+
+async function runTool(name: string, args: readonly string[], options: ToolOptions): Promise<string> {
   const path = await tool(name);
-  const r = await host.run(path, args, { timeoutMs: TOOL_DEADLINE_MS, ...(options.stdin === undefined ? {} : { stdin: options.stdin }), ...(options.env === undefined ? {} : { env: options.env }) });
+  const r = await host.run(path, args, { timeoutMs: TOOL_DEADLINE_MS, signal: options.signal, ...(options.stdin === undefined ? {} : { stdin: options.stdin }), ...(options.env === undefined ? {} : { env: options.env }) });
   if (!(options.okCodes ?? [0]).includes(r.code ?? -1)) throw new VmctxError('ERR_MKDISK_TOOL', `${name} exited with ${r.code ?? r.signal ?? '?'}: ${(r.stderr.trim() || r.stdout.trim()).slice(0, 400)}`);
   return r.stdout;
 }
@@ -359,7 +367,11 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
   const inKind = imageCompression(options.input);
   // SIGINT/SIGTERM: the scratch directory (a whole copy of the file system) goes, then the process
   let scratch: string | undefined;
+  const stop = new AbortController();
+  const runIn = (name: string, args: readonly string[], options: Omit<ToolOptions, 'signal'> = {}): Promise<string> => runTool(name, args, { ...options, signal: stop.signal });
   const interrupts = onInterrupt((signal) => {
+    // the running tool first (its open file would keep the space), then the scratch directory
+    stop.abort();
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     reraise(signal);
   });
@@ -399,8 +411,8 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     if (grown) {
       step(`growing the file system to ${Math.round(rootBytes / MIB)} MiB (resize2fs on the copy)`);
       // resize2fs wants a checked file system; -p fixes only what is safe and says so otherwise
-      await runTool('e2fsck', ['-f', '-p', fsFile], { okCodes: [0, 1] });
-      await runTool('resize2fs', [fsFile, `${Math.floor(rootBytes / 1024)}K`]);
+      await runIn('e2fsck', ['-f', '-p', fsFile], { okCodes: [0, 1] });
+      await runIn('resize2fs', [fsFile, `${Math.floor(rootBytes / 1024)}K`]);
       sb = parseSuperblock(readSector(fsFile, 2, 2));
       if (sb === undefined) throw new VmctxError('ERR_MKDISK_TOOL', 'resize2fs left no superblock');
     }
@@ -468,18 +480,18 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     step(`partitioning (${table.toUpperCase()}): ${layout.partitions.map((p) => `${p.index} ${p.role} ${Math.round((p.sectors * SECTOR) / MIB)} MiB`).join(', ')}`);
     const ids = { disk: table === 'mbr' ? `0x${randomBytes(4).toString('hex')}` : guid(), root: guid() };
     // never wipe: the root partition already holds its file system
-    await runTool('sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', '--wipe', 'never', '--wipe-partitions', 'never', diskFile], { stdin: sfdiskScript(layout, ids) });
+    await runIn('sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', '--wipe', 'never', '--wipe-partitions', 'never', diskFile], { stdin: sfdiskScript(layout, ids) });
 
     const esp = layout.partitions.find((p) => p.role === 'esp');
     if (esp !== undefined && efi !== undefined) {
       step('making the EFI system partition (mkfs.vfat, mtools)');
       const espFile = join(scratch, 'esp.vfat');
       const efiFile = join(scratch, 'BOOTX64.EFI');
-      await runTool('mkfs.vfat', ['-C', '-n', 'EFI', espFile, String((esp.sectors * SECTOR) / 1024)]);
+      await runIn('mkfs.vfat', ['-C', '-n', 'EFI', espFile, String((esp.sectors * SECTOR) / 1024)]);
       await writeFile(efiFile, efi);
       const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', MTOOLS_SKIP_CHECK: '1' };
-      await runTool('mmd', ['-i', espFile, '::/EFI', '::/EFI/BOOT'], { env });
-      await runTool('mcopy', ['-i', espFile, efiFile, '::/EFI/BOOT/BOOTX64.EFI'], { env });
+      await runIn('mmd', ['-i', espFile, '::/EFI', '::/EFI/BOOT'], { env });
+      await runIn('mcopy', ['-i', espFile, efiFile, '::/EFI/BOOT/BOOTX64.EFI'], { env });
       await sparseCopyInto(espFile, diskFile, esp.start * SECTOR);
     }
     if (core !== undefined && bootImg !== undefined && layout.coreLba !== undefined) {
@@ -491,7 +503,7 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     if (format === 'qcow2') {
       step('converting to qcow2 (qemu-img)');
       const q = join(scratch, 'disk.qcow2');
-      await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', diskFile, q]);
+      await runIn('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', diskFile, q]);
       await place(q);
     } else if (compression !== 'raw') {
       step(`compressing (${compression})`);

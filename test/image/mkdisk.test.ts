@@ -5,7 +5,7 @@
 // the kernel named in grub.cfg.
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { link, mkdir, readFile, readdir, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +17,13 @@ import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/tools.js';
 
 const MIB = 1024 * 1024;
+const readFileOr = (path: string): string => {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return '';
+  }
+};
 const sha = async (p: string): Promise<string> => createHash('sha256').update(await readFile(p)).digest('hex');
 
 /** An ext image of a small root: /boot with two kernels (the newer with an initrd), /etc/fstab. */
@@ -446,6 +453,10 @@ describe('mkdisk interrupted', () => {
     expect(sig ?? code, stderr).toBe(sig === null ? status : signal);
     expect(await scratch()).toEqual([]);
     expect(existsSync(join(dir, 'disk.raw'))).toBe(false);
+    // no tool it started is left working on the removed copy (a killed one may take a moment to be reaped)
+    const working = (): string[] => readdirSync('/proc').filter((p) => /^\d+$/u.test(p) && (readFileOr(`/proc/${p}/cmdline`).includes(dir)));
+    for (let i = 0; i < 1000 && working().length > 0; i++) await new Promise((r) => setImmediate(r));
+    expect(working()).toEqual([]);
   }, 120_000);
 });
 
