@@ -552,6 +552,10 @@ export async function bakeCommand(image: string, flags: BakeFlags): Promise<numb
       process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
       return EXIT.invalidContext;
     }
+    if (error instanceof VmctxError && error.code === 'ERR_CONSOLE_READ') {
+      process.stderr.write(`vmctx: ${error.code}: ${error.message}; nothing was written\n`);
+      return EXIT.invalidContext;
+    }
     if (error instanceof VmctxError && error.code === 'ERR_CONSOLE_NAME') {
       process.stderr.write(`vmctx: ${error.code}: ${error.message}\n`);
       return EXIT.usage;

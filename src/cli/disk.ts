@@ -1,5 +1,6 @@
 // `vmctx mkdisk`: the command's options read and checked, the result printed (the work is image/mkdisk.ts).
 import { InvalidArgumentError } from 'commander';
+import { parseByteSize } from '../formats/bytesize.js';
 import { isVmctxError } from '../shared/errors.js';
 import { EXIT, isImageInputError } from './exit.js';
 import { terminalProgress } from './progress.js';
@@ -16,19 +17,15 @@ export interface MkdiskFlags {
   compress?: 'raw' | 'gz' | 'bz2' | 'zip';
   zipEntry?: string;
   force: boolean;
+  overwrite: boolean;
   json: boolean;
   quiet: boolean;
 }
 
-const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-
-/** A size: bytes, or a number with K, M, G or T (powers of 1024; KiB/MiB/GiB/TiB and a trailing B read the same). */
-/** A size in bytes: a number of bytes, or with K, M, G or T (binary; "iB"/"B" allowed); undefined when it is not one. */
+/** A size in bytes: a number of bytes, or with K, M, G or T (powers of 1024; KiB … TiB and a trailing B read the same); undefined when it is not one (or 0). */
 export function byteSize(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/iu.exec(value.trim());
-  const unit = UNITS[(m?.[2] ?? '').toUpperCase()];
-  const n = m === null || unit === undefined ? Number.NaN : Math.round(Number(m[1]) * unit);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  const n = parseByteSize(value, { iec: true });
+  return n !== undefined && n > 0 ? n : undefined;
 }
 
 export function parseSize(value: string): number {
@@ -54,6 +51,7 @@ export async function mkdiskCommand(input: string, flags: MkdiskFlags): Promise<
       compress: flags.compress,
       zipEntry: flags.zipEntry,
       force: flags.force,
+      overwrite: flags.overwrite,
       progress,
     });
     progress?.finish();

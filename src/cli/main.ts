@@ -24,7 +24,6 @@ function runningBundle(): string {
   return typeof __filename === 'string' && __filename.endsWith('.js') ? __filename : (process.argv[1] ?? '');
 }
 
-/** SIZE: bytes, or a number with K, M, G, T (powers of 1024; KiB … TiB also). */
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -211,6 +210,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--compress <KIND>', 'compression of a raw disk (default: from the output\'s name)').choices(['raw', 'gz', 'bz2', 'zip']))
     .option('--zip-entry <NAME>', 'the entry of a .zip that holds the file system (needed when it holds several)')
     .option('--force', 'use a file system whose journal needs recovery or that has errors', false)
+    .option('--overwrite', 'replace the output file when it exists (never the input, never anything but a regular file)', false)
     .option('--json', 'JSON output', false)
     .option('-q, --quiet', 'no progress and no summary: warnings and errors only', false)
     .action(async (image: string, flags: MkdiskFlags) => {

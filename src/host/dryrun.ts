@@ -253,6 +253,7 @@ export class DryRunRoot implements Root {
       case 'other':
         throw pathError('ERR_UNSAFE_FILE', path, 'is not a regular file');
       case 'file': {
+        if (options.head !== undefined) return Buffer.from(planned.data.subarray(0, options.head));
         const limit = options.maxBytes ?? 64 * 1024 * 1024;
         if (planned.data.length > limit) throw pathError('ERR_UNSAFE_FILE', path, `${planned.data.length} bytes is over the limit of ${limit}`);
         return Buffer.from(planned.data);

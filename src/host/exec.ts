@@ -16,6 +16,8 @@ export interface ExecOptions {
   readonly cwd?: string;
   /** Bytes of stdout/stderr kept each (the rest is dropped); default 1 MiB. */
   readonly maxOutput?: number;
+  /** Aborted: the program's process group is killed at once (the call resolves with the signal). */
+  readonly signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -84,8 +86,13 @@ export class HostExec implements Exec {
         clearTimeout(timer);
         reject(new VmctxError('ERR_EXEC', `${file}: could not start (${error.message})`, { cause: error }));
       });
+      const onAbort = (): void => {
+        killProcessGroup(child);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
         if (timedOut) {
           reject(new VmctxError('ERR_EXEC_TIMEOUT', `${file}: no answer within ${timeoutMs} ms; killed`, { details: { program: file } }));
           return;

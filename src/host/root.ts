@@ -62,6 +62,8 @@ export interface EntryInfo {
 
 export interface ReadOptions {
   readonly maxBytes?: number;
+  /** Only the file's first bytes (a header): at most this many, whatever the file's size (maxBytes then plays no part). */
+  readonly head?: number;
   readonly userTree?: UserTree | undefined;
 }
 
@@ -509,6 +511,12 @@ export class DirectoryRoot implements Root {
         // another user's way of making vmctx copy a file it can read (and they cannot) elsewhere
         if (st.isFile() && st.nlink > 1 && !writableOnlyByRoot(await walk.parent.handle.stat())) {
           throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `has ${st.nlink} hard links in a directory another user can write; refusing to read it`);
+        }
+        if (options.head !== undefined) {
+          const head = Buffer.alloc(options.head);
+          let got = 0;
+          for (let n = -1; n !== 0 && got < head.length; got += n) n = (await handle.read(head, got, head.length - got, got)).bytesRead;
+          return head.subarray(0, got);
         }
         const limit = options.maxBytes ?? 64 * 1024 * 1024;
         if (st.isFile() && st.size > limit) throw pathError('ERR_UNSAFE_FILE', walk.guestPath, `${st.size} bytes is over the limit of ${limit}`);

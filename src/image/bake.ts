@@ -20,14 +20,14 @@ import { addDiskAliases, addHooks, addTemplate, readHooksDir, readTemplateSpec }
 import { installAgent } from './install.js';
 import { runSysprep } from './sysprep.js';
 import { compress, decompressTo, imageCompression, type Compression } from './compression.js';
-import { checkInput, defaultOutput, outOfRoom } from './files.js';
+import { checkInput, checkOutput, defaultOutput, outOfRoom } from './files.js';
 import { mountImage } from './mount.js';
 import { hostArch, imageArch } from './elfarch.js';
 import { chooseNode, describeNode, type NodeInfo, type NodeRequest } from './nodechoice.js';
 import { makeStamp, renderImageId, type StampRequest } from './imageid.js';
 import { installRcLocal } from './rclocal.js';
 import { zeroFree } from './zerofree.js';
-import { applyConsoles, parseConsoles } from './consoles.js';
+import { applyConsoles, parseConsoles, readConsoleSetup } from './consoles.js';
 
 export type { Compression } from './compression.js';
 
@@ -135,7 +135,8 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
   if (options.inPlace && inKind !== 'raw') throw new VmctxError('ERR_USAGE', '--in-place works on raw images only');
   if (options.zipEntry !== undefined && inKind !== 'zip') throw new VmctxError('ERR_USAGE', '--zip-entry is for .zip images only');
   const output = options.inPlace ? options.input : (options.output ?? defaultOutput(options.input, inKind, outKind));
-  if (!options.inPlace && output === options.input) throw new VmctxError('ERR_USAGE', 'the output would overwrite the input; use --in-place for that');
+  // bake replaces an output that is there (a file only), never the input
+  if (!options.inPlace) checkOutput(options.input, output, true, ' (use --in-place for that)');
   const work = options.inPlace || options.dryRun && inKind === 'raw' ? options.input : join(dirname(output), `.${basename(output)}.vmctx-${process.pid}-${randomBytes(3).toString('hex')}.raw`);
   const temps: string[] = work === options.input ? [] : [work];
   // what the author adds is read and checked before the image is touched
@@ -171,6 +172,8 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         const needed = options.bundle.length + ('binary' in node ? node.binary.length : 0) + 1024 * 1024;
         const free = sb.freeBlocks * sb.blockSize;
         if (needed > free) throw new VmctxError('ERR_IO', `the image's file system is full: vmctx needs about ${Math.ceil(needed / 1048576)} MiB and ${Math.floor(free / 1048576)} MiB are free; grow it first (resize2fs) — nothing was changed`);
+        // --console's files are read before anything is written (one that cannot be read stops bake here)
+        const consoleSetup = consoles === undefined ? undefined : await readConsoleSetup(root);
         // cleaning comes first: nothing it removes (a /tmp that a link of the image points into) can take what vmctx installs
         const sysprep = options.sysprep ? await runSysprep(image, options.skip, step) : [];
         const nodeInfo = describeNode(node, options.node);
@@ -190,7 +193,7 @@ export async function bake(options: BakeOptions): Promise<BakeResult> {
         if (options.udevAliases === true) changed.push(...(await addDiskAliases(root)));
         const consoleNotes: string[] = [];
         if (consoles !== undefined) {
-          const c = await applyConsoles(root, consoles);
+          const c = await applyConsoles(root, consoles, consoleSetup);
           changed.push(...c.changed);
           consoleNotes.push(...c.notes);
         }

@@ -65,7 +65,7 @@ async function rhelNetworkRows(root: Root): Promise<CheckItem[]> {
 async function elfClass(root: Root): Promise<{ bits: 32 | 64; machine: number; path: string } | undefined> {
   const libcs = ['/lib/i386-linux-gnu/libc.so.6', '/lib/libc.so.6', '/lib64/libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/libc.so.6'];
   for (const path of ['/sbin/init', ...libcs]) {
-    const elf = await root.readFile(path, { maxBytes: 64 * 1024 * 1024 }).catch(() => undefined);
+    const elf = await root.readFile(path, { head: 64 }).catch(() => undefined);
     if (elf === undefined || elf.length < 20 || elf.readUInt32BE(0) !== 0x7f454c46) continue;
     const machine = elf[5] === 2 ? elf.readUInt16BE(18) : elf.readUInt16LE(18);
     if (elf[4] === 1) return { bits: 32, machine, path };

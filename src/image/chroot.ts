@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostExec, streamProcess } from '../host/exec.js';
 import { VmctxError } from '../shared/errors.js';
+import { onInterrupt } from '../shared/interrupt.js';
 import { FileDisk } from './disk.js';
 import { checkComplete, checkWritable, locateFileSystem, type Located } from './extimage.js';
 
@@ -122,11 +123,9 @@ export async function runInImage(options: RunInImageOptions): Promise<number> {
   const mnt = await mkdtemp(join(tmpdir(), 'vmctx-bake-mnt-'));
   // SIGINT/SIGTERM to vmctx: the namespace's processes are killed, the mounts go with it
   const stop = new AbortController();
-  const forward = (): void => {
+  const forwarding = onInterrupt(() => {
     stop.abort();
-  };
-  process.once('SIGINT', forward);
-  process.once('SIGTERM', forward);
+  });
   try {
     let code: number;
     try {
@@ -147,8 +146,7 @@ export async function runInImage(options: RunInImageOptions): Promise<number> {
     if (code >= 90 && code <= 92) throw new VmctxError('ERR_IMAGE', 'the image could not be prepared for --run (see the lines above); nothing ran');
     return code;
   } finally {
-    process.off('SIGINT', forward);
-    process.off('SIGTERM', forward);
+    forwarding();
     // rmdir, never rm -r: were anything still mounted there, it would not be deleted through
     await rmdir(mnt).catch(() => undefined);
   }

@@ -12,7 +12,7 @@
 //   on the hypervisor consoles (hvc0, xvc0, hvsi0) whenever the device exists at boot. So on systemd
 //   --console enables serial-getty@ only for the others (ttyS0 …): hvc0 already gets its login.
 import type { Root } from '../host/root.js';
-import { VmctxError } from '../shared/errors.js';
+import { VmctxError, describeError, errnoCode } from '../shared/errors.js';
 
 /** The consoles the platform logs in on (Tycoon's list). */
 export const PLATFORM_CONSOLES = ['ttyS0', 'hvc0', 'xvc0', 'tty1'] as const;
@@ -39,7 +39,21 @@ export function parseConsoles(spec: string): string[] {
   return [...new Set(names)];
 }
 
-const read = async (root: Root, path: string): Promise<string | undefined> => root.readText(path, { maxBytes: 1024 * 1024 }).catch(() => undefined);
+/** A file of the image's console setup: undefined only when it is not there; anything else that stops the read is ERR_CONSOLE_READ. */
+async function read(root: Root, path: string): Promise<string | undefined> {
+  try {
+    return await root.readText(path, { maxBytes: 1024 * 1024 });
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw new VmctxError('ERR_CONSOLE_READ', `${path} cannot be read: ${describeError(error).message}`, { cause: error });
+  }
+}
+
+/** A check row from a read that failed (other errors go on). */
+function unreadable(error: unknown, status: Status['status']): Status {
+  if (error instanceof VmctxError && error.code === 'ERR_CONSOLE_READ') return { status, detail: error.message };
+  throw error;
+}
 
 /** The names a securetty-style file lists (comments and blanks left out). */
 function listed(text: string): string[] {
@@ -54,19 +68,60 @@ async function pamSecuretty(root: Root): Promise<boolean | undefined> {
   return active(login) || active((await read(root, '/etc/pam.d/remote')) ?? '');
 }
 
+/**
+ * /etc/securetty must list tty1 and every console the image has a login on (a serial getty, an
+ * inittab line, a console= of the boot configuration): where one is missing, root cannot log in
+ * on a console that offers a login. The platform's other consoles are named when not listed, as
+ * information: without a login there, an entry would change nothing.
+ */
 export async function securettyStatus(root: Root): Promise<Status> {
-  const text = await read(root, SECURETTY);
-  const pam = await pamSecuretty(root);
-  if (text === undefined) {
-    if (pam === true) return { status: 'warn', detail: 'missing, while /etc/pam.d/login uses pam_securetty: pam_securetty lets root in on every terminal then (a file would restrict it)' };
-    return { status: 'ok', detail: 'absent, and PAM does not use pam_securetty (as on Debian 11+ and RHEL 8+): root may log in on any console' };
+  try {
+    const text = await read(root, SECURETTY);
+    const pam = await pamSecuretty(root);
+    if (text === undefined) {
+      if (pam === true) return { status: 'warn', detail: 'missing, while /etc/pam.d/login uses pam_securetty: pam_securetty lets root in on every terminal then (a file would restrict it)' };
+      return { status: 'ok', detail: 'absent, and PAM does not use pam_securetty (as on Debian 11+ and RHEL 8+): root may log in on any console' };
+    }
+    const have = new Set(listed(text));
+    const logins = await loginConsoles(root);
+    const needed = ['tty1', ...[...logins.keys()].filter((c) => c !== 'tty1')];
+    const missing = needed.filter((c) => !have.has(c));
+    if (missing.length === 0) {
+      const others = PLATFORM_CONSOLES.filter((c) => !have.has(c));
+      return { status: 'ok', detail: `lists ${needed.join(', ')} (tty1 and every console with a login here)${others.length === 0 ? '' : `; not ${others.join(', ')}, which have no login set up in this image (bake --console NAME adds both)`}` };
+    }
+    const where = missing.map((c) => (logins.has(c) ? `${c} (login: ${logins.get(c) ?? ''})` : c));
+    const what = `lacks ${where.join(', ')}: root cannot log in there${missing.every((c) => c === 'tty1') ? '' : ' (bake --console adds them)'}`;
+    if (pam === false) return { status: 'warn', detail: `${what} — but PAM does not use pam_securetty here, so it has no effect` };
+    return { status: 'FAIL', detail: what };
+  } catch (error) {
+    return unreadable(error, 'FAIL');
   }
-  const have = new Set(listed(text));
-  const missing = PLATFORM_CONSOLES.filter((c) => !have.has(c));
-  if (missing.length === 0) return { status: 'ok', detail: `lists ${PLATFORM_CONSOLES.join(', ')}` };
-  const what = `lacks ${missing.join(', ')}: root cannot log in there${missing.includes('tty1') ? '' : ' (bake --console adds them)'}`;
-  if (pam === false) return { status: 'warn', detail: `${what} — but PAM does not use pam_securetty here, so it has no effect` };
-  return { status: 'FAIL', detail: what };
+}
+
+/** The consoles (not virtual terminals but tty1's) the image gives a login on, each with where that is set up. */
+async function loginConsoles(root: Root): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const init = await initKind(root);
+  if (init === 'sysvinit') for (const c of inittabGetties((await read(root, INITTAB)) ?? '').keys()) found.set(c, INITTAB);
+  if (init === 'systemd') for (const c of await enabledSerialGetties(root)) found.set(c, `serial-getty@${c} enabled`);
+  if (init === 'upstart') {
+    for (const n of (await root.readdir(UPSTART)) ?? []) {
+      const c = /^(?:vmctx-)?((?:ttyS|hvc|xvc|hvsi)\d+)\.conf$/u.exec(n)?.[1];
+      if (c !== undefined) found.set(c, `${UPSTART}/${n}`);
+    }
+  }
+  for (const [c, where] of await bootConsoles(root)) if (!/^tty\d+$/u.test(c) && !found.has(c)) found.set(c, `console=${c} in ${where}`);
+  return found;
+}
+
+/** serial-getty@NAME linked in getty.target.wants and not masked. */
+async function enabledSerialGetties(root: Root): Promise<string[]> {
+  const wants = (await root.readdir(WANTS)) ?? [];
+  const named = wants.map((n) => /^serial-getty@(.+)\.service$/u.exec(n)?.[1]).filter((n): n is string => n !== undefined);
+  const enabled: string[] = [];
+  for (const n of named) if (!(await masked(root, n))) enabled.push(n);
+  return enabled;
 }
 
 /**
@@ -119,6 +174,14 @@ async function masked(root: Root, name: string): Promise<boolean> {
 }
 
 export async function serialLoginStatus(root: Root): Promise<Status> {
+  try {
+    return await serialLogin(root);
+  } catch (error) {
+    return unreadable(error, 'warn');
+  }
+}
+
+async function serialLogin(root: Root): Promise<Status> {
   const init = await initKind(root);
   const serial = ['ttyS0', 'hvc0', 'xvc0'];
   if (init === 'sysvinit') {
@@ -128,10 +191,7 @@ export async function serialLoginStatus(root: Root): Promise<Status> {
     return { status: 'FAIL', detail: '/etc/inittab has no getty line for ttyS0 or hvc0: no login on the serial console (bake --console ttyS0,hvc0 adds them)' };
   }
   if (init === 'systemd') {
-    const wants = (await root.readdir(WANTS)) ?? [];
-    const named = wants.map((n) => /^serial-getty@(.+)\.service$/u.exec(n)?.[1]).filter((n): n is string => n !== undefined);
-    const enabled: string[] = [];
-    for (const n of named) if (!(await masked(root, n))) enabled.push(n);
+    const enabled = await enabledSerialGetties(root);
     if (enabled.length > 0) return { status: 'ok', detail: `serial-getty@${enabled.join(', serial-getty@')} enabled (getty.target.wants)` };
     const consoles = await bootConsoles(root);
     const viaCmdline = [...consoles.keys()].filter((c) => (c.startsWith('tty') && !/^tty\d+$/u.test(c)) || GENERATED.has(c));
@@ -152,12 +212,27 @@ export interface ConsoleResult {
   readonly notes: string[];
 }
 
+/** What --console reads of the image: /etc/securetty, the init system and its inittab. */
+export interface ConsoleSetup {
+  readonly secure: string | undefined;
+  readonly init: Awaited<ReturnType<typeof initKind>>;
+  readonly inittab: string;
+}
+
+/** Reads what --console changes; a file that cannot be read is ERR_CONSOLE_READ (bake reads it before it writes anything). */
+export async function readConsoleSetup(root: Root): Promise<ConsoleSetup> {
+  const secure = await read(root, SECURETTY);
+  const init = await initKind(root);
+  return { secure, init, inittab: init === 'sysvinit' ? ((await read(root, INITTAB)) ?? '') : '' };
+}
+
 /** `bake --console NAMES`: securetty entries and a getty on each console, for the image's init. */
-export async function applyConsoles(root: Root, names: readonly string[]): Promise<ConsoleResult> {
+export async function applyConsoles(root: Root, names: readonly string[], setup?: ConsoleSetup): Promise<ConsoleResult> {
   const changed: string[] = [];
   const notes: string[] = [];
+  // everything read before anything is written: a file that cannot be read (ERR_CONSOLE_READ) changes nothing
+  const { secure, init, inittab } = setup ?? (await readConsoleSetup(root));
   // securetty: appended to, never created (see the top of this file)
-  const secure = await read(root, SECURETTY);
   if (secure === undefined) notes.push(`${SECURETTY} absent: root may log in on any terminal already; not created`);
   else {
     const have = new Set(listed(secure));
@@ -168,7 +243,6 @@ export async function applyConsoles(root: Root, names: readonly string[]): Promi
       if ((await root.writeFile(SECURETTY, body, { mode: (st?.mode ?? 0o600) & 0o7777 })).changed) changed.push(SECURETTY);
     }
   }
-  const init = await initKind(root);
   if (init === 'systemd') {
     let template: string | undefined;
     for (const t of TEMPLATES) if ((await root.lstat(t)) !== undefined) template ??= t;
@@ -197,7 +271,7 @@ export async function applyConsoles(root: Root, names: readonly string[]): Promi
       if (await root.symlink(template, link)) changed.push(link);
     }
   } else if (init === 'sysvinit') {
-    const text = (await read(root, INITTAB)) ?? '';
+    const text = inittab;
     const getties = inittabGetties(text);
     const ids = new Set(text.split('\n').filter((l) => !l.trim().startsWith('#')).map((l) => l.split(':')[0]?.trim() ?? ''));
     const getty = (await root.lstat('/sbin/getty')) !== undefined ? '/sbin/getty' : (await root.lstat('/sbin/agetty')) !== undefined ? '/sbin/agetty' : '/sbin/getty';

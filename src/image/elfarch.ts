@@ -11,7 +11,7 @@ export function hostArch(): string {
 
 /** The image's architecture, from the ELF header of its /bin/sh (links followed inside the image). */
 export async function imageArch(root: Root): Promise<string | undefined> {
-  const elf = await root.readFile('/bin/sh', { maxBytes: 64 * 1024 * 1024 }).catch(() => undefined);
+  const elf = await root.readFile('/bin/sh', { head: 64 }).catch(() => undefined);
   if (elf === undefined || elf.length < 20 || elf.readUInt32BE(0) !== 0x7f454c46) return undefined;
   const machine = elf[5] === 2 ? elf.readUInt16BE(18) : elf.readUInt16LE(18);
   return ELF_MACHINES[machine];

@@ -30,6 +30,26 @@ export function checkInput(input: string): void {
   if (!st.isFile() && !st.isBlockDevice()) throw new VmctxError('ERR_IMAGE', `${input}: ${NOT_AN_IMAGE} (not a regular file)`);
 }
 
+/** Whether two paths name the same file (device and inode: through a link, a hard link, another spelling). */
+export function sameFile(a: string, b: string): boolean {
+  const x = statSync(a, { throwIfNoEntry: false });
+  const y = statSync(b, { throwIfNoEntry: false });
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
+}
+
+/**
+ * The output may be written: never the input however it is spelled, only ever a regular file
+ * (a device node or a directory there would be replaced by the rename), and one that exists only
+ * with `overwrite` (ERR_USAGE otherwise).
+ */
+export function checkOutput(input: string, output: string, overwrite: boolean, hint = ''): void {
+  if (input === output || sameFile(input, output)) throw new VmctxError('ERR_USAGE', `-o ${output}: that is the input itself; the input is never written${hint}`);
+  const st = statSync(output, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  if (!st.isFile()) throw new VmctxError('ERR_USAGE', `-o ${output}: exists and is not a regular file; give a file name`);
+  if (!overwrite) throw new VmctxError('ERR_USAGE', `-o ${output}: exists; --overwrite to replace it`);
+}
+
 /** A full disk during the work, said plainly (no temporary file names). */
 export function outOfRoom(error: unknown, output: string): unknown {
   if (errnoCode(error) !== 'ENOSPC') return error;

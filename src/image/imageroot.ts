@@ -152,6 +152,7 @@ export class ImageRoot implements Root {
     const st = await this.#lstat(path);
     if (st === undefined) return undefined;
     if (!st.isFile()) throw new VmctxError('ERR_UNSAFE_FILE', `${guestPath}: not a regular file`);
+    if (options.head !== undefined) return readBytes(this.#fs, path, Math.min(st.size, options.head));
     const limit = options.maxBytes ?? 64 * 1024 * 1024;
     if (st.size > limit) throw new VmctxError('ERR_UNSAFE_FILE', `${guestPath}: ${st.size} bytes is over the limit of ${limit}`);
     return readBytes(this.#fs, path, st.size);

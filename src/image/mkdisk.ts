@@ -6,8 +6,9 @@
 // grub-install would put it (grub.ts), an EFI system partition is made with mkfs.vfat and mtools.
 // The input is only read; the output appears (renamed) only when everything succeeded.
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import { VmctxError } from '../shared/errors.js';
 import { HostExec } from '../host/exec.js';
@@ -17,7 +18,9 @@ import { mountImage } from './mount.js';
 import { ImageRoot } from './imageroot.js';
 import type { ProgressSink } from './progress.js';
 import { compress, decompressTo, imageCompression, type Compression } from './compression.js';
-import { checkInput, outOfRoom } from './files.js';
+import { checkInput, checkOutput, outOfRoom } from './files.js';
+import { SparseWriter } from './sparsewriter.js';
+import { onInterrupt, reraise } from '../shared/interrupt.js';
 import { GRUB_DIRS, SECTOR, bootSector, buildGrubImage, checkGrubModules, placeCore } from './grub.js';
 
 export type PartitionTable = 'mbr' | 'gpt';
@@ -41,6 +44,8 @@ export interface MkdiskOptions {
   readonly compress?: Compression | undefined;
   readonly zipEntry?: string | undefined;
   readonly force?: boolean | undefined;
+  /** Replace an output file that exists (never the input, never anything but a regular file). */
+  readonly overwrite?: boolean | undefined;
   readonly progress?: ProgressSink | undefined;
   /** Copy the file system into the disk even where fallocate --insert-range works (tests). */
   readonly copyFileSystem?: boolean | undefined;
@@ -111,9 +116,17 @@ async function tool(name: string): Promise<string> {
   return path;
 }
 
-async function runTool(name: string, args: readonly string[], options: { stdin?: string; env?: Record<string, string>; okCodes?: readonly number[] } = {}): Promise<string> {
+interface ToolOptions {
+  readonly stdin?: string;
+  readonly env?: Record<string, string>;
+  readonly okCodes?: readonly number[];
+  /** Aborted (SIGINT/SIGTERM): the tool is killed before its files are removed. */
+  readonly signal: AbortSignal;
+}
+
+async function runTool(name: string, args: readonly string[], options: ToolOptions): Promise<string> {
   const path = await tool(name);
-  const r = await host.run(path, args, { timeoutMs: TOOL_DEADLINE_MS, ...(options.stdin === undefined ? {} : { stdin: options.stdin }), ...(options.env === undefined ? {} : { env: options.env }) });
+  const r = await host.run(path, args, { timeoutMs: TOOL_DEADLINE_MS, signal: options.signal, ...(options.stdin === undefined ? {} : { stdin: options.stdin }), ...(options.env === undefined ? {} : { env: options.env }) });
   if (!(options.okCodes ?? [0]).includes(r.code ?? -1)) throw new VmctxError('ERR_MKDISK_TOOL', `${name} exited with ${r.code ?? r.signal ?? '?'}: ${(r.stderr.trim() || r.stdout.trim()).slice(0, 400)}`);
   return r.stdout;
 }
@@ -252,33 +265,12 @@ export function fstabWithRoot(current: string | undefined, uuid: string, fsKind:
   return `${out.join('\n')}\n`;
 }
 
-/** Copies `src` into `dest` at `offset`, leaving all-zero 64 KiB blocks as holes. Returns bytes written. */
-export function sparseCopyInto(src: string, dest: string, offset: number, report?: (done: number, total: number) => void): number {
+/** Copies `src` into `dest` at `offset` through the sparse writer (all-zero 64 KiB blocks left as holes, the free space watched). */
+export async function sparseCopyInto(src: string, dest: string, offset: number, report?: (done: number, total: number) => void): Promise<void> {
   const total = statSync(src).size;
-  const inFd = openSync(src, 'r');
-  const outFd = openSync(dest, 'r+');
-  const chunk = Buffer.alloc(4 * MIB);
-  const block = 64 * 1024;
-  const zero = Buffer.alloc(block);
-  let written = 0;
-  try {
-    for (let pos = 0; pos < total; ) {
-      const n = readSync(inFd, chunk, 0, Math.min(chunk.length, total - pos), pos);
-      if (n === 0) break;
-      for (let off = 0; off < n; off += block) {
-        const part = chunk.subarray(off, Math.min(off + block, n));
-        if (part.equals(zero.subarray(0, part.length))) continue;
-        for (let done = 0; done < part.length; ) done += writeSync(outFd, part, done, part.length - done, offset + pos + off + done);
-        written += part.length;
-      }
-      pos += n;
-      report?.(pos, total);
-    }
-  } finally {
-    closeSync(inFd);
-    closeSync(outFd);
-  }
-  return written;
+  await pipeline(createReadStream(src, { highWaterMark: 4 * MIB }), new SparseWriter(dest, report === undefined ? undefined : (done) => {
+    report(done, total);
+  }, { at: offset }));
 }
 
 /** Inserts `bytes` of holes at the start of the file (FALLOC_FL_INSERT_RANGE); false where the file system cannot. */
@@ -316,6 +308,26 @@ function outputCompression(output: string): Compression {
   return 'raw';
 }
 
+export const GRUB_CFG = '/boot/grub/grub.cfg';
+export const GRUB_CFG_KEPT = '/boot/grub/grub.cfg.vmctx-orig';
+
+/**
+ * The image's own grub.cfg, about to be replaced by mkdisk's: kept beside it as grub.cfg.vmctx-orig
+ * (its entries, a distribution's or the author's, are not lost; update-grub ignores the copy), and
+ * said. A copy made by an earlier run is left as it is.
+ */
+async function keepGrubConfig(image: ImageRoot, kernel: string): Promise<string[]> {
+  const st = await image.lstat(GRUB_CFG);
+  if (st === undefined) return [];
+  const replaced = `the image's ${GRUB_CFG} (a ${st.type}) is replaced by mkdisk's (one entry booting /boot/${kernel})`;
+  if (st.type !== 'file') return [`${replaced}; it was not a regular file, so no copy is kept`];
+  if ((await image.lstat(GRUB_CFG_KEPT)) !== undefined) return [`${replaced}; ${GRUB_CFG_KEPT} is there already and is left as it was`];
+  const old = await image.readFile(GRUB_CFG, { maxBytes: 16 * MIB });
+  if (old === undefined) return [];
+  await image.writeFile(GRUB_CFG_KEPT, old, { mode: st.mode });
+  return [`${replaced}; the old one is kept as ${GRUB_CFG_KEPT}`];
+}
+
 /** Reads a file of this host named by an option (a usage error when it cannot be read). */
 async function hostFile(option: string, path: string): Promise<Buffer> {
   try {
@@ -343,7 +355,7 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     if (path !== undefined && !FILE_NAME.test(basename(path))) throw new VmctxError('ERR_USAGE', `${option} ${path}: the file's name goes into /boot and grub.cfg: letters, digits and . _ + - only`);
   }
   checkInput(options.input);
-  if (options.output === options.input) throw new VmctxError('ERR_USAGE', 'the output would overwrite the input');
+  checkOutput(options.input, options.output, options.overwrite === true);
   if (statSync(dirname(options.output), { throwIfNoEntry: false })?.isDirectory() !== true) throw new VmctxError('ERR_USAGE', `-o ${options.output}: no directory ${dirname(options.output)}`);
   // everything needed is there before any work: the tools and GRUB's files
   for (const name of ['sfdisk', 'e2fsck', 'resize2fs', 'grub-mkimage', ...(boot === 'bios' ? [] : ['mkfs.vfat', 'mmd', 'mcopy']), ...(format === 'qcow2' ? ['qemu-img'] : [])]) await tool(name);
@@ -353,8 +365,28 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
   const initrdBytes = options.initrd === undefined ? undefined : await hostFile('--initrd', options.initrd);
 
   const inKind = imageCompression(options.input);
-  const scratch = await mkdtemp(join(dirname(options.output), `.${basename(options.output)}.vmctx-`));
+  // SIGINT/SIGTERM: the scratch directory (a whole copy of the file system) goes, then the process
+  let scratch: string | undefined;
+  const stop = new AbortController();
+  const runIn = (name: string, args: readonly string[], options: Omit<ToolOptions, 'signal'> = {}): Promise<string> => runTool(name, args, { ...options, signal: stop.signal });
+  const interrupts = onInterrupt((signal) => {
+    // the running tool first (its open file would keep the space), then the scratch directory
+    stop.abort();
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    reraise(signal);
+  });
+  try {
+    scratch = await mkdtemp(join(dirname(options.output), `.${basename(options.output)}.vmctx-`));
+  } catch (error) {
+    interrupts();
+    throw error;
+  }
   const fsFile = join(scratch, 'fs.raw');
+  // what was checked at the start is checked again just before the rename (it may have changed meanwhile)
+  const place = async (made: string): Promise<void> => {
+    checkOutput(options.input, options.output, options.overwrite === true);
+    await rename(made, options.output);
+  };
   try {
     warnings.push(...(await decompressTo(options.input, inKind, fsFile, { progress, zipEntry: options.zipEntry })));
     const head = readSector(fsFile, 2, 2);
@@ -379,8 +411,8 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     if (grown) {
       step(`growing the file system to ${Math.round(rootBytes / MIB)} MiB (resize2fs on the copy)`);
       // resize2fs wants a checked file system; -p fixes only what is safe and says so otherwise
-      await runTool('e2fsck', ['-f', '-p', fsFile], { okCodes: [0, 1] });
-      await runTool('resize2fs', [fsFile, `${Math.floor(rootBytes / 1024)}K`]);
+      await runIn('e2fsck', ['-f', '-p', fsFile], { okCodes: [0, 1] });
+      await runIn('resize2fs', [fsFile, `${Math.floor(rootBytes / 1024)}K`]);
       sb = parseSuperblock(readSector(fsFile, 2, 2));
       if (sb === undefined) throw new VmctxError('ERR_MKDISK_TOOL', 'resize2fs left no superblock');
     }
@@ -414,7 +446,8 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
         }
         if (initrd === undefined) warnings.push(`no initrd for ${kernel}: the kernel itself must find the root by UUID (most distribution kernels need their initrd for root=UUID=)`);
         const args = `root=UUID=${uuid} ro ${cmdline}`;
-        await image.writeFile('/boot/grub/grub.cfg', grubConfig(uuid, kernel, initrd, args), { mode: 0o644 });
+        warnings.push(...(await keepGrubConfig(image, kernel)));
+        await image.writeFile(GRUB_CFG, grubConfig(uuid, kernel, initrd, args), { mode: 0o644 });
         await image.writeFile('/etc/fstab', fstabWithRoot(await image.readText('/etc/fstab'), uuid, sb.kind), { mode: 0o644 });
       } finally {
         await mounted.umount();
@@ -433,7 +466,7 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
       closeSync(fd);
       const label = 'copying the file system into its partition';
       progress?.step(label);
-      sparseCopyInto(fsFile, diskFile, root.start * SECTOR, progress === undefined ? undefined : (done, total) => {
+      await sparseCopyInto(fsFile, diskFile, root.start * SECTOR, progress === undefined ? undefined : (done, total) => {
         progress.bytes(label, done, total);
       });
       await rm(fsFile);
@@ -447,19 +480,19 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     step(`partitioning (${table.toUpperCase()}): ${layout.partitions.map((p) => `${p.index} ${p.role} ${Math.round((p.sectors * SECTOR) / MIB)} MiB`).join(', ')}`);
     const ids = { disk: table === 'mbr' ? `0x${randomBytes(4).toString('hex')}` : guid(), root: guid() };
     // never wipe: the root partition already holds its file system
-    await runTool('sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', '--wipe', 'never', '--wipe-partitions', 'never', diskFile], { stdin: sfdiskScript(layout, ids) });
+    await runIn('sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', '--wipe', 'never', '--wipe-partitions', 'never', diskFile], { stdin: sfdiskScript(layout, ids) });
 
     const esp = layout.partitions.find((p) => p.role === 'esp');
     if (esp !== undefined && efi !== undefined) {
       step('making the EFI system partition (mkfs.vfat, mtools)');
       const espFile = join(scratch, 'esp.vfat');
       const efiFile = join(scratch, 'BOOTX64.EFI');
-      await runTool('mkfs.vfat', ['-C', '-n', 'EFI', espFile, String((esp.sectors * SECTOR) / 1024)]);
+      await runIn('mkfs.vfat', ['-C', '-n', 'EFI', espFile, String((esp.sectors * SECTOR) / 1024)]);
       await writeFile(efiFile, efi);
       const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', MTOOLS_SKIP_CHECK: '1' };
-      await runTool('mmd', ['-i', espFile, '::/EFI', '::/EFI/BOOT'], { env });
-      await runTool('mcopy', ['-i', espFile, efiFile, '::/EFI/BOOT/BOOTX64.EFI'], { env });
-      sparseCopyInto(espFile, diskFile, esp.start * SECTOR);
+      await runIn('mmd', ['-i', espFile, '::/EFI', '::/EFI/BOOT'], { env });
+      await runIn('mcopy', ['-i', espFile, efiFile, '::/EFI/BOOT/BOOTX64.EFI'], { env });
+      await sparseCopyInto(espFile, diskFile, esp.start * SECTOR);
     }
     if (core !== undefined && bootImg !== undefined && layout.coreLba !== undefined) {
       step(`GRUB i386-pc: boot.img in the MBR, the core (${Math.ceil(core.length / SECTOR)} sectors) at sector ${layout.coreLba}`);
@@ -470,20 +503,21 @@ export async function mkdisk(options: MkdiskOptions): Promise<MkdiskResult> {
     if (format === 'qcow2') {
       step('converting to qcow2 (qemu-img)');
       const q = join(scratch, 'disk.qcow2');
-      await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', diskFile, q]);
-      await rename(q, options.output);
+      await runIn('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', diskFile, q]);
+      await place(q);
     } else if (compression !== 'raw') {
       step(`compressing (${compression})`);
       const c = join(scratch, `disk.${compression}`);
       await compress(diskFile, compression, c, basename(options.output).replace(/\.(gz|bz2|zip)$/u, ''), progress);
-      await rename(c, options.output);
+      await place(c);
     } else {
-      await rename(diskFile, options.output);
+      await place(diskFile);
     }
     return { output: options.output, table, boot, format, compression, diskBytes: layout.sectors * SECTOR, fsKind: sb.kind, fsBytes: sb.blocks * sb.blockSize, grown, uuid, kernel, initrd, cmdline: `root=UUID=${uuid} ro ${cmdline}`, partitions: layout.partitions, warnings, durationMs: Date.now() - t0 };
   } catch (error) {
     throw outOfRoom(error, options.output);
   } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    interrupts();
   }
 }

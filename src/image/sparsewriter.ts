@@ -31,8 +31,18 @@ export function noRoom(dir: string, free: number): VmctxError {
  * an error at once (a bomb of repeated bytes is never inflated), and the stream is cut at the size
  * the image declares and stopped when it would fill the output's disk.
  */
+export interface SparseWriterOptions {
+  /**
+   * Write into an existing file from this byte on (a partition's place in a disk), the stream taken
+   * as it is: no look at its first bytes, no declared end, the file's size left alone.
+   */
+  readonly at?: number | undefined;
+}
+
 export class SparseWriter extends Writable {
   readonly #fd: number;
+  readonly #at: number;
+  readonly #raw: boolean;
   readonly #dir: string;
   readonly #free: number;
   readonly #report: ((done: number, total: number | undefined) => void) | undefined;
@@ -41,12 +51,14 @@ export class SparseWriter extends Writable {
   #limit: number | undefined;
   #pos = 0;
   #allocated = 0;
-  constructor(path: string, report?: (done: number, total: number | undefined) => void) {
+  constructor(path: string, report?: (done: number, total: number | undefined) => void, options: SparseWriterOptions = {}) {
     super({ highWaterMark: 4 * 1024 * 1024 });
     this.#dir = dirname(path);
     this.#free = freeBytesAt(this.#dir);
     this.#report = report;
-    this.#fd = openSync(path, 'w', 0o600);
+    this.#at = options.at ?? 0;
+    this.#raw = options.at !== undefined;
+    this.#fd = this.#raw ? openSync(path, 'r+') : openSync(path, 'w', 0o600);
   }
   /** Bytes the stream produced that were kept (holes included). */
   get written(): number {
@@ -69,7 +81,7 @@ export class SparseWriter extends Writable {
       if (!part.equals(ZERO_BLOCK.subarray(0, part.length))) {
         if (this.#allocated + part.length > this.#free - FREE_MARGIN) throw noRoom(this.#dir, this.#free);
         let done = 0;
-        while (done < part.length) done += writeSync(this.#fd, part, done, part.length - done, this.#pos + done);
+        while (done < part.length) done += writeSync(this.#fd, part, done, part.length - done, this.#at + this.#pos + done);
         this.#allocated += part.length;
       }
       this.#pos += part.length;
@@ -82,7 +94,7 @@ export class SparseWriter extends Writable {
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
     try {
-      if (this.#limit !== undefined) this.#emit(chunk);
+      if (this.#limit !== undefined || this.#raw) this.#emit(chunk);
       else {
         this.#head.push(chunk);
         this.#headLength += chunk.length;
@@ -103,8 +115,10 @@ export class SparseWriter extends Writable {
   }
   override _final(cb: (error?: Error | null) => void): void {
     try {
-      if (this.#limit === undefined) this.#inspect();
-      ftruncateSync(this.#fd, this.#pos);
+      if (!this.#raw) {
+        if (this.#limit === undefined) this.#inspect();
+        ftruncateSync(this.#fd, this.#pos);
+      }
       cb();
     } catch (error) {
       cb(error as Error);

@@ -70,6 +70,7 @@ export type ErrorCode =
   | 'ERR_SPARSECOPY_BUSY'
   // bake --console
   | 'ERR_CONSOLE_NAME'
+  | 'ERR_CONSOLE_READ'
   // whole disks (mkdisk)
   | 'ERR_MKDISK_NOT_EXT'
   | 'ERR_MKDISK_NO_KERNEL'

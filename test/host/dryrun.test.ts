@@ -36,3 +36,13 @@ describe('DryRunRoot: the directory root\'s FIFO and squatting rules', () => {
     expect(await readdir(join(host, 'srv/bob'))).toEqual([]);
   });
 });
+
+describe('DryRunRoot: a file\'s head', () => {
+  it('head of a planned write: its first bytes, whatever its size', async () => {
+    const { dry } = await scratch();
+    const data = Buffer.alloc(4096, 1);
+    await dry.writeFile('/etc/planned', data, { mode: 0o644 });
+    expect(await dry.readFile('/etc/planned', { head: 16, maxBytes: 100 })).toEqual(data.subarray(0, 16));
+    await expect(dry.readFile('/etc/planned', { maxBytes: 100 })).rejects.toThrow(/over the limit/u);
+  });
+});

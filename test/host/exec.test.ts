@@ -76,6 +76,14 @@ describe('deadlines (fake clock: the deadline passes when the test says so)', ()
     expect(await settled).toMatchObject({ code: 'ERR_EXEC_TIMEOUT', message: '/bin/sleep: no answer within 2000 ms; killed' });
   });
 
+  it('HostExec.run: an abort signal kills the child\'s process group at once (mkdisk\'s tools on SIGINT)', async () => {
+    const stop = new AbortController();
+    const ran = new HostExec().run('/bin/sh', ['-c', 'sleep 100 & echo $!; wait'], { timeoutMs: 60_000, signal: stop.signal });
+    stop.abort();
+    const r = await ran;
+    expect(r).toMatchObject({ code: null, signal: 'SIGKILL' });
+  });
+
   it('streamProcess: an abort signal kills the child at once', async () => {
     const stop = new AbortController();
     const ran = streamProcess('/bin/sleep', ['100'], { timeoutMs: 60_000, signal: stop.signal });

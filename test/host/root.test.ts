@@ -420,3 +420,23 @@ describe('DirectoryRoot: no root file in a directory another user can swap (red-
     expect((await stat(join(host, 'srv/bob/app.conf'))).uid).toBe(1001);
   });
 });
+
+describe('reading a file\'s head', () => {
+  it('head: only the first bytes, whatever the size (maxBytes plays no part); fewer from a shorter file; the link rules as for a whole read', async () => {
+    const host = await tempDir();
+    const root = new DirectoryRoot(host);
+    const big = Buffer.alloc(2 * 1024 * 1024, 7);
+    big.write('\x7fELF', 0, 'latin1');
+    await writeFile(join(host, 'big'), big);
+    await writeFile(join(host, 'small'), 'abc');
+    expect(await root.readFile('/big', { head: 64, maxBytes: 1024 })).toEqual(big.subarray(0, 64));
+    await expect(root.readFile('/big', { maxBytes: 1024 })).rejects.toThrow(/over the limit/u);
+    expect((await root.readFile('/small', { head: 64 }))?.toString()).toBe('abc');
+    expect(await root.readFile('/none', { head: 64 })).toBeUndefined();
+    await symlink('/etc/passwd', join(host, 'out'));
+    await symlink('/big', join(host, 'in'));
+    expect(await root.readFile('/in', { head: 4 })).toEqual(Buffer.from('\x7fELF', 'latin1'));
+    // a link out of the root is followed inside it (where there is no /etc/passwd), never to the host's
+    expect(await root.readFile('/out', { head: 4 })).toBeUndefined();
+  });
+});

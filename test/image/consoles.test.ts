@@ -2,7 +2,7 @@
 // with mke2fs -d from systemd-like, sysvinit-like and RHEL-like trees; e2fsck after every change,
 // the changed files read back with debugfs.
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLE, vmctx } from '../helpers/cli.js';
@@ -103,12 +103,57 @@ describe('bake --check: consoles, RHEL network files, libc6-xen', () => {
     expect(c.items['/etc/securetty']?.status).toBe('warn');
   });
 
-  it('a sysvinit image: securetty lacking the serial consoles FAILs, no inittab getty FAILs, 32-bit x86 without libc6-xen.conf warns', async () => {
+  it('a sysvinit image with a login on tty1 only: securetty (tty1) ok naming the consoles it lacks, no inittab getty FAILs, 32-bit x86 without libc6-xen.conf warns', async () => {
     const c = check(await image('sysvinit'));
     expect(c.code).toBe(7);
-    expect(statuses(c.items, ['/etc/securetty', 'serial console login', 'libc6-xen.conf'])).toEqual({ '/etc/securetty': 'FAIL', 'serial console login': 'FAIL', 'libc6-xen.conf': 'warn' });
-    expect(c.items['/etc/securetty']?.detail).toBe('lacks ttyS0, hvc0, xvc0: root cannot log in there (bake --console adds them)');
+    expect(statuses(c.items, ['/etc/securetty', 'serial console login', 'libc6-xen.conf'])).toEqual({ '/etc/securetty': 'ok', 'serial console login': 'FAIL', 'libc6-xen.conf': 'warn' });
+    expect(c.items['/etc/securetty']?.detail).toBe('lists tty1 (tty1 and every console with a login here); not ttyS0, hvc0, xvc0, which have no login set up in this image (bake --console NAME adds both)');
     expect(c.items['libc6-xen.conf']?.detail).toMatch(/^32-bit x86 image \(\/sbin\/init\) without/u);
+  });
+
+  it('securetty lacking a console the image has a login on (an inittab getty, a console= in the boot config) FAILs, naming where', async () => {
+    const c = check(await image('sysvinit', async (d) => {
+      await writeFile(join(d, 'etc/inittab'), 'id:2:initdefault:\n1:2345:respawn:/sbin/getty 38400 tty1\nT0:23:respawn:/sbin/getty -L ttyS0 9600 vt100\n');
+      await mkdir(join(d, 'etc/default'), { recursive: true });
+      await writeFile(join(d, 'etc/default/grub'), 'GRUB_CMDLINE_LINUX="console=tty0 console=hvc0"\n');
+    }));
+    expect(c.items['/etc/securetty']).toEqual({ status: 'FAIL', detail: 'lacks ttyS0 (login: /etc/inittab), hvc0 (login: console=hvc0 in /etc/default/grub): root cannot log in there (bake --console adds them)' });
+    expect(c.items['serial console login']?.status).toBe('ok');
+  });
+
+  it('an ELF /sbin/init over 64 MiB: its class is read from its first bytes (not the whole file)', async () => {
+    const c = check(await image('sysvinit', async (d) => {
+      await truncate(join(d, 'sbin/init'), 65 * 1024 * 1024);
+    }));
+    expect(c.items['libc6-xen.conf']?.detail).toMatch(/^32-bit x86 image \(\/sbin\/init\) without/u);
+  });
+
+  it('a securetty or inittab that cannot be read is reported (not taken as absent); --console refuses with ERR_CONSOLE_READ and writes nothing', async () => {
+    // over the 1 MiB a console file may have; and a directory where the file should be
+    const big = await image('sysvinit', async (d) => {
+      await writeFile(join(d, 'etc/securetty'), `tty1\nttyS0\n${'#'.repeat(1024 * 1024)}\n`);
+    });
+    const c = check(big);
+    expect(c.items['/etc/securetty']?.status).toBe('FAIL');
+    expect(c.items['/etc/securetty']?.detail).toMatch(/^\/etc\/securetty cannot be read: .*over the limit/u);
+    const r = vmctx(bakeArgs(big, '--console', 'ttyS0'));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/ERR_CONSOLE_READ: \/etc\/securetty cannot be read: .*; nothing was written/u);
+    expect(await stat(join(big, '..', 'disk-vmctx.img')).catch(() => undefined)).toBeUndefined();
+    const dir = await image('sysvinit', async (d) => {
+      await rm(join(d, 'etc/inittab'));
+      await mkdir(join(d, 'etc/inittab'));
+    });
+    const login = check(dir).items['serial console login'];
+    expect(login?.status).toBe('warn');
+    expect(login?.detail).toMatch(/^\/etc\/inittab cannot be read: /u);
+    const inPlace = vmctx(bakeArgs(dir, '--in-place', '--console', 'ttyS0'));
+    expect(inPlace.code).toBe(4);
+    expect(inPlace.stderr).toMatch(/ERR_CONSOLE_READ: \/etc\/inittab cannot be read/u);
+    // --in-place: refused before vmctx went in (the file system's mount count aside, nothing changed)
+    expect(e2fsck(dir)).toBe(0);
+    expect(check(dir).items['vmctx installed']?.status).toBe('warn');
+    expect(debugfs(dir, 'cat /etc/securetty')).toBe('# /etc/securetty\nconsole\ntty1\ntty2\n');
   });
 
   it('a RHEL-like image: /etc/sysconfig/network missing FAILs (network-scripts), ifcfg-eth0 ok, ifcfg-eth1 warns; 32-bit with libc6-xen.conf ok; an upstart getty', async () => {
@@ -192,11 +237,11 @@ describe('bake --console', () => {
     expect(check(out).items['serial console login']?.status).toBe('ok');
   });
 
-  it('only ttyS0,hvc0 on the sysvinit image: securetty still lacks xvc0 (FAIL says so), the login is ok', async () => {
+  it('--console ttyS0,hvc0 on the sysvinit image makes both console rows ok; xvc0 (no login there) named, not required', async () => {
     const img = await image('sysvinit');
     expect(vmctx(bakeArgs(img, '--console', 'ttyS0,hvc0')).code).toBe(0);
     const c = check(join(img, '..', 'disk-vmctx.img'));
-    expect(c.items['/etc/securetty']).toEqual({ status: 'FAIL', detail: 'lacks xvc0: root cannot log in there (bake --console adds them)' });
+    expect(c.items['/etc/securetty']).toEqual({ status: 'ok', detail: 'lists tty1, ttyS0, hvc0 (tty1 and every console with a login here); not xvc0, which have no login set up in this image (bake --console NAME adds both)' });
     expect(c.items['serial console login']?.status).toBe('ok');
   });
 

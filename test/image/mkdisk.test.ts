@@ -5,22 +5,29 @@
 // the kernel named in grub.cfg.
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { link, mkdir, readFile, readdir, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isVmctxError } from '../../src/shared/errors.js';
 import { BLOCKLIST_START, BOOT_KERNEL_SECTOR, CORE_LOAD_SEGMENT, GRUB_DIRS, bootSector, buildGrubImage, earlyConfig, placeCore } from '../../src/image/grub.js';
-import { compareVersions, fstabWithRoot, grubConfig, mkdisk, pickKernel, planLayout, sfdiskScript, type MkdiskOptions } from '../../src/image/mkdisk.js';
-import { vmctx } from '../helpers/cli.js';
+import { GRUB_CFG_KEPT, compareVersions, fstabWithRoot, grubConfig, mkdisk, pickKernel, planLayout, sfdiskScript, sparseCopyInto, type MkdiskOptions } from '../../src/image/mkdisk.js';
+import { BUNDLE, vmctx } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/tools.js';
 
 const MIB = 1024 * 1024;
+const readFileOr = (path: string): string => {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return '';
+  }
+};
 const sha = async (p: string): Promise<string> => createHash('sha256').update(await readFile(p)).digest('hex');
 
 /** An ext image of a small root: /boot with two kernels (the newer with an initrd), /etc/fstab. */
-async function fsImage(options: { kind?: string; size?: string; boot?: boolean; fstab?: string } = {}): Promise<{ dir: string; image: string; uuid: string }> {
+async function fsImage(options: { kind?: string; size?: string; boot?: boolean; fstab?: string; grubCfg?: string } = {}): Promise<{ dir: string; image: string; uuid: string }> {
   const dir = await tempDir('vmctx-mkdisk-');
   const root = join(dir, 'root');
   await mkdir(join(root, 'boot'), { recursive: true });
@@ -33,6 +40,10 @@ async function fsImage(options: { kind?: string; size?: string; boot?: boolean; 
   }
   await writeFile(join(root, 'etc/fstab'), options.fstab ?? '# /etc/fstab: static file system information.\n/dev/vda1 / ext4 errors=remount-ro 0 1\nproc /proc proc defaults 0 0\n');
   await writeFile(join(root, 'etc/hostname'), 'image\n');
+  if (options.grubCfg !== undefined) {
+    await mkdir(join(root, 'boot/grub'), { recursive: true });
+    await writeFile(join(root, 'boot/grub/grub.cfg'), options.grubCfg);
+  }
   const image = join(dir, 'fs.img');
   run('mke2fs', ['-q', '-F', '-t', options.kind ?? 'ext4', '-d', root, image, options.size ?? '48M']);
   const uuid = /UUID:\s+([0-9a-f-]{36})/u.exec(run('dumpe2fs', ['-h', image]).toString())?.[1] ?? '';
@@ -364,6 +375,129 @@ describe('mkdisk refusals: coded errors, no output, the input untouched', () => 
     await attempt({ input: image, initrd: image }, dir, 'ERR_USAGE', /--initrd goes with --kernel/u);
     await attempt({ input: image, format: 'qcow2', compress: 'gz' }, dir, 'ERR_USAGE', /qcow2/u);
     await expectError(mkdisk({ input: image, output: join(dir, 'no-such-dir', 'disk.raw') }), 'ERR_USAGE', /no directory .*no-such-dir/u);
+  });
+});
+
+describe('the output: never the input, never a non-file, an existing one only with --overwrite', () => {
+  it('the input named another way (./, //, a symlink, a hard link): ERR_USAGE, the input untouched', async () => {
+    const { dir, image } = await fsImage();
+    const before = await sha(image);
+    await symlink(image, join(dir, 'sym.img'));
+    await link(image, join(dir, 'hard.img'));
+    for (const output of [`${dir}/./fs.img`, `${dir}//fs.img`, join(dir, 'sym.img'), join(dir, 'hard.img')]) {
+      await expectError(mkdisk({ input: image, output, boot: 'bios' }), 'ERR_USAGE', /that is the input itself/u);
+      expect(await sha(image), output).toBe(before);
+    }
+    expect((await readdir(dir)).filter((n) => n.includes('vmctx-'))).toEqual([]);
+    // the command, from the image's directory: `vmctx mkdisk fs.img -o ./fs.img`
+    const r = spawnSync(process.execPath, [BUNDLE, 'mkdisk', 'fs.img', '-o', './fs.img', '--boot', 'bios'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/ERR_USAGE: -o \.\/fs\.img: that is the input itself/u);
+    expect(await sha(image)).toBe(before);
+  });
+
+  it('bake too: the input through a hard link or ./ is refused (use --in-place)', async () => {
+    const { dir, image } = await fsImage();
+    const before = await sha(image);
+    await link(image, join(dir, 'hard.img'));
+    for (const output of [join(dir, 'hard.img'), `${dir}/./fs.img`]) {
+      const r = vmctx(['bake', image, '-o', output, '--node', 'system', '--bundle', BUNDLE, '--no-sysprep']);
+      expect(r.code, output).toBe(2);
+      expect(r.stderr).toMatch(/that is the input itself; the input is never written \(use --in-place for that\)/u);
+    }
+    expect(await sha(image)).toBe(before);
+  });
+
+  it('an existing file only with --overwrite; a FIFO (not a regular file) never, and stays what it was', async () => {
+    const { dir, image } = await fsImage();
+    const output = join(dir, 'disk.raw');
+    await writeFile(output, 'keep me\n');
+    await expectError(mkdisk({ input: image, output, boot: 'bios' }), 'ERR_USAGE', /exists; --overwrite to replace it/u);
+    expect(await readFile(output, 'utf8')).toBe('keep me\n');
+    const r = vmctx(['mkdisk', image, '-o', output, '--boot', 'bios', '--overwrite', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sfdiskJson(output).label).toBe('dos');
+    const fifo = join(dir, 'pipe');
+    run('mkfifo', [fifo]);
+    await expectError(mkdisk({ input: image, output: fifo, boot: 'bios', overwrite: true }), 'ERR_USAGE', /exists and is not a regular file/u);
+    expect((await stat(fifo)).isFIFO()).toBe(true);
+    expect((await readdir(dir)).filter((n) => n.includes('vmctx-'))).toEqual([]);
+  });
+});
+
+describe('mkdisk interrupted', () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s while it works: the scratch copy is removed, no output, the process ends by the signal', async (signal, status) => {
+    // 512 MiB of file system (gz): decompressing and copying it takes long enough to be interrupted
+    const { dir, image } = await fsImage({ size: '512M' });
+    run('gzip', [image]);
+    const child = spawn(process.execPath, [BUNDLE, 'mkdisk', `${image}.gz`, '-o', join(dir, 'disk.raw'), '--boot', 'bios', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.on('exit', (code, sig) => {
+        resolve([code, sig]);
+      });
+    });
+    // the marker: the scratch directory with the copy being written in it
+    const scratch = async (): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('.disk.raw.vmctx-'));
+    for (;;) {
+      const s = await scratch();
+      if (s.length > 0 && (await readdir(join(dir, s[0] ?? ''))).includes('fs.raw')) break;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mkdisk ended before it was interrupted: ${stderr}`);
+      await new Promise((r) => setImmediate(r));
+    }
+    child.kill(signal);
+    const [code, sig] = await ended;
+    expect(sig ?? code, stderr).toBe(sig === null ? status : signal);
+    expect(await scratch()).toEqual([]);
+    expect(existsSync(join(dir, 'disk.raw'))).toBe(false);
+    // no tool it started is left working on the removed copy (a killed one may take a moment to be reaped)
+    const working = (): string[] => readdirSync('/proc').filter((p) => /^\d+$/u.test(p) && (readFileOr(`/proc/${p}/cmdline`).includes(dir)));
+    for (let i = 0; i < 1000 && working().length > 0; i++) await new Promise((r) => setImmediate(r));
+    expect(working()).toEqual([]);
+  }, 120_000);
+});
+
+describe('an image with its own grub.cfg, and the copies into the disk', () => {
+  it('the old grub.cfg is said and kept as grub.cfg.vmctx-orig (a second copy never replaces the first)', async () => {
+    const { dir, image } = await fsImage({ grubCfg: 'menuentry "the author\'s" { linux /vmlinuz }\n' });
+    const output = join(dir, 'disk.raw');
+    const r = await mkdisk({ input: image, output, boot: 'bios' });
+    expect(r.warnings).toContain(`the image's /boot/grub/grub.cfg (a file) is replaced by mkdisk's (one entry booting /boot/vmlinuz-6.1.0-10-amd64); the old one is kept as ${GRUB_CFG_KEPT}`);
+    const part = extract(output, 2048, 48 * 2048, join(dir, 'root.img'));
+    expect(debugfsCat(part, GRUB_CFG_KEPT)).toBe('menuentry "the author\'s" { linux /vmlinuz }\n');
+    expect(debugfsCat(part, '/boot/grub/grub.cfg')).toMatch(/^# written by vmctx mkdisk/u);
+    expect(spawnSync('e2fsck', ['-fn', part]).status).toBe(0);
+    // the result made into a disk again: the copy there is left as it was
+    const again = await mkdisk({ input: part, output: join(dir, 'again.raw'), boot: 'bios' });
+    expect(again.warnings).toContain(`the image's /boot/grub/grub.cfg (a file) is replaced by mkdisk's (one entry booting /boot/vmlinuz-6.1.0-10-amd64); ${GRUB_CFG_KEPT} is there already and is left as it was`);
+    const plain = await mkdisk({ input: (await fsImage()).image, output: join(dir, 'plain.raw'), boot: 'bios' });
+    expect(plain.warnings.filter((w) => w.includes('grub.cfg'))).toEqual([]);
+  });
+
+  it('sparseCopyInto writes at the offset, leaves zero blocks as holes and the file\'s size alone', async () => {
+    const dir = await tempDir();
+    const src = join(dir, 'src');
+    const data = Buffer.alloc(3 * MIB);
+    data.fill(0xab, 0, 4096);
+    data.fill(0xcd, 2 * MIB, 2 * MIB + 100);
+    await writeFile(src, data);
+    const dest = join(dir, 'dest');
+    await writeFile(dest, '');
+    await truncate(dest, 8 * MIB);
+    const seen: number[] = [];
+    await sparseCopyInto(src, dest, MIB, (done, total) => {
+      expect(total).toBe(3 * MIB);
+      seen.push(done);
+    });
+    expect(seen.at(-1)).toBe(3 * MIB);
+    const out = await readFile(dest);
+    expect(out.length).toBe(8 * MIB);
+    expect(out.subarray(MIB, 4 * MIB).equals(data)).toBe(true);
+    expect(out.subarray(0, MIB).every((b) => b === 0)).toBe(true);
+    expect((await stat(dest)).blocks * 512).toBeLessThanOrEqual(256 * 1024);
   });
 });
 

@@ -2,6 +2,7 @@
 // (added by issue 19), parsed and validated; every unusable value reported at its line. Pure: what
 // needs the system (which device a name means, free space, which NTP client is installed) is the
 // machine module's.
+import { parseByteSize } from '../bytesize.js';
 import { type Issues, type Obj, type Path, isObj, quoted, str, truthy } from './common.js';
 
 /** fstab entries taken from `mounts`; the rest are reported. */
@@ -100,12 +101,7 @@ function plainAbsolute(path: string): boolean {
 /** 1024-based sizes as cloud-init reads them: 123, "123", "1.5G", "512M", "64k", "2T", "100B". */
 export function humanBytes(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([BKMGT]?)B?\s*$/iu.exec(value);
-  if (m === null) return undefined;
-  const power = 'BKMGT'.indexOf((m[2] ?? '').toUpperCase() || 'B');
-  const bytes = Math.floor(Number(m[1]) * 1024 ** power);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
+  return typeof value === 'string' ? parseByteSize(value) : undefined;
 }
 
 /** A value as a warning shows it: its text, or its kind. */
