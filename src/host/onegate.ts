@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { loadGot } from './metadatahttp.js';
 import { errnoCode } from '../shared/errors.js';
-import type { Secret } from '../shared/secret.js';
+import { REDACTED, type Secret } from '../shared/secret.js';
 
 /** Statuses worth asking again (OneGate or its proxy not ready yet); any other answer is final. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -38,11 +38,22 @@ export function vmUrl(endpoint: URL): string {
   return base.toString();
 }
 
-/** One answer's first line, printable and short, for a message (OneGate says why in its body). */
-function excerpt(body: Buffer): string {
+/** One answer's first line, printable and short, for a message (OneGate says why in its body); the token, should a proxy echo it, redacted. */
+export function excerpt(body: Buffer, token: Secret): string {
   const line = body.toString('utf8').split(/\r?\n/u).find((l) => l.trim() !== '') ?? '';
-  const clean = line.replace(/[^\x20-\x7e]/gu, '?').trim().slice(0, 120);
+  const secret = token.reveal();
+  const clean = (secret === '' ? line : line.split(secret).join(REDACTED)).replace(/[^\x20-\x7e]/gu, '?').trim().slice(0, 120);
   return clean === '' ? '' : `: ${clean}`;
+}
+
+/**
+ * Whether a PUT that got no answer (this error code) is worth trying again: a TLS certificate the
+ * guest cannot verify will not verify on the next try either — but for one "not yet valid": the
+ * guest's clock may not be synced yet this early in the boot.
+ */
+export function retryableError(code: string | undefined): boolean {
+  if (code === 'CERT_NOT_YET_VALID') return true;
+  return code === undefined || !/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/u.test(code);
 }
 
 /** One PUT, no retries. */
@@ -79,7 +90,7 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
       const body = Buffer.concat(chunks);
       if (status >= 200 && status < 300) done({ ok: true, status });
       else if (status >= 300 && status < 400) done({ ok: false, retry: false, status, reason: `OneGate answered a redirect (HTTP ${status}); redirects are not followed` });
-      else done({ ok: false, retry: RETRYABLE_STATUS.has(status), status, reason: `OneGate answered HTTP ${status}${excerpt(body)}` });
+      else done({ ok: false, retry: RETRYABLE_STATUS.has(status), status, reason: `OneGate answered HTTP ${status}${excerpt(body, request.token)}` });
     };
     stream.on('response', (res: { statusCode: number }) => { status = res.statusCode; });
     stream.on('data', (chunk: Buffer) => {
@@ -92,9 +103,7 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
       const reason = code === 'ETIMEDOUT'
         ? `no answer within ${requestMs} ms`
         : `${code ?? 'error'}: ${(error.message.split('\n')[0] ?? '').replace(/https?:\/\/\S+/gu, '(the endpoint)').slice(0, 120)}`;
-      // a TLS certificate the guest cannot verify will not verify on the next try either
-      const tls = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/u.test(code);
-      done({ ok: false, retry: !tls, reason });
+      done({ ok: false, retry: retryableError(code), reason });
     });
     stream.on('end', answered);
   });

@@ -18,9 +18,11 @@ import { classifyVariable } from '../../../src/agent/context/checks.js';
 import { renderContextSh } from '../../../src/formats/contextsh.js';
 import { systemClock } from '../../../src/host/clock.js';
 import { HostExec } from '../../../src/host/exec.js';
+import { retryableError } from '../../../src/host/onegate.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
 import { HostScriptRunner } from '../../../src/host/scripts.js';
 import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { isSecretName } from '../../../src/shared/secret.js';
 import { MetadataServer, parseFault, type Fault } from '../../../src/provider/server.js';
 import { TestClock } from '../../helpers/clock.js';
 import { contextOf } from '../../helpers/context.js';
@@ -362,6 +364,32 @@ describe('report-ready module', () => {
     expect(server.requests).toEqual([]);
   });
 
+  it('an answer that echoes the token (a proxy\'s error page) is stored and logged with the token redacted', async () => {
+    const { createServer: httpServer } = await import('node:http');
+    const echo = httpServer((req, res) => { res.statusCode = 400; res.end(`bad request: token ${String(req.headers['x-onegate-token'])} refused\n`); });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => echo.close(() => { r(); })));
+    const url = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const g = await guest();
+    const out = await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { ONEGATE_TOKEN: TOKEN })), g.target(new TestClock()), createLogger(undefined));
+    const record = await g.record();
+    expect(record?.error?.message).toContain('OneGate answered HTTP 400: bad request: token <redacted> refused');
+    expect(JSON.stringify(record)).not.toContain(TOKEN);
+    expect(JSON.stringify(out)).not.toContain(TOKEN);
+  });
+
+  it('TLS: a certificate not valid yet (the guest clock not synced) is retried; one that cannot be verified is not', () => {
+    expect(retryableError('CERT_NOT_YET_VALID')).toBe(true);
+    for (const code of ['CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']) expect(retryableError(code)).toBe(false);
+    for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', undefined]) expect(retryableError(code)).toBe(true);
+  });
+
+  it('READY_SCRIPT is a secret name (as START_SCRIPT), READY_SCRIPT_PATH is not', () => {
+    expect(isSecretName('READY_SCRIPT')).toBe(true);
+    expect(isSecretName('READY_SCRIPT_BASE64')).toBe(true);
+    expect(isSecretName('READY_SCRIPT_PATH')).toBe(false);
+  });
+
   it('the variables are applied now, not "not supported"', () => {
     for (const name of ['REPORT_READY', 'READY_SCRIPT', 'READY_SCRIPT_PATH', 'ONEGATE_ENDPOINT', 'ONEGATE_TOKEN', 'VMCTX_READY_PORT']) expect(classifyVariable(name)).toEqual({ kind: 'applied' });
   });
@@ -374,7 +402,8 @@ describe('report-ready in a run', () => {
     await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
     await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${randomUUID()}\n`);
     const medium = await tempDir();
-    await writeFile(join(medium, 'context.sh'), renderContextSh({ ...vars(url), SET_HOSTNAME: 'ready-host', START_SCRIPT: 'echo started' }));
+    // the token both in context.sh (ONEGATE_TOKEN, which wins) and token.txt; READY_SCRIPT prints its whole environment
+    await writeFile(join(medium, 'context.sh'), renderContextSh({ ...vars(url), ONEGATE_TOKEN: TOKEN, SET_HOSTNAME: 'ready-host', START_SCRIPT: 'echo started', READY_SCRIPT: 'env; echo ready-env-dumped' }));
     await writeFile(join(medium, 'token.txt'), `${TOKEN}\n`);
     const logDir = await tempDir();
     const { openSync, closeSync } = await import('node:fs');
@@ -390,7 +419,7 @@ describe('report-ready in a run', () => {
     const ids = report.modules.map((m) => m.id);
     expect(ids.at(-1)).toBe('report-ready');
     expect(report.modules.find((m) => m.id === 'scripts')?.status).toBe('applied');
-    expect(report.modules.at(-1)).toMatchObject({ status: 'applied', actions: [`reported READY=YES to ${url}/vm for VM ${VMID}`] });
+    expect(report.modules.at(-1)).toMatchObject({ status: 'applied', actions: ['ran ready-script', `reported READY=YES to ${url}/vm for VM ${VMID}`] });
     expect(server.onegateRequests).toHaveLength(1);
     // the daemon after the boot: nothing to report again
     expect(DAEMON_MODULES.map((m) => m.id)).toContain('report-ready');
@@ -398,6 +427,11 @@ describe('report-ready in a run', () => {
     expect(daemonRun.modules.find((m) => m.id === 'report-ready')?.status).toMatch(/skipped|unchanged/u);
     expect(server.onegateRequests).toHaveLength(1);
     closeSync(fd);
+    // READY_SCRIPT ran and its log (the environment) holds neither the token nor READY_SCRIPT itself (a secret name)
+    const envLog = await readFile(join(root, 'var/log/vmctx/scripts/ready-script.log'), 'utf8');
+    expect(envLog).toContain('ready-env-dumped');
+    expect(envLog).toContain('VMID=42');
+    expect(envLog).not.toMatch(/ONEGATE_TOKEN=|READY_SCRIPT=/u);
     // no file of the root (report, state, record, logs), no log line, no console line holds the token
     const leaks: string[] = [];
     const walk = async (dir: string, rel = ''): Promise<void> => {
@@ -413,6 +447,6 @@ describe('report-ready in a run', () => {
     if (consoleText.join('').includes(TOKEN)) leaks.push('console');
     if (JSON.stringify(report).includes(TOKEN)) leaks.push('report');
     expect(leaks).toEqual([]);
-    expect(consoleText.join('')).toContain('report-ready: applied (reported READY=YES');
+    expect(consoleText.join('\n')).toMatch(/report-ready: applied \(changed \/var\/log\/vmctx\/scripts\/ready-script\.log/u);
   });
 });
