@@ -22,6 +22,8 @@ export interface ReadyPut {
   readonly requestMs: number;
   /** The body (one-apps sends READY=YES). */
   readonly body: string;
+  /** Ends the request early (the daemon stops). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type PutOutcome =
@@ -74,6 +76,7 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
     followRedirect: false,
     throwHttpErrors: false,
     decompress: false,
+    ...(request.signal === undefined ? {} : { signal: request.signal }),
   });
   return new Promise<PutOutcome>((resolve) => {
     const chunks: Buffer[] = [];

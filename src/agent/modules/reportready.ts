@@ -330,7 +330,7 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
       let last: { code: string; message: string } = mine?.error ?? { code: 'ERR_ONEGATE_UNREACHABLE', message: 'not tried before the budget ran out' };
       for (let n = 0; ; n++) {
         const remaining = windowEnd - clock.now();
-        if (remaining <= 0) break;
+        if (remaining <= 0 || target.signal?.aborted === true) break;
         attempts += 1;
         let outcome: PutOutcome | undefined;
         const refused = await runScript(remaining);
@@ -340,9 +340,9 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
         else if (port !== undefined) {
           const answer = await tcpAnswers(port.host, port.port, Math.min(timings.connectMs, Math.max(1, windowEnd - clock.now())));
           if (!answer.ok) last = { code: 'ERR_ONEGATE_PORT', message: `${port.host}:${port.port} does not answer (${answer.reason}), so READY is held back` };
-          else outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES' });
+          else outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES', signal: target.signal });
         } else {
-          outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES' });
+          outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES', signal: target.signal });
         }
         if (outcome?.ok === true) return settle({ ...base, status: 'reported', attempts, reportedAt: new Date(clock.now()).toISOString(), ...(gatePassed ? { gatePassed } : {}) });
         if (outcome !== undefined) {
@@ -352,7 +352,12 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
         log.info({ attempt: attempts, error: last.message }, 'ready report: retrying');
         const wait = Math.min(timings.maxBackoffMs, timings.backoffMs * 2 ** n);
         if (clock.now() + wait >= windowEnd) break;
-        await clock.sleep(wait);
+        if (await sleepUnlessAborted(clock, wait, target.signal)) break;
+      }
+      if (target.signal?.aborted === true) {
+        // the daemon stops (shutdown): what is left is retried by the next daemon in this boot, or by the next boot
+        log.info({ attempts }, 'ready report: stopped with the daemon');
+        return settle({ ...base, status: 'pending', attempts, error: last, ...(gatePassed ? { gatePassed } : {}) });
       }
       if (windowEnd < deadline) {
         // the boot goes on; the daemon takes the rest of the budget — where one is enabled (sysvinit
@@ -363,6 +368,25 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
       return fail(last.code, `${last.message}; gave up after ${attempts} attempt(s) in the ${Math.round(budgetMs / 1000)} s budget`, gatePassed);
     },
   };
+}
+
+/** Sleeps `ms` by the clock, or less when `signal` aborts first; true when it did. */
+async function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal === undefined) {
+    await clock.sleep(ms);
+    return false;
+  }
+  if (signal.aborted) return true;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<true>((resolve) => {
+    onAbort = () => { resolve(true); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([clock.sleep(ms).then(() => false), aborted]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Where install enables the daemon (systemd); sysvinit images have no daemon. */

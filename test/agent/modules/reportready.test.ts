@@ -384,6 +384,29 @@ describe('report-ready module', () => {
     for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', undefined]) expect(retryableError(code)).toBe(true);
   });
 
+  it('the daemon stopping in the middle of its retries ends them at once (its signal): pending, not waiting out the backoff or a hung PUT', async () => {
+    for (const fault of ['status:500,path=/vm', 'hang,path=/vm']) {
+      const { server, url } = await oneGate([parseFault(fault)]);
+      const g = await guest();
+      // a clock whose waits last as long as the test wants: one that never ends by itself
+      const sleeps: number[] = [];
+      const clock = { now: () => Date.parse('2026-01-01T00:00:00Z'), sleep: (ms: number): Promise<void> => { sleeps.push(ms); return new Promise<void>(() => undefined); } };
+      const stopping = new AbortController();
+      const target: Target = { ...g.target(new TestClock(), true), clock, signal: stopping.signal };
+      const timings = { ...FAST, requestMs: 60_000, budgetMs: 120_000 };
+      const applied = makeReportReadyModule({ timings }).apply(await contextOf(vars(url), { 'token.txt': TOKEN }), target, createLogger(undefined));
+      // the first PUT was sent (answered 500, or hanging): then the daemon stops
+      for (let i = 0; i < 200 && server.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(server.requests).toEqual(['PUT /vm']);
+      const t0 = performance.now();
+      stopping.abort();
+      await applied;
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(await g.record()).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(sleeps.length).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('READY_SCRIPT is a secret name (as START_SCRIPT), READY_SCRIPT_PATH is not', () => {
     expect(isSecretName('READY_SCRIPT')).toBe(true);
     expect(isSecretName('READY_SCRIPT_BASE64')).toBe(true);
