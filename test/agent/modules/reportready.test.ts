@@ -14,7 +14,7 @@ import { MODULES } from '../../../src/agent/modules/index.js';
 import type { Target } from '../../../src/agent/modules/module.js';
 import { DAEMON_WANTS, decodeReadyScript, describeReady, makeReportReadyModule, readReadyRecord, type ReadyRecord, type ReadyTimings } from '../../../src/agent/modules/reportready.js';
 import { runAgent } from '../../../src/agent/run.js';
-import { classifyVariable } from '../../../src/agent/context/checks.js';
+import { checkVariables, classifyVariable } from '../../../src/agent/context/checks.js';
 import { renderContextSh } from '../../../src/formats/contextsh.js';
 import { systemClock } from '../../../src/host/clock.js';
 import { HostExec } from '../../../src/host/exec.js';
@@ -411,6 +411,16 @@ describe('report-ready module', () => {
     expect(isSecretName('READY_SCRIPT')).toBe(true);
     expect(isSecretName('READY_SCRIPT_BASE64')).toBe(true);
     expect(isSecretName('READY_SCRIPT_PATH')).toBe(false);
+  });
+
+  it('the ready variables without REPORT_READY=YES are named as not used; READY_SCRIPT beside READY_SCRIPT_PATH is named as not used', () => {
+    const off = checkVariables({ READY_SCRIPT: 'true', READY_SCRIPT_PATH: '/opt/r.sh', VMCTX_READY_PORT: '80', ONEGATE_TOKEN: TOKEN, ONEGATE_ENDPOINT: 'http://10.0.0.1:5030' }, (name) => ({ file: 'context.sh', line: name.length }));
+    expect(off.warnings.map((w) => w.variable)).toEqual(['READY_SCRIPT', 'READY_SCRIPT_PATH', 'VMCTX_READY_PORT', 'ONEGATE_TOKEN']);
+    expect(off.warnings[0]).toMatchObject({ file: 'context.sh', line: 12, message: expect.stringContaining('REPORT_READY is not YES; not used by vmctx') as unknown });
+    expect(JSON.stringify(off)).not.toContain(TOKEN);
+    const both = checkVariables({ REPORT_READY: 'YES', READY_SCRIPT: 'true', READY_SCRIPT_PATH: '/opt/r.sh' });
+    expect(both.warnings).toEqual([{ variable: 'READY_SCRIPT', message: 'READY_SCRIPT_PATH is set too and is the one run; READY_SCRIPT is not used' }]);
+    expect(checkVariables({ REPORT_READY: 'yes', READY_SCRIPT: 'true', ONEGATE_TOKEN: TOKEN }).warnings).toEqual([]);
   });
 
   it('the variables are applied now, not "not supported"', () => {
