@@ -130,13 +130,21 @@ async function writeRecord(target: Target, record: ReadyRecord): Promise<void> {
   await root.writeFile(recordPath(dir), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, noFollow: true });
 }
 
-/** One line for `vmctx status`. */
-export function describeReady(record: ReadyRecord): string {
+/**
+ * One line for `vmctx status`. With `now` (the current boot's id and the time), a record of another
+ * boot is labelled so, and a "pending" whose deadline has passed is not said to be retried.
+ */
+export function describeReady(record: ReadyRecord, now?: { readonly bootId?: string | undefined; readonly at: number }): string {
   const to = `OneGate ${record.url ?? '?'} (VM ${record.vmid ?? '?'})`;
-  if (record.status === 'reported') return `READY=YES reported to ${to} at ${record.reportedAt ?? '?'} (attempt ${record.attempts})`;
+  const previous = now?.bootId !== undefined && now.bootId !== record.bootId ? ' (a previous boot)' : '';
+  if (record.status === 'reported') return `READY=YES reported to ${to} at ${record.reportedAt ?? '?'} (attempt ${record.attempts})${previous}`;
   const why = record.error === undefined ? '' : `${record.error.code}: ${record.error.message}`;
-  if (record.status === 'pending') return `READY not reported yet to ${to}: ${why}; the daemon retries until ${record.deadline}`;
-  return `READY NOT reported to ${to}: ${why}`;
+  if (record.status === 'pending') {
+    const over = previous !== '' || (now !== undefined && Date.parse(record.deadline) <= now.at);
+    if (over) return `READY not reported to ${to}: ${why}; deadline passed (${record.deadline}), no retry${previous}`;
+    return `READY not reported yet to ${to}: ${why}; the daemon retries until ${record.deadline}`;
+  }
+  return `READY NOT reported to ${to}: ${why}${previous}`;
 }
 
 type Endpoint = { ok: true; url: URL } | { ok: false; reason: string };
