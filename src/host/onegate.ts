@@ -9,6 +9,84 @@ import { loadGot } from './metadatahttp.js';
 import { errnoCode } from '../shared/errors.js';
 import { REDACTED, type Secret } from '../shared/secret.js';
 
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Array<{ address: string; family: number }>, family?: number) => void;
+/** A `lookup` for node:net / node:http (and got's dnsLookup). */
+export type BoundedLookup = (hostname: string, options: { family?: number | string; all?: boolean } | number, callback: LookupCallback) => void;
+
+/** The names /etc/hosts gives (c-ares' queries do not read it; getaddrinfo did). */
+function hostsFile(hostname: string): Array<{ address: string; family: number }> {
+  const fs = createRequire('/')('node:fs') as typeof import('node:fs');
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/hosts', 'utf8').slice(0, 1024 * 1024);
+  } catch {
+    return [];
+  }
+  const found: Array<{ address: string; family: number }> = [];
+  const name = hostname.toLowerCase();
+  for (const line of text.split('\n')) {
+    const [address, ...names] = (line.split('#')[0] ?? '').trim().split(/\s+/u);
+    if (address === undefined || !names.some((n) => n.toLowerCase() === name)) continue;
+    const family = netModule().isIP(address);
+    if (family !== 0) found.push({ address, family });
+  }
+  return found;
+}
+
+const netModule = (): typeof import('node:net') => createRequire('/')('node:net') as typeof import('node:net');
+
+/**
+ * A name lookup that ends within `timeoutMs`, leaving nothing behind: /etc/hosts first, then DNS
+ * through c-ares (a Resolver, one try, cancelled at the deadline) — never getaddrinfo, whose
+ * lookups run on libuv's 4 threads, cannot be cancelled and keep the process alive ~10 s each
+ * when the name server does not answer. An IP address is not looked up. `servers`: tests.
+ */
+export function boundedLookup(timeoutMs: number, servers?: readonly string[]): BoundedLookup {
+  return (hostname, options, callback) => {
+    const opts = typeof options === 'number' ? { family: options } : options;
+    const want = opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : Number(opts.family ?? 0);
+    const answer = (list: Array<{ address: string; family: number }>): void => {
+      const fitting = list.filter((a) => want === 0 || a.family === want);
+      if (fitting.length === 0) {
+        const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }) as NodeJS.ErrnoException;
+        callback(error, opts.all === true ? [] : '', 0);
+      } else if (opts.all === true) callback(null, fitting);
+      else callback(null, fitting[0]?.address ?? '', fitting[0]?.family ?? 4);
+    };
+    const family = netModule().isIP(hostname);
+    if (family !== 0) {
+      answer([{ address: hostname, family }]);
+      return;
+    }
+    const local = hostsFile(hostname);
+    if (local.length > 0) {
+      answer(local);
+      return;
+    }
+    const dns = createRequire('/')('node:dns') as typeof import('node:dns');
+    const resolver = new dns.promises.Resolver({ timeout: Math.max(1, Math.round(timeoutMs)), tries: 1 });
+    if (servers !== undefined) resolver.setServers([...servers]);
+    const timer = setTimeout(() => { resolver.cancel(); }, Math.max(1, timeoutMs));
+    const v4 = want === 6 ? Promise.resolve([]) : resolver.resolve4(hostname);
+    const v6 = want === 4 ? Promise.resolve([]) : resolver.resolve6(hostname);
+    void Promise.allSettled([v4, v6]).then(([a, b]) => {
+      clearTimeout(timer);
+      const list = [
+        ...(a.status === 'fulfilled' ? a.value.map((address) => ({ address, family: 4 })) : []),
+        ...(b.status === 'fulfilled' ? b.value.map((address) => ({ address, family: 6 })) : []),
+      ];
+      if (list.length > 0 || (a.status === 'fulfilled' && b.status === 'fulfilled')) {
+        answer(list);
+        return;
+      }
+      const failed = a.status === 'rejected' ? a.reason as NodeJS.ErrnoException : b.status === 'rejected' ? b.reason as NodeJS.ErrnoException : undefined;
+      const code = failed?.code === 'ECANCELLED' || failed?.code === 'ETIMEOUT' ? 'EAI_AGAIN' : failed?.code ?? 'ENOTFOUND';
+      const error = Object.assign(new Error(`DNS lookup of ${hostname}: ${code === 'EAI_AGAIN' ? `no answer within ${timeoutMs} ms` : code}`), { code, hostname }) as NodeJS.ErrnoException;
+      callback(error, opts.all === true ? [] : '', 0);
+    });
+  };
+}
+
 /** Statuses worth asking again (OneGate or its proxy not ready yet); any other answer is final. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 const MAX_ANSWER = 16 * 1024;
@@ -24,6 +102,8 @@ export interface ReadyPut {
   readonly body: string;
   /** Ends the request early (the daemon stops). */
   readonly signal?: AbortSignal | undefined;
+  /** Name servers (tests); the system's by default. */
+  readonly dnsServers?: readonly string[] | undefined;
 }
 
 export type PutOutcome =
@@ -77,6 +157,8 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
     throwHttpErrors: false,
     decompress: false,
     ...(request.signal === undefined ? {} : { signal: request.signal }),
+    // the name lookup ends with the request's time (never getaddrinfo's: see boundedLookup)
+    dnsLookup: boundedLookup(Math.min(request.connectMs, requestMs), request.dnsServers) as never,
   });
   return new Promise<PutOutcome>((resolve) => {
     const chunks: Buffer[] = [];
@@ -115,12 +197,12 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
 export type PortOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** One TCP connect to host:port within `timeoutMs`: answers (accepted) or not, and why. */
-export function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<PortOutcome> {
+export function tcpAnswers(host: string, port: number, timeoutMs: number, dnsServers?: readonly string[]): Promise<PortOutcome> {
   // node:net loads only when a port is waited for (createRequire: an image's Node may be 18)
-  const net = createRequire('/')('node:net') as typeof import('node:net');
+  const net = netModule();
   return new Promise((resolve) => {
     let settled = false;
-    const socket: Socket = net.connect({ host, port });
+    const socket: Socket = net.connect({ host, port, lookup: boundedLookup(timeoutMs, dnsServers) as never });
     const done = (outcome: PortOutcome): void => {
       if (settled) return;
       settled = true;

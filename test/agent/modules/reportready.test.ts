@@ -6,6 +6,7 @@
 // (the waits between attempts); only the I/O timeouts are real, and short.
 import { createHash, randomUUID } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,7 +19,8 @@ import { checkVariables, classifyVariable } from '../../../src/agent/context/che
 import { renderContextSh } from '../../../src/formats/contextsh.js';
 import { systemClock } from '../../../src/host/clock.js';
 import { HostExec } from '../../../src/host/exec.js';
-import { retryableError } from '../../../src/host/onegate.js';
+import { putReady, retryableError, tcpAnswers } from '../../../src/host/onegate.js';
+import { Secret } from '../../../src/shared/secret.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
 import { HostScriptRunner } from '../../../src/host/scripts.js';
 import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
@@ -406,6 +408,29 @@ describe('report-ready module', () => {
       expect(await g.record()).toMatchObject({ status: 'pending', attempts: 1 });
       expect(sleeps.length).toBeLessThanOrEqual(1);
     }
+  });
+
+  it('a name server that never answers: the PUT and the port wait end at their timeouts and leave no lookup running (c-ares, cancelled; never getaddrinfo)', async () => {
+    const sink = createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => sink.close(() => { r(); })));
+    const servers = [`127.0.0.1:${sink.address().port}`];
+    const t0 = performance.now();
+    const put = await putReady({ endpoint: new URL('http://onegate.example:5030'), vmid: '1', token: new Secret('t'), connectMs: 300, requestMs: 500, body: 'READY=YES', dnsServers: servers });
+    const port = await tcpAnswers('app.example', 80, 300, servers);
+    const ms = performance.now() - t0;
+    expect(put).toMatchObject({ ok: false, retry: true });
+    expect(port).toMatchObject({ ok: false });
+    expect(ms).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 50));
+    const active = process.getActiveResourcesInfo();
+    expect(active).not.toContain('GetAddrInfoReqWrap');
+    expect(active).not.toContain('QueryReqWrap');
+    // names in /etc/hosts still resolve (c-ares' queries do not read it): localhost
+    const listening = createServer((c) => c.end());
+    await new Promise<void>((r) => listening.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => listening.close(() => { r(); })));
+    expect(await tcpAnswers('localhost', (listening.address() as { port: number }).port, 1000, servers)).toEqual({ ok: true });
   });
 
   it('READY_SCRIPT is a secret name (as START_SCRIPT), READY_SCRIPT_PATH is not', () => {
