@@ -41,6 +41,8 @@ export interface ReconfigureOptions {
   readonly metadataUrl?: string | undefined;
   readonly logger: Logger;
   readonly version: string;
+  /** Aborted when the daemon stops: a check in progress ends its waits (report-ready's retries). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Reconfigurer {
       recordBoot: false,
       version: this.options.version,
       onContext: (c) => (ctx = c),
+      ...(this.options.signal === undefined ? {} : { signal: this.options.signal }),
       ...(root.isLive ? { listNics: listGuestNics, scripts: new HostScriptRunner() } : {}),
     });
     this.lastResult = report.result;
@@ -132,7 +135,8 @@ export interface ServeOptions extends ReconfigureOptions {
 
 /** The daemon: listens for triggers and re-applies what changed, until `control.stopped`. */
 export async function serveDaemon(options: ServeOptions, control: DaemonControl): Promise<void> {
-  const reconfigurer = new Reconfigurer(options);
+  const stopping = new AbortController();
+  const reconfigurer = new Reconfigurer({ ...options, signal: stopping.signal });
   const daemon = new Daemon({
     root: options.root,
     check: (reasons) => reconfigurer.check(reasons),
@@ -146,6 +150,8 @@ export async function serveDaemon(options: ServeOptions, control: DaemonControl)
   control.onHangup(() => { daemon.trigger('sighup'); });
   await control.stopped;
   options.console.line('daemon: stopping');
+  // a check in the middle of its waits ends them (report-ready records "pending"), so stop is prompt
+  stopping.abort();
   await daemon.stop();
   options.logger.info({ checks: daemon.checks }, 'daemon stopped');
 }

@@ -57,6 +57,8 @@ export interface RunOptions {
   /** Runs scripts; given for live runs (and by tests on scratch roots). */
   readonly scripts?: ScriptRunner;
   readonly scriptTimeoutMs?: number;
+  /** Aborted when the run is to end early (the daemon stops); given to the modules' Target. */
+  readonly signal?: AbortSignal | undefined;
   /** Called with the context once it is loaded (the daemon remembers what it applied). */
   readonly onContext?: (ctx: Context) => void;
   /** How long to wait for another run's lock (default 60 s). */
@@ -245,6 +247,7 @@ async function runLocked(options: RunOptions, repaired: readonly ContextWarning[
       state: options.dryRun && options.stateDir !== '' ? { root, dir: options.stateDir } : { root: options.stateRoot, dir: options.stateDir },
       ...(!options.dryRun && options.scripts !== undefined ? { scripts: options.scripts } : {}),
       ...(options.scriptTimeoutMs === undefined ? {} : { scriptTimeoutMs: options.scriptTimeoutMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
     const reports: ModuleReport[] = [];
     for (const module of modules) reports.push(await runModule(module, ctx, target, state, bootId, options));

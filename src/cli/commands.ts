@@ -302,6 +302,12 @@ async function bootView(root: Root): Promise<{ record: BootRecord | undefined; m
   return { record, markers, report, reportDamaged };
 }
 
+/** This boot's id, when the root has one (a scratch root may not: then no record is called another boot's). */
+async function currentBootId(root: DirectoryRoot): Promise<string | undefined> {
+  const id = (await root.readText('/proc/sys/kernel/random/boot_id', { maxBytes: 64 }).catch(() => undefined))?.trim();
+  return id === undefined || id === '' ? undefined : id;
+}
+
 export async function statusCommand(flags: StatusFlags): Promise<number> {
   const root = new DirectoryRoot(flags.root);
   const { stateRoot, stateDir } = stateFor(flags, root);
@@ -332,7 +338,7 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
     out(`${JSON.stringify({ status: progress.state, result: progress.result ?? null, why: progress.why, boot: record ?? null, markers, lastRun: report ?? null, state: state.data, ready: ready ?? null }, null, 2)}\n`);
   } else {
     out(statusText({ progress, record, markers }, flags.long === true));
-    if (ready !== undefined) out(`ready: ${describeReady(ready)}\n`);
+    if (ready !== undefined) out(`ready: ${describeReady(ready, { bootId: await currentBootId(root), at: Date.now() })}\n`);
     // a run that holds no lock any more and never cleared its marker crashed or was killed
     const unfinished = state.data.run;
     if (markers.running) out(`a run is in progress (pid ${(await lockHolder(root)) ?? '?'})\n`);

@@ -7,7 +7,85 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { loadGot } from './metadatahttp.js';
 import { errnoCode } from '../shared/errors.js';
-import type { Secret } from '../shared/secret.js';
+import { REDACTED, type Secret } from '../shared/secret.js';
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Array<{ address: string; family: number }>, family?: number) => void;
+/** A `lookup` for node:net / node:http (and got's dnsLookup). */
+export type BoundedLookup = (hostname: string, options: { family?: number | string; all?: boolean } | number, callback: LookupCallback) => void;
+
+/** The names /etc/hosts gives (c-ares' queries do not read it; getaddrinfo did). */
+function hostsFile(hostname: string): Array<{ address: string; family: number }> {
+  const fs = createRequire('/')('node:fs') as typeof import('node:fs');
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/hosts', 'utf8').slice(0, 1024 * 1024);
+  } catch {
+    return [];
+  }
+  const found: Array<{ address: string; family: number }> = [];
+  const name = hostname.toLowerCase();
+  for (const line of text.split('\n')) {
+    const [address, ...names] = (line.split('#')[0] ?? '').trim().split(/\s+/u);
+    if (address === undefined || !names.some((n) => n.toLowerCase() === name)) continue;
+    const family = netModule().isIP(address);
+    if (family !== 0) found.push({ address, family });
+  }
+  return found;
+}
+
+const netModule = (): typeof import('node:net') => createRequire('/')('node:net') as typeof import('node:net');
+
+/**
+ * A name lookup that ends within `timeoutMs`, leaving nothing behind: /etc/hosts first, then DNS
+ * through c-ares (a Resolver, one try, cancelled at the deadline) — never getaddrinfo, whose
+ * lookups run on libuv's 4 threads, cannot be cancelled and keep the process alive ~10 s each
+ * when the name server does not answer. An IP address is not looked up. `servers`: tests.
+ */
+export function boundedLookup(timeoutMs: number, servers?: readonly string[]): BoundedLookup {
+  return (hostname, options, callback) => {
+    const opts = typeof options === 'number' ? { family: options } : options;
+    const want = opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : Number(opts.family ?? 0);
+    const answer = (list: Array<{ address: string; family: number }>): void => {
+      const fitting = list.filter((a) => want === 0 || a.family === want);
+      if (fitting.length === 0) {
+        const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }) as NodeJS.ErrnoException;
+        callback(error, opts.all === true ? [] : '', 0);
+      } else if (opts.all === true) callback(null, fitting);
+      else callback(null, fitting[0]?.address ?? '', fitting[0]?.family ?? 4);
+    };
+    const family = netModule().isIP(hostname);
+    if (family !== 0) {
+      answer([{ address: hostname, family }]);
+      return;
+    }
+    const local = hostsFile(hostname);
+    if (local.length > 0) {
+      answer(local);
+      return;
+    }
+    const dns = createRequire('/')('node:dns') as typeof import('node:dns');
+    const resolver = new dns.promises.Resolver({ timeout: Math.max(1, Math.round(timeoutMs)), tries: 1 });
+    if (servers !== undefined) resolver.setServers([...servers]);
+    const timer = setTimeout(() => { resolver.cancel(); }, Math.max(1, timeoutMs));
+    const v4 = want === 6 ? Promise.resolve([]) : resolver.resolve4(hostname);
+    const v6 = want === 4 ? Promise.resolve([]) : resolver.resolve6(hostname);
+    void Promise.allSettled([v4, v6]).then(([a, b]) => {
+      clearTimeout(timer);
+      const list = [
+        ...(a.status === 'fulfilled' ? a.value.map((address) => ({ address, family: 4 })) : []),
+        ...(b.status === 'fulfilled' ? b.value.map((address) => ({ address, family: 6 })) : []),
+      ];
+      if (list.length > 0 || (a.status === 'fulfilled' && b.status === 'fulfilled')) {
+        answer(list);
+        return;
+      }
+      const failed = a.status === 'rejected' ? a.reason as NodeJS.ErrnoException : b.status === 'rejected' ? b.reason as NodeJS.ErrnoException : undefined;
+      const code = failed?.code === 'ECANCELLED' || failed?.code === 'ETIMEOUT' ? 'EAI_AGAIN' : failed?.code ?? 'ENOTFOUND';
+      const error = Object.assign(new Error(`DNS lookup of ${hostname}: ${code === 'EAI_AGAIN' ? `no answer within ${timeoutMs} ms` : code}`), { code, hostname }) as NodeJS.ErrnoException;
+      callback(error, opts.all === true ? [] : '', 0);
+    });
+  };
+}
 
 /** Statuses worth asking again (OneGate or its proxy not ready yet); any other answer is final. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -22,6 +100,10 @@ export interface ReadyPut {
   readonly requestMs: number;
   /** The body (one-apps sends READY=YES). */
   readonly body: string;
+  /** Ends the request early (the daemon stops). */
+  readonly signal?: AbortSignal | undefined;
+  /** Name servers (tests); the system's by default. */
+  readonly dnsServers?: readonly string[] | undefined;
 }
 
 export type PutOutcome =
@@ -38,11 +120,22 @@ export function vmUrl(endpoint: URL): string {
   return base.toString();
 }
 
-/** One answer's first line, printable and short, for a message (OneGate says why in its body). */
-function excerpt(body: Buffer): string {
+/** One answer's first line, printable and short, for a message (OneGate says why in its body); the token, should a proxy echo it, redacted. */
+export function excerpt(body: Buffer, token: Secret): string {
   const line = body.toString('utf8').split(/\r?\n/u).find((l) => l.trim() !== '') ?? '';
-  const clean = line.replace(/[^\x20-\x7e]/gu, '?').trim().slice(0, 120);
+  const secret = token.reveal();
+  const clean = (secret === '' ? line : line.split(secret).join(REDACTED)).replace(/[^\x20-\x7e]/gu, '?').trim().slice(0, 120);
   return clean === '' ? '' : `: ${clean}`;
+}
+
+/**
+ * Whether a PUT that got no answer (this error code) is worth trying again: a TLS certificate the
+ * guest cannot verify will not verify on the next try either — but for one "not yet valid": the
+ * guest's clock may not be synced yet this early in the boot.
+ */
+export function retryableError(code: string | undefined): boolean {
+  if (code === 'CERT_NOT_YET_VALID') return true;
+  return code === undefined || !/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/u.test(code);
 }
 
 /** One PUT, no retries. */
@@ -63,6 +156,9 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
     followRedirect: false,
     throwHttpErrors: false,
     decompress: false,
+    ...(request.signal === undefined ? {} : { signal: request.signal }),
+    // the name lookup ends with the request's time (never getaddrinfo's: see boundedLookup)
+    dnsLookup: boundedLookup(Math.min(request.connectMs, requestMs), request.dnsServers) as never,
   });
   return new Promise<PutOutcome>((resolve) => {
     const chunks: Buffer[] = [];
@@ -79,7 +175,7 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
       const body = Buffer.concat(chunks);
       if (status >= 200 && status < 300) done({ ok: true, status });
       else if (status >= 300 && status < 400) done({ ok: false, retry: false, status, reason: `OneGate answered a redirect (HTTP ${status}); redirects are not followed` });
-      else done({ ok: false, retry: RETRYABLE_STATUS.has(status), status, reason: `OneGate answered HTTP ${status}${excerpt(body)}` });
+      else done({ ok: false, retry: RETRYABLE_STATUS.has(status), status, reason: `OneGate answered HTTP ${status}${excerpt(body, request.token)}` });
     };
     stream.on('response', (res: { statusCode: number }) => { status = res.statusCode; });
     stream.on('data', (chunk: Buffer) => {
@@ -92,9 +188,7 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
       const reason = code === 'ETIMEDOUT'
         ? `no answer within ${requestMs} ms`
         : `${code ?? 'error'}: ${(error.message.split('\n')[0] ?? '').replace(/https?:\/\/\S+/gu, '(the endpoint)').slice(0, 120)}`;
-      // a TLS certificate the guest cannot verify will not verify on the next try either
-      const tls = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/u.test(code);
-      done({ ok: false, retry: !tls, reason });
+      done({ ok: false, retry: retryableError(code), reason });
     });
     stream.on('end', answered);
   });
@@ -103,12 +197,12 @@ export async function putReady(request: ReadyPut): Promise<PutOutcome> {
 export type PortOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** One TCP connect to host:port within `timeoutMs`: answers (accepted) or not, and why. */
-export function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<PortOutcome> {
+export function tcpAnswers(host: string, port: number, timeoutMs: number, dnsServers?: readonly string[]): Promise<PortOutcome> {
   // node:net loads only when a port is waited for (createRequire: an image's Node may be 18)
-  const net = createRequire('/')('node:net') as typeof import('node:net');
+  const net = netModule();
   return new Promise((resolve) => {
     let settled = false;
-    const socket: Socket = net.connect({ host, port });
+    const socket: Socket = net.connect({ host, port, lookup: boundedLookup(timeoutMs, dnsServers) as never });
     const done = (outcome: PortOutcome): void => {
       if (settled) return;
       settled = true;

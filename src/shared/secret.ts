@@ -34,11 +34,11 @@ export class Secret {
 
 /**
  * Variables whose values are secrets: passwords and hashes, tokens, API and access keys, user data
- * and start scripts (they routinely carry credentials). A name is a secret when any of these
+ * and start and ready scripts (they routinely carry credentials; READY_SCRIPT_PATH is only a path). A name is a secret when any of these
  * appears anywhere in it, case-insensitively (`DB_PASSWORD`, `ONEGATE_TOKEN`, `AWS_SECRET_ACCESS_KEY`,
  * `X_API_KEY`, `STRIPE_APIKEY`), or `PASS` as a whole word (`SMTP_PASS`, not `BYPASS`).
  */
-const SECRET_NAME = /(PASSW(OR)?D|PASSPHRASE|TOKEN|SECRET|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL|USER_?DATA|START_SCRIPT|SCRIPT_EXEC)|(^|_)PASS(_|$)/iu;
+const SECRET_NAME = /(PASSW(OR)?D|PASSPHRASE|TOKEN|SECRET|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL|USER_?DATA|START_SCRIPT|SCRIPT_EXEC|READY_SCRIPT(?!_PATH))|(^|_)PASS(_|$)/iu;
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);

@@ -86,5 +86,22 @@ export function checkVariables(variables: Readonly<Record<string, string>>, wher
     const message = c.kind === 'unsupported' ? 'is not supported by vmctx; ignored' : `unknown variable (did you mean ${c.guess ?? ''}?); not applied`;
     warnings.push({ variable: name, message, ...where(name) });
   }
+  warnings.push(...readyChecks(variables, where));
   return { warnings, unused };
+}
+
+/** The names only report-ready reads: set while REPORT_READY is not YES, they do nothing (said so). */
+const READY_ONLY = ['READY_SCRIPT', 'READY_SCRIPT_PATH', 'VMCTX_READY_PORT', 'ONEGATE_TOKEN'] as const;
+
+function readyChecks(variables: Readonly<Record<string, string>>, where: (name: string) => { file?: string; line?: number; col?: number }): ContextWarning[] {
+  const warnings: ContextWarning[] = [];
+  const set = (name: string): boolean => (variables[name] ?? '').trim() !== '';
+  if ((variables['REPORT_READY'] ?? '').trim().toUpperCase() !== 'YES') {
+    for (const name of READY_ONLY) {
+      if (set(name)) warnings.push({ variable: name, message: `is read only for the ready report, and REPORT_READY is not YES; not used by vmctx${name === 'ONEGATE_TOKEN' ? ' (scripts still see it when they opt in to secrets)' : ''}`, ...where(name) });
+    }
+  } else if (set('READY_SCRIPT') && set('READY_SCRIPT_PATH')) {
+    warnings.push({ variable: 'READY_SCRIPT', message: 'READY_SCRIPT_PATH is set too and is the one run; READY_SCRIPT is not used', ...where('READY_SCRIPT') });
+  }
+  return warnings;
 }

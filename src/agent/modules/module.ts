@@ -45,6 +45,8 @@ export interface Target {
   readonly state?: { readonly root: Root; readonly dir: string };
   /** The clock live waits (the network's rollback check) use; the system's when absent. */
   readonly clock?: Clock;
+  /** Aborted when the run is to end early (the daemon stops): long waits end there. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ModuleOutcome {

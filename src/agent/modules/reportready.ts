@@ -19,6 +19,7 @@
 // again at each boot) and again when the context's ready inputs change (one-apps reconfigures);
 // never twice in one boot for the same inputs. The record (no token in it) is what `vmctx status`
 // shows: reported at, or pending with the last error, or the failure.
+import { createHash } from 'node:crypto';
 import { decodeStrictBase64 } from '../../formats/base64.js';
 import { systemClock, type Clock } from '../../host/clock.js';
 import { putReady, tcpAnswers, vmUrl, type PutOutcome } from '../../host/onegate.js';
@@ -29,8 +30,9 @@ import { loadConfig } from '../config.js';
 import type { Context } from '../context/context.js';
 import { bootIdentity } from '../identity.js';
 import { hashInputs } from '../state.js';
+import { pathProblem, rootOnlyProblem } from './live.js';
 import { OutcomeBuilder, type Module, type Target } from './module.js';
-import { executeScript } from './scripts.js';
+import { DEFAULT_SCRIPT_TIMEOUT_MS, executeScript } from './scripts.js';
 
 export const READY_RECORD = 'report-ready.json';
 /** vmctx's own variable: report only once this TCP port answers ([HOST:]PORT, HOST 127.0.0.1 by default). */
@@ -92,6 +94,18 @@ function readyInputs(ctx: Context): ReadyInputs {
   return { endpoint: v['ONEGATE_ENDPOINT'] ?? '', vmid: v['VMID'] ?? '', script: script === undefined ? '' : hashInputs(script), port: v[READY_PORT_VARIABLE] ?? '' };
 }
 
+/**
+ * The ready inputs' key, the token among them (a token fixed in the same boot reports again) as a
+ * SHA-256 digest only, never the token: a OneGate token is long and random (OpenNebula makes it
+ * from a key and the VM), so its digest cannot be turned back by trying tokens; and the digest is
+ * itself only hashed into the key, never stored or logged on its own.
+ */
+async function readyKey(ctx: Context): Promise<string> {
+  const token = await readToken(ctx);
+  const digest = token.ok ? createHash('sha256').update('vmctx onegate token\0').update(token.token.reveal()).digest('hex') : '';
+  return hashInputs({ ...readyInputs(ctx), token: digest });
+}
+
 const recordPath = (dir: string): string => `${dir}/${READY_RECORD}`;
 
 function stateOf(target: Target): { root: Root; dir: string } {
@@ -116,13 +130,21 @@ async function writeRecord(target: Target, record: ReadyRecord): Promise<void> {
   await root.writeFile(recordPath(dir), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, noFollow: true });
 }
 
-/** One line for `vmctx status`. */
-export function describeReady(record: ReadyRecord): string {
+/**
+ * One line for `vmctx status`. With `now` (the current boot's id and the time), a record of another
+ * boot is labelled so, and a "pending" whose deadline has passed is not said to be retried.
+ */
+export function describeReady(record: ReadyRecord, now?: { readonly bootId?: string | undefined; readonly at: number }): string {
   const to = `OneGate ${record.url ?? '?'} (VM ${record.vmid ?? '?'})`;
-  if (record.status === 'reported') return `READY=YES reported to ${to} at ${record.reportedAt ?? '?'} (attempt ${record.attempts})`;
+  const previous = now?.bootId !== undefined && now.bootId !== record.bootId ? ' (a previous boot)' : '';
+  if (record.status === 'reported') return `READY=YES reported to ${to} at ${record.reportedAt ?? '?'} (attempt ${record.attempts})${previous}`;
   const why = record.error === undefined ? '' : `${record.error.code}: ${record.error.message}`;
-  if (record.status === 'pending') return `READY not reported yet to ${to}: ${why}; the daemon retries until ${record.deadline}`;
-  return `READY NOT reported to ${to}: ${why}`;
+  if (record.status === 'pending') {
+    const over = previous !== '' || (now !== undefined && Date.parse(record.deadline) <= now.at);
+    if (over) return `READY not reported to ${to}: ${why}; deadline passed (${record.deadline}), no retry${previous}`;
+    return `READY not reported yet to ${to}: ${why}; the daemon retries until ${record.deadline}`;
+  }
+  return `READY NOT reported to ${to}: ${why}${previous}`;
 }
 
 type Endpoint = { ok: true; url: URL } | { ok: false; reason: string };
@@ -162,19 +184,56 @@ function parsePort(value: string): { host: string; port: number } | undefined {
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
-/** The READY_SCRIPT to run: a path (argv, no shell) or a body (base64-decoded when it is base64, as one-apps). */
-function readyScript(ctx: Context): { variable: string; body: Buffer; argv?: string[] } | { problem: string } | undefined {
+/** The READY_SCRIPT to run: a path (its contents read when it runs, after the hooks' checks) or a body (base64-decoded when it is base64, as one-apps). */
+function readyScript(ctx: Context): { variable: string; body: Buffer; path?: string } | { problem: string } | undefined {
   const path = ctx.variables['READY_SCRIPT_PATH'];
   if (path !== undefined && path.trim() !== '') {
     if (!path.trim().startsWith('/')) return { problem: `READY_SCRIPT_PATH must be an absolute path, not ${JSON.stringify(path.slice(0, 80))}` };
-    return { variable: 'READY_SCRIPT_PATH', body: Buffer.alloc(0), argv: [path.trim()] };
+    return { variable: 'READY_SCRIPT_PATH', body: Buffer.alloc(0), path: path.trim() };
   }
   const script = ctx.variables['READY_SCRIPT'];
   if (script === undefined || script.trim() === '') return undefined;
-  // one-apps decodes a value that is all base64 (a plain word like "true" is not: its length is not a multiple of 4)
-  const decoded = /^[A-Za-z0-9+/=\s]+$/u.test(script) ? decodeStrictBase64(script) : undefined;
-  return { variable: 'READY_SCRIPT', body: decoded ?? Buffer.from(`${script}\n`, 'utf8') };
+  // one-apps decodes a value that is base64; a short command can look like base64 too ("true",
+  // "pidof dockerd" without its space), so it is decoded only when it has no whitespace but line
+  // breaks and decodes to UTF-8 text without control characters other than tab and newline
+  return { variable: 'READY_SCRIPT', body: decodeReadyScript(script) ?? Buffer.from(`${script}\n`, 'utf8') };
 }
+
+/** READY_SCRIPT's base64 form, or undefined when the value is to be taken as it is. */
+export function decodeReadyScript(value: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/=\r\n]+$/u.test(value)) return undefined;
+  const decoded = decodeStrictBase64(value);
+  if (decoded === undefined) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(decoded);
+  } catch {
+    return undefined;
+  }
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    if ((c < 0x20 && ch !== '\t' && ch !== '\n') || c === 0x7f) return undefined;
+  }
+  return decoded;
+}
+
+/** READY_SCRIPT_PATH's contents, when the hooks' rule holds (a regular file, root's, writable only by root, its directories too). */
+async function readScriptPath(root: Root, path: string): Promise<{ body: Buffer } | { problem: string }> {
+  const why = (reason: string): { problem: string } => ({ problem: `READY_SCRIPT_PATH ${path} is not run: ${reason}` });
+  const way = await pathProblem(root, path, { rootControlled: true, lastMustBeDirectory: false });
+  if (way !== undefined) return why(way);
+  const st = await root.lstat(path);
+  if (st === undefined) return why('it does not exist');
+  if (st.type !== 'file') return why(`not a regular file${st.type === 'symlink' ? `: a symlink to ${st.linkTarget ?? '?'}` : ''}`);
+  const owner = rootOnlyProblem(st);
+  if (owner !== undefined) return why(`${owner}; it must be root's and writable only by root`);
+  // what runs is what was read here (its contents, as hooks run), not the path again
+  const body = await root.readFile(path, { maxBytes: MAX_SCRIPT_FILE }).catch((error: unknown) => why(error instanceof Error ? error.message : String(error)));
+  if (body === undefined) return why('it does not exist');
+  return 'problem' in body ? body : { body };
+}
+
+const MAX_SCRIPT_FILE = 16 * 1024 * 1024;
 
 export interface ReadyModuleOptions {
   readonly timings?: Partial<ReadyTimings>;
@@ -195,15 +254,15 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
     async liveInputs(ctx, target) {
       const bootId = await bootIdentity(target.root);
       const record = await readReadyRecord(stateOf(target).root, stateOf(target).dir);
-      const key = hashInputs(readyInputs(ctx));
+      const key = await readyKey(ctx);
       const phase = record !== undefined && record.bootId === bootId && record.key === key && record.instanceId === ctx.instanceId ? record.status : 'new';
-      return { bootId, phase };
+      return { bootId, phase, key };
     },
     async apply(ctx, target, log) {
       const out = new OutcomeBuilder();
       const clock: Clock = target.clock ?? systemClock;
       const bootId = await bootIdentity(target.root);
-      const key = hashInputs(readyInputs(ctx));
+      const key = await readyKey(ctx);
       const { root, dir } = stateOf(target);
       const previous = await readReadyRecord(root, dir);
       const mine = previous !== undefined && previous.bootId === bootId && previous.key === key && previous.instanceId === ctx.instanceId ? previous : undefined;
@@ -252,32 +311,46 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
       if (script !== undefined && 'problem' in script) missing.push(script.problem);
       if (missing.length > 0 || !endpoint.ok || !token.ok) return fail('ERR_ONEGATE_MISSING', `REPORT_READY=YES but ${missing.join('; ')}`);
 
-      // READY_SCRIPT / READY_SCRIPT_PATH first; only its success reports
+      // READY_SCRIPT / READY_SCRIPT_PATH first, at each attempt until it succeeds (one-apps retries
+      // script and report together); only its success reports. It runs within the window: what is
+      // left of it (or the script deadline, when shorter) is its deadline, so the boot never waits longer
       let gatePassed = mine?.gatePassed === true;
-      if (script !== undefined && !('problem' in script) && !gatePassed) {
-        if (script.argv !== undefined && (await target.root.lstat(script.argv[0] ?? '').catch(() => undefined)) === undefined) {
-          return fail('ERR_ONEGATE_READY_SCRIPT', `READY_SCRIPT_PATH ${script.argv[0] ?? ''} does not exist; READY not reported`);
+      const scriptDeadline = target.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS;
+      const runScript = async (remaining: number): Promise<{ code: string; message: string; final?: boolean } | undefined> => {
+        if (script === undefined || 'problem' in script || gatePassed) return undefined;
+        let body = script.body;
+        if (script.path !== undefined) {
+          const read = await readScriptPath(target.root, script.path);
+          if ('problem' in read) return { code: 'ERR_ONEGATE_READY_SCRIPT', message: `${read.problem}; READY not reported`, final: true };
+          body = read.body;
         }
-        const ran = await executeScript(ctx, target, log, out, { name: 'ready-script', variable: script.variable, body: script.body, ...(script.argv === undefined ? {} : { argv: script.argv }), secrets: false, files: new Map() });
-        if (ran.timedOut || ran.exitCode !== 0) {
-          return fail('ERR_ONEGATE_READY_SCRIPT', `${script.variable} ${ran.timedOut ? 'did not finish in time' : `exited with ${ran.exitCode ?? `signal ${ran.signal ?? '?'}`}`} (see ${ran.log}); READY not reported`);
+        const timeoutMs = Math.max(1, Math.min(scriptDeadline, remaining));
+        const ran = await executeScript(ctx, { ...target, scriptTimeoutMs: timeoutMs }, log, out, { name: 'ready-script', variable: script.variable, body, secrets: false, files: new Map() });
+        if (!ran.timedOut && ran.exitCode === 0) {
+          gatePassed = true;
+          return undefined;
         }
-        gatePassed = true;
-      }
+        const why = ran.timedOut ? `did not finish within ${timeoutMs} ms${timeoutMs < scriptDeadline ? ' (the rest of the window)' : ''}` : `exited with ${ran.exitCode ?? `signal ${ran.signal ?? '?'}`}`;
+        return { code: 'ERR_ONEGATE_READY_SCRIPT', message: `${script.variable} ${why} (see ${ran.log}); READY not reported` };
+      };
 
-      // the port (when asked for), then the PUT; retried while the answer may change, within the window
+      // the script, the port (when asked for), then the PUT; retried while the answer may change, within the window
       let last: { code: string; message: string } = mine?.error ?? { code: 'ERR_ONEGATE_UNREACHABLE', message: 'not tried before the budget ran out' };
       for (let n = 0; ; n++) {
         const remaining = windowEnd - clock.now();
-        if (remaining <= 0) break;
+        if (remaining <= 0 || target.signal?.aborted === true) break;
         attempts += 1;
         let outcome: PutOutcome | undefined;
-        if (port !== undefined) {
-          const answer = await tcpAnswers(port.host, port.port, Math.min(timings.connectMs, remaining));
+        const refused = await runScript(remaining);
+        // READY_SCRIPT_PATH refused by its checks: that does not change by asking again
+        if (refused?.final === true) return fail(refused.code, refused.message);
+        if (refused !== undefined) last = { code: refused.code, message: refused.message };
+        else if (port !== undefined) {
+          const answer = await tcpAnswers(port.host, port.port, Math.min(timings.connectMs, Math.max(1, windowEnd - clock.now())));
           if (!answer.ok) last = { code: 'ERR_ONEGATE_PORT', message: `${port.host}:${port.port} does not answer (${answer.reason}), so READY is held back` };
-          else outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES' });
+          else outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES', signal: target.signal });
         } else {
-          outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, remaining), body: 'READY=YES' });
+          outcome = await putReady({ endpoint: endpoint.url, vmid, token: token.token, connectMs: timings.connectMs, requestMs: Math.min(timings.requestMs, Math.max(1, windowEnd - clock.now())), body: 'READY=YES', signal: target.signal });
         }
         if (outcome?.ok === true) return settle({ ...base, status: 'reported', attempts, reportedAt: new Date(clock.now()).toISOString(), ...(gatePassed ? { gatePassed } : {}) });
         if (outcome !== undefined) {
@@ -287,7 +360,12 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
         log.info({ attempt: attempts, error: last.message }, 'ready report: retrying');
         const wait = Math.min(timings.maxBackoffMs, timings.backoffMs * 2 ** n);
         if (clock.now() + wait >= windowEnd) break;
-        await clock.sleep(wait);
+        if (await sleepUnlessAborted(clock, wait, target.signal)) break;
+      }
+      if (target.signal?.aborted === true) {
+        // the daemon stops (shutdown): what is left is retried by the next daemon in this boot, or by the next boot
+        log.info({ attempts }, 'ready report: stopped with the daemon');
+        return settle({ ...base, status: 'pending', attempts, error: last, ...(gatePassed ? { gatePassed } : {}) });
       }
       if (windowEnd < deadline) {
         // the boot goes on; the daemon takes the rest of the budget — where one is enabled (sysvinit
@@ -298,6 +376,25 @@ export function makeReportReadyModule(options: ReadyModuleOptions = {}): Module 
       return fail(last.code, `${last.message}; gave up after ${attempts} attempt(s) in the ${Math.round(budgetMs / 1000)} s budget`, gatePassed);
     },
   };
+}
+
+/** Sleeps `ms` by the clock, or less when `signal` aborts first; true when it did. */
+async function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal === undefined) {
+    await clock.sleep(ms);
+    return false;
+  }
+  if (signal.aborted) return true;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<true>((resolve) => {
+    onAbort = () => { resolve(true); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([clock.sleep(ms).then(() => false), aborted]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Where install enables the daemon (systemd); sysvinit images have no daemon. */

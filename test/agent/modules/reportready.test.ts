@@ -4,22 +4,27 @@
 // is retried; READY_SCRIPT gates the report; VMCTX_READY_PORT holds it until the port answers;
 // missing pieces are named; the token is in no file, log line or console line. Time is a TestClock
 // (the waits between attempts); only the I/O timeouts are real, and short.
-import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAEMON_MODULES } from '../../../src/agent/daemonpolicy.js';
 import { MODULES } from '../../../src/agent/modules/index.js';
 import type { Target } from '../../../src/agent/modules/module.js';
-import { DAEMON_WANTS, describeReady, makeReportReadyModule, readReadyRecord, type ReadyRecord, type ReadyTimings } from '../../../src/agent/modules/reportready.js';
+import { DAEMON_WANTS, decodeReadyScript, describeReady, makeReportReadyModule, readReadyRecord, type ReadyRecord, type ReadyTimings } from '../../../src/agent/modules/reportready.js';
 import { runAgent } from '../../../src/agent/run.js';
-import { classifyVariable } from '../../../src/agent/context/checks.js';
+import { checkVariables, classifyVariable } from '../../../src/agent/context/checks.js';
 import { renderContextSh } from '../../../src/formats/contextsh.js';
+import { systemClock } from '../../../src/host/clock.js';
 import { HostExec } from '../../../src/host/exec.js';
+import { putReady, retryableError, tcpAnswers } from '../../../src/host/onegate.js';
+import { Secret } from '../../../src/shared/secret.js';
 import { DirectoryRoot } from '../../../src/host/root.js';
 import { HostScriptRunner } from '../../../src/host/scripts.js';
 import { ConsoleLines, createLogger } from '../../../src/shared/logger.js';
+import { isSecretName } from '../../../src/shared/secret.js';
 import { MetadataServer, parseFault, type Fault } from '../../../src/provider/server.js';
 import { TestClock } from '../../helpers/clock.js';
 import { contextOf } from '../../helpers/context.js';
@@ -205,15 +210,23 @@ describe('report-ready module', () => {
     expect(late?.error?.message).toMatch(/^ECONNREFUSED: .*; gave up after 4 attempt\(s\) in the 3 s budget$/u);
   });
 
-  it('READY_SCRIPT gates the report: failing, nothing is sent; base64 and succeeding, it is; READY_SCRIPT_PATH that does not exist is named', async () => {
+  it('READY_SCRIPT gates the report: failing, it is run again at each attempt and nothing is sent; then the daemon ends it; base64 and succeeding, it reports', async () => {
     const { server, url } = await oneGate();
     const g = await guest();
     const module = makeReportReadyModule({ timings: FAST });
-    const out = await module.apply(await contextOf(vars(url, { READY_SCRIPT: 'echo not yet; exit 3' }), { 'token.txt': TOKEN }), g.target(new TestClock()), createLogger(undefined));
+    const clock = new TestClock();
+    const failing = await contextOf(vars(url, { READY_SCRIPT: 'echo not yet; exit 3' }), { 'token.txt': TOKEN });
+    const out = await module.apply(failing, g.target(clock), createLogger(undefined));
     expect(server.onegateRequests).toEqual([]);
-    expect(await g.record()).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_READY_SCRIPT', message: expect.stringContaining('READY_SCRIPT exited with 3') as unknown } });
-    expect(out.warnings.join()).toContain('READY NOT reported');
+    // retried like the PUT (one-apps retries script and report together): 4 runs in the 1 s window
+    expect(clock.sleeps).toEqual([100, 200, 400]);
+    expect(await g.record()).toMatchObject({ status: 'pending', attempts: 4, error: { code: 'ERR_ONEGATE_READY_SCRIPT', message: expect.stringContaining('READY_SCRIPT exited with 3') as unknown } });
+    expect((await g.record())?.gatePassed).toBeUndefined();
+    expect(out.actions.filter((a) => a === 'ran ready-script')).toHaveLength(4);
     expect(await readFile(join(g.root, 'var/log/vmctx/scripts/ready-script.log'), 'utf8')).toContain('not yet');
+    await module.apply(failing, g.target(clock, true), createLogger(undefined));
+    expect(await g.record()).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_READY_SCRIPT', message: expect.stringMatching(/READY_SCRIPT exited with 3 .*; gave up after \d+ attempt\(s\) in the 3 s budget$/u) as unknown } });
+    expect(server.onegateRequests).toEqual([]);
 
     const g2 = await guest();
     await module.apply(await contextOf(vars(url, { READY_SCRIPT: Buffer.from('#!/bin/sh\ntest -n "$VMID"\n').toString('base64') }), { 'token.txt': TOKEN }), g2.target(new TestClock()), createLogger(undefined));
@@ -223,7 +236,90 @@ describe('report-ready module', () => {
     const g3 = await guest();
     await module.apply(await contextOf(vars(url, { READY_SCRIPT_PATH: '/opt/app/ready.sh' }), { 'token.txt': TOKEN }), g3.target(new TestClock()), createLogger(undefined));
     expect(server.onegateRequests).toHaveLength(1);
-    expect(await g3.record()).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('READY_SCRIPT_PATH /opt/app/ready.sh does not exist') as unknown } });
+    expect(await g3.record()).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('READY_SCRIPT_PATH /opt/app/ready.sh is not run: it does not exist') as unknown } });
+  });
+
+  it('a READY_SCRIPT that fails once (the service not up yet) is run again and the report follows', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const clock = new TestClock();
+    const flag = join(await tempDir(), 'up');
+    await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { READY_SCRIPT: `test -e ${flag} || { touch ${flag}; exit 1; }` }), { 'token.txt': TOKEN }), g.target(clock), createLogger(undefined));
+    expect(clock.sleeps).toEqual([100]);
+    expect(server.onegateRequests).toHaveLength(1);
+    expect(await g.record()).toMatchObject({ status: 'reported', attempts: 2, gatePassed: true });
+  });
+
+  it('READY_SCRIPT runs within the boot\'s window (real time): a script longer than the window is cut there and the daemon takes it on', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const t0 = performance.now();
+    // the system clock: a real 1 s window, a script that would sleep 20 s, the script deadline 10 s (before: 10 s)
+    const target = { ...g.target(new TestClock()), clock: systemClock };
+    await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { READY_SCRIPT: 'sleep 20' }), { 'token.txt': TOKEN }), target, createLogger(undefined));
+    const ms = performance.now() - t0;
+    // generous (two busy cores): the window is 1 s, the script deadline 10 s
+    expect(ms).toBeLessThan(6000);
+    expect(await g.record()).toMatchObject({ status: 'pending', error: { code: 'ERR_ONEGATE_READY_SCRIPT', message: expect.stringMatching(/^READY_SCRIPT did not finish within \d+ ms \(the rest of the window\)/u) as unknown } });
+    expect(server.onegateRequests).toEqual([]);
+  });
+
+  it('READY_SCRIPT_PATH runs only under the hooks\' rule (a regular root file writable only by root, its directories too), its contents as read', async () => {
+    const { server, url } = await oneGate();
+    const ran = join(await tempDir(), 'ran');
+    const cases: Array<{ setup: (root: string) => Promise<void>; why: RegExp | undefined }> = [
+      { setup: async (root) => { await writeFile(join(root, 'opt/app/real.sh'), `#!/bin/sh\nid -u > ${ran}\n`, { mode: 0o755 }); await symlink('/opt/app/real.sh', join(root, 'opt/app/ready.sh')); }, why: /is not run: \/opt\/app\/ready\.sh is a symlink/u },
+      { setup: async (root) => { await writeFile(join(root, 'opt/app/ready.sh'), `#!/bin/sh\nid -u > ${ran}\n`); await chmod(join(root, 'opt/app/ready.sh'), 0o777); }, why: /is not run: owned by uid 0 with mode 777; it must be root's and writable only by root/u },
+      { setup: async (root) => { await writeFile(join(root, 'opt/app/ready.sh'), `#!/bin/sh\nid -u > ${ran}\n`, { mode: 0o755 }); await chown(join(root, 'opt/app/ready.sh'), 65534, 65534); }, why: /is not run: owned by uid 65534/u },
+      { setup: async (root) => { await writeFile(join(root, 'opt/app/ready.sh'), `#!/bin/sh\nid -u > ${ran}\n`, { mode: 0o755 }); await chmod(join(root, 'opt/app'), 0o777); }, why: /is not run: \/opt\/app is owned by uid 0 with mode 777/u },
+      { setup: async (root) => { await writeFile(join(root, 'opt/app/ready.sh'), `#!/bin/sh\nid -u > ${ran}\n`, { mode: 0o644 }); }, why: undefined },
+    ];
+    for (const c of cases) {
+      const g = await guest();
+      await mkdir(join(g.root, 'opt/app'), { recursive: true, mode: 0o755 });
+      await c.setup(g.root);
+      await rm(ran, { force: true });
+      await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { READY_SCRIPT_PATH: '/opt/app/ready.sh' }), { 'token.txt': TOKEN }), g.target(new TestClock()), createLogger(undefined));
+      const record = await g.record();
+      if (c.why === undefined) {
+        expect(record).toMatchObject({ status: 'reported', gatePassed: true });
+        expect((await readFile(ran, 'utf8')).trim()).toBe(String(process.getuid?.()));
+      } else {
+        expect(record).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'ERR_ONEGATE_READY_SCRIPT', message: expect.stringMatching(c.why) as unknown } });
+        await expect(readFile(ran, 'utf8')).rejects.toThrow();
+      }
+    }
+    expect(server.onegateRequests).toHaveLength(1);
+  });
+
+  it('READY_SCRIPT is decoded from base64 only when it is base64 of text: short commands stay commands', () => {
+    for (const plain of ['true', 'pidof dockerd', 'echo', 'curl localhost', 'pgrep nginx x', 'abcd efgh']) expect(decodeReadyScript(plain)).toBeUndefined();
+    const body = '#!/bin/sh\ncurl -fs http://127.0.0.1/health\n';
+    const b64 = Buffer.from(body).toString('base64');
+    expect(decodeReadyScript(b64)?.toString('utf8')).toBe(body);
+    expect(decodeReadyScript(`${b64.slice(0, 8)}\n${b64.slice(8)}`)?.toString('utf8')).toBe(body);
+    expect(decodeReadyScript(Buffer.from([0x65, 0x01, 0x0a]).toString('base64'))).toBeUndefined();
+  });
+
+  it('a token fixed in the same boot reports again (its digest is among the inputs, never the token)', async () => {
+    const { server, url } = await oneGate();
+    const g = await guest();
+    const clock = new TestClock();
+    const module = makeReportReadyModule({ timings: FAST });
+    const bad = await contextOf(vars(url, { ONEGATE_TOKEN: 'wrong-token' }));
+    await module.apply(bad, g.target(clock), createLogger(undefined));
+    expect(await g.record()).toMatchObject({ status: 'failed', error: { code: 'ERR_ONEGATE_REFUSED' } });
+    expect(await module.liveInputs?.(bad, g.target(clock))).toMatchObject({ phase: 'failed' });
+    const good = await contextOf(vars(url, { ONEGATE_TOKEN: TOKEN }));
+    const live = await module.liveInputs?.(good, g.target(clock));
+    expect(live).toMatchObject({ phase: 'new' });
+    expect(JSON.stringify(live)).not.toContain(TOKEN);
+    await module.apply(good, g.target(clock), createLogger(undefined));
+    expect(server.onegateRequests.map((r) => `${r.token}->${r.status}`)).toEqual(['wrong->401', 'ok->200']);
+    const record = JSON.stringify(await g.record());
+    expect(record).toContain('"status":"reported"');
+    expect(record).not.toContain(TOKEN);
+    expect(record).not.toContain(createHash('sha256').update(TOKEN).digest('hex'));
   });
 
   it('VMCTX_READY_PORT holds the report until the port answers (a bounded connect loop)', async () => {
@@ -254,7 +350,7 @@ describe('report-ready module', () => {
   });
 
   it('missing pieces are named, nothing is sent: no token, no VMID, an endpoint that is not http(s), a bad port', async () => {
-    const { server, url } = await oneGate();
+    const { server } = await oneGate();
     const g = await guest();
     const ctx = await contextOf({ REPORT_READY: 'YES', ONEGATE_ENDPOINT: 'ftp://10.0.0.1/', VMCTX_READY_PORT: 'x:99999' });
     const out = await makeReportReadyModule({ timings: FAST }).apply(ctx, g.target(new TestClock()), createLogger(undefined));
@@ -268,7 +364,89 @@ describe('report-ready module', () => {
     await makeReportReadyModule({ timings: FAST }).apply(await contextOf({ REPORT_READY: 'YES', VMID }, { 'token.txt': TOKEN }), g2.target(new TestClock()), createLogger(undefined));
     expect((await g2.record())?.error?.message).toBe('REPORT_READY=YES but ONEGATE_ENDPOINT is not set');
     expect(server.onegateRequests).toEqual([]);
-    expect(url).toMatch(/^http:/u);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('an answer that echoes the token (a proxy\'s error page) is stored and logged with the token redacted', async () => {
+    const { createServer: httpServer } = await import('node:http');
+    const echo = httpServer((req, res) => { res.statusCode = 400; res.end(`bad request: token ${String(req.headers['x-onegate-token'])} refused\n`); });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => echo.close(() => { r(); })));
+    const url = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const g = await guest();
+    const out = await makeReportReadyModule({ timings: FAST }).apply(await contextOf(vars(url, { ONEGATE_TOKEN: TOKEN })), g.target(new TestClock()), createLogger(undefined));
+    const record = await g.record();
+    expect(record?.error?.message).toContain('OneGate answered HTTP 400: bad request: token <redacted> refused');
+    expect(JSON.stringify(record)).not.toContain(TOKEN);
+    expect(JSON.stringify(out)).not.toContain(TOKEN);
+  });
+
+  it('TLS: a certificate not valid yet (the guest clock not synced) is retried; one that cannot be verified is not', () => {
+    expect(retryableError('CERT_NOT_YET_VALID')).toBe(true);
+    for (const code of ['CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']) expect(retryableError(code)).toBe(false);
+    for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', undefined]) expect(retryableError(code)).toBe(true);
+  });
+
+  it('the daemon stopping in the middle of its retries ends them at once (its signal): pending, not waiting out the backoff or a hung PUT', async () => {
+    for (const fault of ['status:500,path=/vm', 'hang,path=/vm']) {
+      const { server, url } = await oneGate([parseFault(fault)]);
+      const g = await guest();
+      // a clock whose waits last as long as the test wants: one that never ends by itself
+      const sleeps: number[] = [];
+      const clock = { now: () => Date.parse('2026-01-01T00:00:00Z'), sleep: (ms: number): Promise<void> => { sleeps.push(ms); return new Promise<void>(() => undefined); } };
+      const stopping = new AbortController();
+      const target: Target = { ...g.target(new TestClock(), true), clock, signal: stopping.signal };
+      const timings = { ...FAST, requestMs: 60_000, budgetMs: 120_000 };
+      const applied = makeReportReadyModule({ timings }).apply(await contextOf(vars(url), { 'token.txt': TOKEN }), target, createLogger(undefined));
+      // the first PUT was sent (answered 500, or hanging): then the daemon stops
+      for (let i = 0; i < 200 && server.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(server.requests).toEqual(['PUT /vm']);
+      const t0 = performance.now();
+      stopping.abort();
+      await applied;
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(await g.record()).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(sleeps.length).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('a name server that never answers: the PUT and the port wait end at their timeouts and leave no lookup running (c-ares, cancelled; never getaddrinfo)', async () => {
+    const sink = createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => sink.close(() => { r(); })));
+    const servers = [`127.0.0.1:${sink.address().port}`];
+    const t0 = performance.now();
+    const put = await putReady({ endpoint: new URL('http://onegate.example:5030'), vmid: '1', token: new Secret('t'), connectMs: 300, requestMs: 500, body: 'READY=YES', dnsServers: servers });
+    const port = await tcpAnswers('app.example', 80, 300, servers);
+    const ms = performance.now() - t0;
+    expect(put).toMatchObject({ ok: false, retry: true });
+    expect(port).toMatchObject({ ok: false });
+    expect(ms).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 50));
+    const active = process.getActiveResourcesInfo();
+    expect(active).not.toContain('GetAddrInfoReqWrap');
+    expect(active).not.toContain('QueryReqWrap');
+    // names in /etc/hosts still resolve (c-ares' queries do not read it): localhost
+    const listening = createServer((c) => c.end());
+    await new Promise<void>((r) => listening.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => listening.close(() => { r(); })));
+    expect(await tcpAnswers('localhost', (listening.address() as { port: number }).port, 1000, servers)).toEqual({ ok: true });
+  });
+
+  it('READY_SCRIPT is a secret name (as START_SCRIPT), READY_SCRIPT_PATH is not', () => {
+    expect(isSecretName('READY_SCRIPT')).toBe(true);
+    expect(isSecretName('READY_SCRIPT_BASE64')).toBe(true);
+    expect(isSecretName('READY_SCRIPT_PATH')).toBe(false);
+  });
+
+  it('the ready variables without REPORT_READY=YES are named as not used; READY_SCRIPT beside READY_SCRIPT_PATH is named as not used', () => {
+    const off = checkVariables({ READY_SCRIPT: 'true', READY_SCRIPT_PATH: '/opt/r.sh', VMCTX_READY_PORT: '80', ONEGATE_TOKEN: TOKEN, ONEGATE_ENDPOINT: 'http://10.0.0.1:5030' }, (name) => ({ file: 'context.sh', line: name.length }));
+    expect(off.warnings.map((w) => w.variable)).toEqual(['READY_SCRIPT', 'READY_SCRIPT_PATH', 'VMCTX_READY_PORT', 'ONEGATE_TOKEN']);
+    expect(off.warnings[0]).toMatchObject({ file: 'context.sh', line: 12, message: expect.stringContaining('REPORT_READY is not YES; not used by vmctx') as unknown });
+    expect(JSON.stringify(off)).not.toContain(TOKEN);
+    const both = checkVariables({ REPORT_READY: 'YES', READY_SCRIPT: 'true', READY_SCRIPT_PATH: '/opt/r.sh' });
+    expect(both.warnings).toEqual([{ variable: 'READY_SCRIPT', message: 'READY_SCRIPT_PATH is set too and is the one run; READY_SCRIPT is not used' }]);
+    expect(checkVariables({ REPORT_READY: 'yes', READY_SCRIPT: 'true', ONEGATE_TOKEN: TOKEN }).warnings).toEqual([]);
   });
 
   it('the variables are applied now, not "not supported"', () => {
@@ -283,7 +461,8 @@ describe('report-ready in a run', () => {
     await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
     await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${randomUUID()}\n`);
     const medium = await tempDir();
-    await writeFile(join(medium, 'context.sh'), renderContextSh({ ...vars(url), SET_HOSTNAME: 'ready-host', START_SCRIPT: 'echo started' }));
+    // the token both in context.sh (ONEGATE_TOKEN, which wins) and token.txt; READY_SCRIPT prints its whole environment
+    await writeFile(join(medium, 'context.sh'), renderContextSh({ ...vars(url), ONEGATE_TOKEN: TOKEN, SET_HOSTNAME: 'ready-host', START_SCRIPT: 'echo started', READY_SCRIPT: 'env; echo ready-env-dumped' }));
     await writeFile(join(medium, 'token.txt'), `${TOKEN}\n`);
     const logDir = await tempDir();
     const { openSync, closeSync } = await import('node:fs');
@@ -299,7 +478,7 @@ describe('report-ready in a run', () => {
     const ids = report.modules.map((m) => m.id);
     expect(ids.at(-1)).toBe('report-ready');
     expect(report.modules.find((m) => m.id === 'scripts')?.status).toBe('applied');
-    expect(report.modules.at(-1)).toMatchObject({ status: 'applied', actions: [`reported READY=YES to ${url}/vm for VM ${VMID}`] });
+    expect(report.modules.at(-1)).toMatchObject({ status: 'applied', actions: ['ran ready-script', `reported READY=YES to ${url}/vm for VM ${VMID}`] });
     expect(server.onegateRequests).toHaveLength(1);
     // the daemon after the boot: nothing to report again
     expect(DAEMON_MODULES.map((m) => m.id)).toContain('report-ready');
@@ -307,6 +486,11 @@ describe('report-ready in a run', () => {
     expect(daemonRun.modules.find((m) => m.id === 'report-ready')?.status).toMatch(/skipped|unchanged/u);
     expect(server.onegateRequests).toHaveLength(1);
     closeSync(fd);
+    // READY_SCRIPT ran and its log (the environment) holds neither the token nor READY_SCRIPT itself (a secret name)
+    const envLog = await readFile(join(root, 'var/log/vmctx/scripts/ready-script.log'), 'utf8');
+    expect(envLog).toContain('ready-env-dumped');
+    expect(envLog).toContain('VMID=42');
+    expect(envLog).not.toMatch(/ONEGATE_TOKEN=|READY_SCRIPT=/u);
     // no file of the root (report, state, record, logs), no log line, no console line holds the token
     const leaks: string[] = [];
     const walk = async (dir: string, rel = ''): Promise<void> => {
@@ -322,6 +506,6 @@ describe('report-ready in a run', () => {
     if (consoleText.join('').includes(TOKEN)) leaks.push('console');
     if (JSON.stringify(report).includes(TOKEN)) leaks.push('report');
     expect(leaks).toEqual([]);
-    expect(consoleText.join('')).toContain('report-ready: applied (reported READY=YES');
+    expect(consoleText.join('\n')).toMatch(/report-ready: applied \(changed \/var\/log\/vmctx\/scripts\/ready-script\.log/u);
   });
 });
