@@ -4,7 +4,7 @@
 // The FAT type is decided by the count of clusters, as Microsoft's specification says.
 import { VmctxError, type ErrorCode } from '../../shared/errors.js';
 import { ascii, u16le, u32le, u8 } from '../iso9660/bytes.js';
-import type { ByteSource } from '../iso9660/source.js';
+import { readWhole, type ByteSource } from '../iso9660/source.js';
 
 export type FatType = 'fat12' | 'fat16' | 'fat32';
 
@@ -337,19 +337,7 @@ export class FatImage {
     const entry = typeof pathOrEntry === 'string' ? await this.stat(pathOrEntry) : pathOrEntry;
     if (entry === undefined) throw fatError('ERR_FAT_NOT_FOUND', `${typeof pathOrEntry === 'string' ? pathOrEntry : pathOrEntry.path}: no such file on the medium`);
     if (entry.isDirectory) throw fatError('ERR_FAT_NOT_FOUND', `${entry.path}: is a directory`);
-    if (entry.size > options.maxBytes) {
-      throw new VmctxError('ERR_FAT_FILE_TOO_LARGE', `${entry.path}: ${entry.size} bytes is over the limit of ${options.maxBytes}`, {
-        details: { path: entry.path, size: entry.size, limit: options.maxBytes },
-      });
-    }
-    // one buffer of the final size: never the chunks and their concatenation at once
-    const out = Buffer.alloc(entry.size);
-    let done = 0;
-    for await (const chunk of this.stream(entry)) {
-      out.set(chunk, done);
-      done += chunk.length;
-    }
-    return out;
+    return readWhole(entry, options.maxBytes, 'ERR_FAT_FILE_TOO_LARGE', this.stream(entry));
   }
 
   /**

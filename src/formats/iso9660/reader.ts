@@ -2,7 +2,7 @@
 // Every field read is bounds-checked; malformed input throws VmctxError with an ERR_ISO_* code.
 import { VmctxError } from '../../shared/errors.js';
 import { ascii, need, u16le, u32le, u8, ucs2be } from './bytes.js';
-import type { ByteSource } from './source.js';
+import { readWhole, type ByteSource } from './source.js';
 
 export const SECTOR = 2048;
 const FIRST_DESCRIPTOR_SECTOR = 16;
@@ -236,19 +236,7 @@ export class IsoImage {
     const entry = typeof pathOrEntry === 'string' ? await this.stat(pathOrEntry) : pathOrEntry;
     if (entry === undefined) throw new VmctxError('ERR_ISO_NOT_FOUND', `${typeof pathOrEntry === 'string' ? pathOrEntry : pathOrEntry.path}: no such file on the medium`);
     if (entry.isDirectory) throw new VmctxError('ERR_ISO_NOT_FOUND', `${entry.path}: is a directory`);
-    if (entry.size > options.maxBytes) {
-      throw new VmctxError('ERR_ISO_FILE_TOO_LARGE', `${entry.path}: ${entry.size} bytes is over the limit of ${options.maxBytes}`, {
-        details: { path: entry.path, size: entry.size, limit: options.maxBytes },
-      });
-    }
-    // one buffer of the final size: never the chunks and their concatenation at once
-    const out = Buffer.alloc(entry.size);
-    let done = 0;
-    for await (const chunk of this.stream(entry)) {
-      out.set(chunk, done);
-      done += chunk.length;
-    }
-    return out;
+    return readWhole(entry, options.maxBytes, 'ERR_ISO_FILE_TOO_LARGE', this.stream(entry));
   }
 
   /** Streams a file of any size in chunks; never holds more than one chunk. */
