@@ -3,27 +3,15 @@
 // The disk is written sparsely, so the time should follow the data, not the file system's size.
 // Not wired into bench/run.mjs here (the lead does that): `node -e "import('./bench/mkdisk.mjs').then(m => m.benchMkdisk())"`.
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median } from './stats.mjs';
+import { median, sh, timed } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_MKDISK_RUNS ?? 3);
 const SIZES = ['1G', '4G', '8G'];
 const bundle = resolve('dist/vmctx.js');
 
-function sh(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).slice(-800)}`);
-  return r.stdout;
-}
-
-function timed(cmd, args) {
-  const t0 = process.hrtime.bigint();
-  sh(cmd, args);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
 
 async function makeTree(base) {
   const tree = join(base, 'tree');

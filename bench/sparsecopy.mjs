@@ -9,23 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median } from './stats.mjs';
+import { median, sh, timed } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_SPARSECOPY_RUNS ?? 5);
 const MiB = 1024 * 1024;
 const bundle = resolve('dist/vmctx.js');
 
-function sh(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 16 * MiB });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).slice(-800)}`);
-  return r.stdout;
-}
-
-function timed(cmd, args) {
-  const t0 = process.hrtime.bigint();
-  sh(cmd, args);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
 
 async function makeInput(path, size, pieces) {
   const fh = await open(path, 'w');
